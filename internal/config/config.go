@@ -1,0 +1,164 @@
+// Package config reads service configuration from environment variables.
+//
+// Every variable is declared once with its default and a help line, so that
+// --help can list exactly what a binary reads, and so that all problems in the
+// environment are reported together instead of one per restart.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Vars collects declared variables, their parsed values and any problems.
+type Vars struct {
+	getenv func(string) string
+	docs   []doc
+	errs   []error
+}
+
+type doc struct{ name, def, help string }
+
+// New returns a reader over getenv (os.Getenv in main, a map in tests).
+func New(getenv func(string) string) *Vars {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	return &Vars{getenv: getenv}
+}
+
+func (v *Vars) raw(name, def, help string) (string, bool) {
+	v.docs = append(v.docs, doc{name, def, help})
+	s := strings.TrimSpace(v.getenv(name))
+	if s == "" {
+		return def, false
+	}
+	return s, true
+}
+
+// String declares a string variable.
+func (v *Vars) String(name, def, help string) string {
+	s, _ := v.raw(name, def, help)
+	return s
+}
+
+// Required declares a string variable that must be set (or have a default).
+func (v *Vars) Required(name, def, help string) string {
+	s, _ := v.raw(name, def, help)
+	if s == "" {
+		v.errs = append(v.errs, fmt.Errorf("%s: must be set", name))
+	}
+	return s
+}
+
+// List declares a comma-separated list.
+func (v *Vars) List(name, def, help string) []string {
+	s, _ := v.raw(name, def, help)
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Int declares an integer variable.
+func (v *Vars) Int(name string, def int, help string) int {
+	s, set := v.raw(name, strconv.Itoa(def), help)
+	if !set {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		v.errs = append(v.errs, fmt.Errorf("%s: %q is not an integer", name, s))
+		return def
+	}
+	return n
+}
+
+// Bool declares a boolean variable (true/false/1/0).
+func (v *Vars) Bool(name string, def bool, help string) bool {
+	s, set := v.raw(name, strconv.FormatBool(def), help)
+	if !set {
+		return def
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		v.errs = append(v.errs, fmt.Errorf("%s: %q is not a boolean", name, s))
+		return def
+	}
+	return b
+}
+
+// Duration declares a duration variable such as "5s".
+func (v *Vars) Duration(name string, def time.Duration, help string) time.Duration {
+	s, set := v.raw(name, def.String(), help)
+	if !set {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		v.errs = append(v.errs, fmt.Errorf("%s: %q is not a duration such as 5s", name, s))
+		return def
+	}
+	return d
+}
+
+// Enum declares a variable restricted to the allowed values.
+func (v *Vars) Enum(name, def, help string, allowed ...string) string {
+	s, _ := v.raw(name, def, help+" (one of "+strings.Join(allowed, ", ")+")")
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	v.errs = append(v.errs, fmt.Errorf("%s: %q is not one of %s", name, s, strings.Join(allowed, ", ")))
+	return def
+}
+
+// Check records a problem found while validating values together.
+func (v *Vars) Check(ok bool, format string, args ...any) {
+	if !ok {
+		v.errs = append(v.errs, fmt.Errorf(format, args...))
+	}
+}
+
+// Err reports every problem found so far, joined.
+func (v *Vars) Err() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration: %w", errors.Join(v.errs...))
+}
+
+// Usage writes the declared variables with their defaults.
+func (v *Vars) Usage(w io.Writer, program, summary string) {
+	fmt.Fprintf(w, "%s: %s\n\nEnvironment variables:\n", program, summary)
+	seen := map[string]bool{}
+	for _, d := range v.docs {
+		if seen[d.name] {
+			continue
+		}
+		seen[d.name] = true
+		def := d.def
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(w, "  %-34s %s [default: %s]\n", d.name, d.help, def)
+	}
+}
+
+// WantsHelp reports whether the arguments ask for usage.
+func WantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" || a == "help" {
+			return true
+		}
+	}
+	return false
+}

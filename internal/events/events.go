@@ -1,0 +1,142 @@
+// Package events holds Herald's event contracts: the payload types, their
+// topic names and their mapping to CloudEvents 1.0 in binary content mode
+// (attributes as ce_* headers, JSON data as the message value).
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/internal/stream"
+)
+
+// Default topic names; each is configurable per deployment.
+const (
+	TopicOrderCreated       = "OrderCreated"
+	TopicNotificationStatus = "NotificationStatus"
+	// DeadLetterSuffix is appended to a topic to name its dead-letter topic.
+	DeadLetterSuffix = ".dlq"
+)
+
+// CloudEvents types.
+const (
+	TypeOrderCreated       = "io.herald.order.created.v1"
+	TypeNotificationStatus = "io.herald.notification.status.v1"
+)
+
+// Header names. Kafka and NATS use the same names.
+const (
+	HeaderSpecVersion = "ce_specversion"
+	HeaderID          = "ce_id"
+	HeaderSource      = "ce_source"
+	HeaderType        = "ce_type"
+	HeaderTime        = "ce_time"
+	HeaderSubject     = "ce_subject"
+	HeaderContentType = "content-type"
+	HeaderTraceParent = "traceparent"
+	// HeaderDeadLetterReason says why a message was dead-lettered.
+	HeaderDeadLetterReason = "herald_dlq_reason"
+)
+
+// OrderItem is one line of an order. Prices are integer minor units (cents).
+type OrderItem struct {
+	SKU            string `json:"sku"`
+	Name           string `json:"name"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceMinor int64  `json:"unitPriceMinor"`
+}
+
+// OrderCreated is published once an order is committed. Key: user id.
+type OrderCreated struct {
+	OrderID    string      `json:"orderId"`
+	UserID     string      `json:"userId"`
+	Items      []OrderItem `json:"items"`
+	TotalMinor int64       `json:"totalMinor"`
+	Currency   string      `json:"currency"`
+	CreatedAt  time.Time   `json:"createdAt"`
+}
+
+// Validate checks the invariants a consumer relies on.
+func (o OrderCreated) Validate() error {
+	var errs []error
+	if o.OrderID == "" {
+		errs = append(errs, errors.New("orderId is empty"))
+	}
+	if o.UserID == "" {
+		errs = append(errs, errors.New("userId is empty"))
+	}
+	if len(o.Items) == 0 {
+		errs = append(errs, errors.New("items is empty"))
+	}
+	if len(o.Currency) != 3 {
+		errs = append(errs, fmt.Errorf("currency %q is not an ISO 4217 code", o.Currency))
+	}
+	return errors.Join(errs...)
+}
+
+// Envelope is the CloudEvents context of a message.
+type Envelope struct {
+	ID          string
+	Source      string
+	Type        string
+	Subject     string
+	Time        time.Time
+	TraceParent string
+}
+
+// Encode builds a binary-mode CloudEvent message carrying data as JSON.
+func Encode(topic, key string, env Envelope, data any) (stream.Message, error) {
+	body, err := json.Marshal(data)
+	if err != nil {
+		return stream.Message{}, fmt.Errorf("encode %s: %w", env.Type, err)
+	}
+	h := []stream.Header{
+		{Key: HeaderSpecVersion, Value: "1.0"},
+		{Key: HeaderID, Value: env.ID},
+		{Key: HeaderSource, Value: env.Source},
+		{Key: HeaderType, Value: env.Type},
+		{Key: HeaderTime, Value: env.Time.UTC().Format(time.RFC3339Nano)},
+		{Key: HeaderContentType, Value: "application/json"},
+	}
+	if env.Subject != "" {
+		h = append(h, stream.Header{Key: HeaderSubject, Value: env.Subject})
+	}
+	if env.TraceParent != "" {
+		h = append(h, stream.Header{Key: HeaderTraceParent, Value: env.TraceParent})
+	}
+	return stream.Message{Topic: topic, Key: key, Headers: h, Value: body}, nil
+}
+
+// Decode reads the CloudEvents context of m and unmarshals its data into out.
+// The error says precisely what is wrong, for the dead-letter reason.
+func Decode(m stream.Message, wantType string, out any) (Envelope, error) {
+	env := Envelope{
+		ID:          m.Header(HeaderID),
+		Source:      m.Header(HeaderSource),
+		Type:        m.Header(HeaderType),
+		Subject:     m.Header(HeaderSubject),
+		TraceParent: m.Header(HeaderTraceParent),
+	}
+	if v := m.Header(HeaderSpecVersion); v != "1.0" {
+		return env, fmt.Errorf("ce_specversion %q is not 1.0", v)
+	}
+	if env.ID == "" {
+		return env, errors.New("ce_id is missing")
+	}
+	if env.Type != wantType {
+		return env, fmt.Errorf("ce_type %q, want %q", env.Type, wantType)
+	}
+	if t := m.Header(HeaderTime); t != "" {
+		ts, err := time.Parse(time.RFC3339Nano, t)
+		if err != nil {
+			return env, fmt.Errorf("ce_time %q: %w", t, err)
+		}
+		env.Time = ts
+	}
+	if err := json.Unmarshal(m.Value, out); err != nil {
+		return env, fmt.Errorf("data is not a valid %s: %w", wantType, err)
+	}
+	return env, nil
+}

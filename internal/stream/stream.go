@@ -1,0 +1,87 @@
+// Package stream is Herald's small publish/subscribe interface. Kafka
+// (internal/stream/kafka) is the primary backend and NATS JetStream
+// (internal/stream/nats) a drop-in alternative; internal/stream/streamtest
+// holds the contract suite both must pass.
+//
+// Semantics every backend provides:
+//   - Publish returns only after the broker has durably accepted every message
+//     (Kafka: acks=all on an idempotent producer; JetStream: a publish ack), or
+//     an error within the context's deadline; it never hangs on a dead broker.
+//   - Messages with the same key are delivered in publish order.
+//   - A subscriber group shares the work: each message goes to one member.
+//   - A message is acknowledged only after its handler returns nil. While a
+//     handler returns an error the same message is retried (after a backoff)
+//     and nothing behind it on the same key is delivered: a dependency that is
+//     down pauses work, it never skips it. Handlers decide for themselves
+//     when a message is poison (and dead-letter it, returning nil).
+//   - A consumer that dies without acknowledging sees its messages redelivered
+//     to the group: delivery is at least once, handlers dedupe by event id.
+package stream
+
+import (
+	"context"
+	"errors"
+)
+
+// Header is one message header. CloudEvents attributes travel as ce_* headers.
+type Header struct {
+	Key   string
+	Value string
+}
+
+// Message is one record on a topic.
+type Message struct {
+	Topic   string
+	Key     string
+	Headers []Header
+	Value   []byte
+}
+
+// Header returns the value of the first header named key.
+func (m Message) Header(key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// Publisher sends messages.
+type Publisher interface {
+	// Publish sends msgs and waits until the broker accepted all of them.
+	Publish(ctx context.Context, msgs ...Message) error
+	Close() error
+}
+
+// Handler processes one message. Returning nil acknowledges it.
+type Handler func(ctx context.Context, m Message) error
+
+// Subscriber consumes one topic as a member of a group (Kafka consumer group,
+// JetStream durable consumer).
+type Subscriber interface {
+	// Consume blocks, calling h for each message, until ctx is done or a
+	// non-retryable backend error occurs.
+	Consume(ctx context.Context, h Handler) error
+	Close() error
+}
+
+// SubscribeOptions name what a subscriber reads.
+type SubscribeOptions struct {
+	Topic string
+	Group string
+}
+
+// Broker opens publishers and subscribers on one backend.
+type Broker interface {
+	Publisher() (Publisher, error)
+	Subscriber(opts SubscribeOptions) (Subscriber, error)
+	// EnsureTopic creates a topic (Kafka topic, JetStream stream) if missing.
+	EnsureTopic(ctx context.Context, topic string) error
+	// Ping checks the broker can be reached (for readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ErrClosed is returned by operations on a closed publisher or subscriber.
+var ErrClosed = errors.New("stream: closed")
