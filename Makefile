@@ -1,0 +1,42 @@
+# Herald developer entry points. `make run` and `make test` are the two a
+# newcomer needs; see README.md.
+GO       ?= go
+BIN      := bin
+SERVICES := herald users orders notifier router
+
+.PHONY: all build run test test-unit generate check-generate lint fmt clean help
+
+all: build
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+build: ## build every binary into bin/
+	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(SERVICES))
+
+run: build ## run the whole platform on embedded defaults (SQLite, embedded NATS, mailpit)
+	bash scripts/run-dev.sh
+
+test: ## every test, starting real Kafka, PostgreSQL, NATS and mailpit
+	bash scripts/test.sh
+
+test-unit: ## tests that need no infrastructure (they skip what needs it unless CI=true)
+	$(GO) test -short ./...
+
+generate: ## regenerate ent, gqlgen, genqlient and the composed router config
+	$(GO) generate ./...
+
+check-generate: generate ## fail when generated code differs from what is committed
+	@git diff --exit-code --stat -- . || (echo "generated code is stale: run make generate and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent subgraphs notifier router schema)" || (git status --porcelain -- ent subgraphs notifier router schema; echo "make generate created files that are not committed" >&2; exit 1)
+
+lint: ## gofmt, go vet and staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+clean: ## remove build output and the dev stack's data
+	rm -rf $(BIN) .run

@@ -1,0 +1,4 @@
+-- Each service owns its database (see docs/architecture.md).
+CREATE DATABASE users;
+CREATE DATABASE orders;
+CREATE DATABASE notifier;

@@ -1,0 +1,107 @@
+// Package e2e runs Herald's binaries as real processes against real
+// infrastructure (Kafka or NATS JetStream, PostgreSQL, mailpit) and talks to
+// them only through the router, as a web app would.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestOrderConfirmationKafka(t *testing.T) {
+	k := testenv.Kafka(t)
+	runOrderScenario(t, map[string]string{
+		"HERALD_STREAM":        "kafka",
+		"HERALD_KAFKA_BROKERS": strings.Join(k.Brokers, ","),
+	})
+}
+
+func TestOrderConfirmationNATS(t *testing.T) {
+	runOrderScenario(t, map[string]string{
+		"HERALD_STREAM":   "nats",
+		"HERALD_NATS_URL": testenv.NATS(t),
+	})
+}
+
+// runOrderScenario starts the four services on the given stream backend and
+// walks the skeleton's promise: an order for a user with email on produces
+// exactly one confirmation; a user with email off gets nothing; an order for
+// an unknown user is refused and sends nothing.
+func runOrderScenario(t *testing.T, streamEnv map[string]string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	mp := testenv.Mailpit(t)
+	stack := startStack(t, ctx, stackOptions{
+		Stream:  streamEnv,
+		Mailpit: mp,
+		DSN: map[string]string{
+			"users":    testenv.Postgres(t),
+			"orders":   testenv.Postgres(t),
+			"notifier": testenv.Postgres(t),
+		},
+	})
+	gql := stack.Router
+
+	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
+	alice := "alice+" + suffix + "@example.com"
+	bob := "bob+" + suffix + "@example.com"
+	aliceID := registerUser(t, ctx, gql, "Alice", alice, true)
+	bobID := registerUser(t, ctx, gql, "Bob", bob, false)
+
+	// The cross-subgraph join works before any order exists.
+	var joined struct {
+		User struct {
+			ID     string `json:"id"`
+			Email  string `json:"email"`
+			Orders []any  `json:"orders"`
+		} `json:"user"`
+	}
+	gql.mustDo(t, ctx, `query($id: ID!){ user(id: $id){ id email orders { id } } }`, map[string]any{"id": aliceID}, &joined)
+	if joined.User.ID != aliceID || joined.User.Email != alice || len(joined.User.Orders) != 0 {
+		t.Fatalf("user before orders = %+v", joined.User)
+	}
+
+	bobOrder := createOrder(t, ctx, gql, bobID)
+	aliceOrder := createOrder(t, ctx, gql, aliceID)
+
+	// Alice's confirmation arrives, naming her order.
+	msgs := waitForMail(t, ctx, mp, alice, 1, 10*time.Second)
+	if !strings.Contains(msgs[0].Subject+msgs[0].Text, aliceOrder) {
+		t.Fatalf("email to alice does not name order %s: subject %q", aliceOrder, msgs[0].Subject)
+	}
+
+	// The join now lists the order through federation.
+	gql.mustDo(t, ctx, `query($id: ID!){ user(id: $id){ id email orders { id } } }`, map[string]any{"id": aliceID}, &joined)
+	if len(joined.User.Orders) != 1 {
+		t.Fatalf("alice has %d orders through the router, want 1", len(joined.User.Orders))
+	}
+
+	// An order for nobody is refused with a code, and sends nothing.
+	errs := gql.do(t, ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id } }`, map[string]any{
+		"in": orderInput("00000000-0000-0000-0000-000000000000"),
+	}, nil)
+	if len(errs) == 0 {
+		t.Fatal("createOrder for a missing user succeeded")
+	}
+	if c := errs[0].code(); c != "NOT_FOUND" && c != "BAD_USER_INPUT" {
+		t.Fatalf("createOrder for a missing user: code %q (%s), want NOT_FOUND", c, errs[0].Message)
+	}
+
+	// Settle: give a duplicate or a stray email time to show up, then count.
+	// This is a quiet period, not a speed claim.
+	time.Sleep(2 * time.Second)
+	if got := mailTo(t, ctx, mp, alice); len(got) != 1 {
+		t.Fatalf("alice has %d emails, want exactly 1", len(got))
+	}
+	if got := mailTo(t, ctx, mp, bob); len(got) != 0 {
+		t.Fatalf("bob (email off, order %s) has %d emails, want 0", bobOrder, len(got))
+	}
+}
