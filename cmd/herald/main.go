@@ -1,0 +1,200 @@
+// Command herald runs the whole platform in one process for development:
+// users, orders, notifier and router, on SQLite files and an embedded NATS
+// JetStream under .run/. Each service reads the same variables as its own
+// binary; HERALD_<SERVICE>_<NAME> overrides HERALD_<NAME> for one service
+// (for example HERALD_ORDERS_HTTP_ADDR). Run with --help to list them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/logging"
+	"github.com/heraldhq/herald/internal/stream/backend"
+	"github.com/heraldhq/herald/notifier"
+	"github.com/heraldhq/herald/router"
+	"github.com/heraldhq/herald/subgraphs/orders"
+	"github.com/heraldhq/herald/subgraphs/users"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	os.Exit(code)
+}
+
+// devDefaults are the embedded-stack values used when neither the
+// service-prefixed nor the plain variable is set.
+var devDefaults = map[string]map[string]string{
+	"stream": {
+		"HERALD_STREAM":            "nats",
+		"HERALD_NATS_URL":          "nats://127.0.0.1:4222",
+		"HERALD_NATS_EMBEDDED_DIR": ".run/nats",
+	},
+	"users": {
+		"HERALD_HTTP_ADDR": "127.0.0.1:4001",
+		"HERALD_DB_DSN":    ".run/users.db",
+	},
+	"orders": {
+		"HERALD_HTTP_ADDR": "127.0.0.1:4002",
+		"HERALD_DB_DSN":    ".run/orders.db",
+		"HERALD_USERS_URL": "http://127.0.0.1:4001/graphql",
+	},
+	"notifier": {
+		"HERALD_HTTP_ADDR": "127.0.0.1:4003",
+		"HERALD_DB_DSN":    ".run/notifier.db",
+		"HERALD_USERS_URL": "http://127.0.0.1:4001/graphql",
+		"HERALD_SMTP_ADDR": "127.0.0.1:1025",
+		// The local mail catcher speaks plain SMTP; real relays keep the
+		// binary's default, starttls-required.
+		"HERALD_SMTP_TLS": "none",
+	},
+	"router": {
+		"HERALD_HTTP_ADDR": "127.0.0.1:4000",
+		"HERALD_SUBGRAPHS": "users=http://127.0.0.1:4001/graphql,orders=http://127.0.0.1:4002/graphql",
+	},
+}
+
+// perService reads HERALD_<SERVICE>_X, then HERALD_X, then the dev default.
+// Listen addresses and databases never fall back to the plain variable: one
+// HERALD_HTTP_ADDR cannot serve four services.
+func perService(service string, getenv func(string) string) func(string) string {
+	prefix := "HERALD_" + strings.ToUpper(service) + "_"
+	return func(name string) string {
+		if v := getenv(prefix + strings.TrimPrefix(name, "HERALD_")); v != "" {
+			return v
+		}
+		if name != "HERALD_HTTP_ADDR" && name != "HERALD_DB_DSN" {
+			if v := getenv(name); v != "" {
+				return v
+			}
+		}
+		return devDefaults[service][name]
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	common := config.New(getenv)
+	level := common.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
+
+	vars := map[string]*config.Vars{}
+	for _, s := range []string{"stream", "users", "orders", "notifier", "router"} {
+		vars[s] = config.New(perService(s, getenv))
+	}
+	streamCfg := backend.LoadConfig(vars["stream"])
+	usersCfg := users.LoadConfig(vars["users"])
+	ordersCfg := orders.LoadConfig(vars["orders"])
+	notifierCfg := notifier.LoadConfig(vars["notifier"])
+	routerCfg := router.LoadConfig(vars["router"])
+
+	if config.WantsHelp(args) {
+		fmt.Fprintln(stdout, "herald: the whole Herald platform in one process, for development.")
+		fmt.Fprintln(stdout, "Each variable below may be set per service as HERALD_<SERVICE>_<NAME>, e.g. HERALD_ORDERS_HTTP_ADDR.")
+		fmt.Fprintln(stdout, "Defaults shown are the embedded-stack defaults.")
+		fmt.Fprintln(stdout)
+		common.Usage(stdout, "herald", "shared")
+		for _, s := range []string{"stream", "users", "orders", "notifier", "router"} {
+			fmt.Fprintln(stdout)
+			vars[s].Usage(stdout, s, "variables of the "+s+" part")
+		}
+		return 0
+	}
+	var problems []error
+	for _, v := range append([]*config.Vars{common}, vars["stream"], vars["users"], vars["orders"], vars["notifier"], vars["router"]) {
+		if err := v.Err(); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(stdout, errors.Join(problems...))
+		return 2
+	}
+
+	logger := logging.New(stdout, level, "herald")
+	broker, err := backend.Open(ctx, streamCfg, logger.With("part", "stream"))
+	if err != nil {
+		logger.Error("open stream backend", "err", err.Error())
+		return 1
+	}
+	defer broker.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	start := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("service stopped", "part", name, "err", err.Error())
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("%s: %w", name, err)
+				}
+				mu.Unlock()
+				cancel() // one part down takes the dev stack down, loudly
+			}
+		}()
+	}
+	start("users", func(ctx context.Context) error {
+		return users.Run(ctx, usersCfg, users.Deps{Logger: logger.With("part", "users")})
+	})
+	start("orders", func(ctx context.Context) error {
+		return orders.Run(ctx, ordersCfg, orders.Deps{Logger: logger.With("part", "orders"), Broker: broker})
+	})
+	start("notifier", func(ctx context.Context) error {
+		return notifier.Run(ctx, notifierCfg, notifier.Deps{Logger: logger.With("part", "notifier"), Broker: broker})
+	})
+	start("router", func(ctx context.Context) error {
+		return router.Run(ctx, routerCfg, router.Deps{Logger: logger.With("part", "router")})
+	})
+
+	go announce(ctx, stdout, routerCfg.Addr)
+
+	wg.Wait()
+	if firstErr != nil {
+		return 1
+	}
+	return 0
+}
+
+// announce prints the playground URL once the router answers /healthz, so a
+// person knows when the stack is usable.
+func announce(ctx context.Context, w io.Writer, addr string) {
+	base := "http://" + addr
+	if strings.HasPrefix(addr, ":") {
+		base = "http://127.0.0.1" + addr
+	}
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+		resp, err := client.Get(base + "/healthz")
+		if err != nil {
+			continue
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			fmt.Fprintf(w, "\nHerald is up.\n  GraphQL playground: %s/\n  GraphQL endpoint:   %s/graphql\n  Mail catcher:       http://127.0.0.1:8025/\n\n", base, base)
+			return
+		}
+	}
+}

@@ -1,0 +1,45 @@
+// Command users runs the users subgraph. Configuration comes from
+// environment variables; run with --help to list them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/logging"
+	"github.com/heraldhq/herald/subgraphs/users"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	os.Exit(code)
+}
+
+// run returns the process exit code: 0 after a clean shutdown or --help,
+// 2 for invalid configuration, 1 when the service fails.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	v := config.New(getenv)
+	level := v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
+	cfg := users.LoadConfig(v)
+	if config.WantsHelp(args) {
+		v.Usage(stdout, "users", "the Herald users subgraph (GraphQL federation v2)")
+		return 0
+	}
+	if err := v.Err(); err != nil {
+		fmt.Fprintln(stdout, err)
+		return 2
+	}
+	logger := logging.New(stdout, level, "users")
+	if err := users.Run(ctx, cfg, users.Deps{Logger: logger}); err != nil {
+		logger.Error("users stopped", "err", err.Error())
+		return 1
+	}
+	return 0
+}

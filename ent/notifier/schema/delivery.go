@@ -1,0 +1,52 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// Delivery is one notification on one channel for one event. Workers send
+// from these rows, so a slow channel never stalls the stream.
+//
+// Status moves forward only: PENDING → SENDING (claimed by a worker until
+// next_attempt_at, the lease) → SENT | RETRYING | FAILED; SKIPPED rows are
+// never sent. A SENDING row whose lease expired belongs to a worker that died
+// and is claimed again.
+type Delivery struct {
+	ent.Schema
+}
+
+// Fields of the Delivery.
+func (Delivery) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("id", uuid.UUID{}).Default(uuid.New).Immutable(),
+		field.String("event_id").NotEmpty().Immutable(),
+		field.String("order_id").NotEmpty().Immutable(),
+		field.String("user_id").NotEmpty().Immutable(),
+		field.Enum("channel").Values("email", "sms", "webhook").Immutable(),
+		field.String("recipient").Default("").Comment("email address or phone; mask before logging").Sensitive(),
+		field.Enum("status").Values("PENDING", "SENDING", "RETRYING", "SENT", "FAILED", "SKIPPED").Default("PENDING"),
+		field.Int("attempts").Default(0).NonNegative(),
+		field.Time("next_attempt_at").Default(time.Now).Comment("when PENDING/RETRYING: due time; when SENDING: lease expiry"),
+		field.String("last_error").Default("").SchemaType(map[string]string{dialect.Postgres: "text"}),
+		field.String("message_id").Default(""),
+		field.String("subject").Default(""),
+		field.Text("body").Default("").Comment("plain-text body"),
+		field.Text("html_body").Default(""),
+		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Time("sent_at").Optional().Nillable(),
+	}
+}
+
+// Indexes of the Delivery.
+func (Delivery) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("event_id", "channel").Unique(),
+		index.Fields("status", "next_attempt_at"),
+	}
+}

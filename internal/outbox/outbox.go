@@ -1,0 +1,357 @@
+// Package outbox publishes a transactional outbox table to the stream.
+//
+// A service writes its change and an outbox row in one database transaction;
+// the Relay then publishes pending rows oldest first through a
+// stream.Publisher and marks them published. Delivery is at least once: a
+// relay that dies between the broker's acknowledgement and the mark publishes
+// the row again on restart, never zero times, so consumers dedupe by ce_id.
+// A failed publish is retried with a growing backoff; a row is never dropped,
+// and nothing behind a failing row is published before it (order holds).
+//
+// The relay reads any table with these columns (ent field names in brackets
+// are what ent/orders' OutboxEvent declares):
+//
+//	id           text     the CloudEvent id
+//	topic        text
+//	key          text     the stream key (ordering key)
+//	headers      json     []stream.Header
+//	payload      bytes    the message value
+//	status       text     "pending" or "published"
+//	created_at   time     publication order (ties broken by id)
+//	published_at time     nullable
+//	attempts     int      publish attempts so far
+//	last_error   text     the last publish error, for operators
+//
+// On PostgreSQL each batch is claimed in a transaction that first takes
+// pg_try_advisory_xact_lock(LockKey) — so only one relay publishes at a time
+// and batches cannot overtake one another — and then selects rows with
+// FOR UPDATE SKIP LOCKED. The transaction-scoped lock is released by
+// PostgreSQL when the transaction or its connection ends, so a crashed relay
+// never leaves a stale lock behind. On SQLite (one connection, one process)
+// a single relay goroutine is the only publisher and no transaction is held
+// while the broker is called.
+//
+// Wake-ups: Notify pokes the relay after a commit in this process; a fallback
+// poll (PollInterval) covers rows committed elsewhere. PostgreSQL
+// LISTEN/NOTIFY wake-ups across processes are a later improvement; the poll
+// keeps the relay correct without them.
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/stream"
+)
+
+// Row statuses.
+const (
+	StatusPending   = "pending"
+	StatusPublished = "published"
+)
+
+// Config says which table to relay and how.
+type Config struct {
+	DB *sql.DB
+	// Dialect is "postgres" or "sqlite"/"sqlite3" (db.DB.Dialect works).
+	Dialect   string
+	Table     string // default "outbox_events"
+	Publisher stream.Publisher
+	Logger    *slog.Logger
+
+	PollInterval   time.Duration // fallback poll; default 500ms
+	BatchSize      int           // rows per publish; default 100
+	Retention      time.Duration // published rows older than this are deleted; default 10m
+	PublishTimeout time.Duration // per batch; default 30s
+	MinBackoff     time.Duration // after a failure; default 100ms
+	MaxBackoff     time.Duration // cap of the doubling backoff; default 30s
+	// LockKey is the PostgreSQL advisory lock key; default derived from Table.
+	LockKey int64
+}
+
+// Relay publishes one outbox table. Create it with New; run it with Run.
+type Relay struct {
+	cfg      Config
+	postgres bool
+	wake     chan struct{}
+	q        queries
+}
+
+type queries struct {
+	lock, claim, fail, done, cleanup string
+}
+
+var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// New checks cfg and fills in defaults.
+func New(cfg Config) (*Relay, error) {
+	if cfg.DB == nil || cfg.Publisher == nil {
+		return nil, errors.New("outbox: DB and Publisher are required")
+	}
+	if cfg.Table == "" {
+		cfg.Table = "outbox_events"
+	}
+	if !tableName.MatchString(cfg.Table) {
+		return nil, fmt.Errorf("outbox: table name %q is not a plain identifier", cfg.Table)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.PollInterval, 500*time.Millisecond)
+	def(&cfg.Retention, 10*time.Minute)
+	def(&cfg.PublishTimeout, 30*time.Second)
+	def(&cfg.MinBackoff, 100*time.Millisecond)
+	def(&cfg.MaxBackoff, 30*time.Second)
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	if cfg.LockKey == 0 {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte("herald-outbox:" + cfg.Table))
+		cfg.LockKey = int64(h.Sum64())
+	}
+	r := &Relay{cfg: cfg, wake: make(chan struct{}, 1)}
+	switch cfg.Dialect {
+	case "postgres":
+		r.postgres = true
+	case "sqlite", "sqlite3":
+	default:
+		return nil, fmt.Errorf("outbox: unknown dialect %q", cfg.Dialect)
+	}
+	r.q = r.buildQueries()
+	return r, nil
+}
+
+func (r *Relay) buildQueries() queries {
+	t := `"` + r.cfg.Table + `"`
+	p := func(n int) string { // placeholder n (1-based)
+		if r.postgres {
+			return "$" + strconv.Itoa(n)
+		}
+		return "?"
+	}
+	claim := `SELECT "id", "topic", "key", "headers", "payload" FROM ` + t +
+		` WHERE "status" = '` + StatusPending + `' ORDER BY "created_at", "id" LIMIT ` + p(1)
+	if r.postgres {
+		claim += ` FOR UPDATE SKIP LOCKED`
+	}
+	return queries{
+		lock:  `SELECT pg_try_advisory_xact_lock($1)`,
+		claim: claim,
+		// The id list is appended per batch (see inList).
+		fail: `UPDATE ` + t + ` SET "attempts" = "attempts" + 1, "last_error" = ` + p(1) + ` WHERE "id" IN `,
+		done: `UPDATE ` + t + ` SET "status" = '` + StatusPublished + `', "published_at" = ` + p(1) +
+			`, "attempts" = "attempts" + 1 WHERE "id" IN `,
+		cleanup: `DELETE FROM ` + t + ` WHERE "status" = '` + StatusPublished + `' AND "published_at" < ` + p(1),
+	}
+}
+
+// inList returns "(p2, p3, ...)" for n ids after the first parameter.
+func (r *Relay) inList(n int) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if r.postgres {
+			b.WriteString("$" + strconv.Itoa(i+2))
+		} else {
+			b.WriteByte('?')
+		}
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// Notify wakes the relay; call it after committing outbox rows. It never blocks.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes until ctx ends. It returns nil on cancellation; every other
+// problem (database, broker) is logged and retried with backoff.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := r.cfg.MinBackoff
+	cleanupEvery := min(r.cfg.Retention, time.Minute)
+	nextCleanup := time.Now()
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	for {
+		n, err := r.RelayOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			r.cfg.Logger.WarnContext(ctx, "outbox relay failed; retrying", "table", r.cfg.Table, "err", err, "backoff", backoff)
+			if !sleep(ctx, backoff) {
+				return nil
+			}
+			backoff = min(backoff*2, r.cfg.MaxBackoff)
+			continue
+		}
+		backoff = r.cfg.MinBackoff
+		if n >= r.cfg.BatchSize {
+			continue // more may be waiting
+		}
+		if now := time.Now(); !now.Before(nextCleanup) {
+			if err := r.Cleanup(ctx); err != nil && ctx.Err() == nil {
+				r.cfg.Logger.WarnContext(ctx, "outbox cleanup failed", "table", r.cfg.Table, "err", err)
+			}
+			nextCleanup = now.Add(cleanupEvery)
+		}
+		poll.Reset(r.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// row is one claimed outbox row.
+type row struct {
+	id  string
+	msg stream.Message
+}
+
+// RelayOnce publishes at most one batch of pending rows, oldest first, and
+// returns how many it published. On PostgreSQL it returns 0 without error
+// when another relay holds the lock.
+func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	if !r.postgres {
+		// SQLite: one relay goroutine; never hold the single connection
+		// while the broker is called.
+		rows, err := r.claim(ctx, r.cfg.DB)
+		if err != nil || len(rows) == 0 {
+			return 0, err
+		}
+		return r.publishAndMark(ctx, r.cfg.DB, rows)
+	}
+	tx, err := r.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var locked bool
+	if err := tx.QueryRowContext(ctx, r.q.lock, r.cfg.LockKey).Scan(&locked); err != nil {
+		return 0, fmt.Errorf("outbox: advisory lock: %w", err)
+	}
+	if !locked {
+		return 0, nil // another relay is publishing; the poll retries
+	}
+	rows, err := r.claim(ctx, tx)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	n, err := r.publishAndMark(ctx, tx, rows)
+	if cerr := tx.Commit(); cerr != nil && err == nil {
+		// The broker has the messages but the mark is lost: they will be
+		// published again (at least once).
+		return 0, fmt.Errorf("outbox: commit: %w", cerr)
+	}
+	return n, err
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func (r *Relay) claim(ctx context.Context, q querier) ([]row, error) {
+	rs, err := q.QueryContext(ctx, r.q.claim, r.cfg.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: claim: %w", err)
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		var (
+			rw      row
+			headers []byte
+		)
+		if err := rs.Scan(&rw.id, &rw.msg.Topic, &rw.msg.Key, &headers, &rw.msg.Value); err != nil {
+			return nil, fmt.Errorf("outbox: scan: %w", err)
+		}
+		if len(headers) > 0 {
+			if err := json.Unmarshal(headers, &rw.msg.Headers); err != nil {
+				return nil, fmt.Errorf("outbox: row %s: headers: %w", rw.id, err)
+			}
+		}
+		out = append(out, rw)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("outbox: claim: %w", err)
+	}
+	return out, nil
+}
+
+func (r *Relay) publishAndMark(ctx context.Context, q querier, rows []row) (int, error) {
+	msgs := make([]stream.Message, len(rows))
+	args := make([]any, 1, len(rows)+1)
+	for i, rw := range rows {
+		msgs[i] = rw.msg
+		args = append(args, rw.id)
+	}
+	pubCtx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+	perr := r.cfg.Publisher.Publish(pubCtx, msgs...)
+	cancel()
+	if perr != nil {
+		args[0] = truncate(perr.Error(), 1000)
+		if _, err := q.ExecContext(ctx, r.q.fail+r.inList(len(rows)), args...); err != nil {
+			r.cfg.Logger.WarnContext(ctx, "outbox: record failed attempt", "err", err)
+		}
+		return 0, fmt.Errorf("outbox: publish %d messages from %s: %w", len(rows), r.cfg.Table, perr)
+	}
+	args[0] = time.Now().UTC()
+	if _, err := q.ExecContext(ctx, r.q.done+r.inList(len(rows)), args...); err != nil {
+		return 0, fmt.Errorf("outbox: mark published: %w", err)
+	}
+	r.cfg.Logger.DebugContext(ctx, "outbox published", "table", r.cfg.Table, "count", len(rows))
+	return len(rows), nil
+}
+
+// Cleanup deletes rows published longer than Retention ago.
+func (r *Relay) Cleanup(ctx context.Context) error {
+	_, err := r.cfg.DB.ExecContext(ctx, r.q.cleanup, time.Now().UTC().Add(-r.cfg.Retention))
+	if err != nil {
+		return fmt.Errorf("outbox: cleanup: %w", err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

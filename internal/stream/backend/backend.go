@@ -1,0 +1,151 @@
+// Package backend picks and opens Herald's stream backend from configuration:
+// Kafka (franz-go) or NATS JetStream, either an external server or one
+// embedded in the process (the all-in-one dev binary).
+package backend
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/kafka"
+	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
+)
+
+// Backend kinds.
+const (
+	Kafka = "kafka"
+	NATS  = "nats"
+)
+
+// Config selects and configures the backend.
+type Config struct {
+	Kind         string   // Kafka or NATS
+	KafkaBrokers []string // host:port bootstrap list
+	NATSURL      string   // server URL; with NATSEmbeddedDir, the address the embedded server listens on
+	// NATSEmbeddedDir, when set, runs a nats-server inside the process with
+	// its JetStream store here, instead of connecting to an external one.
+	NATSEmbeddedDir string
+	// NATSSyncInterval is how often the embedded server fsyncs; 0 means on
+	// every write (see internal/stream/nats for why that is the default).
+	NATSSyncInterval time.Duration
+	// Partitions of topics created by EnsureTopic (0: the backend's
+	// default, Kafka 3, NATS 8) and their replicas.
+	Partitions int
+	Replicas   int
+}
+
+// LoadConfig declares the stream variables on v.
+func LoadConfig(v *config.Vars) Config {
+	c := Config{
+		Kind:             v.Enum("HERALD_STREAM", NATS, "stream backend", Kafka, NATS),
+		KafkaBrokers:     v.List("HERALD_KAFKA_BROKERS", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated host:port"),
+		NATSURL:          v.String("HERALD_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL (with HERALD_NATS_EMBEDDED_DIR: where the embedded server listens)"),
+		NATSEmbeddedDir:  v.String("HERALD_NATS_EMBEDDED_DIR", "", "run an embedded NATS JetStream server storing its data in this folder (empty: use an external server)"),
+		NATSSyncInterval: v.Duration("HERALD_NATS_SYNC_INTERVAL", 0, "embedded NATS fsync interval; 0 syncs every write"),
+		Partitions:       v.Int("HERALD_STREAM_PARTITIONS", 0, "partitions of topics Herald creates (0: Kafka 3, NATS 8)"),
+		Replicas:         v.Int("HERALD_STREAM_REPLICAS", 1, "replicas of topics Herald creates"),
+	}
+	v.Check(c.Partitions >= 0, "HERALD_STREAM_PARTITIONS: %d must not be negative", c.Partitions)
+	v.Check(c.Replicas >= 1 && c.Replicas <= 32767, "HERALD_STREAM_REPLICAS: %d must be between 1 and 32767", c.Replicas)
+	switch c.Kind {
+	case Kafka:
+		v.Check(len(c.KafkaBrokers) > 0, "HERALD_KAFKA_BROKERS: must name at least one broker")
+	case NATS:
+		if _, err := natsPort(c.NATSURL); err != nil {
+			v.Check(false, "HERALD_NATS_URL: %v", err)
+		}
+	}
+	return c
+}
+
+// natsPort returns the port of a nats:// URL (4222 when absent).
+func natsPort(raw string) (int, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return 0, fmt.Errorf("%q is not a URL such as nats://127.0.0.1:4222", raw)
+	}
+	if u.Port() == "" {
+		return 4222, nil
+	}
+	p, err := strconv.Atoi(u.Port())
+	if err != nil || p < 0 || p > 65535 {
+		return 0, fmt.Errorf("%q has no valid port", raw)
+	}
+	return p, nil
+}
+
+// Open returns the configured broker. With NATSEmbeddedDir it first starts
+// the embedded server, which the broker's Close stops. Open once per process
+// and share the broker (the all-in-one binary passes it to every service).
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (stream.Broker, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	switch cfg.Kind {
+	case Kafka:
+		return kafka.New(ctx, kafka.Config{
+			Brokers:           cfg.KafkaBrokers,
+			Partitions:        int32(cfg.Partitions),
+			ReplicationFactor: int16(cfg.Replicas),
+		}, logger)
+	case NATS:
+		ncfg := heraldnats.Config{URL: cfg.NATSURL, Partitions: cfg.Partitions, Replicas: cfg.Replicas}
+		if cfg.NATSEmbeddedDir == "" {
+			return heraldnats.New(ctx, ncfg, logger)
+		}
+		return openEmbedded(ctx, cfg, ncfg, logger)
+	default:
+		return nil, fmt.Errorf("stream backend %q: want %s or %s", cfg.Kind, Kafka, NATS)
+	}
+}
+
+func openEmbedded(ctx context.Context, cfg Config, ncfg heraldnats.Config, logger *slog.Logger) (stream.Broker, error) {
+	port, err := natsPort(cfg.NATSURL)
+	if err != nil {
+		return nil, fmt.Errorf("HERALD_NATS_URL: %w", err)
+	}
+	// The server lives until the broker is closed, not until Open's ctx ends.
+	srvCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	srv, url, err := heraldnats.Embedded(srvCtx, cfg.NATSEmbeddedDir, port,
+		heraldnats.WithLogger(logger), heraldnats.WithSyncInterval(cfg.NATSSyncInterval))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	logger.Info("embedded NATS JetStream started", "url", url, "store", cfg.NATSEmbeddedDir)
+	ncfg.URL = url
+	b, err := heraldnats.New(ctx, ncfg, logger)
+	if err != nil {
+		cancel()
+		srv.WaitForShutdown()
+		return nil, err
+	}
+	return &embedded{Broker: b, srv: srv, cancel: cancel, url: url}, nil
+}
+
+// embedded is a NATS broker that owns its in-process server.
+type embedded struct {
+	stream.Broker
+	srv    *server.Server
+	cancel context.CancelFunc
+	url    string
+}
+
+// URL is the client URL of the embedded server, for tools or other processes.
+func (e *embedded) URL() string { return e.url }
+
+func (e *embedded) Close() error {
+	err := e.Broker.Close()
+	e.cancel()
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+	return err
+}

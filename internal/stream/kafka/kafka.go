@@ -1,0 +1,247 @@
+// Package kafka is the Apache Kafka backend of internal/stream, on franz-go.
+//
+// Publishing uses an idempotent producer with acks=all, the message key as
+// the record key (so one key stays on one partition, in order) and headers as
+// record headers. Publish waits for every record's result and is bounded by
+// the context and Config.PublishTimeout.
+//
+// Consuming joins a consumer group (cooperative-sticky balancing) with auto
+// commit off. Each assigned partition gets a worker goroutine that handles its
+// records in order, retrying a failing record with capped exponential backoff
+// and never moving past it. Offsets are committed only up to records whose
+// handler returned nil: periodically, when a partition is revoked (after its
+// worker stopped) and when Consume ends. Polling blocks rebalances until the
+// polled records are queued, so a revoked partition's records never reach a
+// later owner's worker. A worker whose queue is full pauses fetching for its
+// partition.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/heraldhq/herald/internal/stream"
+)
+
+// Config configures the Kafka backend. Zero values take the defaults.
+type Config struct {
+	// Brokers are the bootstrap addresses (host:port).
+	Brokers []string
+	// ClientID names the client in broker logs and quotas (default "herald").
+	ClientID string
+	// Partitions and ReplicationFactor of topics made by EnsureTopic
+	// (defaults 3 and 1; use 3 replicas on a real cluster).
+	Partitions        int32
+	ReplicationFactor int16
+	// PublishTimeout bounds Publish when the context has no earlier
+	// deadline (default 10s).
+	PublishTimeout time.Duration
+	// RetryMin and RetryMax bound the backoff between handler retries
+	// (defaults 200ms and 30s).
+	RetryMin, RetryMax time.Duration
+	// CommitInterval is how often processed offsets are committed while
+	// consuming (default 1s). Revokes and shutdown commit at once.
+	CommitInterval time.Duration
+	// SessionTimeout after which a silent member is dropped from its group
+	// (default: franz-go's, 45s).
+	SessionTimeout time.Duration
+	// MaxQueued records per partition are held before its fetching pauses
+	// (default 500).
+	MaxQueued int
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.ClientID == "" {
+		c.ClientID = "herald"
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 3
+	}
+	if c.ReplicationFactor <= 0 {
+		c.ReplicationFactor = 1
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = 500
+	}
+	def(&c.PublishTimeout, 10*time.Second)
+	def(&c.RetryMin, 200*time.Millisecond)
+	def(&c.RetryMax, 30*time.Second)
+	def(&c.CommitInterval, time.Second)
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = c.RetryMin
+	}
+	return c
+}
+
+type broker struct {
+	cfg    Config
+	log    *slog.Logger
+	client *kgo.Client // admin and ping
+	admin  *kadm.Client
+	closed atomic.Bool
+}
+
+// New returns a broker for cfg.Brokers. It does not wait for Kafka: while the
+// brokers are unreachable publishing fails within its deadline and consuming
+// pauses, so a service can start before its broker.
+func New(_ context.Context, cfg Config, logger *slog.Logger) (stream.Broker, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("kafka: no brokers configured")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg = cfg.withDefaults()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.ClientID))
+	if err != nil {
+		return nil, fmt.Errorf("kafka: client: %w", err)
+	}
+	return &broker{
+		cfg:    cfg,
+		log:    logger.With("component", "stream.kafka"),
+		client: cl,
+		admin:  kadm.NewClient(cl),
+	}, nil
+}
+
+func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
+	if b.closed.Load() {
+		return stream.ErrClosed
+	}
+	resp, err := b.admin.CreateTopic(ctx, b.cfg.Partitions, b.cfg.ReplicationFactor, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("kafka: create topic %s: %w", topic, err)
+	}
+	// Wait until every partition has a leader, so the first publish and
+	// the first group assignment see the whole topic.
+	for {
+		md, err := b.admin.Metadata(ctx, topic)
+		if err == nil {
+			if td, ok := md.Topics[topic]; ok && td.Err == nil && len(td.Partitions) > 0 && leadersKnown(td) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: topic %s not ready: %w", topic, context.Cause(ctx))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func leadersKnown(td kadm.TopicDetail) bool {
+	for _, p := range td.Partitions {
+		if p.Err != nil || p.Leader < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *broker) Ping(ctx context.Context) error {
+	if b.closed.Load() {
+		return stream.ErrClosed
+	}
+	if err := b.client.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka: ping: %w", err)
+	}
+	return nil
+}
+
+func (b *broker) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.client.Close()
+	return nil
+}
+
+func (b *broker) Publisher() (stream.Publisher, error) {
+	if b.closed.Load() {
+		return nil, stream.ErrClosed
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(b.cfg.Brokers...),
+		kgo.ClientID(b.cfg.ClientID),
+		// Idempotent writes are franz-go's default; they need acks=all.
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// A record still buffered (no broker took it) fails after this.
+		kgo.RecordDeliveryTimeout(b.cfg.PublishTimeout),
+		kgo.ProduceRequestTimeout(b.cfg.PublishTimeout),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: producer: %w", err)
+	}
+	return &publisher{b: b, cl: cl}, nil
+}
+
+type publisher struct {
+	b      *broker
+	cl     *kgo.Client
+	closed atomic.Bool
+}
+
+// Publish produces msgs and waits for every result. It returns when all are
+// acknowledged, when one fails, or when the context (bounded by
+// PublishTimeout) ends; in the last case a record may still be written
+// later, which at-least-once delivery allows.
+func (p *publisher) Publish(ctx context.Context, msgs ...stream.Message) error {
+	if p.closed.Load() {
+		return stream.ErrClosed
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.b.cfg.PublishTimeout)
+	defer cancel()
+
+	results := make(chan error, len(msgs))
+	for _, m := range msgs {
+		r := &kgo.Record{Topic: m.Topic, Value: m.Value}
+		if m.Key != "" {
+			r.Key = []byte(m.Key)
+		}
+		for _, h := range m.Headers {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: []byte(h.Value)})
+		}
+		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { results <- err })
+	}
+	for done := 0; done < len(msgs); done++ {
+		select {
+		case err := <-results:
+			if err != nil {
+				if errors.Is(err, kgo.ErrClientClosed) {
+					return stream.ErrClosed
+				}
+				return fmt.Errorf("kafka: publish: %w", err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: publish: %d of %d records unconfirmed: %w", len(msgs)-done, len(msgs), context.Cause(ctx))
+		}
+	}
+	return nil
+}
+
+func (p *publisher) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.cl.Close()
+	return nil
+}

@@ -1,0 +1,56 @@
+package kafka_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/kafka"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// testConfig keeps retry backoff short; nothing asserts on time.
+func testConfig(brokers []string) kafka.Config {
+	return kafka.Config{
+		Brokers:        brokers,
+		Partitions:     3,
+		PublishTimeout: 5 * time.Second,
+		RetryMin:       50 * time.Millisecond,
+		RetryMax:       500 * time.Millisecond,
+		CommitInterval: 200 * time.Millisecond,
+	}
+}
+
+func logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func newBroker(t *testing.T, brokers []string) stream.Broker {
+	t.Helper()
+	b, err := kafka.New(context.Background(), testConfig(brokers), logger())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func TestContract(t *testing.T) {
+	streamtest.Run(t,
+		func(t *testing.T) stream.Broker { return newBroker(t, testenv.Kafka(t).Brokers) },
+		streamtest.Options{
+			Stoppable: func(t *testing.T) (stream.Broker, func(*testing.T)) {
+				k := testenv.NewKafka(t)
+				return newBroker(t, k.Brokers), func(t *testing.T) { k.Stop(t) }
+			},
+		})
+}

@@ -1,0 +1,171 @@
+package nats_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/stream"
+	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// testConfig keeps AckWait and retry backoff short so redelivery cases end
+// quickly; nothing asserts on time.
+func testConfig(url string) heraldnats.Config {
+	return heraldnats.Config{
+		URL:            url,
+		Partitions:     4,
+		AckWait:        2 * time.Second,
+		PublishTimeout: 5 * time.Second,
+		RetryMin:       50 * time.Millisecond,
+		RetryMax:       500 * time.Millisecond,
+	}
+}
+
+func logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// embedded starts a private real nats-server for t through Embedded (the
+// dev binary's server: fsync on every write), so tests can stop it.
+func embedded(t *testing.T) (url string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, url, err := heraldnats.Embedded(ctx, t.TempDir(), 0)
+	if err != nil {
+		cancel()
+		t.Fatalf("Embedded: %v", err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			s.Shutdown()
+			s.WaitForShutdown()
+		})
+	}
+	t.Cleanup(stop)
+	return url, stop
+}
+
+func newBroker(t *testing.T, url string) stream.Broker {
+	t.Helper()
+	b, err := heraldnats.New(context.Background(), testConfig(url), logger())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func TestContract(t *testing.T) {
+	url := testenv.NATS(t)
+	streamtest.Run(t,
+		func(t *testing.T) stream.Broker { return newBroker(t, url) },
+		streamtest.Options{
+			Stoppable: func(t *testing.T) (stream.Broker, func(*testing.T)) {
+				url, stop := embedded(t)
+				return newBroker(t, url), func(*testing.T) { stop() }
+			},
+		})
+}
+
+// TestRedeliveryAfterConnectionLoss covers the crash the contract suite
+// cannot: a member whose connection dies while it holds a message cannot
+// nak it, so the group gets it back only when AckWait runs out.
+func TestRedeliveryAfterConnectionLoss(t *testing.T) {
+	url := testenv.NATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topic, group := streamtest.Unique("crash"), streamtest.Unique("g")
+
+	a := newBroker(t, url)
+	if err := a.EnsureTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("held")}); err != nil {
+		t.Fatal(err)
+	}
+
+	held, release := make(chan struct{}), make(chan struct{})
+	subA, err := a.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doneA := make(chan error, 1)
+	go func() {
+		doneA <- subA.Consume(ctx, func(context.Context, stream.Message) error {
+			close(held)
+			<-release
+			return errors.New("crashed")
+		})
+	}()
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("first member never got the message")
+	}
+	_ = a.Close() // the connection dies under the handler: no ack, no nak
+	close(release)
+	if err := <-doneA; !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("Consume after its broker closed = %v, want stream.ErrClosed", err)
+	}
+
+	b := newBroker(t, url)
+	subB, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	cctx, ccancel := context.WithCancel(ctx)
+	defer ccancel()
+	go func() {
+		_ = subB.Consume(cctx, func(_ context.Context, m stream.Message) error {
+			select {
+			case got <- string(m.Value):
+			default:
+			}
+			return nil
+		})
+	}()
+	select {
+	case v := <-got:
+		if v != "held" {
+			t.Errorf("second member got %q, want %q", v, "held")
+		}
+	case <-ctx.Done():
+		t.Fatal("the held message was never redelivered to the group")
+	}
+}
+
+func TestStreamName(t *testing.T) {
+	tests := []struct{ topic, want string }{
+		{"OrderCreated", "OrderCreated"},
+		{"NotificationStatus", "NotificationStatus"},
+	}
+	for _, tc := range tests {
+		if got := heraldnats.StreamName(tc.topic); got != tc.want {
+			t.Errorf("StreamName(%q) = %q, want %q", tc.topic, got, tc.want)
+		}
+	}
+	// Names that need cleaning stay distinct from each other.
+	a, b := heraldnats.StreamName("OrderCreated.dlq"), heraldnats.StreamName("OrderCreated_dlq")
+	if a == b {
+		t.Errorf("StreamName collides: %q", a)
+	}
+}

@@ -1,0 +1,589 @@
+// Package streamtest is the contract suite every stream.Broker backend must
+// pass (see the semantics in package stream). Backends call Run from their own
+// tests against a real broker.
+//
+// The suite makes no timing assertions: every wait is a readiness poll with a
+// generous failure deadline ("nothing arrived within 60s"), never a speed
+// claim.
+package streamtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/stream"
+)
+
+// Options tune the suite for one backend.
+type Options struct {
+	// Stoppable returns a broker on a private server and a function that
+	// stops that server. It is needed by the "publish while the broker is
+	// down" case; when nil that case is skipped (say why in the backend's
+	// test if so).
+	Stoppable func(t *testing.T) (stream.Broker, func(t *testing.T))
+	// Deadline bounds every wait of the suite (default 60s). It is a
+	// failure deadline for a hang, not a speed requirement.
+	Deadline time.Duration
+}
+
+// Run runs the contract suite. newBroker returns a broker on a shared,
+// running server; the suite closes what it gets. Each case uses its own
+// topics and groups, so one server can serve every case.
+func Run(t *testing.T, newBroker func(t *testing.T) stream.Broker, opts ...Options) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Deadline <= 0 {
+		o.Deadline = 60 * time.Second
+	}
+	s := &suite{newBroker: newBroker, o: o}
+	cases := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"HeadersRoundTrip", s.headersRoundTrip},
+		{"PerKeyOrder", s.perKeyOrder},
+		{"RetryDoesNotSkip", s.retryDoesNotSkip},
+		{"RedeliveryAfterCrash", s.redeliveryAfterCrash},
+		{"LoadSharing", s.loadSharing},
+		{"GroupsAreIndependent", s.groupsAreIndependent},
+		{"PublishAfterClose", s.publishAfterClose},
+		{"PublishWhileDown", s.publishWhileDown},
+	}
+	for _, c := range cases {
+		t.Run(c.name, c.fn)
+	}
+}
+
+type suite struct {
+	newBroker func(t *testing.T) stream.Broker
+	o         Options
+}
+
+// setup returns a fresh broker, a unique ensured topic and a publisher.
+func (s *suite) setup(t *testing.T) (stream.Broker, string, stream.Publisher) {
+	t.Helper()
+	b := s.newBroker(t)
+	t.Cleanup(func() { _ = b.Close() })
+	topic := Unique("topic")
+	ctx := s.ctx(t)
+	if err := b.EnsureTopic(ctx, topic); err != nil {
+		t.Fatalf("EnsureTopic(%s): %v", topic, err)
+	}
+	// EnsureTopic must be idempotent: services call it on every start.
+	if err := b.EnsureTopic(ctx, topic); err != nil {
+		t.Fatalf("second EnsureTopic(%s): %v", topic, err)
+	}
+	p, err := b.Publisher()
+	if err != nil {
+		t.Fatalf("Publisher: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return b, topic, p
+}
+
+func (s *suite) ctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), s.o.Deadline)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Unique returns a name that no earlier run used (franz-go refuses a topic
+// that was deleted and re-created under the same name).
+func Unique(prefix string) string {
+	return prefix + "-" + uuid.NewString()[:8]
+}
+
+// msg builds test message seq on key; the value names both.
+func msg(topic, key string, seq int) stream.Message {
+	return stream.Message{
+		Topic: topic,
+		Key:   key,
+		Headers: []stream.Header{
+			{Key: "ce_id", Value: uuid.NewString()},
+			{Key: "seq", Value: strconv.Itoa(seq)},
+		},
+		Value: []byte(key + "/" + strconv.Itoa(seq)),
+	}
+}
+
+func seqOf(t *testing.T, m stream.Message) int {
+	n, err := strconv.Atoi(m.Header("seq"))
+	if err != nil {
+		t.Errorf("message %q without a seq header: %v", m.Value, err)
+	}
+	return n
+}
+
+// consumer runs Consume in a goroutine until stop is called or the test ends.
+type consumer struct {
+	cancel context.CancelFunc
+	done   chan error
+	sub    stream.Subscriber
+}
+
+func startConsumer(t *testing.T, b stream.Broker, topic, group string, h stream.Handler) *consumer {
+	t.Helper()
+	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	if err != nil {
+		t.Fatalf("Subscriber(%s, %s): %v", topic, group, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &consumer{cancel: cancel, done: make(chan error, 1), sub: sub}
+	go func() { c.done <- sub.Consume(ctx, h) }()
+	t.Cleanup(func() { c.stop(t) })
+	return c
+}
+
+// stop cancels the consumer and waits for Consume to return.
+func (c *consumer) stop(t *testing.T) {
+	c.cancel()
+	c.wait(t)
+}
+
+func (c *consumer) wait(t *testing.T) {
+	if c.done == nil {
+		return
+	}
+	select {
+	case err := <-c.done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Consume returned %v, want nil or context.Canceled once its context ended", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Errorf("Consume did not return within 60s of its context ending")
+	}
+	c.done = nil
+	if err := c.sub.Close(); err != nil && !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("Subscriber.Close: %v", err)
+	}
+}
+
+// recorder collects handled messages.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []stream.Message
+}
+
+func (r *recorder) add(m stream.Message) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+}
+
+func (r *recorder) snapshot() []stream.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs)
+}
+
+func (r *recorder) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs)
+}
+
+// waitFor polls cond until it holds or the suite's deadline passes.
+func (s *suite) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(s.o.Deadline)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s", s.o.Deadline, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *suite) headersRoundTrip(t *testing.T) {
+	b, topic, p := s.setup(t)
+	tests := []struct {
+		name string
+		msg  stream.Message
+	}{
+		{"cloudevents", stream.Message{
+			Topic: topic, Key: "user-1",
+			Headers: []stream.Header{
+				{Key: "ce_specversion", Value: "1.0"},
+				{Key: "ce_id", Value: uuid.NewString()},
+				{Key: "ce_type", Value: "io.herald.test.v1"},
+				{Key: "ce_source", Value: "/streamtest"},
+				{Key: "content-type", Value: "application/json"},
+				{Key: "traceparent", Value: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+				{Key: "Mixed-Case", Value: "kept as is"},
+			},
+			Value: []byte(`{"hello":"world"}`),
+		}},
+		{"no headers, empty key", stream.Message{Topic: topic, Value: []byte("bare")}},
+		{"unicode and empty value", stream.Message{
+			Topic: topic, Key: "ключ",
+			Headers: []stream.Header{{Key: "note", Value: "grüße ✓"}, {Key: "empty", Value: ""}},
+		}},
+	}
+	ctx := s.ctx(t)
+	for _, tc := range tests {
+		if err := p.Publish(ctx, tc.msg); err != nil {
+			t.Fatalf("Publish(%s): %v", tc.name, err)
+		}
+	}
+	var rec recorder
+	startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
+		rec.add(m)
+		return nil
+	})
+	s.waitFor(t, fmt.Sprintf("%d messages", len(tests)), func() bool { return rec.len() >= len(tests) })
+	got := rec.snapshot()
+	for _, tc := range tests {
+		i := slices.IndexFunc(got, func(m stream.Message) bool { return string(m.Value) == string(tc.msg.Value) && m.Key == tc.msg.Key })
+		if i < 0 {
+			t.Errorf("%s: not received (got %d messages)", tc.name, len(got))
+			continue
+		}
+		m := got[i]
+		if m.Topic != topic {
+			t.Errorf("%s: Topic = %q, want %q", tc.name, m.Topic, topic)
+		}
+		if want, have := sortedHeaders(tc.msg.Headers), sortedHeaders(m.Headers); !slices.Equal(want, have) {
+			t.Errorf("%s: headers\n got  %v\n want %v", tc.name, have, want)
+		}
+		if len(m.Value) != len(tc.msg.Value) {
+			t.Errorf("%s: value %q, want %q", tc.name, m.Value, tc.msg.Value)
+		}
+	}
+}
+
+// sortedHeaders orders headers by key, keeping the order of equal keys (NATS
+// headers are a map, so only per-name order survives there).
+func sortedHeaders(hs []stream.Header) []stream.Header {
+	out := slices.Clone(hs)
+	slices.SortStableFunc(out, func(a, b stream.Header) int {
+		switch {
+		case a.Key < b.Key:
+			return -1
+		case a.Key > b.Key:
+			return 1
+		}
+		return 0
+	})
+	if out == nil {
+		out = []stream.Header{}
+	}
+	return out
+}
+
+func (s *suite) perKeyOrder(t *testing.T) {
+	b, topic, p := s.setup(t)
+	const keys, perKey = 12, 20
+	ctx := s.ctx(t)
+	// Interleave keys, and mix single publishes with batches so both paths
+	// keep order.
+	var batch []stream.Message
+	for i := range perKey {
+		for k := range keys {
+			m := msg(topic, "key-"+strconv.Itoa(k), i)
+			if k%3 == 0 {
+				if err := p.Publish(ctx, m); err != nil {
+					t.Fatalf("Publish: %v", err)
+				}
+				continue
+			}
+			batch = append(batch, m)
+		}
+		if i%5 == 4 {
+			if err := p.Publish(ctx, batch...); err != nil {
+				t.Fatalf("Publish batch: %v", err)
+			}
+			batch = nil
+		}
+	}
+	var rec recorder
+	startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
+		rec.add(m)
+		return nil
+	})
+	s.waitFor(t, "all messages", func() bool { return rec.len() >= keys*perKey })
+	bykey := map[string][]int{}
+	for _, m := range rec.snapshot() {
+		bykey[m.Key] = append(bykey[m.Key], seqOf(t, m))
+	}
+	for k := range keys {
+		key := "key-" + strconv.Itoa(k)
+		got := bykey[key]
+		want := make([]int, perKey)
+		for i := range want {
+			want[i] = i
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("key %s delivered in order %v, want %v", key, got, want)
+		}
+	}
+}
+
+func (s *suite) retryDoesNotSkip(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	const n, failing, failures = 6, 2, 3
+	var msgs []stream.Message
+	for i := range n {
+		msgs = append(msgs, msg(topic, "retry-key", i))
+	}
+	if err := p.Publish(ctx, msgs...); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	var (
+		mu       sync.Mutex
+		attempts = map[int]int{}
+		calls    []int // every handler call, in call order
+		acked    []int
+	)
+	startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
+		seq := seqOf(t, m)
+		mu.Lock()
+		defer mu.Unlock()
+		attempts[seq]++
+		calls = append(calls, seq)
+		if seq == failing && attempts[seq] <= failures {
+			return fmt.Errorf("dependency down (attempt %d)", attempts[seq])
+		}
+		acked = append(acked, seq)
+		return nil
+	})
+	s.waitFor(t, "all messages acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts[failing] != failures+1 {
+		t.Errorf("failing message handled %d times, want %d (retried until it succeeded)", attempts[failing], failures+1)
+	}
+	want := []int{0, 1, 2, 2, 2, 2, 3, 4, 5}
+	if !slices.Equal(calls, want) {
+		t.Errorf("handler calls %v, want %v: a failing message must hold back the ones behind it", calls, want)
+	}
+}
+
+func (s *suite) redeliveryAfterCrash(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	const n, crashAt = 10, 4
+	var msgs []stream.Message
+	for i := range n {
+		msgs = append(msgs, msg(topic, "crash-key", i))
+	}
+	if err := p.Publish(ctx, msgs...); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	group := Unique("g")
+
+	// The first member acknowledges messages before crashAt, then "crashes"
+	// while handling crashAt: it stops its own consumer without acknowledging.
+	var first recorder
+	var crashed atomic.Bool
+	c1 := startConsumer(t, b, topic, group, func(ctx context.Context, m stream.Message) error {
+		if seqOf(t, m) >= crashAt {
+			crashed.Store(true)
+			<-ctx.Done() // hold the message until the member is stopped
+			return ctx.Err()
+		}
+		first.add(m)
+		return nil
+	})
+	s.waitFor(t, "the first member to reach the crash point", crashed.Load)
+	c1.stop(t)
+
+	var second recorder
+	startConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
+		second.add(m)
+		return nil
+	})
+	s.waitFor(t, "the last message to reach the second member", func() bool {
+		return slices.ContainsFunc(second.snapshot(), func(m stream.Message) bool { return seqOf(t, m) == n-1 })
+	})
+	var got []int
+	for _, m := range second.snapshot() {
+		got = append(got, seqOf(t, m))
+	}
+	// At least once: the second member may see acknowledged messages again,
+	// but it must see the unacknowledged ones, in order, and nothing lost.
+	if len(got) == 0 || got[0] > crashAt {
+		t.Fatalf("second member got %v, want it to start at or before %d", got, crashAt)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			t.Errorf("second member got %v: want a gapless ascending run ending at %d", got, n-1)
+			break
+		}
+	}
+	if len(first.snapshot()) != crashAt {
+		t.Errorf("first member acknowledged %d messages, want %d", len(first.snapshot()), crashAt)
+	}
+}
+
+func (s *suite) loadSharing(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	group := Unique("g")
+	var recs [2]recorder
+	for i := range recs {
+		r := &recs[i]
+		startConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
+			r.add(m)
+			return nil
+		})
+	}
+	// Keep publishing across many keys until both members have work: a
+	// member that joins later (Kafka rebalance) gets its share of what
+	// follows.
+	published := map[string]bool{}
+	deadline := time.Now().Add(s.o.Deadline)
+	for round := 0; recs[0].len() == 0 || recs[1].len() == 0; round++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s of publishing, members got %d and %d messages: no load sharing", s.o.Deadline, recs[0].len(), recs[1].len())
+		}
+		var batch []stream.Message
+		for k := range 16 {
+			m := msg(topic, "share-"+strconv.Itoa(k), round)
+			published[string(m.Value)] = true
+			batch = append(batch, m)
+		}
+		if err := p.Publish(ctx, batch...); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	union := func() map[string]bool {
+		u := map[string]bool{}
+		for i := range recs {
+			for _, m := range recs[i].snapshot() {
+				u[string(m.Value)] = true
+			}
+		}
+		return u
+	}
+	s.waitFor(t, "every published message to reach a member", func() bool {
+		u := union()
+		for v := range published {
+			if !u[v] {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d messages shared as %d and %d", len(published), recs[0].len(), recs[1].len())
+}
+
+func (s *suite) groupsAreIndependent(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	const n = 20
+	var msgs []stream.Message
+	for i := range n {
+		msgs = append(msgs, msg(topic, "k"+strconv.Itoa(i%4), i))
+	}
+	if err := p.Publish(ctx, msgs...); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	var recs [2]recorder
+	for i := range recs {
+		r := &recs[i]
+		startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
+			r.add(m)
+			return nil
+		})
+	}
+	for i := range recs {
+		s.waitFor(t, fmt.Sprintf("group %d to get all %d messages", i, n), func() bool { return recs[i].len() >= n })
+	}
+}
+
+func (s *suite) publishAfterClose(t *testing.T) {
+	_, topic, p := s.setup(t)
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err := p.Publish(s.ctx(t), msg(topic, "k", 0))
+	if !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("Publish after Close = %v, want stream.ErrClosed", err)
+	}
+	if err := p.Close(); err != nil && !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func (s *suite) publishWhileDown(t *testing.T) {
+	if s.o.Stoppable == nil {
+		t.Skip("backend gave no way to stop its broker")
+	}
+	b, stop := s.o.Stoppable(t)
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := s.ctx(t)
+	topic := Unique("down")
+	if err := b.EnsureTopic(ctx, topic); err != nil {
+		t.Fatalf("EnsureTopic: %v", err)
+	}
+	p, err := b.Publisher()
+	if err != nil {
+		t.Fatalf("Publisher: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	if err := p.Publish(ctx, msg(topic, "k", 0)); err != nil {
+		t.Fatalf("Publish while up: %v", err)
+	}
+	stop(t)
+
+	// bounded runs f and fails the test if it has not returned in time: a
+	// hang detector, not a speed claim.
+	bounded := func(what string, f func() error) error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(s.o.Deadline):
+			t.Fatalf("%s still blocked %s after the broker stopped", what, s.o.Deadline)
+			return nil
+		}
+	}
+	tests := []struct {
+		name    string
+		timeout time.Duration // 0: a context without a deadline
+	}{
+		{"context with deadline", 3 * time.Second},
+		{"context without deadline", 0},
+	}
+	for i, tc := range tests {
+		err := bounded("Publish ("+tc.name+")", func() error {
+			pctx := context.Background()
+			if tc.timeout > 0 {
+				var cancel context.CancelFunc
+				pctx, cancel = context.WithTimeout(pctx, tc.timeout)
+				defer cancel()
+			}
+			return p.Publish(pctx, msg(topic, "k", i+1))
+		})
+		if err == nil {
+			t.Errorf("Publish (%s) with the broker down returned nil, want an error", tc.name)
+		}
+	}
+	err = bounded("Ping", func() error {
+		pctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		return b.Ping(pctx)
+	})
+	if err == nil {
+		t.Errorf("Ping with the broker down returned nil, want an error")
+	}
+}

@@ -1,0 +1,312 @@
+// Package testenv gives tests real infrastructure: Apache Kafka (KRaft), PostgreSQL, NATS with
+// JetStream and mailpit as an SMTP peer. It never fakes them.
+//
+// Each piece comes from one of two places:
+//
+//   - an environment variable set by whoever runs the tests (`make test` starts everything once
+//     with internal/testenv/cmd/testinfra and exports HERALD_TEST_KAFKA_BROKERS,
+//     HERALD_TEST_POSTGRES_DSN, HERALD_TEST_NATS_URL, HERALD_TEST_MAILPIT_SMTP,
+//     HERALD_TEST_MAILPIT_API and HERALD_TEST_MAILPIT_CA), or
+//   - when the variable is unset, a server this test process starts on first use (once per
+//     process) and stops when the package's TestMain returns through Main.
+//
+// A package that uses the shared helpers (Kafka, Postgres, NATS, Mailpit) must therefore have
+//
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+//
+// NewKafka and NewMailpit start a private server for one test instead, stopped in t.Cleanup:
+// use them for tests that stop, restart, clear or break the server.
+//
+// When a piece cannot be had, the test is skipped with the reason, except under CI=true, where it
+// fails: CI must never pass by skipping.
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Environment variables that point the helpers at infrastructure started elsewhere.
+const (
+	EnvKafkaBrokers = "HERALD_TEST_KAFKA_BROKERS" // comma-separated host:port list
+	EnvPostgresDSN  = "HERALD_TEST_POSTGRES_DSN"  // admin DSN; each Postgres(t) creates its own database
+	EnvNATSURL      = "HERALD_TEST_NATS_URL"      // nats://host:port with JetStream enabled
+	EnvMailpitSMTP  = "HERALD_TEST_MAILPIT_SMTP"  // host:port, STARTTLS required
+	EnvMailpitAPI   = "HERALD_TEST_MAILPIT_API"   // http://host:port (base of /api/v1)
+	EnvMailpitCA    = "HERALD_TEST_MAILPIT_CA"    // PEM file of the CA that signed mailpit's certificate
+
+	// EnvKeep=1 keeps the folders (data, logs) of servers testenv started when they stop.
+	EnvKeep = "HERALD_TEST_KEEP"
+)
+
+var (
+	mainCalled atomic.Bool
+
+	stopMu sync.Mutex
+	stops  []func() // shared servers this process started, stopped by Main in reverse order
+)
+
+// Main runs the package's tests and then stops every shared server this process started.
+// Call it from TestMain.
+func Main(m *testing.M) {
+	mainCalled.Store(true)
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
+// StopShared stops the shared servers started by this process. Main calls it; call it yourself
+// only from a TestMain that cannot use Main.
+func StopShared() {
+	stopMu.Lock()
+	fs := stops
+	stops = nil
+	stopMu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
+	}
+}
+
+func registerStop(f func()) {
+	stopMu.Lock()
+	stops = append(stops, f)
+	stopMu.Unlock()
+}
+
+// unavailable ends a test whose infrastructure could not be had: a skip on a developer's
+// machine, a failure under CI=true.
+func unavailable(t testing.TB, what string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("testenv: %s unavailable (CI=true, so the test fails instead of skipping): %v", what, err)
+	}
+	t.Skipf("testenv: %s unavailable, skipping (under CI=true this fails): %v", what, err)
+}
+
+// shared holds one server started on first use by this test process.
+type shared[T any] struct {
+	once sync.Once
+	val  T
+	err  error
+}
+
+// get returns the process-wide server, starting it once. It insists on Main, or the server would
+// outlive the tests (and leave its files behind).
+func (s *shared[T]) get(t testing.TB, what, envVar string, start func(context.Context) (T, func(), error)) T {
+	t.Helper()
+	s.once.Do(func() {
+		if !mainCalled.Load() {
+			s.err = fmt.Errorf("starting a shared %s needs `func TestMain(m *testing.M) { testenv.Main(m) }` in this package (or set %s)", what, envVar)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		began := time.Now()
+		v, stop, err := start(ctx)
+		if err != nil {
+			s.err = err
+			return
+		}
+		startupLog(what, time.Since(began))
+		s.val = v
+		registerStop(stop)
+	})
+	if s.err != nil {
+		if !mainCalled.Load() {
+			t.Fatalf("testenv: %v", s.err)
+		}
+		unavailable(t, what, s.err)
+	}
+	return s.val
+}
+
+// startupLog notes on stderr how long a shared server took, visible with `go test -v` and in CI.
+func startupLog(what string, d time.Duration) {
+	fmt.Fprintf(os.Stderr, "testenv: %s ready in %s\n", what, d.Round(10*time.Millisecond))
+}
+
+// baseDir is the parent of every folder testenv makes; servers' logs live below it.
+func baseDir() (string, error) {
+	dir := filepath.Join(os.TempDir(), "herald-testenv")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	// 0755 even under a restrictive umask: the postgres user must reach its cluster below it.
+	_ = os.Chmod(dir, 0o755)
+	return dir, nil
+}
+
+// removeDir deletes a server's folder, unless HERALD_TEST_KEEP=1 asks to keep it.
+func removeDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if os.Getenv(EnvKeep) == "1" {
+		fmt.Fprintf(os.Stderr, "testenv: kept %s\n", dir)
+		return nil
+	}
+	return os.RemoveAll(dir)
+}
+
+// newDir makes a fresh folder below baseDir, e.g. kafka-1234.
+func newDir(prefix string) (string, error) {
+	base, err := baseDir()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(base, prefix+"-*")
+	if err != nil {
+		return "", err
+	}
+	return dir, os.Chmod(dir, 0o755)
+}
+
+// freePort asks the kernel for a free loopback TCP port. Another process may take it before the
+// server binds it; servers that can bind ":0" themselves (NATS) do so instead.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// repoRoot walks up from the working directory (a package folder under `go test`) to go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// process is a child server whose output goes to a log file and which dies with us: Pdeathsig
+// makes the kernel SIGKILL it when the test binary exits without cleaning up (panic, timeout,
+// kill), so no Java or PostgreSQL is left running.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{} // closed when the process has exited
+	waitErr error
+}
+
+// startProcess starts cmd with stdout and stderr appended to logPath. cred, when set, runs it as
+// another user.
+func startProcess(name string, cmd *exec.Cmd, logPath string, cred *syscall.Credential) (*process, error) {
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
+	// Pdeathsig fires when the OS thread that forked the child exits, not the process: keep this
+	// goroutine on its thread while forking so the runtime cannot retire the thread under it.
+	runtime.LockOSThread()
+	err = cmd.Start()
+	runtime.UnlockOSThread()
+	logFile.Close() // the child has its own copy
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// exited reports whether the process has ended, with its wait error.
+func (p *process) exited() (bool, error) {
+	select {
+	case <-p.done:
+		if p.waitErr == nil {
+			return true, errors.New("exited with status 0")
+		}
+		return true, p.waitErr
+	default:
+		return false, nil
+	}
+}
+
+// stop sends sig, waits up to grace, then kills. It returns once the process is gone.
+func (p *process) stop(sig os.Signal, grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// kill ends the process at once, as a crash would.
+func (p *process) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// logTail returns the last lines of a log file, for error messages.
+func logTail(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// poll calls ready until it succeeds, the process dies, or ctx ends; it returns the last error.
+func poll(ctx context.Context, p *process, ready func(context.Context) error) error {
+	var last error
+	for {
+		if p != nil {
+			if gone, err := p.exited(); gone {
+				return fmt.Errorf("%s exited before it was ready: %v", p.name, err)
+			}
+		}
+		attempt, cancel := context.WithTimeout(ctx, 3*time.Second)
+		last = ready(attempt)
+		cancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready in time: %w (last error: %v)", ctx.Err(), last)
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}

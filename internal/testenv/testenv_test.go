@@ -1,0 +1,293 @@
+package testenv_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/wneessen/go-mail"
+
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func ctx(t *testing.T) context.Context {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// roundTrip produces one record to a new topic and consumes it back.
+func roundTrip(t *testing.T, brokers []string) {
+	t.Helper()
+	c := ctx(t)
+	topic := "testenv-" + uuid.NewString()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(c, 1, 1, nil, topic); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	want := "hello " + topic
+	if err := cl.ProduceSync(c, &kgo.Record{Topic: topic, Key: []byte("k"), Value: []byte(want)}).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	for {
+		fs := cl.PollFetches(c)
+		if err := c.Err(); err != nil {
+			t.Fatalf("no record consumed: %v", err)
+		}
+		for _, e := range fs.Errors() {
+			t.Fatalf("fetch %s/%d: %v", e.Topic, e.Partition, e.Err)
+		}
+		if recs := fs.Records(); len(recs) > 0 {
+			if got := string(recs[0].Value); got != want {
+				t.Fatalf("consumed %q, want %q", got, want)
+			}
+			return
+		}
+	}
+}
+
+func TestKafkaShared(t *testing.T) {
+	k := testenv.Kafka(t)
+	if len(k.Brokers) == 0 {
+		t.Fatal("no broker address")
+	}
+	roundTrip(t, k.Brokers)
+	if again := testenv.Kafka(t); strings.Join(again.Brokers, ",") != strings.Join(k.Brokers, ",") {
+		t.Fatalf("second call gave %v, first %v: not shared", again.Brokers, k.Brokers)
+	}
+}
+
+func TestKafkaRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own broker; -short skips it")
+	}
+	k := testenv.NewKafka(t)
+	roundTrip(t, k.Brokers)
+
+	k.Stop(t)
+	c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if conn, err := (&net.Dialer{}).DialContext(c, "tcp", k.Brokers[0]); err == nil {
+		conn.Close()
+		t.Fatalf("broker %s still accepts connections after Stop", k.Brokers[0])
+	}
+	k.Start(t)
+	roundTrip(t, k.Brokers)
+
+	k.Kill(t)
+	k.Start(t)
+	roundTrip(t, k.Brokers)
+}
+
+func TestPostgres(t *testing.T) {
+	c := ctx(t)
+	dsn1, dsn2 := testenv.Postgres(t), testenv.Postgres(t)
+	if dsn1 == dsn2 {
+		t.Fatalf("two calls gave the same database %s", dsn1)
+	}
+	conn, err := pgx.Connect(c, dsn1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, sql := range []string{
+		`CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)`,
+		`INSERT INTO notes (body) VALUES ('first'), ('second')`,
+	} {
+		if _, err := conn.Exec(c, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	var n int
+	var last string
+	if err := conn.QueryRow(c, `SELECT count(*), max(body) FROM notes`).Scan(&n, &last); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || last != "second" {
+		t.Fatalf("got %d rows, max %q; want 2, \"second\"", n, last)
+	}
+	// The second database is separate and empty.
+	conn2, err := pgx.Connect(c, dsn2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close(context.Background())
+	var exists bool
+	if err := conn2.QueryRow(c, `SELECT to_regclass('notes') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if exists {
+		t.Fatal("table from the first database is visible in the second")
+	}
+	var maxConn int
+	if err := conn2.QueryRow(c, `SELECT current_setting('max_connections')::int`).Scan(&maxConn); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv(testenv.EnvPostgresDSN) == "" && maxConn != 200 {
+		t.Fatalf("max_connections = %d, want 200", maxConn)
+	}
+}
+
+func TestNATS(t *testing.T) {
+	c := ctx(t)
+	nc, err := nats.Connect(testenv.NATS(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "TESTENV_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	subject := "testenv." + name
+	stream, err := js.CreateStream(c, jetstream.StreamConfig{Name: name, Subjects: []string{subject}})
+	if err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	defer js.DeleteStream(context.Background(), name)
+	ack, err := js.Publish(c, subject, []byte("hello"))
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if ack.Stream != name || ack.Sequence != 1 {
+		t.Fatalf("ack %+v, want stream %s sequence 1", ack, name)
+	}
+	msg, err := stream.GetLastMsgForSubject(c, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(msg.Data) != "hello" {
+		t.Fatalf("stored %q, want hello", msg.Data)
+	}
+}
+
+// send mails through mp with STARTTLS required and the CA from mp.CAFile trusted.
+func send(t *testing.T, mp *testenv.MailpitServer, to, subject, body string) error {
+	t.Helper()
+	pemBytes, err := os.ReadFile(mp.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatalf("no certificate in %s", mp.CAFile)
+	}
+	host, portStr, err := net.SplitHostPort(mp.SMTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var port int
+	fmt.Sscan(portStr, &port)
+	cl, err := mail.NewClient(host, mail.WithPort(port), mail.WithTLSPolicy(mail.TLSMandatory),
+		mail.WithTLSConfig(&tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}),
+		mail.WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mail.NewMsg()
+	if err := m.From("herald@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.To(to); err != nil {
+		t.Fatal(err)
+	}
+	m.Subject(subject)
+	m.SetBodyString(mail.TypeTextPlain, body)
+	return cl.DialAndSendWithContext(ctx(t), m)
+}
+
+func TestMailpit(t *testing.T) {
+	mp := testenv.Mailpit(t)
+	to := "user-" + uuid.NewString() + "@example.test"
+	if err := send(t, mp, to, "Order shipped", "Your order is on its way."); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	msgs, err := mp.Messages(ctx(t), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("got %d messages for %s, want 1", len(msgs), to)
+	}
+	got := msgs[0]
+	if got.Subject != "Order shipped" || len(got.To) != 1 || got.To[0] != to ||
+		strings.TrimSpace(got.Text) != "Your order is on its way." || got.From != "herald@example.test" {
+		t.Fatalf("unexpected message %+v", got)
+	}
+	if err := mp.Clear(ctx(t)); err == nil {
+		t.Fatal("Clear on the shared mailpit must be refused")
+	}
+}
+
+func TestMailpitRejectsPlainSMTPAndChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own mailpit; -short skips it")
+	}
+	mp := testenv.NewMailpit(t)
+	to := "chaos-" + uuid.NewString() + "@example.test"
+
+	// STARTTLS is required: a client that will not upgrade is refused.
+	host, portStr, _ := net.SplitHostPort(mp.SMTPAddr)
+	var port int
+	fmt.Sscan(portStr, &port)
+	plain, err := mail.NewClient(host, mail.WithPort(port), mail.WithTLSPolicy(mail.NoTLS), mail.WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mail.NewMsg()
+	_ = m.From("herald@example.test")
+	_ = m.To(to)
+	m.Subject("plain")
+	m.SetBodyString(mail.TypeTextPlain, "no tls")
+	if err := plain.DialAndSendWithContext(ctx(t), m); err == nil {
+		t.Fatal("mailpit accepted mail without STARTTLS")
+	}
+
+	if err := mp.SetChaos(ctx(t), testenv.MailChaos{Recipient: testenv.MailChaosTrigger{ErrorCode: 451, Probability: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	err = send(t, mp, to, "during chaos", "x")
+	if err == nil || !strings.Contains(err.Error(), "451") {
+		t.Fatalf("send during chaos: %v, want a 451 refusal", err)
+	}
+	if err := mp.SetChaos(ctx(t), testenv.MailChaos{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, mp, to, "after chaos", "y"); err != nil {
+		t.Fatalf("send after chaos: %v", err)
+	}
+	msgs, err := mp.Messages(ctx(t), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].Subject != "after chaos" {
+		t.Fatalf("got %+v, want only the mail sent after chaos", msgs)
+	}
+	if err := mp.Clear(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := mp.Messages(ctx(t), to); err != nil || len(msgs) != 0 {
+		t.Fatalf("after Clear: %d messages, %v", len(msgs), err)
+	}
+}

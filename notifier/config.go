@@ -1,0 +1,72 @@
+package notifier
+
+import (
+	"net"
+	"net/mail"
+	"time"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/events"
+)
+
+// Config is the notifier's configuration.
+type Config struct {
+	HTTPAddr     string
+	DBDriver     string
+	DBDSN        string
+	UsersURL     string
+	UsersTimeout time.Duration
+	Topic        string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
+	Group        string
+	SMTP         SMTPConfig
+	Workers      int
+	Poll         time.Duration
+	Lease        time.Duration
+	Backoff      Backoff
+}
+
+// LoadConfig declares and reads the notifier's environment variables.
+// Problems are collected in v (see v.Err).
+func LoadConfig(v *config.Vars) Config {
+	c := Config{
+		HTTPAddr:     v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz"),
+		DBDriver:     v.Enum("HERALD_DB_DRIVER", db.SQLite, "notifier database driver", db.SQLite, db.Postgres),
+		DBDSN:        v.String("HERALD_DB_DSN", ".run/notifier.db", "notifier database: SQLite file path or PostgreSQL DSN"),
+		UsersURL:     v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
+		UsersTimeout: v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),
+		Topic:        v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
+		Group:        v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
+		SMTP: SMTPConfig{
+			Addr:       v.String("HERALD_SMTP_ADDR", "127.0.0.1:1025", "SMTP relay host:port"),
+			TLS:        v.Enum("HERALD_SMTP_TLS", TLSStartTLSRequired, "SMTP transport security", TLSStartTLSRequired, TLSStartTLS, TLSNone),
+			CAFile:     v.String("HERALD_SMTP_CA_FILE", "", "PEM file of the CA(s) to trust for the relay instead of the system roots"),
+			ServerName: v.String("HERALD_SMTP_TLS_SERVER_NAME", "", "name to verify in the relay's certificate (default: host of HERALD_SMTP_ADDR)"),
+			Username:   v.String("HERALD_SMTP_USERNAME", "", "SMTP user (authentication is off when empty)"),
+			Password:   v.String("HERALD_SMTP_PASSWORD", "", "SMTP password"),
+			From:       v.String("HERALD_MAIL_FROM", "Herald <notifications@herald.local>", "From header of notification emails"),
+			Timeout:    v.Duration("HERALD_SMTP_TIMEOUT", 30*time.Second, "timeout of one SMTP conversation"),
+		},
+		Workers: v.Int("HERALD_DELIVERY_WORKERS", 2, "delivery workers (PostgreSQL; SQLite always uses one)"),
+		Poll:    v.Duration("HERALD_DELIVERY_POLL", 2*time.Second, "how often workers look for due deliveries besides wake-ups"),
+		Lease:   v.Duration("HERALD_DELIVERY_LEASE", 2*time.Minute, "how long a claimed delivery stays reserved for its worker"),
+		Backoff: Backoff{
+			Base: v.Duration("HERALD_DELIVERY_BACKOFF_BASE", 2*time.Second, "retry delay after the first failed attempt (doubles each time)"),
+			Max:  v.Duration("HERALD_DELIVERY_BACKOFF_MAX", 5*time.Minute, "longest retry delay"),
+		},
+	}
+	_, _, err := net.SplitHostPort(c.SMTP.Addr)
+	v.Check(err == nil, "HERALD_SMTP_ADDR: %q is not host:port", c.SMTP.Addr)
+	_, err = mail.ParseAddress(c.SMTP.From)
+	v.Check(err == nil, "HERALD_MAIL_FROM: %q is not an address such as \"Name <user@example.com>\"", c.SMTP.From)
+	v.Check(c.SMTP.Password == "" || c.SMTP.Username != "", "HERALD_SMTP_PASSWORD: set without HERALD_SMTP_USERNAME")
+	v.Check(c.DBDriver != db.Postgres || c.DBDSN != ".run/notifier.db", "HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
+	v.Check(c.Topic != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
+	v.Check(c.Group != "", "HERALD_NOTIFIER_GROUP: must not be empty")
+	v.Check(c.UsersURL != "", "HERALD_USERS_URL: must not be empty")
+	v.Check(c.Workers >= 1, "HERALD_DELIVERY_WORKERS: must be at least 1")
+	v.Check(c.Poll > 0, "HERALD_DELIVERY_POLL: must be positive")
+	v.Check(c.Backoff.Base > 0 && c.Backoff.Max >= c.Backoff.Base, "HERALD_DELIVERY_BACKOFF_BASE/MAX: need 0 < base <= max")
+	v.Check(c.Lease > c.SMTP.Timeout, "HERALD_DELIVERY_LEASE: must exceed HERALD_SMTP_TIMEOUT (a send must end before its claim does)")
+	return c
+}

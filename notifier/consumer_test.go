@@ -1,0 +1,212 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	entnotifier "github.com/heraldhq/herald/ent/notifier"
+	"github.com/heraldhq/herald/ent/notifier/delivery"
+	"github.com/heraldhq/herald/ent/notifier/inboxevent"
+	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/stream"
+)
+
+type consumerFixture struct {
+	client *entnotifier.Client
+	users  *usersService
+	dlq    *recordingPublisher
+	c      *Consumer
+	wakes  int
+}
+
+func newConsumerFixture(t *testing.T, client *entnotifier.Client) *consumerFixture {
+	f := &consumerFixture{client: client, users: startUsers(t), dlq: &recordingPublisher{}}
+	f.c = &Consumer{
+		DB: client, Users: NewUsersClient(f.users.URL, &http.Client{Timeout: 10 * time.Second}),
+		DLQ: f.dlq, Logger: testLogger(t), Wake: func() { f.wakes++ },
+	}
+	return f
+}
+
+func (f *consumerFixture) deliveries(t *testing.T, eventID string) []*entnotifier.Delivery {
+	t.Helper()
+	ds, err := f.client.Delivery.Query().Where(delivery.EventID(eventID)).Order(delivery.ByChannel()).All(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func (f *consumerFixture) inboxed(t *testing.T, eventID string) bool {
+	t.Helper()
+	ok, err := f.client.InboxEvent.Query().Where(inboxevent.EventID(eventID)).Exist(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func TestConsumerSQLite(t *testing.T) {
+	client, _ := openSQLite(t)
+	testConsumer(t, client)
+}
+
+func testConsumer(t *testing.T, client *entnotifier.Client) {
+	f := newConsumerFixture(t, client)
+	ctx := context.Background()
+	const topic = "OrderCreated"
+
+	t.Run("email enabled: one pending email, rendered", func(t *testing.T) {
+		uid := f.users.register(t, "Ada", "ada@example.com", "", true, false)
+		m := orderMessage(t, topic, uid, "ord-1")
+		if err := f.c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		id := m.Header(events.HeaderID)
+		ds := f.deliveries(t, id)
+		if len(ds) != 1 {
+			t.Fatalf("got %d deliveries, want 1", len(ds))
+		}
+		d := ds[0]
+		if d.Channel != delivery.ChannelEmail || d.Status != delivery.StatusPENDING || d.Recipient != "ada@example.com" ||
+			d.Subject != "Order ord-1 confirmed" || !strings.Contains(d.Body, "ord-1") || !strings.Contains(d.HTMLBody, "ord-1") {
+			t.Errorf("delivery = %+v", d)
+		}
+		if !f.inboxed(t, id) {
+			t.Error("event not in inbox")
+		}
+
+		// The same event again changes nothing.
+		if err := f.c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.deliveries(t, id)); n != 1 {
+			t.Errorf("after redelivery: %d deliveries, want 1", n)
+		}
+	})
+
+	t.Run("email disabled: recorded, nothing to send", func(t *testing.T) {
+		uid := f.users.register(t, "Bob", "bob@example.com", "", false, false)
+		m := orderMessage(t, topic, uid, "ord-2")
+		if err := f.c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if ds := f.deliveries(t, m.Header(events.HeaderID)); len(ds) != 0 {
+			t.Errorf("got %d deliveries, want none", len(ds))
+		}
+		if !f.inboxed(t, m.Header(events.HeaderID)) {
+			t.Error("event not in inbox")
+		}
+	})
+
+	t.Run("sms enabled without phone: skipped with reason", func(t *testing.T) {
+		uid := f.users.register(t, "Cy", "cy@example.com", "", true, true)
+		m := orderMessage(t, topic, uid, "ord-3")
+		if err := f.c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		ds := f.deliveries(t, m.Header(events.HeaderID))
+		if len(ds) != 2 || ds[1].Channel != delivery.ChannelSms || ds[1].Status != delivery.StatusSKIPPED || ds[1].LastError != ReasonNoPhone {
+			t.Errorf("deliveries = %+v", ds)
+		}
+	})
+
+	t.Run("unknown user: recorded without deliveries", func(t *testing.T) {
+		m := orderMessage(t, topic, "00000000-0000-0000-0000-000000000000", "ord-4")
+		if err := f.c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if !f.inboxed(t, m.Header(events.HeaderID)) || len(f.deliveries(t, m.Header(events.HeaderID))) != 0 {
+			t.Error("want inbox row and no deliveries")
+		}
+	})
+
+	t.Run("concurrent duplicate: unique inbox row wins", func(t *testing.T) {
+		plans := []plannedDelivery{{Channel: delivery.ChannelEmail, Recipient: "x@example.com", Status: delivery.StatusPENDING}}
+		order := sampleOrder()
+		ok, err := f.c.record(ctx, topic, "evt-concurrent", order, plans)
+		if err != nil || !ok {
+			t.Fatalf("first record = %v, %v; want true, nil", ok, err)
+		}
+		ok, err = f.c.record(ctx, topic, "evt-concurrent", order, plans)
+		if err != nil || ok {
+			t.Fatalf("second record = %v, %v; want false, nil", ok, err)
+		}
+		if n := len(f.deliveries(t, "evt-concurrent")); n != 1 {
+			t.Errorf("%d deliveries, want 1", n)
+		}
+	})
+
+	t.Run("users service down: error, nothing recorded", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		down := "http://" + ln.Addr().String() + "/graphql"
+		ln.Close()
+		c := *f.c
+		c.Users = NewUsersClient(down, &http.Client{Timeout: 5 * time.Second})
+		m := orderMessage(t, topic, "someone", "ord-5")
+		if err := c.Handle(ctx, m); err == nil {
+			t.Fatal("Handle returned nil while the users service is down: the event would be skipped")
+		}
+		if f.inboxed(t, m.Header(events.HeaderID)) {
+			t.Error("event recorded although it was not processed")
+		}
+		// Once the service is back the same message is processed.
+		if err := f.c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if !f.inboxed(t, m.Header(events.HeaderID)) {
+			t.Error("event not recorded after the users service came back")
+		}
+	})
+
+	t.Run("poison messages go to the dead-letter topic", func(t *testing.T) {
+		good := orderMessage(t, topic, "u", "ord-6")
+		noItems := orderMessage(t, topic, "u", "ord-7")
+		noItems.Value = []byte(`{"orderId":"ord-7","userId":"u","items":[],"currency":"EUR"}`)
+		tests := []struct {
+			name   string
+			msg    stream.Message
+			reason string
+		}{
+			{"not json", stream.Message{Topic: topic, Key: "k", Headers: good.Headers, Value: []byte("garbage")}, "data is not a valid"},
+			{"no ce headers", stream.Message{Topic: topic, Key: "k", Value: good.Value}, "ce_specversion"},
+			{"invalid order", noItems, "items is empty"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				before := len(f.dlq.published())
+				if err := f.c.Handle(ctx, tc.msg); err != nil {
+					t.Fatalf("Handle = %v, want nil (dead-lettered)", err)
+				}
+				pub := f.dlq.published()
+				if len(pub) != before+1 {
+					t.Fatalf("published %d dead letters, want 1", len(pub)-before)
+				}
+				dl := pub[len(pub)-1]
+				if dl.Topic != topic+".dlq" || string(dl.Value) != string(tc.msg.Value) || dl.Key != tc.msg.Key ||
+					!strings.Contains(dl.Header(events.HeaderDeadLetterReason), tc.reason) {
+					t.Errorf("dead letter = %+v (reason %q), want reason containing %q", dl, dl.Header(events.HeaderDeadLetterReason), tc.reason)
+				}
+				for _, h := range tc.msg.Headers {
+					if dl.Header(h.Key) != h.Value {
+						t.Errorf("dead letter lost header %s", h.Key)
+					}
+				}
+			})
+		}
+		// A dead-letter topic that cannot be reached must not lose the message.
+		f.dlq.err = errors.New("broker down")
+		defer func() { f.dlq.err = nil }()
+		if err := f.c.Handle(ctx, stream.Message{Topic: topic, Value: []byte("x")}); err == nil {
+			t.Error("Handle returned nil although the dead letter was not published")
+		}
+	})
+}

@@ -1,0 +1,172 @@
+package notifier
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	entnotifier "github.com/heraldhq/herald/ent/notifier"
+	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/subgraphs/users"
+)
+
+// testLogger writes through t.Log so failures show what the service said.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// usersService is a real users subgraph (subgraphs/users.Run) on a free port
+// over its own SQLite database.
+type usersService struct {
+	URL string // GraphQL endpoint
+}
+
+func startUsers(t testing.TB) *usersService {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db")}
+	go func() {
+		done <- users.Run(ctx, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Ready: func(a net.Addr) { addrc <- a }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("users service: %v", err)
+		}
+	})
+	select {
+	case a := <-addrc:
+		return &usersService{URL: "http://" + a.String() + "/graphql"}
+	case err := <-done:
+		t.Fatalf("users service did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("users service did not start within 30s")
+	}
+	return nil
+}
+
+func (u *usersService) do(t testing.TB, query string, vars map[string]any, out any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := http.Post(u.URL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("users request: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []any           `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || len(r.Errors) > 0 || resp.StatusCode != http.StatusOK {
+		t.Fatalf("users request: status %d, body %s", resp.StatusCode, raw)
+	}
+	if err := json.Unmarshal(r.Data, out); err != nil {
+		t.Fatalf("users response %s: %v", r.Data, err)
+	}
+}
+
+// register creates a user and sets its preferences; it returns the user id.
+func (u *usersService) register(t testing.TB, name, email, phone string, emailOn, smsOn bool) string {
+	t.Helper()
+	input := map[string]any{"name": name, "email": email}
+	if phone != "" {
+		input["phone"] = phone
+	}
+	var reg struct {
+		RegisterUser struct{ ID string } `json:"registerUser"`
+	}
+	u.do(t, `mutation($in: RegisterUserInput!) { registerUser(input: $in) { id } }`, map[string]any{"in": input}, &reg)
+	var upd struct{ UpdateNotificationPreferences struct{ ID string } }
+	u.do(t, `mutation($id: ID!, $in: NotificationPreferencesInput!) { updateNotificationPreferences(userId: $id, input: $in) { id } }`,
+		map[string]any{"id": reg.RegisterUser.ID, "in": map[string]any{"email": emailOn, "sms": smsOn}}, &upd)
+	return reg.RegisterUser.ID
+}
+
+// openSQLite opens a fresh notifier database in a temp dir and migrates it.
+func openSQLite(t testing.TB) (*entnotifier.Client, *db.DB) {
+	t.Helper()
+	return openDB(t, db.SQLite, filepath.Join(t.TempDir(), "notifier.db"))
+}
+
+func openDB(t testing.TB, driver, dsn string) (*entnotifier.Client, *db.DB) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	c := entnotifier.NewClient(entnotifier.Driver(d.Driver))
+	if err := c.Schema.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c, d
+}
+
+// orderMessage encodes an OrderCreated event for userID with a fresh event id.
+func orderMessage(t testing.TB, topic, userID, orderID string) stream.Message {
+	t.Helper()
+	o := sampleOrder()
+	o.UserID, o.OrderID = userID, orderID
+	m, err := events.Encode(topic, userID, events.Envelope{
+		ID: uuid.NewString(), Source: "/herald/orders", Type: events.TypeOrderCreated, Time: time.Now(),
+	}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// recordingPublisher keeps what is published. Only the consumer's unit tests
+// use it, for its dead-letter output; the integration tests publish to a real
+// broker.
+type recordingPublisher struct {
+	mu   sync.Mutex
+	msgs []stream.Message
+	err  error
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, msgs ...stream.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.msgs = append(p.msgs, msgs...)
+	return nil
+}
+
+func (p *recordingPublisher) Close() error { return nil }
+
+func (p *recordingPublisher) published() []stream.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]stream.Message(nil), p.msgs...)
+}
+
+func uniqueName(prefix string) string { return fmt.Sprintf("%s-%s", prefix, uuid.NewString()[:8]) }

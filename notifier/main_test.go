@@ -1,0 +1,9 @@
+package notifier
+
+import (
+	"testing"
+
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }

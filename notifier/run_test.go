@@ -1,0 +1,249 @@
+package notifier
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/ent/notifier/delivery"
+	"github.com/heraldhq/herald/ent/notifier/inboxevent"
+	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/stream"
+	natsstream "github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+func TestRunNATS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		db   func(t *testing.T) (driver, dsn string)
+	}{
+		{"sqlite", func(t *testing.T) (string, string) { return db.SQLite, filepath.Join(t.TempDir(), "notifier.db") }},
+		{"postgres", func(t *testing.T) (string, string) { return db.Postgres, testenv.Postgres(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := testenv.NATS(t)
+			broker, err := natsstream.New(context.Background(), natsstream.Config{
+				URL: url, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
+			}, testLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = broker.Close() })
+			driver, dsn := tc.db(t)
+			testRun(t, broker, driver, dsn)
+		})
+	}
+}
+
+// testRun drives the whole service through a real broker, the real users
+// service and a real SMTP relay (mailpit, STARTTLS required).
+func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
+	mp := testenv.Mailpit(t)
+	users := startUsers(t)
+	topic := uniqueName("OrderCreated")
+	cfg := Config{
+		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
+		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
+		Topic: topic, Group: uniqueName("herald-notifier"),
+		SMTP: SMTPConfig{Addr: mp.SMTPAddr, TLS: TLSStartTLSRequired, CAFile: mp.CAFile,
+			From: "Herald <notifications@herald.local>", Timeout: 10 * time.Second},
+		Workers: 2, Poll: 500 * time.Millisecond, Lease: time.Minute,
+		Backoff: Backoff{Base: 100 * time.Millisecond, Max: time.Second},
+	}
+
+	stop := startRun(t, cfg, broker)
+
+	pub, err := broker.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	publish := func(ms ...stream.Message) {
+		t.Helper()
+		pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer pcancel()
+		if err := pub.Publish(pctx, ms...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subjects := func(msgs []testenv.MailMessage) []string {
+		var s []string
+		for _, m := range msgs {
+			s = append(s, m.Subject)
+		}
+		return s
+	}
+
+	// One order → exactly one email naming the order; the same event again
+	// (redelivery) → still one. The second order on the same key is the
+	// marker: per-key order means the duplicate was handled before it.
+	adaMail := uniqueAddress("ada")
+	ada := users.register(t, "Ada Lovelace", adaMail, "", true, false)
+	first := orderMessage(t, topic, ada, "ord-e2e-1")
+	publish(first)
+	got := waitMail(t, mp, adaMail, 1)
+	if len(got) != 1 || got[0].Subject != "Order ord-e2e-1 confirmed" || !strings.Contains(got[0].Text, "ord-e2e-1") {
+		t.Fatalf("after one order: %d messages %v", len(got), subjects(got))
+	}
+	publish(first)
+	publish(orderMessage(t, topic, ada, "ord-e2e-2"))
+	got = waitMail(t, mp, adaMail, 2)
+	counts := map[string]int{}
+	for _, m := range got {
+		counts[m.Subject]++
+	}
+	if len(got) != 2 || counts["Order ord-e2e-1 confirmed"] != 1 || counts["Order ord-e2e-2 confirmed"] != 1 {
+		t.Fatalf("after a duplicate and a second order: %v", subjects(got))
+	}
+
+	// Email disabled → the event is recorded and nothing is sent.
+	bobMail := uniqueAddress("bob")
+	bob := users.register(t, "Bob", bobMail, "", false, false)
+	bobEvent := orderMessage(t, topic, bob, "ord-e2e-3")
+	publish(bobEvent)
+	client, _ := openDB(t, driver, dsn)
+	waitFor(t, "bob's event in the inbox", func() bool {
+		ok, err := client.InboxEvent.Query().Where(inboxevent.EventID(bobEvent.Header(events.HeaderID))).Exist(context.Background())
+		return err == nil && ok
+	})
+	if n, err := client.Delivery.Query().Where(delivery.EventID(bobEvent.Header(events.HeaderID))).Count(context.Background()); err != nil || n != 0 {
+		t.Errorf("bob has %d deliveries (err %v), want none", n, err)
+	}
+	if msgs, err := mp.Messages(context.Background(), bobMail); err != nil || len(msgs) != 0 {
+		t.Errorf("bob got %d emails (err %v), want none", len(msgs), err)
+	}
+
+	// A garbage message lands on <topic>.dlq with the reason, and the next
+	// good message behind it on the same key still produces its email.
+	carolMail := uniqueAddress("carol")
+	carol := users.register(t, "Carol", carolMail, "", true, false)
+	garbage := stream.Message{Topic: topic, Key: carol, Value: []byte("not an event"),
+		Headers: []stream.Header{{Key: "x-test", Value: "garbage"}}}
+	publish(garbage, orderMessage(t, topic, carol, "ord-e2e-4"))
+	got = waitMail(t, mp, carolMail, 1)
+	if len(got) != 1 || got[0].Subject != "Order ord-e2e-4 confirmed" {
+		t.Fatalf("carol's order after a garbage message: %v", subjects(got))
+	}
+	dl := readOne(t, broker, topic+events.DeadLetterSuffix)
+	if string(dl.Value) != "not an event" || dl.Key != carol || dl.Header("x-test") != "garbage" ||
+		!strings.Contains(dl.Header(events.HeaderDeadLetterReason), "ce_specversion") {
+		t.Errorf("dead letter = key %q value %q headers %v", dl.Key, dl.Value, dl.Headers)
+	}
+
+	// Replaying the whole topic (a new consumer group, as after an offset
+	// reset) into the same database sends nothing again: the inbox dedupes.
+	// A new order on ada's key marks the end of her replayed events.
+	stop()
+	cfg.Group = uniqueName("herald-notifier-replay")
+	stop = startRun(t, cfg, broker)
+	publish(orderMessage(t, topic, ada, "ord-e2e-5"))
+	got = waitMail(t, mp, adaMail, 3)
+	counts = map[string]int{}
+	for _, m := range got {
+		counts[m.Subject]++
+	}
+	if len(got) != 3 || counts["Order ord-e2e-1 confirmed"] != 1 || counts["Order ord-e2e-5 confirmed"] != 1 {
+		t.Fatalf("after replaying the topic: %v", subjects(got))
+	}
+	if got := waitMail(t, mp, carolMail, 1); len(got) != 1 {
+		t.Errorf("carol has %d emails after the replay, want 1", len(got))
+	}
+	stop()
+}
+
+// startRun runs the notifier until the returned stop is called (or the test
+// ends) and waits until /healthz answers.
+func startRun(t *testing.T, cfg Config, broker stream.Broker) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, Deps{Logger: testLogger(t), Broker: broker, HTTPReady: func(a net.Addr) { addrc <- a }})
+	}()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v after shutdown, want nil", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return within 30s of shutdown")
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case addr := <-addrc:
+		waitHealthy(t, "http://"+addr.String()+"/healthz")
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("notifier did not start within 60s")
+	}
+	return stop
+}
+
+// readOne consumes the first message of topic with a fresh group.
+func readOne(t *testing.T, broker stream.Broker, topic string) stream.Message {
+	t.Helper()
+	sub, err := broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: uniqueName("dlq-reader")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got := make(chan stream.Message, 1)
+	go func() {
+		_ = sub.Consume(ctx, func(_ context.Context, m stream.Message) error {
+			select {
+			case got <- m:
+				cancel()
+			default:
+			}
+			return nil
+		})
+	}()
+	select {
+	case m := <-got:
+		return m
+	case <-ctx.Done():
+		t.Fatalf("no message on %s within 60s", topic)
+	}
+	return stream.Message{}
+}
+
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	waitFor(t, url+" answering 200", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,71 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jensneuse/abstractlogger"
+	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
+	"github.com/wundergraph/graphql-go-tools/execution/engine"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
+)
+
+// newSubgraphClient returns the one HTTP client every subgraph fetch shares.
+// The keep-alive pool is sized per subgraph host: the default transport keeps
+// only two idle connections per host, which under load means a new TCP
+// connection for most fetches.
+func newSubgraphClient(cfg Config) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Timeout: cfg.SubgraphTimeout,
+		Transport: &http.Transport{
+			Proxy:                 nil, // subgraphs are internal: never route them through an environment proxy
+			DialContext:           dialer.DialContext,
+			MaxIdleConns:          cfg.MaxIdleConnsPerHost * max(len(cfg.Subgraphs), 1),
+			MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+	}
+}
+
+// resolverOptions make subgraph errors reach clients as the subgraph wrote
+// them (pass-through), with paths rewritten to the client's operation and
+// only the extensions Herald's subgraphs define (code, field). Locations
+// refer to the subgraph's query, not the client's, so they are dropped.
+func resolverOptions(cfg Config) resolve.ResolverOptions {
+	return resolve.ResolverOptions{
+		MaxConcurrency:               cfg.MaxConcurrency,
+		PropagateSubgraphErrors:      true,
+		SubgraphErrorPropagationMode: resolve.SubgraphErrorPropagationModePassThrough,
+		RewriteSubgraphErrorPaths:    true,
+		OmitSubgraphErrorLocations:   true,
+		AllowedErrorExtensionFields:  []string{"code", "field"},
+		AllowedSubgraphErrorFields:   []string{"message", "path", "extensions"},
+		MaxRecyclableParserSize:      4 << 20,
+	}
+}
+
+// newEngine plans against rc with graphql-go-tools: the federation config
+// factory turns the composed router config into planner data sources, and
+// the execution engine caches plans per normalized operation.
+func newEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client *http.Client) (*engine.ExecutionEngine, error) {
+	factory := engine.NewFederationEngineConfigFactory(ctx, nil,
+		engine.WithFederationHttpClient(client),
+		engine.WithFederationStreamingClient(&http.Client{Transport: client.Transport}),
+	)
+	conf, err := factory.BuildEngineConfigurationWithRouterConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("build engine configuration: %w", err)
+	}
+	eng, err := engine.NewExecutionEngine(ctx, abstractlogger.NoopLogger, conf, resolverOptions(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("create execution engine: %w", err)
+	}
+	return eng, nil
+}

@@ -1,0 +1,176 @@
+// Package orders is the orders subgraph: orders and their items, served as
+// an Apollo Federation v2 subgraph, with a transactional outbox whose relay
+// publishes an OrderCreated event for every committed order.
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	genqlient "github.com/Khan/genqlient/graphql"
+
+	entorders "github.com/heraldhq/herald/ent/orders"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/gqlserver"
+	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/outbox"
+	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/subgraphs/orders/generated"
+)
+
+//go:generate go tool gqlgen generate --config gqlgen.yml
+
+const defaultDSN = ".run/orders.db"
+
+// Config is the orders service's configuration.
+type Config struct {
+	HTTPAddr          string
+	DBDriver          string
+	DBDSN             string
+	UsersURL          string
+	UsersTimeout      time.Duration
+	TopicOrderCreated string
+	OutboxPoll        time.Duration
+	OutboxRetention   time.Duration
+}
+
+// LoadConfig declares and reads the service's environment variables.
+// Problems are recorded in v; check v.Err() once every part has loaded.
+func LoadConfig(v *config.Vars) Config {
+	cfg := Config{
+		HTTPAddr: v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on"),
+		DBDriver: v.Enum("HERALD_DB_DRIVER", db.SQLite, "orders database driver", db.SQLite, db.Postgres),
+		DBDSN: v.Required("HERALD_DB_DSN", defaultDSN,
+			"orders database: an SQLite file path or a PostgreSQL DSN"),
+		UsersURL: v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql",
+			"GraphQL endpoint of the users subgraph (orders checks the buyer exists)"),
+		UsersTimeout: v.Duration("HERALD_USERS_TIMEOUT", 5*time.Second,
+			"how long createOrder waits for the users subgraph"),
+		TopicOrderCreated: v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated,
+			"topic OrderCreated events are published to"),
+		OutboxPoll: v.Duration("HERALD_OUTBOX_POLL_INTERVAL", 500*time.Millisecond,
+			"fallback poll of the outbox relay (commits in this process wake it at once)"),
+		OutboxRetention: v.Duration("HERALD_OUTBOX_RETENTION", 10*time.Minute,
+			"published outbox rows are deleted after this long"),
+	}
+	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
+		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
+	u, err := url.Parse(cfg.UsersURL)
+	v.Check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "",
+		"HERALD_USERS_URL: %q is not an http(s) URL", cfg.UsersURL)
+	v.Check(cfg.TopicOrderCreated != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
+	v.Check(cfg.UsersTimeout > 0, "HERALD_USERS_TIMEOUT: must be positive")
+	v.Check(cfg.OutboxPoll > 0, "HERALD_OUTBOX_POLL_INTERVAL: must be positive")
+	v.Check(cfg.OutboxRetention > 0, "HERALD_OUTBOX_RETENTION: must be positive")
+	return cfg
+}
+
+// Deps holds what the caller constructs and passes in.
+type Deps struct {
+	Logger *slog.Logger
+	// Broker carries OrderCreated events (required).
+	Broker stream.Broker
+	// HTTPClient calls the users subgraph; nil means a default client.
+	HTTPClient *http.Client
+	// Ready, when set, receives the bound HTTP address once requests are
+	// accepted (the address matters when HTTPAddr ends in ":0").
+	Ready func(net.Addr)
+}
+
+// Run opens the database, brings its schema up to date, makes sure the
+// OrderCreated topic exists, starts the outbox relay and serves GraphQL on
+// /graphql and health on /healthz until ctx ends. Then it drains requests in
+// flight and stops the relay; rows it had not published yet stay pending and
+// go out on the next start.
+func Run(ctx context.Context, cfg Config, deps Deps) error {
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Broker == nil {
+		return errors.New("orders: Deps.Broker is required")
+	}
+	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+	if err != nil {
+		return fmt.Errorf("orders: open database: %w", err)
+	}
+	defer d.Close()
+	client := entorders.NewClient(entorders.Driver(d.Driver))
+	// Auto-migration for now; versioned migrations replace it later.
+	if err := client.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("orders: migrate database: %w", err)
+	}
+	if err := deps.Broker.EnsureTopic(ctx, cfg.TopicOrderCreated); err != nil {
+		return fmt.Errorf("orders: ensure topic %s: %w", cfg.TopicOrderCreated, err)
+	}
+	pub, err := deps.Broker.Publisher()
+	if err != nil {
+		return fmt.Errorf("orders: publisher: %w", err)
+	}
+	defer pub.Close()
+	relay, err := outbox.New(outbox.Config{
+		DB:           d.SQL,
+		Dialect:      d.Dialect,
+		Publisher:    pub,
+		Logger:       logger.With("component", "outbox"),
+		PollInterval: cfg.OutboxPoll,
+		Retention:    cfg.OutboxRetention,
+	})
+	if err != nil {
+		return fmt.Errorf("orders: %w", err)
+	}
+	// The relay outlives the HTTP server's drain so that orders committed by
+	// requests in flight are still published.
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = relay.Run(relayCtx) })
+	defer func() {
+		stopRelay()
+		wg.Wait()
+	}()
+
+	httpClient := deps.HTTPClient
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
+	res := &Resolver{
+		Client:       client,
+		Logger:       logger,
+		Users:        genqlient.NewClient(cfg.UsersURL, httpClient),
+		UsersTimeout: cfg.UsersTimeout,
+		Topic:        cfg.TopicOrderCreated,
+		Notify:       relay.Notify,
+	}
+	h := NewHandler(res, map[string]func(context.Context) error{
+		"database": d.Ping,
+		"broker":   deps.Broker.Ping,
+	})
+	if err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready); err != nil {
+		return fmt.Errorf("orders: %w", err)
+	}
+	return nil
+}
+
+// NewHandler serves the subgraph: GET and POST /graphql, and GET /healthz
+// running checks.
+func NewHandler(res *Resolver, checks map[string]func(context.Context) error) http.Handler {
+	if res.Logger == nil {
+		res.Logger = slog.New(slog.DiscardHandler)
+	}
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: res})
+	gql := withTraceParent(gqlserver.New(es, res.Logger))
+	mux := http.NewServeMux()
+	mux.Handle("GET /graphql", gql)
+	mux.Handle("POST /graphql", gql)
+	mux.Handle("GET /healthz", httpserver.Health(checks))
+	return mux
+}
