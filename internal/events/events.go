@@ -140,3 +140,37 @@ func Decode(m stream.Message, wantType string, out any) (Envelope, error) {
 	}
 	return env, nil
 }
+
+// Notification channels.
+const (
+	ChannelEmail   = "EMAIL"
+	ChannelSMS     = "SMS"
+	ChannelWebhook = "WEBHOOK"
+	ChannelInApp   = "IN_APP"
+)
+
+// Notification statuses. A notification's status only moves forward:
+// PENDING → (DEFERRED | RETRYING)* → SENT | FAILED | SKIPPED.
+const (
+	StatusPending  = "PENDING"  // recorded, due now
+	StatusDeferred = "DEFERRED" // held until a quiet-hours window ends
+	StatusRetrying = "RETRYING" // a transient failure; another attempt is scheduled
+	StatusSent     = "SENT"     // accepted by the provider (for SMTP: by the relay)
+	StatusFailed   = "FAILED"   // a permanent failure, or attempts exhausted
+	StatusSkipped  = "SKIPPED"  // will not be sent (channel unusable, user deleted)
+)
+
+// NotificationStatus is published on every status change of one delivery.
+// Key: order id, so that the statuses of one order arrive in order.
+type NotificationStatus struct {
+	NotificationID string     `json:"notificationId"`
+	EventID        string     `json:"eventId"`
+	OrderID        string     `json:"orderId"`
+	UserID         string     `json:"userId"`
+	Channel        string     `json:"channel"`
+	Status         string     `json:"status"`
+	Attempt        int        `json:"attempt"`
+	Reason         string     `json:"reason,omitempty"`
+	NextAttemptAt  *time.Time `json:"nextAttemptAt,omitempty"`
+	Time           time.Time  `json:"time"`
+}
