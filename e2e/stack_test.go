@@ -50,7 +50,7 @@ func binaries(t *testing.T) string {
 
 type stackOptions struct {
 	Stream  map[string]string
-	Mailpit *testenv.Mailpit
+	Mailpit *testenv.MailpitServer
 	DSN     map[string]string // service → PostgreSQL DSN
 }
 
@@ -280,7 +280,7 @@ func createOrder(t *testing.T, ctx context.Context, c *client, userID string) st
 	return r.CreateOrder.ID
 }
 
-func mailTo(t *testing.T, ctx context.Context, mp *testenv.Mailpit, to string) []testenv.MailMessage {
+func mailTo(t *testing.T, ctx context.Context, mp *testenv.MailpitServer, to string) []testenv.MailMessage {
 	t.Helper()
 	msgs, err := mp.Messages(ctx, to)
 	if err != nil {
@@ -291,7 +291,7 @@ func mailTo(t *testing.T, ctx context.Context, mp *testenv.Mailpit, to string) [
 
 // waitForMail polls mailpit until at least n messages to the address exist
 // or the deadline passes.
-func waitForMail(t *testing.T, ctx context.Context, mp *testenv.Mailpit, to string, n int, within time.Duration) []testenv.MailMessage {
+func waitForMail(t *testing.T, ctx context.Context, mp *testenv.MailpitServer, to string, n int, within time.Duration) []testenv.MailMessage {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {

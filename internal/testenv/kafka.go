@@ -85,6 +85,7 @@ func NewKafka(t testing.TB) *KafkaBroker {
 	t.Cleanup(func() {
 		if t.Failed() {
 			k.shutdown()
+			keepDir(k.Dir)
 			t.Logf("testenv: Kafka logs kept in %s", k.LogDir)
 			return
 		}
@@ -97,6 +98,9 @@ func NewKafka(t testing.TB) *KafkaBroker {
 // it answers metadata requests. Close stops it and removes its folder. The Kafka jars come from
 // tools/kafka/pom.xml through Maven (cached in the local Maven repository).
 func StartKafka(ctx context.Context) (*KafkaBroker, error) {
+	if _, err := javaPath(); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	cp, err := kafkaClasspath(ctx)
 	if err != nil {
@@ -114,10 +118,12 @@ func StartKafka(ctx context.Context) (*KafkaBroker, error) {
 	}
 	t1 := time.Now()
 	if err := k.format(ctx); err != nil {
+		keepDir(dir)
 		return nil, fmt.Errorf("%w (logs in %s)", err, k.LogDir)
 	}
 	t2 := time.Now()
 	if err := k.start(ctx); err != nil {
+		keepDir(dir)
 		return nil, fmt.Errorf("%w (logs in %s)", err, k.LogDir)
 	}
 	// Where the start-up time goes, for whoever tunes it.
@@ -370,7 +376,7 @@ func kafkaClasspath(ctx context.Context) (string, error) {
 		return "", errors.New("mvn not found: install Maven (CI: .ci/run does)")
 	}
 	tmp := fmt.Sprintf("%s.%d.tmp", cacheFile, os.Getpid())
-	cmd := exec.CommandContext(ctx, mvn, "-q", "-B", "-f", pom, "dependency:build-classpath", "-Dmdep.outputFile="+tmp)
+	cmd := exec.CommandContext(ctx, mvn, "-q", "-B", "-Dstyle.color=never", "-f", pom, "dependency:build-classpath", "-Dmdep.outputFile="+tmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("resolve Kafka classpath with Maven: %w: %s", err, strings.TrimSpace(string(out)))

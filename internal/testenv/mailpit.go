@@ -116,6 +116,7 @@ func NewMailpit(t testing.TB) *MailpitServer {
 	t.Cleanup(func() {
 		if t.Failed() {
 			m.stop()
+			keepDir(m.Dir)
 			t.Logf("testenv: mailpit files kept in %s", m.Dir)
 			return
 		}
@@ -189,7 +190,8 @@ func (m *MailpitServer) run(ctx context.Context, cmd *exec.Cmd) error {
 	})
 	if err != nil {
 		p.kill()
-		return fmt.Errorf("mailpit: %w\n%s", err, logTail(p.logPath, 15))
+		keepDir(m.Dir)
+		return fmt.Errorf("mailpit: %w (files in %s)\n%s", err, m.Dir, logTail(p.logPath, 15))
 	}
 	return nil
 }

@@ -132,6 +132,7 @@ func StartPostgres(ctx context.Context) (*PostgresServer, error) {
 		if s.proc != nil {
 			s.proc.kill()
 		}
+		keepDir(dir)
 		return nil, fmt.Errorf("%w (files in %s)", err, dir)
 	}
 

@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,7 @@ func removeDir(dir string) error {
 		return nil
 	}
 	if os.Getenv(EnvKeep) == "1" {
+		keepDir(dir)
 		fmt.Fprintf(os.Stderr, "testenv: kept %s\n", dir)
 		return nil
 	}
@@ -166,11 +168,50 @@ func newDir(prefix string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	sweepOrphans(base)
 	dir, err := os.MkdirTemp(base, prefix+"-*")
 	if err != nil {
 		return "", err
 	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return "", err
+	}
 	return dir, os.Chmod(dir, 0o755)
+}
+
+// keepDir exempts a folder from the orphan sweep, so logs of a failure outlive the process.
+func keepDir(dir string) {
+	_ = os.Remove(filepath.Join(dir, ownerFile))
+}
+
+// ownerFile in a server's folder names the process that made it.
+const ownerFile = "testenv-owner.pid"
+
+var sweepOnce sync.Once
+
+// sweepOrphans removes folders left by test processes that were killed before their cleanup ran
+// (Pdeathsig already ended their servers). Folders without an owner file (kept ones) stay.
+func sweepOrphans(base string) {
+	sweepOnce.Do(func() {
+		entries, _ := os.ReadDir(base)
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			dir := filepath.Join(base, e.Name())
+			b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+			if err != nil {
+				continue
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil || pid <= 0 {
+				continue
+			}
+			if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+				_ = os.RemoveAll(dir)
+			}
+		}
+	})
 }
 
 // freePort asks the kernel for a free loopback TCP port. Another process may take it before the
