@@ -104,17 +104,13 @@ func New(_ context.Context, cfg Config, logger *slog.Logger) (stream.Broker, err
 	if logger == nil {
 		logger = slog.Default()
 	}
-	cfg = cfg.withDefaults()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.ClientID))
+	b := &broker{cfg: cfg.withDefaults(), log: logger.With("component", "stream.kafka")}
+	cl, err := kgo.NewClient(b.clientOpts()...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: client: %w", err)
 	}
-	return &broker{
-		cfg:    cfg,
-		log:    logger.With("component", "stream.kafka"),
-		client: cl,
-		admin:  kadm.NewClient(cl),
-	}, nil
+	b.client, b.admin = cl, kadm.NewClient(cl)
+	return b, nil
 }
 
 func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
@@ -176,15 +172,13 @@ func (b *broker) Publisher() (stream.Publisher, error) {
 	if b.closed.Load() {
 		return nil, stream.ErrClosed
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(b.cfg.Brokers...),
-		kgo.ClientID(b.cfg.ClientID),
+	cl, err := kgo.NewClient(append(b.clientOpts(),
 		// Idempotent writes are franz-go's default; they need acks=all.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// A record still buffered (no broker took it) fails after this.
 		kgo.RecordDeliveryTimeout(b.cfg.PublishTimeout),
 		kgo.ProduceRequestTimeout(b.cfg.PublishTimeout),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: producer: %w", err)
 	}

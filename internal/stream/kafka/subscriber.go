@@ -106,9 +106,7 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 		log:     s.b.log.With("topic", s.opts.Topic, "group", s.opts.Group),
 		workers: map[tp]*worker{},
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(s.b.cfg.Brokers...),
-		kgo.ClientID(s.b.cfg.ClientID),
+	opts := append(s.b.clientOpts(),
 		kgo.ConsumerGroup(s.opts.Group),
 		kgo.ConsumeTopics(s.opts.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -117,7 +115,7 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
-	}
+	)
 	if s.b.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(s.b.cfg.SessionTimeout))
 	}

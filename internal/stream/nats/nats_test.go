@@ -169,3 +169,53 @@ func TestStreamName(t *testing.T) {
 		t.Errorf("StreamName collides: %q", a)
 	}
 }
+
+// TestDeadLetterTopicBesideItsTopic checks that a topic and its ".dlq"
+// topic (events.DeadLetterSuffix) are separate streams whose subjects do not
+// overlap.
+func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
+	b := newBroker(t, testenv.NATS(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topic := streamtest.Unique("orders")
+	topics := []string{topic, topic + ".dlq"}
+	for _, tp := range topics {
+		if err := b.EnsureTopic(ctx, tp); err != nil {
+			t.Fatalf("EnsureTopic(%s): %v", tp, err)
+		}
+	}
+	p, err := b.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range topics {
+		if err := p.Publish(ctx, stream.Message{Topic: tp, Key: "k", Value: []byte(tp)}); err != nil {
+			t.Fatalf("Publish(%s): %v", tp, err)
+		}
+	}
+	for _, tp := range topics {
+		sub, err := b.Subscriber(stream.SubscribeOptions{Topic: tp, Group: "g"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan stream.Message, 10)
+		cctx, ccancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- sub.Consume(cctx, func(_ context.Context, m stream.Message) error { got <- m; return nil })
+		}()
+		select {
+		case m := <-got:
+			if string(m.Value) != tp || m.Topic != tp {
+				t.Errorf("consuming %s got %q from %s", tp, m.Value, m.Topic)
+			}
+		case <-ctx.Done():
+			t.Fatalf("nothing consumed from %s", tp)
+		}
+		ccancel()
+		<-done
+		if len(got) > 0 {
+			t.Errorf("consuming %s got more than its one message", tp)
+		}
+	}
+}
