@@ -16,6 +16,11 @@
 //     when a message is poison (and dead-letter it, returning nil).
 //   - A consumer that dies without acknowledging sees its messages redelivered
 //     to the group: delivery is at least once, handlers dedupe by event id.
+//   - Handlers run concurrently for different partitions (one message at a
+//     time per partition), so they must be safe for parallel use and return
+//     once their context ends. Consume returns nil when its context ends.
+//   - Publishing to a topic that does not exist fails: services call
+//     EnsureTopic at start-up.
 package stream
 
 import (
