@@ -49,5 +49,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		logger.Error("orders stopped", "err", err.Error())
 		return 1
 	}
+	logger.Info("orders stopped cleanly")
 	return 0
 }

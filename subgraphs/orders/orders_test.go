@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,6 +288,24 @@ func TestCreateOrder(t *testing.T) {
 					if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != c.field {
 						t.Errorf("%s: got %s %+v, want BAD_USER_INPUT on %s", c.field, r.Data, r.Errors, c.field)
 					}
+				}
+			})
+
+			t.Run("every problem is reported in input order", func(t *testing.T) {
+				in := orderInput(userID)
+				in["currency"] = "usd"
+				item(in, 0)["quantity"] = -1
+				item(in, 1)["name"] = ""
+				r := post(t, s.ordersURL, createOrder, map[string]any{"in": in})
+				var fields []string
+				for _, e := range r.Errors {
+					if e.Extensions["code"] != "BAD_USER_INPUT" {
+						t.Errorf("code %v in %+v", e.Extensions["code"], e)
+					}
+					fields = append(fields, fmt.Sprint(e.Extensions["field"]))
+				}
+				if want := "input.currency input.items[0].quantity input.items[1].name"; strings.Join(fields, " ") != want || string(r.Data) != "null" {
+					t.Errorf("fields %v (data %s), want %s", fields, r.Data, want)
 				}
 			})
 

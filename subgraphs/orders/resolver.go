@@ -42,11 +42,13 @@ type Resolver struct {
 func (r *Resolver) createOrder(ctx context.Context, input model.CreateOrderInput) (*model.Order, error) {
 	draft, problems := ValidateOrderInput(input)
 	if len(problems) > 0 {
-		// Every problem is reported; the resolver's own error is the first.
-		for _, p := range problems[1:] {
+		// Every problem is reported, in input order: gqlgen appends the
+		// returned error after those added here, so the last one is returned.
+		last := len(problems) - 1
+		for _, p := range problems[:last] {
 			graphql.AddError(ctx, p)
 		}
-		return nil, problems[0]
+		return nil, problems[last]
 	}
 	if err := r.checkUser(ctx, draft.UserID); err != nil {
 		return nil, err
@@ -159,8 +161,8 @@ func (r *Resolver) checkUser(ctx context.Context, id string) error {
 		// The users service refused the id itself (say, not a UUID): as
 		// far as the client is concerned there is no such user.
 		return &apperr.Error{Code: apperr.NotFound, Field: "input.userId", Message: "no user with this id", Err: err}
-	case errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), context.Canceled):
-		return err
+	case errors.Is(ctx.Err(), context.Canceled):
+		return err // the client went away; nothing to tell it
 	default:
 		r.Logger.WarnContext(ctx, "users service did not answer", "err", err)
 		return apperr.Wrap(err, apperr.Unavailable, "the users service is unavailable; try again")
