@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
+	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
 	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
 )
@@ -39,6 +40,20 @@ func TestRunNATS(t *testing.T) {
 			testRun(t, broker, driver, dsn)
 		})
 	}
+}
+
+// Kafka is the primary backend; unlike JetStream it does not drop a
+// republished ce_id, so here the duplicate reaches the consumer's inbox check.
+func TestRunKafka(t *testing.T) {
+	k := testenv.Kafka(t)
+	broker, err := kafkastream.New(context.Background(), kafkastream.Config{
+		Brokers: k.Brokers, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = broker.Close() })
+	testRun(t, broker, db.SQLite, filepath.Join(t.TempDir(), "notifier.db"))
 }
 
 // testRun drives the whole service through a real broker, the real users

@@ -10,6 +10,7 @@ import (
 
 // UserContactResponse is returned by UserContact on success.
 type UserContactResponse struct {
+	// Null for an unknown or deleted user.
 	User *UserContactUser `json:"user"`
 }
 
@@ -17,6 +18,10 @@ type UserContactResponse struct {
 func (v *UserContactResponse) GetUser() *UserContactUser { return v.User }
 
 // UserContactUser includes the requested fields of the GraphQL type User.
+// The GraphQL type's documentation follows.
+//
+// A person Herald notifies. A deleted user is erased: user(id), users and
+// entity lookups return null for them (notificationPolicy says DELETED).
 type UserContactUser struct {
 	Id   string `json:"id"`
 	Name string `json:"name"`
@@ -47,10 +52,12 @@ func (v *UserContactUser) GetPreferences() UserContactUserPreferencesNotificatio
 // UserContactUserPreferencesNotificationPreferences includes the requested fields of the GraphQL type NotificationPreferences.
 // The GraphQL type's documentation follows.
 //
-// Which channels a user accepts notifications on.
+// A user's notification preferences, everything the notifier needs in one lookup.
 type UserContactUserPreferencesNotificationPreferences struct {
+	// Email channel switched on (it also needs an address, which every user has).
 	Email bool `json:"email"`
-	Sms   bool `json:"sms"`
+	// SMS channel switched on (it also needs a phone number).
+	Sms bool `json:"sms"`
 }
 
 // GetEmail returns UserContactUserPreferencesNotificationPreferences.Email, and is useful for accessing the field via an interface.
