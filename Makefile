@@ -23,12 +23,13 @@ test: ## every test, starting real Kafka, PostgreSQL, NATS and mailpit
 test-unit: ## tests that need no infrastructure (they skip what needs it unless CI=true)
 	$(GO) test -short ./...
 
-generate: ## regenerate ent, gqlgen, genqlient and the composed router config
+generate: ## regenerate ent, gqlgen, genqlient, the composed router config and docs/configuration.md
 	$(GO) generate ./...
+	bash scripts/gen-config-docs.sh
 
 check-generate: generate ## fail when generated code differs from what is committed
 	@git diff --exit-code --stat -- . || (echo "generated code is stale: run make generate and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain --untracked-files=all -- ent subgraphs notifier router schema)" || (git status --porcelain -- ent subgraphs notifier router schema; echo "make generate created files that are not committed" >&2; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent subgraphs notifier router schema docs)" || (git status --porcelain -- ent subgraphs notifier router schema docs; echo "make generate created files that are not committed" >&2; exit 1)
 
 lint: ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)
