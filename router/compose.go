@@ -17,6 +17,8 @@ import (
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/heraldhq/herald/router/subscription"
 )
 
 // CompositionError is a supergraph composition failure. Its message is the
@@ -130,6 +132,10 @@ func SetRoutingURLs(rc *nodev1.RouterConfig, subgraphs []Subgraph) error {
 	var problems []string
 	for _, s := range rc.GetSubgraphs() {
 		u, ok := urls[s.GetName()]
+		if s.GetName() == subscription.SubgraphName && (!ok || u == subscription.BuiltinURL) {
+			// The router serves it itself: it has no URL, configured or not.
+			u, ok = "", true
+		}
 		if !ok {
 			problems = append(problems, fmt.Sprintf("subgraph %s is in the router config but has no URL in HERALD_SUBGRAPHS", s.GetName()))
 			continue

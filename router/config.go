@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/router/subscription"
 )
 
-// DefaultSubgraphs is the local development topology: users on :4001 and
-// orders on :4002, in the order the supergraph is composed.
-const DefaultSubgraphs = "users=http://127.0.0.1:4001/graphql,orders=http://127.0.0.1:4002/graphql"
+// DefaultSubgraphs is the local development topology: users on :4001,
+// orders on :4002 and the router's built-in notifications subgraph (live
+// notification status, see router/subscription), in the order the supergraph
+// is composed.
+const DefaultSubgraphs = "users=http://127.0.0.1:4001/graphql,orders=http://127.0.0.1:4002/graphql,notifications=builtin"
 
 // Subgraph names one subgraph and where the router sends its fetches. SDL is
 // filled in when the schema is known (read from a file or fetched).
@@ -42,6 +45,8 @@ type Config struct {
 	MaxIdleConnsPerHost int
 	// MaxConcurrency bounds concurrent resolves in the engine.
 	MaxConcurrency int
+	// Subscriptions tunes live notification status (router/subscription).
+	Subscriptions subscription.Config
 }
 
 // LoadConfig declares and validates the router's environment variables.
@@ -55,7 +60,8 @@ func LoadConfig(v *config.Vars) Config {
 		MaxIdleConnsPerHost: v.Int("HERALD_ROUTER_MAX_IDLE_CONNS_PER_HOST", 128, "keep-alive connections kept per subgraph"),
 		MaxConcurrency:      v.Int("HERALD_ROUTER_MAX_CONCURRENCY", 1024, "concurrent resolves the engine runs at most"),
 	}
-	pairs := v.List("HERALD_SUBGRAPHS", DefaultSubgraphs, "subgraphs as comma-separated name=url pairs")
+	cfg.Subscriptions = subscription.LoadConfig(v)
+	pairs := v.List("HERALD_SUBGRAPHS", DefaultSubgraphs, "subgraphs as comma-separated name=url pairs; notifications=builtin is the router's own live notification status subgraph")
 	sgs, err := ParseSubgraphs(pairs)
 	v.Check(err == nil, "HERALD_SUBGRAPHS: %v", err)
 	cfg.Subgraphs = sgs
@@ -67,7 +73,7 @@ func LoadConfig(v *config.Vars) Config {
 }
 
 // ParseSubgraphs reads name=url pairs. Names must be unique and URLs absolute
-// http(s) URLs.
+// http(s) URLs, except notifications=builtin (served by the router itself).
 func ParseSubgraphs(pairs []string) ([]Subgraph, error) {
 	if len(pairs) == 0 {
 		return nil, fmt.Errorf("no subgraphs given")
@@ -80,8 +86,11 @@ func ParseSubgraphs(pairs []string) ([]Subgraph, error) {
 		if !ok || name == "" || raw == "" {
 			return nil, fmt.Errorf("%q is not a name=url pair", p)
 		}
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if raw == subscription.BuiltinURL {
+			if name != subscription.SubgraphName {
+				return nil, fmt.Errorf("subgraph %s: only %s can be builtin", name, subscription.SubgraphName)
+			}
+		} else if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("subgraph %s: %q is not an http(s) URL", name, raw)
 		}
 		if seen[name] {

@@ -11,6 +11,8 @@ import (
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
+
+	"github.com/heraldhq/herald/router/subscription"
 )
 
 // newSubgraphClient returns the one HTTP client every subgraph fetch shares.
@@ -48,13 +50,18 @@ func resolverOptions(cfg Config) resolve.ResolverOptions {
 		AllowedErrorExtensionFields:  []string{"code", "field"},
 		AllowedSubgraphErrorFields:   []string{"message", "path", "extensions"},
 		MaxRecyclableParserSize:      4 << 20,
+		// The engine calls it for subscription errors outside a request;
+		// without one it panics.
+		AsyncErrorWriter: subscription.AsyncErrorWriter{},
 	}
 }
 
 // newEngine plans against rc with graphql-go-tools: the federation config
 // factory turns the composed router config into planner data sources, and
 // the execution engine caches plans per normalized operation.
-func newEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client *http.Client) (*engine.ExecutionEngine, error) {
+// customize, when not nil, may adjust the configuration before the engine
+// is built (the built-in subscription data source is installed there).
+func newEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client *http.Client, customize func(*engine.Configuration) error) (*engine.ExecutionEngine, error) {
 	factory := engine.NewFederationEngineConfigFactory(ctx, nil,
 		engine.WithFederationHttpClient(client),
 		engine.WithFederationStreamingClient(&http.Client{Transport: client.Transport}),
@@ -62,6 +69,11 @@ func newEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client 
 	conf, err := factory.BuildEngineConfigurationWithRouterConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("build engine configuration: %w", err)
+	}
+	if customize != nil {
+		if err := customize(&conf); err != nil {
+			return nil, err
+		}
 	}
 	eng, err := engine.NewExecutionEngine(ctx, abstractlogger.NoopLogger, conf, resolverOptions(cfg))
 	if err != nil {

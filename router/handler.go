@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/router/playground"
+	"github.com/heraldhq/herald/router/subscription"
 )
 
 // handler serves GraphQL over HTTP, the playground and /healthz. The engine
@@ -34,22 +35,37 @@ type handler struct {
 	maxBody int64
 	engine  atomic.Pointer[engine.ExecutionEngine]
 	mux     *http.ServeMux
+	subs    *subscription.Server
 }
 
-func newHandler(logger *slog.Logger, maxBody int64) *handler {
-	h := &handler{logger: logger, maxBody: maxBody, mux: http.NewServeMux()}
-	h.mux.HandleFunc("POST /graphql", h.serveGraphQL)
-	h.mux.HandleFunc("GET /graphql", h.serveGraphQL)
-	h.mux.HandleFunc("GET /{$}", playground.Index)
-	h.mux.HandleFunc("GET "+playground.Prefix, playground.Assets)
-	h.mux.Handle("GET /healthz", httpserver.Health(map[string]func(context.Context) error{
+func newHandler(logger *slog.Logger, maxBody int64, subs *subscription.Server) *handler {
+	h := &handler{logger: logger, maxBody: maxBody, mux: http.NewServeMux(), subs: subs}
+	checks := map[string]func(context.Context) error{
 		"supergraph": func(context.Context) error {
 			if h.engine.Load() == nil {
 				return errors.New("supergraph not composed yet")
 			}
 			return nil
 		},
-	}))
+	}
+	if hub := subs.Hub(); hub != nil {
+		checks["notification_stream"] = func(context.Context) error {
+			select {
+			case <-hub.Ready():
+				return nil
+			default:
+			}
+			if !hub.Started() {
+				return nil // the graph has no notifications subgraph
+			}
+			return errors.New("notification status stream not positioned yet")
+		}
+	}
+	h.mux.HandleFunc("POST /graphql", h.serveGraphQL)
+	h.mux.HandleFunc("GET /graphql", h.serveGraphQL)
+	h.mux.HandleFunc("GET /{$}", playground.Index)
+	h.mux.HandleFunc("GET "+playground.Prefix, playground.Assets)
+	h.mux.Handle("GET /healthz", httpserver.Health(checks))
 	return h
 }
 
@@ -82,6 +98,10 @@ type errorResponse struct {
 }
 
 func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && subscription.IsWebSocket(r) {
+		h.subs.ServeWS(w, r, h.engine.Load, h.maxBody)
+		return
+	}
 	// A browser opening /graphql gets the playground rather than an error.
 	if r.Method == http.MethodGet && !r.URL.Query().Has("query") && acceptsHTML(r) {
 		playground.Index(w, r)
@@ -113,7 +133,11 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		h.writeRequestError(w, errorResponse{http.StatusMethodNotAllowed, apperr.BadUserInput, "mutations must be sent with POST"})
 		return
+	case opType == graphql.OperationTypeSubscription && subscription.WantsSSE(r):
+		h.subs.ServeSSE(w, r, eng, &req)
+		return
 	case opType == graphql.OperationTypeSubscription:
+		// Served over WebSocket (graphql-transport-ws) or with Accept: text/event-stream.
 		h.writeRequestError(w, errorResponse{http.StatusBadRequest, apperr.BadUserInput, "subscriptions are not served over a plain HTTP request"})
 		return
 	}

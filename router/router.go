@@ -13,8 +13,11 @@ import (
 	"time"
 
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
+	"github.com/wundergraph/graphql-go-tools/execution/engine"
 
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/router/subscription"
 )
 
 // Deps holds what main constructs for the router.
@@ -24,6 +27,13 @@ type Deps struct {
 	// listens (tests listen on ":0"). The supergraph may not be ready yet:
 	// /healthz answers 503 until it is.
 	Ready func(net.Addr)
+	// Broker feeds Subscription.notificationStatus when the built-in
+	// notifications subgraph is configured; without it those subscriptions
+	// answer UNAVAILABLE.
+	Broker stream.Broker
+
+	// onSubscriptions lets tests observe the subscription server.
+	onSubscriptions func(*subscription.Server)
 }
 
 // Run serves the router until ctx ends, then drains requests in flight.
@@ -43,7 +53,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	client := newSubgraphClient(cfg)
 	defer client.CloseIdleConnections()
-	h := newHandler(logger, cfg.MaxRequestBytes)
+	subs, err := startSubscriptions(ctx, cfg, deps, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cancel()
+		subs.Wait() // hijacked WebSocket connections are not drained by the HTTP server
+	}()
+	h := newHandler(logger, cfg.MaxRequestBytes, subs)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpserver.Serve(ctx, logger, cfg.Addr, h, deps.Ready) }()
@@ -52,7 +70,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	go func() {
 		rc, err := loadSupergraph(ctx, cfg, client, logger)
 		if err == nil {
-			err = installEngine(ctx, cfg, h, rc, client, logger)
+			err = installEngine(ctx, cfg, h, rc, client, subs.Hub(), logger)
 		}
 		setupErr <- err
 	}()
@@ -89,7 +107,7 @@ func loadSupergraph(ctx context.Context, cfg Config, client *http.Client, logger
 		logger.Info("supergraph loaded", "path", cfg.RouterConfigPath, "subgraphs", subgraphNames(cfg.Subgraphs))
 		return rc, nil
 	}
-	sgs, err := FetchAllSDL(ctx, client, logger, cfg.Subgraphs, cfg.StartupWait)
+	sgs, err := fetchSubgraphSDL(ctx, cfg, client, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +120,56 @@ func loadSupergraph(ctx context.Context, cfg Config, client *http.Client, logger
 	return rc, nil
 }
 
-func installEngine(ctx context.Context, cfg Config, h *handler, rc *nodev1.RouterConfig, client *http.Client, logger *slog.Logger) error {
-	eng, err := newEngine(ctx, cfg, rc, client)
+// fetchSubgraphSDL fetches every remote subgraph's SDL; the built-in
+// notifications subgraph's comes from the router itself.
+func fetchSubgraphSDL(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger) ([]Subgraph, error) {
+	var remote []Subgraph
+	for _, sg := range cfg.Subgraphs {
+		if sg.URL != subscription.BuiltinURL {
+			remote = append(remote, sg)
+		}
+	}
+	fetched, err := FetchAllSDL(ctx, client, logger, remote, cfg.StartupWait)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Subgraph, 0, len(cfg.Subgraphs))
+	for _, sg := range cfg.Subgraphs {
+		if sg.URL == subscription.BuiltinURL {
+			sg.SDL = subscription.SDL
+		} else {
+			sg, fetched = fetched[0], fetched[1:]
+		}
+		out = append(out, sg)
+	}
+	return out, nil
+}
+
+// startSubscriptions prepares the notification status hub (one stream
+// reader for this router instance) when a broker is given, and returns the
+// transports' server. The hub starts reading once a supergraph with the
+// built-in notifications subgraph is installed.
+func startSubscriptions(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger) (*subscription.Server, error) {
+	var hub *subscription.Hub
+	if deps.Broker != nil {
+		var err error
+		if hub, err = subscription.NewHub(deps.Broker, cfg.Subscriptions, logger); err != nil {
+			return nil, err
+		}
+	} else {
+		logger.Info("no stream broker given: Subscription.notificationStatus, if composed, answers UNAVAILABLE")
+	}
+	subs := subscription.NewServer(ctx, cfg.Subscriptions, hub, logger)
+	if deps.onSubscriptions != nil {
+		deps.onSubscriptions(subs)
+	}
+	return subs, nil
+}
+
+func installEngine(ctx context.Context, cfg Config, h *handler, rc *nodev1.RouterConfig, client *http.Client, hub *subscription.Hub, logger *slog.Logger) error {
+	eng, err := newEngine(ctx, cfg, rc, client, func(conf *engine.Configuration) error {
+		return subscription.Install(ctx, conf, rc, hub)
+	})
 	if err != nil {
 		return err
 	}

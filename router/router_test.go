@@ -66,9 +66,10 @@ func TestLoadConfig(t *testing.T) {
 		wantErr []string
 	}{
 		{name: "defaults", env: nil, check: func(t *testing.T, c Config) {
-			if c.Addr != ":4000" || c.MaxRequestBytes != 1<<20 || c.RouterConfigPath != "" || len(c.Subgraphs) != 2 ||
+			if c.Addr != ":4000" || c.MaxRequestBytes != 1<<20 || c.RouterConfigPath != "" || len(c.Subgraphs) != 3 ||
 				c.Subgraphs[0] != (Subgraph{Name: "users", URL: "http://127.0.0.1:4001/graphql"}) ||
-				c.Subgraphs[1] != (Subgraph{Name: "orders", URL: "http://127.0.0.1:4002/graphql"}) {
+				c.Subgraphs[1] != (Subgraph{Name: "orders", URL: "http://127.0.0.1:4002/graphql"}) ||
+				c.Subgraphs[2] != (Subgraph{Name: "notifications", URL: "builtin"}) {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},

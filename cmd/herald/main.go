@@ -62,7 +62,7 @@ var devDefaults = map[string]map[string]string{
 	},
 	"router": {
 		"HERALD_HTTP_ADDR": "127.0.0.1:4000",
-		"HERALD_SUBGRAPHS": "users=http://127.0.0.1:4001/graphql,orders=http://127.0.0.1:4002/graphql",
+		"HERALD_SUBGRAPHS": "users=http://127.0.0.1:4001/graphql,orders=http://127.0.0.1:4002/graphql,notifications=builtin",
 	},
 }
 
@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return notifier.Run(ctx, notifierCfg, notifier.Deps{Logger: logger.With("part", "notifier"), Broker: broker})
 	})
 	start("router", func(ctx context.Context) error {
-		return router.Run(ctx, routerCfg, router.Deps{Logger: logger.With("part", "router")})
+		return router.Run(ctx, routerCfg, router.Deps{Logger: logger.With("part", "router"), Broker: broker})
 	})
 
 	go announce(ctx, stdout, routerCfg.Addr)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/logging"
+	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/router"
 )
 
@@ -36,6 +37,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	v := config.New(getenv)
 	level := v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
 	cfg := router.LoadConfig(v)
+	streamCfg := backend.LoadConfig(v)
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "router", "Herald's GraphQL federation router (GraphiQL at /, GraphQL at /graphql)")
 		fmt.Fprintln(stdout, "\nSubcommands:\n  compose    compose schema/*.graphqls into schema/supergraph.json (see router compose --help)")
@@ -50,7 +52,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return 2
 	}
 	logger := logging.New(stdout, level, "router")
-	if err := router.Run(ctx, cfg, router.Deps{Logger: logger}); err != nil {
+	// The broker feeds the notificationStatus subscription; every router
+	// instance reads the whole status topic itself.
+	broker, err := backend.Open(ctx, streamCfg, logger)
+	if err != nil {
+		logger.Error("open stream backend", "err", err.Error())
+		return 1
+	}
+	defer broker.Close()
+	if err := router.Run(ctx, cfg, router.Deps{Logger: logger, Broker: broker}); err != nil {
 		logger.Error("router stopped", "err", err.Error())
 		return 1
 	}

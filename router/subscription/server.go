@@ -1,0 +1,262 @@
+package subscription
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wundergraph/graphql-go-tools/execution/engine"
+	"github.com/wundergraph/graphql-go-tools/execution/graphql"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/graphqlerrors"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/operationreport"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/variablesvalidation"
+
+	"github.com/heraldhq/herald/internal/apperr"
+)
+
+// Server serves subscriptions over graphql-transport-ws and SSE. Streams end
+// when the client leaves or when the server's context ends (router shutdown).
+type Server struct {
+	ctx context.Context
+	cfg Config
+	log *slog.Logger
+	hub *Hub
+
+	active  atomic.Int64
+	tooSlow atomic.Uint64
+	dropped atomic.Uint64
+	wg      sync.WaitGroup
+}
+
+// NewServer returns a server whose streams last at most as long as ctx. hub
+// may be nil (no stream configured).
+func NewServer(ctx context.Context, cfg Config, hub *Hub, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{ctx: ctx, cfg: cfg.withDefaults(), log: logger.With("component", "subscription"), hub: hub}
+}
+
+// Hub returns the stream hub, nil when none is configured.
+func (s *Server) Hub() *Hub { return s.hub }
+
+// Stats are counters ready to be exported as metrics.
+type Stats struct {
+	// Active subscriptions (both transports).
+	Active int64
+	// TooSlow counts subscriptions closed with SUBSCRIBER_TOO_SLOW.
+	TooSlow uint64
+	// Dropped counts messages discarded with them.
+	Dropped uint64
+	// Received and Malformed count events read from the stream.
+	Received, Malformed uint64
+	// Watchers is the number of distinct filters being watched.
+	Watchers int
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	st := Stats{Active: s.active.Load(), TooSlow: s.tooSlow.Load(), Dropped: s.dropped.Load()}
+	if s.hub != nil {
+		st.Received, st.Malformed, st.Watchers = s.hub.received.Load(), s.hub.malformed.Load(), s.hub.Watchers()
+	}
+	return st
+}
+
+// Wait blocks until every stream has ended (after the server's context).
+func (s *Server) Wait() { s.wg.Wait() }
+
+// IsWebSocket tells a WebSocket upgrade request.
+func IsWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && headerHasToken(r.Header, "Connection", "upgrade")
+}
+
+// WantsSSE tells a request asking for text/event-stream.
+func WantsSSE(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streamContext ends with the request or with the server.
+func (s *Server) streamContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// endKind says why a subscription's writer finished.
+type endKind int
+
+const (
+	endComplete endKind = iota + 1 // the source or the operation completed
+	endClosed                      // the engine closed it (client gone, shutdown, source failure)
+	endTooSlow                     // the queue overflowed
+	endFailed                      // the operation was refused before it ran
+)
+
+var errTooSlow = errors.New("subscriber too slow")
+
+// queueWriter is the engine's resolve.SubscriptionResponseWriter for one
+// subscription. The engine writes and flushes each update from the
+// subscription's worker; Flush moves the update into a bounded queue that the
+// transport drains, and never blocks: a full queue ends the subscription with
+// endTooSlow.
+type queueWriter struct {
+	s    *Server
+	buf  bytes.Buffer // the update being written; engine worker only
+	q    chan []byte
+	done chan struct{}
+	once sync.Once
+	kind endKind
+	errs []gqlError // endFailed
+}
+
+func (s *Server) newQueueWriter() *queueWriter {
+	return &queueWriter{s: s, q: make(chan []byte, s.cfg.Buffer), done: make(chan struct{})}
+}
+
+func (w *queueWriter) finish(kind endKind, errs []gqlError) bool {
+	first := false
+	w.once.Do(func() {
+		w.kind, w.errs = kind, errs
+		close(w.done)
+		first = true
+	})
+	return first
+}
+
+func (w *queueWriter) finished() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *queueWriter) Write(p []byte) (int, error) { return w.buf.Write(p) }
+
+func (w *queueWriter) Flush() error {
+	if w.buf.Len() == 0 {
+		return nil
+	}
+	msg := bytes.Clone(w.buf.Bytes())
+	w.buf.Reset()
+	if w.finished() {
+		return errTooSlow
+	}
+	select {
+	case w.q <- msg:
+		return nil
+	default:
+	}
+	if w.finish(endTooSlow, nil) {
+		w.s.tooSlow.Add(1)
+		w.s.dropped.Add(uint64(len(w.q)) + 1)
+	}
+	return errTooSlow
+}
+
+func (w *queueWriter) Complete()                           { w.finish(endComplete, nil) }
+func (w *queueWriter) Close(resolve.SubscriptionCloseKind) { w.finish(endClosed, nil) }
+func (w *queueWriter) Heartbeat() error                    { return nil }
+func (w *queueWriter) executed(err error, log *slog.Logger) {
+	if err != nil {
+		w.finish(endFailed, executionErrors(err, log))
+		return
+	}
+	// A query or mutation (allowed over WebSocket) is written without a
+	// Flush; a subscription ends here once its context ended.
+	_ = w.Flush()
+	w.finish(endComplete, nil)
+}
+
+// execute runs req on eng until ctx ends or the operation completes; the
+// result arrives through w.
+func (s *Server) execute(ctx context.Context, eng *engine.ExecutionEngine, req *graphql.Request, w *queueWriter) {
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	w.executed(eng.Execute(ctx, req, w), s.log)
+}
+
+// gqlError is one GraphQL error as clients receive it.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Locations  []location     `json:"locations,omitempty"`
+	Extensions map[string]any `json:"extensions,omitempty"`
+}
+
+type location struct {
+	Line   uint32 `json:"line"`
+	Column uint32 `json:"column"`
+}
+
+func codedError(code, msg string) gqlError {
+	return gqlError{Message: msg, Extensions: map[string]any{"code": code}}
+}
+
+var tooSlowErrors = []gqlError{codedError(CodeTooSlow,
+	"the subscription was closed because the client did not read its messages fast enough; subscribe again and refetch the current state")}
+
+// executionErrors maps what the engine refused before running the operation
+// (parse, validation, variables) to client errors with codes, like the HTTP
+// handler does; anything else is internal and only logged.
+func executionErrors(err error, log *slog.Logger) []gqlError {
+	var (
+		gqlErrs graphqlerrors.RequestErrors
+		report  operationreport.Report
+		varErr  *variablesvalidation.InvalidVariableError
+	)
+	switch {
+	case errors.As(err, &report) && len(report.ExternalErrors) > 0:
+		gqlErrs = graphqlerrors.RequestErrorsFromOperationReport(report)
+	case errors.As(err, &gqlErrs) && len(gqlErrs) > 0:
+	case errors.As(err, &varErr):
+		code := varErr.ExtensionCode
+		if code == "" {
+			code = string(apperr.BadUserInput)
+		}
+		return []gqlError{codedError(code, varErr.Message)}
+	case errors.Is(err, context.Canceled):
+		return nil
+	default:
+		log.Error("subscription execution failed", "err", err)
+		return []gqlError{codedError(string(apperr.Internal), "internal server error")}
+	}
+	out := make([]gqlError, len(gqlErrs))
+	for i, e := range gqlErrs {
+		code := "GRAPHQL_VALIDATION_FAILED"
+		if e.Extensions != nil && e.Extensions.Code != "" {
+			code = e.Extensions.Code
+		}
+		out[i] = codedError(code, e.Message)
+		for _, l := range e.Locations {
+			if l.Line > 0 {
+				out[i].Locations = append(out[i].Locations, location{Line: l.Line, Column: l.Column})
+			}
+		}
+	}
+	return out
+}
+
+func marshalErrors(errs []gqlError) []byte {
+	b, _ := json.Marshal(errs)
+	return b
+}
