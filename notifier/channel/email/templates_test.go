@@ -1,0 +1,176 @@
+package email
+
+import (
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/heraldhq/herald/internal/events"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func sampleOrder() events.OrderCreated {
+	return events.OrderCreated{
+		OrderID: "ord_01HX7",
+		UserID:  "usr_42",
+		Items: []events.OrderItem{
+			{SKU: "MUG-1", Name: "Mug <Herald> & Co", Quantity: 2, UnitPriceMinor: 1250},
+			{SKU: "TEE-9", Name: "T-shirt", Quantity: 1, UnitPriceMinor: 199999},
+		},
+		TotalMinor: 202499,
+		Currency:   "EUR",
+		CreatedAt:  time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
+	}
+}
+
+// golden compares got with testdata/<name>; -update rewrites it.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run Golden -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the rendering:\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
+	}
+}
+
+// Each locale's order confirmation, rendered with and without a name, must
+// match its golden files byte for byte.
+func TestOrderConfirmationGolden(t *testing.T) {
+	tests := []struct {
+		locale  string
+		name    string
+		dir     string
+		subject string
+		greet   string
+	}{
+		{"en", "Ada Lovelace", "en", "Order ord_01HX7 confirmed", "Hello Ada Lovelace,"},
+		{"de", "Ada Lovelace", "de", "Bestellung ord_01HX7 bestätigt", "Hallo Ada Lovelace,"},
+		{"fr", "Ada Lovelace", "fr", "Commande ord_01HX7 confirmée", "Bonjour Ada Lovelace,"},
+		{"de", "", "de-noname", "Bestellung ord_01HX7 bestätigt", "Guten Tag,"},
+		{"en", "", "en-noname", "Order ord_01HX7 confirmed", "Hello,"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.dir, func(t *testing.T) {
+			c, err := RenderOrderConfirmation(tc.locale, sampleOrder(), tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Subject != tc.subject || c.Locale != tc.locale {
+				t.Errorf("subject %q (locale %q), want %q (%q)", c.Subject, c.Locale, tc.subject, tc.locale)
+			}
+			if !strings.HasPrefix(c.Text, tc.greet) {
+				t.Errorf("text starts %q, want %q", firstLine(c.Text), tc.greet)
+			}
+			golden(t, tc.dir+"/order_confirmation.subject.golden", c.Subject+"\n")
+			golden(t, tc.dir+"/order_confirmation.txt.golden", c.Text)
+			golden(t, tc.dir+"/order_confirmation.html.golden", c.HTML)
+			// Values from the event are escaped in HTML.
+			if strings.Contains(c.HTML, "<Herald>") || !strings.Contains(c.HTML, "Mug &lt;Herald&gt; &amp; Co") {
+				t.Errorf("html body does not escape item names:\n%s", c.HTML)
+			}
+			if !strings.Contains(c.HTML, `<html lang="`+tc.locale+`">`) {
+				t.Errorf("html body does not declare lang=%q", tc.locale)
+			}
+		})
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// Every language must have every template English has, with all three
+// parts: a missing German file would silently fall back to English.
+func TestTemplatesComplete(t *testing.T) {
+	names := func(lang string) []string {
+		m, err := fs.Glob(templateFS, "templates/"+lang+"/*.tmpl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range m {
+			out = append(out, filepath.Base(p))
+		}
+		sort.Strings(out)
+		return out
+	}
+	want := names("en")
+	if len(want) == 0 || len(want)%3 != 0 {
+		t.Fatalf("english templates %v: want subject, txt and html for each", want)
+	}
+	for _, tag := range Locales {
+		got := names(baseOf(tag))
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s templates %v, want %v", tag, got, want)
+		}
+	}
+}
+
+func TestMatchLocale(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"en", "en"},
+		{"de", "de"},
+		{"fr", "fr"},
+		{"de-AT", "de"},
+		{"de-CH", "de"},
+		{"fr-CA", "fr"},
+		{"en-GB", "en"},
+		{"es", "en"},
+		{"es-MX", "en"},
+		{"ja", "en"},
+		{"", "en"},
+		{"not a locale!", "en"},
+		{"es, de;q=0.8, en;q=0.5", "de"},
+		{"pt-BR,fr;q=0.9", "fr"},
+	}
+	for _, tc := range tests {
+		if got := baseOf(MatchLocale(tc.in)); got != tc.want {
+			t.Errorf("MatchLocale(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestFormatMoney(t *testing.T) {
+	en, de := message.NewPrinter(language.English), message.NewPrinter(language.German)
+	tests := []struct {
+		p     *message.Printer
+		minor int64
+		cur   string
+		want  string
+	}{
+		{en, 0, "EUR", "EUR 0.00"},
+		{en, 123450, "EUR", "EUR 1,234.50"},
+		{de, 123450, "EUR", "EUR 1.234,50"},
+		{en, 500, "JPY", "JPY 500"},
+		{en, 12345, "BHD", "BHD 12.345"},
+		{en, -250, "eur", "EUR -2.50"},
+		{en, 1 << 60, "EUR", "EUR 11529215046068469.76"},
+		{de, 1999, "XYZ", "XYZ 19.99"},
+	}
+	for _, tc := range tests {
+		if got := FormatMoney(tc.p, tc.minor, tc.cur); got != tc.want {
+			t.Errorf("FormatMoney(%d, %q) = %q, want %q", tc.minor, tc.cur, got, tc.want)
+		}
+	}
+}
