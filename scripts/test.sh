@@ -15,5 +15,10 @@ for a in "${args[@]}"; do
 done
 $has_pkg || args+=(./...)
 
+# gotestsum prints one line per test (PASS/FAIL/SKIP), so a run shows which
+# suites executed; the full JSON stream is kept for digging.
+[[ -x .bin/gotestsum ]] || GOBIN="$PWD/.bin" GOFLAGS= go install gotest.tools/gotestsum@v1.13.0
+mkdir -p .cache
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
-exec .bin/testinfra run -- go test -count=1 ${GOTESTFLAGS:-} "${args[@]}"
+exec .bin/testinfra run -- .bin/gotestsum --format testname --jsonfile .cache/test-output.json \
+	-- -count=1 -timeout 30m ${GOTESTFLAGS:-} "${args[@]}"

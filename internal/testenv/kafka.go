@@ -387,7 +387,7 @@ func kafkaClasspath(ctx context.Context) (string, error) {
 	}
 	if !classpathUsable(string(b)) {
 		os.Remove(tmp)
-		return "", fmt.Errorf("Maven gave an unusable Kafka classpath: %q", b)
+		return "", fmt.Errorf("unusable Kafka classpath from Maven: %q", b)
 	}
 	if err := os.Rename(tmp, cacheFile); err != nil {
 		return "", err

@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -357,7 +356,7 @@ func mailpitBinary(ctx context.Context) (string, error) {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("building mailpit needs the go command on PATH: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, goBin, "install", mailpitModule+"@"+mailpitVersion)
 	cmd.Dir = os.TempDir() // outside our module: mailpit's own go.mod decides its dependencies
