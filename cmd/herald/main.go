@@ -152,7 +152,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}()
 	}
 	start("users", func(ctx context.Context) error {
-		return users.Run(ctx, usersCfg, users.Deps{Logger: logger.With("part", "users")})
+		return users.Run(ctx, usersCfg, users.Deps{Logger: logger.With("part", "users"), Broker: broker})
 	})
 	start("orders", func(ctx context.Context) error {
 		return orders.Run(ctx, ordersCfg, orders.Deps{Logger: logger.With("part", "orders"), Broker: broker})

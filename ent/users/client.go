@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
+	"github.com/heraldhq/herald/ent/users/processedevent"
 	"github.com/heraldhq/herald/ent/users/user"
 )
 
@@ -22,6 +23,8 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// ProcessedEvent is the client for interacting with the ProcessedEvent builders.
+	ProcessedEvent *ProcessedEventClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -35,6 +38,7 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.ProcessedEvent = NewProcessedEventClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -126,9 +130,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:    ctx,
-		config: cfg,
-		User:   NewUserClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		ProcessedEvent: NewProcessedEventClient(cfg),
+		User:           NewUserClient(cfg),
 	}, nil
 }
 
@@ -146,16 +151,17 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:    ctx,
-		config: cfg,
-		User:   NewUserClient(cfg),
+		ctx:            ctx,
+		config:         cfg,
+		ProcessedEvent: NewProcessedEventClient(cfg),
+		User:           NewUserClient(cfg),
 	}, nil
 }
 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		User.
+//		ProcessedEvent.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -177,22 +183,159 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
+	c.ProcessedEvent.Use(hooks...)
 	c.User.Use(hooks...)
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
+	c.ProcessedEvent.Intercept(interceptors...)
 	c.User.Intercept(interceptors...)
 }
 
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *ProcessedEventMutation:
+		return c.ProcessedEvent.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("users: unknown mutation type %T", m)
+	}
+}
+
+// ProcessedEventClient is a client for the ProcessedEvent schema.
+type ProcessedEventClient struct {
+	config
+}
+
+// NewProcessedEventClient returns a client for the ProcessedEvent from the given config.
+func NewProcessedEventClient(c config) *ProcessedEventClient {
+	return &ProcessedEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `processedevent.Hooks(f(g(h())))`.
+func (c *ProcessedEventClient) Use(hooks ...Hook) {
+	c.hooks.ProcessedEvent = append(c.hooks.ProcessedEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `processedevent.Intercept(f(g(h())))`.
+func (c *ProcessedEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ProcessedEvent = append(c.inters.ProcessedEvent, interceptors...)
+}
+
+// Create returns a builder for creating a ProcessedEvent entity.
+func (c *ProcessedEventClient) Create() *ProcessedEventCreate {
+	mutation := newProcessedEventMutation(c.config, OpCreate)
+	return &ProcessedEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ProcessedEvent entities.
+func (c *ProcessedEventClient) CreateBulk(builders ...*ProcessedEventCreate) *ProcessedEventCreateBulk {
+	return &ProcessedEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ProcessedEventClient) MapCreateBulk(slice any, setFunc func(*ProcessedEventCreate, int)) *ProcessedEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ProcessedEventCreateBulk{err: fmt.Errorf("calling to ProcessedEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ProcessedEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ProcessedEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ProcessedEvent.
+func (c *ProcessedEventClient) Update() *ProcessedEventUpdate {
+	mutation := newProcessedEventMutation(c.config, OpUpdate)
+	return &ProcessedEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ProcessedEventClient) UpdateOne(_m *ProcessedEvent) *ProcessedEventUpdateOne {
+	mutation := newProcessedEventMutation(c.config, OpUpdateOne, withProcessedEvent(_m))
+	return &ProcessedEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ProcessedEventClient) UpdateOneID(id string) *ProcessedEventUpdateOne {
+	mutation := newProcessedEventMutation(c.config, OpUpdateOne, withProcessedEventID(id))
+	return &ProcessedEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ProcessedEvent.
+func (c *ProcessedEventClient) Delete() *ProcessedEventDelete {
+	mutation := newProcessedEventMutation(c.config, OpDelete)
+	return &ProcessedEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ProcessedEventClient) DeleteOne(_m *ProcessedEvent) *ProcessedEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ProcessedEventClient) DeleteOneID(id string) *ProcessedEventDeleteOne {
+	builder := c.Delete().Where(processedevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ProcessedEventDeleteOne{builder}
+}
+
+// Query returns a query builder for ProcessedEvent.
+func (c *ProcessedEventClient) Query() *ProcessedEventQuery {
+	return &ProcessedEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeProcessedEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ProcessedEvent entity by its id.
+func (c *ProcessedEventClient) Get(ctx context.Context, id string) (*ProcessedEvent, error) {
+	return c.Query().Where(processedevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ProcessedEventClient) GetX(ctx context.Context, id string) *ProcessedEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ProcessedEventClient) Hooks() []Hook {
+	return c.hooks.ProcessedEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *ProcessedEventClient) Interceptors() []Interceptor {
+	return c.inters.ProcessedEvent
+}
+
+func (c *ProcessedEventClient) mutate(ctx context.Context, m *ProcessedEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ProcessedEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ProcessedEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ProcessedEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ProcessedEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("users: unknown ProcessedEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -332,9 +475,9 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		User []ent.Hook
+		ProcessedEvent, User []ent.Hook
 	}
 	inters struct {
-		User []ent.Interceptor
+		ProcessedEvent, User []ent.Interceptor
 	}
 )

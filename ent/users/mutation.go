@@ -12,6 +12,8 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/heraldhq/herald/ent/users/predicate"
+	"github.com/heraldhq/herald/ent/users/processedevent"
+	"github.com/heraldhq/herald/ent/users/schema"
 	"github.com/heraldhq/herald/ent/users/user"
 )
 
@@ -24,26 +26,426 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeUser = "User"
+	TypeProcessedEvent = "ProcessedEvent"
+	TypeUser           = "User"
 )
 
-// UserMutation represents an operation that mutates the User nodes in the graph.
-type UserMutation struct {
+// ProcessedEventMutation represents an operation that mutates the ProcessedEvent nodes in the graph.
+type ProcessedEventMutation struct {
 	config
 	op            Op
 	typ           string
 	id            *string
-	name          *string
-	email         *string
-	phone         *string
-	email_enabled *bool
-	sms_enabled   *bool
-	created_at    *time.Time
-	updated_at    *time.Time
+	_type         *string
+	processed_at  *time.Time
 	clearedFields map[string]struct{}
 	done          bool
-	oldValue      func(context.Context) (*User, error)
-	predicates    []predicate.User
+	oldValue      func(context.Context) (*ProcessedEvent, error)
+	predicates    []predicate.ProcessedEvent
+}
+
+var _ ent.Mutation = (*ProcessedEventMutation)(nil)
+
+// processedeventOption allows management of the mutation configuration using functional options.
+type processedeventOption func(*ProcessedEventMutation)
+
+// newProcessedEventMutation creates new mutation for the ProcessedEvent entity.
+func newProcessedEventMutation(c config, op Op, opts ...processedeventOption) *ProcessedEventMutation {
+	m := &ProcessedEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProcessedEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProcessedEventID sets the ID field of the mutation.
+func withProcessedEventID(id string) processedeventOption {
+	return func(m *ProcessedEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ProcessedEvent
+		)
+		m.oldValue = func(ctx context.Context) (*ProcessedEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ProcessedEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProcessedEvent sets the old ProcessedEvent of the mutation.
+func withProcessedEvent(node *ProcessedEvent) processedeventOption {
+	return func(m *ProcessedEventMutation) {
+		m.oldValue = func(context.Context) (*ProcessedEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProcessedEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProcessedEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("users: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ProcessedEvent entities.
+func (m *ProcessedEventMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProcessedEventMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProcessedEventMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ProcessedEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetType sets the "type" field.
+func (m *ProcessedEventMutation) SetType(s string) {
+	m._type = &s
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *ProcessedEventMutation) GetType() (r string, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the ProcessedEvent entity.
+// If the ProcessedEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProcessedEventMutation) OldType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *ProcessedEventMutation) ResetType() {
+	m._type = nil
+}
+
+// SetProcessedAt sets the "processed_at" field.
+func (m *ProcessedEventMutation) SetProcessedAt(t time.Time) {
+	m.processed_at = &t
+}
+
+// ProcessedAt returns the value of the "processed_at" field in the mutation.
+func (m *ProcessedEventMutation) ProcessedAt() (r time.Time, exists bool) {
+	v := m.processed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProcessedAt returns the old "processed_at" field's value of the ProcessedEvent entity.
+// If the ProcessedEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProcessedEventMutation) OldProcessedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProcessedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProcessedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProcessedAt: %w", err)
+	}
+	return oldValue.ProcessedAt, nil
+}
+
+// ResetProcessedAt resets all changes to the "processed_at" field.
+func (m *ProcessedEventMutation) ResetProcessedAt() {
+	m.processed_at = nil
+}
+
+// Where appends a list predicates to the ProcessedEventMutation builder.
+func (m *ProcessedEventMutation) Where(ps ...predicate.ProcessedEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProcessedEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProcessedEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ProcessedEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProcessedEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProcessedEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ProcessedEvent).
+func (m *ProcessedEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProcessedEventMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m._type != nil {
+		fields = append(fields, processedevent.FieldType)
+	}
+	if m.processed_at != nil {
+		fields = append(fields, processedevent.FieldProcessedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProcessedEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case processedevent.FieldType:
+		return m.GetType()
+	case processedevent.FieldProcessedAt:
+		return m.ProcessedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProcessedEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case processedevent.FieldType:
+		return m.OldType(ctx)
+	case processedevent.FieldProcessedAt:
+		return m.OldProcessedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ProcessedEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProcessedEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case processedevent.FieldType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case processedevent.FieldProcessedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProcessedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProcessedEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProcessedEventMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProcessedEventMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProcessedEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ProcessedEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProcessedEventMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProcessedEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProcessedEventMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ProcessedEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProcessedEventMutation) ResetField(name string) error {
+	switch name {
+	case processedevent.FieldType:
+		m.ResetType()
+		return nil
+	case processedevent.FieldProcessedAt:
+		m.ResetProcessedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ProcessedEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProcessedEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProcessedEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProcessedEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProcessedEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProcessedEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProcessedEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProcessedEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ProcessedEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProcessedEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ProcessedEvent edge %s", name)
+}
+
+// UserMutation represents an operation that mutates the User nodes in the graph.
+type UserMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *string
+	name            *string
+	email           *string
+	phone           *string
+	webhook_url     *string
+	webhook_secret  *string
+	email_enabled   *bool
+	sms_enabled     *bool
+	webhook_enabled *bool
+	in_app_enabled  *bool
+	categories      *map[string]schema.CategoryPreference
+	quiet_start     *string
+	quiet_end       *string
+	quiet_time_zone *string
+	locale          *string
+	order_count     *int64
+	addorder_count  *int64
+	last_order_at   *time.Time
+	deleted_at      *time.Time
+	created_at      *time.Time
+	updated_at      *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*User, error)
+	predicates      []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -203,7 +605,7 @@ func (m *UserMutation) Email() (r string, exists bool) {
 // OldEmail returns the old "email" field's value of the User entity.
 // If the User object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *UserMutation) OldEmail(ctx context.Context) (v string, err error) {
+func (m *UserMutation) OldEmail(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
 	}
@@ -217,9 +619,22 @@ func (m *UserMutation) OldEmail(ctx context.Context) (v string, err error) {
 	return oldValue.Email, nil
 }
 
+// ClearEmail clears the value of the "email" field.
+func (m *UserMutation) ClearEmail() {
+	m.email = nil
+	m.clearedFields[user.FieldEmail] = struct{}{}
+}
+
+// EmailCleared returns if the "email" field was cleared in this mutation.
+func (m *UserMutation) EmailCleared() bool {
+	_, ok := m.clearedFields[user.FieldEmail]
+	return ok
+}
+
 // ResetEmail resets all changes to the "email" field.
 func (m *UserMutation) ResetEmail() {
 	m.email = nil
+	delete(m.clearedFields, user.FieldEmail)
 }
 
 // SetPhone sets the "phone" field.
@@ -269,6 +684,104 @@ func (m *UserMutation) PhoneCleared() bool {
 func (m *UserMutation) ResetPhone() {
 	m.phone = nil
 	delete(m.clearedFields, user.FieldPhone)
+}
+
+// SetWebhookURL sets the "webhook_url" field.
+func (m *UserMutation) SetWebhookURL(s string) {
+	m.webhook_url = &s
+}
+
+// WebhookURL returns the value of the "webhook_url" field in the mutation.
+func (m *UserMutation) WebhookURL() (r string, exists bool) {
+	v := m.webhook_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWebhookURL returns the old "webhook_url" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldWebhookURL(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWebhookURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWebhookURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWebhookURL: %w", err)
+	}
+	return oldValue.WebhookURL, nil
+}
+
+// ClearWebhookURL clears the value of the "webhook_url" field.
+func (m *UserMutation) ClearWebhookURL() {
+	m.webhook_url = nil
+	m.clearedFields[user.FieldWebhookURL] = struct{}{}
+}
+
+// WebhookURLCleared returns if the "webhook_url" field was cleared in this mutation.
+func (m *UserMutation) WebhookURLCleared() bool {
+	_, ok := m.clearedFields[user.FieldWebhookURL]
+	return ok
+}
+
+// ResetWebhookURL resets all changes to the "webhook_url" field.
+func (m *UserMutation) ResetWebhookURL() {
+	m.webhook_url = nil
+	delete(m.clearedFields, user.FieldWebhookURL)
+}
+
+// SetWebhookSecret sets the "webhook_secret" field.
+func (m *UserMutation) SetWebhookSecret(s string) {
+	m.webhook_secret = &s
+}
+
+// WebhookSecret returns the value of the "webhook_secret" field in the mutation.
+func (m *UserMutation) WebhookSecret() (r string, exists bool) {
+	v := m.webhook_secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWebhookSecret returns the old "webhook_secret" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldWebhookSecret(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWebhookSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWebhookSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWebhookSecret: %w", err)
+	}
+	return oldValue.WebhookSecret, nil
+}
+
+// ClearWebhookSecret clears the value of the "webhook_secret" field.
+func (m *UserMutation) ClearWebhookSecret() {
+	m.webhook_secret = nil
+	m.clearedFields[user.FieldWebhookSecret] = struct{}{}
+}
+
+// WebhookSecretCleared returns if the "webhook_secret" field was cleared in this mutation.
+func (m *UserMutation) WebhookSecretCleared() bool {
+	_, ok := m.clearedFields[user.FieldWebhookSecret]
+	return ok
+}
+
+// ResetWebhookSecret resets all changes to the "webhook_secret" field.
+func (m *UserMutation) ResetWebhookSecret() {
+	m.webhook_secret = nil
+	delete(m.clearedFields, user.FieldWebhookSecret)
 }
 
 // SetEmailEnabled sets the "email_enabled" field.
@@ -341,6 +854,464 @@ func (m *UserMutation) OldSmsEnabled(ctx context.Context) (v bool, err error) {
 // ResetSmsEnabled resets all changes to the "sms_enabled" field.
 func (m *UserMutation) ResetSmsEnabled() {
 	m.sms_enabled = nil
+}
+
+// SetWebhookEnabled sets the "webhook_enabled" field.
+func (m *UserMutation) SetWebhookEnabled(b bool) {
+	m.webhook_enabled = &b
+}
+
+// WebhookEnabled returns the value of the "webhook_enabled" field in the mutation.
+func (m *UserMutation) WebhookEnabled() (r bool, exists bool) {
+	v := m.webhook_enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWebhookEnabled returns the old "webhook_enabled" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldWebhookEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWebhookEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWebhookEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWebhookEnabled: %w", err)
+	}
+	return oldValue.WebhookEnabled, nil
+}
+
+// ResetWebhookEnabled resets all changes to the "webhook_enabled" field.
+func (m *UserMutation) ResetWebhookEnabled() {
+	m.webhook_enabled = nil
+}
+
+// SetInAppEnabled sets the "in_app_enabled" field.
+func (m *UserMutation) SetInAppEnabled(b bool) {
+	m.in_app_enabled = &b
+}
+
+// InAppEnabled returns the value of the "in_app_enabled" field in the mutation.
+func (m *UserMutation) InAppEnabled() (r bool, exists bool) {
+	v := m.in_app_enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInAppEnabled returns the old "in_app_enabled" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldInAppEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInAppEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInAppEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInAppEnabled: %w", err)
+	}
+	return oldValue.InAppEnabled, nil
+}
+
+// ResetInAppEnabled resets all changes to the "in_app_enabled" field.
+func (m *UserMutation) ResetInAppEnabled() {
+	m.in_app_enabled = nil
+}
+
+// SetCategories sets the "categories" field.
+func (m *UserMutation) SetCategories(mp map[string]schema.CategoryPreference) {
+	m.categories = &mp
+}
+
+// Categories returns the value of the "categories" field in the mutation.
+func (m *UserMutation) Categories() (r map[string]schema.CategoryPreference, exists bool) {
+	v := m.categories
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategories returns the old "categories" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldCategories(ctx context.Context) (v map[string]schema.CategoryPreference, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategories is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategories requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategories: %w", err)
+	}
+	return oldValue.Categories, nil
+}
+
+// ClearCategories clears the value of the "categories" field.
+func (m *UserMutation) ClearCategories() {
+	m.categories = nil
+	m.clearedFields[user.FieldCategories] = struct{}{}
+}
+
+// CategoriesCleared returns if the "categories" field was cleared in this mutation.
+func (m *UserMutation) CategoriesCleared() bool {
+	_, ok := m.clearedFields[user.FieldCategories]
+	return ok
+}
+
+// ResetCategories resets all changes to the "categories" field.
+func (m *UserMutation) ResetCategories() {
+	m.categories = nil
+	delete(m.clearedFields, user.FieldCategories)
+}
+
+// SetQuietStart sets the "quiet_start" field.
+func (m *UserMutation) SetQuietStart(s string) {
+	m.quiet_start = &s
+}
+
+// QuietStart returns the value of the "quiet_start" field in the mutation.
+func (m *UserMutation) QuietStart() (r string, exists bool) {
+	v := m.quiet_start
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuietStart returns the old "quiet_start" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldQuietStart(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuietStart is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuietStart requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuietStart: %w", err)
+	}
+	return oldValue.QuietStart, nil
+}
+
+// ClearQuietStart clears the value of the "quiet_start" field.
+func (m *UserMutation) ClearQuietStart() {
+	m.quiet_start = nil
+	m.clearedFields[user.FieldQuietStart] = struct{}{}
+}
+
+// QuietStartCleared returns if the "quiet_start" field was cleared in this mutation.
+func (m *UserMutation) QuietStartCleared() bool {
+	_, ok := m.clearedFields[user.FieldQuietStart]
+	return ok
+}
+
+// ResetQuietStart resets all changes to the "quiet_start" field.
+func (m *UserMutation) ResetQuietStart() {
+	m.quiet_start = nil
+	delete(m.clearedFields, user.FieldQuietStart)
+}
+
+// SetQuietEnd sets the "quiet_end" field.
+func (m *UserMutation) SetQuietEnd(s string) {
+	m.quiet_end = &s
+}
+
+// QuietEnd returns the value of the "quiet_end" field in the mutation.
+func (m *UserMutation) QuietEnd() (r string, exists bool) {
+	v := m.quiet_end
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuietEnd returns the old "quiet_end" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldQuietEnd(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuietEnd is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuietEnd requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuietEnd: %w", err)
+	}
+	return oldValue.QuietEnd, nil
+}
+
+// ClearQuietEnd clears the value of the "quiet_end" field.
+func (m *UserMutation) ClearQuietEnd() {
+	m.quiet_end = nil
+	m.clearedFields[user.FieldQuietEnd] = struct{}{}
+}
+
+// QuietEndCleared returns if the "quiet_end" field was cleared in this mutation.
+func (m *UserMutation) QuietEndCleared() bool {
+	_, ok := m.clearedFields[user.FieldQuietEnd]
+	return ok
+}
+
+// ResetQuietEnd resets all changes to the "quiet_end" field.
+func (m *UserMutation) ResetQuietEnd() {
+	m.quiet_end = nil
+	delete(m.clearedFields, user.FieldQuietEnd)
+}
+
+// SetQuietTimeZone sets the "quiet_time_zone" field.
+func (m *UserMutation) SetQuietTimeZone(s string) {
+	m.quiet_time_zone = &s
+}
+
+// QuietTimeZone returns the value of the "quiet_time_zone" field in the mutation.
+func (m *UserMutation) QuietTimeZone() (r string, exists bool) {
+	v := m.quiet_time_zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuietTimeZone returns the old "quiet_time_zone" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldQuietTimeZone(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuietTimeZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuietTimeZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuietTimeZone: %w", err)
+	}
+	return oldValue.QuietTimeZone, nil
+}
+
+// ClearQuietTimeZone clears the value of the "quiet_time_zone" field.
+func (m *UserMutation) ClearQuietTimeZone() {
+	m.quiet_time_zone = nil
+	m.clearedFields[user.FieldQuietTimeZone] = struct{}{}
+}
+
+// QuietTimeZoneCleared returns if the "quiet_time_zone" field was cleared in this mutation.
+func (m *UserMutation) QuietTimeZoneCleared() bool {
+	_, ok := m.clearedFields[user.FieldQuietTimeZone]
+	return ok
+}
+
+// ResetQuietTimeZone resets all changes to the "quiet_time_zone" field.
+func (m *UserMutation) ResetQuietTimeZone() {
+	m.quiet_time_zone = nil
+	delete(m.clearedFields, user.FieldQuietTimeZone)
+}
+
+// SetLocale sets the "locale" field.
+func (m *UserMutation) SetLocale(s string) {
+	m.locale = &s
+}
+
+// Locale returns the value of the "locale" field in the mutation.
+func (m *UserMutation) Locale() (r string, exists bool) {
+	v := m.locale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLocale returns the old "locale" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldLocale(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLocale is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLocale requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLocale: %w", err)
+	}
+	return oldValue.Locale, nil
+}
+
+// ResetLocale resets all changes to the "locale" field.
+func (m *UserMutation) ResetLocale() {
+	m.locale = nil
+}
+
+// SetOrderCount sets the "order_count" field.
+func (m *UserMutation) SetOrderCount(i int64) {
+	m.order_count = &i
+	m.addorder_count = nil
+}
+
+// OrderCount returns the value of the "order_count" field in the mutation.
+func (m *UserMutation) OrderCount() (r int64, exists bool) {
+	v := m.order_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderCount returns the old "order_count" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldOrderCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderCount: %w", err)
+	}
+	return oldValue.OrderCount, nil
+}
+
+// AddOrderCount adds i to the "order_count" field.
+func (m *UserMutation) AddOrderCount(i int64) {
+	if m.addorder_count != nil {
+		*m.addorder_count += i
+	} else {
+		m.addorder_count = &i
+	}
+}
+
+// AddedOrderCount returns the value that was added to the "order_count" field in this mutation.
+func (m *UserMutation) AddedOrderCount() (r int64, exists bool) {
+	v := m.addorder_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderCount resets all changes to the "order_count" field.
+func (m *UserMutation) ResetOrderCount() {
+	m.order_count = nil
+	m.addorder_count = nil
+}
+
+// SetLastOrderAt sets the "last_order_at" field.
+func (m *UserMutation) SetLastOrderAt(t time.Time) {
+	m.last_order_at = &t
+}
+
+// LastOrderAt returns the value of the "last_order_at" field in the mutation.
+func (m *UserMutation) LastOrderAt() (r time.Time, exists bool) {
+	v := m.last_order_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastOrderAt returns the old "last_order_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldLastOrderAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastOrderAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastOrderAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastOrderAt: %w", err)
+	}
+	return oldValue.LastOrderAt, nil
+}
+
+// ClearLastOrderAt clears the value of the "last_order_at" field.
+func (m *UserMutation) ClearLastOrderAt() {
+	m.last_order_at = nil
+	m.clearedFields[user.FieldLastOrderAt] = struct{}{}
+}
+
+// LastOrderAtCleared returns if the "last_order_at" field was cleared in this mutation.
+func (m *UserMutation) LastOrderAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldLastOrderAt]
+	return ok
+}
+
+// ResetLastOrderAt resets all changes to the "last_order_at" field.
+func (m *UserMutation) ResetLastOrderAt() {
+	m.last_order_at = nil
+	delete(m.clearedFields, user.FieldLastOrderAt)
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (m *UserMutation) SetDeletedAt(t time.Time) {
+	m.deleted_at = &t
+}
+
+// DeletedAt returns the value of the "deleted_at" field in the mutation.
+func (m *UserMutation) DeletedAt() (r time.Time, exists bool) {
+	v := m.deleted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeletedAt returns the old "deleted_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldDeletedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeletedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeletedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeletedAt: %w", err)
+	}
+	return oldValue.DeletedAt, nil
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (m *UserMutation) ClearDeletedAt() {
+	m.deleted_at = nil
+	m.clearedFields[user.FieldDeletedAt] = struct{}{}
+}
+
+// DeletedAtCleared returns if the "deleted_at" field was cleared in this mutation.
+func (m *UserMutation) DeletedAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldDeletedAt]
+	return ok
+}
+
+// ResetDeletedAt resets all changes to the "deleted_at" field.
+func (m *UserMutation) ResetDeletedAt() {
+	m.deleted_at = nil
+	delete(m.clearedFields, user.FieldDeletedAt)
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -449,7 +1420,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 19)
 	if m.name != nil {
 		fields = append(fields, user.FieldName)
 	}
@@ -459,11 +1430,47 @@ func (m *UserMutation) Fields() []string {
 	if m.phone != nil {
 		fields = append(fields, user.FieldPhone)
 	}
+	if m.webhook_url != nil {
+		fields = append(fields, user.FieldWebhookURL)
+	}
+	if m.webhook_secret != nil {
+		fields = append(fields, user.FieldWebhookSecret)
+	}
 	if m.email_enabled != nil {
 		fields = append(fields, user.FieldEmailEnabled)
 	}
 	if m.sms_enabled != nil {
 		fields = append(fields, user.FieldSmsEnabled)
+	}
+	if m.webhook_enabled != nil {
+		fields = append(fields, user.FieldWebhookEnabled)
+	}
+	if m.in_app_enabled != nil {
+		fields = append(fields, user.FieldInAppEnabled)
+	}
+	if m.categories != nil {
+		fields = append(fields, user.FieldCategories)
+	}
+	if m.quiet_start != nil {
+		fields = append(fields, user.FieldQuietStart)
+	}
+	if m.quiet_end != nil {
+		fields = append(fields, user.FieldQuietEnd)
+	}
+	if m.quiet_time_zone != nil {
+		fields = append(fields, user.FieldQuietTimeZone)
+	}
+	if m.locale != nil {
+		fields = append(fields, user.FieldLocale)
+	}
+	if m.order_count != nil {
+		fields = append(fields, user.FieldOrderCount)
+	}
+	if m.last_order_at != nil {
+		fields = append(fields, user.FieldLastOrderAt)
+	}
+	if m.deleted_at != nil {
+		fields = append(fields, user.FieldDeletedAt)
 	}
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
@@ -485,10 +1492,34 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Email()
 	case user.FieldPhone:
 		return m.Phone()
+	case user.FieldWebhookURL:
+		return m.WebhookURL()
+	case user.FieldWebhookSecret:
+		return m.WebhookSecret()
 	case user.FieldEmailEnabled:
 		return m.EmailEnabled()
 	case user.FieldSmsEnabled:
 		return m.SmsEnabled()
+	case user.FieldWebhookEnabled:
+		return m.WebhookEnabled()
+	case user.FieldInAppEnabled:
+		return m.InAppEnabled()
+	case user.FieldCategories:
+		return m.Categories()
+	case user.FieldQuietStart:
+		return m.QuietStart()
+	case user.FieldQuietEnd:
+		return m.QuietEnd()
+	case user.FieldQuietTimeZone:
+		return m.QuietTimeZone()
+	case user.FieldLocale:
+		return m.Locale()
+	case user.FieldOrderCount:
+		return m.OrderCount()
+	case user.FieldLastOrderAt:
+		return m.LastOrderAt()
+	case user.FieldDeletedAt:
+		return m.DeletedAt()
 	case user.FieldCreatedAt:
 		return m.CreatedAt()
 	case user.FieldUpdatedAt:
@@ -508,10 +1539,34 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldEmail(ctx)
 	case user.FieldPhone:
 		return m.OldPhone(ctx)
+	case user.FieldWebhookURL:
+		return m.OldWebhookURL(ctx)
+	case user.FieldWebhookSecret:
+		return m.OldWebhookSecret(ctx)
 	case user.FieldEmailEnabled:
 		return m.OldEmailEnabled(ctx)
 	case user.FieldSmsEnabled:
 		return m.OldSmsEnabled(ctx)
+	case user.FieldWebhookEnabled:
+		return m.OldWebhookEnabled(ctx)
+	case user.FieldInAppEnabled:
+		return m.OldInAppEnabled(ctx)
+	case user.FieldCategories:
+		return m.OldCategories(ctx)
+	case user.FieldQuietStart:
+		return m.OldQuietStart(ctx)
+	case user.FieldQuietEnd:
+		return m.OldQuietEnd(ctx)
+	case user.FieldQuietTimeZone:
+		return m.OldQuietTimeZone(ctx)
+	case user.FieldLocale:
+		return m.OldLocale(ctx)
+	case user.FieldOrderCount:
+		return m.OldOrderCount(ctx)
+	case user.FieldLastOrderAt:
+		return m.OldLastOrderAt(ctx)
+	case user.FieldDeletedAt:
+		return m.OldDeletedAt(ctx)
 	case user.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case user.FieldUpdatedAt:
@@ -546,6 +1601,20 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPhone(v)
 		return nil
+	case user.FieldWebhookURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWebhookURL(v)
+		return nil
+	case user.FieldWebhookSecret:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWebhookSecret(v)
+		return nil
 	case user.FieldEmailEnabled:
 		v, ok := value.(bool)
 		if !ok {
@@ -559,6 +1628,76 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetSmsEnabled(v)
+		return nil
+	case user.FieldWebhookEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWebhookEnabled(v)
+		return nil
+	case user.FieldInAppEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInAppEnabled(v)
+		return nil
+	case user.FieldCategories:
+		v, ok := value.(map[string]schema.CategoryPreference)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategories(v)
+		return nil
+	case user.FieldQuietStart:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuietStart(v)
+		return nil
+	case user.FieldQuietEnd:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuietEnd(v)
+		return nil
+	case user.FieldQuietTimeZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuietTimeZone(v)
+		return nil
+	case user.FieldLocale:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLocale(v)
+		return nil
+	case user.FieldOrderCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderCount(v)
+		return nil
+	case user.FieldLastOrderAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastOrderAt(v)
+		return nil
+	case user.FieldDeletedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeletedAt(v)
 		return nil
 	case user.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -581,13 +1720,21 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *UserMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addorder_count != nil {
+		fields = append(fields, user.FieldOrderCount)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case user.FieldOrderCount:
+		return m.AddedOrderCount()
+	}
 	return nil, false
 }
 
@@ -596,6 +1743,13 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *UserMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case user.FieldOrderCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
 }
@@ -604,8 +1758,35 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *UserMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(user.FieldEmail) {
+		fields = append(fields, user.FieldEmail)
+	}
 	if m.FieldCleared(user.FieldPhone) {
 		fields = append(fields, user.FieldPhone)
+	}
+	if m.FieldCleared(user.FieldWebhookURL) {
+		fields = append(fields, user.FieldWebhookURL)
+	}
+	if m.FieldCleared(user.FieldWebhookSecret) {
+		fields = append(fields, user.FieldWebhookSecret)
+	}
+	if m.FieldCleared(user.FieldCategories) {
+		fields = append(fields, user.FieldCategories)
+	}
+	if m.FieldCleared(user.FieldQuietStart) {
+		fields = append(fields, user.FieldQuietStart)
+	}
+	if m.FieldCleared(user.FieldQuietEnd) {
+		fields = append(fields, user.FieldQuietEnd)
+	}
+	if m.FieldCleared(user.FieldQuietTimeZone) {
+		fields = append(fields, user.FieldQuietTimeZone)
+	}
+	if m.FieldCleared(user.FieldLastOrderAt) {
+		fields = append(fields, user.FieldLastOrderAt)
+	}
+	if m.FieldCleared(user.FieldDeletedAt) {
+		fields = append(fields, user.FieldDeletedAt)
 	}
 	return fields
 }
@@ -621,8 +1802,35 @@ func (m *UserMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *UserMutation) ClearField(name string) error {
 	switch name {
+	case user.FieldEmail:
+		m.ClearEmail()
+		return nil
 	case user.FieldPhone:
 		m.ClearPhone()
+		return nil
+	case user.FieldWebhookURL:
+		m.ClearWebhookURL()
+		return nil
+	case user.FieldWebhookSecret:
+		m.ClearWebhookSecret()
+		return nil
+	case user.FieldCategories:
+		m.ClearCategories()
+		return nil
+	case user.FieldQuietStart:
+		m.ClearQuietStart()
+		return nil
+	case user.FieldQuietEnd:
+		m.ClearQuietEnd()
+		return nil
+	case user.FieldQuietTimeZone:
+		m.ClearQuietTimeZone()
+		return nil
+	case user.FieldLastOrderAt:
+		m.ClearLastOrderAt()
+		return nil
+	case user.FieldDeletedAt:
+		m.ClearDeletedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -641,11 +1849,47 @@ func (m *UserMutation) ResetField(name string) error {
 	case user.FieldPhone:
 		m.ResetPhone()
 		return nil
+	case user.FieldWebhookURL:
+		m.ResetWebhookURL()
+		return nil
+	case user.FieldWebhookSecret:
+		m.ResetWebhookSecret()
+		return nil
 	case user.FieldEmailEnabled:
 		m.ResetEmailEnabled()
 		return nil
 	case user.FieldSmsEnabled:
 		m.ResetSmsEnabled()
+		return nil
+	case user.FieldWebhookEnabled:
+		m.ResetWebhookEnabled()
+		return nil
+	case user.FieldInAppEnabled:
+		m.ResetInAppEnabled()
+		return nil
+	case user.FieldCategories:
+		m.ResetCategories()
+		return nil
+	case user.FieldQuietStart:
+		m.ResetQuietStart()
+		return nil
+	case user.FieldQuietEnd:
+		m.ResetQuietEnd()
+		return nil
+	case user.FieldQuietTimeZone:
+		m.ResetQuietTimeZone()
+		return nil
+	case user.FieldLocale:
+		m.ResetLocale()
+		return nil
+	case user.FieldOrderCount:
+		m.ResetOrderCount()
+		return nil
+	case user.FieldLastOrderAt:
+		m.ResetLastOrderAt()
+		return nil
+	case user.FieldDeletedAt:
+		m.ResetDeletedAt()
 		return nil
 	case user.FieldCreatedAt:
 		m.ResetCreatedAt()

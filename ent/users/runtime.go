@@ -5,6 +5,7 @@ package users
 import (
 	"time"
 
+	"github.com/heraldhq/herald/ent/users/processedevent"
 	"github.com/heraldhq/herald/ent/users/schema"
 	"github.com/heraldhq/herald/ent/users/user"
 )
@@ -13,62 +14,100 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	processedeventFields := schema.ProcessedEvent{}.Fields()
+	_ = processedeventFields
+	// processedeventDescType is the schema descriptor for type field.
+	processedeventDescType := processedeventFields[1].Descriptor()
+	// processedevent.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	processedevent.TypeValidator = processedeventDescType.Validators[0].(func(string) error)
+	// processedeventDescProcessedAt is the schema descriptor for processed_at field.
+	processedeventDescProcessedAt := processedeventFields[2].Descriptor()
+	// processedevent.DefaultProcessedAt holds the default value on creation for the processed_at field.
+	processedevent.DefaultProcessedAt = processedeventDescProcessedAt.Default.(func() time.Time)
+	// processedeventDescID is the schema descriptor for id field.
+	processedeventDescID := processedeventFields[0].Descriptor()
+	// processedevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	processedevent.IDValidator = func() func(string) error {
+		validators := processedeventDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	userFields := schema.User{}.Fields()
 	_ = userFields
 	// userDescName is the schema descriptor for name field.
 	userDescName := userFields[1].Descriptor()
 	// user.NameValidator is a validator for the "name" field. It is called by the builders before save.
-	user.NameValidator = func() func(string) error {
-		validators := userDescName.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
-		}
-		return func(name string) error {
-			for _, fn := range fns {
-				if err := fn(name); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
+	user.NameValidator = userDescName.Validators[0].(func(string) error)
 	// userDescEmail is the schema descriptor for email field.
 	userDescEmail := userFields[2].Descriptor()
 	// user.EmailValidator is a validator for the "email" field. It is called by the builders before save.
-	user.EmailValidator = func() func(string) error {
-		validators := userDescEmail.Validators
-		fns := [...]func(string) error{
-			validators[0].(func(string) error),
-			validators[1].(func(string) error),
-		}
-		return func(email string) error {
-			for _, fn := range fns {
-				if err := fn(email); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
+	user.EmailValidator = userDescEmail.Validators[0].(func(string) error)
 	// userDescPhone is the schema descriptor for phone field.
 	userDescPhone := userFields[3].Descriptor()
 	// user.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	user.PhoneValidator = userDescPhone.Validators[0].(func(string) error)
+	// userDescWebhookURL is the schema descriptor for webhook_url field.
+	userDescWebhookURL := userFields[4].Descriptor()
+	// user.WebhookURLValidator is a validator for the "webhook_url" field. It is called by the builders before save.
+	user.WebhookURLValidator = userDescWebhookURL.Validators[0].(func(string) error)
+	// userDescWebhookSecret is the schema descriptor for webhook_secret field.
+	userDescWebhookSecret := userFields[5].Descriptor()
+	// user.WebhookSecretValidator is a validator for the "webhook_secret" field. It is called by the builders before save.
+	user.WebhookSecretValidator = userDescWebhookSecret.Validators[0].(func(string) error)
 	// userDescEmailEnabled is the schema descriptor for email_enabled field.
-	userDescEmailEnabled := userFields[4].Descriptor()
+	userDescEmailEnabled := userFields[6].Descriptor()
 	// user.DefaultEmailEnabled holds the default value on creation for the email_enabled field.
 	user.DefaultEmailEnabled = userDescEmailEnabled.Default.(bool)
 	// userDescSmsEnabled is the schema descriptor for sms_enabled field.
-	userDescSmsEnabled := userFields[5].Descriptor()
+	userDescSmsEnabled := userFields[7].Descriptor()
 	// user.DefaultSmsEnabled holds the default value on creation for the sms_enabled field.
 	user.DefaultSmsEnabled = userDescSmsEnabled.Default.(bool)
+	// userDescWebhookEnabled is the schema descriptor for webhook_enabled field.
+	userDescWebhookEnabled := userFields[8].Descriptor()
+	// user.DefaultWebhookEnabled holds the default value on creation for the webhook_enabled field.
+	user.DefaultWebhookEnabled = userDescWebhookEnabled.Default.(bool)
+	// userDescInAppEnabled is the schema descriptor for in_app_enabled field.
+	userDescInAppEnabled := userFields[9].Descriptor()
+	// user.DefaultInAppEnabled holds the default value on creation for the in_app_enabled field.
+	user.DefaultInAppEnabled = userDescInAppEnabled.Default.(bool)
+	// userDescQuietStart is the schema descriptor for quiet_start field.
+	userDescQuietStart := userFields[11].Descriptor()
+	// user.QuietStartValidator is a validator for the "quiet_start" field. It is called by the builders before save.
+	user.QuietStartValidator = userDescQuietStart.Validators[0].(func(string) error)
+	// userDescQuietEnd is the schema descriptor for quiet_end field.
+	userDescQuietEnd := userFields[12].Descriptor()
+	// user.QuietEndValidator is a validator for the "quiet_end" field. It is called by the builders before save.
+	user.QuietEndValidator = userDescQuietEnd.Validators[0].(func(string) error)
+	// userDescQuietTimeZone is the schema descriptor for quiet_time_zone field.
+	userDescQuietTimeZone := userFields[13].Descriptor()
+	// user.QuietTimeZoneValidator is a validator for the "quiet_time_zone" field. It is called by the builders before save.
+	user.QuietTimeZoneValidator = userDescQuietTimeZone.Validators[0].(func(string) error)
+	// userDescLocale is the schema descriptor for locale field.
+	userDescLocale := userFields[14].Descriptor()
+	// user.DefaultLocale holds the default value on creation for the locale field.
+	user.DefaultLocale = userDescLocale.Default.(string)
+	// user.LocaleValidator is a validator for the "locale" field. It is called by the builders before save.
+	user.LocaleValidator = userDescLocale.Validators[0].(func(string) error)
+	// userDescOrderCount is the schema descriptor for order_count field.
+	userDescOrderCount := userFields[15].Descriptor()
+	// user.DefaultOrderCount holds the default value on creation for the order_count field.
+	user.DefaultOrderCount = userDescOrderCount.Default.(int64)
 	// userDescCreatedAt is the schema descriptor for created_at field.
-	userDescCreatedAt := userFields[6].Descriptor()
+	userDescCreatedAt := userFields[18].Descriptor()
 	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
 	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
 	// userDescUpdatedAt is the schema descriptor for updated_at field.
-	userDescUpdatedAt := userFields[7].Descriptor()
+	userDescUpdatedAt := userFields[19].Descriptor()
 	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
 	// user.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.

@@ -3,12 +3,14 @@
 package users
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/heraldhq/herald/ent/users/schema"
 	"github.com/heraldhq/herald/ent/users/user"
 )
 
@@ -20,13 +22,37 @@ type User struct {
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
 	// Email holds the value of the "email" field.
-	Email string `json:"email,omitempty"`
+	Email *string `json:"email,omitempty"`
 	// Phone holds the value of the "phone" field.
 	Phone *string `json:"phone,omitempty"`
+	// WebhookURL holds the value of the "webhook_url" field.
+	WebhookURL *string `json:"webhook_url,omitempty"`
+	// WebhookSecret holds the value of the "webhook_secret" field.
+	WebhookSecret *string `json:"-"`
 	// EmailEnabled holds the value of the "email_enabled" field.
 	EmailEnabled bool `json:"email_enabled,omitempty"`
 	// SmsEnabled holds the value of the "sms_enabled" field.
 	SmsEnabled bool `json:"sms_enabled,omitempty"`
+	// WebhookEnabled holds the value of the "webhook_enabled" field.
+	WebhookEnabled bool `json:"webhook_enabled,omitempty"`
+	// InAppEnabled holds the value of the "in_app_enabled" field.
+	InAppEnabled bool `json:"in_app_enabled,omitempty"`
+	// Categories holds the value of the "categories" field.
+	Categories map[string]schema.CategoryPreference `json:"categories,omitempty"`
+	// QuietStart holds the value of the "quiet_start" field.
+	QuietStart *string `json:"quiet_start,omitempty"`
+	// QuietEnd holds the value of the "quiet_end" field.
+	QuietEnd *string `json:"quiet_end,omitempty"`
+	// QuietTimeZone holds the value of the "quiet_time_zone" field.
+	QuietTimeZone *string `json:"quiet_time_zone,omitempty"`
+	// Locale holds the value of the "locale" field.
+	Locale string `json:"locale,omitempty"`
+	// OrderCount holds the value of the "order_count" field.
+	OrderCount int64 `json:"order_count,omitempty"`
+	// LastOrderAt holds the value of the "last_order_at" field.
+	LastOrderAt *time.Time `json:"last_order_at,omitempty"`
+	// DeletedAt holds the value of the "deleted_at" field.
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
@@ -39,11 +65,15 @@ func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case user.FieldEmailEnabled, user.FieldSmsEnabled:
+		case user.FieldCategories:
+			values[i] = new([]byte)
+		case user.FieldEmailEnabled, user.FieldSmsEnabled, user.FieldWebhookEnabled, user.FieldInAppEnabled:
 			values[i] = new(sql.NullBool)
-		case user.FieldID, user.FieldName, user.FieldEmail, user.FieldPhone:
+		case user.FieldOrderCount:
+			values[i] = new(sql.NullInt64)
+		case user.FieldID, user.FieldName, user.FieldEmail, user.FieldPhone, user.FieldWebhookURL, user.FieldWebhookSecret, user.FieldQuietStart, user.FieldQuietEnd, user.FieldQuietTimeZone, user.FieldLocale:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt:
+		case user.FieldLastOrderAt, user.FieldDeletedAt, user.FieldCreatedAt, user.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -76,7 +106,8 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field email", values[i])
 			} else if value.Valid {
-				_m.Email = value.String
+				_m.Email = new(string)
+				*_m.Email = value.String
 			}
 		case user.FieldPhone:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -84,6 +115,20 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Phone = new(string)
 				*_m.Phone = value.String
+			}
+		case user.FieldWebhookURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field webhook_url", values[i])
+			} else if value.Valid {
+				_m.WebhookURL = new(string)
+				*_m.WebhookURL = value.String
+			}
+		case user.FieldWebhookSecret:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field webhook_secret", values[i])
+			} else if value.Valid {
+				_m.WebhookSecret = new(string)
+				*_m.WebhookSecret = value.String
 			}
 		case user.FieldEmailEnabled:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -96,6 +141,73 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field sms_enabled", values[i])
 			} else if value.Valid {
 				_m.SmsEnabled = value.Bool
+			}
+		case user.FieldWebhookEnabled:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field webhook_enabled", values[i])
+			} else if value.Valid {
+				_m.WebhookEnabled = value.Bool
+			}
+		case user.FieldInAppEnabled:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field in_app_enabled", values[i])
+			} else if value.Valid {
+				_m.InAppEnabled = value.Bool
+			}
+		case user.FieldCategories:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field categories", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Categories); err != nil {
+					return fmt.Errorf("unmarshal field categories: %w", err)
+				}
+			}
+		case user.FieldQuietStart:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field quiet_start", values[i])
+			} else if value.Valid {
+				_m.QuietStart = new(string)
+				*_m.QuietStart = value.String
+			}
+		case user.FieldQuietEnd:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field quiet_end", values[i])
+			} else if value.Valid {
+				_m.QuietEnd = new(string)
+				*_m.QuietEnd = value.String
+			}
+		case user.FieldQuietTimeZone:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field quiet_time_zone", values[i])
+			} else if value.Valid {
+				_m.QuietTimeZone = new(string)
+				*_m.QuietTimeZone = value.String
+			}
+		case user.FieldLocale:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field locale", values[i])
+			} else if value.Valid {
+				_m.Locale = value.String
+			}
+		case user.FieldOrderCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field order_count", values[i])
+			} else if value.Valid {
+				_m.OrderCount = value.Int64
+			}
+		case user.FieldLastOrderAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_order_at", values[i])
+			} else if value.Valid {
+				_m.LastOrderAt = new(time.Time)
+				*_m.LastOrderAt = value.Time
+			}
+		case user.FieldDeletedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field deleted_at", values[i])
+			} else if value.Valid {
+				_m.DeletedAt = new(time.Time)
+				*_m.DeletedAt = value.Time
 			}
 		case user.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -148,19 +260,68 @@ func (_m *User) String() string {
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)
 	builder.WriteString(", ")
-	builder.WriteString("email=")
-	builder.WriteString(_m.Email)
+	if v := _m.Email; v != nil {
+		builder.WriteString("email=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	if v := _m.Phone; v != nil {
 		builder.WriteString("phone=")
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")
+	if v := _m.WebhookURL; v != nil {
+		builder.WriteString("webhook_url=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("webhook_secret=<sensitive>")
+	builder.WriteString(", ")
 	builder.WriteString("email_enabled=")
 	builder.WriteString(fmt.Sprintf("%v", _m.EmailEnabled))
 	builder.WriteString(", ")
 	builder.WriteString("sms_enabled=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SmsEnabled))
+	builder.WriteString(", ")
+	builder.WriteString("webhook_enabled=")
+	builder.WriteString(fmt.Sprintf("%v", _m.WebhookEnabled))
+	builder.WriteString(", ")
+	builder.WriteString("in_app_enabled=")
+	builder.WriteString(fmt.Sprintf("%v", _m.InAppEnabled))
+	builder.WriteString(", ")
+	builder.WriteString("categories=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Categories))
+	builder.WriteString(", ")
+	if v := _m.QuietStart; v != nil {
+		builder.WriteString("quiet_start=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.QuietEnd; v != nil {
+		builder.WriteString("quiet_end=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.QuietTimeZone; v != nil {
+		builder.WriteString("quiet_time_zone=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("locale=")
+	builder.WriteString(_m.Locale)
+	builder.WriteString(", ")
+	builder.WriteString("order_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OrderCount))
+	builder.WriteString(", ")
+	if v := _m.LastOrderAt; v != nil {
+		builder.WriteString("last_order_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.DeletedAt; v != nil {
+		builder.WriteString("deleted_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/heraldhq/herald/ent/users/schema"
 	"github.com/heraldhq/herald/ent/users/user"
 )
 
@@ -32,6 +33,14 @@ func (_c *UserCreate) SetEmail(v string) *UserCreate {
 	return _c
 }
 
+// SetNillableEmail sets the "email" field if the given value is not nil.
+func (_c *UserCreate) SetNillableEmail(v *string) *UserCreate {
+	if v != nil {
+		_c.SetEmail(*v)
+	}
+	return _c
+}
+
 // SetPhone sets the "phone" field.
 func (_c *UserCreate) SetPhone(v string) *UserCreate {
 	_c.mutation.SetPhone(v)
@@ -42,6 +51,34 @@ func (_c *UserCreate) SetPhone(v string) *UserCreate {
 func (_c *UserCreate) SetNillablePhone(v *string) *UserCreate {
 	if v != nil {
 		_c.SetPhone(*v)
+	}
+	return _c
+}
+
+// SetWebhookURL sets the "webhook_url" field.
+func (_c *UserCreate) SetWebhookURL(v string) *UserCreate {
+	_c.mutation.SetWebhookURL(v)
+	return _c
+}
+
+// SetNillableWebhookURL sets the "webhook_url" field if the given value is not nil.
+func (_c *UserCreate) SetNillableWebhookURL(v *string) *UserCreate {
+	if v != nil {
+		_c.SetWebhookURL(*v)
+	}
+	return _c
+}
+
+// SetWebhookSecret sets the "webhook_secret" field.
+func (_c *UserCreate) SetWebhookSecret(v string) *UserCreate {
+	_c.mutation.SetWebhookSecret(v)
+	return _c
+}
+
+// SetNillableWebhookSecret sets the "webhook_secret" field if the given value is not nil.
+func (_c *UserCreate) SetNillableWebhookSecret(v *string) *UserCreate {
+	if v != nil {
+		_c.SetWebhookSecret(*v)
 	}
 	return _c
 }
@@ -70,6 +107,138 @@ func (_c *UserCreate) SetSmsEnabled(v bool) *UserCreate {
 func (_c *UserCreate) SetNillableSmsEnabled(v *bool) *UserCreate {
 	if v != nil {
 		_c.SetSmsEnabled(*v)
+	}
+	return _c
+}
+
+// SetWebhookEnabled sets the "webhook_enabled" field.
+func (_c *UserCreate) SetWebhookEnabled(v bool) *UserCreate {
+	_c.mutation.SetWebhookEnabled(v)
+	return _c
+}
+
+// SetNillableWebhookEnabled sets the "webhook_enabled" field if the given value is not nil.
+func (_c *UserCreate) SetNillableWebhookEnabled(v *bool) *UserCreate {
+	if v != nil {
+		_c.SetWebhookEnabled(*v)
+	}
+	return _c
+}
+
+// SetInAppEnabled sets the "in_app_enabled" field.
+func (_c *UserCreate) SetInAppEnabled(v bool) *UserCreate {
+	_c.mutation.SetInAppEnabled(v)
+	return _c
+}
+
+// SetNillableInAppEnabled sets the "in_app_enabled" field if the given value is not nil.
+func (_c *UserCreate) SetNillableInAppEnabled(v *bool) *UserCreate {
+	if v != nil {
+		_c.SetInAppEnabled(*v)
+	}
+	return _c
+}
+
+// SetCategories sets the "categories" field.
+func (_c *UserCreate) SetCategories(v map[string]schema.CategoryPreference) *UserCreate {
+	_c.mutation.SetCategories(v)
+	return _c
+}
+
+// SetQuietStart sets the "quiet_start" field.
+func (_c *UserCreate) SetQuietStart(v string) *UserCreate {
+	_c.mutation.SetQuietStart(v)
+	return _c
+}
+
+// SetNillableQuietStart sets the "quiet_start" field if the given value is not nil.
+func (_c *UserCreate) SetNillableQuietStart(v *string) *UserCreate {
+	if v != nil {
+		_c.SetQuietStart(*v)
+	}
+	return _c
+}
+
+// SetQuietEnd sets the "quiet_end" field.
+func (_c *UserCreate) SetQuietEnd(v string) *UserCreate {
+	_c.mutation.SetQuietEnd(v)
+	return _c
+}
+
+// SetNillableQuietEnd sets the "quiet_end" field if the given value is not nil.
+func (_c *UserCreate) SetNillableQuietEnd(v *string) *UserCreate {
+	if v != nil {
+		_c.SetQuietEnd(*v)
+	}
+	return _c
+}
+
+// SetQuietTimeZone sets the "quiet_time_zone" field.
+func (_c *UserCreate) SetQuietTimeZone(v string) *UserCreate {
+	_c.mutation.SetQuietTimeZone(v)
+	return _c
+}
+
+// SetNillableQuietTimeZone sets the "quiet_time_zone" field if the given value is not nil.
+func (_c *UserCreate) SetNillableQuietTimeZone(v *string) *UserCreate {
+	if v != nil {
+		_c.SetQuietTimeZone(*v)
+	}
+	return _c
+}
+
+// SetLocale sets the "locale" field.
+func (_c *UserCreate) SetLocale(v string) *UserCreate {
+	_c.mutation.SetLocale(v)
+	return _c
+}
+
+// SetNillableLocale sets the "locale" field if the given value is not nil.
+func (_c *UserCreate) SetNillableLocale(v *string) *UserCreate {
+	if v != nil {
+		_c.SetLocale(*v)
+	}
+	return _c
+}
+
+// SetOrderCount sets the "order_count" field.
+func (_c *UserCreate) SetOrderCount(v int64) *UserCreate {
+	_c.mutation.SetOrderCount(v)
+	return _c
+}
+
+// SetNillableOrderCount sets the "order_count" field if the given value is not nil.
+func (_c *UserCreate) SetNillableOrderCount(v *int64) *UserCreate {
+	if v != nil {
+		_c.SetOrderCount(*v)
+	}
+	return _c
+}
+
+// SetLastOrderAt sets the "last_order_at" field.
+func (_c *UserCreate) SetLastOrderAt(v time.Time) *UserCreate {
+	_c.mutation.SetLastOrderAt(v)
+	return _c
+}
+
+// SetNillableLastOrderAt sets the "last_order_at" field if the given value is not nil.
+func (_c *UserCreate) SetNillableLastOrderAt(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetLastOrderAt(*v)
+	}
+	return _c
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (_c *UserCreate) SetDeletedAt(v time.Time) *UserCreate {
+	_c.mutation.SetDeletedAt(v)
+	return _c
+}
+
+// SetNillableDeletedAt sets the "deleted_at" field if the given value is not nil.
+func (_c *UserCreate) SetNillableDeletedAt(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetDeletedAt(*v)
 	}
 	return _c
 }
@@ -159,6 +328,22 @@ func (_c *UserCreate) defaults() {
 		v := user.DefaultSmsEnabled
 		_c.mutation.SetSmsEnabled(v)
 	}
+	if _, ok := _c.mutation.WebhookEnabled(); !ok {
+		v := user.DefaultWebhookEnabled
+		_c.mutation.SetWebhookEnabled(v)
+	}
+	if _, ok := _c.mutation.InAppEnabled(); !ok {
+		v := user.DefaultInAppEnabled
+		_c.mutation.SetInAppEnabled(v)
+	}
+	if _, ok := _c.mutation.Locale(); !ok {
+		v := user.DefaultLocale
+		_c.mutation.SetLocale(v)
+	}
+	if _, ok := _c.mutation.OrderCount(); !ok {
+		v := user.DefaultOrderCount
+		_c.mutation.SetOrderCount(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := user.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -183,9 +368,6 @@ func (_c *UserCreate) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`users: validator failed for field "User.name": %w`, err)}
 		}
 	}
-	if _, ok := _c.mutation.Email(); !ok {
-		return &ValidationError{Name: "email", err: errors.New(`users: missing required field "User.email"`)}
-	}
 	if v, ok := _c.mutation.Email(); ok {
 		if err := user.EmailValidator(v); err != nil {
 			return &ValidationError{Name: "email", err: fmt.Errorf(`users: validator failed for field "User.email": %w`, err)}
@@ -196,11 +378,53 @@ func (_c *UserCreate) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`users: validator failed for field "User.phone": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.WebhookURL(); ok {
+		if err := user.WebhookURLValidator(v); err != nil {
+			return &ValidationError{Name: "webhook_url", err: fmt.Errorf(`users: validator failed for field "User.webhook_url": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.WebhookSecret(); ok {
+		if err := user.WebhookSecretValidator(v); err != nil {
+			return &ValidationError{Name: "webhook_secret", err: fmt.Errorf(`users: validator failed for field "User.webhook_secret": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.EmailEnabled(); !ok {
 		return &ValidationError{Name: "email_enabled", err: errors.New(`users: missing required field "User.email_enabled"`)}
 	}
 	if _, ok := _c.mutation.SmsEnabled(); !ok {
 		return &ValidationError{Name: "sms_enabled", err: errors.New(`users: missing required field "User.sms_enabled"`)}
+	}
+	if _, ok := _c.mutation.WebhookEnabled(); !ok {
+		return &ValidationError{Name: "webhook_enabled", err: errors.New(`users: missing required field "User.webhook_enabled"`)}
+	}
+	if _, ok := _c.mutation.InAppEnabled(); !ok {
+		return &ValidationError{Name: "in_app_enabled", err: errors.New(`users: missing required field "User.in_app_enabled"`)}
+	}
+	if v, ok := _c.mutation.QuietStart(); ok {
+		if err := user.QuietStartValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_start", err: fmt.Errorf(`users: validator failed for field "User.quiet_start": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.QuietEnd(); ok {
+		if err := user.QuietEndValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_end", err: fmt.Errorf(`users: validator failed for field "User.quiet_end": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.QuietTimeZone(); ok {
+		if err := user.QuietTimeZoneValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_time_zone", err: fmt.Errorf(`users: validator failed for field "User.quiet_time_zone": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Locale(); !ok {
+		return &ValidationError{Name: "locale", err: errors.New(`users: missing required field "User.locale"`)}
+	}
+	if v, ok := _c.mutation.Locale(); ok {
+		if err := user.LocaleValidator(v); err != nil {
+			return &ValidationError{Name: "locale", err: fmt.Errorf(`users: validator failed for field "User.locale": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.OrderCount(); !ok {
+		return &ValidationError{Name: "order_count", err: errors.New(`users: missing required field "User.order_count"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`users: missing required field "User.created_at"`)}
@@ -254,11 +478,19 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.Email(); ok {
 		_spec.SetField(user.FieldEmail, field.TypeString, value)
-		_node.Email = value
+		_node.Email = &value
 	}
 	if value, ok := _c.mutation.Phone(); ok {
 		_spec.SetField(user.FieldPhone, field.TypeString, value)
 		_node.Phone = &value
+	}
+	if value, ok := _c.mutation.WebhookURL(); ok {
+		_spec.SetField(user.FieldWebhookURL, field.TypeString, value)
+		_node.WebhookURL = &value
+	}
+	if value, ok := _c.mutation.WebhookSecret(); ok {
+		_spec.SetField(user.FieldWebhookSecret, field.TypeString, value)
+		_node.WebhookSecret = &value
 	}
 	if value, ok := _c.mutation.EmailEnabled(); ok {
 		_spec.SetField(user.FieldEmailEnabled, field.TypeBool, value)
@@ -267,6 +499,46 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SmsEnabled(); ok {
 		_spec.SetField(user.FieldSmsEnabled, field.TypeBool, value)
 		_node.SmsEnabled = value
+	}
+	if value, ok := _c.mutation.WebhookEnabled(); ok {
+		_spec.SetField(user.FieldWebhookEnabled, field.TypeBool, value)
+		_node.WebhookEnabled = value
+	}
+	if value, ok := _c.mutation.InAppEnabled(); ok {
+		_spec.SetField(user.FieldInAppEnabled, field.TypeBool, value)
+		_node.InAppEnabled = value
+	}
+	if value, ok := _c.mutation.Categories(); ok {
+		_spec.SetField(user.FieldCategories, field.TypeJSON, value)
+		_node.Categories = value
+	}
+	if value, ok := _c.mutation.QuietStart(); ok {
+		_spec.SetField(user.FieldQuietStart, field.TypeString, value)
+		_node.QuietStart = &value
+	}
+	if value, ok := _c.mutation.QuietEnd(); ok {
+		_spec.SetField(user.FieldQuietEnd, field.TypeString, value)
+		_node.QuietEnd = &value
+	}
+	if value, ok := _c.mutation.QuietTimeZone(); ok {
+		_spec.SetField(user.FieldQuietTimeZone, field.TypeString, value)
+		_node.QuietTimeZone = &value
+	}
+	if value, ok := _c.mutation.Locale(); ok {
+		_spec.SetField(user.FieldLocale, field.TypeString, value)
+		_node.Locale = value
+	}
+	if value, ok := _c.mutation.OrderCount(); ok {
+		_spec.SetField(user.FieldOrderCount, field.TypeInt64, value)
+		_node.OrderCount = value
+	}
+	if value, ok := _c.mutation.LastOrderAt(); ok {
+		_spec.SetField(user.FieldLastOrderAt, field.TypeTime, value)
+		_node.LastOrderAt = &value
+	}
+	if value, ok := _c.mutation.DeletedAt(); ok {
+		_spec.SetField(user.FieldDeletedAt, field.TypeTime, value)
+		_node.DeletedAt = &value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(user.FieldCreatedAt, field.TypeTime, value)

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/heraldhq/herald/ent/users/predicate"
+	"github.com/heraldhq/herald/ent/users/schema"
 	"github.com/heraldhq/herald/ent/users/user"
 )
 
@@ -56,6 +57,12 @@ func (_u *UserUpdate) SetNillableEmail(v *string) *UserUpdate {
 	return _u
 }
 
+// ClearEmail clears the value of the "email" field.
+func (_u *UserUpdate) ClearEmail() *UserUpdate {
+	_u.mutation.ClearEmail()
+	return _u
+}
+
 // SetPhone sets the "phone" field.
 func (_u *UserUpdate) SetPhone(v string) *UserUpdate {
 	_u.mutation.SetPhone(v)
@@ -73,6 +80,46 @@ func (_u *UserUpdate) SetNillablePhone(v *string) *UserUpdate {
 // ClearPhone clears the value of the "phone" field.
 func (_u *UserUpdate) ClearPhone() *UserUpdate {
 	_u.mutation.ClearPhone()
+	return _u
+}
+
+// SetWebhookURL sets the "webhook_url" field.
+func (_u *UserUpdate) SetWebhookURL(v string) *UserUpdate {
+	_u.mutation.SetWebhookURL(v)
+	return _u
+}
+
+// SetNillableWebhookURL sets the "webhook_url" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableWebhookURL(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetWebhookURL(*v)
+	}
+	return _u
+}
+
+// ClearWebhookURL clears the value of the "webhook_url" field.
+func (_u *UserUpdate) ClearWebhookURL() *UserUpdate {
+	_u.mutation.ClearWebhookURL()
+	return _u
+}
+
+// SetWebhookSecret sets the "webhook_secret" field.
+func (_u *UserUpdate) SetWebhookSecret(v string) *UserUpdate {
+	_u.mutation.SetWebhookSecret(v)
+	return _u
+}
+
+// SetNillableWebhookSecret sets the "webhook_secret" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableWebhookSecret(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetWebhookSecret(*v)
+	}
+	return _u
+}
+
+// ClearWebhookSecret clears the value of the "webhook_secret" field.
+func (_u *UserUpdate) ClearWebhookSecret() *UserUpdate {
+	_u.mutation.ClearWebhookSecret()
 	return _u
 }
 
@@ -101,6 +148,181 @@ func (_u *UserUpdate) SetNillableSmsEnabled(v *bool) *UserUpdate {
 	if v != nil {
 		_u.SetSmsEnabled(*v)
 	}
+	return _u
+}
+
+// SetWebhookEnabled sets the "webhook_enabled" field.
+func (_u *UserUpdate) SetWebhookEnabled(v bool) *UserUpdate {
+	_u.mutation.SetWebhookEnabled(v)
+	return _u
+}
+
+// SetNillableWebhookEnabled sets the "webhook_enabled" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableWebhookEnabled(v *bool) *UserUpdate {
+	if v != nil {
+		_u.SetWebhookEnabled(*v)
+	}
+	return _u
+}
+
+// SetInAppEnabled sets the "in_app_enabled" field.
+func (_u *UserUpdate) SetInAppEnabled(v bool) *UserUpdate {
+	_u.mutation.SetInAppEnabled(v)
+	return _u
+}
+
+// SetNillableInAppEnabled sets the "in_app_enabled" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableInAppEnabled(v *bool) *UserUpdate {
+	if v != nil {
+		_u.SetInAppEnabled(*v)
+	}
+	return _u
+}
+
+// SetCategories sets the "categories" field.
+func (_u *UserUpdate) SetCategories(v map[string]schema.CategoryPreference) *UserUpdate {
+	_u.mutation.SetCategories(v)
+	return _u
+}
+
+// ClearCategories clears the value of the "categories" field.
+func (_u *UserUpdate) ClearCategories() *UserUpdate {
+	_u.mutation.ClearCategories()
+	return _u
+}
+
+// SetQuietStart sets the "quiet_start" field.
+func (_u *UserUpdate) SetQuietStart(v string) *UserUpdate {
+	_u.mutation.SetQuietStart(v)
+	return _u
+}
+
+// SetNillableQuietStart sets the "quiet_start" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableQuietStart(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetQuietStart(*v)
+	}
+	return _u
+}
+
+// ClearQuietStart clears the value of the "quiet_start" field.
+func (_u *UserUpdate) ClearQuietStart() *UserUpdate {
+	_u.mutation.ClearQuietStart()
+	return _u
+}
+
+// SetQuietEnd sets the "quiet_end" field.
+func (_u *UserUpdate) SetQuietEnd(v string) *UserUpdate {
+	_u.mutation.SetQuietEnd(v)
+	return _u
+}
+
+// SetNillableQuietEnd sets the "quiet_end" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableQuietEnd(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetQuietEnd(*v)
+	}
+	return _u
+}
+
+// ClearQuietEnd clears the value of the "quiet_end" field.
+func (_u *UserUpdate) ClearQuietEnd() *UserUpdate {
+	_u.mutation.ClearQuietEnd()
+	return _u
+}
+
+// SetQuietTimeZone sets the "quiet_time_zone" field.
+func (_u *UserUpdate) SetQuietTimeZone(v string) *UserUpdate {
+	_u.mutation.SetQuietTimeZone(v)
+	return _u
+}
+
+// SetNillableQuietTimeZone sets the "quiet_time_zone" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableQuietTimeZone(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetQuietTimeZone(*v)
+	}
+	return _u
+}
+
+// ClearQuietTimeZone clears the value of the "quiet_time_zone" field.
+func (_u *UserUpdate) ClearQuietTimeZone() *UserUpdate {
+	_u.mutation.ClearQuietTimeZone()
+	return _u
+}
+
+// SetLocale sets the "locale" field.
+func (_u *UserUpdate) SetLocale(v string) *UserUpdate {
+	_u.mutation.SetLocale(v)
+	return _u
+}
+
+// SetNillableLocale sets the "locale" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableLocale(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetLocale(*v)
+	}
+	return _u
+}
+
+// SetOrderCount sets the "order_count" field.
+func (_u *UserUpdate) SetOrderCount(v int64) *UserUpdate {
+	_u.mutation.ResetOrderCount()
+	_u.mutation.SetOrderCount(v)
+	return _u
+}
+
+// SetNillableOrderCount sets the "order_count" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableOrderCount(v *int64) *UserUpdate {
+	if v != nil {
+		_u.SetOrderCount(*v)
+	}
+	return _u
+}
+
+// AddOrderCount adds value to the "order_count" field.
+func (_u *UserUpdate) AddOrderCount(v int64) *UserUpdate {
+	_u.mutation.AddOrderCount(v)
+	return _u
+}
+
+// SetLastOrderAt sets the "last_order_at" field.
+func (_u *UserUpdate) SetLastOrderAt(v time.Time) *UserUpdate {
+	_u.mutation.SetLastOrderAt(v)
+	return _u
+}
+
+// SetNillableLastOrderAt sets the "last_order_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableLastOrderAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetLastOrderAt(*v)
+	}
+	return _u
+}
+
+// ClearLastOrderAt clears the value of the "last_order_at" field.
+func (_u *UserUpdate) ClearLastOrderAt() *UserUpdate {
+	_u.mutation.ClearLastOrderAt()
+	return _u
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (_u *UserUpdate) SetDeletedAt(v time.Time) *UserUpdate {
+	_u.mutation.SetDeletedAt(v)
+	return _u
+}
+
+// SetNillableDeletedAt sets the "deleted_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableDeletedAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetDeletedAt(*v)
+	}
+	return _u
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (_u *UserUpdate) ClearDeletedAt() *UserUpdate {
+	_u.mutation.ClearDeletedAt()
 	return _u
 }
 
@@ -168,6 +390,36 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`users: validator failed for field "User.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.WebhookURL(); ok {
+		if err := user.WebhookURLValidator(v); err != nil {
+			return &ValidationError{Name: "webhook_url", err: fmt.Errorf(`users: validator failed for field "User.webhook_url": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.WebhookSecret(); ok {
+		if err := user.WebhookSecretValidator(v); err != nil {
+			return &ValidationError{Name: "webhook_secret", err: fmt.Errorf(`users: validator failed for field "User.webhook_secret": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.QuietStart(); ok {
+		if err := user.QuietStartValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_start", err: fmt.Errorf(`users: validator failed for field "User.quiet_start": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.QuietEnd(); ok {
+		if err := user.QuietEndValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_end", err: fmt.Errorf(`users: validator failed for field "User.quiet_end": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.QuietTimeZone(); ok {
+		if err := user.QuietTimeZoneValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_time_zone", err: fmt.Errorf(`users: validator failed for field "User.quiet_time_zone": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Locale(); ok {
+		if err := user.LocaleValidator(v); err != nil {
+			return &ValidationError{Name: "locale", err: fmt.Errorf(`users: validator failed for field "User.locale": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -189,17 +441,83 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Email(); ok {
 		_spec.SetField(user.FieldEmail, field.TypeString, value)
 	}
+	if _u.mutation.EmailCleared() {
+		_spec.ClearField(user.FieldEmail, field.TypeString)
+	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(user.FieldPhone, field.TypeString, value)
 	}
 	if _u.mutation.PhoneCleared() {
 		_spec.ClearField(user.FieldPhone, field.TypeString)
 	}
+	if value, ok := _u.mutation.WebhookURL(); ok {
+		_spec.SetField(user.FieldWebhookURL, field.TypeString, value)
+	}
+	if _u.mutation.WebhookURLCleared() {
+		_spec.ClearField(user.FieldWebhookURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.WebhookSecret(); ok {
+		_spec.SetField(user.FieldWebhookSecret, field.TypeString, value)
+	}
+	if _u.mutation.WebhookSecretCleared() {
+		_spec.ClearField(user.FieldWebhookSecret, field.TypeString)
+	}
 	if value, ok := _u.mutation.EmailEnabled(); ok {
 		_spec.SetField(user.FieldEmailEnabled, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.SmsEnabled(); ok {
 		_spec.SetField(user.FieldSmsEnabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.WebhookEnabled(); ok {
+		_spec.SetField(user.FieldWebhookEnabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.InAppEnabled(); ok {
+		_spec.SetField(user.FieldInAppEnabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Categories(); ok {
+		_spec.SetField(user.FieldCategories, field.TypeJSON, value)
+	}
+	if _u.mutation.CategoriesCleared() {
+		_spec.ClearField(user.FieldCategories, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.QuietStart(); ok {
+		_spec.SetField(user.FieldQuietStart, field.TypeString, value)
+	}
+	if _u.mutation.QuietStartCleared() {
+		_spec.ClearField(user.FieldQuietStart, field.TypeString)
+	}
+	if value, ok := _u.mutation.QuietEnd(); ok {
+		_spec.SetField(user.FieldQuietEnd, field.TypeString, value)
+	}
+	if _u.mutation.QuietEndCleared() {
+		_spec.ClearField(user.FieldQuietEnd, field.TypeString)
+	}
+	if value, ok := _u.mutation.QuietTimeZone(); ok {
+		_spec.SetField(user.FieldQuietTimeZone, field.TypeString, value)
+	}
+	if _u.mutation.QuietTimeZoneCleared() {
+		_spec.ClearField(user.FieldQuietTimeZone, field.TypeString)
+	}
+	if value, ok := _u.mutation.Locale(); ok {
+		_spec.SetField(user.FieldLocale, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.OrderCount(); ok {
+		_spec.SetField(user.FieldOrderCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedOrderCount(); ok {
+		_spec.AddField(user.FieldOrderCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastOrderAt(); ok {
+		_spec.SetField(user.FieldLastOrderAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastOrderAtCleared() {
+		_spec.ClearField(user.FieldLastOrderAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DeletedAt(); ok {
+		_spec.SetField(user.FieldDeletedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeletedAtCleared() {
+		_spec.ClearField(user.FieldDeletedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(user.FieldUpdatedAt, field.TypeTime, value)
@@ -252,6 +570,12 @@ func (_u *UserUpdateOne) SetNillableEmail(v *string) *UserUpdateOne {
 	return _u
 }
 
+// ClearEmail clears the value of the "email" field.
+func (_u *UserUpdateOne) ClearEmail() *UserUpdateOne {
+	_u.mutation.ClearEmail()
+	return _u
+}
+
 // SetPhone sets the "phone" field.
 func (_u *UserUpdateOne) SetPhone(v string) *UserUpdateOne {
 	_u.mutation.SetPhone(v)
@@ -269,6 +593,46 @@ func (_u *UserUpdateOne) SetNillablePhone(v *string) *UserUpdateOne {
 // ClearPhone clears the value of the "phone" field.
 func (_u *UserUpdateOne) ClearPhone() *UserUpdateOne {
 	_u.mutation.ClearPhone()
+	return _u
+}
+
+// SetWebhookURL sets the "webhook_url" field.
+func (_u *UserUpdateOne) SetWebhookURL(v string) *UserUpdateOne {
+	_u.mutation.SetWebhookURL(v)
+	return _u
+}
+
+// SetNillableWebhookURL sets the "webhook_url" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableWebhookURL(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetWebhookURL(*v)
+	}
+	return _u
+}
+
+// ClearWebhookURL clears the value of the "webhook_url" field.
+func (_u *UserUpdateOne) ClearWebhookURL() *UserUpdateOne {
+	_u.mutation.ClearWebhookURL()
+	return _u
+}
+
+// SetWebhookSecret sets the "webhook_secret" field.
+func (_u *UserUpdateOne) SetWebhookSecret(v string) *UserUpdateOne {
+	_u.mutation.SetWebhookSecret(v)
+	return _u
+}
+
+// SetNillableWebhookSecret sets the "webhook_secret" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableWebhookSecret(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetWebhookSecret(*v)
+	}
+	return _u
+}
+
+// ClearWebhookSecret clears the value of the "webhook_secret" field.
+func (_u *UserUpdateOne) ClearWebhookSecret() *UserUpdateOne {
+	_u.mutation.ClearWebhookSecret()
 	return _u
 }
 
@@ -297,6 +661,181 @@ func (_u *UserUpdateOne) SetNillableSmsEnabled(v *bool) *UserUpdateOne {
 	if v != nil {
 		_u.SetSmsEnabled(*v)
 	}
+	return _u
+}
+
+// SetWebhookEnabled sets the "webhook_enabled" field.
+func (_u *UserUpdateOne) SetWebhookEnabled(v bool) *UserUpdateOne {
+	_u.mutation.SetWebhookEnabled(v)
+	return _u
+}
+
+// SetNillableWebhookEnabled sets the "webhook_enabled" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableWebhookEnabled(v *bool) *UserUpdateOne {
+	if v != nil {
+		_u.SetWebhookEnabled(*v)
+	}
+	return _u
+}
+
+// SetInAppEnabled sets the "in_app_enabled" field.
+func (_u *UserUpdateOne) SetInAppEnabled(v bool) *UserUpdateOne {
+	_u.mutation.SetInAppEnabled(v)
+	return _u
+}
+
+// SetNillableInAppEnabled sets the "in_app_enabled" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableInAppEnabled(v *bool) *UserUpdateOne {
+	if v != nil {
+		_u.SetInAppEnabled(*v)
+	}
+	return _u
+}
+
+// SetCategories sets the "categories" field.
+func (_u *UserUpdateOne) SetCategories(v map[string]schema.CategoryPreference) *UserUpdateOne {
+	_u.mutation.SetCategories(v)
+	return _u
+}
+
+// ClearCategories clears the value of the "categories" field.
+func (_u *UserUpdateOne) ClearCategories() *UserUpdateOne {
+	_u.mutation.ClearCategories()
+	return _u
+}
+
+// SetQuietStart sets the "quiet_start" field.
+func (_u *UserUpdateOne) SetQuietStart(v string) *UserUpdateOne {
+	_u.mutation.SetQuietStart(v)
+	return _u
+}
+
+// SetNillableQuietStart sets the "quiet_start" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableQuietStart(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetQuietStart(*v)
+	}
+	return _u
+}
+
+// ClearQuietStart clears the value of the "quiet_start" field.
+func (_u *UserUpdateOne) ClearQuietStart() *UserUpdateOne {
+	_u.mutation.ClearQuietStart()
+	return _u
+}
+
+// SetQuietEnd sets the "quiet_end" field.
+func (_u *UserUpdateOne) SetQuietEnd(v string) *UserUpdateOne {
+	_u.mutation.SetQuietEnd(v)
+	return _u
+}
+
+// SetNillableQuietEnd sets the "quiet_end" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableQuietEnd(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetQuietEnd(*v)
+	}
+	return _u
+}
+
+// ClearQuietEnd clears the value of the "quiet_end" field.
+func (_u *UserUpdateOne) ClearQuietEnd() *UserUpdateOne {
+	_u.mutation.ClearQuietEnd()
+	return _u
+}
+
+// SetQuietTimeZone sets the "quiet_time_zone" field.
+func (_u *UserUpdateOne) SetQuietTimeZone(v string) *UserUpdateOne {
+	_u.mutation.SetQuietTimeZone(v)
+	return _u
+}
+
+// SetNillableQuietTimeZone sets the "quiet_time_zone" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableQuietTimeZone(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetQuietTimeZone(*v)
+	}
+	return _u
+}
+
+// ClearQuietTimeZone clears the value of the "quiet_time_zone" field.
+func (_u *UserUpdateOne) ClearQuietTimeZone() *UserUpdateOne {
+	_u.mutation.ClearQuietTimeZone()
+	return _u
+}
+
+// SetLocale sets the "locale" field.
+func (_u *UserUpdateOne) SetLocale(v string) *UserUpdateOne {
+	_u.mutation.SetLocale(v)
+	return _u
+}
+
+// SetNillableLocale sets the "locale" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableLocale(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetLocale(*v)
+	}
+	return _u
+}
+
+// SetOrderCount sets the "order_count" field.
+func (_u *UserUpdateOne) SetOrderCount(v int64) *UserUpdateOne {
+	_u.mutation.ResetOrderCount()
+	_u.mutation.SetOrderCount(v)
+	return _u
+}
+
+// SetNillableOrderCount sets the "order_count" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableOrderCount(v *int64) *UserUpdateOne {
+	if v != nil {
+		_u.SetOrderCount(*v)
+	}
+	return _u
+}
+
+// AddOrderCount adds value to the "order_count" field.
+func (_u *UserUpdateOne) AddOrderCount(v int64) *UserUpdateOne {
+	_u.mutation.AddOrderCount(v)
+	return _u
+}
+
+// SetLastOrderAt sets the "last_order_at" field.
+func (_u *UserUpdateOne) SetLastOrderAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetLastOrderAt(v)
+	return _u
+}
+
+// SetNillableLastOrderAt sets the "last_order_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableLastOrderAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetLastOrderAt(*v)
+	}
+	return _u
+}
+
+// ClearLastOrderAt clears the value of the "last_order_at" field.
+func (_u *UserUpdateOne) ClearLastOrderAt() *UserUpdateOne {
+	_u.mutation.ClearLastOrderAt()
+	return _u
+}
+
+// SetDeletedAt sets the "deleted_at" field.
+func (_u *UserUpdateOne) SetDeletedAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetDeletedAt(v)
+	return _u
+}
+
+// SetNillableDeletedAt sets the "deleted_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableDeletedAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetDeletedAt(*v)
+	}
+	return _u
+}
+
+// ClearDeletedAt clears the value of the "deleted_at" field.
+func (_u *UserUpdateOne) ClearDeletedAt() *UserUpdateOne {
+	_u.mutation.ClearDeletedAt()
 	return _u
 }
 
@@ -377,6 +916,36 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`users: validator failed for field "User.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.WebhookURL(); ok {
+		if err := user.WebhookURLValidator(v); err != nil {
+			return &ValidationError{Name: "webhook_url", err: fmt.Errorf(`users: validator failed for field "User.webhook_url": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.WebhookSecret(); ok {
+		if err := user.WebhookSecretValidator(v); err != nil {
+			return &ValidationError{Name: "webhook_secret", err: fmt.Errorf(`users: validator failed for field "User.webhook_secret": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.QuietStart(); ok {
+		if err := user.QuietStartValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_start", err: fmt.Errorf(`users: validator failed for field "User.quiet_start": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.QuietEnd(); ok {
+		if err := user.QuietEndValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_end", err: fmt.Errorf(`users: validator failed for field "User.quiet_end": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.QuietTimeZone(); ok {
+		if err := user.QuietTimeZoneValidator(v); err != nil {
+			return &ValidationError{Name: "quiet_time_zone", err: fmt.Errorf(`users: validator failed for field "User.quiet_time_zone": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Locale(); ok {
+		if err := user.LocaleValidator(v); err != nil {
+			return &ValidationError{Name: "locale", err: fmt.Errorf(`users: validator failed for field "User.locale": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -415,17 +984,83 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	if value, ok := _u.mutation.Email(); ok {
 		_spec.SetField(user.FieldEmail, field.TypeString, value)
 	}
+	if _u.mutation.EmailCleared() {
+		_spec.ClearField(user.FieldEmail, field.TypeString)
+	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(user.FieldPhone, field.TypeString, value)
 	}
 	if _u.mutation.PhoneCleared() {
 		_spec.ClearField(user.FieldPhone, field.TypeString)
 	}
+	if value, ok := _u.mutation.WebhookURL(); ok {
+		_spec.SetField(user.FieldWebhookURL, field.TypeString, value)
+	}
+	if _u.mutation.WebhookURLCleared() {
+		_spec.ClearField(user.FieldWebhookURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.WebhookSecret(); ok {
+		_spec.SetField(user.FieldWebhookSecret, field.TypeString, value)
+	}
+	if _u.mutation.WebhookSecretCleared() {
+		_spec.ClearField(user.FieldWebhookSecret, field.TypeString)
+	}
 	if value, ok := _u.mutation.EmailEnabled(); ok {
 		_spec.SetField(user.FieldEmailEnabled, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.SmsEnabled(); ok {
 		_spec.SetField(user.FieldSmsEnabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.WebhookEnabled(); ok {
+		_spec.SetField(user.FieldWebhookEnabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.InAppEnabled(); ok {
+		_spec.SetField(user.FieldInAppEnabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Categories(); ok {
+		_spec.SetField(user.FieldCategories, field.TypeJSON, value)
+	}
+	if _u.mutation.CategoriesCleared() {
+		_spec.ClearField(user.FieldCategories, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.QuietStart(); ok {
+		_spec.SetField(user.FieldQuietStart, field.TypeString, value)
+	}
+	if _u.mutation.QuietStartCleared() {
+		_spec.ClearField(user.FieldQuietStart, field.TypeString)
+	}
+	if value, ok := _u.mutation.QuietEnd(); ok {
+		_spec.SetField(user.FieldQuietEnd, field.TypeString, value)
+	}
+	if _u.mutation.QuietEndCleared() {
+		_spec.ClearField(user.FieldQuietEnd, field.TypeString)
+	}
+	if value, ok := _u.mutation.QuietTimeZone(); ok {
+		_spec.SetField(user.FieldQuietTimeZone, field.TypeString, value)
+	}
+	if _u.mutation.QuietTimeZoneCleared() {
+		_spec.ClearField(user.FieldQuietTimeZone, field.TypeString)
+	}
+	if value, ok := _u.mutation.Locale(); ok {
+		_spec.SetField(user.FieldLocale, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.OrderCount(); ok {
+		_spec.SetField(user.FieldOrderCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedOrderCount(); ok {
+		_spec.AddField(user.FieldOrderCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastOrderAt(); ok {
+		_spec.SetField(user.FieldLastOrderAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastOrderAtCleared() {
+		_spec.ClearField(user.FieldLastOrderAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DeletedAt(); ok {
+		_spec.SetField(user.FieldDeletedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeletedAtCleared() {
+		_spec.ClearField(user.FieldDeletedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(user.FieldUpdatedAt, field.TypeTime, value)

@@ -2,10 +2,13 @@ package users
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	entusers "github.com/heraldhq/herald/ent/users"
+	"github.com/heraldhq/herald/ent/users/user"
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/subgraphs/users/model"
@@ -14,24 +17,58 @@ import (
 //go:generate go tool gqlgen generate --config gqlgen.yml
 
 // Resolver holds what the resolvers need. The *.resolvers.go files stay thin:
-// they call the methods below, validation lives in validate.go and
-// persistence in the ent client.
+// they call the methods below, validation lives in validate.go, preference
+// rules in prefs.go and persistence in the ent client.
 type Resolver struct {
 	Client *entusers.Client
 	Logger *slog.Logger
+	Policy Policy
+	// Secrets seals webhook signing secrets at rest.
+	Secrets *SecretBox
+	// AllowLoopbackWebhooks admits http(s)://localhost webhooks (development).
+	AllowLoopbackWebhooks bool
+	// LockRows takes row locks (SELECT … FOR UPDATE) in read-modify-write
+	// transactions: on PostgreSQL. SQLite refuses the clause and needs none.
+	LockRows bool
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
-// userByID returns the user, or nil (and no error) when there is none: an
-// unknown id is an empty answer, not a failure.
+func (r *Resolver) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// lock adds FOR UPDATE where the database supports it.
+func (r *Resolver) lock(q *entusers.UserQuery) *entusers.UserQuery {
+	if r.LockRows {
+		return q.ForUpdate()
+	}
+	return q
+}
+
+var errNoUser = &apperr.Error{Code: apperr.NotFound, Message: "no user with this id"}
+
+func notFound(field string) error {
+	e := *errNoUser
+	e.Field = field
+	return &e
+}
+
+// userByID returns the user, or nil (and no error) when there is none or
+// they were deleted: an unknown id is an empty answer, not a failure, and a
+// deleted user no longer exists for clients.
 func (r *Resolver) userByID(ctx context.Context, id string) (*model.User, error) {
-	u, err := r.Client.User.Get(ctx, id)
+	u, err := r.Client.User.Query().Where(user.ID(id), user.DeletedAtIsNil()).Only(ctx)
 	if entusers.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get user: %w", err)
 	}
-	return toUser(u), nil
+	return r.toUser(u), nil
 }
 
 func (r *Resolver) registerUser(ctx context.Context, input model.RegisterUserInput) (*model.User, error) {
@@ -39,40 +76,367 @@ func (r *Resolver) registerUser(ctx context.Context, input model.RegisterUserInp
 	if err != nil {
 		return nil, err
 	}
-	// The unique index decides duplicates: a check-then-insert would race
-	// with a concurrent registration of the same address.
-	u, err := r.Client.User.Create().
+	create := r.Client.User.Create().
 		SetName(reg.Name).
 		SetEmail(reg.Email).
-		SetNillablePhone(reg.Phone).
-		Save(ctx)
+		SetNillablePhone(reg.Phone)
+	p := reg.Preferences
+	create.SetNillableEmailEnabled(p.Email).
+		SetNillableSmsEnabled(p.SMS).
+		SetNillableWebhookEnabled(p.Webhook).
+		SetNillableInAppEnabled(p.InApp).
+		SetNillableLocale(p.Locale)
+	if len(p.Categories) > 0 {
+		create.SetCategories(applyCategories(nil, p.Categories))
+	}
+	if q := p.QuietHours; q != nil {
+		create.SetQuietStart(q.Start).SetQuietEnd(q.End).SetQuietTimeZone(q.TimeZone)
+	}
+	// The unique index decides duplicates: a check-then-insert would race
+	// with a concurrent registration of the same address.
+	u, err := create.Save(ctx)
 	if entusers.IsConstraintError(err) {
-		return nil, &apperr.Error{
-			Code:    apperr.Conflict,
-			Field:   fieldEmail,
-			Message: "a user with this email is already registered",
-			Err:     err,
-		}
+		return nil, duplicateEmail(err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
-	r.Logger.InfoContext(ctx, "user registered", "user_id", u.ID, "email", logging.MaskEmail(u.Email))
-	return toUser(u), nil
+	r.Logger.InfoContext(ctx, "user registered", "user_id", u.ID, "email", logging.MaskEmail(reg.Email))
+	return r.toUser(u), nil
+}
+
+func duplicateEmail(err error) error {
+	return &apperr.Error{
+		Code:    apperr.Conflict,
+		Field:   fieldEmail,
+		Message: "a user with this email is already registered",
+		Err:     err,
+	}
 }
 
 func (r *Resolver) updateNotificationPreferences(ctx context.Context, userID string, input model.NotificationPreferencesInput) (*model.User, error) {
-	u, err := r.Client.User.UpdateOneID(userID).
-		SetNillableEmailEnabled(input.Email).
-		SetNillableSmsEnabled(input.Sms).
-		Save(ctx)
+	patch, err := ValidatePreferences(input, "input.")
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.update(ctx, userID, "userId", func(u *entusers.User, upd *entusers.UserUpdateOne) error {
+		applyPrefs(u, upd, patch)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Logger.InfoContext(ctx, "notification preferences updated", "user_id", u.ID)
+	return r.toUser(u), nil
+}
+
+// userChange is a validated updateUser input.
+type userChange struct {
+	name, email  *string
+	phoneSet     bool
+	phone        *string // nil with phoneSet: remove
+	prefs        *PrefsPatch
+	webhookSet   bool
+	webhookURL   *string // nil with webhookSet: remove
+	webhookOn    *bool
+	rotateSecret bool
+}
+
+func (r *Resolver) validateUserChange(in model.UpdateUserInput) (userChange, error) {
+	var c userChange
+	if in.Name.IsSet() {
+		v := in.Name.Value()
+		if v == nil {
+			return c, apperr.Invalid(fieldName, "name cannot be removed")
+		}
+		n, err := NormalizeName(*v)
+		if err != nil {
+			return c, err
+		}
+		c.name = &n
+	}
+	if in.Email.IsSet() {
+		v := in.Email.Value()
+		if v == nil {
+			return c, apperr.Invalid(fieldEmail, "email cannot be removed; deleteUser erases a user")
+		}
+		e, err := NormalizeEmail(*v)
+		if err != nil {
+			return c, err
+		}
+		c.email = &e
+	}
+	if in.Phone.IsSet() {
+		c.phoneSet = true
+		if v := in.Phone.Value(); v != nil {
+			p, err := NormalizePhone(*v)
+			if err != nil {
+				return c, err
+			}
+			if p != "" {
+				c.phone = &p
+			}
+		}
+	}
+	if p := in.Preferences.Value(); p != nil {
+		patch, err := ValidatePreferences(*p, "input.preferences.")
+		if err != nil {
+			return c, err
+		}
+		c.prefs = &patch
+	}
+	if w := in.Webhook.Value(); w != nil {
+		if w.URL.IsSet() {
+			c.webhookSet = true
+			if v := w.URL.Value(); v != nil {
+				u, err := NormalizeWebhookURL(*v, "input.webhook.url", r.AllowLoopbackWebhooks)
+				if err != nil {
+					return c, err
+				}
+				if u != "" {
+					c.webhookURL = &u
+				}
+			}
+		}
+		c.webhookOn = w.Enabled.Value()
+		if v := w.RotateSecret.Value(); v != nil {
+			c.rotateSecret = *v
+		}
+		if c.rotateSecret && c.webhookSet && c.webhookURL == nil {
+			return c, apperr.Invalid("input.webhook.rotateSecret", "a removed webhook has no secret to rotate")
+		}
+	}
+	return c, nil
+}
+
+func (r *Resolver) updateUser(ctx context.Context, id string, input model.UpdateUserInput) (*model.UpdateUserPayload, error) {
+	c, err := r.validateUserChange(input)
+	if err != nil {
+		return nil, err
+	}
+	var shown *string
+	u, err := r.update(ctx, id, "id", func(u *entusers.User, upd *entusers.UserUpdateOne) error {
+		if c.name != nil {
+			upd.SetName(*c.name)
+		}
+		if c.email != nil {
+			upd.SetEmail(*c.email)
+		}
+		if c.phoneSet {
+			if c.phone == nil {
+				upd.ClearPhone()
+			} else {
+				upd.SetPhone(*c.phone)
+			}
+		}
+		if c.prefs != nil {
+			applyPrefs(u, upd, *c.prefs)
+		}
+		newURL := c.webhookSet && c.webhookURL != nil && (u.WebhookURL == nil || *u.WebhookURL != *c.webhookURL)
+		switch {
+		case c.webhookSet && c.webhookURL == nil:
+			upd.ClearWebhookURL().ClearWebhookSecret().SetWebhookEnabled(false)
+		case newURL || c.rotateSecret:
+			if !newURL && u.WebhookURL == nil {
+				return apperr.Invalid("input.webhook.rotateSecret", "the user has no webhook whose secret could be rotated")
+			}
+			secret, err := NewWebhookSecret()
+			if err != nil {
+				return err
+			}
+			sealed, err := r.Secrets.Seal(u.ID, secret)
+			if err != nil {
+				return err
+			}
+			upd.SetWebhookSecret(sealed)
+			if newURL {
+				upd.SetWebhookURL(*c.webhookURL).SetWebhookEnabled(true)
+			}
+			shown = &secret
+		}
+		if c.webhookOn != nil && !(c.webhookSet && c.webhookURL == nil) {
+			upd.SetWebhookEnabled(*c.webhookOn)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Logger.InfoContext(ctx, "user updated", "user_id", u.ID, "new_webhook_secret", shown != nil)
+	return &model.UpdateUserPayload{User: r.toUser(u), WebhookSigningSecret: shown}, nil
+}
+
+// update runs change on an active user inside a transaction, with the row
+// locked on PostgreSQL, so that concurrent partial updates (categories are
+// read, merged and written back) never lose each other's changes. Any
+// error rolls everything back.
+func (r *Resolver) update(ctx context.Context, id, idField string,
+	change func(*entusers.User, *entusers.UserUpdateOne) error,
+) (*entusers.User, error) {
+	tx, err := r.Client.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	u, err := r.lock(tx.User.Query().Where(user.ID(id), user.DeletedAtIsNil())).Only(ctx)
 	if entusers.IsNotFound(err) {
-		return nil, &apperr.Error{Code: apperr.NotFound, Field: "userId", Message: "no user with this id"}
+		return nil, notFound(idField)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("update preferences: %w", err)
+		return nil, fmt.Errorf("get user: %w", err)
 	}
-	r.Logger.InfoContext(ctx, "notification preferences updated", "user_id", u.ID,
-		"email_enabled", u.EmailEnabled, "sms_enabled", u.SmsEnabled)
-	return toUser(u), nil
+	upd := tx.User.UpdateOne(u)
+	if err := change(u, upd); err != nil {
+		return nil, err
+	}
+	u, err = upd.Save(ctx)
+	if entusers.IsConstraintError(err) {
+		return nil, duplicateEmail(err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		if entusers.IsConstraintError(err) {
+			return nil, duplicateEmail(err)
+		}
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return u, nil
+}
+
+func applyPrefs(u *entusers.User, upd *entusers.UserUpdateOne, p PrefsPatch) {
+	upd.SetNillableEmailEnabled(p.Email).
+		SetNillableSmsEnabled(p.SMS).
+		SetNillableWebhookEnabled(p.Webhook).
+		SetNillableInAppEnabled(p.InApp).
+		SetNillableLocale(p.Locale)
+	if len(p.Categories) > 0 {
+		upd.SetCategories(applyCategories(u.Categories, p.Categories))
+	}
+	if p.QuietHoursSet {
+		if q := p.QuietHours; q != nil {
+			upd.SetQuietStart(q.Start).SetQuietEnd(q.End).SetQuietTimeZone(q.TimeZone)
+		} else {
+			upd.ClearQuietStart().ClearQuietEnd().ClearQuietTimeZone()
+		}
+	}
+}
+
+// deleteUser erases a user's personal data and keeps a tombstone with the
+// id, the order counters and deleted_at, so that later events naming the
+// user are recognised and nothing is sent. Deleting twice is not an error:
+// the first deletion's time is returned.
+func (r *Resolver) deleteUser(ctx context.Context, id string) (*model.DeleteUserPayload, error) {
+	tx, err := r.Client.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	u, err := r.lock(tx.User.Query().Where(user.ID(id))).Only(ctx)
+	if entusers.IsNotFound(err) {
+		return nil, notFound("id")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	if u.DeletedAt != nil {
+		return &model.DeleteUserPayload{ID: u.ID, DeletedAt: *u.DeletedAt}, nil
+	}
+	at := r.now().UTC().Truncate(time.Microsecond)
+	_, err = tx.User.UpdateOne(u).
+		SetName("").
+		ClearEmail().
+		ClearPhone().
+		ClearWebhookURL().
+		ClearWebhookSecret().
+		SetWebhookEnabled(false).
+		ClearCategories().
+		ClearQuietStart().
+		ClearQuietEnd().
+		ClearQuietTimeZone().
+		SetLocale("en").
+		SetDeletedAt(at).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("erase user: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	r.Logger.InfoContext(ctx, "user deleted", "user_id", u.ID)
+	return &model.DeleteUserPayload{ID: u.ID, DeletedAt: at}, nil
+}
+
+// Page sizes of the users connection.
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+)
+
+func (r *Resolver) users(ctx context.Context, first *int, after *string) (*model.UserConnection, error) {
+	n := defaultPageSize
+	if first != nil {
+		n = *first
+	}
+	if n < 1 || n > maxPageSize {
+		return nil, apperr.Invalid("first", "first must be between 1 and %d", maxPageSize)
+	}
+	q := r.Client.User.Query().Where(user.DeletedAtIsNil())
+	if after != nil && *after != "" {
+		c, err := decodeCursor(*after)
+		if err != nil {
+			return nil, apperr.Invalid("after", "after is not a cursor returned by users")
+		}
+		q.Where(user.Or(
+			user.CreatedAtGT(c.CreatedAt),
+			user.And(user.CreatedAtEQ(c.CreatedAt), user.IDGT(c.ID)),
+		))
+	}
+	rows, err := q.Order(entusers.Asc(user.FieldCreatedAt), entusers.Asc(user.FieldID)).Limit(n + 1).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	conn := &model.UserConnection{
+		Edges:    []model.UserEdge{},
+		PageInfo: &model.PageInfo{HasNextPage: len(rows) > n, HasPreviousPage: after != nil && *after != ""},
+	}
+	if len(rows) > n {
+		rows = rows[:n]
+	}
+	for _, u := range rows {
+		conn.Edges = append(conn.Edges, model.UserEdge{Cursor: encodeCursor(u.CreatedAt, u.ID), Node: r.toUser(u)})
+	}
+	if len(conn.Edges) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
+	}
+	conn.Count = len(conn.Edges)
+	return conn, nil
+}
+
+func (r *Resolver) notificationPolicy(ctx context.Context, userID string, category model.NotificationCategory, at *time.Time) (*model.NotificationPolicy, error) {
+	when := r.now()
+	if at != nil {
+		when = *at
+	}
+	u, err := r.Client.User.Get(ctx, userID)
+	if entusers.IsNotFound(err) {
+		u, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	p, err := r.Policy.Decide(userID, u, category, when, func(u *entusers.User) (string, error) {
+		s, err := r.Secrets.Open(u.ID, *u.WebhookSecret)
+		if err != nil {
+			// Misconfiguration, not bad input: the notifier retries.
+			return "", errors.Join(apperr.New(apperr.Internal, "internal error"), err)
+		}
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }

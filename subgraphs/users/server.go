@@ -1,30 +1,59 @@
 // Package users is the users subgraph: people, their contact details and
 // their notification preferences, served as an Apollo Federation v2 subgraph
-// over the service's own database.
+// over the service's own database, plus a consumer of OrderCreated that
+// keeps each user's order counters.
 package users
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 
 	entusers "github.com/heraldhq/herald/ent/users"
+	"github.com/heraldhq/herald/ent/users/migrations"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/subgraphs/users/generated"
+	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
 const defaultDSN = ".run/users.db"
 
-// Config is the users service's configuration.
+// DefaultGroup is the consumer group of the OrderCreated counter: its own,
+// so it sees every event independently of the notifier's group.
+const DefaultGroup = "herald-users"
+
+// Config is the users service's configuration. The zero value of every
+// field after DBDSN means its documented default, so callers that build a
+// Config by hand (tests, the all-in-one binary) keep working.
 type Config struct {
 	HTTPAddr string
 	DBDriver string
 	DBDSN    string
+	// Migrate is migrate.ModeAuto (apply pending migrations at start-up;
+	// also when empty) or migrate.ModeOff (refuse to start unless the
+	// schema is current: production runs `users migrate` first).
+	Migrate string
+	// TopicOrderCreated and Group name what the order counter consumes.
+	TopicOrderCreated string
+	Group             string
+	// CriticalCategories ignore opt-outs and quiet hours; nil means
+	// ORDER_UPDATES, an empty non-nil slice means none.
+	CriticalCategories []string
+	// AllowLoopbackWebhooks admits webhooks on localhost, also over http.
+	AllowLoopbackWebhooks bool
+	// SecretKey (base64 of 32 bytes) encrypts webhook signing secrets at
+	// rest; empty stores them in the clear (development).
+	SecretKey string
 }
 
 // LoadConfig declares and reads the service's environment variables.
@@ -35,55 +64,225 @@ func LoadConfig(v *config.Vars) Config {
 		DBDriver: v.Enum("HERALD_DB_DRIVER", db.SQLite, "users database driver", db.SQLite, db.Postgres),
 		DBDSN: v.Required("HERALD_DB_DSN", defaultDSN,
 			"users database: an SQLite file path or a PostgreSQL DSN"),
+		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
+			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `users migrate` first)",
+			migrate.ModeAuto, migrate.ModeOff),
+		TopicOrderCreated: v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated,
+			"topic carrying OrderCreated events, counted into User.orderCount"),
+		Group: v.String("HERALD_USERS_GROUP", DefaultGroup, "consumer group of the users service on the OrderCreated topic"),
+		CriticalCategories: v.List("HERALD_CRITICAL_CATEGORIES", string(model.NotificationCategoryOrderUpdates),
+			"notification categories that ignore opt-outs and quiet hours, comma-separated, or none"),
+		AllowLoopbackWebhooks: v.Bool("HERALD_ALLOW_HTTP_WEBHOOKS_LOOPBACK", false,
+			"development only: accept webhook URLs on localhost/127.0.0.1/::1, over http too"),
+		SecretKey: v.String("HERALD_USERS_SECRET_KEY", "",
+			"base64 of 32 random bytes encrypting webhook signing secrets at rest (empty: stored unencrypted, development only)"),
 	}
 	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
 		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
+	v.Check(cfg.TopicOrderCreated != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
+	v.Check(cfg.Group != "", "HERALD_USERS_GROUP: must not be empty")
+	if slices.Equal(cfg.CriticalCategories, []string{"none"}) {
+		cfg.CriticalCategories = []string{}
+	}
+	if _, err := criticalSet(cfg.CriticalCategories); err != nil {
+		v.Check(false, "HERALD_CRITICAL_CATEGORIES: %v", err)
+	}
+	if _, err := ParseSecretKey(cfg.SecretKey); err != nil {
+		v.Check(false, "HERALD_USERS_SECRET_KEY: %v", err)
+	}
 	return cfg
+}
+
+func criticalSet(names []string) (map[model.NotificationCategory]bool, error) {
+	if names == nil {
+		names = []string{string(model.NotificationCategoryOrderUpdates)}
+	}
+	set := map[model.NotificationCategory]bool{}
+	for _, n := range names {
+		c := model.NotificationCategory(n)
+		if !c.IsValid() {
+			return nil, fmt.Errorf("%q is not a category (want %v or none)", n, model.AllNotificationCategory)
+		}
+		set[c] = true
+	}
+	return set, nil
 }
 
 // Deps holds what the caller constructs and passes in.
 type Deps struct {
 	Logger *slog.Logger
+	// Broker, when set, runs the OrderCreated counter beside the API.
+	// Without it User.orderCount stays as it is.
+	Broker stream.Broker
 	// Ready, when set, receives the bound HTTP address once requests are
 	// accepted (the address matters when HTTPAddr ends in ":0").
 	Ready func(net.Addr)
 }
 
-// Run opens the database, brings its schema up to date and serves
-// GraphQL on /graphql and health on /healthz until ctx ends, then drains
-// requests in flight and closes the database.
+// Migrate applies the users service's pending schema migrations: the
+// `users migrate` subcommand and HERALD_DB_MIGRATE=auto.
+func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+	if err != nil {
+		return fmt.Errorf("users: open database: %w", err)
+	}
+	defer d.Close()
+	return migrateDB(ctx, d, migrate.ModeAuto, logger)
+}
+
+func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) error {
+	fsys, err := migrations.FS(d.Dialect)
+	if err != nil {
+		return err
+	}
+	if mode == migrate.ModeOff {
+		if err := migrate.RequireCurrent(ctx, d.SQL, d.Dialect, fsys); err != nil {
+			return fmt.Errorf("users: %w", err)
+		}
+		if v, err := migrate.Status(ctx, d.SQL, d.Dialect, fsys); err == nil && v.Current > v.Latest {
+			logger.WarnContext(ctx, "database schema is newer than this build", "schema_version", v.Current, "build_version", v.Latest)
+		}
+		return nil
+	}
+	applied, err := migrate.Apply(ctx, d.SQL, d.Dialect, fsys, migrate.WithLogger(logger))
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	if len(applied) > 0 {
+		logger.InfoContext(ctx, "database migrated", "applied_versions", applied)
+	}
+	return nil
+}
+
+// Run opens the database, brings its schema up to date (or checks it is),
+// serves GraphQL on /graphql and health on /healthz, and with a broker
+// counts orders from OrderCreated, until ctx ends; then it drains requests
+// in flight, stops consuming and closes the database.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	opts, err := cfg.options()
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	if !opts.Secrets.Encrypted() {
+		logger.Warn("HERALD_USERS_SECRET_KEY is not set: webhook signing secrets are stored unencrypted")
 	}
 	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
 	if err != nil {
 		return fmt.Errorf("users: open database: %w", err)
 	}
 	defer d.Close()
-	client := entusers.NewClient(entusers.Driver(d.Driver))
-	// Auto-migration for now; versioned migrations replace it later.
-	if err := client.Schema.Create(ctx); err != nil {
-		return fmt.Errorf("users: migrate database: %w", err)
+	if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
+		return err
 	}
-	h := NewHandler(client, d.Ping, logger)
-	if err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready); err != nil {
+	client := entusers.NewClient(entusers.Driver(d.Driver))
+	checks := map[string]func(context.Context) error{"database": d.Ping}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	consumed := make(chan error, 1)
+	if deps.Broker != nil {
+		topic, group := cfg.TopicOrderCreated, cfg.Group
+		if topic == "" {
+			topic = events.TopicOrderCreated
+		}
+		if group == "" {
+			group = DefaultGroup
+		}
+		if err := deps.Broker.EnsureTopic(ctx, topic); err != nil {
+			return fmt.Errorf("users: ensure topic %s: %w", topic, err)
+		}
+		sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+		if err != nil {
+			return fmt.Errorf("users: subscribe %s: %w", topic, err)
+		}
+		defer sub.Close()
+		checks["stream"] = deps.Broker.Ping
+		counter := &OrderCounter{Client: client, Logger: logger, LockRows: d.Dialect == db.Postgres}
+		go func() {
+			err := sub.Consume(ctx, counter.Handle)
+			if ctx.Err() != nil {
+				err = nil
+			}
+			if err != nil {
+				err = fmt.Errorf("users: consume %s: %w", topic, err)
+				cancel() // a dead consumer takes the service down, to be restarted
+			}
+			consumed <- err
+		}()
+		logger.Info("counting orders", "topic", topic, "group", group)
+	} else {
+		close(consumed)
+	}
+
+	opts.Dialect = d.Dialect
+	h := newHandler(client, checks, logger, opts)
+	serveErr := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready)
+	cancel()
+	consumeErr := <-consumed
+	if err := errors.Join(consumeErr, serveErr); err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
 	return nil
 }
 
-// NewHandler serves the subgraph over client: GET and POST /graphql, and
-// GET /healthz running ping.
-func NewHandler(client *entusers.Client, ping func(context.Context) error, logger *slog.Logger) http.Handler {
+// Options are the resolver settings that come from Config.
+type Options struct {
+	Critical              map[model.NotificationCategory]bool
+	Secrets               *SecretBox
+	AllowLoopbackWebhooks bool
+	// Dialect of the database ("postgres" locks rows it updates; SQLite has
+	// a single writer and no row locks).
+	Dialect string
+}
+
+func (cfg Config) options() (Options, error) {
+	crit, err := criticalSet(cfg.CriticalCategories)
+	if err != nil {
+		return Options{}, fmt.Errorf("critical categories: %w", err)
+	}
+	box, err := ParseSecretKey(cfg.SecretKey)
+	if err != nil {
+		return Options{}, fmt.Errorf("secret key: %w", err)
+	}
+	return Options{Critical: crit, Secrets: box, AllowLoopbackWebhooks: cfg.AllowLoopbackWebhooks}, nil
+}
+
+// NewHandler serves the subgraph over client, whose database is d: GET and
+// POST /graphql, and GET /healthz pinging d. The zero Options mean
+// ORDER_UPDATES critical, secrets unencrypted and no loopback webhooks.
+func NewHandler(client *entusers.Client, d *db.DB, logger *slog.Logger, opts Options) http.Handler {
+	opts.Dialect = d.Dialect
+	return newHandler(client, map[string]func(context.Context) error{"database": d.Ping}, logger, opts)
+}
+
+func newHandler(client *entusers.Client, checks map[string]func(context.Context) error, logger *slog.Logger, opts Options) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = &SecretBox{}
+	}
+	if opts.Critical == nil {
+		opts.Critical, _ = criticalSet(nil)
+	}
 	es := generated.NewExecutableSchema(generated.Config{
-		Resolvers: &Resolver{Client: client, Logger: logger},
+		Resolvers: &Resolver{
+			Client:                client,
+			Logger:                logger,
+			Policy:                Policy{Critical: opts.Critical},
+			Secrets:               opts.Secrets,
+			AllowLoopbackWebhooks: opts.AllowLoopbackWebhooks,
+			LockRows:              opts.Dialect == db.Postgres,
+		},
 	})
 	gql := gqlserver.New(es, logger)
 	mux := http.NewServeMux()
 	mux.Handle("GET /graphql", gql)
 	mux.Handle("POST /graphql", gql)
-	mux.Handle("GET /healthz", httpserver.Health(map[string]func(context.Context) error{"database": ping}))
+	mux.Handle("GET /healthz", httpserver.Health(checks))
 	return mux
 }

@@ -7,6 +7,7 @@ package users
 
 import (
 	"context"
+	"time"
 
 	"github.com/heraldhq/herald/subgraphs/users/generated"
 	"github.com/heraldhq/herald/subgraphs/users/model"
@@ -22,9 +23,29 @@ func (r *mutationResolver) UpdateNotificationPreferences(ctx context.Context, us
 	return r.updateNotificationPreferences(ctx, userID, input)
 }
 
+// UpdateUser is the resolver for the updateUser field.
+func (r *mutationResolver) UpdateUser(ctx context.Context, id string, input model.UpdateUserInput) (*model.UpdateUserPayload, error) {
+	return r.updateUser(ctx, id, input)
+}
+
+// DeleteUser is the resolver for the deleteUser field.
+func (r *mutationResolver) DeleteUser(ctx context.Context, id string) (*model.DeleteUserPayload, error) {
+	return r.deleteUser(ctx, id)
+}
+
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, id string) (*model.User, error) {
 	return r.userByID(ctx, id)
+}
+
+// Users is the resolver for the users field.
+func (r *queryResolver) Users(ctx context.Context, first *int, after *string) (*model.UserConnection, error) {
+	return r.users(ctx, first, after)
+}
+
+// NotificationPolicy is the resolver for the notificationPolicy field.
+func (r *queryResolver) NotificationPolicy(ctx context.Context, userID string, category model.NotificationCategory, at *time.Time) (*model.NotificationPolicy, error) {
+	return r.notificationPolicy(ctx, userID, category, at)
 }
 
 // Mutation returns generated.MutationResolver implementation.

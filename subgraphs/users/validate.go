@@ -1,23 +1,32 @@
 package users
 
 import (
+	"net"
 	"net/mail"
+	"net/url"
+	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // zones must resolve the same on a minimal image without /usr/share/zoneinfo
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/language"
 
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
-// Limits on registration input. The database enforces the same limits, so a
-// value that passes here is never refused by a column constraint.
+// Limits on input. The database columns are at least this wide, so a value
+// that passes here is never refused by the database.
 const (
-	MaxNameRunes   = 200
-	MaxEmailBytes  = 254 // RFC 5321's limit on a forward path
-	maxPhoneLength = 64  // raw input, before normalisation; E.164 itself is ≤ 16
+	MaxNameRunes     = 200
+	MaxEmailBytes    = 254 // RFC 5321's limit on a forward path
+	MaxWebhookURL    = 2048
+	MaxTimeZoneBytes = 64
+	MaxLocaleBytes   = 35 // the longest tag the column holds; real tags are far shorter
+	maxPhoneLength   = 64 // raw input, before normalisation; E.164 itself is ≤ 16
 )
 
 // Field names reported in extensions.field, as paths into the mutation's arguments.
@@ -29,9 +38,10 @@ const (
 
 // Registration is a validated, normalised registerUser input.
 type Registration struct {
-	Name  string  // trimmed
-	Email string  // bare address, lower-cased
-	Phone *string // E.164, nil when none was given
+	Name        string  // trimmed
+	Email       string  // bare address, lower-cased
+	Phone       *string // E.164, nil when none was given
+	Preferences PrefsPatch
 }
 
 // ValidateRegistration checks and normalises a registerUser input. It
@@ -47,13 +57,19 @@ func ValidateRegistration(in model.RegisterUserInput) (Registration, error) {
 		return Registration{}, err
 	}
 	reg := Registration{Name: name, Email: email}
-	if in.Phone != nil {
-		phone, err := NormalizePhone(*in.Phone)
+	if p := in.Phone.Value(); p != nil {
+		phone, err := NormalizePhone(*p)
 		if err != nil {
 			return Registration{}, err
 		}
 		if phone != "" {
 			reg.Phone = &phone
+		}
+	}
+	if p := in.Preferences.Value(); p != nil {
+		reg.Preferences, err = ValidatePreferences(*p, "input.preferences.")
+		if err != nil {
+			return Registration{}, err
 		}
 	}
 	return reg, nil
@@ -122,4 +138,235 @@ func NormalizePhone(s string) (string, error) {
 		return "", apperr.Invalid(fieldPhone, "phone must not have an extension")
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+// NormalizeWebhookURL checks a webhook endpoint and returns it with the
+// scheme and host lower-cased, or "" for a blank input (no webhook).
+//
+// Only https is accepted: the body carries personal data and the signature
+// does not hide it. Loopback hosts (localhost, 127.0.0.0/8, ::1) are allowed,
+// over http or https, only when allowLoopback is set (development). Other
+// private, link-local and unspecified IP literals are refused outright so a
+// user cannot point Herald's notifier at its own network (the notifier must
+// still check the resolved address when it connects, since a public name
+// can resolve to a private address).
+func NormalizeWebhookURL(s, field string, allowLoopback bool) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if len(s) > MaxWebhookURL || !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", apperr.Invalid(field, "webhook URL must be at most %d characters without control characters", MaxWebhookURL)
+	}
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Host == "" {
+		return "", apperr.Invalid(field, "webhook URL must be an absolute URL such as https://example.com/hooks/herald")
+	}
+	if u.User != nil {
+		return "", apperr.Invalid(field, "webhook URL must not contain credentials")
+	}
+	if u.Fragment != "" || strings.Contains(s, "#") {
+		return "", apperr.Invalid(field, "webhook URL must not contain a fragment")
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return "", apperr.Invalid(field, "webhook URL must name a host")
+	}
+	if p := u.Port(); p != "" && !validPort(p) {
+		return "", apperr.Invalid(field, "webhook URL has an invalid port")
+	}
+	loopback := isLoopback(host)
+	switch {
+	case loopback && !allowLoopback:
+		return "", apperr.Invalid(field, "webhook URL must not point at this machine")
+	case u.Scheme == "https":
+	case u.Scheme == "http" && loopback:
+	case u.Scheme == "http":
+		return "", apperr.Invalid(field, "webhook URL must use https")
+	default:
+		return "", apperr.Invalid(field, "webhook URL must use https")
+	}
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil && !loopback &&
+		(ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() ||
+			ip.IsMulticast() || ip.IsInterfaceLocalMulticast()) {
+		return "", apperr.Invalid(field, "webhook URL must not point at a private or local network address")
+	}
+	if strings.Contains(u.Hostname(), "%") {
+		return "", apperr.Invalid(field, "webhook URL must not carry an IPv6 zone")
+	}
+	u.Host = strings.ToLower(u.Host)
+	out := u.String()
+	if len(out) > MaxWebhookURL {
+		return "", apperr.Invalid(field, "webhook URL must be at most %d characters", MaxWebhookURL)
+	}
+	return out, nil
+}
+
+func validPort(p string) bool {
+	if len(p) > 5 {
+		return false
+	}
+	n := 0
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n > 0 && n <= 65535
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// NormalizeLocalTime accepts a 24-hour wall-clock time "HH:MM" and returns
+// it with its minutes since midnight.
+func NormalizeLocalTime(s, field string) (string, int, error) {
+	s = strings.TrimSpace(s)
+	t, err := time.Parse("15:04", s)
+	if err != nil || t.Format("15:04") != s {
+		return "", 0, apperr.Invalid(field, "time must be HH:MM on a 24-hour clock, such as 22:00")
+	}
+	return s, t.Hour()*60 + t.Minute(), nil
+}
+
+// NormalizeTimeZone accepts an IANA time zone name that exists in the
+// time zone database embedded in the binary ("Local" is refused: it means
+// the server's zone, not the user's).
+func NormalizeTimeZone(s, field string) (*time.Location, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "Local" || len(s) > MaxTimeZoneBytes || !utf8.ValidString(s) {
+		return nil, apperr.Invalid(field, "time zone must be an IANA name such as Europe/Berlin")
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return nil, apperr.Invalid(field, "time zone %q does not exist; use an IANA name such as Europe/Berlin", s)
+	}
+	return loc, nil
+}
+
+// NormalizeLocale parses a BCP 47 language tag and returns its canonical
+// form ("EN-gb" → "en-GB").
+func NormalizeLocale(s, field string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > MaxLocaleBytes || !utf8.ValidString(s) {
+		return "", apperr.Invalid(field, "locale must be a BCP 47 tag such as en-GB")
+	}
+	tag, err := language.Parse(s)
+	if err != nil || tag == language.Und {
+		return "", apperr.Invalid(field, "locale %q is not a BCP 47 tag such as en-GB", s)
+	}
+	out := tag.String()
+	if len(out) > MaxLocaleBytes || out == "und" {
+		return "", apperr.Invalid(field, "locale must be a BCP 47 tag such as en-GB")
+	}
+	return out, nil
+}
+
+// QuietHoursValue is validated quiet hours.
+type QuietHoursValue struct {
+	Start, End       string // HH:MM
+	StartMin, EndMin int    // minutes since local midnight
+	TimeZone         string
+	Location         *time.Location
+}
+
+// ValidateQuietHours checks a quiet-hours input; prefix is the path of the
+// input object ("input.preferences.quietHours.").
+func ValidateQuietHours(in model.QuietHoursInput, prefix string) (QuietHoursValue, error) {
+	start, sm, err := NormalizeLocalTime(in.Start, prefix+"start")
+	if err != nil {
+		return QuietHoursValue{}, err
+	}
+	end, em, err := NormalizeLocalTime(in.End, prefix+"end")
+	if err != nil {
+		return QuietHoursValue{}, err
+	}
+	if sm == em {
+		return QuietHoursValue{}, apperr.Invalid(prefix+"end", "quiet hours must end at a different time than they start")
+	}
+	loc, err := NormalizeTimeZone(in.TimeZone, prefix+"timeZone")
+	if err != nil {
+		return QuietHoursValue{}, err
+	}
+	return QuietHoursValue{Start: start, End: end, StartMin: sm, EndMin: em, TimeZone: loc.String(), Location: loc}, nil
+}
+
+// CategoryPatch changes one category; nil fields stay as they are.
+type CategoryPatch struct {
+	Enabled  *bool
+	OptedOut *[]string // replaces the list; sorted, without duplicates
+}
+
+// PrefsPatch is a validated NotificationPreferencesInput: nil fields stay
+// as they are.
+type PrefsPatch struct {
+	Email, SMS, Webhook, InApp *bool
+	Categories                 map[string]CategoryPatch
+	QuietHoursSet              bool             // the input named quietHours
+	QuietHours                 *QuietHoursValue // nil with QuietHoursSet: remove
+	Locale                     *string
+}
+
+// ValidatePreferences checks a preferences input; prefix is the path of the
+// input object ("input." or "input.preferences.").
+func ValidatePreferences(in model.NotificationPreferencesInput, prefix string) (PrefsPatch, error) {
+	p := PrefsPatch{
+		Email:   in.Email.Value(),
+		SMS:     in.Sms.Value(),
+		Webhook: in.Webhook.Value(),
+		InApp:   in.InApp.Value(),
+	}
+	if cats := in.Categories.Value(); len(cats) > 0 {
+		p.Categories = make(map[string]CategoryPatch, len(cats))
+		for i, c := range cats {
+			field := prefix + "categories"
+			if !c.Category.IsValid() {
+				return PrefsPatch{}, apperr.Invalid(field, "unknown category %q", c.Category)
+			}
+			if _, dup := p.Categories[string(c.Category)]; dup {
+				return PrefsPatch{}, apperr.Invalid(field, "category %s is listed twice (entry %d)", c.Category, i)
+			}
+			cp := CategoryPatch{Enabled: c.Enabled.Value()}
+			if c.OptedOut.IsSet() {
+				out := []string{}
+				for _, ch := range c.OptedOut.Value() {
+					if !ch.IsValid() {
+						return PrefsPatch{}, apperr.Invalid(field, "unknown channel %q", ch)
+					}
+					out = append(out, string(ch))
+				}
+				slices.Sort(out)
+				out = slices.Compact(out)
+				cp.OptedOut = &out
+			}
+			p.Categories[string(c.Category)] = cp
+		}
+	}
+	if in.QuietHours.IsSet() {
+		p.QuietHoursSet = true
+		if q := in.QuietHours.Value(); q != nil {
+			v, err := ValidateQuietHours(*q, prefix+"quietHours.")
+			if err != nil {
+				return PrefsPatch{}, err
+			}
+			p.QuietHours = &v
+		}
+	}
+	if l := in.Locale.Value(); l != nil {
+		loc, err := NormalizeLocale(*l, prefix+"locale")
+		if err != nil {
+			return PrefsPatch{}, err
+		}
+		p.Locale = &loc
+	} else if in.Locale.IsSet() {
+		return PrefsPatch{}, apperr.Invalid(prefix+"locale", "locale cannot be removed; set a BCP 47 tag such as en")
+	}
+	return p, nil
 }

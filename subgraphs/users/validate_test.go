@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/heraldhq/herald/internal/apperr"
@@ -13,6 +14,9 @@ import (
 )
 
 func ptr(s string) *string { return &s }
+
+// opt is a present optional string input.
+func opt(s string) graphql.Omittable[*string] { return graphql.OmittableOf(&s) }
 
 func TestValidateRegistration(t *testing.T) {
 	tests := []struct {
@@ -23,7 +27,7 @@ func TestValidateRegistration(t *testing.T) {
 	}{
 		{
 			name: "trims and lower-cases",
-			in:   model.RegisterUserInput{Name: "  Ada Lovelace\t", Email: " Ada@Example.COM ", Phone: ptr(" +1 (650) 253-0000 ")},
+			in:   model.RegisterUserInput{Name: "  Ada Lovelace\t", Email: " Ada@Example.COM ", Phone: opt(" +1 (650) 253-0000 ")},
 			want: Registration{Name: "Ada Lovelace", Email: "ada@example.com", Phone: ptr("+16502530000")},
 		},
 		{
@@ -33,12 +37,12 @@ func TestValidateRegistration(t *testing.T) {
 		},
 		{
 			name: "blank phone means none",
-			in:   model.RegisterUserInput{Name: "Grace", Email: "grace@example.org", Phone: ptr("   ")},
+			in:   model.RegisterUserInput{Name: "Grace", Email: "grace@example.org", Phone: opt("   ")},
 			want: Registration{Name: "Grace", Email: "grace@example.org"},
 		},
 		{
 			name: "german mobile",
-			in:   model.RegisterUserInput{Name: "Émile", Email: "e@example.de", Phone: ptr("+49 151 23456789")},
+			in:   model.RegisterUserInput{Name: "Émile", Email: "e@example.de", Phone: opt("+49 151 23456789")},
 			want: Registration{Name: "Émile", Email: "e@example.de", Phone: ptr("+4915123456789")},
 		},
 		{
@@ -59,11 +63,11 @@ func TestValidateRegistration(t *testing.T) {
 		{name: "comment", in: model.RegisterUserInput{Name: "Ada", Email: "ada@example.com (work)"}, wantField: "input.email"},
 		{name: "two addresses", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com, b@example.com"}, wantField: "input.email"},
 		{name: "long email", in: model.RegisterUserInput{Name: "Ada", Email: strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com"}, wantField: "input.email"},
-		{name: "phone without country code", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: ptr("650 253 0000")}, wantField: "input.phone"},
-		{name: "phone letters only", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: ptr("+call me")}, wantField: "input.phone"},
-		{name: "phone too short", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: ptr("+1 555")}, wantField: "input.phone"},
-		{name: "phone unknown country code", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: ptr("+999 1234567")}, wantField: "input.phone"},
-		{name: "phone with extension", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: ptr("+1 650 253 0000 ext. 12")}, wantField: "input.phone"},
+		{name: "phone without country code", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: opt("650 253 0000")}, wantField: "input.phone"},
+		{name: "phone letters only", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: opt("+call me")}, wantField: "input.phone"},
+		{name: "phone too short", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: opt("+1 555")}, wantField: "input.phone"},
+		{name: "phone unknown country code", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: opt("+999 1234567")}, wantField: "input.phone"},
+		{name: "phone with extension", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: opt("+1 650 253 0000 ext. 12")}, wantField: "input.phone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,7 +105,7 @@ func FuzzValidateRegistration(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, email, phone string, hasPhone bool) {
 		in := model.RegisterUserInput{Name: name, Email: email}
 		if hasPhone {
-			in.Phone = &phone
+			in.Phone = graphql.OmittableOf(&phone)
 		}
 		reg, err := ValidateRegistration(in)
 		if err != nil {
@@ -143,7 +147,7 @@ func FuzzValidateRegistration(f *testing.F) {
 			}
 		}
 
-		again, err := ValidateRegistration(model.RegisterUserInput{Name: reg.Name, Email: reg.Email, Phone: reg.Phone})
+		again, err := ValidateRegistration(model.RegisterUserInput{Name: reg.Name, Email: reg.Email, Phone: graphql.OmittableOf(reg.Phone)})
 		if err != nil {
 			t.Fatalf("normalised input %+v refused: %v", reg, err)
 		}

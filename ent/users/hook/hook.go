@@ -9,6 +9,18 @@ import (
 	"github.com/heraldhq/herald/ent/users"
 )
 
+// The ProcessedEventFunc type is an adapter to allow the use of ordinary
+// function as ProcessedEvent mutator.
+type ProcessedEventFunc func(context.Context, *users.ProcessedEventMutation) (users.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ProcessedEventFunc) Mutate(ctx context.Context, m users.Mutation) (users.Value, error) {
+	if mv, ok := m.(*users.ProcessedEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *users.ProcessedEventMutation", m)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary
 // function as User mutator.
 type UserFunc func(context.Context, *users.UserMutation) (users.Value, error)

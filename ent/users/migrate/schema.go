@@ -8,14 +8,38 @@ import (
 )
 
 var (
+	// ProcessedEventsColumns holds the columns for the "processed_events" table.
+	ProcessedEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 200},
+		{Name: "type", Type: field.TypeString, Size: 200},
+		{Name: "processed_at", Type: field.TypeTime},
+	}
+	// ProcessedEventsTable holds the schema information for the "processed_events" table.
+	ProcessedEventsTable = &schema.Table{
+		Name:       "processed_events",
+		Columns:    ProcessedEventsColumns,
+		PrimaryKey: []*schema.Column{ProcessedEventsColumns[0]},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 36},
 		{Name: "name", Type: field.TypeString, Size: 200},
-		{Name: "email", Type: field.TypeString, Unique: true, Size: 254},
+		{Name: "email", Type: field.TypeString, Unique: true, Nullable: true, Size: 254},
 		{Name: "phone", Type: field.TypeString, Nullable: true, Size: 16},
+		{Name: "webhook_url", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "webhook_secret", Type: field.TypeString, Nullable: true, Size: 512},
 		{Name: "email_enabled", Type: field.TypeBool, Default: true},
 		{Name: "sms_enabled", Type: field.TypeBool, Default: false},
+		{Name: "webhook_enabled", Type: field.TypeBool, Default: false},
+		{Name: "in_app_enabled", Type: field.TypeBool, Default: true},
+		{Name: "categories", Type: field.TypeJSON, Nullable: true},
+		{Name: "quiet_start", Type: field.TypeString, Nullable: true, Size: 5},
+		{Name: "quiet_end", Type: field.TypeString, Nullable: true, Size: 5},
+		{Name: "quiet_time_zone", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "locale", Type: field.TypeString, Size: 35, Default: "en"},
+		{Name: "order_count", Type: field.TypeInt64, Default: 0},
+		{Name: "last_order_at", Type: field.TypeTime, Nullable: true},
+		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 	}
@@ -24,9 +48,17 @@ var (
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "user_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[18], UsersColumns[0]},
+			},
+		},
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		ProcessedEventsTable,
 		UsersTable,
 	}
 )

@@ -19,10 +19,34 @@ const (
 	FieldEmail = "email"
 	// FieldPhone holds the string denoting the phone field in the database.
 	FieldPhone = "phone"
+	// FieldWebhookURL holds the string denoting the webhook_url field in the database.
+	FieldWebhookURL = "webhook_url"
+	// FieldWebhookSecret holds the string denoting the webhook_secret field in the database.
+	FieldWebhookSecret = "webhook_secret"
 	// FieldEmailEnabled holds the string denoting the email_enabled field in the database.
 	FieldEmailEnabled = "email_enabled"
 	// FieldSmsEnabled holds the string denoting the sms_enabled field in the database.
 	FieldSmsEnabled = "sms_enabled"
+	// FieldWebhookEnabled holds the string denoting the webhook_enabled field in the database.
+	FieldWebhookEnabled = "webhook_enabled"
+	// FieldInAppEnabled holds the string denoting the in_app_enabled field in the database.
+	FieldInAppEnabled = "in_app_enabled"
+	// FieldCategories holds the string denoting the categories field in the database.
+	FieldCategories = "categories"
+	// FieldQuietStart holds the string denoting the quiet_start field in the database.
+	FieldQuietStart = "quiet_start"
+	// FieldQuietEnd holds the string denoting the quiet_end field in the database.
+	FieldQuietEnd = "quiet_end"
+	// FieldQuietTimeZone holds the string denoting the quiet_time_zone field in the database.
+	FieldQuietTimeZone = "quiet_time_zone"
+	// FieldLocale holds the string denoting the locale field in the database.
+	FieldLocale = "locale"
+	// FieldOrderCount holds the string denoting the order_count field in the database.
+	FieldOrderCount = "order_count"
+	// FieldLastOrderAt holds the string denoting the last_order_at field in the database.
+	FieldLastOrderAt = "last_order_at"
+	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
+	FieldDeletedAt = "deleted_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
@@ -37,8 +61,20 @@ var Columns = []string{
 	FieldName,
 	FieldEmail,
 	FieldPhone,
+	FieldWebhookURL,
+	FieldWebhookSecret,
 	FieldEmailEnabled,
 	FieldSmsEnabled,
+	FieldWebhookEnabled,
+	FieldInAppEnabled,
+	FieldCategories,
+	FieldQuietStart,
+	FieldQuietEnd,
+	FieldQuietTimeZone,
+	FieldLocale,
+	FieldOrderCount,
+	FieldLastOrderAt,
+	FieldDeletedAt,
 	FieldCreatedAt,
 	FieldUpdatedAt,
 }
@@ -60,10 +96,30 @@ var (
 	EmailValidator func(string) error
 	// PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	PhoneValidator func(string) error
+	// WebhookURLValidator is a validator for the "webhook_url" field. It is called by the builders before save.
+	WebhookURLValidator func(string) error
+	// WebhookSecretValidator is a validator for the "webhook_secret" field. It is called by the builders before save.
+	WebhookSecretValidator func(string) error
 	// DefaultEmailEnabled holds the default value on creation for the "email_enabled" field.
 	DefaultEmailEnabled bool
 	// DefaultSmsEnabled holds the default value on creation for the "sms_enabled" field.
 	DefaultSmsEnabled bool
+	// DefaultWebhookEnabled holds the default value on creation for the "webhook_enabled" field.
+	DefaultWebhookEnabled bool
+	// DefaultInAppEnabled holds the default value on creation for the "in_app_enabled" field.
+	DefaultInAppEnabled bool
+	// QuietStartValidator is a validator for the "quiet_start" field. It is called by the builders before save.
+	QuietStartValidator func(string) error
+	// QuietEndValidator is a validator for the "quiet_end" field. It is called by the builders before save.
+	QuietEndValidator func(string) error
+	// QuietTimeZoneValidator is a validator for the "quiet_time_zone" field. It is called by the builders before save.
+	QuietTimeZoneValidator func(string) error
+	// DefaultLocale holds the default value on creation for the "locale" field.
+	DefaultLocale string
+	// LocaleValidator is a validator for the "locale" field. It is called by the builders before save.
+	LocaleValidator func(string) error
+	// DefaultOrderCount holds the default value on creation for the "order_count" field.
+	DefaultOrderCount int64
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -99,6 +155,16 @@ func ByPhone(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPhone, opts...).ToFunc()
 }
 
+// ByWebhookURL orders the results by the webhook_url field.
+func ByWebhookURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWebhookURL, opts...).ToFunc()
+}
+
+// ByWebhookSecret orders the results by the webhook_secret field.
+func ByWebhookSecret(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWebhookSecret, opts...).ToFunc()
+}
+
 // ByEmailEnabled orders the results by the email_enabled field.
 func ByEmailEnabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEmailEnabled, opts...).ToFunc()
@@ -107,6 +173,51 @@ func ByEmailEnabled(opts ...sql.OrderTermOption) OrderOption {
 // BySmsEnabled orders the results by the sms_enabled field.
 func BySmsEnabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSmsEnabled, opts...).ToFunc()
+}
+
+// ByWebhookEnabled orders the results by the webhook_enabled field.
+func ByWebhookEnabled(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWebhookEnabled, opts...).ToFunc()
+}
+
+// ByInAppEnabled orders the results by the in_app_enabled field.
+func ByInAppEnabled(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldInAppEnabled, opts...).ToFunc()
+}
+
+// ByQuietStart orders the results by the quiet_start field.
+func ByQuietStart(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldQuietStart, opts...).ToFunc()
+}
+
+// ByQuietEnd orders the results by the quiet_end field.
+func ByQuietEnd(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldQuietEnd, opts...).ToFunc()
+}
+
+// ByQuietTimeZone orders the results by the quiet_time_zone field.
+func ByQuietTimeZone(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldQuietTimeZone, opts...).ToFunc()
+}
+
+// ByLocale orders the results by the locale field.
+func ByLocale(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLocale, opts...).ToFunc()
+}
+
+// ByOrderCount orders the results by the order_count field.
+func ByOrderCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOrderCount, opts...).ToFunc()
+}
+
+// ByLastOrderAt orders the results by the last_order_at field.
+func ByLastOrderAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastOrderAt, opts...).ToFunc()
+}
+
+// ByDeletedAt orders the results by the deleted_at field.
+func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

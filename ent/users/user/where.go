@@ -79,6 +79,16 @@ func Phone(v string) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldPhone, v))
 }
 
+// WebhookURL applies equality check predicate on the "webhook_url" field. It's identical to WebhookURLEQ.
+func WebhookURL(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldWebhookURL, v))
+}
+
+// WebhookSecret applies equality check predicate on the "webhook_secret" field. It's identical to WebhookSecretEQ.
+func WebhookSecret(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldWebhookSecret, v))
+}
+
 // EmailEnabled applies equality check predicate on the "email_enabled" field. It's identical to EmailEnabledEQ.
 func EmailEnabled(v bool) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldEmailEnabled, v))
@@ -87,6 +97,51 @@ func EmailEnabled(v bool) predicate.User {
 // SmsEnabled applies equality check predicate on the "sms_enabled" field. It's identical to SmsEnabledEQ.
 func SmsEnabled(v bool) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldSmsEnabled, v))
+}
+
+// WebhookEnabled applies equality check predicate on the "webhook_enabled" field. It's identical to WebhookEnabledEQ.
+func WebhookEnabled(v bool) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldWebhookEnabled, v))
+}
+
+// InAppEnabled applies equality check predicate on the "in_app_enabled" field. It's identical to InAppEnabledEQ.
+func InAppEnabled(v bool) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldInAppEnabled, v))
+}
+
+// QuietStart applies equality check predicate on the "quiet_start" field. It's identical to QuietStartEQ.
+func QuietStart(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldQuietStart, v))
+}
+
+// QuietEnd applies equality check predicate on the "quiet_end" field. It's identical to QuietEndEQ.
+func QuietEnd(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldQuietEnd, v))
+}
+
+// QuietTimeZone applies equality check predicate on the "quiet_time_zone" field. It's identical to QuietTimeZoneEQ.
+func QuietTimeZone(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldQuietTimeZone, v))
+}
+
+// Locale applies equality check predicate on the "locale" field. It's identical to LocaleEQ.
+func Locale(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldLocale, v))
+}
+
+// OrderCount applies equality check predicate on the "order_count" field. It's identical to OrderCountEQ.
+func OrderCount(v int64) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldOrderCount, v))
+}
+
+// LastOrderAt applies equality check predicate on the "last_order_at" field. It's identical to LastOrderAtEQ.
+func LastOrderAt(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldLastOrderAt, v))
+}
+
+// DeletedAt applies equality check predicate on the "deleted_at" field. It's identical to DeletedAtEQ.
+func DeletedAt(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldDeletedAt, v))
 }
 
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
@@ -219,6 +274,16 @@ func EmailHasSuffix(v string) predicate.User {
 	return predicate.User(sql.FieldHasSuffix(FieldEmail, v))
 }
 
+// EmailIsNil applies the IsNil predicate on the "email" field.
+func EmailIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldEmail))
+}
+
+// EmailNotNil applies the NotNil predicate on the "email" field.
+func EmailNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldEmail))
+}
+
 // EmailEqualFold applies the EqualFold predicate on the "email" field.
 func EmailEqualFold(v string) predicate.User {
 	return predicate.User(sql.FieldEqualFold(FieldEmail, v))
@@ -304,6 +369,156 @@ func PhoneContainsFold(v string) predicate.User {
 	return predicate.User(sql.FieldContainsFold(FieldPhone, v))
 }
 
+// WebhookURLEQ applies the EQ predicate on the "webhook_url" field.
+func WebhookURLEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldWebhookURL, v))
+}
+
+// WebhookURLNEQ applies the NEQ predicate on the "webhook_url" field.
+func WebhookURLNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldWebhookURL, v))
+}
+
+// WebhookURLIn applies the In predicate on the "webhook_url" field.
+func WebhookURLIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldWebhookURL, vs...))
+}
+
+// WebhookURLNotIn applies the NotIn predicate on the "webhook_url" field.
+func WebhookURLNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldWebhookURL, vs...))
+}
+
+// WebhookURLGT applies the GT predicate on the "webhook_url" field.
+func WebhookURLGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldWebhookURL, v))
+}
+
+// WebhookURLGTE applies the GTE predicate on the "webhook_url" field.
+func WebhookURLGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldWebhookURL, v))
+}
+
+// WebhookURLLT applies the LT predicate on the "webhook_url" field.
+func WebhookURLLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldWebhookURL, v))
+}
+
+// WebhookURLLTE applies the LTE predicate on the "webhook_url" field.
+func WebhookURLLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldWebhookURL, v))
+}
+
+// WebhookURLContains applies the Contains predicate on the "webhook_url" field.
+func WebhookURLContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldWebhookURL, v))
+}
+
+// WebhookURLHasPrefix applies the HasPrefix predicate on the "webhook_url" field.
+func WebhookURLHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldWebhookURL, v))
+}
+
+// WebhookURLHasSuffix applies the HasSuffix predicate on the "webhook_url" field.
+func WebhookURLHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldWebhookURL, v))
+}
+
+// WebhookURLIsNil applies the IsNil predicate on the "webhook_url" field.
+func WebhookURLIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldWebhookURL))
+}
+
+// WebhookURLNotNil applies the NotNil predicate on the "webhook_url" field.
+func WebhookURLNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldWebhookURL))
+}
+
+// WebhookURLEqualFold applies the EqualFold predicate on the "webhook_url" field.
+func WebhookURLEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldWebhookURL, v))
+}
+
+// WebhookURLContainsFold applies the ContainsFold predicate on the "webhook_url" field.
+func WebhookURLContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldWebhookURL, v))
+}
+
+// WebhookSecretEQ applies the EQ predicate on the "webhook_secret" field.
+func WebhookSecretEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldWebhookSecret, v))
+}
+
+// WebhookSecretNEQ applies the NEQ predicate on the "webhook_secret" field.
+func WebhookSecretNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldWebhookSecret, v))
+}
+
+// WebhookSecretIn applies the In predicate on the "webhook_secret" field.
+func WebhookSecretIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldWebhookSecret, vs...))
+}
+
+// WebhookSecretNotIn applies the NotIn predicate on the "webhook_secret" field.
+func WebhookSecretNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldWebhookSecret, vs...))
+}
+
+// WebhookSecretGT applies the GT predicate on the "webhook_secret" field.
+func WebhookSecretGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldWebhookSecret, v))
+}
+
+// WebhookSecretGTE applies the GTE predicate on the "webhook_secret" field.
+func WebhookSecretGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldWebhookSecret, v))
+}
+
+// WebhookSecretLT applies the LT predicate on the "webhook_secret" field.
+func WebhookSecretLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldWebhookSecret, v))
+}
+
+// WebhookSecretLTE applies the LTE predicate on the "webhook_secret" field.
+func WebhookSecretLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldWebhookSecret, v))
+}
+
+// WebhookSecretContains applies the Contains predicate on the "webhook_secret" field.
+func WebhookSecretContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldWebhookSecret, v))
+}
+
+// WebhookSecretHasPrefix applies the HasPrefix predicate on the "webhook_secret" field.
+func WebhookSecretHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldWebhookSecret, v))
+}
+
+// WebhookSecretHasSuffix applies the HasSuffix predicate on the "webhook_secret" field.
+func WebhookSecretHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldWebhookSecret, v))
+}
+
+// WebhookSecretIsNil applies the IsNil predicate on the "webhook_secret" field.
+func WebhookSecretIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldWebhookSecret))
+}
+
+// WebhookSecretNotNil applies the NotNil predicate on the "webhook_secret" field.
+func WebhookSecretNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldWebhookSecret))
+}
+
+// WebhookSecretEqualFold applies the EqualFold predicate on the "webhook_secret" field.
+func WebhookSecretEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldWebhookSecret, v))
+}
+
+// WebhookSecretContainsFold applies the ContainsFold predicate on the "webhook_secret" field.
+func WebhookSecretContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldWebhookSecret, v))
+}
+
 // EmailEnabledEQ applies the EQ predicate on the "email_enabled" field.
 func EmailEnabledEQ(v bool) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldEmailEnabled, v))
@@ -322,6 +537,466 @@ func SmsEnabledEQ(v bool) predicate.User {
 // SmsEnabledNEQ applies the NEQ predicate on the "sms_enabled" field.
 func SmsEnabledNEQ(v bool) predicate.User {
 	return predicate.User(sql.FieldNEQ(FieldSmsEnabled, v))
+}
+
+// WebhookEnabledEQ applies the EQ predicate on the "webhook_enabled" field.
+func WebhookEnabledEQ(v bool) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldWebhookEnabled, v))
+}
+
+// WebhookEnabledNEQ applies the NEQ predicate on the "webhook_enabled" field.
+func WebhookEnabledNEQ(v bool) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldWebhookEnabled, v))
+}
+
+// InAppEnabledEQ applies the EQ predicate on the "in_app_enabled" field.
+func InAppEnabledEQ(v bool) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldInAppEnabled, v))
+}
+
+// InAppEnabledNEQ applies the NEQ predicate on the "in_app_enabled" field.
+func InAppEnabledNEQ(v bool) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldInAppEnabled, v))
+}
+
+// CategoriesIsNil applies the IsNil predicate on the "categories" field.
+func CategoriesIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldCategories))
+}
+
+// CategoriesNotNil applies the NotNil predicate on the "categories" field.
+func CategoriesNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldCategories))
+}
+
+// QuietStartEQ applies the EQ predicate on the "quiet_start" field.
+func QuietStartEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldQuietStart, v))
+}
+
+// QuietStartNEQ applies the NEQ predicate on the "quiet_start" field.
+func QuietStartNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldQuietStart, v))
+}
+
+// QuietStartIn applies the In predicate on the "quiet_start" field.
+func QuietStartIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldQuietStart, vs...))
+}
+
+// QuietStartNotIn applies the NotIn predicate on the "quiet_start" field.
+func QuietStartNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldQuietStart, vs...))
+}
+
+// QuietStartGT applies the GT predicate on the "quiet_start" field.
+func QuietStartGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldQuietStart, v))
+}
+
+// QuietStartGTE applies the GTE predicate on the "quiet_start" field.
+func QuietStartGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldQuietStart, v))
+}
+
+// QuietStartLT applies the LT predicate on the "quiet_start" field.
+func QuietStartLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldQuietStart, v))
+}
+
+// QuietStartLTE applies the LTE predicate on the "quiet_start" field.
+func QuietStartLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldQuietStart, v))
+}
+
+// QuietStartContains applies the Contains predicate on the "quiet_start" field.
+func QuietStartContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldQuietStart, v))
+}
+
+// QuietStartHasPrefix applies the HasPrefix predicate on the "quiet_start" field.
+func QuietStartHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldQuietStart, v))
+}
+
+// QuietStartHasSuffix applies the HasSuffix predicate on the "quiet_start" field.
+func QuietStartHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldQuietStart, v))
+}
+
+// QuietStartIsNil applies the IsNil predicate on the "quiet_start" field.
+func QuietStartIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldQuietStart))
+}
+
+// QuietStartNotNil applies the NotNil predicate on the "quiet_start" field.
+func QuietStartNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldQuietStart))
+}
+
+// QuietStartEqualFold applies the EqualFold predicate on the "quiet_start" field.
+func QuietStartEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldQuietStart, v))
+}
+
+// QuietStartContainsFold applies the ContainsFold predicate on the "quiet_start" field.
+func QuietStartContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldQuietStart, v))
+}
+
+// QuietEndEQ applies the EQ predicate on the "quiet_end" field.
+func QuietEndEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldQuietEnd, v))
+}
+
+// QuietEndNEQ applies the NEQ predicate on the "quiet_end" field.
+func QuietEndNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldQuietEnd, v))
+}
+
+// QuietEndIn applies the In predicate on the "quiet_end" field.
+func QuietEndIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldQuietEnd, vs...))
+}
+
+// QuietEndNotIn applies the NotIn predicate on the "quiet_end" field.
+func QuietEndNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldQuietEnd, vs...))
+}
+
+// QuietEndGT applies the GT predicate on the "quiet_end" field.
+func QuietEndGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldQuietEnd, v))
+}
+
+// QuietEndGTE applies the GTE predicate on the "quiet_end" field.
+func QuietEndGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldQuietEnd, v))
+}
+
+// QuietEndLT applies the LT predicate on the "quiet_end" field.
+func QuietEndLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldQuietEnd, v))
+}
+
+// QuietEndLTE applies the LTE predicate on the "quiet_end" field.
+func QuietEndLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldQuietEnd, v))
+}
+
+// QuietEndContains applies the Contains predicate on the "quiet_end" field.
+func QuietEndContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldQuietEnd, v))
+}
+
+// QuietEndHasPrefix applies the HasPrefix predicate on the "quiet_end" field.
+func QuietEndHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldQuietEnd, v))
+}
+
+// QuietEndHasSuffix applies the HasSuffix predicate on the "quiet_end" field.
+func QuietEndHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldQuietEnd, v))
+}
+
+// QuietEndIsNil applies the IsNil predicate on the "quiet_end" field.
+func QuietEndIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldQuietEnd))
+}
+
+// QuietEndNotNil applies the NotNil predicate on the "quiet_end" field.
+func QuietEndNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldQuietEnd))
+}
+
+// QuietEndEqualFold applies the EqualFold predicate on the "quiet_end" field.
+func QuietEndEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldQuietEnd, v))
+}
+
+// QuietEndContainsFold applies the ContainsFold predicate on the "quiet_end" field.
+func QuietEndContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldQuietEnd, v))
+}
+
+// QuietTimeZoneEQ applies the EQ predicate on the "quiet_time_zone" field.
+func QuietTimeZoneEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneNEQ applies the NEQ predicate on the "quiet_time_zone" field.
+func QuietTimeZoneNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneIn applies the In predicate on the "quiet_time_zone" field.
+func QuietTimeZoneIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldQuietTimeZone, vs...))
+}
+
+// QuietTimeZoneNotIn applies the NotIn predicate on the "quiet_time_zone" field.
+func QuietTimeZoneNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldQuietTimeZone, vs...))
+}
+
+// QuietTimeZoneGT applies the GT predicate on the "quiet_time_zone" field.
+func QuietTimeZoneGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneGTE applies the GTE predicate on the "quiet_time_zone" field.
+func QuietTimeZoneGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneLT applies the LT predicate on the "quiet_time_zone" field.
+func QuietTimeZoneLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneLTE applies the LTE predicate on the "quiet_time_zone" field.
+func QuietTimeZoneLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneContains applies the Contains predicate on the "quiet_time_zone" field.
+func QuietTimeZoneContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneHasPrefix applies the HasPrefix predicate on the "quiet_time_zone" field.
+func QuietTimeZoneHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneHasSuffix applies the HasSuffix predicate on the "quiet_time_zone" field.
+func QuietTimeZoneHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneIsNil applies the IsNil predicate on the "quiet_time_zone" field.
+func QuietTimeZoneIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldQuietTimeZone))
+}
+
+// QuietTimeZoneNotNil applies the NotNil predicate on the "quiet_time_zone" field.
+func QuietTimeZoneNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldQuietTimeZone))
+}
+
+// QuietTimeZoneEqualFold applies the EqualFold predicate on the "quiet_time_zone" field.
+func QuietTimeZoneEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldQuietTimeZone, v))
+}
+
+// QuietTimeZoneContainsFold applies the ContainsFold predicate on the "quiet_time_zone" field.
+func QuietTimeZoneContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldQuietTimeZone, v))
+}
+
+// LocaleEQ applies the EQ predicate on the "locale" field.
+func LocaleEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldLocale, v))
+}
+
+// LocaleNEQ applies the NEQ predicate on the "locale" field.
+func LocaleNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldLocale, v))
+}
+
+// LocaleIn applies the In predicate on the "locale" field.
+func LocaleIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldLocale, vs...))
+}
+
+// LocaleNotIn applies the NotIn predicate on the "locale" field.
+func LocaleNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldLocale, vs...))
+}
+
+// LocaleGT applies the GT predicate on the "locale" field.
+func LocaleGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldLocale, v))
+}
+
+// LocaleGTE applies the GTE predicate on the "locale" field.
+func LocaleGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldLocale, v))
+}
+
+// LocaleLT applies the LT predicate on the "locale" field.
+func LocaleLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldLocale, v))
+}
+
+// LocaleLTE applies the LTE predicate on the "locale" field.
+func LocaleLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldLocale, v))
+}
+
+// LocaleContains applies the Contains predicate on the "locale" field.
+func LocaleContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldLocale, v))
+}
+
+// LocaleHasPrefix applies the HasPrefix predicate on the "locale" field.
+func LocaleHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldLocale, v))
+}
+
+// LocaleHasSuffix applies the HasSuffix predicate on the "locale" field.
+func LocaleHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldLocale, v))
+}
+
+// LocaleEqualFold applies the EqualFold predicate on the "locale" field.
+func LocaleEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldLocale, v))
+}
+
+// LocaleContainsFold applies the ContainsFold predicate on the "locale" field.
+func LocaleContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldLocale, v))
+}
+
+// OrderCountEQ applies the EQ predicate on the "order_count" field.
+func OrderCountEQ(v int64) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldOrderCount, v))
+}
+
+// OrderCountNEQ applies the NEQ predicate on the "order_count" field.
+func OrderCountNEQ(v int64) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldOrderCount, v))
+}
+
+// OrderCountIn applies the In predicate on the "order_count" field.
+func OrderCountIn(vs ...int64) predicate.User {
+	return predicate.User(sql.FieldIn(FieldOrderCount, vs...))
+}
+
+// OrderCountNotIn applies the NotIn predicate on the "order_count" field.
+func OrderCountNotIn(vs ...int64) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldOrderCount, vs...))
+}
+
+// OrderCountGT applies the GT predicate on the "order_count" field.
+func OrderCountGT(v int64) predicate.User {
+	return predicate.User(sql.FieldGT(FieldOrderCount, v))
+}
+
+// OrderCountGTE applies the GTE predicate on the "order_count" field.
+func OrderCountGTE(v int64) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldOrderCount, v))
+}
+
+// OrderCountLT applies the LT predicate on the "order_count" field.
+func OrderCountLT(v int64) predicate.User {
+	return predicate.User(sql.FieldLT(FieldOrderCount, v))
+}
+
+// OrderCountLTE applies the LTE predicate on the "order_count" field.
+func OrderCountLTE(v int64) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldOrderCount, v))
+}
+
+// LastOrderAtEQ applies the EQ predicate on the "last_order_at" field.
+func LastOrderAtEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldLastOrderAt, v))
+}
+
+// LastOrderAtNEQ applies the NEQ predicate on the "last_order_at" field.
+func LastOrderAtNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldLastOrderAt, v))
+}
+
+// LastOrderAtIn applies the In predicate on the "last_order_at" field.
+func LastOrderAtIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldLastOrderAt, vs...))
+}
+
+// LastOrderAtNotIn applies the NotIn predicate on the "last_order_at" field.
+func LastOrderAtNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldLastOrderAt, vs...))
+}
+
+// LastOrderAtGT applies the GT predicate on the "last_order_at" field.
+func LastOrderAtGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldLastOrderAt, v))
+}
+
+// LastOrderAtGTE applies the GTE predicate on the "last_order_at" field.
+func LastOrderAtGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldLastOrderAt, v))
+}
+
+// LastOrderAtLT applies the LT predicate on the "last_order_at" field.
+func LastOrderAtLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldLastOrderAt, v))
+}
+
+// LastOrderAtLTE applies the LTE predicate on the "last_order_at" field.
+func LastOrderAtLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldLastOrderAt, v))
+}
+
+// LastOrderAtIsNil applies the IsNil predicate on the "last_order_at" field.
+func LastOrderAtIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldLastOrderAt))
+}
+
+// LastOrderAtNotNil applies the NotNil predicate on the "last_order_at" field.
+func LastOrderAtNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldLastOrderAt))
+}
+
+// DeletedAtEQ applies the EQ predicate on the "deleted_at" field.
+func DeletedAtEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldDeletedAt, v))
+}
+
+// DeletedAtNEQ applies the NEQ predicate on the "deleted_at" field.
+func DeletedAtNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldDeletedAt, v))
+}
+
+// DeletedAtIn applies the In predicate on the "deleted_at" field.
+func DeletedAtIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldDeletedAt, vs...))
+}
+
+// DeletedAtNotIn applies the NotIn predicate on the "deleted_at" field.
+func DeletedAtNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldDeletedAt, vs...))
+}
+
+// DeletedAtGT applies the GT predicate on the "deleted_at" field.
+func DeletedAtGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldDeletedAt, v))
+}
+
+// DeletedAtGTE applies the GTE predicate on the "deleted_at" field.
+func DeletedAtGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldDeletedAt, v))
+}
+
+// DeletedAtLT applies the LT predicate on the "deleted_at" field.
+func DeletedAtLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldDeletedAt, v))
+}
+
+// DeletedAtLTE applies the LTE predicate on the "deleted_at" field.
+func DeletedAtLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldDeletedAt, v))
+}
+
+// DeletedAtIsNil applies the IsNil predicate on the "deleted_at" field.
+func DeletedAtIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldDeletedAt))
+}
+
+// DeletedAtNotNil applies the NotNil predicate on the "deleted_at" field.
+func DeletedAtNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldDeletedAt))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

@@ -3,33 +3,177 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
+
+type CategoryPreference struct {
+	Category NotificationCategory `json:"category"`
+	// Critical categories are always on, and ignore opt-outs and quiet hours.
+	Critical bool `json:"critical"`
+	// The user's choice, or the category's default when they made none (always true when critical).
+	Enabled bool `json:"enabled"`
+	// Channels the user opted out of for this category (stored even when critical, where they do not apply).
+	OptedOut []NotificationChannel `json:"optedOut"`
+	// The channels a notification of this category goes to now: usable, not opted out, category enabled.
+	Channels []NotificationChannel `json:"channels"`
+}
+
+type CategoryPreferenceInput struct {
+	Category NotificationCategory     `json:"category"`
+	Enabled  graphql.Omittable[*bool] `json:"enabled,omitempty"`
+	// Replaces the category's opted-out channels.
+	OptedOut graphql.Omittable[[]NotificationChannel] `json:"optedOut,omitempty"`
+}
+
+type ChannelDecision struct {
+	Channel NotificationChannel `json:"channel"`
+	Deliver bool                `json:"deliver"`
+	// Null when deliver is true.
+	Reason *SkipReason `json:"reason,omitempty"`
+	// Email address, E.164 phone or webhook URL when deliver is true (null for IN_APP).
+	Address *string `json:"address,omitempty"`
+	// WEBHOOK only: the secret to sign the request body with (HMAC-SHA256).
+	// Hidden from the router's public schema; the notifier reads it from this
+	// subgraph directly.
+	SigningSecret *string `json:"signingSecret,omitempty"`
+}
+
+type ChannelPreference struct {
+	Channel NotificationChannel `json:"channel"`
+	// The user's switch for this channel.
+	Enabled bool `json:"enabled"`
+	// Where this channel delivers: the email address, E.164 phone or webhook URL; null for IN_APP and when none is set.
+	Address *string `json:"address,omitempty"`
+	// enabled and, except for IN_APP, an address is set.
+	Usable bool `json:"usable"`
+}
+
+type DeleteUserPayload struct {
+	ID        string    `json:"id"`
+	DeletedAt time.Time `json:"deletedAt"`
+}
 
 type Mutation struct {
 }
 
-// Which channels a user accepts notifications on.
+// What to send to whom for one notification, decided by the users service.
+type NotificationPolicy struct {
+	UserID   string               `json:"userId"`
+	Status   UserStatus           `json:"status"`
+	Category NotificationCategory `json:"category"`
+	Critical bool                 `json:"critical"`
+	// Null unless status is ACTIVE.
+	Name *string `json:"name,omitempty"`
+	// Locale for templates (en when the user is not ACTIVE).
+	Locale string `json:"locale"`
+	// One entry per channel, whether or not it delivers (see reason).
+	Deliveries []ChannelDecision `json:"deliveries"`
+	// When the moment asked about (at, default now) falls in the user's quiet
+	// hours and the category is not critical: the end of that window. Deliver at
+	// or after this time; null means deliver now.
+	DeferUntil *time.Time `json:"deferUntil,omitempty"`
+}
+
+// A user's notification preferences, everything the notifier needs in one lookup.
 type NotificationPreferences struct {
+	// Email channel switched on (it also needs an address, which every user has).
 	Email bool `json:"email"`
-	Sms   bool `json:"sms"`
+	// SMS channel switched on (it also needs a phone number).
+	Sms bool `json:"sms"`
+	// Webhook channel switched on (it also needs a webhook URL).
+	Webhook bool `json:"webhook"`
+	// In-app channel (live subscription) switched on.
+	InApp bool `json:"inApp"`
+	// Every channel with its switch and the address it delivers to.
+	Channels []ChannelPreference `json:"channels"`
+	// Every category with the user's choice applied to its default.
+	Categories []CategoryPreference `json:"categories"`
+	// Null when the user has none.
+	QuietHours *QuietHours `json:"quietHours,omitempty"`
+	// Canonical BCP 47 language tag, for example en-GB; picks templates.
+	Locale string `json:"locale"`
 }
 
 // Fields left out are left unchanged.
 type NotificationPreferencesInput struct {
-	Email *bool `json:"email,omitempty"`
-	Sms   *bool `json:"sms,omitempty"`
+	Email   graphql.Omittable[*bool] `json:"email,omitempty"`
+	Sms     graphql.Omittable[*bool] `json:"sms,omitempty"`
+	Webhook graphql.Omittable[*bool] `json:"webhook,omitempty"`
+	InApp   graphql.Omittable[*bool] `json:"inApp,omitempty"`
+	// Only the categories listed change; in each, only the fields given.
+	Categories graphql.Omittable[[]CategoryPreferenceInput] `json:"categories,omitempty"`
+	// Set (all three fields) or, with an explicit null, remove quiet hours.
+	QuietHours graphql.Omittable[*QuietHoursInput] `json:"quietHours,omitempty"`
+	// BCP 47 tag such as en-GB or pt-BR; stored canonicalised.
+	Locale graphql.Omittable[*string] `json:"locale,omitempty"`
+}
+
+// Relay page information (shared with other subgraphs' connections).
+type PageInfo struct {
+	HasNextPage     bool    `json:"hasNextPage"`
+	HasPreviousPage bool    `json:"hasPreviousPage"`
+	StartCursor     *string `json:"startCursor,omitempty"`
+	EndCursor       *string `json:"endCursor,omitempty"`
 }
 
 type Query struct {
 }
 
-type RegisterUserInput struct {
-	Name  string  `json:"name"`
-	Email string  `json:"email"`
-	Phone *string `json:"phone,omitempty"`
+// A daily window in the user's time zone in which non-critical notifications
+// are deferred to the window's end, not dropped. A window whose end is before
+// its start spans midnight (22:00–07:00).
+type QuietHours struct {
+	// Local time HH:MM (24-hour), inclusive.
+	Start string `json:"start"`
+	// Local time HH:MM (24-hour), exclusive.
+	End string `json:"end"`
+	// IANA time zone, for example Europe/Berlin.
+	TimeZone string `json:"timeZone"`
 }
 
+type QuietHoursInput struct {
+	// HH:MM, 24-hour.
+	Start string `json:"start"`
+	// HH:MM, 24-hour; must differ from start.
+	End string `json:"end"`
+	// IANA time zone, for example America/New_York.
+	TimeZone string `json:"timeZone"`
+}
+
+type RegisterUserInput struct {
+	Name  string                     `json:"name"`
+	Email string                     `json:"email"`
+	Phone graphql.Omittable[*string] `json:"phone,omitempty"`
+	// Initial preferences; fields left out take their defaults. Webhooks are set with updateUser, which shows the signing secret.
+	Preferences graphql.Omittable[*NotificationPreferencesInput] `json:"preferences,omitempty"`
+}
+
+// Fields left out are left unchanged.
+type UpdateUserInput struct {
+	Name graphql.Omittable[*string] `json:"name,omitempty"`
+	// Must stay unique (case-insensitive).
+	Email graphql.Omittable[*string] `json:"email,omitempty"`
+	// E.164 with country code; an empty string or null removes the phone.
+	Phone       graphql.Omittable[*string]                       `json:"phone,omitempty"`
+	Preferences graphql.Omittable[*NotificationPreferencesInput] `json:"preferences,omitempty"`
+	Webhook     graphql.Omittable[*WebhookInput]                 `json:"webhook,omitempty"`
+}
+
+type UpdateUserPayload struct {
+	User *User `json:"user"`
+	// The webhook signing secret, present only in the response that created it
+	// (a new webhook URL or rotateSecret). It is never shown again: store it now.
+	WebhookSigningSecret *string `json:"webhookSigningSecret,omitempty"`
+}
+
+// A person Herald notifies. A deleted user is erased: user(id), users and
+// entity lookups return null for them (notificationPolicy says DELETED).
 type User struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
@@ -38,7 +182,276 @@ type User struct {
 	// Phone number in E.164 form, when known.
 	Phone       *string                  `json:"phone,omitempty"`
 	Preferences *NotificationPreferences `json:"preferences"`
-	CreatedAt   time.Time                `json:"createdAt"`
+	// Orders this user placed, counted from OrderCreated events (each event once).
+	OrderCount int `json:"orderCount"`
+	// When the user's latest order was created, if any.
+	LastOrderAt *time.Time `json:"lastOrderAt,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
 }
 
 func (User) IsEntity() {}
+
+// Relay connection of users, oldest first.
+type UserConnection struct {
+	Edges    []UserEdge `json:"edges"`
+	PageInfo *PageInfo  `json:"pageInfo"`
+	// Users on this page (not a total count, which would need a full scan).
+	Count int `json:"count"`
+}
+
+type UserEdge struct {
+	// Opaque: pass to users(after:).
+	Cursor string `json:"cursor"`
+	Node   *User  `json:"node"`
+}
+
+type WebhookInput struct {
+	// https URL; an empty string or null removes the webhook and its secret. A new URL gets a new signing secret.
+	URL graphql.Omittable[*string] `json:"url,omitempty"`
+	// Switch the webhook channel; setting a URL switches it on unless false is given.
+	Enabled graphql.Omittable[*bool] `json:"enabled,omitempty"`
+	// Replace the signing secret (the old one stops working at once).
+	RotateSecret graphql.Omittable[*bool] `json:"rotateSecret,omitempty"`
+}
+
+// What a notification is about. Each category has a default and may be critical.
+type NotificationCategory string
+
+const (
+	// Transactional: order created, cancelled, shipped. On by default; critical unless configured otherwise.
+	NotificationCategoryOrderUpdates NotificationCategory = "ORDER_UPDATES"
+	// Promotions and news. Off until the user turns it on.
+	NotificationCategoryMarketing NotificationCategory = "MARKETING"
+)
+
+var AllNotificationCategory = []NotificationCategory{
+	NotificationCategoryOrderUpdates,
+	NotificationCategoryMarketing,
+}
+
+func (e NotificationCategory) IsValid() bool {
+	switch e {
+	case NotificationCategoryOrderUpdates, NotificationCategoryMarketing:
+		return true
+	}
+	return false
+}
+
+func (e NotificationCategory) String() string {
+	return string(e)
+}
+
+func (e *NotificationCategory) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationCategory(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationCategory", str)
+	}
+	return nil
+}
+
+func (e NotificationCategory) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationCategory) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationCategory) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a notification is delivered.
+type NotificationChannel string
+
+const (
+	NotificationChannelEmail   NotificationChannel = "EMAIL"
+	NotificationChannelSms     NotificationChannel = "SMS"
+	NotificationChannelWebhook NotificationChannel = "WEBHOOK"
+	NotificationChannelInApp   NotificationChannel = "IN_APP"
+)
+
+var AllNotificationChannel = []NotificationChannel{
+	NotificationChannelEmail,
+	NotificationChannelSms,
+	NotificationChannelWebhook,
+	NotificationChannelInApp,
+}
+
+func (e NotificationChannel) IsValid() bool {
+	switch e {
+	case NotificationChannelEmail, NotificationChannelSms, NotificationChannelWebhook, NotificationChannelInApp:
+		return true
+	}
+	return false
+}
+
+func (e NotificationChannel) String() string {
+	return string(e)
+}
+
+func (e *NotificationChannel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationChannel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationChannel", str)
+	}
+	return nil
+}
+
+func (e NotificationChannel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationChannel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationChannel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why a channel does not deliver.
+type SkipReason string
+
+const (
+	SkipReasonUserDeleted  SkipReason = "USER_DELETED"
+	SkipReasonUserNotFound SkipReason = "USER_NOT_FOUND"
+	SkipReasonChannelOff   SkipReason = "CHANNEL_OFF"
+	SkipReasonNoAddress    SkipReason = "NO_ADDRESS"
+	SkipReasonCategoryOff  SkipReason = "CATEGORY_OFF"
+	SkipReasonOptedOut     SkipReason = "OPTED_OUT"
+)
+
+var AllSkipReason = []SkipReason{
+	SkipReasonUserDeleted,
+	SkipReasonUserNotFound,
+	SkipReasonChannelOff,
+	SkipReasonNoAddress,
+	SkipReasonCategoryOff,
+	SkipReasonOptedOut,
+}
+
+func (e SkipReason) IsValid() bool {
+	switch e {
+	case SkipReasonUserDeleted, SkipReasonUserNotFound, SkipReasonChannelOff, SkipReasonNoAddress, SkipReasonCategoryOff, SkipReasonOptedOut:
+		return true
+	}
+	return false
+}
+
+func (e SkipReason) String() string {
+	return string(e)
+}
+
+func (e *SkipReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SkipReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SkipReason", str)
+	}
+	return nil
+}
+
+func (e SkipReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SkipReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SkipReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type UserStatus string
+
+const (
+	UserStatusActive UserStatus = "ACTIVE"
+	// Erased by deleteUser: send nothing.
+	UserStatusDeleted UserStatus = "DELETED"
+	// No user with this id: send nothing.
+	UserStatusNotFound UserStatus = "NOT_FOUND"
+)
+
+var AllUserStatus = []UserStatus{
+	UserStatusActive,
+	UserStatusDeleted,
+	UserStatusNotFound,
+}
+
+func (e UserStatus) IsValid() bool {
+	switch e {
+	case UserStatusActive, UserStatusDeleted, UserStatusNotFound:
+		return true
+	}
+	return false
+}
+
+func (e UserStatus) String() string {
+	return string(e)
+}
+
+func (e *UserStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UserStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UserStatus", str)
+	}
+	return nil
+}
+
+func (e UserStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UserStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UserStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}

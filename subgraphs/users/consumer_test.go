@@ -1,0 +1,236 @@
+package users_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	entusers "github.com/heraldhq/herald/ent/users"
+	"github.com/heraldhq/herald/ent/users/migrations"
+	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/kafka"
+	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/subgraphs/users"
+)
+
+func migratedClient(t *testing.T, driver, dsn string) *entusers.Client {
+	t.Helper()
+	d, err := db.Open(t.Context(), driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	fsys, _ := migrations.FS(d.Dialect)
+	if err := migrate.Up(t.Context(), d.SQL, d.Dialect, fsys); err != nil {
+		t.Fatal(err)
+	}
+	return entusers.NewClient(entusers.Driver(d.Driver))
+}
+
+func orderCreated(t *testing.T, topic, eventID, userID string, at time.Time) stream.Message {
+	t.Helper()
+	m, err := events.Encode(topic, userID, events.Envelope{
+		ID: eventID, Source: "test", Type: events.TypeOrderCreated, Time: at,
+	}, events.OrderCreated{
+		OrderID: "order-" + eventID, UserID: userID, Currency: "EUR", TotalMinor: 100, CreatedAt: at,
+		Items: []events.OrderItem{{SKU: "S", Name: "N", Quantity: 1, UnitPriceMinor: 100}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestOrderCounterRedelivery runs the counter on a real broker and makes
+// every first delivery fail after its transaction committed, as a consumer
+// crashing before its acknowledgement would: the broker redelivers each
+// event, and each is still counted once.
+func TestOrderCounterRedelivery(t *testing.T) {
+	tests := []struct {
+		name string
+		// dupPublish publishes e1 twice, as an outbox relay that crashed
+		// after publishing may (JetStream drops such a duplicate itself by
+		// Nats-Msg-Id, so only Kafka delivers it).
+		dupPublish bool
+		broker     func(t *testing.T) stream.Broker
+		driver     string
+		dsn        func(t *testing.T) string
+	}{
+		{"nats+sqlite", false, func(t *testing.T) stream.Broker {
+			b, err := heraldnats.New(t.Context(), heraldnats.Config{URL: testenv.NATS(t)}, testLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, db.SQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "users.db") }},
+		{"kafka+postgres", true, func(t *testing.T) stream.Broker {
+			b, err := kafka.New(t.Context(), kafka.Config{Brokers: testenv.Kafka(t).Brokers,
+				RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}, testLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			b := tt.broker(t)
+			defer b.Close()
+			client := migratedClient(t, tt.driver, tt.dsn(t))
+			u, err := client.User.Create().SetName("Buyer").SetEmail(fmt.Sprintf("buyer.%d@example.com", time.Now().UnixNano())).Save(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			topic := fmt.Sprintf("users-test-%d.OrderCreated", time.Now().UnixNano())
+			if err := b.EnsureTopic(ctx, topic); err != nil {
+				t.Fatal(err)
+			}
+			base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			bad := stream.Message{Topic: topic, Key: u.ID, Value: []byte("not an event")}
+			msgs := []stream.Message{
+				orderCreated(t, topic, "e1", u.ID, base),
+				orderCreated(t, topic, "e2", u.ID, base.Add(2*time.Hour)), // the latest order
+				bad,
+				orderCreated(t, topic, "e3", u.ID, base.Add(time.Hour)), // arrives last, is older
+				orderCreated(t, topic, "e4", "no-such-user", base),
+			}
+			if tt.dupPublish {
+				msgs = append(msgs, msgs[0])
+			}
+			pub, err := b.Publisher()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Close()
+			if err := pub.Publish(ctx, msgs...); err != nil {
+				t.Fatal(err)
+			}
+
+			counter := &users.OrderCounter{Client: client, Logger: testLogger(t), LockRows: tt.driver == db.Postgres}
+			var mu sync.Mutex
+			deliveries := map[string]int{}
+			acked := 0
+			done := make(chan struct{})
+			handler := func(ctx context.Context, m stream.Message) error {
+				if err := counter.Handle(ctx, m); err != nil {
+					return err
+				}
+				id := m.Header(events.HeaderID) + string(m.Value[:min(5, len(m.Value))])
+				mu.Lock()
+				defer mu.Unlock()
+				deliveries[id]++
+				if deliveries[id] == 1 {
+					return errors.New("simulated crash after commit, before the acknowledgement")
+				}
+				if acked++; acked == len(msgs) {
+					close(done)
+				}
+				return nil
+			}
+			sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: "herald-users"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			consumeCtx, stop := context.WithCancel(ctx)
+			consumed := make(chan error, 1)
+			go func() { consumed <- sub.Consume(consumeCtx, handler) }()
+			select {
+			case <-done:
+			case err := <-consumed:
+				t.Fatalf("Consume returned early: %v", err)
+			case <-ctx.Done():
+				mu.Lock()
+				t.Fatalf("timed out; deliveries so far %v", deliveries)
+			}
+			stop()
+			<-consumed
+			_ = sub.Close()
+
+			got, err := client.User.Get(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.OrderCount != 3 {
+				t.Fatalf("orderCount %d after every event was delivered twice, want 3", got.OrderCount)
+			}
+			if got.LastOrderAt == nil || !got.LastOrderAt.Equal(base.Add(2*time.Hour)) {
+				t.Fatalf("lastOrderAt %v, want the latest order's time %v", got.LastOrderAt, base.Add(2*time.Hour))
+			}
+			if n, err := client.ProcessedEvent.Query().Count(ctx); err != nil || n != 4 {
+				t.Fatalf("processed events %d (%v), want e1..e4 once each (the malformed one is not recorded)", n, err)
+			}
+		})
+	}
+}
+
+// TestRunCountsOrders wires the counter through Run, as cmd/users does,
+// and reads the counters back through GraphQL.
+func TestRunCountsOrders(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	b, err := heraldnats.New(ctx, heraldnats.Config{URL: testenv.NATS(t)}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	topic := fmt.Sprintf("users-run-%d.OrderCreated", time.Now().UnixNano())
+	addrc := make(chan net.Addr, 1)
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db"),
+		TopicOrderCreated: topic}
+	done := make(chan error, 1)
+	go func() {
+		done <- users.Run(ctx, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Broker: b, Ready: func(a net.Addr) { addrc <- a }})
+	}()
+	var e *env
+	select {
+	case a := <-addrc:
+		e = &env{url: "http://" + a.String()}
+	case err := <-done:
+		t.Fatalf("Run returned before serving: %v", err)
+	}
+	u := e.registerFull(t, map[string]any{"name": "Counted", "email": "counted@example.com"})
+	at := time.Date(2026, 4, 1, 9, 30, 0, 0, time.UTC)
+	pub, err := b.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Publish(ctx, orderCreated(t, topic, "r1", u.ID, at), orderCreated(t, topic, "r2", u.ID, at)); err != nil {
+		t.Fatal(err)
+	}
+	// Poll until both are counted (readiness, not timing: the deadline is
+	// the test's context).
+	for {
+		got := e.fullUser(t, u.ID)
+		if got.OrderCount == 2 {
+			if got.LastOrderAt == nil || !got.LastOrderAt.Equal(at) {
+				t.Fatalf("lastOrderAt %v, want %v", got.LastOrderAt, at)
+			}
+			break
+		}
+		if got.OrderCount > 2 {
+			t.Fatalf("orderCount %d, want 2", got.OrderCount)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("orderCount still %d", got.OrderCount)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+}
