@@ -18,24 +18,29 @@ type Config struct {
 	UsersURL     string
 	UsersTimeout time.Duration
 	Topic        string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
+	StatusTopic  string // NotificationStatus topic (status events, via the outbox)
 	Group        string
 	SMTP         SMTPConfig
 	Workers      int
 	Poll         time.Duration
 	Lease        time.Duration
 	Backoff      Backoff
+	MaxAttempts  int
+	MaxAge       time.Duration
+	Breaker      BreakerSettings
 }
 
 // LoadConfig declares and reads the notifier's environment variables.
 // Problems are collected in v (see v.Err).
 func LoadConfig(v *config.Vars) Config {
 	c := Config{
-		HTTPAddr:     v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz"),
+		HTTPAddr:     v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics"),
 		DBDriver:     v.Enum("HERALD_DB_DRIVER", db.SQLite, "notifier database driver", db.SQLite, db.Postgres),
 		DBDSN:        v.String("HERALD_DB_DSN", ".run/notifier.db", "notifier database: SQLite file path or PostgreSQL DSN"),
 		UsersURL:     v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
 		UsersTimeout: v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),
 		Topic:        v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
+		StatusTopic:  v.String("HERALD_TOPIC_NOTIFICATION_STATUS", events.TopicNotificationStatus, "topic the notifier publishes delivery status events to"),
 		Group:        v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
 		SMTP: SMTPConfig{
 			Addr:       v.String("HERALD_SMTP_ADDR", "127.0.0.1:1025", "SMTP relay host:port"),
@@ -51,8 +56,15 @@ func LoadConfig(v *config.Vars) Config {
 		Poll:    v.Duration("HERALD_DELIVERY_POLL", 2*time.Second, "how often workers look for due deliveries besides wake-ups"),
 		Lease:   v.Duration("HERALD_DELIVERY_LEASE", 2*time.Minute, "how long a claimed delivery stays reserved for its worker"),
 		Backoff: Backoff{
-			Base: v.Duration("HERALD_DELIVERY_BACKOFF_BASE", 2*time.Second, "retry delay after the first failed attempt (doubles each time)"),
-			Max:  v.Duration("HERALD_DELIVERY_BACKOFF_MAX", 5*time.Minute, "longest retry delay"),
+			Base:   v.Duration("HERALD_DELIVERY_BACKOFF_BASE", 2*time.Second, "retry delay after the first failed attempt (doubles each time)"),
+			Max:    v.Duration("HERALD_DELIVERY_BACKOFF_MAX", 5*time.Minute, "longest retry delay (before jitter)"),
+			Jitter: 0.5,
+		},
+		MaxAttempts: v.Int("HERALD_DELIVERY_MAX_ATTEMPTS", 12, "attempts per delivery before it is FAILED"),
+		MaxAge:      v.Duration("HERALD_DELIVERY_MAX_AGE", 24*time.Hour, "no retry is scheduled later than this after a delivery was created; it is FAILED instead"),
+		Breaker: BreakerSettings{
+			Failures: uint32(max(0, v.Int("HERALD_USERS_BREAKER_FAILURES", 5, "consecutive users-service failures that open the circuit breaker"))),
+			OpenFor:  v.Duration("HERALD_USERS_BREAKER_OPEN", 10*time.Second, "how long the users-service breaker stays open before one probe"),
 		},
 	}
 	_, _, err := net.SplitHostPort(c.SMTP.Addr)
@@ -62,6 +74,11 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(c.SMTP.Password == "" || c.SMTP.Username != "", "HERALD_SMTP_PASSWORD: set without HERALD_SMTP_USERNAME")
 	v.Check(c.DBDriver != db.Postgres || c.DBDSN != ".run/notifier.db", "HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
 	v.Check(c.Topic != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
+	v.Check(c.StatusTopic != "", "HERALD_TOPIC_NOTIFICATION_STATUS: must not be empty")
+	v.Check(c.MaxAttempts >= 1, "HERALD_DELIVERY_MAX_ATTEMPTS: must be at least 1")
+	v.Check(c.MaxAge > 0, "HERALD_DELIVERY_MAX_AGE: must be positive")
+	v.Check(c.Breaker.Failures >= 1, "HERALD_USERS_BREAKER_FAILURES: must be at least 1")
+	v.Check(c.Breaker.OpenFor > 0, "HERALD_USERS_BREAKER_OPEN: must be positive")
 	v.Check(c.Group != "", "HERALD_NOTIFIER_GROUP: must not be empty")
 	v.Check(c.UsersURL != "", "HERALD_USERS_URL: must not be empty")
 	v.Check(c.Workers >= 1, "HERALD_DELIVERY_WORKERS: must be at least 1")

@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -23,6 +24,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"smtp", c.SMTP.Addr, "127.0.0.1:1025"},
 		{"tls", c.SMTP.TLS, "starttls-required"},
 		{"from", c.SMTP.From, "Herald <notifications@herald.local>"},
+		{"status topic", c.StatusTopic, "NotificationStatus"},
+		{"max attempts", fmt.Sprint(c.MaxAttempts), "12"},
+		{"max age", c.MaxAge.String(), "24h0m0s"},
+		{"breaker", fmt.Sprint(c.Breaker.Failures, c.Breaker.OpenFor), "5 10s"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -44,6 +49,9 @@ func TestLoadConfigProblems(t *testing.T) {
 		{map[string]string{"HERALD_DELIVERY_BACKOFF_BASE": "10m"}, "HERALD_DELIVERY_BACKOFF"},
 		{map[string]string{"HERALD_DB_DRIVER": "mysql"}, "HERALD_DB_DRIVER"},
 		{map[string]string{"HERALD_DB_DRIVER": "postgres"}, "HERALD_DB_DSN"},
+		{map[string]string{"HERALD_DELIVERY_MAX_ATTEMPTS": "0"}, "HERALD_DELIVERY_MAX_ATTEMPTS"},
+		{map[string]string{"HERALD_DELIVERY_MAX_AGE": "0s"}, "HERALD_DELIVERY_MAX_AGE"},
+		{map[string]string{"HERALD_USERS_BREAKER_FAILURES": "0"}, "HERALD_USERS_BREAKER_FAILURES"},
 	}
 	for _, tc := range tests {
 		v := config.New(func(k string) string { return tc.env[k] })

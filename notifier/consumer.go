@@ -2,16 +2,37 @@ package notifier
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
+
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
+	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/notifier/channel"
+)
+
+// Renderer renders the email of an order confirmation for a user's name and
+// locale. RenderOrderConfirmation (locale ignored) is the default.
+type Renderer func(order events.OrderCreated, name, locale string) (Email, error)
+
+// DefaultRenderer renders with the embedded templates.
+func DefaultRenderer(order events.OrderCreated, name, _ string) (Email, error) {
+	return RenderOrderConfirmation(order, name)
+}
+
+// Dead-letter headers added to a message on <topic>.dlq.
+const (
+	// HeaderDeadLetterTopic is the topic the message was consumed from;
+	// `notifier dlq replay` republishes it there.
+	HeaderDeadLetterTopic = "herald_dlq_topic"
+	// HeaderDeadLetterAt is when it was dead-lettered (RFC 3339).
+	HeaderDeadLetterAt = "herald_dlq_at"
 )
 
 // Consumer turns OrderCreated events into delivery rows. Its Handle is a
@@ -24,10 +45,18 @@ type Consumer struct {
 	Users  UserDirectory
 	DLQ    stream.Publisher // publishes poison messages to <topic>.dlq
 	Logger *slog.Logger
+	Status statusEvents
+	// Available lists the channels this notifier can send; the gate skips
+	// the others with a reason.
+	Available map[string]bool
+	Render    Renderer // nil: DefaultRenderer
+	Metrics   *Metrics // nil: none
 	// Wake, when set, is called after new deliveries commit so a worker sends
-	// them now instead of at its next poll.
-	Wake func()
-	Now  func() time.Time
+	// them now instead of at its next poll; Published after status events
+	// commit so the outbox relay publishes them now.
+	Wake      func()
+	Published func()
+	Now       func() time.Time
 }
 
 // Handle processes one OrderCreated message.
@@ -50,98 +79,184 @@ func (c *Consumer) Handle(ctx context.Context, m stream.Message) error {
 	}
 	if seen {
 		log.Info("duplicate event ignored")
+		c.Metrics.consumed("duplicate")
 		return nil
 	}
 
-	var plans []plannedDelivery
-	user, err := c.Users.Contact(ctx, order.UserID)
-	switch {
-	case errors.Is(err, ErrUserNotFound):
-		log.Warn("user not found: event recorded without deliveries")
-	case err != nil:
+	const category = CategoryOrderUpdates
+	policy, err := c.Users.Policy(ctx, order.UserID, category)
+	if err != nil {
 		return fmt.Errorf("look up user %s: %w", order.UserID, err)
-	default:
-		if plans, err = planDeliveries(order, user); err != nil {
-			return fmt.Errorf("plan deliveries for %s: %w", env.ID, err)
-		}
+	}
+	now := c.now()
+	decisions := Decide(policy, category, now, c.Available)
+	if policy.Status != UserActive {
+		log.Warn("user not active: event recorded without deliveries", "user_status", policy.Status)
+	}
+	rows, err := c.plan(order, env, m.Value, policy, category, decisions)
+	if err != nil {
+		// Rendering is deterministic: retrying cannot help. Dead-letter it
+		// so the rest flows on; replay once the template is fixed.
+		return c.deadLetter(ctx, m, err)
 	}
 
-	inserted, err := c.record(ctx, m.Topic, env.ID, order, plans)
+	inserted, pub, err := c.record(ctx, m.Topic, env.ID, rows, now)
 	if err != nil {
 		return err
 	}
 	if !inserted {
 		log.Info("duplicate event ignored (recorded concurrently)")
+		c.Metrics.consumed("duplicate")
 		return nil
 	}
-	log.Info("event recorded", "deliveries", len(plans))
-	pending := 0
-	for _, p := range plans {
-		log.Info("delivery planned", "channel", p.Channel, "status", p.Status, "recipient", maskRecipient(string(p.Channel), p.Recipient), "reason", p.Reason)
-		if p.Status == "PENDING" {
-			pending++
+	c.Metrics.consumed("recorded")
+	c.Metrics.transitions(pub)
+	log.Info("event recorded", "deliveries", len(rows))
+	due := 0
+	for _, d := range decisions {
+		if d.Status == "" {
+			log.Debug("no delivery", "channel", d.Channel, "reason", d.Reason)
+			continue
+		}
+		log.Info("delivery planned", "channel", d.Channel, "status", d.Status, "recipient", maskRecipient(d.Channel, d.Recipient), "reason", d.Reason, "due_at", d.DueAt)
+		if d.Status == "PENDING" {
+			due++
 		}
 	}
-	if pending > 0 && c.Wake != nil {
+	if len(pub) > 0 && c.Published != nil {
+		c.Published()
+	}
+	if due > 0 && c.Wake != nil {
 		c.Wake()
 	}
 	return nil
 }
 
-// record inserts the inbox row and the deliveries in one transaction. It
-// reports false when the inbox row already existed (a concurrent duplicate).
-func (c *Consumer) record(ctx context.Context, topic, eventID string, order events.OrderCreated, plans []plannedDelivery) (bool, error) {
+// newDelivery is one row to insert with its first status.
+type newDelivery struct {
+	row    *entnotifier.Delivery
+	reason string
+}
+
+// plan turns the gate's decisions into rows, rendering what they send.
+func (c *Consumer) plan(order events.OrderCreated, env events.Envelope, payload []byte, p Policy, category string, ds []Decision) ([]newDelivery, error) {
+	var out []newDelivery
+	for _, d := range ds {
+		if d.Status == "" {
+			continue
+		}
+		row := &entnotifier.Delivery{
+			ID: uuid.New(), EventID: env.ID, EventType: env.Type, OrderID: order.OrderID, UserID: order.UserID,
+			Channel: delivery.Channel(d.Channel), Category: category, Critical: d.Critical, Locale: p.Locale,
+			Recipient: d.Recipient, Secret: d.Secret, Status: delivery.Status(d.Status),
+			NextAttemptAt: d.DueAt.UTC(), Payload: payload,
+		}
+		if d.Status != "SKIPPED" {
+			switch d.Channel {
+			case channel.Email:
+				render := c.Render
+				if render == nil {
+					render = DefaultRenderer
+				}
+				e, err := render(order, p.Name, p.Locale)
+				if err != nil {
+					return nil, fmt.Errorf("render email for order %s: %w", order.OrderID, err)
+				}
+				row.Subject, row.Body, row.HTMLBody = e.Subject, e.Text, e.HTML
+			case channel.SMS:
+				row.Body = smsText(order)
+			}
+		}
+		out = append(out, newDelivery{row: row, reason: d.Reason})
+	}
+	return out, nil
+}
+
+// smsText is the short text of an order confirmation (the SMS channel may
+// render its own from Payload and Locale instead).
+func smsText(o events.OrderCreated) string {
+	return fmt.Sprintf("Herald: order %s confirmed, total %s.", o.OrderID, FormatMoney(o.TotalMinor, o.Currency))
+}
+
+// record inserts the inbox row, the deliveries and their first status
+// events (history + outbox) in one transaction. It reports false when the
+// inbox row already existed (a concurrent duplicate).
+func (c *Consumer) record(ctx context.Context, topic, eventID string, rows []newDelivery, now time.Time) (bool, []published, error) {
 	tx, err := c.DB.Tx(ctx)
 	if err != nil {
-		return false, fmt.Errorf("begin: %w", err)
+		return false, nil, fmt.Errorf("begin: %w", err)
 	}
-	now := c.now()
-	if err := tx.InboxEvent.Create().SetEventID(eventID).SetTopic(topic).SetReceivedAt(now).Exec(ctx); err != nil {
+	rollback := func(err error) (bool, []published, error) {
 		_ = tx.Rollback()
-		if entnotifier.IsConstraintError(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("insert inbox %s: %w", eventID, err)
+		return false, nil, err
 	}
-	if len(plans) > 0 {
-		creates := make([]*entnotifier.DeliveryCreate, 0, len(plans))
-		for _, p := range plans {
+	if err := tx.InboxEvent.Create().SetEventID(eventID).SetTopic(topic).SetReceivedAt(now).Exec(ctx); err != nil {
+		if entnotifier.IsConstraintError(err) {
+			_ = tx.Rollback()
+			return false, nil, nil
+		}
+		return rollback(fmt.Errorf("insert inbox %s: %w", eventID, err))
+	}
+	var pub []published
+	if len(rows) > 0 {
+		at := eventTime(time.Time{}, now)
+		creates := make([]*entnotifier.DeliveryCreate, 0, len(rows))
+		for _, nd := range rows {
+			d := nd.row
+			d.PublicStatus, d.StatusAt, d.CreatedAt = delivery.PublicStatus(d.Status), at, now
 			creates = append(creates, tx.Delivery.Create().
-				SetEventID(eventID).
-				SetOrderID(order.OrderID).
-				SetUserID(order.UserID).
-				SetChannel(p.Channel).
-				SetRecipient(p.Recipient).
-				SetStatus(p.Status).
-				SetLastError(p.Reason).
-				SetSubject(p.Email.Subject).
-				SetBody(p.Email.Text).
-				SetHTMLBody(p.Email.HTML).
-				SetNextAttemptAt(now).
-				SetCreatedAt(now))
+				SetID(d.ID).SetEventID(d.EventID).SetEventType(d.EventType).SetOrderID(d.OrderID).SetUserID(d.UserID).
+				SetChannel(d.Channel).SetCategory(d.Category).SetCritical(d.Critical).SetLocale(d.Locale).
+				SetRecipient(d.Recipient).SetSecret(d.Secret).
+				SetStatus(d.Status).SetPublicStatus(d.PublicStatus).SetStatusAt(at).
+				SetLastError(nd.reason).SetSubject(d.Subject).SetBody(d.Body).SetHTMLBody(d.HTMLBody).
+				SetPayload(d.Payload).SetNextAttemptAt(d.NextAttemptAt).SetCreatedAt(now))
 		}
 		if err := tx.Delivery.CreateBulk(creates...).Exec(ctx); err != nil {
-			_ = tx.Rollback()
-			return false, fmt.Errorf("insert deliveries for %s: %w", eventID, err)
+			return rollback(fmt.Errorf("insert deliveries for %s: %w", eventID, err))
+		}
+		for _, nd := range rows {
+			d := nd.row
+			if !CanTransition("", string(d.Status)) {
+				return rollback(fmt.Errorf("delivery %s: cannot start as %s", d.ID, d.Status))
+			}
+			ch := change{To: d.Status, Reason: nd.reason}
+			if d.Status == delivery.StatusDEFERRED {
+				ch.Next = &d.NextAttemptAt
+			}
+			if err := c.Status.write(ctx, tx, d, "", ch, at); err != nil {
+				return rollback(err)
+			}
+			pub = append(pub, published{Channel: string(d.Channel), Status: string(d.Status)})
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("commit %s: %w", eventID, err)
+		return false, nil, fmt.Errorf("commit %s: %w", eventID, err)
 	}
-	return true, nil
+	return true, pub, nil
 }
 
-// deadLetter publishes m unchanged to <topic>.dlq with the reason added. If
-// that publish fails the error is returned, so the message is retried rather
-// than lost.
+// deadLetter publishes m unchanged to <topic>.dlq with the reason, the
+// source topic and the time added. If that publish fails the error is
+// returned, so the message is retried rather than lost.
 func (c *Consumer) deadLetter(ctx context.Context, m stream.Message, reason error) error {
-	headers := make([]stream.Header, 0, len(m.Headers)+1)
-	headers = append(headers, m.Headers...)
-	headers = append(headers, stream.Header{Key: events.HeaderDeadLetterReason, Value: reason.Error()})
+	headers := make([]stream.Header, 0, len(m.Headers)+3)
+	for _, h := range m.Headers {
+		if !isDeadLetterHeader(h.Key) { // a replayed message that failed again
+			headers = append(headers, h)
+		}
+	}
+	headers = append(headers,
+		stream.Header{Key: events.HeaderDeadLetterReason, Value: truncate(reason.Error(), 2000)},
+		stream.Header{Key: HeaderDeadLetterTopic, Value: m.Topic},
+		stream.Header{Key: HeaderDeadLetterAt, Value: c.now().Format(time.RFC3339Nano)},
+	)
 	dlq := stream.Message{Topic: m.Topic + events.DeadLetterSuffix, Key: m.Key, Headers: headers, Value: m.Value}
 	if err := c.DLQ.Publish(ctx, dlq); err != nil {
 		return fmt.Errorf("dead-letter message from %s: %w", m.Topic, err)
 	}
+	c.Metrics.consumed("dead_lettered")
+	c.Metrics.deadLettered(m.Topic)
 	c.Logger.Warn("message dead-lettered", "topic", m.Topic, "dlq", dlq.Topic, "event_id", m.Header(events.HeaderID), "reason", reason.Error())
 	return nil
 }
@@ -154,11 +269,11 @@ func (c *Consumer) now() time.Time {
 	return time.Now().UTC()
 }
 
-func maskRecipient(channel, r string) string {
-	switch channel {
-	case "email":
+func maskRecipient(ch, r string) string {
+	switch ch {
+	case channel.Email:
 		return logging.MaskEmail(r)
-	case "sms":
+	case channel.SMS:
 		return logging.MaskPhone(r)
 	}
 	return "***"

@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/subgraphs/users"
 )
 
 type consumerFixture struct {
@@ -29,6 +32,8 @@ func newConsumerFixture(t *testing.T, client *entnotifier.Client) *consumerFixtu
 	f.c = &Consumer{
 		DB: client, Users: NewUsersClient(f.users.URL, &http.Client{Timeout: 10 * time.Second}),
 		DLQ: f.dlq, Logger: testLogger(t), Wake: func() { f.wakes++ },
+		Status:    statusEvents{Topic: "NotificationStatus", Source: StatusSource},
+		Available: map[string]bool{"email": true},
 	}
 	return f
 }
@@ -80,6 +85,18 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 		if !f.inboxed(t, id) {
 			t.Error("event not in inbox")
 		}
+		// Its first status, PENDING, is in the history and in the outbox,
+		// committed with the row.
+		hist, err := StatusHistory(ctx, f.client, d.ID)
+		if err != nil || len(hist) != 1 || hist[0].Status != "PENDING" || hist[0].FromStatus != "NONE" {
+			t.Errorf("status history = %v, %v; want one PENDING", hist, err)
+		}
+		if len(hist) == 1 {
+			ob, err := f.client.OutboxEvent.Get(ctx, hist[0].ID.String())
+			if err != nil || ob.Topic != "NotificationStatus" || ob.Key != "ord-1" || !strings.Contains(string(ob.Payload), `"status":"PENDING"`) {
+				t.Errorf("outbox row = %+v, %v", ob, err)
+			}
+		}
 
 		// The same event again changes nothing.
 		if err := f.c.Handle(ctx, m); err != nil {
@@ -116,6 +133,55 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 		}
 	})
 
+	t.Run("quiet hours: deferred to the window's end, with a DEFERRED event", func(t *testing.T) {
+		// A users service where no category is critical, so quiet hours apply.
+		relaxed := startUsersWith(t, func(c *users.Config) { c.CriticalCategories = []string{} })
+		uid := relaxed.register(t, "Dee", "dee@example.com", "", true, false)
+		// A window that always contains now: from the current minute (UTC)
+		// to 23h later.
+		now := time.Now().UTC()
+		start := now.Format("15:04")
+		end := now.Add(23 * time.Hour).Format("15:04")
+		relaxed.update(t, uid, map[string]any{"preferences": map[string]any{
+			"quietHours": map[string]any{"start": start, "end": end, "timeZone": "UTC"},
+		}})
+		m := orderMessage(t, topic, uid, "ord-quiet")
+		c := *f.c
+		c.Users = NewUsersClient(relaxed.URL, &http.Client{Timeout: 10 * time.Second})
+		c.Now = func() time.Time { return now }
+		if err := c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		ds := f.deliveries(t, m.Header(events.HeaderID))
+		if len(ds) != 1 {
+			t.Fatalf("got %d deliveries, want 1", len(ds))
+		}
+		d := ds[0]
+		wantDue, _ := QuietHours{Start: start, End: end, TimeZone: "UTC"}.windowEnd(now)
+		if d.Critical {
+			t.Fatal("ORDER_UPDATES is critical although the users service was configured with none")
+		}
+		if d.Status != delivery.StatusDEFERRED || !d.NextAttemptAt.Equal(wantDue) || wantDue.IsZero() {
+			t.Fatalf("delivery = %s due %v, want DEFERRED due %v", d.Status, d.NextAttemptAt, wantDue)
+		}
+		hist, err := StatusHistory(ctx, f.client, d.ID)
+		if err != nil || len(hist) != 1 || hist[0].Status != "DEFERRED" || hist[0].NextAttemptAt == nil || !hist[0].NextAttemptAt.Equal(wantDue) {
+			t.Errorf("history = %+v, %v", hist, err)
+		}
+	})
+
+	t.Run("deleted user: recorded, nothing sent", func(t *testing.T) {
+		uid := f.users.register(t, "Eve", "eve@example.com", "", true, false)
+		f.users.delete(t, uid)
+		m := orderMessage(t, topic, uid, "ord-deleted")
+		if err := f.c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if !f.inboxed(t, m.Header(events.HeaderID)) || len(f.deliveries(t, m.Header(events.HeaderID))) != 0 {
+			t.Error("want inbox row and no deliveries")
+		}
+	})
+
 	t.Run("unknown user: recorded without deliveries", func(t *testing.T) {
 		m := orderMessage(t, topic, "00000000-0000-0000-0000-000000000000", "ord-4")
 		if err := f.c.Handle(ctx, m); err != nil {
@@ -127,13 +193,16 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 	})
 
 	t.Run("concurrent duplicate: unique inbox row wins", func(t *testing.T) {
-		plans := []plannedDelivery{{Channel: delivery.ChannelEmail, Recipient: "x@example.com", Status: delivery.StatusPENDING}}
 		order := sampleOrder()
-		ok, err := f.c.record(ctx, topic, "evt-concurrent", order, plans)
+		plans := func() []newDelivery {
+			return []newDelivery{{row: &entnotifier.Delivery{ID: uuid.New(), EventID: "evt-concurrent", OrderID: order.OrderID, UserID: order.UserID,
+				Channel: delivery.ChannelEmail, Recipient: "x@example.com", Status: delivery.StatusPENDING, NextAttemptAt: time.Now().UTC()}}}
+		}
+		ok, _, err := f.c.record(ctx, topic, "evt-concurrent", plans(), time.Now().UTC())
 		if err != nil || !ok {
 			t.Fatalf("first record = %v, %v; want true, nil", ok, err)
 		}
-		ok, err = f.c.record(ctx, topic, "evt-concurrent", order, plans)
+		ok, _, err = f.c.record(ctx, topic, "evt-concurrent", plans(), time.Now().UTC())
 		if err != nil || ok {
 			t.Fatalf("second record = %v, %v; want false, nil", ok, err)
 		}

@@ -1,39 +1,56 @@
 // Package notifier consumes OrderCreated events, asks the users service for
-// the customer's preferences, records one delivery row per enabled channel
-// and sends them from its own database with retries.
+// the customer's preferences, decides per channel what to send (the policy
+// gate), records one delivery row per channel and sends them from its own
+// database with retries, publishing every status change as a
+// NotificationStatus event through its own outbox. docs/notifier.md is the
+// operator's view; this comment is the code's.
 //
-// # Consuming
+// # Consuming (consumer.go)
 //
 // For each message the consumer (Consumer.Handle):
 //   - dead-letters it to "<topic>.dlq" (original headers plus
-//     herald_dlq_reason) when it is not a valid OrderCreated CloudEvent, and
-//     moves on;
+//     herald_dlq_reason, herald_dlq_topic, herald_dlq_at) when it is not a
+//     valid OrderCreated CloudEvent or cannot be rendered, and moves on;
 //   - ignores it when its ce_id is already in the inbox (a redelivery);
-//   - asks the users service (genqlient, package usersclient) for the user.
-//     An unreachable or failing users service returns an error, so the stream
+//   - asks the users service (genqlient, package usersclient, behind a
+//     circuit breaker) for the user's preferences. A failing or unreachable
+//     users service, or an open breaker, returns an error, so the stream
 //     layer retries the same message and nothing behind it on its key passes
-//     it: work pauses, nothing is skipped. An unknown user is recorded with no
-//     deliveries;
-//   - in ONE transaction inserts the inbox row (unique ce_id) and one
-//     delivery per enabled channel (unique per event and channel). Only then
-//     does it return nil and the stream layer commit the offset.
+//     it: work pauses, nothing is skipped;
+//   - runs the policy gate (Decide, policy.go: a pure function) which gives
+//     each channel no row, PENDING, DEFERRED (quiet hours, due at the end of
+//     the window) or SKIPPED (with a reason). A deleted or unknown user gets
+//     no rows;
+//   - in ONE transaction inserts the inbox row (unique ce_id), the delivery
+//     rows (unique per event and channel) and each row's first status event
+//     (history + outbox). Only then does it return nil and the stream layer
+//     commit the offset.
 //
-// # Delivering
+// # Delivering (worker.go)
 //
-// Workers (Worker) claim due rows, send them outside any transaction and
-// record the outcome. Delivery statuses move forward only:
+// Workers claim due rows (PENDING, DEFERRED, RETRYING, or SENDING whose
+// lease expired) in a short transaction (FOR UPDATE SKIP LOCKED on
+// PostgreSQL), send them outside any transaction through the channel's
+// channel.Sender, and record the outcome in a second transaction guarded by
+// (status, attempts), so a stale outcome from a worker whose lease expired
+// is dropped. Transient failures are retried with exponential backoff and
+// jitter until MaxAttempts or MaxAge; permanent ones fail at once.
 //
-//	PENDING   created by the consumer, due now
-//	SENDING   claimed by a worker until next_attempt_at (its lease); a worker
-//	          that dies leaves it to be claimed again when the lease ends
-//	RETRYING  a transient failure (connection, TLS, SMTP 4xx); due again at
-//	          next_attempt_at after capped exponential backoff
-//	SENT      accepted by the relay (SMTP 250 after DATA), with message_id
-//	FAILED    a permanent failure (SMTP 5xx, unusable address)
-//	SKIPPED   never sent: the channel is enabled but unusable (no phone), or
-//	          not built yet (SMS); last_error holds the reason
+// # Statuses (status.go)
 //
-// Delivery is at least once: between the relay's accept and our commit a
-// crash resends, with the same Message-ID (<delivery id>@<from domain>) so
-// receivers can tell.
+// Row statuses move forward only, along the table rowNext; SENDING is the
+// internal claim and never published. Every other transition writes, in the
+// transaction that changes the row, a StatusEvent (history) and an
+// OutboxEvent that internal/outbox's Relay publishes to NotificationStatus
+// (key: order id). Published statuses follow CanTransition:
+//
+//	PENDING   recorded, due now
+//	DEFERRED  held until the user's quiet hours end (nextAttemptAt)
+//	RETRYING  an attempt failed transiently; next at nextAttemptAt (reason)
+//	SENT      accepted by the provider (SMTP: the relay answered 250)
+//	FAILED    a permanent failure, or attempts/age exhausted (reason)
+//	SKIPPED   will not be sent (no address, channel not configured; reason)
+//
+// Delivery is at least once: between the provider's accept and our commit a
+// crash resends, with the same delivery id (Message-ID, idempotency key).
 package notifier

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/heraldhq/herald/notifier/channel"
 )
 
 // SMTP TLS modes.
@@ -55,10 +57,23 @@ type SendError struct {
 func (e *SendError) Error() string { return e.Err.Error() }
 func (e *SendError) Unwrap() error { return e.Err }
 
-// IsPermanent reports whether err is a permanent send failure.
-func IsPermanent(err error) bool {
-	var se *SendError
-	return errors.As(err, &se) && se.Permanent
+// PermanentFailure lets channel.IsPermanent classify a SendError.
+func (e *SendError) PermanentFailure() bool { return e.Permanent }
+
+// IsPermanent reports whether err is a permanent send failure (a SendError
+// or a channel.Error marked permanent).
+func IsPermanent(err error) bool { return channel.IsPermanent(err) }
+
+// EmailChannel adapts an EmailSender (the SMTP sender) to channel.Sender.
+type EmailChannel struct{ Sender EmailSender }
+
+// Send sends m as an email; the Message-ID is the provider id.
+func (c EmailChannel) Send(ctx context.Context, m channel.Message) (channel.Result, error) {
+	id, err := c.Sender.Send(ctx, OutgoingEmail{DeliveryID: m.DeliveryID, To: m.Recipient, Subject: m.Subject, Text: m.Text, HTML: m.HTML})
+	if err != nil {
+		return channel.Result{}, err
+	}
+	return channel.Result{ProviderID: id}, nil
 }
 
 // EmailSender sends one email and returns the Message-ID it carried.

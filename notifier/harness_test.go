@@ -43,12 +43,19 @@ type usersService struct {
 	URL string // GraphQL endpoint
 }
 
-func startUsers(t testing.TB) *usersService {
+func startUsers(t testing.TB) *usersService { return startUsersWith(t, nil) }
+
+// startUsersWith lets a test change the users service's configuration (for
+// example which categories are critical).
+func startUsersWith(t testing.TB, configure func(*users.Config)) *usersService {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db")}
+	if configure != nil {
+		configure(&cfg)
+	}
 	go func() {
 		done <- users.Run(ctx, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Ready: func(a net.Addr) { addrc <- a }})
 	}()
@@ -105,6 +112,23 @@ func (u *usersService) register(t testing.TB, name, email, phone string, emailOn
 	u.do(t, `mutation($id: ID!, $in: NotificationPreferencesInput!) { updateNotificationPreferences(userId: $id, input: $in) { id } }`,
 		map[string]any{"id": reg.RegisterUser.ID, "in": map[string]any{"email": emailOn, "sms": smsOn}}, &upd)
 	return reg.RegisterUser.ID
+}
+
+// update applies an UpdateUserInput.
+func (u *usersService) update(t testing.TB, id string, input map[string]any) {
+	t.Helper()
+	var out struct {
+		UpdateUser struct{ User struct{ ID string } }
+	}
+	u.do(t, `mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { user { id } } }`,
+		map[string]any{"id": id, "in": input}, &out)
+}
+
+// delete erases a user.
+func (u *usersService) delete(t testing.TB, id string) {
+	t.Helper()
+	var out struct{ DeleteUser struct{ ID string } }
+	u.do(t, `mutation($id: ID!) { deleteUser(id: $id) { id } }`, map[string]any{"id": id}, &out)
 }
 
 // openSQLite opens a fresh notifier database in a temp dir and migrates it.

@@ -5,32 +5,51 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 
 	"entgo.io/ent/dialect"
+	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/errgroup"
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/notifier/channel"
 )
 
 // Deps are what main constructs and hands to Run.
 type Deps struct {
 	Logger *slog.Logger
 	Broker stream.Broker
-	// HTTPReady, when set, receives the bound /healthz address (for ":0").
+	// HTTPReady, when set, receives the bound HTTP address (for ":0").
 	HTTPReady func(net.Addr)
 	// Users replaces the genqlient users client (the all-in-one binary may
-	// pass one wired in-process); nil means HTTP to cfg.UsersURL.
+	// pass one wired in-process); nil means HTTP to cfg.UsersURL. Either way
+	// it is wrapped in the circuit breaker.
 	Users UserDirectory
+	// Senders adds or replaces channel senders by channel name
+	// (channel.SMS, channel.Webhook, ...). Without an entry for
+	// channel.Email, Run sends email through cfg.SMTP. A channel without a
+	// sender is SKIPPED by the policy gate.
+	Senders map[string]channel.Sender
+	// Render replaces the email renderer (e.g. per-locale templates).
+	Render Renderer
+	// Metrics, when set, is used instead of a fresh registry (tests).
+	Metrics *Metrics
 }
 
+// StatusSource is the CloudEvents source of NotificationStatus events.
+const StatusSource = "/herald/notifier"
+
 // Run serves until ctx ends: it consumes OrderCreated, runs the delivery
-// workers and serves /healthz, then drains and returns.
+// workers and the status outbox relay, and serves /healthz, /readyz and
+// /metrics, then drains and returns.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
 	if logger == nil {
@@ -39,9 +58,22 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if deps.Broker == nil {
 		return errors.New("notifier: Deps.Broker is required")
 	}
-	sender, err := NewSMTPSender(cfg.SMTP, logger)
-	if err != nil {
-		return fmt.Errorf("notifier: %w", err)
+	senders := map[string]channel.Sender{}
+	maps.Copy(senders, deps.Senders)
+	if senders[channel.Email] == nil {
+		smtp, err := NewSMTPSender(cfg.SMTP, logger)
+		if err != nil {
+			return fmt.Errorf("notifier: %w", err)
+		}
+		senders[channel.Email] = EmailChannel{Sender: smtp}
+	}
+	available := map[string]bool{}
+	for name, s := range senders {
+		available[name] = s != nil
+	}
+	metrics := deps.Metrics
+	if metrics == nil {
+		metrics = NewMetrics()
 	}
 
 	database, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
@@ -55,14 +87,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	dlqTopic := cfg.Topic + events.DeadLetterSuffix
-	for _, t := range []string{cfg.Topic, dlqTopic} {
+	for _, t := range []string{cfg.Topic, dlqTopic, cfg.StatusTopic} {
 		if err := deps.Broker.EnsureTopic(ctx, t); err != nil {
 			return fmt.Errorf("ensure topic %s: %w", t, err)
 		}
 	}
 	pub, err := deps.Broker.Publisher()
 	if err != nil {
-		return fmt.Errorf("dead-letter publisher: %w", err)
+		return fmt.Errorf("publisher: %w", err)
 	}
 	defer pub.Close()
 	sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: cfg.Topic, Group: cfg.Group})
@@ -70,12 +102,26 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return fmt.Errorf("subscribe %s: %w", cfg.Topic, err)
 	}
 	defer sub.Close()
+	relay, err := outbox.New(outbox.Config{
+		DB: database.SQL, Dialect: database.Dialect, Table: "outbox_events", Publisher: pub,
+		Logger: logger.With("component", "status-outbox"),
+	})
+	if err != nil {
+		return fmt.Errorf("status outbox: %w", err)
+	}
 
 	users := deps.Users
 	if users == nil {
 		users = NewUsersClient(cfg.UsersURL, &http.Client{Timeout: cfg.UsersTimeout})
 	}
+	bs := cfg.Breaker
+	bs.OnState = func(from, to gobreaker.State) {
+		logger.Warn("users-service circuit breaker", "from", from.String(), "to", to.String())
+		metrics.breakerState(int(to))
+	}
+	guarded := NewBreakerDirectory(users, bs)
 
+	status := statusEvents{Topic: cfg.StatusTopic, Source: StatusSource}
 	workers := cfg.Workers
 	if database.Dialect != dialect.Postgres {
 		// SQLite cannot lock rows: one worker per database is what keeps a
@@ -85,13 +131,15 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	ws := make([]*Worker, workers)
 	for i := range ws {
 		ws[i] = (&Worker{
-			DB: client, Dialect: database.Dialect, Email: sender,
+			DB: client, Dialect: database.Dialect, Senders: senders, Status: status, Metrics: metrics,
 			Logger:  logger.With("component", "delivery-worker", "worker", i),
-			Backoff: cfg.Backoff, Lease: cfg.Lease, Poll: cfg.Poll,
+			Backoff: cfg.Backoff, MaxAttempts: cfg.MaxAttempts, MaxAge: cfg.MaxAge,
+			Lease: cfg.Lease, Poll: cfg.Poll, Published: relay.Notify,
 		}).Init()
 	}
 	consumer := &Consumer{
-		DB: client, Users: users, DLQ: pub,
+		DB: client, Users: guarded, DLQ: pub, Status: status, Available: available,
+		Render: deps.Render, Metrics: metrics, Published: relay.Notify,
 		Logger: logger.With("component", "consumer"),
 		Wake: func() {
 			for _, w := range ws {
@@ -99,15 +147,21 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			}
 		},
 	}
+	metrics.Registry.MustRegister(newStateCollector(deps.Broker, cfg.Topic, cfg.Group, client, logger.With("component", "metrics")))
 
-	health := httpserver.Health(map[string]func(context.Context) error{
+	mux := http.NewServeMux()
+	// Liveness: the process serves HTTP. Dependencies are /readyz's job, so
+	// a broker outage never gets the notifier restarted.
+	mux.Handle("GET /healthz", httpserver.Health(nil))
+	mux.Handle("GET /readyz", httpserver.Health(map[string]func(context.Context) error{
 		"database": database.Ping,
 		"broker":   deps.Broker.Ping,
-	})
-	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", health)
+		"users":    guarded.Ping,
+	}))
+	mux.Handle("GET /metrics", metrics.Handler())
 
-	logger.Info("notifier starting", "topic", cfg.Topic, "group", cfg.Group, "db", cfg.DBDriver, "workers", workers, "smtp", cfg.SMTP.Addr, "smtp_tls", cfg.SMTP.TLS)
+	logger.Info("notifier starting", "topic", cfg.Topic, "status_topic", cfg.StatusTopic, "group", cfg.Group, "db", cfg.DBDriver,
+		"workers", workers, "channels", keys(available), "smtp", cfg.SMTP.Addr, "smtp_tls", cfg.SMTP.TLS)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		err := sub.Consume(gctx, consumer.Handle)
@@ -119,8 +173,20 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	for _, w := range ws {
 		g.Go(func() error { return w.Run(gctx) })
 	}
+	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return httpserver.Serve(gctx, logger, cfg.HTTPAddr, mux, deps.HTTPReady) })
 	err = g.Wait()
 	logger.Info("notifier stopped")
 	return err
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k, ok := range m {
+		if ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

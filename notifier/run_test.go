@@ -65,14 +65,14 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 	cfg := Config{
 		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
-		Topic: topic, Group: uniqueName("herald-notifier"),
+		Topic: topic, StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
 		SMTP: SMTPConfig{Addr: mp.SMTPAddr, TLS: TLSStartTLSRequired, CAFile: mp.CAFile,
 			From: "Herald <notifications@herald.local>", Timeout: 10 * time.Second},
 		Workers: 2, Poll: 500 * time.Millisecond, Lease: time.Minute,
 		Backoff: Backoff{Base: 100 * time.Millisecond, Max: time.Second},
 	}
 
-	stop := startRun(t, cfg, broker)
+	stop, base := startRunDeps(t, cfg, Deps{Broker: broker})
 
 	pub, err := broker.Publisher()
 	if err != nil {
@@ -151,6 +151,16 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 		t.Errorf("dead letter = key %q value %q headers %v", dl.Key, dl.Value, dl.Headers)
 	}
 
+	// The consumer lag comes from the broker (kadm for Kafka, consumer info
+	// for JetStream): everything above was handled, so it drains to 0.
+	waitFor(t, "consumer lag 0 in /metrics", func() bool {
+		_, m := httpGet(t, base+"/metrics")
+		return metricValue(m, MetricConsumerLag, `group="`+cfg.Group+`"`) == 0
+	})
+	if code, body := httpGet(t, base+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+
 	// Replaying the whole topic (a new consumer group, as after an offset
 	// reset) into the same database sends nothing again: the inbox dedupes.
 	// A new order on ada's key marks the end of her replayed events.
@@ -175,12 +185,21 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 // startRun runs the notifier until the returned stop is called (or the test
 // ends) and waits until /healthz answers.
 func startRun(t *testing.T, cfg Config, broker stream.Broker) (stop func()) {
+	stop, _ = startRunDeps(t, cfg, Deps{Broker: broker})
+	return stop
+}
+
+// startRunDeps is startRun with explicit Deps; it also returns the base URL
+// of the notifier's HTTP server.
+func startRunDeps(t *testing.T, cfg Config, deps Deps) (stop func(), baseURL string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
+	deps.Logger = testLogger(t)
+	deps.HTTPReady = func(a net.Addr) { addrc <- a }
 	go func() {
-		done <- Run(ctx, cfg, Deps{Logger: testLogger(t), Broker: broker, HTTPReady: func(a net.Addr) { addrc <- a }})
+		done <- Run(ctx, cfg, deps)
 	}()
 	stopped := false
 	stop = func() {
@@ -201,13 +220,14 @@ func startRun(t *testing.T, cfg Config, broker stream.Broker) (stop func()) {
 	t.Cleanup(stop)
 	select {
 	case addr := <-addrc:
-		waitHealthy(t, "http://"+addr.String()+"/healthz")
+		baseURL = "http://" + addr.String()
+		waitHealthy(t, baseURL+"/healthz")
 	case err := <-done:
 		t.Fatalf("Run: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("notifier did not start within 60s")
 	}
-	return stop
+	return stop, baseURL
 }
 
 // readOne consumes the first message of topic with a fresh group.

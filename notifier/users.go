@@ -1,72 +1,157 @@
 package notifier
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/Khan/genqlient/graphql"
+	"github.com/sony/gobreaker/v2"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/heraldhq/herald/notifier/channel"
 	"github.com/heraldhq/herald/notifier/usersclient"
 )
 
-// Contact is what the notifier needs to know about a user.
-type Contact struct {
-	ID      string
-	Name    string
-	Email   string
-	Phone   string
-	EmailOn bool
-	SMSOn   bool
+// UserDirectory looks up what the policy gate needs about a user. Any error
+// is a reason to retry (the stream layer pauses on it), never to skip: an
+// unknown or deleted user is a Policy with that Status, not an error.
+type UserDirectory interface {
+	Policy(ctx context.Context, userID, category string) (Policy, error)
 }
 
-// ErrUserNotFound means the users service answered and has no such user.
-// Anything else that goes wrong is a reason to retry, never to skip.
-var ErrUserNotFound = errors.New("user not found")
-
-// UserDirectory looks up a user's contact details and preferences.
-type UserDirectory interface {
-	Contact(ctx context.Context, userID string) (Contact, error)
+// pinger is implemented by directories that can check their backend.
+type pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // UsersClient asks the users subgraph through the genqlient client.
 type UsersClient struct {
 	gql graphql.Client
+	url string
+	hc  *http.Client
 }
 
 // NewUsersClient returns a directory over the users subgraph at url. hc
 // should carry a timeout; the stream layer retries whatever fails.
 func NewUsersClient(url string, hc *http.Client) *UsersClient {
-	return &UsersClient{gql: graphql.NewClient(url, hc)}
+	return &UsersClient{gql: graphql.NewClient(url, hc), url: url, hc: hc}
 }
 
-// Contact fetches the user. It returns ErrUserNotFound only when the service
-// answered that the user does not exist (null, or an error coded NOT_FOUND or
-// BAD_USER_INPUT, which is how the subgraph rejects an id that cannot exist).
-// Transport failures, 5xx and other GraphQL errors are returned as they are so
-// the consumer retries.
-func (c *UsersClient) Contact(ctx context.Context, userID string) (Contact, error) {
-	resp, err := usersclient.UserContact(ctx, c.gql, userID)
+// Policy fetches the user's preferences (and, from notificationPolicy, the
+// user's status and webhook secret) in one request and maps them to the
+// gate's Policy. Transport failures, 5xx and GraphQL errors other than
+// NOT_FOUND / BAD_USER_INPUT (how the subgraph rejects an id that cannot
+// exist) are returned as errors so the consumer retries.
+func (c *UsersClient) Policy(ctx context.Context, userID, category string) (Policy, error) {
+	resp, err := usersclient.UserPolicy(ctx, c.gql, userID, usersclient.NotificationCategory(category))
 	if err != nil {
 		if notFoundError(err) {
-			return Contact{}, ErrUserNotFound
+			return Policy{UserID: userID, Status: UserNotFound}, nil
 		}
-		return Contact{}, fmt.Errorf("users service: %w", err)
+		return Policy{}, fmt.Errorf("users service: %w", err)
 	}
+	return policyFromResponse(userID, resp), nil
+}
+
+// policyFromResponse maps the users service's preference model to Policy.
+func policyFromResponse(userID string, resp *usersclient.UserPolicyResponse) Policy {
+	p := Policy{UserID: userID, Status: UserStatus(resp.NotificationPolicy.Status)}
 	u := resp.User
 	if u == nil {
-		return Contact{}, ErrUserNotFound
+		if p.Status == UserActive || p.Status == "" {
+			// user(id) is null for deleted and unknown users; trust it.
+			p.Status = UserNotFound
+		}
+		return p
 	}
-	return Contact{
-		ID:      u.Id,
-		Name:    u.Name,
-		Email:   u.Email,
-		Phone:   u.Phone,
-		EmailOn: u.Preferences.Email,
-		SMSOn:   u.Preferences.Sms,
-	}, nil
+	if p.Status == "" {
+		p.Status = UserActive
+	}
+	prefs := u.Preferences
+	p.Name, p.Locale = u.Name, prefs.Locale
+	p.Channels = map[string]ChannelPref{}
+	for _, ch := range prefs.Channels {
+		name := channelName(string(ch.Channel))
+		if name == "" {
+			continue
+		}
+		p.Channels[name] = ChannelPref{Enabled: ch.Enabled, Address: ch.Address}
+	}
+	// Older users services without channels[]: fall back to the switches
+	// and the contact fields.
+	if len(prefs.Channels) == 0 {
+		p.Channels[channel.Email] = ChannelPref{Enabled: prefs.Email, Address: u.Email}
+		p.Channels[channel.SMS] = ChannelPref{Enabled: prefs.Sms, Address: u.Phone}
+	}
+	for _, d := range resp.NotificationPolicy.Deliveries {
+		if name := channelName(string(d.Channel)); name != "" && d.SigningSecret != nil {
+			cp := p.Channels[name]
+			cp.Secret = *d.SigningSecret
+			p.Channels[name] = cp
+		}
+	}
+	p.Categories = map[string]CategoryPref{}
+	for _, c := range prefs.Categories {
+		cp := CategoryPref{Critical: c.Critical, Enabled: c.Enabled, OptedOut: map[string]bool{}}
+		for _, ch := range c.OptedOut {
+			if name := channelName(string(ch)); name != "" {
+				cp.OptedOut[name] = true
+			}
+		}
+		p.Categories[string(c.Category)] = cp
+	}
+	if q := prefs.QuietHours; q != nil {
+		p.Quiet = &QuietHours{Start: q.Start, End: q.End, TimeZone: q.TimeZone}
+	}
+	return p
+}
+
+// channelName maps the GraphQL NotificationChannel to the delivery row's
+// channel name; "" for channels without rows (IN_APP) or unknown ones.
+func channelName(gql string) string {
+	switch gql {
+	case "EMAIL":
+		return channel.Email
+	case "SMS":
+		return channel.SMS
+	case "WEBHOOK":
+		return channel.Webhook
+	}
+	return ""
+}
+
+// eventChannel maps a delivery row's channel name to the NotificationStatus
+// channel (events.Channel*).
+func eventChannel(name string) string {
+	if name == channel.InApp {
+		return "IN_APP"
+	}
+	return strings.ToUpper(name)
+}
+
+// Ping checks that the users service answers GraphQL (for /readyz).
+func (c *UsersClient) Ping(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader([]byte(`{"query":"{__typename}"}`)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("users service: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("users service: HTTP %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // notFoundError reports whether every GraphQL error says the user does not
@@ -87,4 +172,63 @@ func notFoundError(err error) bool {
 		}
 	}
 	return true
+}
+
+// BreakerDirectory guards a UserDirectory with a circuit breaker: after
+// Failures consecutive failures it stops calling the service for OpenFor and
+// fails fast (the stream layer retries the message with backoff, so work
+// pauses; nothing is skipped), then lets one probe through.
+type BreakerDirectory struct {
+	next UserDirectory
+	cb   *gobreaker.CircuitBreaker[Policy]
+}
+
+// BreakerSettings configure BreakerDirectory.
+type BreakerSettings struct {
+	Failures uint32        // consecutive failures that open the breaker
+	OpenFor  time.Duration // how long it stays open before a probe
+	// OnState, when set, is told every state change (for metrics and logs).
+	OnState func(from, to gobreaker.State)
+}
+
+// ErrUsersUnavailable wraps the breaker's fast failure.
+var ErrUsersUnavailable = errors.New("users service unavailable (circuit open)")
+
+// NewBreakerDirectory wraps next.
+func NewBreakerDirectory(next UserDirectory, s BreakerSettings) *BreakerDirectory {
+	if s.Failures == 0 {
+		s.Failures = 5
+	}
+	st := gobreaker.Settings{
+		Name:        "users",
+		MaxRequests: 1,
+		Timeout:     s.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= s.Failures },
+		// A shutdown is not the service's fault.
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+	}
+	if s.OnState != nil {
+		st.OnStateChange = func(_ string, from, to gobreaker.State) { s.OnState(from, to) }
+	}
+	return &BreakerDirectory{next: next, cb: gobreaker.NewCircuitBreaker[Policy](st)}
+}
+
+// Policy calls the wrapped directory unless the breaker is open.
+func (b *BreakerDirectory) Policy(ctx context.Context, userID, category string) (Policy, error) {
+	p, err := b.cb.Execute(func() (Policy, error) { return b.next.Policy(ctx, userID, category) })
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return Policy{}, fmt.Errorf("%w: %w", ErrUsersUnavailable, err)
+	}
+	return p, err
+}
+
+// State is the breaker's state (closed, half-open, open).
+func (b *BreakerDirectory) State() gobreaker.State { return b.cb.State() }
+
+// Ping checks the wrapped directory's backend, bypassing the breaker.
+func (b *BreakerDirectory) Ping(ctx context.Context) error {
+	if p, ok := b.next.(pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
 }

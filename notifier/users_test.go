@@ -6,27 +6,58 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 func TestUsersClientAgainstUsersService(t *testing.T) {
 	svc := startUsers(t)
 	id := svc.register(t, "Ada Lovelace", "ada@example.com", "+4915112345678", true, true)
+	svc.update(t, id, map[string]any{"preferences": map[string]any{
+		"locale":     "de-DE",
+		"quietHours": map[string]any{"start": "22:00", "end": "07:00", "timeZone": "Europe/Berlin"},
+		"categories": []any{map[string]any{"category": "MARKETING", "enabled": true, "optedOut": []string{"SMS"}}},
+	}})
 	c := NewUsersClient(svc.URL, &http.Client{Timeout: 10 * time.Second})
 	ctx := context.Background()
 
-	got, err := c.Contact(ctx, id)
+	got, err := c.Policy(ctx, id, CategoryMarketing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Contact{ID: id, Name: "Ada Lovelace", Email: "ada@example.com", Phone: "+4915112345678", EmailOn: true, SMSOn: true}
-	if got != want {
-		t.Errorf("Contact = %+v, want %+v", got, want)
+	if got.Status != UserActive || got.Name != "Ada Lovelace" || got.Locale != "de-DE" {
+		t.Errorf("policy = %+v", got)
+	}
+	if e := got.Channels["email"]; !e.Enabled || e.Address != "ada@example.com" {
+		t.Errorf("email channel = %+v", e)
+	}
+	if s := got.Channels["sms"]; !s.Enabled || s.Address != "+4915112345678" {
+		t.Errorf("sms channel = %+v", s)
+	}
+	if m := got.Categories[CategoryMarketing]; m.Critical || !m.Enabled || !m.OptedOut["sms"] || m.OptedOut["email"] {
+		t.Errorf("marketing = %+v", m)
+	}
+	if o := got.Categories[CategoryOrderUpdates]; !o.Enabled {
+		t.Errorf("order updates = %+v", o)
+	}
+	if got.Quiet == nil || *got.Quiet != (QuietHours{Start: "22:00", End: "07:00", TimeZone: "Europe/Berlin"}) {
+		t.Errorf("quiet hours = %+v", got.Quiet)
 	}
 
-	if _, err := c.Contact(ctx, "00000000-0000-0000-0000-000000000000"); !errors.Is(err, ErrUserNotFound) {
-		t.Errorf("unknown user: err = %v, want ErrUserNotFound", err)
+	if p, err := c.Policy(ctx, "00000000-0000-0000-0000-000000000000", CategoryOrderUpdates); err != nil || p.Status == UserActive {
+		t.Errorf("unknown user: %+v, %v; want a non-active status", p, err)
+	}
+	svc.delete(t, id)
+	if p, err := c.Policy(ctx, id, CategoryOrderUpdates); err != nil || p.Status != UserDeleted {
+		t.Errorf("deleted user: %+v, %v; want DELETED", p, err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
 	}
 }
 
@@ -65,16 +96,78 @@ func TestUsersClientFailuresAreNotNotFound(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := NewUsersClient(tc.url, &http.Client{Timeout: 5 * time.Second})
-			_, err := c.Contact(context.Background(), "u1")
-			if err == nil || errors.Is(err, ErrUserNotFound) {
-				t.Fatalf("err = %v, want a retryable error", err)
+			p, err := c.Policy(context.Background(), "u1", CategoryOrderUpdates)
+			if err == nil {
+				t.Fatalf("policy = %+v, want a retryable error", p)
 			}
 		})
 	}
 	t.Run("graphql NOT_FOUND", func(t *testing.T) {
 		c := NewUsersClient(failing(http.StatusOK, `{"data":{"user":null},"errors":[{"message":"no user","extensions":{"code":"NOT_FOUND"}}]}`), http.DefaultClient)
-		if _, err := c.Contact(context.Background(), "u1"); !errors.Is(err, ErrUserNotFound) {
-			t.Fatalf("err = %v, want ErrUserNotFound", err)
+		if p, err := c.Policy(context.Background(), "u1", CategoryOrderUpdates); err != nil || p.Status != UserNotFound {
+			t.Fatalf("policy = %+v, %v; want NOT_FOUND", p, err)
 		}
 	})
+}
+
+// The breaker stops calling a failing users service after Failures
+// consecutive failures, fails fast while open (still an error: the stream
+// layer retries, nothing is skipped), and closes again after a successful
+// probe once OpenFor has passed.
+func TestBreakerDirectory(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		calls   int
+		healthy bool
+	)
+	svc := startUsers(t)
+	id := svc.register(t, "Ada", "ada@example.com", "", true, false)
+	target, _ := url.Parse(svc.URL)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		ok := healthy
+		mu.Unlock()
+		if !ok {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host}).ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+
+	states := make(chan gobreaker.State, 10)
+	b := NewBreakerDirectory(NewUsersClient(proxy.URL+"/graphql", &http.Client{Timeout: 5 * time.Second}),
+		BreakerSettings{Failures: 3, OpenFor: 300 * time.Millisecond, OnState: func(_, to gobreaker.State) { states <- to }})
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := b.Policy(ctx, id, CategoryOrderUpdates); err == nil || errors.Is(err, ErrUsersUnavailable) {
+			t.Fatalf("call %d: err = %v, want the service's error", i, err)
+		}
+	}
+	if b.State() != gobreaker.StateOpen {
+		t.Fatalf("state after 3 failures = %v, want open", b.State())
+	}
+	for range 5 {
+		if _, err := b.Policy(ctx, id, CategoryOrderUpdates); !errors.Is(err, ErrUsersUnavailable) {
+			t.Fatalf("while open: err = %v, want ErrUsersUnavailable", err)
+		}
+	}
+	mu.Lock()
+	if calls != 3 {
+		t.Errorf("the service was called %d times, want 3 (none while open)", calls)
+	}
+	healthy = true
+	mu.Unlock()
+	waitFor(t, "breaker half-open", func() bool { return b.State() == gobreaker.StateHalfOpen })
+	p, err := b.Policy(ctx, id, CategoryOrderUpdates)
+	if err != nil || p.Status != UserActive {
+		t.Fatalf("probe: %+v, %v", p, err)
+	}
+	if b.State() != gobreaker.StateClosed {
+		t.Errorf("state after a good probe = %v, want closed", b.State())
+	}
+	if got := []gobreaker.State{<-states, <-states, <-states}; got[0] != gobreaker.StateOpen || got[1] != gobreaker.StateHalfOpen || got[2] != gobreaker.StateClosed {
+		t.Errorf("state changes = %v", got)
+	}
 }

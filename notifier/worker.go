@@ -8,44 +8,61 @@ import (
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
+	"github.com/cenkalti/backoff/v5"
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
+	"github.com/heraldhq/herald/notifier/channel"
 )
 
-// Backoff is a capped exponential retry schedule.
+// Backoff is the retry schedule: exponential from Base, capped at Max, each
+// delay randomised by ±Jitter (a fraction; 0.5 means 50%–150%) so that
+// deliveries failing together do not retry together.
 type Backoff struct {
-	Base time.Duration // delay after the first failed attempt
-	Max  time.Duration // cap
+	Base   time.Duration // delay after the first failed attempt
+	Max    time.Duration // cap (before jitter)
+	Jitter float64       // randomisation factor in [0, 1)
 }
 
 // Delay returns the wait after the attempt-th failed attempt (1-based).
 func (b Backoff) Delay(attempt int) time.Duration {
-	d := b.Base
-	for i := 1; i < attempt && d < b.Max; i++ {
-		d *= 2
+	eb := &backoff.ExponentialBackOff{
+		InitialInterval: b.Base, RandomizationFactor: b.Jitter, Multiplier: 2, MaxInterval: b.Max,
 	}
-	return min(d, b.Max)
+	var d time.Duration
+	for range max(attempt, 1) {
+		d = eb.NextBackOff()
+	}
+	return d
 }
 
 // Worker sends due deliveries from the database. Rows are claimed in a short
 // transaction that flips them to SENDING with a lease (next_attempt_at), and
-// the send happens outside any transaction, so a slow relay holds no locks
-// and, on SQLite, not the single connection. On PostgreSQL the claim uses
-// FOR UPDATE SKIP LOCKED, so any number of workers (in any number of
-// processes) never claim the same row; on SQLite run one worker per database.
-// A worker that dies mid-send leaves a SENDING row whose lease expires and is
-// claimed again: at-least-once, with a stable Message-ID.
+// the send happens outside any transaction, so a slow provider holds no
+// locks and, on SQLite, not the single connection. On PostgreSQL the claim
+// uses FOR UPDATE SKIP LOCKED, so any number of workers (in any number of
+// processes) never claim the same row; on SQLite run one worker per
+// database. A worker that dies mid-send leaves a SENDING row whose lease
+// expires and is claimed again: at-least-once, with a stable delivery id
+// (Message-ID, provider idempotency key).
 type Worker struct {
 	DB      *entnotifier.Client
 	Dialect string // ent dialect name (dialect.Postgres enables SKIP LOCKED)
-	Email   EmailSender
-	Logger  *slog.Logger
-	Backoff Backoff
-	Lease   time.Duration // how long a claim lasts; must exceed a send's timeout
-	Poll    time.Duration // fallback poll interval
-	Batch   int
-	Now     func() time.Time
+	// Senders by channel name (channel.Email, channel.SMS, ...).
+	Senders     map[string]channel.Sender
+	Status      statusEvents
+	Logger      *slog.Logger
+	Metrics     *Metrics
+	Backoff     Backoff
+	MaxAttempts int           // attempts before FAILED; 0 = unlimited
+	MaxAge      time.Duration // no retry is scheduled past created_at+MaxAge; 0 = unlimited
+	Lease       time.Duration // how long a claim lasts; must exceed a send's timeout
+	Poll        time.Duration // fallback poll interval
+	Batch       int
+	Now         func() time.Time
+	// Published, when set, is called after status events commit (wakes the
+	// outbox relay).
+	Published func()
 
 	wake chan struct{}
 }
@@ -110,7 +127,8 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return len(claimed), nil
 }
 
-// claim flips due rows to SENDING and counts the attempt.
+// claim flips due rows to SENDING and counts the attempt. Rows past their
+// attempt or age limit are failed here instead of being sent.
 func (w *Worker) claim(ctx context.Context) ([]*entnotifier.Delivery, error) {
 	now := w.now()
 	tx, err := w.DB.Tx(ctx)
@@ -119,7 +137,7 @@ func (w *Worker) claim(ctx context.Context) ([]*entnotifier.Delivery, error) {
 	}
 	q := tx.Delivery.Query().
 		Where(
-			delivery.StatusIn(delivery.StatusPENDING, delivery.StatusRETRYING, delivery.StatusSENDING),
+			delivery.StatusIn(delivery.StatusPENDING, delivery.StatusDEFERRED, delivery.StatusRETRYING, delivery.StatusSENDING),
 			delivery.NextAttemptAtLTE(now),
 		).
 		Order(delivery.ByNextAttemptAt()).
@@ -133,26 +151,57 @@ func (w *Worker) claim(ctx context.Context) ([]*entnotifier.Delivery, error) {
 		return nil, fmt.Errorf("select due deliveries: %w", err)
 	}
 	lease := now.Add(w.lease())
+	var (
+		claimed []*entnotifier.Delivery
+		pub     []published
+	)
 	for _, d := range rows {
 		if d.Status == delivery.StatusSENDING {
 			w.Logger.Warn("reclaiming delivery whose lease expired", "delivery_id", d.ID, "attempts", d.Attempts)
 		}
-		d.Attempts++
-		d.Status = delivery.StatusSENDING
-		d.NextAttemptAt = lease
-		if err := tx.Delivery.UpdateOneID(d.ID).
-			SetStatus(delivery.StatusSENDING).
-			SetAttempts(d.Attempts).
-			SetNextAttemptAt(lease).
-			Exec(ctx); err != nil {
+		if reason := w.exhausted(d, now); reason != "" {
+			ok, err := w.Status.transition(ctx, tx, d, change{To: delivery.StatusFAILED, Reason: reason, Attempt: d.Attempts,
+				Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}, now)
+			if err != nil {
+				_ = tx.Rollback()
+				return nil, err
+			}
+			if ok {
+				pub = append(pub, published{string(d.Channel), string(delivery.StatusFAILED)})
+			}
+			continue
+		}
+		attempts := d.Attempts + 1
+		ok, err := w.Status.transition(ctx, tx, d, change{To: delivery.StatusSENDING, Attempts: &attempts, NextAttemptAt: &lease}, now)
+		if err != nil {
 			_ = tx.Rollback()
 			return nil, fmt.Errorf("claim delivery %s: %w", d.ID, err)
+		}
+		if ok {
+			claimed = append(claimed, d)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit claim: %w", err)
 	}
-	return rows, nil
+	w.committed(pub)
+	return claimed, nil
+}
+
+// exhausted says why a due row must not be attempted again ("" = it may).
+// Only rows that already failed at least once can be exhausted: a PENDING or
+// DEFERRED row always gets its first attempt.
+func (w *Worker) exhausted(d *entnotifier.Delivery, now time.Time) string {
+	if d.Attempts == 0 {
+		return ""
+	}
+	if w.MaxAttempts > 0 && d.Attempts >= w.MaxAttempts {
+		return fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, d.LastError)
+	}
+	if w.MaxAge > 0 && now.After(d.CreatedAt.Add(w.MaxAge)) {
+		return fmt.Sprintf("gave up: older than %s after %d attempts: %s", w.MaxAge, d.Attempts, d.LastError)
+	}
+	return ""
 }
 
 // deliver sends one claimed row and records the outcome. The update is
@@ -170,48 +219,98 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		return nil
 	}
 	var (
-		msgID   string
+		res     channel.Result
 		sendErr error
 	)
-	switch d.Channel {
-	case delivery.ChannelEmail:
+	sender := w.Senders[string(d.Channel)]
+	start := time.Now()
+	if sender == nil {
+		sendErr = channel.Permanent(fmt.Errorf("channel %s is not configured on this notifier", d.Channel))
+	} else {
 		sendCtx, cancel := context.WithDeadline(ctx, leaseUntil)
-		msgID, sendErr = w.Email.Send(sendCtx, OutgoingEmail{
-			DeliveryID: d.ID.String(), To: d.Recipient, Subject: d.Subject, Text: d.Body, HTML: d.HTMLBody,
-		})
+		res, sendErr = sender.Send(sendCtx, messageOf(d))
 		cancel()
-	default:
-		sendErr = &SendError{Permanent: true, Err: fmt.Errorf("channel %s cannot send yet", d.Channel)}
+		w.Metrics.sendDuration(string(d.Channel), sendErr, time.Since(start))
 	}
 	if sendErr != nil && ctx.Err() != nil {
 		// Shutting down: leave the claim to expire and be retried.
 		return ctx.Err()
 	}
 
-	upd := w.DB.Delivery.Update().Where(
-		delivery.ID(d.ID), delivery.StatusEQ(delivery.StatusSENDING), delivery.Attempts(d.Attempts),
-	)
 	now := w.now()
+	recipient := maskRecipient(string(d.Channel), d.Recipient)
+	var c change
 	switch {
 	case sendErr == nil:
-		upd.SetStatus(delivery.StatusSENT).SetSentAt(now).SetMessageID(msgID).SetLastError("")
-		log.Info("delivery sent", "recipient", maskRecipient(string(d.Channel), d.Recipient), "message_id", msgID)
-	case IsPermanent(sendErr):
-		upd.SetStatus(delivery.StatusFAILED).SetLastError(truncate(sendErr.Error(), 2000))
-		log.Warn("delivery failed permanently", "recipient", maskRecipient(string(d.Channel), d.Recipient), "error", sendErr)
+		c = change{To: delivery.StatusSENT, Attempt: d.Attempts, Update: func(u *entnotifier.DeliveryUpdate) {
+			u.SetSentAt(now).SetMessageID(res.ProviderID).SetLastError("")
+		}}
+		log.Info("delivery sent", "recipient", recipient, "provider_id", res.ProviderID)
+	case channel.IsPermanent(sendErr):
+		reason := truncate(sendErr.Error(), 2000)
+		c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: reason,
+			Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
+		log.Warn("delivery failed permanently", "recipient", recipient, "error", sendErr)
 	default:
-		next := now.Add(w.Backoff.Delay(d.Attempts))
-		upd.SetStatus(delivery.StatusRETRYING).SetNextAttemptAt(next).SetLastError(truncate(sendErr.Error(), 2000))
-		log.Warn("delivery will be retried", "recipient", maskRecipient(string(d.Channel), d.Recipient), "next_attempt_at", next, "error", sendErr)
+		next := now.Add(max(w.Backoff.Delay(d.Attempts), channel.RetryAfterOf(sendErr)))
+		reason := truncate(sendErr.Error(), 2000)
+		switch {
+		case w.MaxAttempts > 0 && d.Attempts >= w.MaxAttempts:
+			reason = truncate(fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, sendErr), 2000)
+			c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: reason}
+		case w.MaxAge > 0 && next.After(d.CreatedAt.Add(w.MaxAge)):
+			reason = truncate(fmt.Sprintf("gave up: next attempt would be older than %s: %s", w.MaxAge, sendErr), 2000)
+			c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: reason}
+		default:
+			c = change{To: delivery.StatusRETRYING, Attempt: d.Attempts, Reason: reason, Next: &next, NextAttemptAt: &next}
+		}
+		c.Update = func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }
+		log.Warn("delivery attempt failed", "recipient", recipient, "status", c.To, "next_attempt_at", next, "error", sendErr)
 	}
-	n, err := upd.Save(ctx)
+
+	tx, err := w.DB.Tx(ctx)
 	if err != nil {
+		return fmt.Errorf("begin outcome of %s: %w", d.ID, err)
+	}
+	ok, err := w.Status.transition(ctx, tx, d, c, now)
+	if err != nil {
+		_ = tx.Rollback()
 		return fmt.Errorf("record outcome of delivery %s: %w", d.ID, err)
 	}
-	if n == 0 {
+	if !ok {
+		_ = tx.Rollback()
 		log.Warn("delivery outcome dropped: the claim expired and the row was claimed again")
+		return nil
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit outcome of delivery %s: %w", d.ID, err)
+	}
+	if c.To == delivery.StatusRETRYING {
+		w.Metrics.retry(string(d.Channel))
+	}
+	w.committed([]published{{string(d.Channel), string(c.To)}})
 	return nil
+}
+
+func (w *Worker) committed(pub []published) {
+	if len(pub) == 0 {
+		return
+	}
+	w.Metrics.transitions(pub)
+	if w.Published != nil {
+		w.Published()
+	}
+}
+
+// messageOf is what a channel gets for one attempt.
+func messageOf(d *entnotifier.Delivery) channel.Message {
+	return channel.Message{
+		DeliveryID: d.ID.String(), EventID: d.EventID, OrderID: d.OrderID, UserID: d.UserID,
+		Channel: string(d.Channel), Attempt: d.Attempts, Recipient: d.Recipient,
+		Subject: d.Subject, Text: d.Body, HTML: d.HTMLBody, Locale: d.Locale,
+		Category: d.Category, Critical: d.Critical, EventType: d.EventType, Payload: d.Payload,
+		Secret: d.Secret,
+	}
 }
 
 func (w *Worker) now() time.Time {

@@ -17,6 +17,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
+	"github.com/heraldhq/herald/ent/notifier/outboxevent"
+	"github.com/heraldhq/herald/ent/notifier/statusevent"
 )
 
 // Client is the client that holds all ent builders.
@@ -28,6 +30,10 @@ type Client struct {
 	Delivery *DeliveryClient
 	// InboxEvent is the client for interacting with the InboxEvent builders.
 	InboxEvent *InboxEventClient
+	// OutboxEvent is the client for interacting with the OutboxEvent builders.
+	OutboxEvent *OutboxEventClient
+	// StatusEvent is the client for interacting with the StatusEvent builders.
+	StatusEvent *StatusEventClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -41,6 +47,8 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Delivery = NewDeliveryClient(c.config)
 	c.InboxEvent = NewInboxEventClient(c.config)
+	c.OutboxEvent = NewOutboxEventClient(c.config)
+	c.StatusEvent = NewStatusEventClient(c.config)
 }
 
 type (
@@ -131,10 +139,12 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		Delivery:   NewDeliveryClient(cfg),
-		InboxEvent: NewInboxEventClient(cfg),
+		ctx:         ctx,
+		config:      cfg,
+		Delivery:    NewDeliveryClient(cfg),
+		InboxEvent:  NewInboxEventClient(cfg),
+		OutboxEvent: NewOutboxEventClient(cfg),
+		StatusEvent: NewStatusEventClient(cfg),
 	}, nil
 }
 
@@ -152,10 +162,12 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:        ctx,
-		config:     cfg,
-		Delivery:   NewDeliveryClient(cfg),
-		InboxEvent: NewInboxEventClient(cfg),
+		ctx:         ctx,
+		config:      cfg,
+		Delivery:    NewDeliveryClient(cfg),
+		InboxEvent:  NewInboxEventClient(cfg),
+		OutboxEvent: NewOutboxEventClient(cfg),
+		StatusEvent: NewStatusEventClient(cfg),
 	}, nil
 }
 
@@ -186,6 +198,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	c.Delivery.Use(hooks...)
 	c.InboxEvent.Use(hooks...)
+	c.OutboxEvent.Use(hooks...)
+	c.StatusEvent.Use(hooks...)
 }
 
 // Intercept adds the query interceptors to all the entity clients.
@@ -193,6 +207,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	c.Delivery.Intercept(interceptors...)
 	c.InboxEvent.Intercept(interceptors...)
+	c.OutboxEvent.Intercept(interceptors...)
+	c.StatusEvent.Intercept(interceptors...)
 }
 
 // Mutate implements the ent.Mutator interface.
@@ -202,6 +218,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Delivery.mutate(ctx, m)
 	case *InboxEventMutation:
 		return c.InboxEvent.mutate(ctx, m)
+	case *OutboxEventMutation:
+		return c.OutboxEvent.mutate(ctx, m)
+	case *StatusEventMutation:
+		return c.StatusEvent.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("notifier: unknown mutation type %T", m)
 	}
@@ -473,12 +493,278 @@ func (c *InboxEventClient) mutate(ctx context.Context, m *InboxEventMutation) (V
 	}
 }
 
+// OutboxEventClient is a client for the OutboxEvent schema.
+type OutboxEventClient struct {
+	config
+}
+
+// NewOutboxEventClient returns a client for the OutboxEvent from the given config.
+func NewOutboxEventClient(c config) *OutboxEventClient {
+	return &OutboxEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `outboxevent.Hooks(f(g(h())))`.
+func (c *OutboxEventClient) Use(hooks ...Hook) {
+	c.hooks.OutboxEvent = append(c.hooks.OutboxEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `outboxevent.Intercept(f(g(h())))`.
+func (c *OutboxEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OutboxEvent = append(c.inters.OutboxEvent, interceptors...)
+}
+
+// Create returns a builder for creating a OutboxEvent entity.
+func (c *OutboxEventClient) Create() *OutboxEventCreate {
+	mutation := newOutboxEventMutation(c.config, OpCreate)
+	return &OutboxEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OutboxEvent entities.
+func (c *OutboxEventClient) CreateBulk(builders ...*OutboxEventCreate) *OutboxEventCreateBulk {
+	return &OutboxEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OutboxEventClient) MapCreateBulk(slice any, setFunc func(*OutboxEventCreate, int)) *OutboxEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OutboxEventCreateBulk{err: fmt.Errorf("calling to OutboxEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OutboxEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OutboxEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OutboxEvent.
+func (c *OutboxEventClient) Update() *OutboxEventUpdate {
+	mutation := newOutboxEventMutation(c.config, OpUpdate)
+	return &OutboxEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OutboxEventClient) UpdateOne(_m *OutboxEvent) *OutboxEventUpdateOne {
+	mutation := newOutboxEventMutation(c.config, OpUpdateOne, withOutboxEvent(_m))
+	return &OutboxEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OutboxEventClient) UpdateOneID(id string) *OutboxEventUpdateOne {
+	mutation := newOutboxEventMutation(c.config, OpUpdateOne, withOutboxEventID(id))
+	return &OutboxEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OutboxEvent.
+func (c *OutboxEventClient) Delete() *OutboxEventDelete {
+	mutation := newOutboxEventMutation(c.config, OpDelete)
+	return &OutboxEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OutboxEventClient) DeleteOne(_m *OutboxEvent) *OutboxEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OutboxEventClient) DeleteOneID(id string) *OutboxEventDeleteOne {
+	builder := c.Delete().Where(outboxevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OutboxEventDeleteOne{builder}
+}
+
+// Query returns a query builder for OutboxEvent.
+func (c *OutboxEventClient) Query() *OutboxEventQuery {
+	return &OutboxEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOutboxEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OutboxEvent entity by its id.
+func (c *OutboxEventClient) Get(ctx context.Context, id string) (*OutboxEvent, error) {
+	return c.Query().Where(outboxevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OutboxEventClient) GetX(ctx context.Context, id string) *OutboxEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OutboxEventClient) Hooks() []Hook {
+	return c.hooks.OutboxEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *OutboxEventClient) Interceptors() []Interceptor {
+	return c.inters.OutboxEvent
+}
+
+func (c *OutboxEventClient) mutate(ctx context.Context, m *OutboxEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OutboxEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OutboxEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OutboxEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OutboxEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("notifier: unknown OutboxEvent mutation op: %q", m.Op())
+	}
+}
+
+// StatusEventClient is a client for the StatusEvent schema.
+type StatusEventClient struct {
+	config
+}
+
+// NewStatusEventClient returns a client for the StatusEvent from the given config.
+func NewStatusEventClient(c config) *StatusEventClient {
+	return &StatusEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `statusevent.Hooks(f(g(h())))`.
+func (c *StatusEventClient) Use(hooks ...Hook) {
+	c.hooks.StatusEvent = append(c.hooks.StatusEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `statusevent.Intercept(f(g(h())))`.
+func (c *StatusEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StatusEvent = append(c.inters.StatusEvent, interceptors...)
+}
+
+// Create returns a builder for creating a StatusEvent entity.
+func (c *StatusEventClient) Create() *StatusEventCreate {
+	mutation := newStatusEventMutation(c.config, OpCreate)
+	return &StatusEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StatusEvent entities.
+func (c *StatusEventClient) CreateBulk(builders ...*StatusEventCreate) *StatusEventCreateBulk {
+	return &StatusEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StatusEventClient) MapCreateBulk(slice any, setFunc func(*StatusEventCreate, int)) *StatusEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StatusEventCreateBulk{err: fmt.Errorf("calling to StatusEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StatusEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StatusEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StatusEvent.
+func (c *StatusEventClient) Update() *StatusEventUpdate {
+	mutation := newStatusEventMutation(c.config, OpUpdate)
+	return &StatusEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StatusEventClient) UpdateOne(_m *StatusEvent) *StatusEventUpdateOne {
+	mutation := newStatusEventMutation(c.config, OpUpdateOne, withStatusEvent(_m))
+	return &StatusEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StatusEventClient) UpdateOneID(id uuid.UUID) *StatusEventUpdateOne {
+	mutation := newStatusEventMutation(c.config, OpUpdateOne, withStatusEventID(id))
+	return &StatusEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StatusEvent.
+func (c *StatusEventClient) Delete() *StatusEventDelete {
+	mutation := newStatusEventMutation(c.config, OpDelete)
+	return &StatusEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StatusEventClient) DeleteOne(_m *StatusEvent) *StatusEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StatusEventClient) DeleteOneID(id uuid.UUID) *StatusEventDeleteOne {
+	builder := c.Delete().Where(statusevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StatusEventDeleteOne{builder}
+}
+
+// Query returns a query builder for StatusEvent.
+func (c *StatusEventClient) Query() *StatusEventQuery {
+	return &StatusEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStatusEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StatusEvent entity by its id.
+func (c *StatusEventClient) Get(ctx context.Context, id uuid.UUID) (*StatusEvent, error) {
+	return c.Query().Where(statusevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StatusEventClient) GetX(ctx context.Context, id uuid.UUID) *StatusEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *StatusEventClient) Hooks() []Hook {
+	return c.hooks.StatusEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *StatusEventClient) Interceptors() []Interceptor {
+	return c.inters.StatusEvent
+}
+
+func (c *StatusEventClient) mutate(ctx context.Context, m *StatusEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StatusEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StatusEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StatusEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StatusEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("notifier: unknown StatusEvent mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Delivery, InboxEvent []ent.Hook
+		Delivery, InboxEvent, OutboxEvent, StatusEvent []ent.Hook
 	}
 	inters struct {
-		Delivery, InboxEvent []ent.Interceptor
+		Delivery, InboxEvent, OutboxEvent, StatusEvent []ent.Interceptor
 	}
 )

@@ -20,19 +20,33 @@ type Delivery struct {
 	ID uuid.UUID `json:"id,omitempty"`
 	// EventID holds the value of the "event_id" field.
 	EventID string `json:"event_id,omitempty"`
+	// EventType holds the value of the "event_type" field.
+	EventType string `json:"event_type,omitempty"`
 	// OrderID holds the value of the "order_id" field.
 	OrderID string `json:"order_id,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID string `json:"user_id,omitempty"`
 	// Channel holds the value of the "channel" field.
 	Channel delivery.Channel `json:"channel,omitempty"`
-	// email address or phone; mask before logging
+	// Category holds the value of the "category" field.
+	Category string `json:"category,omitempty"`
+	// Critical holds the value of the "critical" field.
+	Critical bool `json:"critical,omitempty"`
+	// Locale holds the value of the "locale" field.
+	Locale string `json:"locale,omitempty"`
+	// email address, phone or URL; mask before logging
 	Recipient string `json:"-"`
+	// channel key material (webhook signing secret)
+	Secret string `json:"-"`
 	// Status holds the value of the "status" field.
 	Status delivery.Status `json:"status,omitempty"`
+	// PublicStatus holds the value of the "public_status" field.
+	PublicStatus delivery.PublicStatus `json:"public_status,omitempty"`
+	// time of the last published status (status events of one delivery have increasing times)
+	StatusAt time.Time `json:"status_at,omitempty"`
 	// Attempts holds the value of the "attempts" field.
 	Attempts int `json:"attempts,omitempty"`
-	// when PENDING/RETRYING: due time; when SENDING: lease expiry
+	// when PENDING/DEFERRED/RETRYING: due time; when SENDING: lease expiry
 	NextAttemptAt time.Time `json:"next_attempt_at,omitempty"`
 	// LastError holds the value of the "last_error" field.
 	LastError string `json:"last_error,omitempty"`
@@ -44,6 +58,8 @@ type Delivery struct {
 	Body string `json:"body,omitempty"`
 	// HTMLBody holds the value of the "html_body" field.
 	HTMLBody string `json:"html_body,omitempty"`
+	// the event data (JSON) the delivery was made from
+	Payload []byte `json:"payload,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// SentAt holds the value of the "sent_at" field.
@@ -56,11 +72,15 @@ func (*Delivery) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case delivery.FieldPayload:
+			values[i] = new([]byte)
+		case delivery.FieldCritical:
+			values[i] = new(sql.NullBool)
 		case delivery.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case delivery.FieldEventID, delivery.FieldOrderID, delivery.FieldUserID, delivery.FieldChannel, delivery.FieldRecipient, delivery.FieldStatus, delivery.FieldLastError, delivery.FieldMessageID, delivery.FieldSubject, delivery.FieldBody, delivery.FieldHTMLBody:
+		case delivery.FieldEventID, delivery.FieldEventType, delivery.FieldOrderID, delivery.FieldUserID, delivery.FieldChannel, delivery.FieldCategory, delivery.FieldLocale, delivery.FieldRecipient, delivery.FieldSecret, delivery.FieldStatus, delivery.FieldPublicStatus, delivery.FieldLastError, delivery.FieldMessageID, delivery.FieldSubject, delivery.FieldBody, delivery.FieldHTMLBody:
 			values[i] = new(sql.NullString)
-		case delivery.FieldNextAttemptAt, delivery.FieldCreatedAt, delivery.FieldSentAt:
+		case delivery.FieldStatusAt, delivery.FieldNextAttemptAt, delivery.FieldCreatedAt, delivery.FieldSentAt:
 			values[i] = new(sql.NullTime)
 		case delivery.FieldID:
 			values[i] = new(uuid.UUID)
@@ -91,6 +111,12 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.EventID = value.String
 			}
+		case delivery.FieldEventType:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field event_type", values[i])
+			} else if value.Valid {
+				_m.EventType = value.String
+			}
 		case delivery.FieldOrderID:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field order_id", values[i])
@@ -109,17 +135,53 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Channel = delivery.Channel(value.String)
 			}
+		case delivery.FieldCategory:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field category", values[i])
+			} else if value.Valid {
+				_m.Category = value.String
+			}
+		case delivery.FieldCritical:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field critical", values[i])
+			} else if value.Valid {
+				_m.Critical = value.Bool
+			}
+		case delivery.FieldLocale:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field locale", values[i])
+			} else if value.Valid {
+				_m.Locale = value.String
+			}
 		case delivery.FieldRecipient:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field recipient", values[i])
 			} else if value.Valid {
 				_m.Recipient = value.String
 			}
+		case delivery.FieldSecret:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field secret", values[i])
+			} else if value.Valid {
+				_m.Secret = value.String
+			}
 		case delivery.FieldStatus:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
 				_m.Status = delivery.Status(value.String)
+			}
+		case delivery.FieldPublicStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field public_status", values[i])
+			} else if value.Valid {
+				_m.PublicStatus = delivery.PublicStatus(value.String)
+			}
+		case delivery.FieldStatusAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field status_at", values[i])
+			} else if value.Valid {
+				_m.StatusAt = value.Time
 			}
 		case delivery.FieldAttempts:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -162,6 +224,12 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field html_body", values[i])
 			} else if value.Valid {
 				_m.HTMLBody = value.String
+			}
+		case delivery.FieldPayload:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field payload", values[i])
+			} else if value != nil {
+				_m.Payload = *value
 			}
 		case delivery.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -215,6 +283,9 @@ func (_m *Delivery) String() string {
 	builder.WriteString("event_id=")
 	builder.WriteString(_m.EventID)
 	builder.WriteString(", ")
+	builder.WriteString("event_type=")
+	builder.WriteString(_m.EventType)
+	builder.WriteString(", ")
 	builder.WriteString("order_id=")
 	builder.WriteString(_m.OrderID)
 	builder.WriteString(", ")
@@ -224,10 +295,27 @@ func (_m *Delivery) String() string {
 	builder.WriteString("channel=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Channel))
 	builder.WriteString(", ")
+	builder.WriteString("category=")
+	builder.WriteString(_m.Category)
+	builder.WriteString(", ")
+	builder.WriteString("critical=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Critical))
+	builder.WriteString(", ")
+	builder.WriteString("locale=")
+	builder.WriteString(_m.Locale)
+	builder.WriteString(", ")
 	builder.WriteString("recipient=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("secret=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
+	builder.WriteString(", ")
+	builder.WriteString("public_status=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PublicStatus))
+	builder.WriteString(", ")
+	builder.WriteString("status_at=")
+	builder.WriteString(_m.StatusAt.Format(time.ANSIC))
 	builder.WriteString(", ")
 	builder.WriteString("attempts=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Attempts))
@@ -249,6 +337,9 @@ func (_m *Delivery) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("html_body=")
 	builder.WriteString(_m.HTMLBody)
+	builder.WriteString(", ")
+	builder.WriteString("payload=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Payload))
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

@@ -30,6 +30,20 @@ func (_c *DeliveryCreate) SetEventID(v string) *DeliveryCreate {
 	return _c
 }
 
+// SetEventType sets the "event_type" field.
+func (_c *DeliveryCreate) SetEventType(v string) *DeliveryCreate {
+	_c.mutation.SetEventType(v)
+	return _c
+}
+
+// SetNillableEventType sets the "event_type" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableEventType(v *string) *DeliveryCreate {
+	if v != nil {
+		_c.SetEventType(*v)
+	}
+	return _c
+}
+
 // SetOrderID sets the "order_id" field.
 func (_c *DeliveryCreate) SetOrderID(v string) *DeliveryCreate {
 	_c.mutation.SetOrderID(v)
@@ -48,6 +62,48 @@ func (_c *DeliveryCreate) SetChannel(v delivery.Channel) *DeliveryCreate {
 	return _c
 }
 
+// SetCategory sets the "category" field.
+func (_c *DeliveryCreate) SetCategory(v string) *DeliveryCreate {
+	_c.mutation.SetCategory(v)
+	return _c
+}
+
+// SetNillableCategory sets the "category" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableCategory(v *string) *DeliveryCreate {
+	if v != nil {
+		_c.SetCategory(*v)
+	}
+	return _c
+}
+
+// SetCritical sets the "critical" field.
+func (_c *DeliveryCreate) SetCritical(v bool) *DeliveryCreate {
+	_c.mutation.SetCritical(v)
+	return _c
+}
+
+// SetNillableCritical sets the "critical" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableCritical(v *bool) *DeliveryCreate {
+	if v != nil {
+		_c.SetCritical(*v)
+	}
+	return _c
+}
+
+// SetLocale sets the "locale" field.
+func (_c *DeliveryCreate) SetLocale(v string) *DeliveryCreate {
+	_c.mutation.SetLocale(v)
+	return _c
+}
+
+// SetNillableLocale sets the "locale" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableLocale(v *string) *DeliveryCreate {
+	if v != nil {
+		_c.SetLocale(*v)
+	}
+	return _c
+}
+
 // SetRecipient sets the "recipient" field.
 func (_c *DeliveryCreate) SetRecipient(v string) *DeliveryCreate {
 	_c.mutation.SetRecipient(v)
@@ -62,6 +118,20 @@ func (_c *DeliveryCreate) SetNillableRecipient(v *string) *DeliveryCreate {
 	return _c
 }
 
+// SetSecret sets the "secret" field.
+func (_c *DeliveryCreate) SetSecret(v string) *DeliveryCreate {
+	_c.mutation.SetSecret(v)
+	return _c
+}
+
+// SetNillableSecret sets the "secret" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableSecret(v *string) *DeliveryCreate {
+	if v != nil {
+		_c.SetSecret(*v)
+	}
+	return _c
+}
+
 // SetStatus sets the "status" field.
 func (_c *DeliveryCreate) SetStatus(v delivery.Status) *DeliveryCreate {
 	_c.mutation.SetStatus(v)
@@ -72,6 +142,34 @@ func (_c *DeliveryCreate) SetStatus(v delivery.Status) *DeliveryCreate {
 func (_c *DeliveryCreate) SetNillableStatus(v *delivery.Status) *DeliveryCreate {
 	if v != nil {
 		_c.SetStatus(*v)
+	}
+	return _c
+}
+
+// SetPublicStatus sets the "public_status" field.
+func (_c *DeliveryCreate) SetPublicStatus(v delivery.PublicStatus) *DeliveryCreate {
+	_c.mutation.SetPublicStatus(v)
+	return _c
+}
+
+// SetNillablePublicStatus sets the "public_status" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillablePublicStatus(v *delivery.PublicStatus) *DeliveryCreate {
+	if v != nil {
+		_c.SetPublicStatus(*v)
+	}
+	return _c
+}
+
+// SetStatusAt sets the "status_at" field.
+func (_c *DeliveryCreate) SetStatusAt(v time.Time) *DeliveryCreate {
+	_c.mutation.SetStatusAt(v)
+	return _c
+}
+
+// SetNillableStatusAt sets the "status_at" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableStatusAt(v *time.Time) *DeliveryCreate {
+	if v != nil {
+		_c.SetStatusAt(*v)
 	}
 	return _c
 }
@@ -174,6 +272,12 @@ func (_c *DeliveryCreate) SetNillableHTMLBody(v *string) *DeliveryCreate {
 	return _c
 }
 
+// SetPayload sets the "payload" field.
+func (_c *DeliveryCreate) SetPayload(v []byte) *DeliveryCreate {
+	_c.mutation.SetPayload(v)
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *DeliveryCreate) SetCreatedAt(v time.Time) *DeliveryCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -251,13 +355,41 @@ func (_c *DeliveryCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *DeliveryCreate) defaults() {
+	if _, ok := _c.mutation.EventType(); !ok {
+		v := delivery.DefaultEventType
+		_c.mutation.SetEventType(v)
+	}
+	if _, ok := _c.mutation.Category(); !ok {
+		v := delivery.DefaultCategory
+		_c.mutation.SetCategory(v)
+	}
+	if _, ok := _c.mutation.Critical(); !ok {
+		v := delivery.DefaultCritical
+		_c.mutation.SetCritical(v)
+	}
+	if _, ok := _c.mutation.Locale(); !ok {
+		v := delivery.DefaultLocale
+		_c.mutation.SetLocale(v)
+	}
 	if _, ok := _c.mutation.Recipient(); !ok {
 		v := delivery.DefaultRecipient
 		_c.mutation.SetRecipient(v)
 	}
+	if _, ok := _c.mutation.Secret(); !ok {
+		v := delivery.DefaultSecret
+		_c.mutation.SetSecret(v)
+	}
 	if _, ok := _c.mutation.Status(); !ok {
 		v := delivery.DefaultStatus
 		_c.mutation.SetStatus(v)
+	}
+	if _, ok := _c.mutation.PublicStatus(); !ok {
+		v := delivery.DefaultPublicStatus
+		_c.mutation.SetPublicStatus(v)
+	}
+	if _, ok := _c.mutation.StatusAt(); !ok {
+		v := delivery.DefaultStatusAt()
+		_c.mutation.SetStatusAt(v)
 	}
 	if _, ok := _c.mutation.Attempts(); !ok {
 		v := delivery.DefaultAttempts
@@ -307,6 +439,9 @@ func (_c *DeliveryCreate) check() error {
 			return &ValidationError{Name: "event_id", err: fmt.Errorf(`notifier: validator failed for field "Delivery.event_id": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.EventType(); !ok {
+		return &ValidationError{Name: "event_type", err: errors.New(`notifier: missing required field "Delivery.event_type"`)}
+	}
 	if _, ok := _c.mutation.OrderID(); !ok {
 		return &ValidationError{Name: "order_id", err: errors.New(`notifier: missing required field "Delivery.order_id"`)}
 	}
@@ -331,8 +466,20 @@ func (_c *DeliveryCreate) check() error {
 			return &ValidationError{Name: "channel", err: fmt.Errorf(`notifier: validator failed for field "Delivery.channel": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Category(); !ok {
+		return &ValidationError{Name: "category", err: errors.New(`notifier: missing required field "Delivery.category"`)}
+	}
+	if _, ok := _c.mutation.Critical(); !ok {
+		return &ValidationError{Name: "critical", err: errors.New(`notifier: missing required field "Delivery.critical"`)}
+	}
+	if _, ok := _c.mutation.Locale(); !ok {
+		return &ValidationError{Name: "locale", err: errors.New(`notifier: missing required field "Delivery.locale"`)}
+	}
 	if _, ok := _c.mutation.Recipient(); !ok {
 		return &ValidationError{Name: "recipient", err: errors.New(`notifier: missing required field "Delivery.recipient"`)}
+	}
+	if _, ok := _c.mutation.Secret(); !ok {
+		return &ValidationError{Name: "secret", err: errors.New(`notifier: missing required field "Delivery.secret"`)}
 	}
 	if _, ok := _c.mutation.Status(); !ok {
 		return &ValidationError{Name: "status", err: errors.New(`notifier: missing required field "Delivery.status"`)}
@@ -341,6 +488,17 @@ func (_c *DeliveryCreate) check() error {
 		if err := delivery.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`notifier: validator failed for field "Delivery.status": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.PublicStatus(); !ok {
+		return &ValidationError{Name: "public_status", err: errors.New(`notifier: missing required field "Delivery.public_status"`)}
+	}
+	if v, ok := _c.mutation.PublicStatus(); ok {
+		if err := delivery.PublicStatusValidator(v); err != nil {
+			return &ValidationError{Name: "public_status", err: fmt.Errorf(`notifier: validator failed for field "Delivery.public_status": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.StatusAt(); !ok {
+		return &ValidationError{Name: "status_at", err: errors.New(`notifier: missing required field "Delivery.status_at"`)}
 	}
 	if _, ok := _c.mutation.Attempts(); !ok {
 		return &ValidationError{Name: "attempts", err: errors.New(`notifier: missing required field "Delivery.attempts"`)}
@@ -411,6 +569,10 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 		_spec.SetField(delivery.FieldEventID, field.TypeString, value)
 		_node.EventID = value
 	}
+	if value, ok := _c.mutation.EventType(); ok {
+		_spec.SetField(delivery.FieldEventType, field.TypeString, value)
+		_node.EventType = value
+	}
 	if value, ok := _c.mutation.OrderID(); ok {
 		_spec.SetField(delivery.FieldOrderID, field.TypeString, value)
 		_node.OrderID = value
@@ -423,13 +585,37 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 		_spec.SetField(delivery.FieldChannel, field.TypeEnum, value)
 		_node.Channel = value
 	}
+	if value, ok := _c.mutation.Category(); ok {
+		_spec.SetField(delivery.FieldCategory, field.TypeString, value)
+		_node.Category = value
+	}
+	if value, ok := _c.mutation.Critical(); ok {
+		_spec.SetField(delivery.FieldCritical, field.TypeBool, value)
+		_node.Critical = value
+	}
+	if value, ok := _c.mutation.Locale(); ok {
+		_spec.SetField(delivery.FieldLocale, field.TypeString, value)
+		_node.Locale = value
+	}
 	if value, ok := _c.mutation.Recipient(); ok {
 		_spec.SetField(delivery.FieldRecipient, field.TypeString, value)
 		_node.Recipient = value
 	}
+	if value, ok := _c.mutation.Secret(); ok {
+		_spec.SetField(delivery.FieldSecret, field.TypeString, value)
+		_node.Secret = value
+	}
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(delivery.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
+	}
+	if value, ok := _c.mutation.PublicStatus(); ok {
+		_spec.SetField(delivery.FieldPublicStatus, field.TypeEnum, value)
+		_node.PublicStatus = value
+	}
+	if value, ok := _c.mutation.StatusAt(); ok {
+		_spec.SetField(delivery.FieldStatusAt, field.TypeTime, value)
+		_node.StatusAt = value
 	}
 	if value, ok := _c.mutation.Attempts(); ok {
 		_spec.SetField(delivery.FieldAttempts, field.TypeInt, value)
@@ -458,6 +644,10 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.HTMLBody(); ok {
 		_spec.SetField(delivery.FieldHTMLBody, field.TypeString, value)
 		_node.HTMLBody = value
+	}
+	if value, ok := _c.mutation.Payload(); ok {
+		_spec.SetField(delivery.FieldPayload, field.TypeBytes, value)
+		_node.Payload = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(delivery.FieldCreatedAt, field.TypeTime, value)
@@ -531,6 +721,18 @@ func (u *DeliveryUpsert) UpdateRecipient() *DeliveryUpsert {
 	return u
 }
 
+// SetSecret sets the "secret" field.
+func (u *DeliveryUpsert) SetSecret(v string) *DeliveryUpsert {
+	u.Set(delivery.FieldSecret, v)
+	return u
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateSecret() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldSecret)
+	return u
+}
+
 // SetStatus sets the "status" field.
 func (u *DeliveryUpsert) SetStatus(v delivery.Status) *DeliveryUpsert {
 	u.Set(delivery.FieldStatus, v)
@@ -540,6 +742,30 @@ func (u *DeliveryUpsert) SetStatus(v delivery.Status) *DeliveryUpsert {
 // UpdateStatus sets the "status" field to the value that was provided on create.
 func (u *DeliveryUpsert) UpdateStatus() *DeliveryUpsert {
 	u.SetExcluded(delivery.FieldStatus)
+	return u
+}
+
+// SetPublicStatus sets the "public_status" field.
+func (u *DeliveryUpsert) SetPublicStatus(v delivery.PublicStatus) *DeliveryUpsert {
+	u.Set(delivery.FieldPublicStatus, v)
+	return u
+}
+
+// UpdatePublicStatus sets the "public_status" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdatePublicStatus() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldPublicStatus)
+	return u
+}
+
+// SetStatusAt sets the "status_at" field.
+func (u *DeliveryUpsert) SetStatusAt(v time.Time) *DeliveryUpsert {
+	u.Set(delivery.FieldStatusAt, v)
+	return u
+}
+
+// UpdateStatusAt sets the "status_at" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateStatusAt() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldStatusAt)
 	return u
 }
 
@@ -633,6 +859,24 @@ func (u *DeliveryUpsert) UpdateHTMLBody() *DeliveryUpsert {
 	return u
 }
 
+// SetPayload sets the "payload" field.
+func (u *DeliveryUpsert) SetPayload(v []byte) *DeliveryUpsert {
+	u.Set(delivery.FieldPayload, v)
+	return u
+}
+
+// UpdatePayload sets the "payload" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdatePayload() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldPayload)
+	return u
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (u *DeliveryUpsert) ClearPayload() *DeliveryUpsert {
+	u.SetNull(delivery.FieldPayload)
+	return u
+}
+
 // SetSentAt sets the "sent_at" field.
 func (u *DeliveryUpsert) SetSentAt(v time.Time) *DeliveryUpsert {
 	u.Set(delivery.FieldSentAt, v)
@@ -671,6 +915,9 @@ func (u *DeliveryUpsertOne) UpdateNewValues() *DeliveryUpsertOne {
 		if _, exists := u.create.mutation.EventID(); exists {
 			s.SetIgnore(delivery.FieldEventID)
 		}
+		if _, exists := u.create.mutation.EventType(); exists {
+			s.SetIgnore(delivery.FieldEventType)
+		}
 		if _, exists := u.create.mutation.OrderID(); exists {
 			s.SetIgnore(delivery.FieldOrderID)
 		}
@@ -679,6 +926,15 @@ func (u *DeliveryUpsertOne) UpdateNewValues() *DeliveryUpsertOne {
 		}
 		if _, exists := u.create.mutation.Channel(); exists {
 			s.SetIgnore(delivery.FieldChannel)
+		}
+		if _, exists := u.create.mutation.Category(); exists {
+			s.SetIgnore(delivery.FieldCategory)
+		}
+		if _, exists := u.create.mutation.Critical(); exists {
+			s.SetIgnore(delivery.FieldCritical)
+		}
+		if _, exists := u.create.mutation.Locale(); exists {
+			s.SetIgnore(delivery.FieldLocale)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(delivery.FieldCreatedAt)
@@ -728,6 +984,20 @@ func (u *DeliveryUpsertOne) UpdateRecipient() *DeliveryUpsertOne {
 	})
 }
 
+// SetSecret sets the "secret" field.
+func (u *DeliveryUpsertOne) SetSecret(v string) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateSecret() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateSecret()
+	})
+}
+
 // SetStatus sets the "status" field.
 func (u *DeliveryUpsertOne) SetStatus(v delivery.Status) *DeliveryUpsertOne {
 	return u.Update(func(s *DeliveryUpsert) {
@@ -739,6 +1009,34 @@ func (u *DeliveryUpsertOne) SetStatus(v delivery.Status) *DeliveryUpsertOne {
 func (u *DeliveryUpsertOne) UpdateStatus() *DeliveryUpsertOne {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetPublicStatus sets the "public_status" field.
+func (u *DeliveryUpsertOne) SetPublicStatus(v delivery.PublicStatus) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetPublicStatus(v)
+	})
+}
+
+// UpdatePublicStatus sets the "public_status" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdatePublicStatus() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdatePublicStatus()
+	})
+}
+
+// SetStatusAt sets the "status_at" field.
+func (u *DeliveryUpsertOne) SetStatusAt(v time.Time) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetStatusAt(v)
+	})
+}
+
+// UpdateStatusAt sets the "status_at" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateStatusAt() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateStatusAt()
 	})
 }
 
@@ -844,6 +1142,27 @@ func (u *DeliveryUpsertOne) SetHTMLBody(v string) *DeliveryUpsertOne {
 func (u *DeliveryUpsertOne) UpdateHTMLBody() *DeliveryUpsertOne {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.UpdateHTMLBody()
+	})
+}
+
+// SetPayload sets the "payload" field.
+func (u *DeliveryUpsertOne) SetPayload(v []byte) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetPayload(v)
+	})
+}
+
+// UpdatePayload sets the "payload" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdatePayload() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdatePayload()
+	})
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (u *DeliveryUpsertOne) ClearPayload() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearPayload()
 	})
 }
 
@@ -1054,6 +1373,9 @@ func (u *DeliveryUpsertBulk) UpdateNewValues() *DeliveryUpsertBulk {
 			if _, exists := b.mutation.EventID(); exists {
 				s.SetIgnore(delivery.FieldEventID)
 			}
+			if _, exists := b.mutation.EventType(); exists {
+				s.SetIgnore(delivery.FieldEventType)
+			}
 			if _, exists := b.mutation.OrderID(); exists {
 				s.SetIgnore(delivery.FieldOrderID)
 			}
@@ -1062,6 +1384,15 @@ func (u *DeliveryUpsertBulk) UpdateNewValues() *DeliveryUpsertBulk {
 			}
 			if _, exists := b.mutation.Channel(); exists {
 				s.SetIgnore(delivery.FieldChannel)
+			}
+			if _, exists := b.mutation.Category(); exists {
+				s.SetIgnore(delivery.FieldCategory)
+			}
+			if _, exists := b.mutation.Critical(); exists {
+				s.SetIgnore(delivery.FieldCritical)
+			}
+			if _, exists := b.mutation.Locale(); exists {
+				s.SetIgnore(delivery.FieldLocale)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(delivery.FieldCreatedAt)
@@ -1112,6 +1443,20 @@ func (u *DeliveryUpsertBulk) UpdateRecipient() *DeliveryUpsertBulk {
 	})
 }
 
+// SetSecret sets the "secret" field.
+func (u *DeliveryUpsertBulk) SetSecret(v string) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateSecret() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateSecret()
+	})
+}
+
 // SetStatus sets the "status" field.
 func (u *DeliveryUpsertBulk) SetStatus(v delivery.Status) *DeliveryUpsertBulk {
 	return u.Update(func(s *DeliveryUpsert) {
@@ -1123,6 +1468,34 @@ func (u *DeliveryUpsertBulk) SetStatus(v delivery.Status) *DeliveryUpsertBulk {
 func (u *DeliveryUpsertBulk) UpdateStatus() *DeliveryUpsertBulk {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetPublicStatus sets the "public_status" field.
+func (u *DeliveryUpsertBulk) SetPublicStatus(v delivery.PublicStatus) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetPublicStatus(v)
+	})
+}
+
+// UpdatePublicStatus sets the "public_status" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdatePublicStatus() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdatePublicStatus()
+	})
+}
+
+// SetStatusAt sets the "status_at" field.
+func (u *DeliveryUpsertBulk) SetStatusAt(v time.Time) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetStatusAt(v)
+	})
+}
+
+// UpdateStatusAt sets the "status_at" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateStatusAt() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateStatusAt()
 	})
 }
 
@@ -1228,6 +1601,27 @@ func (u *DeliveryUpsertBulk) SetHTMLBody(v string) *DeliveryUpsertBulk {
 func (u *DeliveryUpsertBulk) UpdateHTMLBody() *DeliveryUpsertBulk {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.UpdateHTMLBody()
+	})
+}
+
+// SetPayload sets the "payload" field.
+func (u *DeliveryUpsertBulk) SetPayload(v []byte) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetPayload(v)
+	})
+}
+
+// UpdatePayload sets the "payload" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdatePayload() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdatePayload()
+	})
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (u *DeliveryUpsertBulk) ClearPayload() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearPayload()
 	})
 }
 

@@ -42,6 +42,20 @@ func (_u *DeliveryUpdate) SetNillableRecipient(v *string) *DeliveryUpdate {
 	return _u
 }
 
+// SetSecret sets the "secret" field.
+func (_u *DeliveryUpdate) SetSecret(v string) *DeliveryUpdate {
+	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// SetNillableSecret sets the "secret" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableSecret(v *string) *DeliveryUpdate {
+	if v != nil {
+		_u.SetSecret(*v)
+	}
+	return _u
+}
+
 // SetStatus sets the "status" field.
 func (_u *DeliveryUpdate) SetStatus(v delivery.Status) *DeliveryUpdate {
 	_u.mutation.SetStatus(v)
@@ -52,6 +66,34 @@ func (_u *DeliveryUpdate) SetStatus(v delivery.Status) *DeliveryUpdate {
 func (_u *DeliveryUpdate) SetNillableStatus(v *delivery.Status) *DeliveryUpdate {
 	if v != nil {
 		_u.SetStatus(*v)
+	}
+	return _u
+}
+
+// SetPublicStatus sets the "public_status" field.
+func (_u *DeliveryUpdate) SetPublicStatus(v delivery.PublicStatus) *DeliveryUpdate {
+	_u.mutation.SetPublicStatus(v)
+	return _u
+}
+
+// SetNillablePublicStatus sets the "public_status" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillablePublicStatus(v *delivery.PublicStatus) *DeliveryUpdate {
+	if v != nil {
+		_u.SetPublicStatus(*v)
+	}
+	return _u
+}
+
+// SetStatusAt sets the "status_at" field.
+func (_u *DeliveryUpdate) SetStatusAt(v time.Time) *DeliveryUpdate {
+	_u.mutation.SetStatusAt(v)
+	return _u
+}
+
+// SetNillableStatusAt sets the "status_at" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableStatusAt(v *time.Time) *DeliveryUpdate {
+	if v != nil {
+		_u.SetStatusAt(*v)
 	}
 	return _u
 }
@@ -161,6 +203,18 @@ func (_u *DeliveryUpdate) SetNillableHTMLBody(v *string) *DeliveryUpdate {
 	return _u
 }
 
+// SetPayload sets the "payload" field.
+func (_u *DeliveryUpdate) SetPayload(v []byte) *DeliveryUpdate {
+	_u.mutation.SetPayload(v)
+	return _u
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (_u *DeliveryUpdate) ClearPayload() *DeliveryUpdate {
+	_u.mutation.ClearPayload()
+	return _u
+}
+
 // SetSentAt sets the "sent_at" field.
 func (_u *DeliveryUpdate) SetSentAt(v time.Time) *DeliveryUpdate {
 	_u.mutation.SetSentAt(v)
@@ -220,6 +274,11 @@ func (_u *DeliveryUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`notifier: validator failed for field "Delivery.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PublicStatus(); ok {
+		if err := delivery.PublicStatusValidator(v); err != nil {
+			return &ValidationError{Name: "public_status", err: fmt.Errorf(`notifier: validator failed for field "Delivery.public_status": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Attempts(); ok {
 		if err := delivery.AttemptsValidator(v); err != nil {
 			return &ValidationError{Name: "attempts", err: fmt.Errorf(`notifier: validator failed for field "Delivery.attempts": %w`, err)}
@@ -243,8 +302,17 @@ func (_u *DeliveryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Recipient(); ok {
 		_spec.SetField(delivery.FieldRecipient, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Secret(); ok {
+		_spec.SetField(delivery.FieldSecret, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(delivery.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.PublicStatus(); ok {
+		_spec.SetField(delivery.FieldPublicStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.StatusAt(); ok {
+		_spec.SetField(delivery.FieldStatusAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.Attempts(); ok {
 		_spec.SetField(delivery.FieldAttempts, field.TypeInt, value)
@@ -269,6 +337,12 @@ func (_u *DeliveryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.HTMLBody(); ok {
 		_spec.SetField(delivery.FieldHTMLBody, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Payload(); ok {
+		_spec.SetField(delivery.FieldPayload, field.TypeBytes, value)
+	}
+	if _u.mutation.PayloadCleared() {
+		_spec.ClearField(delivery.FieldPayload, field.TypeBytes)
 	}
 	if value, ok := _u.mutation.SentAt(); ok {
 		_spec.SetField(delivery.FieldSentAt, field.TypeTime, value)
@@ -310,6 +384,20 @@ func (_u *DeliveryUpdateOne) SetNillableRecipient(v *string) *DeliveryUpdateOne 
 	return _u
 }
 
+// SetSecret sets the "secret" field.
+func (_u *DeliveryUpdateOne) SetSecret(v string) *DeliveryUpdateOne {
+	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// SetNillableSecret sets the "secret" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableSecret(v *string) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetSecret(*v)
+	}
+	return _u
+}
+
 // SetStatus sets the "status" field.
 func (_u *DeliveryUpdateOne) SetStatus(v delivery.Status) *DeliveryUpdateOne {
 	_u.mutation.SetStatus(v)
@@ -320,6 +408,34 @@ func (_u *DeliveryUpdateOne) SetStatus(v delivery.Status) *DeliveryUpdateOne {
 func (_u *DeliveryUpdateOne) SetNillableStatus(v *delivery.Status) *DeliveryUpdateOne {
 	if v != nil {
 		_u.SetStatus(*v)
+	}
+	return _u
+}
+
+// SetPublicStatus sets the "public_status" field.
+func (_u *DeliveryUpdateOne) SetPublicStatus(v delivery.PublicStatus) *DeliveryUpdateOne {
+	_u.mutation.SetPublicStatus(v)
+	return _u
+}
+
+// SetNillablePublicStatus sets the "public_status" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillablePublicStatus(v *delivery.PublicStatus) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetPublicStatus(*v)
+	}
+	return _u
+}
+
+// SetStatusAt sets the "status_at" field.
+func (_u *DeliveryUpdateOne) SetStatusAt(v time.Time) *DeliveryUpdateOne {
+	_u.mutation.SetStatusAt(v)
+	return _u
+}
+
+// SetNillableStatusAt sets the "status_at" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableStatusAt(v *time.Time) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetStatusAt(*v)
 	}
 	return _u
 }
@@ -429,6 +545,18 @@ func (_u *DeliveryUpdateOne) SetNillableHTMLBody(v *string) *DeliveryUpdateOne {
 	return _u
 }
 
+// SetPayload sets the "payload" field.
+func (_u *DeliveryUpdateOne) SetPayload(v []byte) *DeliveryUpdateOne {
+	_u.mutation.SetPayload(v)
+	return _u
+}
+
+// ClearPayload clears the value of the "payload" field.
+func (_u *DeliveryUpdateOne) ClearPayload() *DeliveryUpdateOne {
+	_u.mutation.ClearPayload()
+	return _u
+}
+
 // SetSentAt sets the "sent_at" field.
 func (_u *DeliveryUpdateOne) SetSentAt(v time.Time) *DeliveryUpdateOne {
 	_u.mutation.SetSentAt(v)
@@ -501,6 +629,11 @@ func (_u *DeliveryUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`notifier: validator failed for field "Delivery.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PublicStatus(); ok {
+		if err := delivery.PublicStatusValidator(v); err != nil {
+			return &ValidationError{Name: "public_status", err: fmt.Errorf(`notifier: validator failed for field "Delivery.public_status": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Attempts(); ok {
 		if err := delivery.AttemptsValidator(v); err != nil {
 			return &ValidationError{Name: "attempts", err: fmt.Errorf(`notifier: validator failed for field "Delivery.attempts": %w`, err)}
@@ -541,8 +674,17 @@ func (_u *DeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Delivery, err 
 	if value, ok := _u.mutation.Recipient(); ok {
 		_spec.SetField(delivery.FieldRecipient, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Secret(); ok {
+		_spec.SetField(delivery.FieldSecret, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(delivery.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.PublicStatus(); ok {
+		_spec.SetField(delivery.FieldPublicStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.StatusAt(); ok {
+		_spec.SetField(delivery.FieldStatusAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.Attempts(); ok {
 		_spec.SetField(delivery.FieldAttempts, field.TypeInt, value)
@@ -567,6 +709,12 @@ func (_u *DeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Delivery, err 
 	}
 	if value, ok := _u.mutation.HTMLBody(); ok {
 		_spec.SetField(delivery.FieldHTMLBody, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Payload(); ok {
+		_spec.SetField(delivery.FieldPayload, field.TypeBytes, value)
+	}
+	if _u.mutation.PayloadCleared() {
+		_spec.ClearField(delivery.FieldPayload, field.TypeBytes)
 	}
 	if value, ok := _u.mutation.SentAt(); ok {
 		_spec.SetField(delivery.FieldSentAt, field.TypeTime, value)

@@ -14,6 +14,8 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
+	"github.com/heraldhq/herald/ent/notifier/outboxevent"
+	"github.com/heraldhq/herald/ent/notifier/statusevent"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -74,8 +76,10 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			delivery.Table:   delivery.ValidColumn,
-			inboxevent.Table: inboxevent.ValidColumn,
+			delivery.Table:    delivery.ValidColumn,
+			inboxevent.Table:  inboxevent.ValidColumn,
+			outboxevent.Table: outboxevent.ValidColumn,
+			statusevent.Table: statusevent.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -8,7 +8,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
+	"github.com/heraldhq/herald/ent/notifier/outboxevent"
 	"github.com/heraldhq/herald/ent/notifier/schema"
+	"github.com/heraldhq/herald/ent/notifier/statusevent"
 )
 
 // The init function reads all schema descriptors with runtime code
@@ -21,50 +23,74 @@ func init() {
 	deliveryDescEventID := deliveryFields[1].Descriptor()
 	// delivery.EventIDValidator is a validator for the "event_id" field. It is called by the builders before save.
 	delivery.EventIDValidator = deliveryDescEventID.Validators[0].(func(string) error)
+	// deliveryDescEventType is the schema descriptor for event_type field.
+	deliveryDescEventType := deliveryFields[2].Descriptor()
+	// delivery.DefaultEventType holds the default value on creation for the event_type field.
+	delivery.DefaultEventType = deliveryDescEventType.Default.(string)
 	// deliveryDescOrderID is the schema descriptor for order_id field.
-	deliveryDescOrderID := deliveryFields[2].Descriptor()
+	deliveryDescOrderID := deliveryFields[3].Descriptor()
 	// delivery.OrderIDValidator is a validator for the "order_id" field. It is called by the builders before save.
 	delivery.OrderIDValidator = deliveryDescOrderID.Validators[0].(func(string) error)
 	// deliveryDescUserID is the schema descriptor for user_id field.
-	deliveryDescUserID := deliveryFields[3].Descriptor()
+	deliveryDescUserID := deliveryFields[4].Descriptor()
 	// delivery.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
 	delivery.UserIDValidator = deliveryDescUserID.Validators[0].(func(string) error)
+	// deliveryDescCategory is the schema descriptor for category field.
+	deliveryDescCategory := deliveryFields[6].Descriptor()
+	// delivery.DefaultCategory holds the default value on creation for the category field.
+	delivery.DefaultCategory = deliveryDescCategory.Default.(string)
+	// deliveryDescCritical is the schema descriptor for critical field.
+	deliveryDescCritical := deliveryFields[7].Descriptor()
+	// delivery.DefaultCritical holds the default value on creation for the critical field.
+	delivery.DefaultCritical = deliveryDescCritical.Default.(bool)
+	// deliveryDescLocale is the schema descriptor for locale field.
+	deliveryDescLocale := deliveryFields[8].Descriptor()
+	// delivery.DefaultLocale holds the default value on creation for the locale field.
+	delivery.DefaultLocale = deliveryDescLocale.Default.(string)
 	// deliveryDescRecipient is the schema descriptor for recipient field.
-	deliveryDescRecipient := deliveryFields[5].Descriptor()
+	deliveryDescRecipient := deliveryFields[9].Descriptor()
 	// delivery.DefaultRecipient holds the default value on creation for the recipient field.
 	delivery.DefaultRecipient = deliveryDescRecipient.Default.(string)
+	// deliveryDescSecret is the schema descriptor for secret field.
+	deliveryDescSecret := deliveryFields[10].Descriptor()
+	// delivery.DefaultSecret holds the default value on creation for the secret field.
+	delivery.DefaultSecret = deliveryDescSecret.Default.(string)
+	// deliveryDescStatusAt is the schema descriptor for status_at field.
+	deliveryDescStatusAt := deliveryFields[13].Descriptor()
+	// delivery.DefaultStatusAt holds the default value on creation for the status_at field.
+	delivery.DefaultStatusAt = deliveryDescStatusAt.Default.(func() time.Time)
 	// deliveryDescAttempts is the schema descriptor for attempts field.
-	deliveryDescAttempts := deliveryFields[7].Descriptor()
+	deliveryDescAttempts := deliveryFields[14].Descriptor()
 	// delivery.DefaultAttempts holds the default value on creation for the attempts field.
 	delivery.DefaultAttempts = deliveryDescAttempts.Default.(int)
 	// delivery.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
 	delivery.AttemptsValidator = deliveryDescAttempts.Validators[0].(func(int) error)
 	// deliveryDescNextAttemptAt is the schema descriptor for next_attempt_at field.
-	deliveryDescNextAttemptAt := deliveryFields[8].Descriptor()
+	deliveryDescNextAttemptAt := deliveryFields[15].Descriptor()
 	// delivery.DefaultNextAttemptAt holds the default value on creation for the next_attempt_at field.
 	delivery.DefaultNextAttemptAt = deliveryDescNextAttemptAt.Default.(func() time.Time)
 	// deliveryDescLastError is the schema descriptor for last_error field.
-	deliveryDescLastError := deliveryFields[9].Descriptor()
+	deliveryDescLastError := deliveryFields[16].Descriptor()
 	// delivery.DefaultLastError holds the default value on creation for the last_error field.
 	delivery.DefaultLastError = deliveryDescLastError.Default.(string)
 	// deliveryDescMessageID is the schema descriptor for message_id field.
-	deliveryDescMessageID := deliveryFields[10].Descriptor()
+	deliveryDescMessageID := deliveryFields[17].Descriptor()
 	// delivery.DefaultMessageID holds the default value on creation for the message_id field.
 	delivery.DefaultMessageID = deliveryDescMessageID.Default.(string)
 	// deliveryDescSubject is the schema descriptor for subject field.
-	deliveryDescSubject := deliveryFields[11].Descriptor()
+	deliveryDescSubject := deliveryFields[18].Descriptor()
 	// delivery.DefaultSubject holds the default value on creation for the subject field.
 	delivery.DefaultSubject = deliveryDescSubject.Default.(string)
 	// deliveryDescBody is the schema descriptor for body field.
-	deliveryDescBody := deliveryFields[12].Descriptor()
+	deliveryDescBody := deliveryFields[19].Descriptor()
 	// delivery.DefaultBody holds the default value on creation for the body field.
 	delivery.DefaultBody = deliveryDescBody.Default.(string)
 	// deliveryDescHTMLBody is the schema descriptor for html_body field.
-	deliveryDescHTMLBody := deliveryFields[13].Descriptor()
+	deliveryDescHTMLBody := deliveryFields[20].Descriptor()
 	// delivery.DefaultHTMLBody holds the default value on creation for the html_body field.
 	delivery.DefaultHTMLBody = deliveryDescHTMLBody.Default.(string)
 	// deliveryDescCreatedAt is the schema descriptor for created_at field.
-	deliveryDescCreatedAt := deliveryFields[14].Descriptor()
+	deliveryDescCreatedAt := deliveryFields[22].Descriptor()
 	// delivery.DefaultCreatedAt holds the default value on creation for the created_at field.
 	delivery.DefaultCreatedAt = deliveryDescCreatedAt.Default.(func() time.Time)
 	// deliveryDescID is the schema descriptor for id field.
@@ -85,4 +111,44 @@ func init() {
 	inboxeventDescReceivedAt := inboxeventFields[2].Descriptor()
 	// inboxevent.DefaultReceivedAt holds the default value on creation for the received_at field.
 	inboxevent.DefaultReceivedAt = inboxeventDescReceivedAt.Default.(func() time.Time)
+	outboxeventFields := schema.OutboxEvent{}.Fields()
+	_ = outboxeventFields
+	// outboxeventDescTopic is the schema descriptor for topic field.
+	outboxeventDescTopic := outboxeventFields[1].Descriptor()
+	// outboxevent.TopicValidator is a validator for the "topic" field. It is called by the builders before save.
+	outboxevent.TopicValidator = outboxeventDescTopic.Validators[0].(func(string) error)
+	// outboxeventDescCreatedAt is the schema descriptor for created_at field.
+	outboxeventDescCreatedAt := outboxeventFields[6].Descriptor()
+	// outboxevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	outboxevent.DefaultCreatedAt = outboxeventDescCreatedAt.Default.(func() time.Time)
+	// outboxeventDescAttempts is the schema descriptor for attempts field.
+	outboxeventDescAttempts := outboxeventFields[8].Descriptor()
+	// outboxevent.DefaultAttempts holds the default value on creation for the attempts field.
+	outboxevent.DefaultAttempts = outboxeventDescAttempts.Default.(int)
+	// outboxevent.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	outboxevent.AttemptsValidator = outboxeventDescAttempts.Validators[0].(func(int) error)
+	// outboxeventDescID is the schema descriptor for id field.
+	outboxeventDescID := outboxeventFields[0].Descriptor()
+	// outboxevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	outboxevent.IDValidator = func() func(string) error {
+		validators := outboxeventDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	statuseventFields := schema.StatusEvent{}.Fields()
+	_ = statuseventFields
+	// statuseventDescReason is the schema descriptor for reason field.
+	statuseventDescReason := statuseventFields[9].Descriptor()
+	// statusevent.DefaultReason holds the default value on creation for the reason field.
+	statusevent.DefaultReason = statuseventDescReason.Default.(string)
 }

@@ -16,6 +16,10 @@ type Tx struct {
 	Delivery *DeliveryClient
 	// InboxEvent is the client for interacting with the InboxEvent builders.
 	InboxEvent *InboxEventClient
+	// OutboxEvent is the client for interacting with the OutboxEvent builders.
+	OutboxEvent *OutboxEventClient
+	// StatusEvent is the client for interacting with the StatusEvent builders.
+	StatusEvent *StatusEventClient
 
 	// lazily loaded.
 	client     *Client
@@ -149,6 +153,8 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.Delivery = NewDeliveryClient(tx.config)
 	tx.InboxEvent = NewInboxEventClient(tx.config)
+	tx.OutboxEvent = NewOutboxEventClient(tx.config)
+	tx.StatusEvent = NewStatusEventClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -8,75 +8,299 @@ import (
 	"github.com/Khan/genqlient/graphql"
 )
 
-// UserContactResponse is returned by UserContact on success.
-type UserContactResponse struct {
-	// Null for an unknown or deleted user.
-	User *UserContactUser `json:"user"`
+// What a notification is about. Each category has a default and may be critical.
+type NotificationCategory string
+
+const (
+	// Transactional: order created, cancelled, shipped. On by default; critical unless configured otherwise.
+	NotificationCategoryOrderUpdates NotificationCategory = "ORDER_UPDATES"
+	// Promotions and news. Off until the user turns it on.
+	NotificationCategoryMarketing NotificationCategory = "MARKETING"
+)
+
+var AllNotificationCategory = []NotificationCategory{
+	NotificationCategoryOrderUpdates,
+	NotificationCategoryMarketing,
 }
 
-// GetUser returns UserContactResponse.User, and is useful for accessing the field via an interface.
-func (v *UserContactResponse) GetUser() *UserContactUser { return v.User }
+// Where a notification is delivered.
+type NotificationChannel string
 
-// UserContactUser includes the requested fields of the GraphQL type User.
+const (
+	NotificationChannelEmail   NotificationChannel = "EMAIL"
+	NotificationChannelSms     NotificationChannel = "SMS"
+	NotificationChannelWebhook NotificationChannel = "WEBHOOK"
+	NotificationChannelInApp   NotificationChannel = "IN_APP"
+)
+
+var AllNotificationChannel = []NotificationChannel{
+	NotificationChannelEmail,
+	NotificationChannelSms,
+	NotificationChannelWebhook,
+	NotificationChannelInApp,
+}
+
+// UserPolicyNotificationPolicy includes the requested fields of the GraphQL type NotificationPolicy.
+// The GraphQL type's documentation follows.
+//
+// What to send to whom for one notification, decided by the users service.
+type UserPolicyNotificationPolicy struct {
+	Status UserStatus `json:"status"`
+	// One entry per channel, whether or not it delivers (see reason).
+	Deliveries []UserPolicyNotificationPolicyDeliveriesChannelDecision `json:"deliveries"`
+}
+
+// GetStatus returns UserPolicyNotificationPolicy.Status, and is useful for accessing the field via an interface.
+func (v *UserPolicyNotificationPolicy) GetStatus() UserStatus { return v.Status }
+
+// GetDeliveries returns UserPolicyNotificationPolicy.Deliveries, and is useful for accessing the field via an interface.
+func (v *UserPolicyNotificationPolicy) GetDeliveries() []UserPolicyNotificationPolicyDeliveriesChannelDecision {
+	return v.Deliveries
+}
+
+// UserPolicyNotificationPolicyDeliveriesChannelDecision includes the requested fields of the GraphQL type ChannelDecision.
+type UserPolicyNotificationPolicyDeliveriesChannelDecision struct {
+	Channel NotificationChannel `json:"channel"`
+	// WEBHOOK only: the secret to sign the request body with (HMAC-SHA256).
+	// Hidden from the router's public schema; the notifier reads it from this
+	// subgraph directly.
+	SigningSecret *string `json:"signingSecret"`
+}
+
+// GetChannel returns UserPolicyNotificationPolicyDeliveriesChannelDecision.Channel, and is useful for accessing the field via an interface.
+func (v *UserPolicyNotificationPolicyDeliveriesChannelDecision) GetChannel() NotificationChannel {
+	return v.Channel
+}
+
+// GetSigningSecret returns UserPolicyNotificationPolicyDeliveriesChannelDecision.SigningSecret, and is useful for accessing the field via an interface.
+func (v *UserPolicyNotificationPolicyDeliveriesChannelDecision) GetSigningSecret() *string {
+	return v.SigningSecret
+}
+
+// UserPolicyResponse is returned by UserPolicy on success.
+type UserPolicyResponse struct {
+	// Null for an unknown or deleted user.
+	User *UserPolicyUser `json:"user"`
+	// Everything the notifier needs to deliver one notification of a category
+	// to a user, evaluated at time at (default now). Never null: an unknown or
+	// deleted user gets status NOT_FOUND or DELETED and no deliveries.
+	NotificationPolicy UserPolicyNotificationPolicy `json:"notificationPolicy"`
+}
+
+// GetUser returns UserPolicyResponse.User, and is useful for accessing the field via an interface.
+func (v *UserPolicyResponse) GetUser() *UserPolicyUser { return v.User }
+
+// GetNotificationPolicy returns UserPolicyResponse.NotificationPolicy, and is useful for accessing the field via an interface.
+func (v *UserPolicyResponse) GetNotificationPolicy() UserPolicyNotificationPolicy {
+	return v.NotificationPolicy
+}
+
+// UserPolicyUser includes the requested fields of the GraphQL type User.
 // The GraphQL type's documentation follows.
 //
 // A person Herald notifies. A deleted user is erased: user(id), users and
 // entity lookups return null for them (notificationPolicy says DELETED).
-type UserContactUser struct {
+type UserPolicyUser struct {
 	Id   string `json:"id"`
 	Name string `json:"name"`
 	// Lower-cased email address.
 	Email string `json:"email"`
 	// Phone number in E.164 form, when known.
-	Phone       string                                            `json:"phone"`
-	Preferences UserContactUserPreferencesNotificationPreferences `json:"preferences"`
+	Phone       string                                           `json:"phone"`
+	Preferences UserPolicyUserPreferencesNotificationPreferences `json:"preferences"`
 }
 
-// GetId returns UserContactUser.Id, and is useful for accessing the field via an interface.
-func (v *UserContactUser) GetId() string { return v.Id }
+// GetId returns UserPolicyUser.Id, and is useful for accessing the field via an interface.
+func (v *UserPolicyUser) GetId() string { return v.Id }
 
-// GetName returns UserContactUser.Name, and is useful for accessing the field via an interface.
-func (v *UserContactUser) GetName() string { return v.Name }
+// GetName returns UserPolicyUser.Name, and is useful for accessing the field via an interface.
+func (v *UserPolicyUser) GetName() string { return v.Name }
 
-// GetEmail returns UserContactUser.Email, and is useful for accessing the field via an interface.
-func (v *UserContactUser) GetEmail() string { return v.Email }
+// GetEmail returns UserPolicyUser.Email, and is useful for accessing the field via an interface.
+func (v *UserPolicyUser) GetEmail() string { return v.Email }
 
-// GetPhone returns UserContactUser.Phone, and is useful for accessing the field via an interface.
-func (v *UserContactUser) GetPhone() string { return v.Phone }
+// GetPhone returns UserPolicyUser.Phone, and is useful for accessing the field via an interface.
+func (v *UserPolicyUser) GetPhone() string { return v.Phone }
 
-// GetPreferences returns UserContactUser.Preferences, and is useful for accessing the field via an interface.
-func (v *UserContactUser) GetPreferences() UserContactUserPreferencesNotificationPreferences {
+// GetPreferences returns UserPolicyUser.Preferences, and is useful for accessing the field via an interface.
+func (v *UserPolicyUser) GetPreferences() UserPolicyUserPreferencesNotificationPreferences {
 	return v.Preferences
 }
 
-// UserContactUserPreferencesNotificationPreferences includes the requested fields of the GraphQL type NotificationPreferences.
+// UserPolicyUserPreferencesNotificationPreferences includes the requested fields of the GraphQL type NotificationPreferences.
 // The GraphQL type's documentation follows.
 //
 // A user's notification preferences, everything the notifier needs in one lookup.
-type UserContactUserPreferencesNotificationPreferences struct {
+type UserPolicyUserPreferencesNotificationPreferences struct {
 	// Email channel switched on (it also needs an address, which every user has).
 	Email bool `json:"email"`
 	// SMS channel switched on (it also needs a phone number).
 	Sms bool `json:"sms"`
+	// Webhook channel switched on (it also needs a webhook URL).
+	Webhook bool `json:"webhook"`
+	// In-app channel (live subscription) switched on.
+	InApp bool `json:"inApp"`
+	// Every channel with its switch and the address it delivers to.
+	Channels []UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference `json:"channels"`
+	// Every category with the user's choice applied to its default.
+	Categories []UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference `json:"categories"`
+	// Null when the user has none.
+	QuietHours *UserPolicyUserPreferencesNotificationPreferencesQuietHours `json:"quietHours"`
+	// Canonical BCP 47 language tag, for example en-GB; picks templates.
+	Locale string `json:"locale"`
 }
 
-// GetEmail returns UserContactUserPreferencesNotificationPreferences.Email, and is useful for accessing the field via an interface.
-func (v *UserContactUserPreferencesNotificationPreferences) GetEmail() bool { return v.Email }
+// GetEmail returns UserPolicyUserPreferencesNotificationPreferences.Email, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferences) GetEmail() bool { return v.Email }
 
-// GetSms returns UserContactUserPreferencesNotificationPreferences.Sms, and is useful for accessing the field via an interface.
-func (v *UserContactUserPreferencesNotificationPreferences) GetSms() bool { return v.Sms }
+// GetSms returns UserPolicyUserPreferencesNotificationPreferences.Sms, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferences) GetSms() bool { return v.Sms }
 
-// __UserContactInput is used internally by genqlient
-type __UserContactInput struct {
-	Id string `json:"id"`
+// GetWebhook returns UserPolicyUserPreferencesNotificationPreferences.Webhook, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferences) GetWebhook() bool { return v.Webhook }
+
+// GetInApp returns UserPolicyUserPreferencesNotificationPreferences.InApp, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferences) GetInApp() bool { return v.InApp }
+
+// GetChannels returns UserPolicyUserPreferencesNotificationPreferences.Channels, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferences) GetChannels() []UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference {
+	return v.Channels
 }
 
-// GetId returns __UserContactInput.Id, and is useful for accessing the field via an interface.
-func (v *__UserContactInput) GetId() string { return v.Id }
+// GetCategories returns UserPolicyUserPreferencesNotificationPreferences.Categories, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferences) GetCategories() []UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference {
+	return v.Categories
+}
 
-// The query executed by UserContact.
-const UserContact_Operation = `
-query UserContact ($id: ID!) {
+// GetQuietHours returns UserPolicyUserPreferencesNotificationPreferences.QuietHours, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferences) GetQuietHours() *UserPolicyUserPreferencesNotificationPreferencesQuietHours {
+	return v.QuietHours
+}
+
+// GetLocale returns UserPolicyUserPreferencesNotificationPreferences.Locale, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferences) GetLocale() string { return v.Locale }
+
+// UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference includes the requested fields of the GraphQL type CategoryPreference.
+type UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference struct {
+	Category NotificationCategory `json:"category"`
+	// Critical categories are always on, and ignore opt-outs and quiet hours.
+	Critical bool `json:"critical"`
+	// The user's choice, or the category's default when they made none (always true when critical).
+	Enabled bool `json:"enabled"`
+	// Channels the user opted out of for this category (stored even when critical, where they do not apply).
+	OptedOut []NotificationChannel `json:"optedOut"`
+}
+
+// GetCategory returns UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference.Category, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference) GetCategory() NotificationCategory {
+	return v.Category
+}
+
+// GetCritical returns UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference.Critical, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference) GetCritical() bool {
+	return v.Critical
+}
+
+// GetEnabled returns UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference.Enabled, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference) GetEnabled() bool {
+	return v.Enabled
+}
+
+// GetOptedOut returns UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference.OptedOut, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesCategoriesCategoryPreference) GetOptedOut() []NotificationChannel {
+	return v.OptedOut
+}
+
+// UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference includes the requested fields of the GraphQL type ChannelPreference.
+type UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference struct {
+	Channel NotificationChannel `json:"channel"`
+	// The user's switch for this channel.
+	Enabled bool `json:"enabled"`
+	// Where this channel delivers: the email address, E.164 phone or webhook URL; null for IN_APP and when none is set.
+	Address string `json:"address"`
+	// enabled and, except for IN_APP, an address is set.
+	Usable bool `json:"usable"`
+}
+
+// GetChannel returns UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference.Channel, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference) GetChannel() NotificationChannel {
+	return v.Channel
+}
+
+// GetEnabled returns UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference.Enabled, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference) GetEnabled() bool {
+	return v.Enabled
+}
+
+// GetAddress returns UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference.Address, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference) GetAddress() string {
+	return v.Address
+}
+
+// GetUsable returns UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference.Usable, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference) GetUsable() bool {
+	return v.Usable
+}
+
+// UserPolicyUserPreferencesNotificationPreferencesQuietHours includes the requested fields of the GraphQL type QuietHours.
+// The GraphQL type's documentation follows.
+//
+// A daily window in the user's time zone in which non-critical notifications
+// are deferred to the window's end, not dropped. A window whose end is before
+// its start spans midnight (22:00–07:00).
+type UserPolicyUserPreferencesNotificationPreferencesQuietHours struct {
+	// Local time HH:MM (24-hour), inclusive.
+	Start string `json:"start"`
+	// Local time HH:MM (24-hour), exclusive.
+	End string `json:"end"`
+	// IANA time zone, for example Europe/Berlin.
+	TimeZone string `json:"timeZone"`
+}
+
+// GetStart returns UserPolicyUserPreferencesNotificationPreferencesQuietHours.Start, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesQuietHours) GetStart() string {
+	return v.Start
+}
+
+// GetEnd returns UserPolicyUserPreferencesNotificationPreferencesQuietHours.End, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesQuietHours) GetEnd() string { return v.End }
+
+// GetTimeZone returns UserPolicyUserPreferencesNotificationPreferencesQuietHours.TimeZone, and is useful for accessing the field via an interface.
+func (v *UserPolicyUserPreferencesNotificationPreferencesQuietHours) GetTimeZone() string {
+	return v.TimeZone
+}
+
+type UserStatus string
+
+const (
+	UserStatusActive UserStatus = "ACTIVE"
+	// Erased by deleteUser: send nothing.
+	UserStatusDeleted UserStatus = "DELETED"
+	// No user with this id: send nothing.
+	UserStatusNotFound UserStatus = "NOT_FOUND"
+)
+
+var AllUserStatus = []UserStatus{
+	UserStatusActive,
+	UserStatusDeleted,
+	UserStatusNotFound,
+}
+
+// __UserPolicyInput is used internally by genqlient
+type __UserPolicyInput struct {
+	Id       string               `json:"id"`
+	Category NotificationCategory `json:"category"`
+}
+
+// GetId returns __UserPolicyInput.Id, and is useful for accessing the field via an interface.
+func (v *__UserPolicyInput) GetId() string { return v.Id }
+
+// GetCategory returns __UserPolicyInput.Category, and is useful for accessing the field via an interface.
+func (v *__UserPolicyInput) GetCategory() NotificationCategory { return v.Category }
+
+// The query executed by UserPolicy.
+const UserPolicy_Operation = `
+query UserPolicy ($id: ID!, $category: NotificationCategory!) {
 	user(id: $id) {
 		id
 		name
@@ -85,28 +309,60 @@ query UserContact ($id: ID!) {
 		preferences {
 			email
 			sms
+			webhook
+			inApp
+			channels {
+				channel
+				enabled
+				address
+				usable
+			}
+			categories {
+				category
+				critical
+				enabled
+				optedOut
+			}
+			quietHours {
+				start
+				end
+				timeZone
+			}
+			locale
+		}
+	}
+	notificationPolicy(userId: $id, category: $category) {
+		status
+		deliveries {
+			channel
+			signingSecret
 		}
 	}
 }
 `
 
-// The contact details and channel preferences the notifier needs to decide
-// where an order notification goes. user is a pointer so that "no such user"
-// (null) differs from a user with empty fields.
-func UserContact(
+// Everything the notifier's policy gate needs about one user, in one request:
+// the raw preferences (the gate in notifier/policy.go decides from them) and,
+// from notificationPolicy, only the user's status (ACTIVE / DELETED /
+// NOT_FOUND) and the webhook signing secret, which no other field carries.
+// user is a pointer so that "no such user" (null) differs from a user with
+// empty fields.
+func UserPolicy(
 	ctx_ context.Context,
 	client_ graphql.Client,
 	id string,
-) (data_ *UserContactResponse, err_ error) {
+	category NotificationCategory,
+) (data_ *UserPolicyResponse, err_ error) {
 	req_ := &graphql.Request{
-		OpName: "UserContact",
-		Query:  UserContact_Operation,
-		Variables: &__UserContactInput{
-			Id: id,
+		OpName: "UserPolicy",
+		Query:  UserPolicy_Operation,
+		Variables: &__UserPolicyInput{
+			Id:       id,
+			Category: category,
 		},
 	}
 
-	data_ = &UserContactResponse{}
+	data_ = &UserPolicyResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

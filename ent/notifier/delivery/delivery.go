@@ -17,16 +17,30 @@ const (
 	FieldID = "id"
 	// FieldEventID holds the string denoting the event_id field in the database.
 	FieldEventID = "event_id"
+	// FieldEventType holds the string denoting the event_type field in the database.
+	FieldEventType = "event_type"
 	// FieldOrderID holds the string denoting the order_id field in the database.
 	FieldOrderID = "order_id"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
 	// FieldChannel holds the string denoting the channel field in the database.
 	FieldChannel = "channel"
+	// FieldCategory holds the string denoting the category field in the database.
+	FieldCategory = "category"
+	// FieldCritical holds the string denoting the critical field in the database.
+	FieldCritical = "critical"
+	// FieldLocale holds the string denoting the locale field in the database.
+	FieldLocale = "locale"
 	// FieldRecipient holds the string denoting the recipient field in the database.
 	FieldRecipient = "recipient"
+	// FieldSecret holds the string denoting the secret field in the database.
+	FieldSecret = "secret"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
+	// FieldPublicStatus holds the string denoting the public_status field in the database.
+	FieldPublicStatus = "public_status"
+	// FieldStatusAt holds the string denoting the status_at field in the database.
+	FieldStatusAt = "status_at"
 	// FieldAttempts holds the string denoting the attempts field in the database.
 	FieldAttempts = "attempts"
 	// FieldNextAttemptAt holds the string denoting the next_attempt_at field in the database.
@@ -41,6 +55,8 @@ const (
 	FieldBody = "body"
 	// FieldHTMLBody holds the string denoting the html_body field in the database.
 	FieldHTMLBody = "html_body"
+	// FieldPayload holds the string denoting the payload field in the database.
+	FieldPayload = "payload"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldSentAt holds the string denoting the sent_at field in the database.
@@ -53,11 +69,18 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldEventID,
+	FieldEventType,
 	FieldOrderID,
 	FieldUserID,
 	FieldChannel,
+	FieldCategory,
+	FieldCritical,
+	FieldLocale,
 	FieldRecipient,
+	FieldSecret,
 	FieldStatus,
+	FieldPublicStatus,
+	FieldStatusAt,
 	FieldAttempts,
 	FieldNextAttemptAt,
 	FieldLastError,
@@ -65,6 +88,7 @@ var Columns = []string{
 	FieldSubject,
 	FieldBody,
 	FieldHTMLBody,
+	FieldPayload,
 	FieldCreatedAt,
 	FieldSentAt,
 }
@@ -82,12 +106,24 @@ func ValidColumn(column string) bool {
 var (
 	// EventIDValidator is a validator for the "event_id" field. It is called by the builders before save.
 	EventIDValidator func(string) error
+	// DefaultEventType holds the default value on creation for the "event_type" field.
+	DefaultEventType string
 	// OrderIDValidator is a validator for the "order_id" field. It is called by the builders before save.
 	OrderIDValidator func(string) error
 	// UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
 	UserIDValidator func(string) error
+	// DefaultCategory holds the default value on creation for the "category" field.
+	DefaultCategory string
+	// DefaultCritical holds the default value on creation for the "critical" field.
+	DefaultCritical bool
+	// DefaultLocale holds the default value on creation for the "locale" field.
+	DefaultLocale string
 	// DefaultRecipient holds the default value on creation for the "recipient" field.
 	DefaultRecipient string
+	// DefaultSecret holds the default value on creation for the "secret" field.
+	DefaultSecret string
+	// DefaultStatusAt holds the default value on creation for the "status_at" field.
+	DefaultStatusAt func() time.Time
 	// DefaultAttempts holds the default value on creation for the "attempts" field.
 	DefaultAttempts int
 	// AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
@@ -143,6 +179,7 @@ const DefaultStatus = StatusPENDING
 // Status values.
 const (
 	StatusPENDING  Status = "PENDING"
+	StatusDEFERRED Status = "DEFERRED"
 	StatusSENDING  Status = "SENDING"
 	StatusRETRYING Status = "RETRYING"
 	StatusSENT     Status = "SENT"
@@ -157,10 +194,40 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING, StatusSENDING, StatusRETRYING, StatusSENT, StatusFAILED, StatusSKIPPED:
+	case StatusPENDING, StatusDEFERRED, StatusSENDING, StatusRETRYING, StatusSENT, StatusFAILED, StatusSKIPPED:
 		return nil
 	default:
 		return fmt.Errorf("delivery: invalid enum value for status field: %q", s)
+	}
+}
+
+// PublicStatus defines the type for the "public_status" enum field.
+type PublicStatus string
+
+// PublicStatusPENDING is the default value of the PublicStatus enum.
+const DefaultPublicStatus = PublicStatusPENDING
+
+// PublicStatus values.
+const (
+	PublicStatusPENDING  PublicStatus = "PENDING"
+	PublicStatusDEFERRED PublicStatus = "DEFERRED"
+	PublicStatusRETRYING PublicStatus = "RETRYING"
+	PublicStatusSENT     PublicStatus = "SENT"
+	PublicStatusFAILED   PublicStatus = "FAILED"
+	PublicStatusSKIPPED  PublicStatus = "SKIPPED"
+)
+
+func (ps PublicStatus) String() string {
+	return string(ps)
+}
+
+// PublicStatusValidator is a validator for the "public_status" field enum values. It is called by the builders before save.
+func PublicStatusValidator(ps PublicStatus) error {
+	switch ps {
+	case PublicStatusPENDING, PublicStatusDEFERRED, PublicStatusRETRYING, PublicStatusSENT, PublicStatusFAILED, PublicStatusSKIPPED:
+		return nil
+	default:
+		return fmt.Errorf("delivery: invalid enum value for public_status field: %q", ps)
 	}
 }
 
@@ -175,6 +242,11 @@ func ByID(opts ...sql.OrderTermOption) OrderOption {
 // ByEventID orders the results by the event_id field.
 func ByEventID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEventID, opts...).ToFunc()
+}
+
+// ByEventType orders the results by the event_type field.
+func ByEventType(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEventType, opts...).ToFunc()
 }
 
 // ByOrderID orders the results by the order_id field.
@@ -192,14 +264,44 @@ func ByChannel(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldChannel, opts...).ToFunc()
 }
 
+// ByCategory orders the results by the category field.
+func ByCategory(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCategory, opts...).ToFunc()
+}
+
+// ByCritical orders the results by the critical field.
+func ByCritical(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCritical, opts...).ToFunc()
+}
+
+// ByLocale orders the results by the locale field.
+func ByLocale(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLocale, opts...).ToFunc()
+}
+
 // ByRecipient orders the results by the recipient field.
 func ByRecipient(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRecipient, opts...).ToFunc()
 }
 
+// BySecret orders the results by the secret field.
+func BySecret(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSecret, opts...).ToFunc()
+}
+
 // ByStatus orders the results by the status field.
 func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
+}
+
+// ByPublicStatus orders the results by the public_status field.
+func ByPublicStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPublicStatus, opts...).ToFunc()
+}
+
+// ByStatusAt orders the results by the status_at field.
+func ByStatusAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStatusAt, opts...).ToFunc()
 }
 
 // ByAttempts orders the results by the attempts field.

@@ -60,6 +60,11 @@ func EventID(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldEventID, v))
 }
 
+// EventType applies equality check predicate on the "event_type" field. It's identical to EventTypeEQ.
+func EventType(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldEventType, v))
+}
+
 // OrderID applies equality check predicate on the "order_id" field. It's identical to OrderIDEQ.
 func OrderID(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldOrderID, v))
@@ -70,9 +75,34 @@ func UserID(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldUserID, v))
 }
 
+// Category applies equality check predicate on the "category" field. It's identical to CategoryEQ.
+func Category(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldCategory, v))
+}
+
+// Critical applies equality check predicate on the "critical" field. It's identical to CriticalEQ.
+func Critical(v bool) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldCritical, v))
+}
+
+// Locale applies equality check predicate on the "locale" field. It's identical to LocaleEQ.
+func Locale(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldLocale, v))
+}
+
 // Recipient applies equality check predicate on the "recipient" field. It's identical to RecipientEQ.
 func Recipient(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldRecipient, v))
+}
+
+// Secret applies equality check predicate on the "secret" field. It's identical to SecretEQ.
+func Secret(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldSecret, v))
+}
+
+// StatusAt applies equality check predicate on the "status_at" field. It's identical to StatusAtEQ.
+func StatusAt(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldStatusAt, v))
 }
 
 // Attempts applies equality check predicate on the "attempts" field. It's identical to AttemptsEQ.
@@ -108,6 +138,11 @@ func Body(v string) predicate.Delivery {
 // HTMLBody applies equality check predicate on the "html_body" field. It's identical to HTMLBodyEQ.
 func HTMLBody(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldHTMLBody, v))
+}
+
+// Payload applies equality check predicate on the "payload" field. It's identical to PayloadEQ.
+func Payload(v []byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldPayload, v))
 }
 
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
@@ -183,6 +218,71 @@ func EventIDEqualFold(v string) predicate.Delivery {
 // EventIDContainsFold applies the ContainsFold predicate on the "event_id" field.
 func EventIDContainsFold(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldContainsFold(FieldEventID, v))
+}
+
+// EventTypeEQ applies the EQ predicate on the "event_type" field.
+func EventTypeEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldEventType, v))
+}
+
+// EventTypeNEQ applies the NEQ predicate on the "event_type" field.
+func EventTypeNEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldEventType, v))
+}
+
+// EventTypeIn applies the In predicate on the "event_type" field.
+func EventTypeIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldEventType, vs...))
+}
+
+// EventTypeNotIn applies the NotIn predicate on the "event_type" field.
+func EventTypeNotIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldEventType, vs...))
+}
+
+// EventTypeGT applies the GT predicate on the "event_type" field.
+func EventTypeGT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldEventType, v))
+}
+
+// EventTypeGTE applies the GTE predicate on the "event_type" field.
+func EventTypeGTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldEventType, v))
+}
+
+// EventTypeLT applies the LT predicate on the "event_type" field.
+func EventTypeLT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldEventType, v))
+}
+
+// EventTypeLTE applies the LTE predicate on the "event_type" field.
+func EventTypeLTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldEventType, v))
+}
+
+// EventTypeContains applies the Contains predicate on the "event_type" field.
+func EventTypeContains(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContains(FieldEventType, v))
+}
+
+// EventTypeHasPrefix applies the HasPrefix predicate on the "event_type" field.
+func EventTypeHasPrefix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasPrefix(FieldEventType, v))
+}
+
+// EventTypeHasSuffix applies the HasSuffix predicate on the "event_type" field.
+func EventTypeHasSuffix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasSuffix(FieldEventType, v))
+}
+
+// EventTypeEqualFold applies the EqualFold predicate on the "event_type" field.
+func EventTypeEqualFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEqualFold(FieldEventType, v))
+}
+
+// EventTypeContainsFold applies the ContainsFold predicate on the "event_type" field.
+func EventTypeContainsFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContainsFold(FieldEventType, v))
 }
 
 // OrderIDEQ applies the EQ predicate on the "order_id" field.
@@ -335,6 +435,146 @@ func ChannelNotIn(vs ...Channel) predicate.Delivery {
 	return predicate.Delivery(sql.FieldNotIn(FieldChannel, vs...))
 }
 
+// CategoryEQ applies the EQ predicate on the "category" field.
+func CategoryEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldCategory, v))
+}
+
+// CategoryNEQ applies the NEQ predicate on the "category" field.
+func CategoryNEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldCategory, v))
+}
+
+// CategoryIn applies the In predicate on the "category" field.
+func CategoryIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldCategory, vs...))
+}
+
+// CategoryNotIn applies the NotIn predicate on the "category" field.
+func CategoryNotIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldCategory, vs...))
+}
+
+// CategoryGT applies the GT predicate on the "category" field.
+func CategoryGT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldCategory, v))
+}
+
+// CategoryGTE applies the GTE predicate on the "category" field.
+func CategoryGTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldCategory, v))
+}
+
+// CategoryLT applies the LT predicate on the "category" field.
+func CategoryLT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldCategory, v))
+}
+
+// CategoryLTE applies the LTE predicate on the "category" field.
+func CategoryLTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldCategory, v))
+}
+
+// CategoryContains applies the Contains predicate on the "category" field.
+func CategoryContains(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContains(FieldCategory, v))
+}
+
+// CategoryHasPrefix applies the HasPrefix predicate on the "category" field.
+func CategoryHasPrefix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasPrefix(FieldCategory, v))
+}
+
+// CategoryHasSuffix applies the HasSuffix predicate on the "category" field.
+func CategoryHasSuffix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasSuffix(FieldCategory, v))
+}
+
+// CategoryEqualFold applies the EqualFold predicate on the "category" field.
+func CategoryEqualFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEqualFold(FieldCategory, v))
+}
+
+// CategoryContainsFold applies the ContainsFold predicate on the "category" field.
+func CategoryContainsFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContainsFold(FieldCategory, v))
+}
+
+// CriticalEQ applies the EQ predicate on the "critical" field.
+func CriticalEQ(v bool) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldCritical, v))
+}
+
+// CriticalNEQ applies the NEQ predicate on the "critical" field.
+func CriticalNEQ(v bool) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldCritical, v))
+}
+
+// LocaleEQ applies the EQ predicate on the "locale" field.
+func LocaleEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldLocale, v))
+}
+
+// LocaleNEQ applies the NEQ predicate on the "locale" field.
+func LocaleNEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldLocale, v))
+}
+
+// LocaleIn applies the In predicate on the "locale" field.
+func LocaleIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldLocale, vs...))
+}
+
+// LocaleNotIn applies the NotIn predicate on the "locale" field.
+func LocaleNotIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldLocale, vs...))
+}
+
+// LocaleGT applies the GT predicate on the "locale" field.
+func LocaleGT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldLocale, v))
+}
+
+// LocaleGTE applies the GTE predicate on the "locale" field.
+func LocaleGTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldLocale, v))
+}
+
+// LocaleLT applies the LT predicate on the "locale" field.
+func LocaleLT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldLocale, v))
+}
+
+// LocaleLTE applies the LTE predicate on the "locale" field.
+func LocaleLTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldLocale, v))
+}
+
+// LocaleContains applies the Contains predicate on the "locale" field.
+func LocaleContains(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContains(FieldLocale, v))
+}
+
+// LocaleHasPrefix applies the HasPrefix predicate on the "locale" field.
+func LocaleHasPrefix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasPrefix(FieldLocale, v))
+}
+
+// LocaleHasSuffix applies the HasSuffix predicate on the "locale" field.
+func LocaleHasSuffix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasSuffix(FieldLocale, v))
+}
+
+// LocaleEqualFold applies the EqualFold predicate on the "locale" field.
+func LocaleEqualFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEqualFold(FieldLocale, v))
+}
+
+// LocaleContainsFold applies the ContainsFold predicate on the "locale" field.
+func LocaleContainsFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContainsFold(FieldLocale, v))
+}
+
 // RecipientEQ applies the EQ predicate on the "recipient" field.
 func RecipientEQ(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldRecipient, v))
@@ -400,6 +640,71 @@ func RecipientContainsFold(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldContainsFold(FieldRecipient, v))
 }
 
+// SecretEQ applies the EQ predicate on the "secret" field.
+func SecretEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldSecret, v))
+}
+
+// SecretNEQ applies the NEQ predicate on the "secret" field.
+func SecretNEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldSecret, v))
+}
+
+// SecretIn applies the In predicate on the "secret" field.
+func SecretIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldSecret, vs...))
+}
+
+// SecretNotIn applies the NotIn predicate on the "secret" field.
+func SecretNotIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldSecret, vs...))
+}
+
+// SecretGT applies the GT predicate on the "secret" field.
+func SecretGT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldSecret, v))
+}
+
+// SecretGTE applies the GTE predicate on the "secret" field.
+func SecretGTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldSecret, v))
+}
+
+// SecretLT applies the LT predicate on the "secret" field.
+func SecretLT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldSecret, v))
+}
+
+// SecretLTE applies the LTE predicate on the "secret" field.
+func SecretLTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldSecret, v))
+}
+
+// SecretContains applies the Contains predicate on the "secret" field.
+func SecretContains(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContains(FieldSecret, v))
+}
+
+// SecretHasPrefix applies the HasPrefix predicate on the "secret" field.
+func SecretHasPrefix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasPrefix(FieldSecret, v))
+}
+
+// SecretHasSuffix applies the HasSuffix predicate on the "secret" field.
+func SecretHasSuffix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasSuffix(FieldSecret, v))
+}
+
+// SecretEqualFold applies the EqualFold predicate on the "secret" field.
+func SecretEqualFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEqualFold(FieldSecret, v))
+}
+
+// SecretContainsFold applies the ContainsFold predicate on the "secret" field.
+func SecretContainsFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContainsFold(FieldSecret, v))
+}
+
 // StatusEQ applies the EQ predicate on the "status" field.
 func StatusEQ(v Status) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldStatus, v))
@@ -418,6 +723,66 @@ func StatusIn(vs ...Status) predicate.Delivery {
 // StatusNotIn applies the NotIn predicate on the "status" field.
 func StatusNotIn(vs ...Status) predicate.Delivery {
 	return predicate.Delivery(sql.FieldNotIn(FieldStatus, vs...))
+}
+
+// PublicStatusEQ applies the EQ predicate on the "public_status" field.
+func PublicStatusEQ(v PublicStatus) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldPublicStatus, v))
+}
+
+// PublicStatusNEQ applies the NEQ predicate on the "public_status" field.
+func PublicStatusNEQ(v PublicStatus) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldPublicStatus, v))
+}
+
+// PublicStatusIn applies the In predicate on the "public_status" field.
+func PublicStatusIn(vs ...PublicStatus) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldPublicStatus, vs...))
+}
+
+// PublicStatusNotIn applies the NotIn predicate on the "public_status" field.
+func PublicStatusNotIn(vs ...PublicStatus) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldPublicStatus, vs...))
+}
+
+// StatusAtEQ applies the EQ predicate on the "status_at" field.
+func StatusAtEQ(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldStatusAt, v))
+}
+
+// StatusAtNEQ applies the NEQ predicate on the "status_at" field.
+func StatusAtNEQ(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldStatusAt, v))
+}
+
+// StatusAtIn applies the In predicate on the "status_at" field.
+func StatusAtIn(vs ...time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldStatusAt, vs...))
+}
+
+// StatusAtNotIn applies the NotIn predicate on the "status_at" field.
+func StatusAtNotIn(vs ...time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldStatusAt, vs...))
+}
+
+// StatusAtGT applies the GT predicate on the "status_at" field.
+func StatusAtGT(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldStatusAt, v))
+}
+
+// StatusAtGTE applies the GTE predicate on the "status_at" field.
+func StatusAtGTE(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldStatusAt, v))
+}
+
+// StatusAtLT applies the LT predicate on the "status_at" field.
+func StatusAtLT(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldStatusAt, v))
+}
+
+// StatusAtLTE applies the LTE predicate on the "status_at" field.
+func StatusAtLTE(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldStatusAt, v))
 }
 
 // AttemptsEQ applies the EQ predicate on the "attempts" field.
@@ -823,6 +1188,56 @@ func HTMLBodyEqualFold(v string) predicate.Delivery {
 // HTMLBodyContainsFold applies the ContainsFold predicate on the "html_body" field.
 func HTMLBodyContainsFold(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldContainsFold(FieldHTMLBody, v))
+}
+
+// PayloadEQ applies the EQ predicate on the "payload" field.
+func PayloadEQ(v []byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldPayload, v))
+}
+
+// PayloadNEQ applies the NEQ predicate on the "payload" field.
+func PayloadNEQ(v []byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldPayload, v))
+}
+
+// PayloadIn applies the In predicate on the "payload" field.
+func PayloadIn(vs ...[]byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldPayload, vs...))
+}
+
+// PayloadNotIn applies the NotIn predicate on the "payload" field.
+func PayloadNotIn(vs ...[]byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldPayload, vs...))
+}
+
+// PayloadGT applies the GT predicate on the "payload" field.
+func PayloadGT(v []byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldPayload, v))
+}
+
+// PayloadGTE applies the GTE predicate on the "payload" field.
+func PayloadGTE(v []byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldPayload, v))
+}
+
+// PayloadLT applies the LT predicate on the "payload" field.
+func PayloadLT(v []byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldPayload, v))
+}
+
+// PayloadLTE applies the LTE predicate on the "payload" field.
+func PayloadLTE(v []byte) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldPayload, v))
+}
+
+// PayloadIsNil applies the IsNil predicate on the "payload" field.
+func PayloadIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldPayload))
+}
+
+// PayloadNotNil applies the NotNil predicate on the "payload" field.
+func PayloadNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldPayload))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

@@ -33,6 +33,30 @@ func (f InboxEventFunc) Mutate(ctx context.Context, m notifier.Mutation) (notifi
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *notifier.InboxEventMutation", m)
 }
 
+// The OutboxEventFunc type is an adapter to allow the use of ordinary
+// function as OutboxEvent mutator.
+type OutboxEventFunc func(context.Context, *notifier.OutboxEventMutation) (notifier.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OutboxEventFunc) Mutate(ctx context.Context, m notifier.Mutation) (notifier.Value, error) {
+	if mv, ok := m.(*notifier.OutboxEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *notifier.OutboxEventMutation", m)
+}
+
+// The StatusEventFunc type is an adapter to allow the use of ordinary
+// function as StatusEvent mutator.
+type StatusEventFunc func(context.Context, *notifier.StatusEventMutation) (notifier.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StatusEventFunc) Mutate(ctx context.Context, m notifier.Mutation) (notifier.Value, error) {
+	if mv, ok := m.(*notifier.StatusEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *notifier.StatusEventMutation", m)
+}
+
 // Condition is a hook condition function.
 type Condition func(context.Context, notifier.Mutation) bool
 

@@ -12,11 +12,18 @@ var (
 	DeliveriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
 		{Name: "event_id", Type: field.TypeString},
+		{Name: "event_type", Type: field.TypeString, Default: ""},
 		{Name: "order_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString},
 		{Name: "channel", Type: field.TypeEnum, Enums: []string{"email", "sms", "webhook"}},
+		{Name: "category", Type: field.TypeString, Default: ""},
+		{Name: "critical", Type: field.TypeBool, Default: false},
+		{Name: "locale", Type: field.TypeString, Default: ""},
 		{Name: "recipient", Type: field.TypeString, Default: ""},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SENDING", "RETRYING", "SENT", "FAILED", "SKIPPED"}, Default: "PENDING"},
+		{Name: "secret", Type: field.TypeString, Default: ""},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DEFERRED", "SENDING", "RETRYING", "SENT", "FAILED", "SKIPPED"}, Default: "PENDING"},
+		{Name: "public_status", Type: field.TypeEnum, Enums: []string{"PENDING", "DEFERRED", "RETRYING", "SENT", "FAILED", "SKIPPED"}, Default: "PENDING"},
+		{Name: "status_at", Type: field.TypeTime},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "next_attempt_at", Type: field.TypeTime},
 		{Name: "last_error", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "text"}},
@@ -24,6 +31,7 @@ var (
 		{Name: "subject", Type: field.TypeString, Default: ""},
 		{Name: "body", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "html_body", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "payload", Type: field.TypeBytes, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
 	}
@@ -36,12 +44,12 @@ var (
 			{
 				Name:    "delivery_event_id_channel",
 				Unique:  true,
-				Columns: []*schema.Column{DeliveriesColumns[1], DeliveriesColumns[4]},
+				Columns: []*schema.Column{DeliveriesColumns[1], DeliveriesColumns[5]},
 			},
 			{
 				Name:    "delivery_status_next_attempt_at",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[6], DeliveriesColumns[8]},
+				Columns: []*schema.Column{DeliveriesColumns[11], DeliveriesColumns[15]},
 			},
 		},
 	}
@@ -58,10 +66,66 @@ var (
 		Columns:    InboxEventsColumns,
 		PrimaryKey: []*schema.Column{InboxEventsColumns[0]},
 	}
+	// OutboxEventsColumns holds the columns for the "outbox_events" table.
+	OutboxEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 36},
+		{Name: "topic", Type: field.TypeString},
+		{Name: "key", Type: field.TypeString},
+		{Name: "headers", Type: field.TypeJSON},
+		{Name: "payload", Type: field.TypeBytes},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "published"}, Default: "pending"},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "published_at", Type: field.TypeTime, Nullable: true},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+	}
+	// OutboxEventsTable holds the schema information for the "outbox_events" table.
+	OutboxEventsTable = &schema.Table{
+		Name:       "outbox_events",
+		Columns:    OutboxEventsColumns,
+		PrimaryKey: []*schema.Column{OutboxEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outboxevent_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxEventsColumns[5], OutboxEventsColumns[6]},
+			},
+		},
+	}
+	// StatusEventsColumns holds the columns for the "status_events" table.
+	StatusEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "delivery_id", Type: field.TypeUUID},
+		{Name: "event_id", Type: field.TypeString},
+		{Name: "order_id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "channel", Type: field.TypeString},
+		{Name: "from_status", Type: field.TypeEnum, Enums: []string{"NONE", "PENDING", "DEFERRED", "RETRYING", "SENT", "FAILED", "SKIPPED"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DEFERRED", "RETRYING", "SENT", "FAILED", "SKIPPED"}},
+		{Name: "attempt", Type: field.TypeInt},
+		{Name: "reason", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "text"}},
+		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "at", Type: field.TypeTime},
+	}
+	// StatusEventsTable holds the schema information for the "status_events" table.
+	StatusEventsTable = &schema.Table{
+		Name:       "status_events",
+		Columns:    StatusEventsColumns,
+		PrimaryKey: []*schema.Column{StatusEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "statusevent_delivery_id_at",
+				Unique:  false,
+				Columns: []*schema.Column{StatusEventsColumns[1], StatusEventsColumns[11]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		DeliveriesTable,
 		InboxEventsTable,
+		OutboxEventsTable,
+		StatusEventsTable,
 	}
 )
 

@@ -11,3 +11,9 @@ type Delivery func(*sql.Selector)
 
 // InboxEvent is the predicate function for inboxevent builders.
 type InboxEvent func(*sql.Selector)
+
+// OutboxEvent is the predicate function for outboxevent builders.
+type OutboxEvent func(*sql.Selector)
+
+// StatusEvent is the predicate function for statusevent builders.
+type StatusEvent func(*sql.Selector)

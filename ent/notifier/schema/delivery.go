@@ -13,10 +13,12 @@ import (
 // Delivery is one notification on one channel for one event. Workers send
 // from these rows, so a slow channel never stalls the stream.
 //
-// Status moves forward only: PENDING → SENDING (claimed by a worker until
-// next_attempt_at, the lease) → SENT | RETRYING | FAILED; SKIPPED rows are
-// never sent. A SENDING row whose lease expired belongs to a worker that died
-// and is claimed again.
+// Status moves forward only (notifier/status.go holds the transition table):
+// PENDING | DEFERRED → SENDING (claimed by a worker until next_attempt_at,
+// the lease) → SENT | RETRYING | FAILED | SKIPPED; RETRYING → SENDING again.
+// SKIPPED rows are never sent. A SENDING row whose lease expired belongs to
+// a worker that died and is claimed again. public_status is the last status
+// published (SENDING is internal and never published).
 type Delivery struct {
 	ent.Schema
 }
@@ -26,18 +28,26 @@ func (Delivery) Fields() []ent.Field {
 	return []ent.Field{
 		field.UUID("id", uuid.UUID{}).Default(uuid.New).Immutable(),
 		field.String("event_id").NotEmpty().Immutable(),
+		field.String("event_type").Default("").Immutable(),
 		field.String("order_id").NotEmpty().Immutable(),
 		field.String("user_id").NotEmpty().Immutable(),
 		field.Enum("channel").Values("email", "sms", "webhook").Immutable(),
-		field.String("recipient").Default("").Comment("email address or phone; mask before logging").Sensitive(),
-		field.Enum("status").Values("PENDING", "SENDING", "RETRYING", "SENT", "FAILED", "SKIPPED").Default("PENDING"),
+		field.String("category").Default("").Immutable(),
+		field.Bool("critical").Default(false).Immutable(),
+		field.String("locale").Default("").Immutable(),
+		field.String("recipient").Default("").Comment("email address, phone or URL; mask before logging").Sensitive(),
+		field.String("secret").Default("").Comment("channel key material (webhook signing secret)").Sensitive(),
+		field.Enum("status").Values("PENDING", "DEFERRED", "SENDING", "RETRYING", "SENT", "FAILED", "SKIPPED").Default("PENDING"),
+		field.Enum("public_status").Values("PENDING", "DEFERRED", "RETRYING", "SENT", "FAILED", "SKIPPED").Default("PENDING"),
+		field.Time("status_at").Default(time.Now).Comment("time of the last published status (status events of one delivery have increasing times)"),
 		field.Int("attempts").Default(0).NonNegative(),
-		field.Time("next_attempt_at").Default(time.Now).Comment("when PENDING/RETRYING: due time; when SENDING: lease expiry"),
+		field.Time("next_attempt_at").Default(time.Now).Comment("when PENDING/DEFERRED/RETRYING: due time; when SENDING: lease expiry"),
 		field.String("last_error").Default("").SchemaType(map[string]string{dialect.Postgres: "text"}),
 		field.String("message_id").Default(""),
 		field.String("subject").Default(""),
 		field.Text("body").Default("").Comment("plain-text body"),
 		field.Text("html_body").Default(""),
+		field.Bytes("payload").Optional().Comment("the event data (JSON) the delivery was made from"),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("sent_at").Optional().Nillable(),
 	}
