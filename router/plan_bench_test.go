@@ -9,7 +9,7 @@ package router
 // Subgraph answers are recorded once from the real gqlgen subgraphs and then
 // replayed by an http.RoundTripper, so allocations per op are the router's
 // and the engine's, not a subgraph's or the network stack's (the replay
-// transport itself allocates 6 objects per subgraph fetch). Nothing here
+// transport itself allocates about 3 objects per subgraph fetch). Nothing here
 // asserts a time; results are recorded in docs/benchmarks.md.
 
 import (

@@ -1,0 +1,13 @@
+package inventory
+
+import (
+	"net/http"
+
+	"github.com/heraldhq/herald/bench/internal/gqlhandler"
+	"github.com/heraldhq/herald/bench/router/subgraphs/inventory/generated"
+)
+
+// Handler serves the subgraph's GraphQL API (POST) over its fixed data.
+func Handler() http.Handler {
+	return gqlhandler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{}}))
+}
