@@ -47,6 +47,68 @@ type Config struct {
 	MaxConcurrency int
 	// Subscriptions tunes live notification status (router/subscription).
 	Subscriptions subscription.Config
+
+	// RequestTimeout bounds a whole GraphQL request over HTTP (a batch
+	// counts as one request); subscriptions are not bounded by it. Zero
+	// means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Limits bound what one operation may ask for (limits.go).
+	Limits Limits
+	// ForwardHeaders names the client request headers passed on to
+	// subgraphs; nothing else is forwarded. Nil means DefaultForwardHeaders,
+	// an empty non-nil list forwards nothing. traceparent is always
+	// propagated (generated when the client sent none), see headers.go.
+	ForwardHeaders []string
+	// SubgraphSecret, when set, is sent as X-Herald-Router-Secret on every
+	// subgraph fetch (internal/subgraphauth checks it on the subgraph side).
+	SubgraphSecret string
+	// CORSOrigins lists the browser origins allowed to call the router
+	// cross-origin (and to open its WebSocket); "*" allows any. Empty means
+	// same-origin only.
+	CORSOrigins []string
+	// DisableIntrospection refuses __schema and __type queries.
+	DisableIntrospection bool
+	// DisablePlayground stops serving the GraphiQL playground.
+	DisablePlayground bool
+	// DisableMetrics stops serving /metrics.
+	DisableMetrics bool
+	// MetricsMaxOperations bounds the distinct operation names used as
+	// metric labels; later names are counted as "other". Zero means 100.
+	MetricsMaxOperations int
+	// DisableAPQ turns Automatic Persisted Queries off.
+	DisableAPQ bool
+	// APQCacheBytes bounds the persisted query store (sum of query sizes).
+	// Zero means DefaultAPQCacheBytes.
+	APQCacheBytes int
+}
+
+// Defaults of the settings a zero Config leaves out.
+const (
+	DefaultRequestTimeout       = 60 * time.Second
+	DefaultAPQCacheBytes        = 16 << 20
+	DefaultMetricsMaxOperations = 100
+	// DefaultForwardHeaders is the comma-separated default of
+	// HERALD_ROUTER_FORWARD_HEADERS.
+	DefaultForwardHeaders = "traceparent,tracestate,authorization"
+)
+
+// withDefaults fills the settings left at their zero value (tests and
+// in-process callers build a Config by hand).
+func (c Config) withDefaults() Config {
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.APQCacheBytes <= 0 {
+		c.APQCacheBytes = DefaultAPQCacheBytes
+	}
+	if c.MetricsMaxOperations <= 0 {
+		c.MetricsMaxOperations = DefaultMetricsMaxOperations
+	}
+	if c.ForwardHeaders == nil {
+		c.ForwardHeaders = strings.Split(DefaultForwardHeaders, ",")
+	}
+	c.Limits = c.Limits.withDefaults()
+	return c
 }
 
 // LoadConfig declares and validates the router's environment variables.
@@ -61,6 +123,28 @@ func LoadConfig(v *config.Vars) Config {
 		MaxConcurrency:      v.Int("HERALD_ROUTER_MAX_CONCURRENCY", 1024, "concurrent resolves the engine runs at most"),
 	}
 	cfg.Subscriptions = subscription.LoadConfig(v)
+	cfg.RequestTimeout = v.Duration("HERALD_ROUTER_REQUEST_TIMEOUT", DefaultRequestTimeout, "timeout of a whole GraphQL request over HTTP (answered 504 TIMEOUT); subscriptions are not bounded")
+	cfg.Limits = Limits{
+		MaxDepth:   v.Int("HERALD_ROUTER_MAX_DEPTH", DefaultMaxDepth, "deepest selection nesting an operation may have (QUERY_TOO_DEEP)"),
+		MaxFields:  v.Int("HERALD_ROUTER_MAX_FIELDS", DefaultMaxFields, "most fields an operation may select, fragments expanded (QUERY_TOO_COMPLEX)"),
+		MaxAliases: v.Int("HERALD_ROUTER_MAX_ALIASES", DefaultMaxAliases, "most aliased fields an operation may have, fragments expanded (QUERY_TOO_COMPLEX)"),
+		MaxBatch:   v.Int("HERALD_ROUTER_MAX_BATCH", DefaultMaxBatch, "most operations in one JSON-array batched request (BATCH_TOO_LARGE)"),
+	}
+	fwd := v.List("HERALD_ROUTER_FORWARD_HEADERS", DefaultForwardHeaders, "client request headers forwarded to subgraphs, comma-separated; none forwards nothing (traceparent is always propagated)")
+	cfg.ForwardHeaders = make([]string, 0, len(fwd))
+	for _, h := range fwd {
+		if !strings.EqualFold(h, "none") {
+			cfg.ForwardHeaders = append(cfg.ForwardHeaders, h)
+		}
+	}
+	cfg.SubgraphSecret = v.String("HERALD_SUBGRAPH_SECRET", "", "shared secret sent to subgraphs as X-Herald-Router-Secret (subgraphs refuse requests without it when they have it set); at least 16 characters")
+	cfg.CORSOrigins = v.List("HERALD_ROUTER_CORS_ORIGINS", "", "browser origins allowed cross-origin (CORS and WebSocket), e.g. https://app.example.com; * allows any; empty is same-origin only")
+	cfg.DisableIntrospection = !v.Bool("HERALD_ROUTER_INTROSPECTION", true, "answer __schema/__type introspection queries (turn off in production)")
+	cfg.DisablePlayground = !v.Bool("HERALD_ROUTER_PLAYGROUND", true, "serve the GraphiQL playground at / (turn off in production)")
+	cfg.DisableMetrics = !v.Bool("HERALD_ROUTER_METRICS", true, "serve Prometheus metrics at /metrics")
+	cfg.MetricsMaxOperations = v.Int("HERALD_ROUTER_METRICS_MAX_OPERATIONS", DefaultMetricsMaxOperations, "distinct operation names kept as metric labels; later ones count as other")
+	cfg.DisableAPQ = !v.Bool("HERALD_ROUTER_APQ", true, "accept Automatic Persisted Queries (extensions.persistedQuery)")
+	cfg.APQCacheBytes = v.Int("HERALD_ROUTER_APQ_CACHE_BYTES", DefaultAPQCacheBytes, "bytes of query text the persisted query store keeps (least recently used evicted)")
 	pairs := v.List("HERALD_SUBGRAPHS", DefaultSubgraphs, "subgraphs as comma-separated name=url pairs; notifications=builtin is the router's own live notification status subgraph")
 	sgs, err := ParseSubgraphs(pairs)
 	v.Check(err == nil, "HERALD_SUBGRAPHS: %v", err)
@@ -69,6 +153,20 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(cfg.SubgraphTimeout > 0, "HERALD_ROUTER_SUBGRAPH_TIMEOUT: must be positive")
 	v.Check(cfg.MaxIdleConnsPerHost > 0, "HERALD_ROUTER_MAX_IDLE_CONNS_PER_HOST: must be positive")
 	v.Check(cfg.MaxConcurrency > 0, "HERALD_ROUTER_MAX_CONCURRENCY: must be positive")
+	v.Check(cfg.RequestTimeout > 0, "HERALD_ROUTER_REQUEST_TIMEOUT: must be positive")
+	v.Check(cfg.Limits.MaxDepth > 0, "HERALD_ROUTER_MAX_DEPTH: must be positive")
+	v.Check(cfg.Limits.MaxFields > 0, "HERALD_ROUTER_MAX_FIELDS: must be positive")
+	v.Check(cfg.Limits.MaxAliases > 0, "HERALD_ROUTER_MAX_ALIASES: must be positive")
+	v.Check(cfg.Limits.MaxBatch > 0, "HERALD_ROUTER_MAX_BATCH: must be positive")
+	v.Check(cfg.MetricsMaxOperations > 0, "HERALD_ROUTER_METRICS_MAX_OPERATIONS: must be positive")
+	v.Check(cfg.APQCacheBytes > 0, "HERALD_ROUTER_APQ_CACHE_BYTES: must be positive")
+	v.Check(cfg.SubgraphSecret == "" || len(cfg.SubgraphSecret) >= 16, "HERALD_SUBGRAPH_SECRET: must be at least 16 characters")
+	for _, h := range cfg.ForwardHeaders {
+		v.Check(validHeaderName(h), "HERALD_ROUTER_FORWARD_HEADERS: %q is not a header name", h)
+	}
+	for _, o := range cfg.CORSOrigins {
+		v.Check(validOrigin(o), "HERALD_ROUTER_CORS_ORIGINS: %q is not * or an origin such as https://app.example.com", o)
+	}
 	return cfg
 }
 

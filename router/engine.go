@@ -15,15 +15,21 @@ import (
 	"github.com/heraldhq/herald/router/subscription"
 )
 
-// newSubgraphClient returns the one HTTP client every subgraph fetch shares.
-// The keep-alive pool is sized per subgraph host: the default transport keeps
-// only two idle connections per host, which under load means a new TCP
-// connection for most fetches.
-func newSubgraphClient(cfg Config) *http.Client {
+// newSubgraphClient returns the one HTTP client every subgraph fetch shares,
+// without metrics.
+func newSubgraphClient(cfg Config) *http.Client { return newInstrumentedSubgraphClient(cfg, nil) }
+
+// newInstrumentedSubgraphClient returns the one HTTP client every subgraph
+// fetch shares. The keep-alive pool is sized per subgraph host: the default
+// transport keeps only two idle connections per host, which under load means
+// a new TCP connection for most fetches. Its transport adds the shared
+// secret and the forwarded client headers, and records fetch metrics in m
+// (nil: none); see headers.go.
+func newInstrumentedSubgraphClient(cfg Config, m *metrics) *http.Client {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Timeout: cfg.SubgraphTimeout,
-		Transport: &http.Transport{
+		Transport: newSubgraphTransport(&http.Transport{
 			Proxy:                 nil, // subgraphs are internal: never route them through an environment proxy
 			DialContext:           dialer.DialContext,
 			MaxIdleConns:          cfg.MaxIdleConnsPerHost * max(len(cfg.Subgraphs), 1),
@@ -32,7 +38,7 @@ func newSubgraphClient(cfg Config) *http.Client {
 			TLSHandshakeTimeout:   5 * time.Second,
 			ExpectContinueTimeout: time.Second,
 			ForceAttemptHTTP2:     true,
-		},
+		}, cfg, m),
 	}
 }
 

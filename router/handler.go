@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/buger/jsonparser"
 	"github.com/wundergraph/astjson"
@@ -27,19 +28,41 @@ import (
 	"github.com/heraldhq/herald/router/subscription"
 )
 
-// handler serves GraphQL over HTTP, the playground and /healthz. The engine
-// is swapped in atomically once the supergraph is composed, so the server can
-// listen (and answer health checks) while subgraphs are still starting.
+// handler serves GraphQL over HTTP, the playground, /metrics and /healthz.
+// The engine is swapped in atomically once the supergraph is composed, so the
+// server can listen (and answer health checks) while subgraphs are still
+// starting.
 type handler struct {
 	logger  *slog.Logger
+	cfg     Config
 	maxBody int64
 	engine  atomic.Pointer[engine.ExecutionEngine]
 	mux     *http.ServeMux
+	root    http.Handler // mux behind the CORS policy
 	subs    *subscription.Server
+	apq     *apqStore // nil when APQ is off
+	metrics *metrics
+	cors    *corsPolicy
+	forward []string // canonical names of the headers forwarded to subgraphs
 }
 
+// newHandler serves with default settings and the given body limit.
 func newHandler(logger *slog.Logger, maxBody int64, subs *subscription.Server) *handler {
-	h := &handler{logger: logger, maxBody: maxBody, mux: http.NewServeMux(), subs: subs}
+	return newRouterHandler(logger, Config{MaxRequestBytes: maxBody}, subs, nil)
+}
+
+// newRouterHandler serves with cfg; m may be nil (the handler then makes its
+// own metrics).
+func newRouterHandler(logger *slog.Logger, cfg Config, subs *subscription.Server, m *metrics) *handler {
+	cfg = cfg.withDefaults()
+	if m == nil {
+		m = newMetrics(cfg.MetricsMaxOperations, subs)
+	}
+	h := &handler{logger: logger, cfg: cfg, maxBody: cfg.MaxRequestBytes, mux: http.NewServeMux(), subs: subs,
+		metrics: m, cors: newCORSPolicy(cfg.CORSOrigins), forward: canonicalHeaders(cfg.ForwardHeaders)}
+	if !cfg.DisableAPQ {
+		h.apq = newAPQStore(cfg.APQCacheBytes)
+	}
 	checks := map[string]func(context.Context) error{
 		"supergraph": func(context.Context) error {
 			if h.engine.Load() == nil {
@@ -63,13 +86,19 @@ func newHandler(logger *slog.Logger, maxBody int64, subs *subscription.Server) *
 	}
 	h.mux.HandleFunc("POST /graphql", h.serveGraphQL)
 	h.mux.HandleFunc("GET /graphql", h.serveGraphQL)
-	h.mux.HandleFunc("GET /{$}", playground.Index)
-	h.mux.HandleFunc("GET "+playground.Prefix, playground.Assets)
+	if !cfg.DisablePlayground {
+		h.mux.HandleFunc("GET /{$}", playground.Index)
+		h.mux.HandleFunc("GET "+playground.Prefix, playground.Assets)
+	}
+	if !cfg.DisableMetrics {
+		h.mux.Handle("GET /metrics", m.handler())
+	}
 	h.mux.Handle("GET /healthz", httpserver.Health(checks))
+	h.root = h.cors.wrap(h.mux)
 	return h
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.ServeHTTP(w, r) }
 
 // Buffers for request bodies and responses are pooled; ones that grew past
 // maxPooledBuffer are dropped so one huge response does not pin memory.
@@ -88,7 +117,12 @@ func putBuffer(b *bytes.Buffer) {
 }
 
 // Request body keys, looked up in one pass without reflection.
-var requestPaths = [][]string{{"query"}, {"operationName"}, {"variables"}}
+var requestPaths = [][]string{{"query"}, {"operationName"}, {"variables"},
+	{"extensions", "persistedQuery", "version"}, {"extensions", "persistedQuery", "sha256Hash"}}
+
+// extensionPaths are the persistedQuery keys inside GET's extensions
+// parameter, in the order of requestPaths[3:].
+var extensionPaths = [][]string{{"persistedQuery", "version"}, {"persistedQuery", "sha256Hash"}}
 
 // errorResponse is a request-level failure, reported before execution.
 type errorResponse struct {
@@ -97,13 +131,24 @@ type errorResponse struct {
 	message string
 }
 
+// codeForbidden refuses a WebSocket from an origin that is not allowed.
+const codeForbidden = "FORBIDDEN"
+
 func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && subscription.IsWebSocket(r) {
+		if !h.cors.allowWebSocket(r) {
+			h.writeRequestError(w, errorResponse{http.StatusForbidden, codeForbidden, "WebSocket connections from this origin are not allowed"})
+			return
+		}
+		// The origin was checked above against the configured list; the
+		// WebSocket library would only accept same-origin pages.
+		r.Header.Del("Origin")
+		r = r.WithContext(withOutbound(r.Context(), r.Header, h.forward))
 		h.subs.ServeWS(w, r, h.engine.Load, h.maxBody)
 		return
 	}
 	// A browser opening /graphql gets the playground rather than an error.
-	if r.Method == http.MethodGet && !r.URL.Query().Has("query") && acceptsHTML(r) {
+	if !h.cfg.DisablePlayground && r.Method == http.MethodGet && !r.URL.Query().Has("query") && acceptsHTML(r) {
 		playground.Index(w, r)
 		return
 	}
@@ -115,46 +160,181 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 
 	body := getBuffer()
 	defer putBuffer(body)
-	var req graphql.Request
-	if e := h.readRequest(w, r, body, &req); e != nil {
-		h.writeRequestError(w, *e)
+	var (
+		req graphql.Request
+		pq  persistedQuery
+	)
+	if r.Method == http.MethodGet {
+		if e := readGET(r, &req, &pq); e != nil {
+			h.refuse(w, *e)
+			return
+		}
+	} else {
+		data, e := h.readBody(w, r, body)
+		if e != nil {
+			h.refuse(w, *e)
+			return
+		}
+		if data[0] == '[' {
+			h.serveBatch(w, r, eng, data)
+			return
+		}
+		if e := parseRequestObject(data, &req, &pq); e != nil {
+			h.refuse(w, *e)
+			return
+		}
+	}
+
+	// The timeout covers the whole request; a subscription over SSE is a
+	// stream and is not bounded by it.
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+	defer cancel()
+	out := getBuffer()
+	defer putBuffer(out)
+	start := time.Now()
+	res := h.run(withOutbound(ctx, r.Header, h.forward), r, eng, &req, pq, out, true)
+	if res.sse {
+		cancel()
+		h.subs.ServeSSE(w, r.WithContext(withOutbound(r.Context(), r.Header, h.forward)), eng, &req)
 		return
+	}
+	h.metrics.request(res.label, start, res.status == http.StatusOK && !bytes.HasPrefix(out.Bytes(), errorsPrefix))
+	if res.allow != "" {
+		w.Header().Set("Allow", res.allow)
+	}
+	writeJSON(w, res.status, out.Bytes())
+}
+
+// refuse answers a request-level error and counts it.
+func (h *handler) refuse(w http.ResponseWriter, e errorResponse) {
+	h.metrics.request(opOther, time.Now(), false)
+	h.writeRequestError(w, e)
+}
+
+// serveBatch runs a JSON array of operations one after the other, within
+// one request timeout, and answers a JSON array of their results (200, each
+// result carrying its own errors).
+func (h *handler) serveBatch(w http.ResponseWriter, r *http.Request, eng *engine.ExecutionEngine, data []byte) {
+	var elems [][]byte
+	_, _ = jsonparser.ArrayEach(data, func(v []byte, _ jsonparser.ValueType, _ int, _ error) {
+		elems = append(elems, v)
+	})
+	switch {
+	case len(elems) == 0:
+		h.refuse(w, errorResponse{http.StatusBadRequest, apperr.BadUserInput, "a batch must hold at least one operation"})
+		return
+	case len(elems) > h.cfg.Limits.MaxBatch:
+		h.metrics.refusal(CodeBatchTooLarge)
+		h.refuse(w, errorResponse{http.StatusBadRequest, CodeBatchTooLarge,
+			"the batch holds " + strconv.Itoa(len(elems)) + " operations; the limit is " + strconv.Itoa(h.cfg.Limits.MaxBatch)})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+	defer cancel()
+	ctx = withOutbound(ctx, r.Header, h.forward)
+	out := getBuffer()
+	defer putBuffer(out)
+	item := getBuffer()
+	defer putBuffer(item)
+	out.WriteByte('[')
+	for i, el := range elems {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		item.Reset()
+		start := time.Now()
+		var (
+			req graphql.Request
+			pq  persistedQuery
+			res runResult
+		)
+		if el[0] != '{' {
+			res = runResult{status: http.StatusBadRequest, label: opOther}
+			appendErrors(item, []gqlError{{Message: "each operation of a batch must be a JSON object", Extensions: map[string]any{"code": string(apperr.BadUserInput)}}})
+		} else if e := parseRequestObject(el, &req, &pq); e != nil {
+			res = runResult{status: e.status, label: opOther}
+			appendErrors(item, []gqlError{e.gqlError()})
+		} else {
+			res = h.run(ctx, r, eng, &req, pq, item, false)
+		}
+		h.metrics.request(res.label, start, res.status == http.StatusOK && !bytes.HasPrefix(item.Bytes(), errorsPrefix))
+		out.Write(item.Bytes())
+	}
+	out.WriteByte(']')
+	writeJSON(w, http.StatusOK, out.Bytes())
+}
+
+// runResult is how one operation ended.
+type runResult struct {
+	status int
+	label  string // operation label of metrics
+	allow  string // Allow header of a 405
+	sse    bool   // a subscription to serve over SSE (nothing written)
+}
+
+// run serves one operation into out: persisted query lookup, parse, limits,
+// then execution on eng within ctx. single is false inside a batch (no SSE).
+func (h *handler) run(ctx context.Context, r *http.Request, eng *engine.ExecutionEngine, req *graphql.Request, pq persistedQuery, out *bytes.Buffer, single bool) runResult {
+	fail := func(label string, e errorResponse) runResult {
+		appendErrors(out, []gqlError{e.gqlError()})
+		return runResult{status: e.status, label: label}
+	}
+	outcome, e := resolvePersisted(h.apq, pq, &req.Query)
+	h.metrics.persisted(outcome)
+	if e != nil {
+		return fail(opOther, *e)
+	}
+	if e := validateRequest(req); e != nil {
+		return fail(opOther, *e)
 	}
 	req.SetHeader(r.Header)
 
 	opType, err := req.OperationType()
 	if err != nil {
-		h.writeExecutionError(w, r, err, codeParseFailed)
-		return
+		return runResult{status: h.executionError(out, r, err, codeParseFailed), label: opOther}
+	}
+	name, stats, found := measureOperation(req.Document(), req.OperationName)
+	label := h.metrics.ops.label(name, found)
+	if found {
+		if e := h.cfg.Limits.check(stats, h.cfg.DisableIntrospection); e != nil {
+			h.metrics.refusal(string(e.code))
+			return fail(label, *e)
+		}
 	}
 	switch {
 	case opType == graphql.OperationTypeMutation && r.Method == http.MethodGet:
 		// GET must stay safe: caches and prefetchers may repeat it.
-		w.Header().Set("Allow", http.MethodPost)
-		h.writeRequestError(w, errorResponse{http.StatusMethodNotAllowed, apperr.BadUserInput, "mutations must be sent with POST"})
-		return
-	case opType == graphql.OperationTypeSubscription && subscription.WantsSSE(r):
-		h.subs.ServeSSE(w, r, eng, &req)
-		return
+		res := fail(label, errorResponse{http.StatusMethodNotAllowed, apperr.BadUserInput, "mutations must be sent with POST"})
+		res.allow = http.MethodPost
+		return res
+	case opType == graphql.OperationTypeSubscription && single && subscription.WantsSSE(r):
+		return runResult{sse: true, label: label}
 	case opType == graphql.OperationTypeSubscription:
 		// Served over WebSocket (graphql-transport-ws) or with Accept: text/event-stream.
-		h.writeRequestError(w, errorResponse{http.StatusBadRequest, apperr.BadUserInput, "subscriptions are not served over a plain HTTP request"})
-		return
+		return fail(label, errorResponse{http.StatusBadRequest, apperr.BadUserInput, "subscriptions are not served over a plain HTTP request"})
 	}
 
-	out := getBuffer()
-	defer putBuffer(out)
 	rw := graphql.NewEngineResultWriterFromBuffer(out)
-	if err := eng.Execute(r.Context(), &req, &rw); err != nil {
+	err = eng.Execute(ctx, req, &rw)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
+		// Whatever the engine wrote is partial: subgraph fetches were cut.
 		out.Reset()
-		h.writeExecutionError(w, r, err, codeValidationFailed)
-		return
+		h.metrics.refusal(CodeTimeout)
+		h.logger.Warn("graphql request timed out", "operation", label, "timeout", h.cfg.RequestTimeout.String())
+		return fail(label, errorResponse{http.StatusGatewayTimeout, CodeTimeout,
+			"the request did not complete within " + h.cfg.RequestTimeout.String()})
 	}
-	resp := out.Bytes()
-	if bytes.HasPrefix(resp, errorsPrefix) {
-		resp = annotateFetchErrors(resp)
+	if err != nil {
+		out.Reset()
+		return runResult{status: h.executionError(out, r, err, codeValidationFailed), label: label}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	if b := out.Bytes(); bytes.HasPrefix(b, errorsPrefix) {
+		if a := annotateFetchErrors(b); len(a) > 0 && &a[0] != &b[0] {
+			out.Reset()
+			out.Write(a)
+		}
+	}
+	return runResult{status: http.StatusOK, label: label}
 }
 
 // The engine writes errors first, so this prefix tells cheaply whether a
@@ -204,40 +384,62 @@ func isFetchFailure(msg []byte) bool {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// readRequest fills req from the query string (GET) or a JSON body (POST).
-func (h *handler) readRequest(w http.ResponseWriter, r *http.Request, body *bytes.Buffer, req *graphql.Request) *errorResponse {
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		req.Query = q.Get("query")
-		req.OperationName = q.Get("operationName")
-		if v := q.Get("variables"); v != "" {
-			req.Variables = json.RawMessage(v)
-		}
-		return validateRequest(req)
+// readGET fills req from the query string.
+func readGET(r *http.Request, req *graphql.Request, pq *persistedQuery) *errorResponse {
+	q := r.URL.Query()
+	req.Query = q.Get("query")
+	req.OperationName = q.Get("operationName")
+	if v := q.Get("variables"); v != "" {
+		req.Variables = json.RawMessage(v)
 	}
+	if ext := q.Get("extensions"); ext != "" {
+		b := []byte(ext)
+		if !json.Valid(b) {
+			return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "extensions is not valid JSON"}
+		}
+		var bad string
+		jsonparser.EachKey(b, func(i int, v []byte, vt jsonparser.ValueType, err error) {
+			if err == nil {
+				bad = pq.set(i, v, vt)
+			}
+		}, extensionPaths...)
+		if bad != "" {
+			return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, bad}
+		}
+	}
+	return nil
+}
 
+// readBody reads a POST body, bounded by the body limit; it is a JSON
+// object or array.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request, body *bytes.Buffer) ([]byte, *errorResponse) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return &errorResponse{http.StatusUnsupportedMediaType, apperr.BadUserInput, "the request body must be application/json"}
+		return nil, &errorResponse{http.StatusUnsupportedMediaType, apperr.BadUserInput, "the request body must be application/json"}
 	}
 	if r.ContentLength > h.maxBody {
-		return tooLarge(h.maxBody)
+		return nil, tooLarge(h.maxBody)
 	}
 	if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return tooLarge(h.maxBody)
+			return nil, tooLarge(h.maxBody)
 		}
-		return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "could not read the request body"}
+		return nil, &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "could not read the request body"}
 	}
 	data := bytes.TrimSpace(body.Bytes())
-	if len(data) == 0 || data[0] != '{' {
-		return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "the request body must be a JSON object"}
+	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
+		return nil, &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "the request body must be a JSON object"}
 	}
-	// json.Valid scans without allocating; EachKey then picks the three keys
-	// in one pass. Neither reflects on a struct.
+	// json.Valid scans without allocating; EachKey then picks the keys in
+	// one pass. Neither reflects on a struct.
 	if !json.Valid(data) {
-		return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "the request body is not valid JSON"}
+		return nil, &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "the request body is not valid JSON"}
 	}
+	return data, nil
+}
+
+// parseRequestObject fills req and pq from one JSON request object.
+func parseRequestObject(data []byte, req *graphql.Request, pq *persistedQuery) *errorResponse {
 	var bad string
 	jsonparser.EachKey(data, func(i int, v []byte, vt jsonparser.ValueType, err error) {
 		if err != nil {
@@ -269,12 +471,36 @@ func (h *handler) readRequest(w http.ResponseWriter, r *http.Request, body *byte
 			} else if vt != jsonparser.Null {
 				bad = "variables must be an object"
 			}
+		default:
+			if b := pq.set(i-3, v, vt); b != "" {
+				bad = b
+			}
 		}
 	}, requestPaths...)
 	if bad != "" {
 		return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, bad}
 	}
-	return validateRequest(req)
+	return nil
+}
+
+// set fills field i of extensions.persistedQuery: 0 version, 1 sha256Hash.
+func (pq *persistedQuery) set(i int, v []byte, vt jsonparser.ValueType) string {
+	pq.present = true
+	switch i {
+	case 0:
+		n, err := jsonparser.ParseInt(v)
+		if vt != jsonparser.Number || err != nil {
+			return "extensions.persistedQuery.version must be a number"
+		}
+		pq.version = n
+	case 1:
+		s, err := jsonparser.ParseString(v)
+		if vt != jsonparser.String || err != nil {
+			return "extensions.persistedQuery.sha256Hash must be a string"
+		}
+		pq.hash = strings.ToLower(s)
+	}
+	return ""
 }
 
 func validateRequest(req *graphql.Request) *errorResponse {
@@ -303,11 +529,12 @@ const (
 	codeValidationFailed = "GRAPHQL_VALIDATION_FAILED"
 )
 
-// writeExecutionError reports what the engine refused: a document that does
-// not parse or validate, or bad variables, is the client's error and is
-// answered 200 with errors, as GraphQL over HTTP asks for application/json.
-// Anything else is internal: logged, and shown without details.
-func (h *handler) writeExecutionError(w http.ResponseWriter, r *http.Request, err error, defaultCode string) {
+// executionError writes what the engine refused into out and returns the
+// status: a document that does not parse or validate, or bad variables, is
+// the client's error and is answered 200 with errors, as GraphQL over HTTP
+// asks for application/json. Anything else is internal: logged, and shown
+// without details.
+func (h *handler) executionError(out *bytes.Buffer, r *http.Request, err error, defaultCode string) int {
 	var (
 		gqlErrs graphqlerrors.RequestErrors
 		report  operationreport.Report
@@ -315,48 +542,54 @@ func (h *handler) writeExecutionError(w http.ResponseWriter, r *http.Request, er
 	)
 	switch {
 	case errors.As(err, &gqlErrs) && len(gqlErrs) > 0:
-		writeRequestErrors(w, gqlErrs, defaultCode)
-		return
+		appendRequestErrors(out, gqlErrs, defaultCode)
+		return http.StatusOK
 	case errors.As(err, &report) && len(report.ExternalErrors) > 0:
-		writeRequestErrors(w, graphqlerrors.RequestErrorsFromOperationReport(report), defaultCode)
-		return
+		appendRequestErrors(out, graphqlerrors.RequestErrorsFromOperationReport(report), defaultCode)
+		return http.StatusOK
 	case errors.As(err, &varErr):
 		code := varErr.ExtensionCode
 		if code == "" {
 			code = string(apperr.BadUserInput)
 		}
-		writeErrors(w, http.StatusOK, []gqlError{{Message: varErr.Message, Extensions: map[string]any{"code": code}}})
-		return
+		appendErrors(out, []gqlError{{Message: varErr.Message, Extensions: map[string]any{"code": code}}})
+		return http.StatusOK
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
-		return
+		appendErrors(out, []gqlError{{Message: "request canceled", Extensions: map[string]any{"code": string(apperr.Unavailable)}}})
+		return http.StatusServiceUnavailable
 	}
 	h.logger.Error("graphql execution failed", "err", err)
-	writeErrors(w, http.StatusInternalServerError, []gqlError{{Message: "internal server error", Extensions: map[string]any{"code": string(apperr.Internal)}}})
+	appendErrors(out, []gqlError{{Message: "internal server error", Extensions: map[string]any{"code": string(apperr.Internal)}}})
+	return http.StatusInternalServerError
 }
 
-// writeRequestErrors answers parse and validation errors with a code. The
+// appendRequestErrors writes parse and validation errors with a code. The
 // engine's paths there point into the operation's syntax tree, not into a
 // response, so they are left out; zero locations mean "unknown".
-func writeRequestErrors(w http.ResponseWriter, errs graphqlerrors.RequestErrors, defaultCode string) {
-	out := make([]gqlError, len(errs))
+func appendRequestErrors(out *bytes.Buffer, errs graphqlerrors.RequestErrors, defaultCode string) {
+	list := make([]gqlError, len(errs))
 	for i, e := range errs {
 		code := defaultCode
 		if e.Extensions != nil && e.Extensions.Code != "" {
 			code = e.Extensions.Code
 		}
-		out[i] = gqlError{Message: e.Message, Extensions: map[string]any{"code": code}}
+		list[i] = gqlError{Message: e.Message, Extensions: map[string]any{"code": code}}
 		for _, l := range e.Locations {
 			if l.Line > 0 {
-				out[i].Locations = append(out[i].Locations, location{Line: l.Line, Column: l.Column})
+				list[i].Locations = append(list[i].Locations, location{Line: l.Line, Column: l.Column})
 			}
 		}
 	}
-	writeErrors(w, http.StatusOK, out)
+	appendErrors(out, list)
+}
+
+func (e errorResponse) gqlError() gqlError {
+	return gqlError{Message: e.message, Extensions: map[string]any{"code": string(e.code)}}
 }
 
 func (h *handler) writeRequestError(w http.ResponseWriter, e errorResponse) {
-	writeErrors(w, e.status, []gqlError{{Message: e.message, Extensions: map[string]any{"code": string(e.code)}}})
+	writeErrors(w, e.status, []gqlError{e.gqlError()})
 }
 
 type location struct {
@@ -370,12 +603,20 @@ type gqlError struct {
 	Extensions map[string]any `json:"extensions,omitempty"`
 }
 
-// writeErrors is for the rare error paths only; successful responses are
-// written by the engine straight into a pooled buffer.
+type errorList struct {
+	Errors []gqlError `json:"errors"`
+}
+
+// appendErrors and writeErrors are for the rare error paths only;
+// successful responses are written by the engine straight into a pooled
+// buffer.
+func appendErrors(out *bytes.Buffer, errs []gqlError) {
+	b, _ := json.Marshal(errorList{errs})
+	out.Write(b)
+}
+
 func writeErrors(w http.ResponseWriter, status int, errs []gqlError) {
-	b, _ := json.Marshal(struct {
-		Errors []gqlError `json:"errors"`
-	}{errs})
+	b, _ := json.Marshal(errorList{errs})
 	writeJSON(w, status, b)
 }
 

@@ -31,6 +31,8 @@ type Deps struct {
 	// notifications subgraph is configured; without it those subscriptions
 	// answer UNAVAILABLE.
 	Broker stream.Broker
+	// Reload re-composes while running (see ReloadConfig, LoadReloadConfig, NotifyReload).
+	Reload ReloadConfig
 
 	// onSubscriptions lets tests observe the subscription server.
 	onSubscriptions func(*subscription.Server)
@@ -51,8 +53,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	client := newSubgraphClient(cfg)
-	defer client.CloseIdleConnections()
+	cfg = cfg.withDefaults()
 	subs, err := startSubscriptions(ctx, cfg, deps, logger)
 	if err != nil {
 		return err
@@ -61,7 +62,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		cancel()
 		subs.Wait() // hijacked WebSocket connections are not drained by the HTTP server
 	}()
-	h := newHandler(logger, cfg.MaxRequestBytes, subs)
+	m := newMetrics(cfg.MetricsMaxOperations, subs)
+	client := newInstrumentedSubgraphClient(cfg, m)
+	defer client.CloseIdleConnections()
+	h := newRouterHandler(logger, cfg, subs, m)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpserver.Serve(ctx, logger, cfg.Addr, h, deps.Ready) }()
@@ -90,6 +94,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		<-setupErr
 		return err
 	}
+	defer watchSupergraph(ctx, cfg, deps.Reload, h, client, subs.Hub(), logger)()
 	return <-serveErr
 }
 

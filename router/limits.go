@@ -1,0 +1,208 @@
+package router
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
+)
+
+// Default limits: generous for any hand-written operation (the GraphiQL
+// introspection query stays well inside them), small enough that one request
+// cannot make the router or the subgraphs do unbounded work.
+const (
+	DefaultMaxDepth   = 15
+	DefaultMaxFields  = 500
+	DefaultMaxAliases = 50
+	DefaultMaxBatch   = 10
+)
+
+// Codes of the limits, in extensions.code.
+const (
+	CodeQueryTooDeep          = "QUERY_TOO_DEEP"
+	CodeQueryTooComplex       = "QUERY_TOO_COMPLEX"
+	CodeBatchTooLarge         = "BATCH_TOO_LARGE"
+	CodeTimeout               = "TIMEOUT"
+	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
+)
+
+// Limits bound one operation. They are checked on the parsed document,
+// before normalisation, validation and planning, so a hostile operation
+// costs the router one parse and one linear walk.
+type Limits struct {
+	// MaxDepth bounds the nesting of selection sets: { a { b } } is 2.
+	// Fragments count where they are spread; inline fragments add nothing.
+	MaxDepth int
+	// MaxFields bounds the fields selected, every fragment spread expanded
+	// (so fragments spread many times count many times).
+	MaxFields int
+	// MaxAliases bounds the aliased fields, fragments expanded; aliases are
+	// how one request asks for the same expensive field many times.
+	MaxAliases int
+	// MaxBatch bounds the operations of one JSON-array batched request.
+	MaxBatch int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxFields <= 0 {
+		l.MaxFields = DefaultMaxFields
+	}
+	if l.MaxAliases <= 0 {
+		l.MaxAliases = DefaultMaxAliases
+	}
+	if l.MaxBatch <= 0 {
+		l.MaxBatch = DefaultMaxBatch
+	}
+	return l
+}
+
+// opStats measure one operation (or one fragment).
+type opStats struct {
+	depth, fields, aliases int
+	// introspection is set when __schema or __type is selected.
+	introspection bool
+}
+
+// saturate keeps counts of exponentially nested fragments from overflowing.
+const saturate = 1 << 40
+
+func satAdd(a, b int) int {
+	if a+b > saturate {
+		return saturate
+	}
+	return a + b
+}
+
+// measurer walks one document, measuring each fragment definition once:
+// a fragment spread many times (or nested fragments spreading each other)
+// costs one walk, so the walk is linear in the size of the document even
+// when the expanded operation would be exponential.
+type measurer struct {
+	doc       *ast.Document
+	fragments map[string]int   // name → fragment definition ref
+	memo      map[int]*opStats // fragment definition ref → its stats
+	visiting  map[int]bool     // fragments on the current path (cycles)
+}
+
+// measureOperation measures the operation that would run: the one named
+// opName, or the only one. found is false when there is no such operation
+// (the engine reports that); name is the operation's name, "" if anonymous.
+func measureOperation(doc *ast.Document, opName string) (name string, st opStats, found bool) {
+	op := -1
+	for _, n := range doc.RootNodes {
+		if n.Kind != ast.NodeKindOperationDefinition {
+			continue
+		}
+		name := doc.OperationDefinitionNameString(n.Ref)
+		if opName == "" || name == opName {
+			if op != -1 && opName == "" {
+				return "", opStats{}, false // several operations and no name: the engine refuses it
+			}
+			op = n.Ref
+			if opName != "" {
+				break
+			}
+		}
+	}
+	if op == -1 {
+		return "", opStats{}, false
+	}
+	m := measurer{doc: doc}
+	def := doc.OperationDefinitions[op]
+	if def.HasSelections {
+		st = m.selectionSet(def.SelectionSet)
+	}
+	return doc.OperationDefinitionNameString(op), st, true
+}
+
+func (m *measurer) selectionSet(ref int) opStats {
+	var st opStats
+	for _, sel := range m.doc.SelectionSets[ref].SelectionRefs {
+		s := m.doc.Selections[sel]
+		var child opStats
+		switch s.Kind {
+		case ast.SelectionKindField:
+			f := m.doc.Fields[s.Ref]
+			if f.HasSelections {
+				child = m.selectionSet(f.SelectionSet)
+			}
+			child.depth++
+			child.fields = satAdd(child.fields, 1)
+			if f.Alias.IsDefined {
+				child.aliases = satAdd(child.aliases, 1)
+			}
+			if name := m.doc.FieldNameUnsafeString(s.Ref); name == "__schema" || name == "__type" {
+				child.introspection = true
+			}
+		case ast.SelectionKindInlineFragment:
+			if f := m.doc.InlineFragments[s.Ref]; f.HasSelections {
+				child = m.selectionSet(f.SelectionSet)
+			}
+		case ast.SelectionKindFragmentSpread:
+			child = m.fragment(string(m.doc.FragmentSpreadNameBytes(s.Ref)))
+		}
+		st.depth = max(st.depth, child.depth)
+		st.fields = satAdd(st.fields, child.fields)
+		st.aliases = satAdd(st.aliases, child.aliases)
+		st.introspection = st.introspection || child.introspection
+	}
+	return st
+}
+
+// fragment measures a fragment definition once. An unknown fragment or a
+// cycle measures zero: validation refuses both later.
+func (m *measurer) fragment(name string) opStats {
+	if m.fragments == nil {
+		m.fragments = make(map[string]int, len(m.doc.FragmentDefinitions))
+		for i, fd := range m.doc.FragmentDefinitions {
+			m.fragments[m.doc.Input.ByteSliceString(fd.Name)] = i
+		}
+		m.memo = make(map[int]*opStats, len(m.doc.FragmentDefinitions))
+		m.visiting = make(map[int]bool)
+	}
+	ref, ok := m.fragments[name]
+	if !ok || m.visiting[ref] {
+		return opStats{}
+	}
+	if st := m.memo[ref]; st != nil {
+		return *st
+	}
+	m.visiting[ref] = true
+	var st opStats
+	if fd := m.doc.FragmentDefinitions[ref]; fd.HasSelections {
+		st = m.selectionSet(fd.SelectionSet)
+	}
+	delete(m.visiting, ref)
+	m.memo[ref] = &st
+	return st
+}
+
+// check refuses an operation over a limit, or one asking for introspection
+// when it is off. Refusals are the client's error, found before execution:
+// 400 with the limit's code.
+func (l Limits) check(st opStats, introspectionOff bool) *errorResponse {
+	switch {
+	case introspectionOff && st.introspection:
+		return &errorResponse{http.StatusBadRequest, CodeIntrospectionDisabled, "introspection is disabled on this router"}
+	case st.depth > l.MaxDepth:
+		return &errorResponse{http.StatusBadRequest, CodeQueryTooDeep,
+			"the operation is nested " + strconv.Itoa(st.depth) + " levels deep; the limit is " + strconv.Itoa(l.MaxDepth)}
+	case st.fields > l.MaxFields:
+		return &errorResponse{http.StatusBadRequest, CodeQueryTooComplex,
+			"the operation selects " + countString(st.fields) + " fields (fragments expanded); the limit is " + strconv.Itoa(l.MaxFields)}
+	case st.aliases > l.MaxAliases:
+		return &errorResponse{http.StatusBadRequest, CodeQueryTooComplex,
+			"the operation has " + countString(st.aliases) + " aliases (fragments expanded); the limit is " + strconv.Itoa(l.MaxAliases)}
+	}
+	return nil
+}
+
+func countString(n int) string {
+	if n >= saturate {
+		return "more than " + strconv.Itoa(saturate)
+	}
+	return strconv.Itoa(n)
+}
