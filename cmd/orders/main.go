@@ -1,5 +1,8 @@
 // Command orders runs the orders subgraph and its outbox relay.
 // Configuration comes from environment variables; run with --help to list them.
+//
+//	orders            serve (applies pending migrations first unless HERALD_DB_MIGRATE=off)
+//	orders migrate    apply pending database migrations and exit (a release step)
 package main
 
 import (
@@ -23,22 +26,43 @@ func main() {
 	os.Exit(code)
 }
 
-// run returns the process exit code: 0 after a clean shutdown or --help,
-// 2 for invalid configuration, 1 when the service fails.
+// run returns the process exit code: 0 after a clean shutdown, a finished
+// migration or --help, 2 for invalid configuration or arguments, 1 when the
+// service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
 	v := config.New(getenv)
 	level := v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
 	cfg := orders.LoadConfig(v)
 	streamCfg := backend.LoadConfig(v)
 	if config.WantsHelp(args) {
-		v.Usage(stdout, "orders", "the Herald orders subgraph (GraphQL federation v2) and its outbox relay")
+		v.Usage(stdout, "orders", "the Herald orders subgraph (GraphQL federation v2) and its outbox relay\n\n"+
+			"Usage: orders            serve\n"+
+			"       orders migrate    apply pending database migrations and exit")
 		return 0
+	}
+	migrateOnly := false
+	switch {
+	case len(args) == 0:
+	case len(args) == 1 && args[0] == "migrate":
+		migrateOnly = true
+	default:
+		fmt.Fprintf(stdout, "orders: unknown arguments %q (want no arguments, migrate or --help)\n", args)
+		return 2
 	}
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 2
 	}
 	logger := logging.New(stdout, level, "orders")
+	if migrateOnly {
+		// Needs only the database: no broker is opened.
+		if err := orders.Migrate(ctx, cfg, logger); err != nil {
+			logger.Error("migration failed", "err", err.Error())
+			return 1
+		}
+		logger.Info("database schema is current")
+		return 0
+	}
 	broker, err := backend.Open(ctx, streamCfg, logger)
 	if err != nil {
 		logger.Error("stream broker unavailable", "err", err.Error())

@@ -55,7 +55,8 @@ func TestRun(t *testing.T) {
 			wantCode: 0,
 			wantOut: []string{"HERALD_LOG_LEVEL", "HERALD_HTTP_ADDR", ":4002", "HERALD_DB_DRIVER", "HERALD_DB_DSN",
 				".run/orders.db", "HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "HERALD_TOPIC_ORDER_CREATED",
-				"HERALD_OUTBOX_POLL_INTERVAL", "500ms", "HERALD_STREAM"},
+				"HERALD_OUTBOX_POLL_INTERVAL", "500ms", "HERALD_STREAM",
+				"HERALD_DB_MIGRATE", "HERALD_TOPIC_ORDER_CANCELLED", "orders migrate"},
 		},
 		{
 			name: "all problems reported together",
@@ -73,10 +74,37 @@ func TestRun(t *testing.T) {
 			wantOut:  []string{"HERALD_DB_DSN"},
 		},
 		{
+			name:     "unknown arguments",
+			ctx:      t.Context(),
+			args:     []string{"migrate", "down"},
+			wantCode: 2,
+			wantOut:  []string{"unknown arguments"},
+		},
+		{
+			name: "with migrations off an empty database is refused",
+			ctx:  t.Context(),
+			env: map[string]string{
+				"HERALD_DB_MIGRATE": "off", "HERALD_HTTP_ADDR": "127.0.0.1:0", "HERALD_DB_DSN": filepath.Join(dir, "empty.db"),
+				"HERALD_STREAM": "nats", "HERALD_NATS_EMBEDDED_DIR": filepath.Join(dir, "nats0"), "HERALD_NATS_URL": "nats://127.0.0.1:0",
+			},
+			wantCode: 1,
+			wantOut:  []string{"version 0, the code needs 1", "run the migrate subcommand"},
+		},
+		{
+			name:     "migrate applies the migrations and exits",
+			ctx:      t.Context(),
+			args:     []string{"migrate"},
+			env:      map[string]string{"HERALD_DB_DSN": filepath.Join(dir, "orders.db")},
+			wantCode: 0,
+			wantOut:  []string{`"msg":"database migrated"`, `"msg":"database schema is current"`},
+		},
+		{
+			// The database migrated above: with migrations off it serves.
 			name: "serves until the context ends",
 			ctx:  serving,
 			env: map[string]string{
-				"HERALD_HTTP_ADDR": "127.0.0.1:0", "HERALD_DB_DSN": filepath.Join(dir, "orders.db"),
+				"HERALD_DB_MIGRATE": "off",
+				"HERALD_HTTP_ADDR":  "127.0.0.1:0", "HERALD_DB_DSN": filepath.Join(dir, "orders.db"),
 				"HERALD_STREAM": "nats", "HERALD_NATS_EMBEDDED_DIR": filepath.Join(dir, "nats"), "HERALD_NATS_URL": "nats://127.0.0.1:0",
 			},
 			wantCode: 0,

@@ -31,10 +31,14 @@
 // a single relay goroutine is the only publisher and no transaction is held
 // while the broker is called.
 //
-// Wake-ups: Notify pokes the relay after a commit in this process; a fallback
-// poll (PollInterval) covers rows committed elsewhere. PostgreSQL
-// LISTEN/NOTIFY wake-ups across processes are a later improvement; the poll
-// keeps the relay correct without them.
+// Wake-ups: Notify pokes the relay after a commit in this process. On
+// PostgreSQL the relay also LISTENs on NotifyChannel (default
+// "herald_outbox") on one dedicated connection, so rows committed by any
+// process wake it at once; the table needs a trigger that NOTIFYs that
+// channel on insert (ent/orders/migrations has one). Notifications sent
+// while the listener is disconnected are lost, so a fallback poll
+// (PollInterval) stays beside it, and the listener wakes the relay each time
+// it (re)subscribes.
 package outbox
 
 import (
@@ -49,6 +53,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/heraldhq/herald/internal/stream"
 )
@@ -76,7 +82,14 @@ type Config struct {
 	MaxBackoff     time.Duration // cap of the doubling backoff; default 30s
 	// LockKey is the PostgreSQL advisory lock key; default derived from Table.
 	LockKey int64
+	// NotifyChannel is the PostgreSQL channel the relay LISTENs on; default
+	// "herald_outbox". Set NoListen to rely on Notify and the poll alone.
+	NotifyChannel string
+	NoListen      bool
 }
+
+// DefaultNotifyChannel is what the orders migration's trigger NOTIFYs.
+const DefaultNotifyChannel = "herald_outbox"
 
 // Relay publishes one outbox table. Create it with New; run it with Run.
 type Relay struct {
@@ -118,6 +131,12 @@ func New(cfg Config) (*Relay, error) {
 	def(&cfg.MaxBackoff, 30*time.Second)
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 100
+	}
+	if cfg.NotifyChannel == "" {
+		cfg.NotifyChannel = DefaultNotifyChannel
+	}
+	if !tableName.MatchString(cfg.NotifyChannel) {
+		return nil, fmt.Errorf("outbox: notify channel %q is not a plain identifier", cfg.NotifyChannel)
 	}
 	if cfg.LockKey == 0 {
 		h := fnv.New64a()
@@ -192,6 +211,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	backoff := r.cfg.MinBackoff
 	cleanupEvery := min(r.cfg.Retention, time.Minute)
 	nextCleanup := time.Now()
+	if r.postgres && !r.cfg.NoListen {
+		listenCtx, stopListen := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); r.listen(listenCtx) }()
+		defer func() { stopListen(); <-done }()
+	}
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	for {
@@ -225,6 +250,59 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-poll.C:
 		}
 	}
+}
+
+// listen holds one connection LISTENing on NotifyChannel and turns each
+// notification into Notify, reconnecting with backoff until ctx ends.
+func (r *Relay) listen(ctx context.Context) {
+	backoff := r.cfg.MinBackoff
+	for {
+		err := r.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.cfg.Logger.WarnContext(ctx, "outbox listener lost; the poll covers until it is back",
+			"channel", r.cfg.NotifyChannel, "err", err, "backoff", backoff)
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(backoff*2, r.cfg.MaxBackoff)
+	}
+}
+
+func (r *Relay) listenOnce(ctx context.Context) error {
+	conn, err := r.cfg.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("outbox: listener connection: %w", err)
+	}
+	// A connection interrupted by ctx is closed by pgx; database/sql then
+	// discards it instead of returning it to the pool.
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("outbox: LISTEN needs the pgx driver, have %T", dc)
+		}
+		pc := sc.Conn()
+		if _, err := pc.Exec(ctx, `LISTEN "`+r.cfg.NotifyChannel+`"`); err != nil {
+			return fmt.Errorf("outbox: LISTEN: %w", err)
+		}
+		defer func() {
+			if ctx.Err() == nil && !pc.IsClosed() {
+				_, _ = pc.Exec(context.WithoutCancel(ctx), `UNLISTEN "`+r.cfg.NotifyChannel+`"`)
+			}
+		}()
+		r.cfg.Logger.InfoContext(ctx, "outbox listening for notifications", "channel", r.cfg.NotifyChannel)
+		// Rows committed while no one listened would otherwise wait for
+		// the poll.
+		r.Notify()
+		for {
+			if _, err := pc.WaitForNotification(ctx); err != nil {
+				return fmt.Errorf("outbox: wait for notification: %w", err)
+			}
+			r.Notify()
+		}
+	})
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	entorders "github.com/heraldhq/herald/ent/orders"
+	"github.com/heraldhq/herald/ent/orders/migrations"
 	"github.com/heraldhq/herald/ent/orders/outboxevent"
 	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/testenv"
@@ -32,6 +34,9 @@ type recorder struct {
 	// jitter delays each publish a little, so that concurrent relays
 	// would interleave if nothing serialised them.
 	jitter bool
+	// after, when set, runs after a successful publish was recorded and
+	// before the relay marks the rows: where a crash hurts most.
+	after func()
 }
 
 func newRecorder(failures int) *recorder {
@@ -44,7 +49,6 @@ func (p *recorder) Publish(_ context.Context, msgs ...stream.Message) error {
 	}
 	p.mu.Lock()
 	defer func() {
-		p.mu.Unlock()
 		select {
 		case p.notify <- struct{}{}:
 		default:
@@ -53,9 +57,15 @@ func (p *recorder) Publish(_ context.Context, msgs ...stream.Message) error {
 	p.calls++
 	if p.failures > 0 {
 		p.failures--
+		p.mu.Unlock()
 		return errors.New("broker down")
 	}
 	p.got = append(p.got, msgs...)
+	after := p.after
+	p.mu.Unlock()
+	if after != nil {
+		after()
+	}
 	return nil
 }
 
@@ -97,11 +107,16 @@ func open(t *testing.T, d database) (*db.DB, *entorders.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	client := entorders.NewClient(entorders.Driver(conn.Driver))
-	if err := client.Schema.Create(ctx); err != nil {
+	// The orders service's real schema, from its versioned migrations
+	// (on PostgreSQL with the NOTIFY trigger the listener relies on).
+	fsys, err := migrations.FS(conn.Dialect)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return conn, client
+	if err := migrate.Up(ctx, conn.SQL, conn.Dialect, fsys); err != nil {
+		t.Fatal(err)
+	}
+	return conn, entorders.NewClient(entorders.Driver(conn.Driver))
 }
 
 // insert writes n pending rows whose created_at increases, keyed k0..k2.
@@ -277,4 +292,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			t.Errorf("case %d: New accepted %+v", i, c)
 		}
 	}
+}
+
+func (p *recorder) callCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls
 }

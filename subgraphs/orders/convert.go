@@ -1,6 +1,8 @@
 package orders
 
 import (
+	"time"
+
 	entorders "github.com/heraldhq/herald/ent/orders"
 	"github.com/heraldhq/herald/subgraphs/orders/model"
 )
@@ -18,13 +20,24 @@ func toOrder(o *entorders.Order) *model.Order {
 		}
 	}
 	return &model.Order{
-		ID:         o.ID,
-		UserID:     o.UserID,
-		User:       &model.User{ID: o.UserID},
-		Items:      items,
-		TotalMinor: int(o.TotalMinor),
-		Currency:   o.Currency,
-		Status:     model.OrderStatus(o.Status),
-		CreatedAt:  o.CreatedAt.UTC(),
+		ID:           o.ID,
+		UserID:       o.UserID,
+		User:         &model.User{ID: o.UserID},
+		Items:        items,
+		TotalMinor:   int(o.TotalMinor),
+		Currency:     o.Currency,
+		Status:       model.OrderStatus(o.Status),
+		CreatedAt:    o.CreatedAt.UTC(),
+		UpdatedAt:    o.UpdatedAt.UTC(),
+		CancelledAt:  utc(o.CancelledAt),
+		CancelReason: o.CancelReason,
 	}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

@@ -17,14 +17,24 @@ func (r *mutationResolver) CreateOrder(ctx context.Context, input model.CreateOr
 	return r.createOrder(ctx, input)
 }
 
+// CancelOrder is the resolver for the cancelOrder field.
+func (r *mutationResolver) CancelOrder(ctx context.Context, id string, reason *string) (*model.Order, error) {
+	return r.cancelOrder(ctx, id, reason)
+}
+
 // Order is the resolver for the order field.
 func (r *queryResolver) Order(ctx context.Context, id string) (*model.Order, error) {
 	return r.orderByID(ctx, id)
 }
 
 // Orders is the resolver for the orders field.
-func (r *userResolver) Orders(ctx context.Context, obj *model.User) ([]model.Order, error) {
-	return r.ordersOfUser(ctx, obj.ID)
+func (r *queryResolver) Orders(ctx context.Context, userID *string, status *model.OrderStatus, first *int, after *string) (*model.OrderConnection, error) {
+	return r.listOrders(ctx, userID, status, first, after)
+}
+
+// Orders is the resolver for the orders field.
+func (r *userResolver) Orders(ctx context.Context, obj *model.User, first *int, status *model.OrderStatus) ([]model.Order, error) {
+	return r.ordersOfUser(ctx, obj.ID, first, status)
 }
 
 // Mutation returns generated.MutationResolver implementation.

@@ -39,9 +39,11 @@ type stack struct {
 	ordersURL string
 	usersURL  string
 	topic     string
-	natsURL   string
-	broker    stream.Broker
-	client    *entorders.Client // a second connection, to inspect the tables
+	// topicCancelled carries OrderCancelled.
+	topicCancelled string
+	natsURL        string
+	broker         stream.Broker
+	client         *entorders.Client // a second connection, to inspect the tables
 }
 
 func logger(t *testing.T) *slog.Logger {
@@ -90,17 +92,28 @@ func startUsers(t *testing.T) string {
 
 func startOrders(t *testing.T, driver, dsn, usersURL string) *stack {
 	t.Helper()
-	s := &stack{usersURL: usersURL, topic: "OrderCreated-" + uuid.NewString()[:8], natsURL: testenv.NATS(t)}
-	b, err := nats.New(context.Background(), nats.Config{URL: s.natsURL, Partitions: 2}, logger(t))
+	natsURL := testenv.NATS(t)
+	b, err := nats.New(context.Background(), nats.Config{URL: natsURL, Partitions: 2}, logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	s.broker = b
+	s := startOrdersOn(t, driver, dsn, usersURL, b)
+	s.natsURL = natsURL
+	return s
+}
+
+// startOrdersOn runs the orders service publishing to broker b, on topics
+// of its own.
+func startOrdersOn(t *testing.T, driver, dsn, usersURL string, b stream.Broker) *stack {
+	t.Helper()
+	suffix := uuid.NewString()[:8]
+	s := &stack{usersURL: usersURL, topic: "OrderCreated-" + suffix, topicCancelled: "OrderCancelled-" + suffix, broker: b}
 	cfg := orders.Config{
 		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
 		UsersURL: usersURL, UsersTimeout: 5 * time.Second,
-		TopicOrderCreated: s.topic, OutboxPoll: 500 * time.Millisecond, OutboxRetention: 10 * time.Minute,
+		TopicOrderCreated: s.topic, TopicOrderCancelled: s.topicCancelled,
+		OutboxPoll: 500 * time.Millisecond, OutboxRetention: 10 * time.Minute,
 	}
 	s.ordersURL = serve(t, "orders", func(ctx context.Context, ready func(net.Addr)) error {
 		return orders.Run(ctx, cfg, orders.Deps{Logger: logger(t), Broker: b, Ready: ready})
@@ -217,10 +230,17 @@ func (s *stack) streamCount(t *testing.T) uint64 {
 	return info.State.Msgs
 }
 
-// consume delivers the topic's messages on the returned channel until the test ends.
+// consume delivers the OrderCreated topic's messages on the returned
+// channel until the test ends.
 func (s *stack) consume(t *testing.T) <-chan stream.Message {
+	return s.consumeTopic(t, s.topic)
+}
+
+// consumeTopic delivers a topic's messages, from its start, on the returned
+// channel until the test ends.
+func (s *stack) consumeTopic(t *testing.T, topic string) <-chan stream.Message {
 	t.Helper()
-	sub, err := s.broker.Subscriber(stream.SubscribeOptions{Topic: s.topic, Group: "test-" + uuid.NewString()[:8]})
+	sub, err := s.broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: "test-" + uuid.NewString()[:8]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +268,7 @@ func receive(t *testing.T, msgs <-chan stream.Message) stream.Message {
 	case m := <-msgs:
 		return m
 	case <-time.After(30 * time.Second):
-		t.Fatal("no OrderCreated message within 30s")
+		t.Fatal("no message within 30s")
 	}
 	return stream.Message{}
 }

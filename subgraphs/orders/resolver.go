@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"entgo.io/ent/dialect/sql/sqlgraph"
 
 	"github.com/99designs/gqlgen/graphql"
 	genqlient "github.com/Khan/genqlient/graphql"
@@ -17,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/ent/orders/orderitem"
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/subgraphs/orders/model"
 	"github.com/heraldhq/herald/subgraphs/orders/usersclient"
 )
@@ -35,6 +40,8 @@ type Resolver struct {
 	UsersTimeout time.Duration
 	// Topic is where OrderCreated events go.
 	Topic string
+	// TopicCancelled is where OrderCancelled events go.
+	TopicCancelled string
 	// Notify wakes the outbox relay after a commit; may be nil.
 	Notify func()
 }
@@ -50,11 +57,21 @@ func (r *Resolver) createOrder(ctx context.Context, input model.CreateOrderInput
 		}
 		return nil, problems[last]
 	}
+	var hash *string
+	if draft.IdempotencyKey != "" {
+		h := RequestHash(draft)
+		hash = &h
+		// A retry: answer from what the first request stored, without
+		// asking the users service again and without a new event.
+		if o, err := r.replay(ctx, draft, h); o != nil || err != nil {
+			return o, err
+		}
+	}
 	if err := r.checkUser(ctx, draft.UserID); err != nil {
 		return nil, err
 	}
 
-	now := time.Now().UTC().Truncate(time.Microsecond) // what PostgreSQL keeps
+	now := dbNow()
 	orderID, err := uuid.NewV7()
 	if err != nil {
 		return nil, fmt.Errorf("order id: %w", err)
@@ -84,11 +101,12 @@ func (r *Resolver) createOrder(ctx context.Context, input model.CreateOrderInput
 	}
 
 	// The order, its items and the event commit together or not at all.
-	tx, err := r.Client.Tx(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+	var idemKey *string
+	if draft.IdempotencyKey != "" {
+		idemKey = &draft.IdempotencyKey
 	}
-	saved, err := func() (*entorders.Order, error) {
+	var saved *entorders.Order
+	err = r.inTx(ctx, func(tx *entorders.Tx) error {
 		o, err := tx.Order.Create().
 			SetID(ev.OrderID).
 			SetUserID(draft.UserID).
@@ -96,9 +114,12 @@ func (r *Resolver) createOrder(ctx context.Context, input model.CreateOrderInput
 			SetTotalMinor(draft.TotalMinor).
 			SetStatus(order.StatusCREATED).
 			SetCreatedAt(now).
+			SetUpdatedAt(now).
+			SetNillableIdempotencyKey(idemKey).
+			SetNillableRequestHash(hash).
 			Save(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("insert order: %w", err)
+			return fmt.Errorf("insert order: %w", err)
 		}
 		builders := make([]*entorders.OrderItemCreate, len(draft.Items))
 		for i, it := range draft.Items {
@@ -112,34 +133,185 @@ func (r *Resolver) createOrder(ctx context.Context, input model.CreateOrderInput
 		}
 		items, err := tx.OrderItem.CreateBulk(builders...).Save(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("insert items: %w", err)
+			return fmt.Errorf("insert items: %w", err)
 		}
 		o.Edges.Items = items
-		if err := tx.OutboxEvent.Create().
-			SetID(eventID.String()).
-			SetTopic(msg.Topic).
-			SetKey(msg.Key).
-			SetHeaders(msg.Headers).
-			SetPayload(msg.Value).
-			SetCreatedAt(now).
-			Exec(ctx); err != nil {
-			return nil, fmt.Errorf("insert outbox: %w", err)
+		if err := insertOutbox(ctx, tx, eventID.String(), msg, now); err != nil {
+			return err
 		}
-		return o, nil
-	}()
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
+		saved = o
+		return nil
+	})
+	if err != nil && hash != nil && sqlgraph.IsUniqueConstraintError(err) {
+		// A concurrent request with the same key committed first: the
+		// unique index, not a prior check, decides who wins.
+		o, rerr := r.replay(ctx, draft, *hash)
+		if o != nil || rerr != nil {
+			return o, rerr
+		}
+		return nil, fmt.Errorf("idempotency key collided but no order holds it: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit order: %w", err)
+	if err != nil {
+		return nil, err
 	}
 	if r.Notify != nil {
 		r.Notify()
 	}
 	r.Logger.InfoContext(ctx, "order created", "order_id", saved.ID, "user_id", saved.UserID,
-		"event_id", eventID.String(), "items", len(draft.Items), "total_minor", saved.TotalMinor, "currency", saved.Currency)
+		"event_id", eventID.String(), "items", len(draft.Items), "total_minor", saved.TotalMinor,
+		"currency", saved.Currency, "idempotent", hash != nil)
 	return toOrder(saved), nil
+}
+
+// replay returns the order a previous createOrder stored under the draft's
+// user and idempotency key: the same order when the payload hashes alike,
+// CONFLICT when it does not, and nil when the key is unused.
+func (r *Resolver) replay(ctx context.Context, d Draft, hash string) (*model.Order, error) {
+	o, err := r.Client.Order.Query().
+		Where(order.UserID(d.UserID), order.IdempotencyKey(d.IdempotencyKey)).
+		WithItems(func(q *entorders.OrderItemQuery) { q.Order(entorders.Asc(orderitem.FieldPosition)) }).
+		Only(ctx)
+	if entorders.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if o.RequestHash == nil || *o.RequestHash != hash {
+		return nil, &apperr.Error{Code: apperr.Conflict, Field: "input.idempotencyKey",
+			Message: "this idempotencyKey was already used for a different order; use a new key for a new order"}
+	}
+	r.Logger.InfoContext(ctx, "order replayed for its idempotency key", "order_id", o.ID, "user_id", o.UserID)
+	return toOrder(o), nil
+}
+
+const maxReasonLen = 500
+
+// cancelOrder moves a CREATED order to CANCELLED and, in the same
+// transaction, queues OrderCancelled in the outbox.
+func (r *Resolver) cancelOrder(ctx context.Context, id string, reason *string) (*model.Order, error) {
+	var why *string
+	if reason != nil {
+		t := strings.TrimSpace(*reason)
+		if utf8.RuneCountInString(t) > maxReasonLen || !printable(t) {
+			return nil, apperr.Invalid("reason", "reason must be at most %d printable characters", maxReasonLen)
+		}
+		if t != "" {
+			why = &t
+		}
+	}
+	if id == "" || len(id) > maxIDLen {
+		return nil, &apperr.Error{Code: apperr.NotFound, Field: "id", Message: "no order with this id"}
+	}
+	now := dbNow()
+	eventID, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("event id: %w", err)
+	}
+	var saved *entorders.Order
+	err = r.inTx(ctx, func(tx *entorders.Tx) error {
+		// The status condition in the UPDATE is the check: of two
+		// concurrent cancels only one changes a row (PostgreSQL re-reads
+		// the condition after the first commits; SQLite has one writer).
+		n, err := tx.Order.Update().
+			Where(order.ID(id), order.StatusEQ(order.StatusCREATED)).
+			SetStatus(order.StatusCANCELLED).
+			SetCancelledAt(now).
+			SetUpdatedAt(now).
+			SetNillableCancelReason(why).
+			Save(ctx)
+		if err != nil {
+			return fmt.Errorf("cancel order: %w", err)
+		}
+		o, err := tx.Order.Query().
+			Where(order.ID(id)).
+			WithItems(func(q *entorders.OrderItemQuery) { q.Order(entorders.Asc(orderitem.FieldPosition)) }).
+			Only(ctx)
+		if entorders.IsNotFound(err) {
+			return &apperr.Error{Code: apperr.NotFound, Field: "id", Message: "no order with this id"}
+		}
+		if err != nil {
+			return fmt.Errorf("read order: %w", err)
+		}
+		if n == 0 {
+			msg := fmt.Sprintf("order is %s; only CREATED orders can be cancelled", o.Status)
+			if o.CancelledAt != nil {
+				msg = fmt.Sprintf("order was already cancelled at %s; only CREATED orders can be cancelled",
+					o.CancelledAt.UTC().Format(time.RFC3339))
+			}
+			return &apperr.Error{Code: apperr.Conflict, Field: "id", Message: msg}
+		}
+		ev := events.OrderCancelled{
+			OrderID:     o.ID,
+			UserID:      o.UserID,
+			TotalMinor:  o.TotalMinor,
+			Currency:    o.Currency,
+			CreatedAt:   o.CreatedAt.UTC(),
+			CancelledAt: now,
+		}
+		if why != nil {
+			ev.Reason = *why
+		}
+		msg, err := events.Encode(r.TopicCancelled, o.UserID, events.Envelope{
+			ID:          eventID.String(),
+			Source:      EventSource,
+			Type:        events.TypeOrderCancelled,
+			Subject:     o.ID,
+			Time:        now,
+			TraceParent: traceParent(ctx),
+		}, ev)
+		if err != nil {
+			return err
+		}
+		if err := insertOutbox(ctx, tx, eventID.String(), msg, now); err != nil {
+			return err
+		}
+		saved = o
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.Notify != nil {
+		r.Notify()
+	}
+	r.Logger.InfoContext(ctx, "order cancelled", "order_id", saved.ID, "user_id", saved.UserID, "event_id", eventID.String())
+	return toOrder(saved), nil
+}
+
+// dbNow is the current time as both databases keep it (microseconds, UTC,
+// no monotonic reading), so a value written equals the value read back.
+func dbNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (r *Resolver) inTx(ctx context.Context, fn func(tx *entorders.Tx) error) error {
+	tx, err := r.Client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// insertOutbox queues msg for the relay inside the caller's transaction.
+func insertOutbox(ctx context.Context, tx *entorders.Tx, id string, msg stream.Message, at time.Time) error {
+	if err := tx.OutboxEvent.Create().
+		SetID(id).
+		SetTopic(msg.Topic).
+		SetKey(msg.Key).
+		SetHeaders(msg.Headers).
+		SetPayload(msg.Value).
+		SetCreatedAt(at).
+		Exec(ctx); err != nil {
+		return fmt.Errorf("insert outbox: %w", err)
+	}
+	return nil
 }
 
 // checkUser asks the users subgraph whether id exists. No user is NOT_FOUND;
@@ -194,20 +366,4 @@ func (r *Resolver) orderByID(ctx context.Context, id string) (*model.Order, erro
 		return nil, fmt.Errorf("get order: %w", err)
 	}
 	return toOrder(o), nil
-}
-
-func (r *Resolver) ordersOfUser(ctx context.Context, userID string) ([]model.Order, error) {
-	os, err := r.Client.Order.Query().
-		Where(order.UserID(userID)).
-		Order(entorders.Desc(order.FieldCreatedAt), entorders.Desc(order.FieldID)).
-		WithItems(func(q *entorders.OrderItemQuery) { q.Order(entorders.Asc(orderitem.FieldPosition)) }).
-		All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list orders: %w", err)
-	}
-	out := make([]model.Order, len(os))
-	for i, o := range os {
-		out[i] = *toOrder(o)
-	}
-	return out, nil
 }

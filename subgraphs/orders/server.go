@@ -1,6 +1,7 @@
 // Package orders is the orders subgraph: orders and their items, served as
 // an Apollo Federation v2 subgraph, with a transactional outbox whose relay
-// publishes an OrderCreated event for every committed order.
+// publishes an OrderCreated event for every committed order and an
+// OrderCancelled event for every cancellation. Semantics: docs/orders.md.
 package orders
 
 import (
@@ -17,11 +18,13 @@ import (
 	genqlient "github.com/Khan/genqlient/graphql"
 
 	entorders "github.com/heraldhq/herald/ent/orders"
+	"github.com/heraldhq/herald/ent/orders/migrations"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/subgraphs/orders/generated"
@@ -33,14 +36,19 @@ const defaultDSN = ".run/orders.db"
 
 // Config is the orders service's configuration.
 type Config struct {
-	HTTPAddr          string
-	DBDriver          string
-	DBDSN             string
-	UsersURL          string
-	UsersTimeout      time.Duration
-	TopicOrderCreated string
-	OutboxPoll        time.Duration
-	OutboxRetention   time.Duration
+	HTTPAddr string
+	DBDriver string
+	DBDSN    string
+	// Migrate is migrate.ModeAuto (apply pending migrations at start-up;
+	// also when empty) or migrate.ModeOff (refuse to start unless the
+	// schema is current: production runs `orders migrate` first).
+	Migrate             string
+	UsersURL            string
+	UsersTimeout        time.Duration
+	TopicOrderCreated   string
+	TopicOrderCancelled string
+	OutboxPoll          time.Duration
+	OutboxRetention     time.Duration
 }
 
 // LoadConfig declares and reads the service's environment variables.
@@ -51,12 +59,17 @@ func LoadConfig(v *config.Vars) Config {
 		DBDriver: v.Enum("HERALD_DB_DRIVER", db.SQLite, "orders database driver", db.SQLite, db.Postgres),
 		DBDSN: v.Required("HERALD_DB_DSN", defaultDSN,
 			"orders database: an SQLite file path or a PostgreSQL DSN"),
+		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
+			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `orders migrate` first)",
+			migrate.ModeAuto, migrate.ModeOff),
 		UsersURL: v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql",
 			"GraphQL endpoint of the users subgraph (orders checks the buyer exists)"),
 		UsersTimeout: v.Duration("HERALD_USERS_TIMEOUT", 5*time.Second,
 			"how long createOrder waits for the users subgraph"),
 		TopicOrderCreated: v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated,
 			"topic OrderCreated events are published to"),
+		TopicOrderCancelled: v.String("HERALD_TOPIC_ORDER_CANCELLED", events.TopicOrderCancelled,
+			"topic OrderCancelled events are published to"),
 		OutboxPoll: v.Duration("HERALD_OUTBOX_POLL_INTERVAL", 500*time.Millisecond,
 			"fallback poll of the outbox relay (commits in this process wake it at once)"),
 		OutboxRetention: v.Duration("HERALD_OUTBOX_RETENTION", 10*time.Minute,
@@ -68,6 +81,7 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "",
 		"HERALD_USERS_URL: %q is not an http(s) URL", cfg.UsersURL)
 	v.Check(cfg.TopicOrderCreated != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
+	v.Check(cfg.TopicOrderCancelled != "", "HERALD_TOPIC_ORDER_CANCELLED: must not be empty")
 	v.Check(cfg.UsersTimeout > 0, "HERALD_USERS_TIMEOUT: must be positive")
 	v.Check(cfg.OutboxPoll > 0, "HERALD_OUTBOX_POLL_INTERVAL: must be positive")
 	v.Check(cfg.OutboxRetention > 0, "HERALD_OUTBOX_RETENTION: must be positive")
@@ -86,8 +100,44 @@ type Deps struct {
 	Ready func(net.Addr)
 }
 
-// Run opens the database, brings its schema up to date, makes sure the
-// OrderCreated topic exists, starts the outbox relay and serves GraphQL on
+// Migrate applies the orders service's pending schema migrations: the
+// `orders migrate` subcommand and HERALD_DB_MIGRATE=auto.
+func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+	if err != nil {
+		return fmt.Errorf("orders: open database: %w", err)
+	}
+	defer d.Close()
+	return migrateDB(ctx, d, migrate.ModeAuto, logger)
+}
+
+func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) error {
+	fsys, err := migrations.FS(d.Dialect)
+	if err != nil {
+		return err
+	}
+	if mode == migrate.ModeOff {
+		if err := migrate.RequireCurrent(ctx, d.SQL, d.Dialect, fsys); err != nil {
+			return fmt.Errorf("orders: %w", err)
+		}
+		return nil
+	}
+	applied, err := migrate.Apply(ctx, d.SQL, d.Dialect, fsys, migrate.WithLogger(logger))
+	if err != nil {
+		return fmt.Errorf("orders: %w", err)
+	}
+	if len(applied) > 0 {
+		logger.InfoContext(ctx, "database migrated", "applied_versions", applied)
+	}
+	return nil
+}
+
+// Run opens the database, brings its schema up to date (or, with
+// HERALD_DB_MIGRATE=off, checks that it is), makes sure the OrderCreated and
+// OrderCancelled topics exist, starts the outbox relay and serves GraphQL on
 // /graphql and health on /healthz until ctx ends. Then it drains requests in
 // flight and stops the relay; rows it had not published yet stay pending and
 // go out on the next start.
@@ -104,13 +154,18 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return fmt.Errorf("orders: open database: %w", err)
 	}
 	defer d.Close()
-	client := entorders.NewClient(entorders.Driver(d.Driver))
-	// Auto-migration for now; versioned migrations replace it later.
-	if err := client.Schema.Create(ctx); err != nil {
-		return fmt.Errorf("orders: migrate database: %w", err)
+	if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
+		return err
 	}
-	if err := deps.Broker.EnsureTopic(ctx, cfg.TopicOrderCreated); err != nil {
-		return fmt.Errorf("orders: ensure topic %s: %w", cfg.TopicOrderCreated, err)
+	client := entorders.NewClient(entorders.Driver(d.Driver))
+	topicCancelled := cfg.TopicOrderCancelled
+	if topicCancelled == "" {
+		topicCancelled = events.TopicOrderCancelled
+	}
+	for _, topic := range []string{cfg.TopicOrderCreated, topicCancelled} {
+		if err := deps.Broker.EnsureTopic(ctx, topic); err != nil {
+			return fmt.Errorf("orders: ensure topic %s: %w", topic, err)
+		}
 	}
 	pub, err := deps.Broker.Publisher()
 	if err != nil {
@@ -143,12 +198,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		httpClient = &http.Client{}
 	}
 	res := &Resolver{
-		Client:       client,
-		Logger:       logger,
-		Users:        genqlient.NewClient(cfg.UsersURL, httpClient),
-		UsersTimeout: cfg.UsersTimeout,
-		Topic:        cfg.TopicOrderCreated,
-		Notify:       relay.Notify,
+		Client:         client,
+		Logger:         logger,
+		Users:          genqlient.NewClient(cfg.UsersURL, httpClient),
+		UsersTimeout:   cfg.UsersTimeout,
+		Topic:          cfg.TopicOrderCreated,
+		TopicCancelled: topicCancelled,
+		Notify:         relay.Notify,
 	}
 	h := NewHandler(res, map[string]func(context.Context) error{
 		"database": d.Ping,

@@ -30,6 +30,8 @@ type Draft struct {
 	Currency   string
 	Items      []events.OrderItem
 	TotalMinor int64
+	// IdempotencyKey is empty when the client sent none.
+	IdempotencyKey string
 }
 
 // ValidateOrderInput checks a createOrder input and reports every problem,
@@ -112,6 +114,12 @@ func ValidateOrderInput(in model.CreateOrderInput) (Draft, []*apperr.Error) {
 		d.Items = append(d.Items, events.OrderItem{
 			SKU: sku, Name: name, Quantity: it.Quantity, UnitPriceMinor: int64(it.UnitPriceMinor),
 		})
+	}
+	if in.IdempotencyKey != nil {
+		d.IdempotencyKey = *in.IdempotencyKey
+		if !validIdempotencyKey(d.IdempotencyKey) {
+			bad("input.idempotencyKey", "idempotencyKey must be 1 to %d printable ASCII characters without spaces", maxIdempotencyKeyLen)
+		}
 	}
 	return d, errs
 }

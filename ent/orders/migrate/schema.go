@@ -16,6 +16,11 @@ var (
 		{Name: "total_minor", Type: field.TypeInt64},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"CREATED", "CANCELLED"}, Default: "CREATED"},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "cancelled_at", Type: field.TypeTime, Nullable: true},
+		{Name: "cancel_reason", Type: field.TypeString, Nullable: true},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "request_hash", Type: field.TypeString, Nullable: true, Size: 64},
 	}
 	// OrdersTable holds the schema information for the "orders" table.
 	OrdersTable = &schema.Table{
@@ -24,9 +29,19 @@ var (
 		PrimaryKey: []*schema.Column{OrdersColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "order_user_id_created_at",
+				Name:    "order_user_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[1], OrdersColumns[5]},
+				Columns: []*schema.Column{OrdersColumns[1], OrdersColumns[5], OrdersColumns[0]},
+			},
+			{
+				Name:    "order_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{OrdersColumns[5], OrdersColumns[0]},
+			},
+			{
+				Name:    "order_user_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{OrdersColumns[1], OrdersColumns[9]},
 			},
 		},
 	}

@@ -14,26 +14,54 @@ type CreateOrderInput struct {
 	UserID   string           `json:"userId"`
 	Items    []OrderItemInput `json:"items"`
 	Currency string           `json:"currency"`
+	// Optional client-chosen key (1 to 200 printable ASCII characters, no
+	// spaces; a UUID is a good choice), scoped to the
+	// user. Retrying with the same key and the same order returns the order
+	// created the first time and publishes nothing new; the same key with a
+	// different order is refused with CONFLICT on input.idempotencyKey.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 type Mutation struct {
 }
 
+// One purchase by one user. Money is integer minor units of currency (cents
+// for USD). Amounts are GraphQL Int, so a unit price and an order total are at
+// most 2147483647 minor units; larger orders are refused at creation.
 type Order struct {
 	ID     string `json:"id"`
 	UserID string `json:"userId"`
 	// The buyer, resolved by the users subgraph.
-	User  *User       `json:"user"`
+	User *User `json:"user"`
+	// The lines in the order the client sent them.
 	Items []OrderItem `json:"items"`
-	// Sum of quantity × unit price, in minor units of currency.
+	// Sum of quantity × unit price, in minor units of currency, computed by the server.
 	TotalMinor int `json:"totalMinor"`
 	// ISO 4217 code, upper case.
 	Currency  string      `json:"currency"`
 	Status    OrderStatus `json:"status"`
 	CreatedAt time.Time   `json:"createdAt"`
+	// The last status change (createdAt until one happens).
+	UpdatedAt time.Time `json:"updatedAt"`
+	// When the order was cancelled; null unless status is CANCELLED.
+	CancelledAt *time.Time `json:"cancelledAt,omitempty"`
+	// Why the order was cancelled, as given to cancelOrder; null when none was given.
+	CancelReason *string `json:"cancelReason,omitempty"`
 }
 
 func (Order) IsEntity() {}
+
+// A page of orders, newest first.
+type OrderConnection struct {
+	Edges    []OrderEdge `json:"edges"`
+	PageInfo *PageInfo   `json:"pageInfo"`
+}
+
+type OrderEdge struct {
+	// Opaque: pass to orders(after:).
+	Cursor string `json:"cursor"`
+	Node   *Order `json:"node"`
+}
 
 type OrderItem struct {
 	Sku      string `json:"sku"`
@@ -50,21 +78,34 @@ type OrderItemInput struct {
 	UnitPriceMinor int    `json:"unitPriceMinor"`
 }
 
+type PageInfo struct {
+	HasNextPage bool `json:"hasNextPage"`
+	// Always false: pages are read forwards only.
+	HasPreviousPage bool    `json:"hasPreviousPage"`
+	StartCursor     *string `json:"startCursor,omitempty"`
+	EndCursor       *string `json:"endCursor,omitempty"`
+}
+
 type Query struct {
 }
 
 type User struct {
 	ID string `json:"id"`
-	// The user's orders, newest first.
+	// The user's newest orders, newest first: at most `first` (1 to 100,
+	// default 20). Page further with Query.orders(userId:).
 	Orders []Order `json:"orders"`
 }
 
 func (User) IsEntity() {}
 
+// CREATED → CANCELLED is the only transition. A cancelled order stays
+// cancelled.
 type OrderStatus string
 
 const (
-	OrderStatusCreated   OrderStatus = "CREATED"
+	// Placed and announced with OrderCreated.
+	OrderStatusCreated OrderStatus = "CREATED"
+	// Cancelled with cancelOrder and announced with OrderCancelled.
 	OrderStatusCancelled OrderStatus = "CANCELLED"
 )
 

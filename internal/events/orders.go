@@ -1,0 +1,45 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OrderCancelled: a CREATED order was cancelled. Published by the orders
+// service through its outbox in the transaction that cancels the order.
+const (
+	TopicOrderCancelled = "OrderCancelled"
+	TypeOrderCancelled  = "io.herald.order.cancelled.v1"
+)
+
+// OrderCancelled is published once an order's cancellation is committed.
+// Key: user id, as OrderCreated, so a consumer of both topics can keep one
+// user's events in one partition order per topic.
+type OrderCancelled struct {
+	OrderID     string    `json:"orderId"`
+	UserID      string    `json:"userId"`
+	TotalMinor  int64     `json:"totalMinor"`
+	Currency    string    `json:"currency"`
+	Reason      string    `json:"reason,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	CancelledAt time.Time `json:"cancelledAt"`
+}
+
+// Validate checks the invariants a consumer relies on.
+func (o OrderCancelled) Validate() error {
+	var errs []error
+	if o.OrderID == "" {
+		errs = append(errs, errors.New("orderId is empty"))
+	}
+	if o.UserID == "" {
+		errs = append(errs, errors.New("userId is empty"))
+	}
+	if len(o.Currency) != 3 {
+		errs = append(errs, fmt.Errorf("currency %q is not an ISO 4217 code", o.Currency))
+	}
+	if o.CancelledAt.IsZero() {
+		errs = append(errs, errors.New("cancelledAt is missing"))
+	}
+	return errors.Join(errs...)
+}
