@@ -59,3 +59,27 @@ func Require(secret string, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Transport adds the shared secret to every request sent through base
+// (nil: http.DefaultTransport). Services that call a subgraph directly, not
+// through the router (orders and notifier asking users), use it.
+func Transport(secret string, base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if secret == "" {
+		return base
+	}
+	return roundTripper{secret: secret, base: base}
+}
+
+type roundTripper struct {
+	secret string
+	base   http.RoundTripper
+}
+
+func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(Header, t.secret)
+	return t.base.RoundTrip(r)
+}

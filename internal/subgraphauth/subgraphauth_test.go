@@ -65,3 +65,33 @@ func TestRequireWithoutSecretIsOff(t *testing.T) {
 		t.Errorf("status = %d, want 200 with the check off", rec.Code)
 	}
 }
+
+// A service calling a protected subgraph directly gets through with the
+// transport and is refused without it.
+func TestTransportSendsSecret(t *testing.T) {
+	const secret = "0123456789abcdef-transport"
+	srv := httptest.NewServer(Require(secret, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name string
+		rt   http.RoundTripper
+		want int
+	}{
+		{"with transport", Transport(secret, nil), http.StatusNoContent},
+		{"wrong secret", Transport("not-the-secret-at-all", nil), http.StatusUnauthorized},
+		{"plain client", nil, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := (&http.Client{Transport: tc.rt}).Post(srv.URL+"/graphql", "application/json", strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+		})
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/subgraphs/orders/generated"
 )
 
@@ -49,6 +50,9 @@ type Config struct {
 	TopicOrderCancelled string
 	OutboxPoll          time.Duration
 	OutboxRetention     time.Duration
+	// SubgraphSecret, when set, is required from callers (internal/subgraphauth)
+	// and sent to the users subgraph.
+	SubgraphSecret string
 }
 
 // LoadConfig declares and reads the service's environment variables.
@@ -74,6 +78,8 @@ func LoadConfig(v *config.Vars) Config {
 			"fallback poll of the outbox relay (commits in this process wake it at once)"),
 		OutboxRetention: v.Duration("HERALD_OUTBOX_RETENTION", 10*time.Minute,
 			"published outbox rows are deleted after this long"),
+		SubgraphSecret: v.String(subgraphauth.EnvVar, "",
+			"shared secret required from callers of this subgraph and sent to the users subgraph; empty turns the check off"),
 	}
 	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
 		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
@@ -197,6 +203,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if httpClient == nil {
 		httpClient = &http.Client{}
 	}
+	if cfg.SubgraphSecret != "" {
+		withSecret := *httpClient
+		withSecret.Transport = subgraphauth.Transport(cfg.SubgraphSecret, httpClient.Transport)
+		httpClient = &withSecret
+	}
 	res := &Resolver{
 		Client:         client,
 		Logger:         logger,
@@ -210,6 +221,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		"database": d.Ping,
 		"broker":   deps.Broker.Ping,
 	})
+	h = subgraphauth.Require(cfg.SubgraphSecret, h)
 	if err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready); err != nil {
 		return fmt.Errorf("orders: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/subgraphs/users/generated"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	// SecretKey (base64 of 32 bytes) encrypts webhook signing secrets at
 	// rest; empty stores them in the clear (development).
 	SecretKey string
+	// SubgraphSecret, when set, is required on every request but /healthz
+	// (see internal/subgraphauth).
+	SubgraphSecret string
 }
 
 // LoadConfig declares and reads the service's environment variables.
@@ -76,6 +80,8 @@ func LoadConfig(v *config.Vars) Config {
 			"development only: accept webhook URLs on localhost/127.0.0.1/::1, over http too"),
 		SecretKey: v.String("HERALD_USERS_SECRET_KEY", "",
 			"base64 of 32 random bytes encrypting webhook signing secrets at rest (empty: stored unencrypted, development only)"),
+		SubgraphSecret: v.String(subgraphauth.EnvVar, "",
+			"shared secret the router (and services calling this subgraph) must send; empty accepts any caller"),
 	}
 	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
 		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
@@ -219,7 +225,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	opts.Dialect = d.Dialect
-	h := newHandler(client, checks, logger, opts)
+	h := subgraphauth.Require(cfg.SubgraphSecret, newHandler(client, checks, logger, opts))
 	serveErr := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready)
 	cancel()
 	consumeErr := <-consumed
