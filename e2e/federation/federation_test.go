@@ -1,0 +1,367 @@
+// Package federation checks the users and orders subgraphs through the
+// router, in one process: the real services on real PostgreSQL and NATS
+// JetStream, reached only over HTTP at the router as a client would.
+package federation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/stream/backend"
+	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/router"
+	"github.com/heraldhq/herald/subgraphs/orders"
+	"github.com/heraldhq/herald/subgraphs/users"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// graph is the router's /graphql URL.
+type graph string
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (g graph) do(t *testing.T, query string, vars map[string]any, out any) []gqlError {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := http.Post(string(g), "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", g, err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []gqlError      `json:"errors"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			t.Fatalf("decode data %s: %v", r.Data, err)
+		}
+	}
+	return r.Errors
+}
+
+func (g graph) must(t *testing.T, query string, vars map[string]any, out any) {
+	t.Helper()
+	if errs := g.do(t, query, vars, out); len(errs) > 0 {
+		t.Fatalf("graphql errors: %+v", errs)
+	}
+}
+
+// startGraph runs users, orders and the router in-process on PostgreSQL and
+// NATS, and returns the router's endpoint once it serves the composed graph.
+func startGraph(t *testing.T) graph {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	suffix := fmt.Sprintf("fed%d", time.Now().UnixNano())
+	env := map[string]string{
+		"HERALD_STREAM":              "nats",
+		"HERALD_NATS_URL":            testenv.NATS(t),
+		"HERALD_DB_DRIVER":           "postgres",
+		"HERALD_TOPIC_ORDER_CREATED": suffix + ".OrderCreated",
+		"HERALD_USERS_GROUP":         suffix + "-users",
+		"HERALD_SUBGRAPH_SECRET":     "federation-test-secret-0123456789",
+	}
+	vars := func(extra map[string]string) *config.Vars {
+		return config.New(func(k string) string {
+			if v, ok := extra[k]; ok {
+				return v
+			}
+			return env[k]
+		})
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	sv := vars(nil)
+	broker, err := backend.Open(ctx, backend.LoadConfig(sv), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 3)
+	t.Cleanup(func() {
+		cancel()
+		for range 3 {
+			<-done
+		}
+		broker.Close()
+	})
+
+	usersAddr := make(chan net.Addr, 1)
+	uv := vars(map[string]string{"HERALD_HTTP_ADDR": "127.0.0.1:0", "HERALD_DB_DSN": testenv.Postgres(t)})
+	ucfg := users.LoadConfig(uv)
+	ordersAddr := make(chan net.Addr, 1)
+	ov := vars(map[string]string{"HERALD_HTTP_ADDR": "127.0.0.1:0", "HERALD_DB_DSN": testenv.Postgres(t)})
+	ocfg := orders.LoadConfig(ov)
+	for _, v := range []*config.Vars{sv, uv, ov} {
+		if err := v.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() {
+		defer func() { done <- struct{}{} }()
+		if err := users.Run(ctx, ucfg, users.Deps{Logger: logger, Broker: broker, Ready: func(a net.Addr) { usersAddr <- a }}); err != nil {
+			t.Errorf("users: %v", err)
+			usersAddr <- nil
+		}
+	}()
+	ua := <-usersAddr
+	if ua == nil {
+		t.FailNow()
+	}
+	ocfg.UsersURL = "http://" + ua.String() + "/graphql"
+	go func() {
+		defer func() { done <- struct{}{} }()
+		if err := orders.Run(ctx, ocfg, orders.Deps{Logger: logger, Broker: broker, Ready: func(a net.Addr) { ordersAddr <- a }}); err != nil {
+			t.Errorf("orders: %v", err)
+			ordersAddr <- nil
+		}
+	}()
+	oa := <-ordersAddr
+	if oa == nil {
+		t.FailNow()
+	}
+
+	rv := vars(map[string]string{
+		"HERALD_HTTP_ADDR": "127.0.0.1:0",
+		"HERALD_SUBGRAPHS": "users=http://" + ua.String() + "/graphql,orders=http://" + oa.String() + "/graphql,notifications=builtin",
+	})
+	rcfg := router.LoadConfig(rv)
+	if err := rv.Err(); err != nil {
+		t.Fatal(err)
+	}
+	routerAddr := make(chan net.Addr, 1)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		if err := router.Run(ctx, rcfg, router.Deps{Logger: logger, Broker: broker, Ready: func(a net.Addr) { routerAddr <- a }}); err != nil {
+			t.Errorf("router: %v", err)
+		}
+	}()
+	base := "http://" + (<-routerAddr).String()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("router not ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The subgraphs refuse callers without the router's secret.
+	resp, err := http.Post("http://"+ua.String()+"/graphql", "application/json", strings.NewReader(`{"query":"{ __typename }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("users subgraph called without the secret: HTTP %d, want 401", resp.StatusCode)
+	}
+	return graph(base + "/graphql")
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+
+const userFields = `id name email phone orderCount
+	preferences { email sms locale
+		quietHours { start end timeZone }
+		categories { category critical enabled optedOut channels } }`
+
+type prefs struct {
+	Email      bool   `json:"email"`
+	SMS        bool   `json:"sms"`
+	Locale     string `json:"locale"`
+	QuietHours *struct {
+		Start    string `json:"start"`
+		End      string `json:"end"`
+		TimeZone string `json:"timeZone"`
+	} `json:"quietHours"`
+	Categories []struct {
+		Category string   `json:"category"`
+		Critical bool     `json:"critical"`
+		Enabled  bool     `json:"enabled"`
+		OptedOut []string `json:"optedOut"`
+		Channels []string `json:"channels"`
+	} `json:"categories"`
+}
+
+type user struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Email       string `json:"email"`
+	Phone       string `json:"phone"`
+	OrderCount  int    `json:"orderCount"`
+	Preferences prefs  `json:"preferences"`
+}
+
+func TestPreferencesThroughRouter(t *testing.T) {
+	g := startGraph(t)
+	email := fmt.Sprintf("Quiet.%d@Example.COM", time.Now().UnixNano())
+
+	var reg struct{ RegisterUser user }
+	g.must(t, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ `+userFields+` } }`, map[string]any{"in": map[string]any{
+		"name": "Quinn", "email": email, "phone": "+44 20 7946 0958",
+		"preferences": map[string]any{
+			"sms":        true,
+			"locale":     "de-at",
+			"quietHours": map[string]any{"start": "22:00", "end": "07:00", "timeZone": "Europe/Vienna"},
+			"categories": []any{
+				map[string]any{"category": "MARKETING", "enabled": true, "optedOut": []string{"SMS"}},
+			},
+		},
+	}}, &reg)
+	u := reg.RegisterUser
+	if u.Email != strings.ToLower(email) || u.Phone != "+442079460958" {
+		t.Fatalf("registered %+v: want lower-cased email and E.164 phone", u)
+	}
+	if u.Preferences.Locale != "de-AT" || u.Preferences.QuietHours == nil || u.Preferences.QuietHours.TimeZone != "Europe/Vienna" {
+		t.Fatalf("preferences not stored as given: %+v", u.Preferences)
+	}
+	cats := map[string]bool{}
+	for _, c := range u.Preferences.Categories {
+		switch c.Category {
+		case "MARKETING":
+			if !c.Enabled || len(c.OptedOut) != 1 || c.OptedOut[0] != "SMS" {
+				t.Fatalf("MARKETING = %+v, want enabled with SMS opted out", c)
+			}
+		case "ORDER_UPDATES":
+			if !c.Critical || !c.Enabled {
+				t.Fatalf("ORDER_UPDATES = %+v, want critical and enabled", c)
+			}
+		}
+		cats[c.Category] = true
+	}
+	if !cats["MARKETING"] || !cats["ORDER_UPDATES"] {
+		t.Fatalf("categories %+v", u.Preferences.Categories)
+	}
+
+	// Read back through the router, joined with orders (none yet).
+	var read struct {
+		User struct {
+			user
+			Orders []struct{ ID string } `json:"orders"`
+		}
+	}
+	g.must(t, `query($id: ID!){ user(id: $id){ `+userFields+` orders { id } } }`, map[string]any{"id": u.ID}, &read)
+	if read.User.ID != u.ID || read.User.Preferences.QuietHours.Start != "22:00" || len(read.User.Orders) != 0 {
+		t.Fatalf("read back %+v", read.User)
+	}
+
+	// Change: quiet hours off, locale, marketing off.
+	var upd struct {
+		UpdateUser struct{ User user } `json:"updateUser"`
+	}
+	g.must(t, `mutation($id: ID!, $in: UpdateUserInput!){ updateUser(id: $id, input: $in){ user { `+userFields+` } } }`,
+		map[string]any{"id": u.ID, "in": map[string]any{"preferences": map[string]any{
+			"quietHours": nil, "locale": "fr",
+			"categories": []any{map[string]any{"category": "MARKETING", "enabled": false}},
+		}}}, &upd)
+	if p := upd.UpdateUser.User.Preferences; p.QuietHours != nil || p.Locale != "fr" {
+		t.Fatalf("after update: %+v", p)
+	}
+
+	// Each invalid field is refused with BAD_USER_INPUT naming it, and
+	// changes nothing.
+	for _, tc := range []struct {
+		name  string
+		in    map[string]any
+		field string
+	}{
+		{"email", map[string]any{"email": "not an address"}, "input.email"},
+		{"phone", map[string]any{"phone": "12345"}, "input.phone"},
+		{"zone", map[string]any{"preferences": map[string]any{"quietHours": map[string]any{"start": "22:00", "end": "07:00", "timeZone": "Mars/Olympus_Mons"}}}, "input.preferences.quietHours.timeZone"},
+		{"url", map[string]any{"webhook": map[string]any{"url": "http://example.com/hook", "enabled": true}}, "input.webhook.url"},
+		{"locale", map[string]any{"preferences": map[string]any{"locale": "not a locale!"}}, "input.preferences.locale"},
+	} {
+		t.Run("invalid "+tc.name, func(t *testing.T) {
+			errs := g.do(t, `mutation($id: ID!, $in: UpdateUserInput!){ updateUser(id: $id, input: $in){ user { id } } }`,
+				map[string]any{"id": u.ID, "in": tc.in}, nil)
+			if len(errs) != 1 {
+				t.Fatalf("errors %+v, want one", errs)
+			}
+			if errs[0].Extensions["code"] != "BAD_USER_INPUT" || errs[0].Extensions["field"] != tc.field {
+				t.Fatalf("error %+v, want BAD_USER_INPUT on %s", errs[0], tc.field)
+			}
+			var again struct{ User user }
+			g.must(t, `query($id: ID!){ user(id: $id){ `+userFields+` } }`, map[string]any{"id": u.ID}, &again)
+			if again.User.Email != u.Email || again.User.Phone != u.Phone || again.User.Preferences.Locale != "fr" || again.User.Preferences.QuietHours != nil {
+				t.Fatalf("refused update changed the user: %+v", again.User)
+			}
+		})
+	}
+}
+
+func TestIdempotentOrderAndCountThroughRouter(t *testing.T) {
+	g := startGraph(t)
+	var reg struct{ RegisterUser user }
+	g.must(t, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`, map[string]any{"in": map[string]any{
+		"name": "Ida", "email": fmt.Sprintf("ida.%d@example.com", time.Now().UnixNano()),
+	}}, &reg)
+	in := map[string]any{
+		"userId": reg.RegisterUser.ID, "currency": "USD", "idempotencyKey": "checkout-42",
+		"items": []any{map[string]any{"sku": "A", "name": "Apple", "quantity": 3, "unitPriceMinor": 50}},
+	}
+	var first, second struct {
+		CreateOrder struct {
+			ID         string `json:"id"`
+			TotalMinor int    `json:"totalMinor"`
+		} `json:"createOrder"`
+	}
+	q := `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id totalMinor } }`
+	g.must(t, q, map[string]any{"in": in}, &first)
+	g.must(t, q, map[string]any{"in": in}, &second)
+	if first.CreateOrder.ID == "" || first.CreateOrder.ID != second.CreateOrder.ID || first.CreateOrder.TotalMinor != 150 {
+		t.Fatalf("retried createOrder: %+v then %+v, want the same order with total 150", first, second)
+	}
+	in["items"] = []any{map[string]any{"sku": "A", "name": "Apple", "quantity": 4, "unitPriceMinor": 50}}
+	errs := g.do(t, q, map[string]any{"in": in}, nil)
+	if len(errs) != 1 || errs[0].Extensions["field"] != "input.idempotencyKey" {
+		t.Fatalf("same key, other payload: %+v, want one error on input.idempotencyKey", errs)
+	}
+
+	// The users service counts the one order from the OrderCreated stream.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var r struct {
+			User struct {
+				OrderCount int                   `json:"orderCount"`
+				Orders     []struct{ ID string } `json:"orders"`
+			}
+		}
+		g.must(t, `query($id: ID!){ user(id: $id){ orderCount orders { id } } }`, map[string]any{"id": reg.RegisterUser.ID}, &r)
+		if len(r.User.Orders) != 1 {
+			t.Fatalf("user has %d orders through the router, want 1", len(r.User.Orders))
+		}
+		if r.User.OrderCount == 1 {
+			break
+		}
+		if r.User.OrderCount > 1 || time.Now().After(deadline) {
+			t.Fatalf("orderCount = %d, want 1", r.User.OrderCount)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
