@@ -185,7 +185,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-
 const userFields = `id name email phone orderCount
 	preferences { email sms locale
 		quietHours { start end timeZone }
