@@ -1,13 +1,12 @@
 package notifier
 
 import (
-	"net"
-	"net/mail"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/migrate"
 )
 
 // Config is the notifier's configuration.
@@ -20,14 +19,23 @@ type Config struct {
 	Topic        string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
 	StatusTopic  string // NotificationStatus topic (status events, via the outbox)
 	Group        string
-	SMTP         SMTPConfig
-	Workers      int
-	Poll         time.Duration
-	Lease        time.Duration
-	Backoff      Backoff
-	MaxAttempts  int
-	MaxAge       time.Duration
-	Breaker      BreakerSettings
+	// Channels are the channels' configurations (declared by the channel
+	// packages); Run builds its senders from them unless Deps.Senders is set.
+	Channels Channels
+	// Migrate is migrate.ModeAuto (apply pending schema migrations at
+	// start-up) or migrate.ModeOff (refuse to start unless the schema is
+	// current: production runs `notifier migrate` as a release step).
+	Migrate string
+	// StatusRetention is how long status history rows and published status
+	// outbox rows are kept.
+	StatusRetention time.Duration
+	Workers         int
+	Poll            time.Duration
+	Lease           time.Duration
+	Backoff         Backoff
+	MaxAttempts     int
+	MaxAge          time.Duration
+	Breaker         BreakerSettings
 }
 
 // LoadConfig declares and reads the notifier's environment variables.
@@ -42,19 +50,13 @@ func LoadConfig(v *config.Vars) Config {
 		Topic:        v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
 		StatusTopic:  v.String("HERALD_TOPIC_NOTIFICATION_STATUS", events.TopicNotificationStatus, "topic the notifier publishes delivery status events to"),
 		Group:        v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
-		SMTP: SMTPConfig{
-			Addr:       v.String("HERALD_SMTP_ADDR", "127.0.0.1:1025", "SMTP relay host:port"),
-			TLS:        v.Enum("HERALD_SMTP_TLS", TLSStartTLSRequired, "SMTP transport security", TLSStartTLSRequired, TLSStartTLS, TLSNone),
-			CAFile:     v.String("HERALD_SMTP_CA_FILE", "", "PEM file of the CA(s) to trust for the relay instead of the system roots"),
-			ServerName: v.String("HERALD_SMTP_TLS_SERVER_NAME", "", "name to verify in the relay's certificate (default: host of HERALD_SMTP_ADDR)"),
-			Username:   v.String("HERALD_SMTP_USERNAME", "", "SMTP user (authentication is off when empty)"),
-			Password:   v.String("HERALD_SMTP_PASSWORD", "", "SMTP password"),
-			From:       v.String("HERALD_MAIL_FROM", "Herald <notifications@herald.local>", "From header of notification emails"),
-			Timeout:    v.Duration("HERALD_SMTP_TIMEOUT", 30*time.Second, "timeout of one SMTP conversation"),
-		},
-		Workers: v.Int("HERALD_DELIVERY_WORKERS", 2, "delivery workers (PostgreSQL; SQLite always uses one)"),
-		Poll:    v.Duration("HERALD_DELIVERY_POLL", 2*time.Second, "how often workers look for due deliveries besides wake-ups"),
-		Lease:   v.Duration("HERALD_DELIVERY_LEASE", 2*time.Minute, "how long a claimed delivery stays reserved for its worker"),
+		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
+			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `notifier migrate` first)",
+			migrate.ModeAuto, migrate.ModeOff),
+		StatusRetention: v.Duration("HERALD_STATUS_RETENTION", DefaultStatusRetention, "status history rows and published status outbox rows older than this are deleted"),
+		Workers:         v.Int("HERALD_DELIVERY_WORKERS", 2, "delivery workers (PostgreSQL; SQLite always uses one)"),
+		Poll:            v.Duration("HERALD_DELIVERY_POLL", 2*time.Second, "how often workers look for due deliveries besides wake-ups"),
+		Lease:           v.Duration("HERALD_DELIVERY_LEASE", 2*time.Minute, "how long a claimed delivery stays reserved for its worker"),
 		Backoff: Backoff{
 			Base:   v.Duration("HERALD_DELIVERY_BACKOFF_BASE", 2*time.Second, "retry delay after the first failed attempt (doubles each time)"),
 			Max:    v.Duration("HERALD_DELIVERY_BACKOFF_MAX", 5*time.Minute, "longest retry delay (before jitter)"),
@@ -67,11 +69,7 @@ func LoadConfig(v *config.Vars) Config {
 			OpenFor:  v.Duration("HERALD_USERS_BREAKER_OPEN", 10*time.Second, "how long the users-service breaker stays open before one probe"),
 		},
 	}
-	_, _, err := net.SplitHostPort(c.SMTP.Addr)
-	v.Check(err == nil, "HERALD_SMTP_ADDR: %q is not host:port", c.SMTP.Addr)
-	_, err = mail.ParseAddress(c.SMTP.From)
-	v.Check(err == nil, "HERALD_MAIL_FROM: %q is not an address such as \"Name <user@example.com>\"", c.SMTP.From)
-	v.Check(c.SMTP.Password == "" || c.SMTP.Username != "", "HERALD_SMTP_PASSWORD: set without HERALD_SMTP_USERNAME")
+	c.Channels = LoadChannels(v)
 	v.Check(c.DBDriver != db.Postgres || c.DBDSN != ".run/notifier.db", "HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
 	v.Check(c.Topic != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
 	v.Check(c.StatusTopic != "", "HERALD_TOPIC_NOTIFICATION_STATUS: must not be empty")
@@ -84,6 +82,9 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(c.Workers >= 1, "HERALD_DELIVERY_WORKERS: must be at least 1")
 	v.Check(c.Poll > 0, "HERALD_DELIVERY_POLL: must be positive")
 	v.Check(c.Backoff.Base > 0 && c.Backoff.Max >= c.Backoff.Base, "HERALD_DELIVERY_BACKOFF_BASE/MAX: need 0 < base <= max")
-	v.Check(c.Lease > c.SMTP.Timeout, "HERALD_DELIVERY_LEASE: must exceed HERALD_SMTP_TIMEOUT (a send must end before its claim does)")
+	v.Check(c.StatusRetention > 0, "HERALD_STATUS_RETENTION: must be positive")
+	v.Check(c.Lease > c.Channels.MaxTimeout(),
+		"HERALD_DELIVERY_LEASE: %s must exceed the longest channel timeout, %s (HERALD_SMTP_TIMEOUT, HERALD_SMS_TIMEOUT, HERALD_WEBHOOK_TIMEOUT): a send must end before its claim does",
+		c.Lease, c.Channels.MaxTimeout())
 	return c
 }

@@ -21,9 +21,14 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"users", c.UsersURL, "http://127.0.0.1:4001/graphql"},
 		{"topic", c.Topic, "OrderCreated"},
 		{"group", c.Group, "herald-notifier"},
-		{"smtp", c.SMTP.Addr, "127.0.0.1:1025"},
-		{"tls", c.SMTP.TLS, "starttls-required"},
-		{"from", c.SMTP.From, "Herald <notifications@herald.local>"},
+		{"smtp", c.Channels.Email.Addr, "127.0.0.1:1025"},
+		{"tls", c.Channels.Email.TLS, "starttls-required"},
+		{"from", c.Channels.Email.From, "Herald <notifications@herald.local>"},
+		{"webhook timeout", c.Channels.Webhook.Timeout.String(), "10s"},
+		{"sms off", fmt.Sprint(c.Channels.SMS.Enabled()), "false"},
+		{"migrate", c.Migrate, "auto"},
+		{"retention", c.StatusRetention.String(), "168h0m0s"},
+		{"longest channel timeout", c.Channels.MaxTimeout().String(), "30s"},
 		{"status topic", c.StatusTopic, "NotificationStatus"},
 		{"max attempts", fmt.Sprint(c.MaxAttempts), "12"},
 		{"max age", c.MaxAge.String(), "24h0m0s"},
@@ -52,6 +57,12 @@ func TestLoadConfigProblems(t *testing.T) {
 		{map[string]string{"HERALD_DELIVERY_MAX_ATTEMPTS": "0"}, "HERALD_DELIVERY_MAX_ATTEMPTS"},
 		{map[string]string{"HERALD_DELIVERY_MAX_AGE": "0s"}, "HERALD_DELIVERY_MAX_AGE"},
 		{map[string]string{"HERALD_USERS_BREAKER_FAILURES": "0"}, "HERALD_USERS_BREAKER_FAILURES"},
+		{map[string]string{"HERALD_DB_MIGRATE": "always"}, "HERALD_DB_MIGRATE"},
+		{map[string]string{"HERALD_STATUS_RETENTION": "0s"}, "HERALD_STATUS_RETENTION"},
+		// The lease must outlast every channel's timeout, not only SMTP's.
+		{map[string]string{"HERALD_SMTP_TIMEOUT": "3m"}, "HERALD_DELIVERY_LEASE"},
+		{map[string]string{"HERALD_SMS_TIMEOUT": "3m"}, "HERALD_DELIVERY_LEASE"},
+		{map[string]string{"HERALD_WEBHOOK_TIMEOUT": "3m"}, "HERALD_DELIVERY_LEASE"},
 	}
 	for _, tc := range tests {
 		v := config.New(func(k string) string { return tc.env[k] })
@@ -59,6 +70,19 @@ func TestLoadConfigProblems(t *testing.T) {
 		err := v.Err()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("env %v: err = %v, want one naming %s", tc.env, err, tc.want)
+		}
+	}
+}
+
+// Each channel variable is declared once, by its channel package: a bad
+// value is reported once, not once per declaration.
+func TestChannelVariablesDeclaredOnce(t *testing.T) {
+	env := map[string]string{"HERALD_SMTP_TLS": "maybe", "HERALD_MAIL_FROM": "@@"}
+	v := config.New(func(k string) string { return env[k] })
+	_ = LoadConfig(v)
+	for name := range env {
+		if n := strings.Count(v.Err().Error(), name+":"); n != 1 {
+			t.Errorf("%s reported %d times, want once: %v", name, n, v.Err())
 		}
 	}
 }

@@ -17,15 +17,6 @@ import (
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
-// Renderer renders the email of an order confirmation for a user's name and
-// locale. RenderOrderConfirmation (locale ignored) is the default.
-type Renderer func(order events.OrderCreated, name, locale string) (Email, error)
-
-// DefaultRenderer renders with the embedded templates.
-func DefaultRenderer(order events.OrderCreated, name, _ string) (Email, error) {
-	return RenderOrderConfirmation(order, name)
-}
-
 // Dead-letter headers added to a message on <topic>.dlq.
 const (
 	// HeaderDeadLetterTopic is the topic the message was consumed from;
@@ -49,7 +40,7 @@ type Consumer struct {
 	// Available lists the channels this notifier can send; the gate skips
 	// the others with a reason.
 	Available map[string]bool
-	Render    Renderer // nil: DefaultRenderer
+	Render    Renderer // nil: RenderLocalized
 	Metrics   *Metrics // nil: none
 	// Wake, when set, is called after new deliveries commit so a worker sends
 	// them now instead of at its next poll; Published after status events
@@ -69,7 +60,9 @@ func (c *Consumer) Handle(ctx context.Context, m stream.Message) error {
 	if err != nil {
 		return c.deadLetter(ctx, m, err)
 	}
-	log := c.Logger.With("event_id", env.ID, "order_id", order.OrderID, "user_id", order.UserID)
+	tp := traceParent(env.TraceParent)
+	log := c.Logger.With("event_id", env.ID, "order_id", order.OrderID, "user_id", order.UserID, "traceparent", tp)
+	ctx = withTraceParent(ctx, tp)
 
 	// A cheap check before asking the users service; the unique inbox row
 	// below is what actually guarantees exactly one set of deliveries.
@@ -149,14 +142,14 @@ func (c *Consumer) plan(order events.OrderCreated, env events.Envelope, payload 
 			ID: uuid.New(), EventID: env.ID, EventType: env.Type, OrderID: order.OrderID, UserID: order.UserID,
 			Channel: delivery.Channel(d.Channel), Category: category, Critical: d.Critical, Locale: p.Locale,
 			Recipient: d.Recipient, Secret: d.Secret, Status: delivery.Status(d.Status),
-			NextAttemptAt: d.DueAt.UTC(), Payload: payload,
+			NextAttemptAt: d.DueAt.UTC(), Payload: payload, Traceparent: traceParent(env.TraceParent),
 		}
 		if d.Status != "SKIPPED" {
 			switch d.Channel {
 			case channel.Email:
 				render := c.Render
 				if render == nil {
-					render = DefaultRenderer
+					render = RenderLocalized
 				}
 				e, err := render(order, p.Name, p.Locale)
 				if err != nil {
@@ -210,7 +203,7 @@ func (c *Consumer) record(ctx context.Context, topic, eventID string, rows []new
 				SetRecipient(d.Recipient).SetSecret(d.Secret).
 				SetStatus(d.Status).SetPublicStatus(d.PublicStatus).SetStatusAt(at).
 				SetLastError(nd.reason).SetSubject(d.Subject).SetBody(d.Body).SetHTMLBody(d.HTMLBody).
-				SetPayload(d.Payload).SetNextAttemptAt(d.NextAttemptAt).SetCreatedAt(now))
+				SetPayload(d.Payload).SetTraceparent(d.Traceparent).SetNextAttemptAt(d.NextAttemptAt).SetCreatedAt(now))
 		}
 		if err := tx.Delivery.CreateBulk(creates...).Exec(ctx); err != nil {
 			return rollback(fmt.Errorf("insert deliveries for %s: %w", eventID, err))

@@ -36,6 +36,30 @@
 // is dropped. Transient failures are retried with exponential backoff and
 // jitter until MaxAttempts or MaxAge; permanent ones fail at once.
 //
+// A DEFERRED row (quiet hours) is re-checked before its first attempt: the
+// worker asks the users service again through the consumer's breaker and
+// runs Decide on the current policy (quiet hours aside). A deleted user's
+// row is SKIPPED ("user deleted"), a switched-off channel's SKIPPED with
+// that reason, a changed address used. If the users service cannot answer,
+// the claim is released back to DEFERRED (row only, nothing published, no
+// attempt counted) and tried again after a backoff step.
+//
+// Senders come from Config.Channels (channels.go: the channel packages'
+// configurations, declared once by those packages), emails are rendered at
+// consume time by RenderLocalized (the email channel's per-locale
+// templates); Deps can replace both.
+//
+// # Schema, tracing, retention
+//
+// The schema is created by versioned migrations in ent/notifier/migrations
+// (migrate.go; HERALD_DB_MIGRATE=auto applies them at start, off only
+// checks, `notifier migrate` applies them as a release step); ent's
+// auto-migration is not used. The consumed event's traceparent (trace.go)
+// is stored on each delivery, set on its status events, sent on the
+// users-service requests for the event and logged. historyCleaner
+// (retention.go) deletes status history older than StatusRetention; the
+// status relay deletes published outbox rows with the same retention.
+//
 // # Statuses (status.go)
 //
 // Row statuses move forward only, along the table rowNext; SENDING is the
@@ -49,7 +73,8 @@
 //	RETRYING  an attempt failed transiently; next at nextAttemptAt (reason)
 //	SENT      accepted by the provider (SMTP: the relay answered 250)
 //	FAILED    a permanent failure, or attempts/age exhausted (reason)
-//	SKIPPED   will not be sent (no address, channel not configured; reason)
+//	SKIPPED   will not be sent (no address, channel not configured, user
+//	          deleted before a deferred delivery was due; reason)
 //
 // Delivery is at least once: between the provider's accept and our commit a
 // crash resends, with the same delivery id (Message-ID, idempotency key).

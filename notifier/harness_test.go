@@ -20,7 +20,10 @@ import (
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/notifier/channel/email"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
 
@@ -145,11 +148,11 @@ func openDB(t testing.TB, driver, dsn string) (*entnotifier.Client, *db.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	c := entnotifier.NewClient(entnotifier.Driver(d.Driver))
-	if err := c.Schema.Create(ctx); err != nil {
+	// The versioned migrations, as Run applies them (HERALD_DB_MIGRATE=auto).
+	if err := migrateDB(ctx, d, migrate.ModeAuto, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	return c, d
+	return entnotifier.NewClient(entnotifier.Driver(d.Driver)), d
 }
 
 // orderMessage encodes an OrderCreated event for userID with a fresh event id.
@@ -194,3 +197,58 @@ func (p *recordingPublisher) published() []stream.Message {
 }
 
 func uniqueName(prefix string) string { return fmt.Sprintf("%s-%s", prefix, uuid.NewString()[:8]) }
+
+func sampleOrder() events.OrderCreated {
+	return events.OrderCreated{
+		OrderID: "ord_01HX7",
+		UserID:  "usr_42",
+		Items: []events.OrderItem{
+			{SKU: "MUG-1", Name: "Mug <Herald> & Co", Quantity: 2, UnitPriceMinor: 1250},
+			{SKU: "TEE-9", Name: "T-shirt", Quantity: 1, UnitPriceMinor: 199999},
+		},
+		TotalMinor: 202499,
+		Currency:   "EUR",
+		CreatedAt:  time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
+	}
+}
+
+// waitMail polls mailpit until want messages reached to (or the test's
+// patience ends) and returns them.
+func waitMail(t *testing.T, mp interface {
+	Messages(context.Context, string) ([]testenv.MailMessage, error)
+}, to string, want int) []testenv.MailMessage {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		msgs, err := mp.Messages(ctx, to)
+		if err != nil {
+			t.Fatalf("read mailpit: %v", err)
+		}
+		if len(msgs) >= want || time.Now().After(deadline) {
+			return msgs
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func uniqueAddress(prefix string) string {
+	return prefix + "-" + uuid.NewString()[:8] + "@example.com"
+}
+
+// mailpitEmail is the email channel's configuration for a mailpit relay
+// (STARTTLS required, trusting mailpit's CA).
+func mailpitEmail(mp *testenv.MailpitServer) email.Config {
+	return email.Config{Addr: mp.SMTPAddr, TLS: email.TLSStartTLSRequired, CAFile: mp.CAFile,
+		From: "Herald <notifications@herald.local>", Timeout: 10 * time.Second}
+}
+
+// mailpitSender is the real email channel sender for a mailpit relay.
+func mailpitSender(t testing.TB, mp *testenv.MailpitServer) *email.Sender {
+	t.Helper()
+	s, err := email.New(mailpitEmail(mp), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

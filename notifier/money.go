@@ -10,8 +10,8 @@ import (
 	"golang.org/x/text/message"
 )
 
-// printer formats amounts for emails. English grouping for now; a user
-// locale can replace it once users carry one.
+// printer formats amounts for the SMS text made at consume time (emails are
+// formatted per locale by the email channel's templates).
 var printer = message.NewPrinter(language.English)
 
 // FormatMoney renders an amount given in integer minor units of an ISO 4217

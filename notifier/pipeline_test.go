@@ -38,9 +38,8 @@ func pipelineConfig(users *usersService, mp *testenv.MailpitServer, driver, dsn 
 		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: uniqueName("OrderCreated"), StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
-		SMTP: SMTPConfig{Addr: mp.SMTPAddr, TLS: TLSStartTLSRequired, CAFile: mp.CAFile,
-			From: "Herald <notifications@herald.local>", Timeout: 10 * time.Second},
-		Workers: 2, Poll: 200 * time.Millisecond, Lease: time.Minute,
+		Channels: Channels{Email: mailpitEmail(mp)},
+		Workers:  2, Poll: 200 * time.Millisecond, Lease: time.Minute,
 		Backoff:     Backoff{Base: 200 * time.Millisecond, Max: time.Second, Jitter: 0.5},
 		MaxAttempts: 100, MaxAge: time.Hour,
 		Breaker: BreakerSettings{Failures: 5, OpenFor: time.Second},
@@ -273,7 +272,7 @@ func TestPoisonDeadLetterReplayKafka(t *testing.T) {
 		if o.OrderID == "ord-poison" {
 			return Email{}, errors.New("template: no such currency layout")
 		}
-		return DefaultRenderer(o, name, locale)
+		return RenderLocalized(o, name, locale)
 	}
 	stop, base := startRunDeps(t, cfg, Deps{Broker: broker, Render: broken})
 

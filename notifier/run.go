@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -33,12 +32,12 @@ type Deps struct {
 	// pass one wired in-process); nil means HTTP to cfg.UsersURL. Either way
 	// it is wrapped in the circuit breaker.
 	Users UserDirectory
-	// Senders adds or replaces channel senders by channel name
-	// (channel.SMS, channel.Webhook, ...). Without an entry for
-	// channel.Email, Run sends email through cfg.SMTP. A channel without a
-	// sender is SKIPPED by the policy gate.
+	// Senders are the channel senders by channel name (channel.Email,
+	// channel.SMS, channel.Webhook). nil means cfg.Channels.Senders; a
+	// non-nil map is the complete set. A channel without a sender is
+	// SKIPPED by the policy gate ("channel not configured").
 	Senders map[string]channel.Sender
-	// Render replaces the email renderer (e.g. per-locale templates).
+	// Render renders emails at consume time; nil means RenderLocalized.
 	Render Renderer
 	// Metrics, when set, is used instead of a fresh registry (tests).
 	Metrics *Metrics
@@ -58,14 +57,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if deps.Broker == nil {
 		return errors.New("notifier: Deps.Broker is required")
 	}
-	senders := map[string]channel.Sender{}
-	maps.Copy(senders, deps.Senders)
-	if senders[channel.Email] == nil {
-		smtp, err := NewSMTPSender(cfg.SMTP, logger)
-		if err != nil {
-			return fmt.Errorf("notifier: %w", err)
+	senders := deps.Senders
+	if senders == nil {
+		var err error
+		if senders, err = cfg.Channels.Senders(logger); err != nil {
+			return fmt.Errorf("notifier channels: %w", err)
 		}
-		senders[channel.Email] = EmailChannel{Sender: smtp}
+	}
+	render := deps.Render
+	if render == nil {
+		render = RenderLocalized
 	}
 	available := map[string]bool{}
 	for name, s := range senders {
@@ -81,10 +82,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return fmt.Errorf("notifier database: %w", err)
 	}
 	defer database.Close()
-	client := entnotifier.NewClient(entnotifier.Driver(database.Driver))
-	if err := client.Schema.Create(ctx); err != nil {
-		return fmt.Errorf("notifier migrate: %w", err)
+	if err := migrateDB(ctx, database, cfg.Migrate, logger.With("component", "migrate")); err != nil {
+		return err
 	}
+	client := entnotifier.NewClient(entnotifier.Driver(database.Driver))
+
+	retention := cfg.StatusRetention
+	if retention <= 0 {
+		retention = DefaultStatusRetention
+	}
+	cleaner := &historyCleaner{DB: client, Retention: retention, Logger: logger.With("component", "status-retention")}
 
 	dlqTopic := cfg.Topic + events.DeadLetterSuffix
 	for _, t := range []string{cfg.Topic, dlqTopic, cfg.StatusTopic} {
@@ -104,7 +111,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer sub.Close()
 	relay, err := outbox.New(outbox.Config{
 		DB: database.SQL, Dialect: database.Dialect, Table: "outbox_events", Publisher: pub,
-		Logger: logger.With("component", "status-outbox"),
+		Logger:    logger.With("component", "status-outbox"),
+		Retention: retention, // published status events are kept as long as their history
 	})
 	if err != nil {
 		return fmt.Errorf("status outbox: %w", err)
@@ -134,12 +142,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			DB: client, Dialect: database.Dialect, Senders: senders, Status: status, Metrics: metrics,
 			Logger:  logger.With("component", "delivery-worker", "worker", i),
 			Backoff: cfg.Backoff, MaxAttempts: cfg.MaxAttempts, MaxAge: cfg.MaxAge,
-			Lease: cfg.Lease, Poll: cfg.Poll, Published: relay.Notify,
+			Lease: cfg.Lease, Poll: cfg.Poll, Published: relay.Notify, Users: guarded,
 		}).Init()
 	}
 	consumer := &Consumer{
 		DB: client, Users: guarded, DLQ: pub, Status: status, Available: available,
-		Render: deps.Render, Metrics: metrics, Published: relay.Notify,
+		Render: render, Metrics: metrics, Published: relay.Notify,
 		Logger: logger.With("component", "consumer"),
 		Wake: func() {
 			for _, w := range ws {
@@ -161,7 +169,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	mux.Handle("GET /metrics", metrics.Handler())
 
 	logger.Info("notifier starting", "topic", cfg.Topic, "status_topic", cfg.StatusTopic, "group", cfg.Group, "db", cfg.DBDriver,
-		"workers", workers, "channels", keys(available), "smtp", cfg.SMTP.Addr, "smtp_tls", cfg.SMTP.TLS)
+		"workers", workers, "channels", keys(available), "smtp", cfg.Channels.Email.Addr, "smtp_tls", cfg.Channels.Email.TLS)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		err := sub.Consume(gctx, consumer.Handle)
@@ -174,6 +182,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		g.Go(func() error { return w.Run(gctx) })
 	}
 	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return cleaner.Run(gctx) })
 	g.Go(func() error { return httpserver.Serve(gctx, logger, cfg.HTTPAddr, mux, deps.HTTPReady) })
 	err = g.Wait()
 	logger.Info("notifier stopped")

@@ -66,9 +66,8 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: topic, StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
-		SMTP: SMTPConfig{Addr: mp.SMTPAddr, TLS: TLSStartTLSRequired, CAFile: mp.CAFile,
-			From: "Herald <notifications@herald.local>", Timeout: 10 * time.Second},
-		Workers: 2, Poll: 500 * time.Millisecond, Lease: time.Minute,
+		Channels: Channels{Email: mailpitEmail(mp)},
+		Workers:  2, Poll: 500 * time.Millisecond, Lease: time.Minute,
 		Backoff: Backoff{Base: 100 * time.Millisecond, Max: time.Second},
 	}
 

@@ -24,7 +24,10 @@ var rowNext = map[delivery.Status][]delivery.Status{
 	delivery.StatusDEFERRED: {delivery.StatusSENDING, delivery.StatusFAILED, delivery.StatusSKIPPED},
 	delivery.StatusRETRYING: {delivery.StatusSENDING, delivery.StatusFAILED, delivery.StatusSKIPPED},
 	// SENDING → SENDING is a re-claim after the lease expired (a worker died).
-	delivery.StatusSENDING: {delivery.StatusSENDING, delivery.StatusRETRYING, delivery.StatusSENT, delivery.StatusFAILED, delivery.StatusSKIPPED},
+	// SENDING → DEFERRED hands a deferred row back unsent when its policy
+	// re-check could not reach the users service (never published: the
+	// row's published status is still DEFERRED).
+	delivery.StatusSENDING: {delivery.StatusSENDING, delivery.StatusDEFERRED, delivery.StatusRETRYING, delivery.StatusSENT, delivery.StatusFAILED, delivery.StatusSKIPPED},
 }
 
 // publicNext is the same table as seen by NotificationStatus consumers
@@ -85,6 +88,9 @@ type change struct {
 	// NextAttemptAt and Attempts, when set, are stored on the row.
 	NextAttemptAt *time.Time
 	Attempts      *int
+	// Release marks SENDING → DEFERRED: the claim is given back unused and
+	// nothing is published (the published status stays DEFERRED).
+	Release bool
 }
 
 // transition moves row d to c.To inside tx. The update is guarded by the
@@ -97,7 +103,10 @@ func (s statusEvents) transition(ctx context.Context, tx *entnotifier.Tx, d *ent
 	if !canMoveRow(d.Status, c.To) {
 		return false, fmt.Errorf("delivery %s: status %s cannot move to %s", d.ID, d.Status, c.To)
 	}
-	public := c.To != delivery.StatusSENDING
+	public := c.To != delivery.StatusSENDING && !c.Release
+	if c.Release && (d.Status != delivery.StatusSENDING || string(d.PublicStatus) != string(c.To)) {
+		return false, fmt.Errorf("delivery %s: cannot release %s (published %s) to %s", d.ID, d.Status, d.PublicStatus, c.To)
+	}
 	if public && !CanTransition(string(d.PublicStatus), string(c.To)) {
 		return false, fmt.Errorf("delivery %s: published status %s cannot move to %s", d.ID, d.PublicStatus, c.To)
 	}
@@ -180,6 +189,7 @@ func (s statusEvents) write(ctx context.Context, tx *entnotifier.Tx, d *entnotif
 	}
 	msg, err := events.Encode(s.Topic, d.OrderID, events.Envelope{
 		ID: id.String(), Source: s.Source, Type: events.TypeNotificationStatus, Subject: d.ID.String(), Time: at,
+		TraceParent: d.Traceparent, // the consumed OrderCreated's: one trace from the order to its statuses
 	}, events.NotificationStatus{
 		NotificationID: d.ID.String(), EventID: d.EventID, OrderID: d.OrderID, UserID: d.UserID,
 		Channel: eventChannel(string(d.Channel)), Status: string(c.To), Attempt: c.Attempt,

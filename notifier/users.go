@@ -39,8 +39,14 @@ type UsersClient struct {
 
 // NewUsersClient returns a directory over the users subgraph at url. hc
 // should carry a timeout; the stream layer retries whatever fails.
+// Requests carry the traceparent of the event being processed.
 func NewUsersClient(url string, hc *http.Client) *UsersClient {
-	return &UsersClient{gql: graphql.NewClient(url, hc), url: url, hc: hc}
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	traced := *hc
+	traced.Transport = traceTransport{base: hc.Transport}
+	return &UsersClient{gql: graphql.NewClient(url, &traced), url: url, hc: hc}
 }
 
 // Policy fetches the user's preferences (and, from notificationPolicy, the

@@ -63,6 +63,11 @@ type Worker struct {
 	// Published, when set, is called after status events commit (wakes the
 	// outbox relay).
 	Published func()
+	// Users, when set, is asked again for the user's policy before a
+	// DEFERRED delivery is first attempted (its quiet hours are over; the
+	// user may have been deleted or changed their mind meanwhile). Run
+	// passes the consumer's breaker-guarded directory.
+	Users UserDirectory
 
 	wake chan struct{}
 }
@@ -213,10 +218,23 @@ func (w *Worker) exhausted(d *entnotifier.Delivery, now time.Time) string {
 // and a row whose lease is nearly over is not started (it is claimed again
 // once the lease expires).
 func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUntil time.Time) error {
-	log := w.Logger.With("delivery_id", d.ID, "event_id", d.EventID, "order_id", d.OrderID, "channel", d.Channel, "attempt", d.Attempts)
+	log := w.Logger.With("delivery_id", d.ID, "event_id", d.EventID, "order_id", d.OrderID, "channel", d.Channel, "attempt", d.Attempts, "traceparent", d.Traceparent)
 	if w.now().After(leaseUntil.Add(-w.lease() / 4)) {
 		log.Info("lease nearly over before sending; leaving the row to be claimed again")
 		return nil
+	}
+	var refreshed bool
+	if w.Users != nil && d.PublicStatus == delivery.PublicStatusDEFERRED {
+		skip, changed, err := w.recheck(withTraceParent(ctx, d.Traceparent), d, leaseUntil)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err() // shutting down: the claim expires and is retried
+		case err != nil:
+			return w.release(ctx, d, err, log)
+		case skip != "":
+			return w.skipDeferred(ctx, d, skip, log)
+		}
+		refreshed = changed
 	}
 	var (
 		res     channel.Result
@@ -268,6 +286,16 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		log.Warn("delivery attempt failed", "recipient", recipient, "status", c.To, "next_attempt_at", next, "error", sendErr)
 	}
 
+	if refreshed {
+		// Later attempts go where the re-check said, too.
+		outcome := c.Update
+		c.Update = func(u *entnotifier.DeliveryUpdate) {
+			if outcome != nil {
+				outcome(u)
+			}
+			u.SetRecipient(d.Recipient).SetSecret(d.Secret)
+		}
+	}
 	tx, err := w.DB.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin outcome of %s: %w", d.ID, err)
@@ -289,6 +317,100 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		w.Metrics.retry(string(d.Channel))
 	}
 	w.committed([]published{{string(d.Channel), string(c.To)}})
+	return nil
+}
+
+// recheck asks the users service again, through w.Users (the consumer's
+// circuit breaker), whether a delivery deferred for quiet hours is still
+// wanted now that it is due. It returns the reason to skip it ("" = send),
+// or an error when the users service cannot answer. A still-wanted delivery
+// takes the user's current address and secret (changed reports whether they
+// differ). Quiet hours are not applied again: the deferral already honoured
+// the window the user had when the event arrived.
+func (w *Worker) recheck(ctx context.Context, d *entnotifier.Delivery, leaseUntil time.Time) (skip string, changed bool, err error) {
+	ctx, cancel := context.WithDeadline(ctx, leaseUntil)
+	defer cancel()
+	p, err := w.Users.Policy(ctx, d.UserID, d.Category)
+	if err != nil {
+		return "", false, err
+	}
+	if p.Status != UserActive {
+		return ReasonUserDeleted, false, nil
+	}
+	p.Quiet = nil
+	available := map[string]bool{}
+	for name, s := range w.Senders {
+		available[name] = s != nil
+	}
+	for _, dec := range Decide(p, d.Category, w.now(), available) {
+		if dec.Channel != string(d.Channel) {
+			continue
+		}
+		if dec.Status != "PENDING" {
+			return dec.Reason, false, nil
+		}
+		changed = dec.Recipient != d.Recipient || dec.Secret != d.Secret
+		d.Recipient, d.Secret = dec.Recipient, dec.Secret
+		return "", changed, nil
+	}
+	return ReasonChannelOff, false, nil
+}
+
+// release hands a deferred delivery back unsent when its re-check could not
+// reach the users service: it stays DEFERRED (nothing is published, no
+// attempt is counted) and is tried again after a backoff. A users-service
+// outage pauses deferred deliveries; it never skips or sends them unchecked.
+func (w *Worker) release(ctx context.Context, d *entnotifier.Delivery, cause error, log *slog.Logger) error {
+	next := w.now().Add(w.Backoff.Delay(1))
+	attempts := d.Attempts - 1 // the claim counted an attempt that was not made
+	reason := truncate("policy re-check: "+cause.Error(), 2000)
+	c := change{To: delivery.StatusDEFERRED, Release: true, NextAttemptAt: &next, Attempts: &attempts,
+		Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
+	tx, err := w.DB.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin release of %s: %w", d.ID, err)
+	}
+	ok, err := w.Status.transition(ctx, tx, d, c, w.now())
+	if err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("release delivery %s: %w", d.ID, err)
+	}
+	if !ok {
+		_ = tx.Rollback()
+		return nil
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit release of %s: %w", d.ID, err)
+	}
+	log.Warn("deferred delivery held: users service unavailable for its policy re-check", "next_attempt_at", next, "error", cause)
+	return nil
+}
+
+// skipDeferred records SKIPPED for a deferred delivery the re-check ruled
+// out (user deleted, channel switched off, ...). No attempt was made.
+func (w *Worker) skipDeferred(ctx context.Context, d *entnotifier.Delivery, reason string, log *slog.Logger) error {
+	attempts := d.Attempts - 1
+	c := change{To: delivery.StatusSKIPPED, Reason: reason, Attempt: attempts, Attempts: &attempts,
+		Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
+	tx, err := w.DB.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin skip of %s: %w", d.ID, err)
+	}
+	ok, err := w.Status.transition(ctx, tx, d, c, w.now())
+	if err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("skip delivery %s: %w", d.ID, err)
+	}
+	if !ok {
+		_ = tx.Rollback()
+		log.Warn("skip dropped: the claim expired and the row was claimed again")
+		return nil
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit skip of %s: %w", d.ID, err)
+	}
+	log.Info("deferred delivery skipped after its policy re-check", "reason", reason)
+	w.committed([]published{{string(d.Channel), string(delivery.StatusSKIPPED)}})
 	return nil
 }
 

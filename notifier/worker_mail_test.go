@@ -21,14 +21,11 @@ import (
 func TestWorkerOutcomesMailpit(t *testing.T) {
 	mp := testenv.NewMailpit(t)
 	client, d := openSQLite(t)
-	sender, err := NewSMTPSender(SMTPConfig{Addr: mp.SMTPAddr, CAFile: mp.CAFile, From: "Herald <n@herald.local>", Timeout: 10 * time.Second}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := mailpitSender(t, mp)
 	now := time.Now().UTC()
 	// No jitter here, so the schedule can be checked exactly (the jittered
 	// schedule is tested in TestBackoffJitter).
-	w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: EmailChannel{sender}},
+	w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: sender},
 		Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 		Backoff: Backoff{Base: time.Minute, Max: time.Hour}, MaxAttempts: 12, MaxAge: 24 * time.Hour,
 		Lease: 5 * time.Minute, Now: func() time.Time { return now }}
@@ -142,12 +139,9 @@ func TestWorkerOutcomesMailpit(t *testing.T) {
 func TestWorkerLimitsAndDeferralMailpit(t *testing.T) {
 	mp := testenv.NewMailpit(t)
 	client, d := openSQLite(t)
-	sender, err := NewSMTPSender(SMTPConfig{Addr: mp.SMTPAddr, CAFile: mp.CAFile, From: "Herald <n@herald.local>", Timeout: 10 * time.Second}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := mailpitSender(t, mp)
 	now := time.Now().UTC().Truncate(time.Second)
-	w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: EmailChannel{sender}},
+	w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: sender},
 		Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 		Backoff: Backoff{Base: time.Minute, Max: time.Hour}, MaxAttempts: 2, MaxAge: time.Hour,
 		Lease: 5 * time.Minute, Now: func() time.Time { return now }}

@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	streamCfg := backend.LoadConfig(vars["stream"])
 	usersCfg := users.LoadConfig(vars["users"])
 	ordersCfg := orders.LoadConfig(vars["orders"])
-	notifierCfg := notifier.LoadConfig(vars["notifier"])
+	notifierCfg := notifier.LoadConfig(vars["notifier"]) // with its channels (HERALD_SMTP_*, HERALD_SMS_*, HERALD_WEBHOOK_*)
 	routerCfg := router.LoadConfig(vars["router"])
 
 	if config.WantsHelp(args) {
@@ -158,7 +158,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return orders.Run(ctx, ordersCfg, orders.Deps{Logger: logger.With("part", "orders"), Broker: broker})
 	})
 	start("notifier", func(ctx context.Context) error {
-		return notifier.Run(ctx, notifierCfg, notifier.Deps{Logger: logger.With("part", "notifier"), Broker: broker})
+		// The same channel wiring as cmd/notifier: email, webhook, and SMS
+		// once a provider is configured; emails from the per-locale templates.
+		nlog := logger.With("part", "notifier")
+		senders, err := notifierCfg.Channels.Senders(nlog)
+		if err != nil {
+			return fmt.Errorf("channels: %w", err)
+		}
+		return notifier.Run(ctx, notifierCfg, notifier.Deps{Logger: nlog, Broker: broker, Senders: senders, Render: notifier.RenderLocalized})
 	})
 	start("router", func(ctx context.Context) error {
 		return router.Run(ctx, routerCfg, router.Deps{Logger: logger.With("part", "router"), Broker: broker})

@@ -4,7 +4,8 @@
 //
 // Subcommands:
 //
-//	notifier                       run the service
+//	notifier                       run the service (applies pending migrations first unless HERALD_DB_MIGRATE=off)
+//	notifier migrate               apply pending database migrations and exit (a release step)
 //	notifier dlq replay [flags]    republish dead letters to their topic
 package main
 
@@ -14,21 +15,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/notifier"
-	"github.com/heraldhq/herald/notifier/channel"
-	"github.com/heraldhq/herald/notifier/channel/email"
-	"github.com/heraldhq/herald/notifier/channel/sms"
-	"github.com/heraldhq/herald/notifier/channel/webhook"
 )
 
 func main() {
@@ -44,19 +39,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	v := config.New(getenv)
 	level := v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
 	streamCfg := backend.LoadConfig(v)
-	cfg := notifier.LoadConfig(v)
-	ch := channelConfig{Email: email.LoadConfig(v), SMS: sms.LoadConfig(v), Webhook: webhook.LoadConfig(v)}
+	cfg := notifier.LoadConfig(v) // with the channels' variables (cfg.Channels)
 
 	if len(args) >= 1 && args[0] == "dlq" {
 		return runDLQ(ctx, args[1:], v, level, streamCfg, cfg, stdout)
 	}
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "notifier", "consumes OrderCreated and delivers Herald's notifications\n\n"+
-			"Subcommands:\n  dlq replay [-topic T] [-limit N] [-idle D] [-group G]   republish dead letters (see: notifier dlq replay --help)")
+			"Subcommands:\n"+
+			"  migrate                                                 apply pending database migrations and exit\n"+
+			"  dlq replay [-topic T] [-limit N] [-idle D] [-group G]   republish dead letters (see: notifier dlq replay --help)")
 		return 0
 	}
-	if len(args) > 0 {
-		fmt.Fprintf(stdout, "unknown arguments %q (subcommands: dlq replay; --help lists the variables)\n", args)
+	migrateOnly := false
+	switch {
+	case len(args) == 0:
+	case len(args) == 1 && args[0] == "migrate":
+		migrateOnly = true
+	default:
+		fmt.Fprintf(stdout, "unknown arguments %q (subcommands: migrate, dlq replay; --help lists the variables)\n", args)
 		return 2
 	}
 	if err := v.Err(); err != nil {
@@ -64,18 +65,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return 2
 	}
 	logger := logging.New(stdout, level, "notifier")
+	if migrateOnly {
+		if err := notifier.Migrate(ctx, cfg, logger); err != nil {
+			logger.Error("migration failed", "err", err.Error())
+			return 1
+		}
+		logger.Info("database schema is current")
+		return 0
+	}
 	broker, err := backend.Open(ctx, streamCfg, logger)
 	if err != nil {
 		logger.Error("stream backend", "err", err.Error())
 		return 1
 	}
 	defer broker.Close()
-	senders, err := ch.senders(logger)
+	senders, err := cfg.Channels.Senders(logger)
 	if err != nil {
 		logger.Error("channels", "err", err.Error())
 		return 1
 	}
-	deps := notifier.Deps{Logger: logger, Broker: broker, Senders: senders, Render: renderLocalized}
+	deps := notifier.Deps{Logger: logger, Broker: broker, Senders: senders, Render: notifier.RenderLocalized}
 	if err := notifier.Run(ctx, cfg, deps); err != nil {
 		logger.Error("notifier stopped", "err", err.Error())
 		return 1
@@ -130,46 +139,4 @@ func runDLQ(ctx context.Context, args []string, v *config.Vars, level string, st
 		return 1
 	}
 	return 0
-}
-
-// channelConfig holds the channels' own configurations.
-type channelConfig struct {
-	Email   email.Config
-	SMS     sms.Config
-	Webhook webhook.Config
-}
-
-// senders builds one sender per configured channel. SMS is off until a
-// provider is configured (HERALD_SMS_BASE_URL); the gate then records SMS
-// deliveries as SKIPPED ("channel not configured").
-func (c channelConfig) senders(logger *slog.Logger) (map[string]channel.Sender, error) {
-	out := map[string]channel.Sender{}
-	e, err := email.New(c.Email, logger.With("channel", channel.Email))
-	if err != nil {
-		return nil, fmt.Errorf("email: %w", err)
-	}
-	out[channel.Email] = e
-	if c.SMS.Enabled() {
-		s, err := sms.New(c.SMS, nil, logger.With("channel", channel.SMS))
-		if err != nil {
-			return nil, fmt.Errorf("sms: %w", err)
-		}
-		out[channel.SMS] = s
-	}
-	w, err := webhook.New(c.Webhook, logger.With("channel", channel.Webhook))
-	if err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
-	}
-	out[channel.Webhook] = w
-	return out, nil
-}
-
-// renderLocalized renders emails with the email channel's per-locale
-// templates at consume time, so the row holds exactly what is sent.
-func renderLocalized(order events.OrderCreated, name, locale string) (notifier.Email, error) {
-	c, err := email.RenderOrderConfirmation(locale, order, name)
-	if err != nil {
-		return notifier.Email{}, err
-	}
-	return notifier.Email{Subject: c.Subject, Text: c.Text, HTML: c.HTML}, nil
 }

@@ -5,15 +5,20 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/notifier/channel/email"
-	"github.com/heraldhq/herald/notifier/channel/sms"
-	"github.com/heraldhq/herald/notifier/channel/webhook"
+	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/notifier"
 )
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestRunHelpAndConfig(t *testing.T) {
 	tests := []struct {
@@ -36,6 +41,14 @@ func TestRunHelpAndConfig(t *testing.T) {
 		{"dlq without replay", []string{"dlq"}, nil, 2, []string{"usage: notifier dlq replay"}},
 		{"dlq replay bad flag", []string{"dlq", "replay", "-limit", "x"}, nil, 2, []string{"invalid value"}},
 		{"unknown argument", []string{"serve"}, nil, 2, []string{"unknown arguments"}},
+		{"migrate takes no arguments", []string{"migrate", "now"}, nil, 2, []string{"unknown arguments"}},
+		{"help names migrations and retention", []string{"--help"}, nil, 0,
+			[]string{"HERALD_DB_MIGRATE", "HERALD_STATUS_RETENTION", "168h0m0s", "migrate ", "HERALD_SMS_TIMEOUT", "HERALD_WEBHOOK_TIMEOUT"}},
+		{"lease shorter than the webhook timeout", nil, map[string]string{"HERALD_WEBHOOK_TIMEOUT": "3m"}, 2,
+			[]string{"HERALD_DELIVERY_LEASE", "HERALD_WEBHOOK_TIMEOUT"}},
+		{"lease shorter than the SMS timeout", nil, map[string]string{"HERALD_SMS_TIMEOUT": "5m"}, 2,
+			[]string{"HERALD_DELIVERY_LEASE", "5m0s"}},
+		{"unknown migrate mode", nil, map[string]string{"HERALD_DB_MIGRATE": "sometimes"}, 2, []string{"HERALD_DB_MIGRATE"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,17 +81,56 @@ func TestSendersFromConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := config.New(func(k string) string { return tc.env[k] })
-			ch := channelConfig{Email: email.LoadConfig(v), SMS: sms.LoadConfig(v), Webhook: webhook.LoadConfig(v)}
+			cfg := notifier.LoadConfig(v)
 			if err := v.Err(); err != nil {
 				t.Fatal(err)
 			}
-			got, err := ch.senders(slog.New(slog.DiscardHandler))
+			got, err := cfg.Channels.Senders(slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
 			names := slices.Sorted(maps.Keys(got))
 			if !slices.Equal(names, tc.want) {
 				t.Errorf("senders = %v, want %v", names, tc.want)
+			}
+		})
+	}
+}
+
+// `notifier migrate` brings an empty database to the current schema and
+// exits; the service then starts with HERALD_DB_MIGRATE=off over it (it
+// would refuse an unmigrated one: see TestMigrateOffRefusesEmptyDatabase).
+func TestMigrateSubcommand(t *testing.T) {
+	for _, tc := range []struct {
+		driver string
+		dsn    func(t *testing.T) string
+	}{
+		{db.SQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "notifier.db") }},
+		{db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
+	} {
+		t.Run(tc.driver, func(t *testing.T) {
+			env := map[string]string{"HERALD_DB_DRIVER": tc.driver, "HERALD_DB_DSN": tc.dsn(t)}
+			getenv := func(k string) string { return env[k] }
+			for i := range 2 { // the second run finds nothing to do
+				var out bytes.Buffer
+				if code := run(t.Context(), []string{"migrate"}, getenv, &out); code != 0 {
+					t.Fatalf("notifier migrate #%d: exit %d\n%s", i+1, code, out.String())
+				}
+				if !strings.Contains(out.String(), "database schema is current") {
+					t.Errorf("notifier migrate #%d output:\n%s", i+1, out.String())
+				}
+			}
+			d, err := db.Open(t.Context(), tc.driver, env["HERALD_DB_DSN"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			fsys, err := migrations.FS(d.Dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := migrate.RequireCurrent(t.Context(), d.SQL, d.Dialect, fsys); err != nil {
+				t.Errorf("after notifier migrate: %v", err)
 			}
 		})
 	}

@@ -60,6 +60,8 @@ type Delivery struct {
 	HTMLBody string `json:"html_body,omitempty"`
 	// the event data (JSON) the delivery was made from
 	Payload []byte `json:"payload,omitempty"`
+	// W3C traceparent of the consumed event, carried onto its status events
+	Traceparent string `json:"traceparent,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// SentAt holds the value of the "sent_at" field.
@@ -78,7 +80,7 @@ func (*Delivery) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case delivery.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case delivery.FieldEventID, delivery.FieldEventType, delivery.FieldOrderID, delivery.FieldUserID, delivery.FieldChannel, delivery.FieldCategory, delivery.FieldLocale, delivery.FieldRecipient, delivery.FieldSecret, delivery.FieldStatus, delivery.FieldPublicStatus, delivery.FieldLastError, delivery.FieldMessageID, delivery.FieldSubject, delivery.FieldBody, delivery.FieldHTMLBody:
+		case delivery.FieldEventID, delivery.FieldEventType, delivery.FieldOrderID, delivery.FieldUserID, delivery.FieldChannel, delivery.FieldCategory, delivery.FieldLocale, delivery.FieldRecipient, delivery.FieldSecret, delivery.FieldStatus, delivery.FieldPublicStatus, delivery.FieldLastError, delivery.FieldMessageID, delivery.FieldSubject, delivery.FieldBody, delivery.FieldHTMLBody, delivery.FieldTraceparent:
 			values[i] = new(sql.NullString)
 		case delivery.FieldStatusAt, delivery.FieldNextAttemptAt, delivery.FieldCreatedAt, delivery.FieldSentAt:
 			values[i] = new(sql.NullTime)
@@ -231,6 +233,12 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.Payload = *value
 			}
+		case delivery.FieldTraceparent:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field traceparent", values[i])
+			} else if value.Valid {
+				_m.Traceparent = value.String
+			}
 		case delivery.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
@@ -340,6 +348,9 @@ func (_m *Delivery) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("payload=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Payload))
+	builder.WriteString(", ")
+	builder.WriteString("traceparent=")
+	builder.WriteString(_m.Traceparent)
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

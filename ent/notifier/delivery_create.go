@@ -278,6 +278,20 @@ func (_c *DeliveryCreate) SetPayload(v []byte) *DeliveryCreate {
 	return _c
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (_c *DeliveryCreate) SetTraceparent(v string) *DeliveryCreate {
+	_c.mutation.SetTraceparent(v)
+	return _c
+}
+
+// SetNillableTraceparent sets the "traceparent" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableTraceparent(v *string) *DeliveryCreate {
+	if v != nil {
+		_c.SetTraceparent(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *DeliveryCreate) SetCreatedAt(v time.Time) *DeliveryCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -419,6 +433,10 @@ func (_c *DeliveryCreate) defaults() {
 		v := delivery.DefaultHTMLBody
 		_c.mutation.SetHTMLBody(v)
 	}
+	if _, ok := _c.mutation.Traceparent(); !ok {
+		v := delivery.DefaultTraceparent
+		_c.mutation.SetTraceparent(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := delivery.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -525,6 +543,9 @@ func (_c *DeliveryCreate) check() error {
 	}
 	if _, ok := _c.mutation.HTMLBody(); !ok {
 		return &ValidationError{Name: "html_body", err: errors.New(`notifier: missing required field "Delivery.html_body"`)}
+	}
+	if _, ok := _c.mutation.Traceparent(); !ok {
+		return &ValidationError{Name: "traceparent", err: errors.New(`notifier: missing required field "Delivery.traceparent"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`notifier: missing required field "Delivery.created_at"`)}
@@ -648,6 +669,10 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Payload(); ok {
 		_spec.SetField(delivery.FieldPayload, field.TypeBytes, value)
 		_node.Payload = value
+	}
+	if value, ok := _c.mutation.Traceparent(); ok {
+		_spec.SetField(delivery.FieldTraceparent, field.TypeString, value)
+		_node.Traceparent = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(delivery.FieldCreatedAt, field.TypeTime, value)
@@ -935,6 +960,9 @@ func (u *DeliveryUpsertOne) UpdateNewValues() *DeliveryUpsertOne {
 		}
 		if _, exists := u.create.mutation.Locale(); exists {
 			s.SetIgnore(delivery.FieldLocale)
+		}
+		if _, exists := u.create.mutation.Traceparent(); exists {
+			s.SetIgnore(delivery.FieldTraceparent)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(delivery.FieldCreatedAt)
@@ -1393,6 +1421,9 @@ func (u *DeliveryUpsertBulk) UpdateNewValues() *DeliveryUpsertBulk {
 			}
 			if _, exists := b.mutation.Locale(); exists {
 				s.SetIgnore(delivery.FieldLocale)
+			}
+			if _, exists := b.mutation.Traceparent(); exists {
+				s.SetIgnore(delivery.FieldTraceparent)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(delivery.FieldCreatedAt)

@@ -63,6 +63,7 @@ type DeliveryMutation struct {
 	body            *string
 	html_body       *string
 	payload         *[]byte
+	traceparent     *string
 	created_at      *time.Time
 	sent_at         *time.Time
 	clearedFields   map[string]struct{}
@@ -964,6 +965,42 @@ func (m *DeliveryMutation) ResetPayload() {
 	delete(m.clearedFields, delivery.FieldPayload)
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (m *DeliveryMutation) SetTraceparent(s string) {
+	m.traceparent = &s
+}
+
+// Traceparent returns the value of the "traceparent" field in the mutation.
+func (m *DeliveryMutation) Traceparent() (r string, exists bool) {
+	v := m.traceparent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTraceparent returns the old "traceparent" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldTraceparent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTraceparent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTraceparent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTraceparent: %w", err)
+	}
+	return oldValue.Traceparent, nil
+}
+
+// ResetTraceparent resets all changes to the "traceparent" field.
+func (m *DeliveryMutation) ResetTraceparent() {
+	m.traceparent = nil
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *DeliveryMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -1083,7 +1120,7 @@ func (m *DeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 23)
+	fields := make([]string, 0, 24)
 	if m.event_id != nil {
 		fields = append(fields, delivery.FieldEventID)
 	}
@@ -1147,6 +1184,9 @@ func (m *DeliveryMutation) Fields() []string {
 	if m.payload != nil {
 		fields = append(fields, delivery.FieldPayload)
 	}
+	if m.traceparent != nil {
+		fields = append(fields, delivery.FieldTraceparent)
+	}
 	if m.created_at != nil {
 		fields = append(fields, delivery.FieldCreatedAt)
 	}
@@ -1203,6 +1243,8 @@ func (m *DeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.HTMLBody()
 	case delivery.FieldPayload:
 		return m.Payload()
+	case delivery.FieldTraceparent:
+		return m.Traceparent()
 	case delivery.FieldCreatedAt:
 		return m.CreatedAt()
 	case delivery.FieldSentAt:
@@ -1258,6 +1300,8 @@ func (m *DeliveryMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldHTMLBody(ctx)
 	case delivery.FieldPayload:
 		return m.OldPayload(ctx)
+	case delivery.FieldTraceparent:
+		return m.OldTraceparent(ctx)
 	case delivery.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case delivery.FieldSentAt:
@@ -1418,6 +1462,13 @@ func (m *DeliveryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPayload(v)
 		return nil
+	case delivery.FieldTraceparent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTraceparent(v)
+		return nil
 	case delivery.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -1573,6 +1624,9 @@ func (m *DeliveryMutation) ResetField(name string) error {
 		return nil
 	case delivery.FieldPayload:
 		m.ResetPayload()
+		return nil
+	case delivery.FieldTraceparent:
+		m.ResetTraceparent()
 		return nil
 	case delivery.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -89,8 +89,12 @@ func init() {
 	deliveryDescHTMLBody := deliveryFields[20].Descriptor()
 	// delivery.DefaultHTMLBody holds the default value on creation for the html_body field.
 	delivery.DefaultHTMLBody = deliveryDescHTMLBody.Default.(string)
+	// deliveryDescTraceparent is the schema descriptor for traceparent field.
+	deliveryDescTraceparent := deliveryFields[22].Descriptor()
+	// delivery.DefaultTraceparent holds the default value on creation for the traceparent field.
+	delivery.DefaultTraceparent = deliveryDescTraceparent.Default.(string)
 	// deliveryDescCreatedAt is the schema descriptor for created_at field.
-	deliveryDescCreatedAt := deliveryFields[22].Descriptor()
+	deliveryDescCreatedAt := deliveryFields[23].Descriptor()
 	// delivery.DefaultCreatedAt holds the default value on creation for the created_at field.
 	delivery.DefaultCreatedAt = deliveryDescCreatedAt.Default.(func() time.Time)
 	// deliveryDescID is the schema descriptor for id field.

@@ -57,6 +57,8 @@ const (
 	FieldHTMLBody = "html_body"
 	// FieldPayload holds the string denoting the payload field in the database.
 	FieldPayload = "payload"
+	// FieldTraceparent holds the string denoting the traceparent field in the database.
+	FieldTraceparent = "traceparent"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldSentAt holds the string denoting the sent_at field in the database.
@@ -89,6 +91,7 @@ var Columns = []string{
 	FieldBody,
 	FieldHTMLBody,
 	FieldPayload,
+	FieldTraceparent,
 	FieldCreatedAt,
 	FieldSentAt,
 }
@@ -140,6 +143,8 @@ var (
 	DefaultBody string
 	// DefaultHTMLBody holds the default value on creation for the "html_body" field.
 	DefaultHTMLBody string
+	// DefaultTraceparent holds the default value on creation for the "traceparent" field.
+	DefaultTraceparent string
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultID holds the default value on creation for the "id" field.
@@ -337,6 +342,11 @@ func ByBody(opts ...sql.OrderTermOption) OrderOption {
 // ByHTMLBody orders the results by the html_body field.
 func ByHTMLBody(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHTMLBody, opts...).ToFunc()
+}
+
+// ByTraceparent orders the results by the traceparent field.
+func ByTraceparent(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTraceparent, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -32,6 +32,7 @@ var (
 		{Name: "body", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "html_body", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "payload", Type: field.TypeBytes, Nullable: true},
+		{Name: "traceparent", Type: field.TypeString, Default: ""},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
 	}
@@ -117,6 +118,11 @@ var (
 				Name:    "statusevent_delivery_id_at",
 				Unique:  false,
 				Columns: []*schema.Column{StatusEventsColumns[1], StatusEventsColumns[11]},
+			},
+			{
+				Name:    "statusevent_at",
+				Unique:  false,
+				Columns: []*schema.Column{StatusEventsColumns[11]},
 			},
 		},
 	}

@@ -48,6 +48,7 @@ func (Delivery) Fields() []ent.Field {
 		field.Text("body").Default("").Comment("plain-text body"),
 		field.Text("html_body").Default(""),
 		field.Bytes("payload").Optional().Comment("the event data (JSON) the delivery was made from"),
+		field.String("traceparent").Default("").Immutable().Comment("W3C traceparent of the consumed event, carried onto its status events"),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("sent_at").Optional().Nillable(),
 	}

@@ -38,5 +38,7 @@ func (StatusEvent) Fields() []ent.Field {
 func (StatusEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("delivery_id", "at"),
+		// Retention cleanup deletes by age.
+		index.Fields("at"),
 	}
 }

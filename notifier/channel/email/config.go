@@ -11,7 +11,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 )
 
-// SMTP TLS modes (same values as the notifier's HERALD_SMTP_TLS).
+// SMTP TLS modes (the values of HERALD_SMTP_TLS).
 const (
 	TLSStartTLSRequired = "starttls-required" // refuse to send without STARTTLS (default)
 	TLSStartTLS         = "starttls"          // use STARTTLS when offered
@@ -39,8 +39,9 @@ type Config struct {
 	UnsubscribeMailto string
 }
 
-// LoadConfig declares and reads the email variables. The HERALD_SMTP_* and
-// HERALD_MAIL_FROM names and defaults are those the notifier already uses.
+// LoadConfig declares and reads the email variables (HERALD_SMTP_*,
+// HERALD_MAIL_*). This is the only place they are declared: the notifier
+// reads them through notifier.LoadChannels.
 func LoadConfig(v *config.Vars) Config {
 	c := Config{
 		Addr:              v.String("HERALD_SMTP_ADDR", "127.0.0.1:1025", "SMTP relay host:port"),
