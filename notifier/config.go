@@ -7,6 +7,7 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/subgraphauth"
 )
 
 // Config is the notifier's configuration.
@@ -16,9 +17,12 @@ type Config struct {
 	DBDSN        string
 	UsersURL     string
 	UsersTimeout time.Duration
-	Topic        string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
-	StatusTopic  string // NotificationStatus topic (status events, via the outbox)
-	Group        string
+	// SubgraphSecret is sent to the users subgraph when it requires one
+	// (internal/subgraphauth).
+	SubgraphSecret string
+	Topic          string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
+	StatusTopic    string // NotificationStatus topic (status events, via the outbox)
+	Group          string
 	// Channels are the channels' configurations (declared by the channel
 	// packages); Run builds its senders from them unless Deps.Senders is set.
 	Channels Channels
@@ -42,14 +46,15 @@ type Config struct {
 // Problems are collected in v (see v.Err).
 func LoadConfig(v *config.Vars) Config {
 	c := Config{
-		HTTPAddr:     v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics"),
-		DBDriver:     v.Enum("HERALD_DB_DRIVER", db.SQLite, "notifier database driver", db.SQLite, db.Postgres),
-		DBDSN:        v.String("HERALD_DB_DSN", ".run/notifier.db", "notifier database: SQLite file path or PostgreSQL DSN"),
-		UsersURL:     v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
-		UsersTimeout: v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),
-		Topic:        v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
-		StatusTopic:  v.String("HERALD_TOPIC_NOTIFICATION_STATUS", events.TopicNotificationStatus, "topic the notifier publishes delivery status events to"),
-		Group:        v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
+		HTTPAddr:       v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics"),
+		DBDriver:       v.Enum("HERALD_DB_DRIVER", db.SQLite, "notifier database driver", db.SQLite, db.Postgres),
+		DBDSN:          v.String("HERALD_DB_DSN", ".run/notifier.db", "notifier database: SQLite file path or PostgreSQL DSN"),
+		UsersURL:       v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
+		UsersTimeout:   v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),
+		SubgraphSecret: v.String(subgraphauth.EnvVar, "", "shared secret sent to the users subgraph (set when the subgraphs require it)"),
+		Topic:          v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
+		StatusTopic:    v.String("HERALD_TOPIC_NOTIFICATION_STATUS", events.TopicNotificationStatus, "topic the notifier publishes delivery status events to"),
+		Group:          v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
 		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
 			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `notifier migrate` first)",
 			migrate.ModeAuto, migrate.ModeOff),

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -120,7 +121,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	users := deps.Users
 	if users == nil {
-		users = NewUsersClient(cfg.UsersURL, &http.Client{Timeout: cfg.UsersTimeout})
+		users = NewUsersClient(cfg.UsersURL, &http.Client{Timeout: cfg.UsersTimeout, Transport: subgraphauth.Transport(cfg.SubgraphSecret, nil)})
 	}
 	bs := cfg.Breaker
 	bs.OnState = func(from, to gobreaker.State) {
