@@ -149,3 +149,33 @@ func (e *embedded) Close() error {
 	e.srv.WaitForShutdown()
 	return err
 }
+
+// The optional capabilities of the NATS broker (the router's status tail,
+// the notifier's lag gauge) must survive the wrapping: callers discover them
+// with type assertions.
+
+type tailer interface {
+	Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error
+}
+
+type lagger interface {
+	Lag(ctx context.Context, topic, group string) (int64, error)
+}
+
+// Tail reads topic from its end without a group (see internal/stream/nats).
+func (e *embedded) Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error {
+	t, ok := e.Broker.(tailer)
+	if !ok {
+		return fmt.Errorf("broker %T cannot tail a topic", e.Broker)
+	}
+	return t.Tail(ctx, topic, ready, h)
+}
+
+// Lag reports how far group is behind on topic.
+func (e *embedded) Lag(ctx context.Context, topic, group string) (int64, error) {
+	l, ok := e.Broker.(lagger)
+	if !ok {
+		return 0, fmt.Errorf("broker %T cannot report lag", e.Broker)
+	}
+	return l.Lag(ctx, topic, group)
+}

@@ -2,7 +2,9 @@ package backend_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -160,5 +162,49 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := backend.Open(context.Background(), backend.Config{Kind: "rabbit"}, nil); err == nil {
 		t.Error("Open with an unknown kind succeeded")
+	}
+}
+
+// The all-in-one binary hands the embedded broker to the router and the
+// notifier, which need its optional capabilities.
+func TestEmbeddedKeepsCapabilities(t *testing.T) {
+	type tailer interface {
+		Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error
+	}
+	type lagger interface {
+		Lag(ctx context.Context, topic, group string) (int64, error)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	b, err := backend.Open(context.Background(), backend.Config{
+		Kind: backend.NATS, NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", port), NATSEmbeddedDir: t.TempDir(),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, ok := b.(lagger); !ok {
+		t.Fatalf("%T has no Lag", b)
+	}
+	tl, ok := b.(tailer)
+	if !ok {
+		t.Fatalf("%T has no Tail", b)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := b.EnsureTopic(ctx, "caps"); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() { errc <- tl.Tail(ctx, "caps", func() { close(ready) }, func(stream.Message) {}) }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		t.Fatalf("Tail: %v", err)
 	}
 }
