@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -29,7 +34,8 @@ var (
 func binaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "herald-e2e-bin-")
+		sweepBinaries()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("herald-e2e-bin-%d-", os.Getpid()))
 		if err != nil {
 			buildErr = err
 			return
@@ -48,39 +54,95 @@ func binaries(t *testing.T) string {
 	return binDir
 }
 
+// sweepBinaries removes the binary folders of earlier test processes that
+// have ended (TestMain ends in os.Exit, so none removes its own).
+func sweepBinaries() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "herald-e2e-bin-*-*"))
+	for _, dir := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(dir), "herald-e2e-bin-%d-", &pid); err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
+}
+
+// services in start order: each one's dependencies come before it.
+var services = []string{"users", "orders", "notifier", "router"}
+
 type stackOptions struct {
 	Stream  map[string]string
 	Mailpit *testenv.MailpitServer
 	DSN     map[string]string // service → PostgreSQL DSN
+	// Env adds or overrides variables of one service; the key "*" applies
+	// to every service.
+	Env map[string]map[string]string
+	// Without names services startStack leaves stopped; start them later
+	// with stack.Start.
+	Without []string
 }
 
 type stack struct {
 	Router *client
+	// Topics and group of this stack (unique per stack).
+	TopicOrderCreated       string
+	TopicNotificationStatus string
+	NotifierGroup           string
+	DSN                     map[string]string
+
+	bin    string
 	logDir string
+	ports  map[string]int
+	env    map[string]map[string]string // service → complete HERALD_* environment
+
+	mu    sync.Mutex
+	procs []*proc
+	runs  map[string]int // service → instances started so far
+}
+
+// proc is one running service process.
+type proc struct {
+	Name    string
+	LogPath string
+	HTTP    string // base URL of its HTTP listener
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 // startStack runs users, orders, notifier and router as processes on free
 // ports, waits for each /healthz, and stops them (SIGTERM) when t ends.
 func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 	t.Helper()
-	bin := binaries(t)
-	logDir := t.TempDir()
+	s := &stack{
+		bin:    binaries(t),
+		logDir: logDir(t),
+		ports:  map[string]int{},
+		env:    map[string]map[string]string{},
+		runs:   map[string]int{},
+		DSN:    o.DSN,
+	}
 	suffix := fmt.Sprintf("e2e%d", time.Now().UnixNano())
+	s.TopicOrderCreated = suffix + ".OrderCreated"
+	s.TopicNotificationStatus = suffix + ".NotificationStatus"
+	s.NotifierGroup = suffix + "-notifier"
 	common := map[string]string{
 		"HERALD_LOG_LEVEL":                 "debug",
 		"HERALD_DB_DRIVER":                 "postgres",
-		"HERALD_TOPIC_ORDER_CREATED":       suffix + ".OrderCreated",
-		"HERALD_TOPIC_NOTIFICATION_STATUS": suffix + ".NotificationStatus",
-		"HERALD_NOTIFIER_GROUP":            suffix + "-notifier",
+		"HERALD_TOPIC_ORDER_CREATED":       s.TopicOrderCreated,
+		"HERALD_TOPIC_ORDER_CANCELLED":     suffix + ".OrderCancelled",
+		"HERALD_TOPIC_NOTIFICATION_STATUS": s.TopicNotificationStatus,
+		"HERALD_NOTIFIER_GROUP":            s.NotifierGroup,
+		"HERALD_USERS_GROUP":               suffix + "-users",
 	}
 	for k, v := range o.Stream {
 		common[k] = v
 	}
-	ports := map[string]int{}
-	for _, name := range []string{"users", "orders", "notifier", "router"} {
-		ports[name] = freePort(t)
+	for name, port := range freePorts(t, len(services)) {
+		s.ports[services[name]] = port
 	}
-	url := func(name, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", ports[name], path) }
+	url := func(name, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", s.ports[name], path) }
 	common["HERALD_USERS_URL"] = url("users", "/graphql")
 	common["HERALD_ORDERS_URL"] = url("orders", "/graphql")
 
@@ -97,30 +159,183 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 			"HERALD_SUBGRAPHS": "users=" + url("users", "/graphql") + ",orders=" + url("orders", "/graphql"),
 		},
 	}
-	for _, name := range []string{"users", "orders", "notifier", "router"} {
-		env := os.Environ()
-		for k, v := range common {
-			env = append(env, k+"="+v)
+	for _, name := range services {
+		env := map[string]string{}
+		for _, m := range []map[string]string{common, specific[name], o.Env["*"], o.Env[name]} {
+			for k, v := range m {
+				env[k] = v
+			}
 		}
-		for k, v := range specific[name] {
-			env = append(env, k+"="+v)
-		}
-		env = append(env, fmt.Sprintf("HERALD_HTTP_ADDR=127.0.0.1:%d", ports[name]))
-		startProcess(t, filepath.Join(bin, name), env, filepath.Join(logDir, name+".log"))
-		waitHealthy(t, ctx, name, url(name, "/healthz"), filepath.Join(logDir, name+".log"))
+		env["HERALD_HTTP_ADDR"] = fmt.Sprintf("127.0.0.1:%d", s.ports[name])
+		s.env[name] = env
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, name := range []string{"users", "orders", "notifier", "router"} {
-				b, _ := os.ReadFile(filepath.Join(logDir, name+".log"))
-				t.Logf("---- %s log (last 4 KiB) ----\n%s", name, tail(b, 4096))
-			}
+			s.dumpLogs(t)
 		}
 	})
-	return &stack{Router: &client{url: url("router", "/graphql")}, logDir: logDir}
+	skip := map[string]bool{}
+	for _, n := range o.Without {
+		skip[n] = true
+	}
+	for _, name := range services {
+		if !skip[name] {
+			s.Start(t, ctx, name)
+		}
+	}
+	s.Router = &client{url: url("router", "/graphql")}
+	return s
 }
 
-func startProcess(t *testing.T, path string, env []string, logPath string) {
+// logDir is where the services' logs go: a folder removed with the test, or
+// with HERALD_TEST_KEEP=1 one that stays (its path is logged).
+func logDir(t *testing.T) string {
+	t.Helper()
+	if os.Getenv(testenv.EnvKeep) != "1" {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("", "herald-e2e-logs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("service logs kept in %s", dir)
+	return dir
+}
+
+// Start runs a new process of the service on its usual port and waits for
+// /healthz.
+func (s *stack) Start(t *testing.T, ctx context.Context, name string) *proc {
+	t.Helper()
+	p := s.Launch(t, name, nil)
+	p.waitHealthy(t, ctx)
+	return p
+}
+
+// waitHealthy waits until the process answers /healthz with 200.
+func (p *proc) waitHealthy(t *testing.T, ctx context.Context) {
+	t.Helper()
+	p.waitHTTP(t, ctx, func(code int) bool { return code == http.StatusOK })
+}
+
+// waitHTTP waits until the process answers /healthz with a status accept
+// takes. A process that exits fails the test at once: whatever answers on
+// its port then is not it.
+func (p *proc) waitHTTP(t *testing.T, ctx context.Context, accept func(int) bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if p.Exited() {
+			b, _ := os.ReadFile(p.LogPath)
+			t.Fatalf("%s exited while starting:\n%s", p.Name, tail(b, 4096))
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.HTTP+"/healthz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if accept(resp.StatusCode) && !p.Exited() {
+				return
+			}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			b, _ := os.ReadFile(p.LogPath)
+			t.Fatalf("%s not ready at %s: %v\n%s", p.Name, p.HTTP, err, tail(b, 4096))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Launch starts a process of the service without waiting for it; env
+// overrides its variables (an instance beside another needs its own
+// HERALD_HTTP_ADDR).
+func (s *stack) Launch(t *testing.T, name string, env map[string]string) *proc {
+	t.Helper()
+	vars := map[string]string{}
+	for k, v := range s.env[name] {
+		vars[k] = v
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	s.mu.Lock()
+	s.runs[name]++
+	n := s.runs[name]
+	s.mu.Unlock()
+	logName := name + ".log"
+	if n > 1 {
+		logName = fmt.Sprintf("%s.%d.log", name, n)
+	}
+	p := startProcess(t, filepath.Join(s.bin, name), environ(vars), filepath.Join(s.logDir, logName))
+	p.Name = name
+	p.HTTP = "http://" + vars["HERALD_HTTP_ADDR"]
+	s.mu.Lock()
+	s.procs = append(s.procs, p)
+	s.mu.Unlock()
+	return p
+}
+
+// Proc returns the newest process of the service.
+func (s *stack) Proc(name string) *proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		if s.procs[i].Name == name {
+			return s.procs[i]
+		}
+	}
+	return nil
+}
+
+// Procs returns every process of the service started so far.
+func (s *stack) Procs(name string) []*proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*proc
+	for _, p := range s.procs {
+		if p.Name == name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Env returns the environment a process of the service gets, for running
+// its binary's subcommands (e.g. `notifier dlq replay`).
+func (s *stack) Env(name string) []string { return environ(s.env[name]) }
+
+// Binary returns the path of a service binary.
+func (s *stack) Binary(name string) string { return filepath.Join(s.bin, name) }
+
+func (s *stack) dumpLogs(t *testing.T) {
+	s.mu.Lock()
+	procs := append([]*proc(nil), s.procs...)
+	s.mu.Unlock()
+	for _, p := range procs {
+		b, _ := os.ReadFile(p.LogPath)
+		t.Logf("---- %s (last 4 KiB) ----\n%s", filepath.Base(p.LogPath), tail(b, 4096))
+	}
+}
+
+// environ is os.Environ without inherited HERALD_* variables, plus vars.
+func environ(vars map[string]string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HERALD_") {
+			env = append(env, kv)
+		}
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+vars[k])
+	}
+	return env
+}
+
+func startProcess(t *testing.T, path string, env []string, logPath string) *proc {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -130,43 +345,70 @@ func startProcess(t *testing.T, path string, env []string, logPath string) {
 	cmd.Env = env
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	// A test binary killed mid-run must not leave services behind.
+	// A test binary killed mid-run must not leave services behind. Pdeathsig
+	// fires when the forking thread exits, so keep the goroutine on it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	runtime.LockOSThread()
+	err = cmd.Start()
+	runtime.UnlockOSThread()
+	_ = logf.Close() // the child has its own copy
+	if err != nil {
 		t.Fatalf("start %s: %v", path, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		_ = logf.Close()
-	})
+	p := &proc{LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.stop(20 * time.Second) })
+	return p
 }
 
-func waitHealthy(t *testing.T, ctx context.Context, name, url, logPath string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("%s not healthy at %s: %v\n%s", name, url, err, tail(b, 4096))
-		}
-		time.Sleep(200 * time.Millisecond)
+// Kill ends the process at once (SIGKILL), as a crash would.
+func (p *proc) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Stop asks the process to drain (SIGTERM) and waits for it to exit.
+func (p *proc) Stop() { p.stop(20 * time.Second) }
+
+func (p *proc) stop(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
 	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Exited reports whether the process has ended.
+func (p *proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// freePorts returns n distinct free ports: the listeners stay open until all
+// are chosen, so the kernel cannot hand out one port twice.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 func freePort(t *testing.T) int {
@@ -200,57 +442,98 @@ func (e gqlError) code() string {
 	return c
 }
 
-func (c *client) do(t *testing.T, ctx context.Context, query string, vars map[string]any, out any) []gqlError {
-	t.Helper()
+// call posts one operation. It returns transport and decoding problems as
+// an error and GraphQL errors as the slice; it never ends the test, so it
+// may run on any goroutine.
+func (c *client) call(ctx context.Context, query string, vars map[string]any, out any) ([]gqlError, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", c.url, err)
+		return nil, fmt.Errorf("POST %s: %w", c.url, err)
 	}
 	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read response (HTTP %d): %w", resp.StatusCode, err)
+	}
 	var r struct {
 		Data   json.RawMessage `json:"data"`
 		Errors []gqlError      `json:"errors"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatalf("decode response (HTTP %d): %v", resp.StatusCode, err)
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("decode response (HTTP %d): %w: %s", resp.StatusCode, err, tail(raw, 512))
 	}
 	if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
 		if err := json.Unmarshal(r.Data, out); err != nil {
-			t.Fatalf("decode data %s: %v", r.Data, err)
+			return r.Errors, fmt.Errorf("decode data %s: %w", r.Data, err)
 		}
 	}
-	return r.Errors
+	return r.Errors, nil
+}
+
+func (c *client) do(t *testing.T, ctx context.Context, query string, vars map[string]any, out any) []gqlError {
+	t.Helper()
+	errs, err := c.call(ctx, query, vars, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return errs
+}
+
+// try is call with GraphQL errors folded into the error.
+func (c *client) try(ctx context.Context, query string, vars map[string]any, out any) error {
+	errs, err := c.call(ctx, query, vars, out)
+	if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("graphql errors: %+v", errs)
+	}
+	return nil
 }
 
 func (c *client) mustDo(t *testing.T, ctx context.Context, query string, vars map[string]any, out any) {
 	t.Helper()
-	if errs := c.do(t, ctx, query, vars, out); len(errs) > 0 {
-		t.Fatalf("graphql errors: %+v", errs)
+	if err := c.try(ctx, query, vars, out); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func registerUser(t *testing.T, ctx context.Context, c *client, name, email string, emailOn bool) string {
 	t.Helper()
+	id, err := tryRegisterUser(ctx, c, name, email, emailOn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// tryRegisterUser registers a user and sets the email switch (SMS off). It
+// uses only what both the first and the full preference model offer.
+func tryRegisterUser(ctx context.Context, c *client, name, email string, emailOn bool) (string, error) {
 	var r struct {
 		RegisterUser struct{ ID string } `json:"registerUser"`
 	}
-	c.mustDo(t, ctx, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`,
-		map[string]any{"in": map[string]any{"name": name, "email": email, "phone": "+14155550123"}}, &r)
+	if err := c.try(ctx, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`,
+		map[string]any{"in": map[string]any{"name": name, "email": email, "phone": "+14155550123"}}, &r); err != nil {
+		return "", fmt.Errorf("registerUser %s: %w", email, err)
+	}
 	var p struct {
 		UpdateNotificationPreferences struct {
 			Preferences struct{ Email bool } `json:"preferences"`
 		} `json:"updateNotificationPreferences"`
 	}
-	c.mustDo(t, ctx, `mutation($id: ID!, $in: NotificationPreferencesInput!){
+	if err := c.try(ctx, `mutation($id: ID!, $in: NotificationPreferencesInput!){
 		updateNotificationPreferences(userId: $id, input: $in){ preferences { email } } }`,
-		map[string]any{"id": r.RegisterUser.ID, "in": map[string]any{"email": emailOn, "sms": false}}, &p)
-	if p.UpdateNotificationPreferences.Preferences.Email != emailOn {
-		t.Fatalf("preferences.email = %v after setting %v", p.UpdateNotificationPreferences.Preferences.Email, emailOn)
+		map[string]any{"id": r.RegisterUser.ID, "in": map[string]any{"email": emailOn, "sms": false}}, &p); err != nil {
+		return "", fmt.Errorf("updateNotificationPreferences %s: %w", email, err)
 	}
-	return r.RegisterUser.ID
+	if p.UpdateNotificationPreferences.Preferences.Email != emailOn {
+		return "", fmt.Errorf("preferences.email = %v after setting %v", p.UpdateNotificationPreferences.Preferences.Email, emailOn)
+	}
+	return r.RegisterUser.ID, nil
 }
 
 func orderInput(userID string) map[string]any {
@@ -266,18 +549,28 @@ func orderInput(userID string) map[string]any {
 
 func createOrder(t *testing.T, ctx context.Context, c *client, userID string) string {
 	t.Helper()
+	id, err := tryCreateOrder(ctx, c, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func tryCreateOrder(ctx context.Context, c *client, userID string) (string, error) {
 	var r struct {
 		CreateOrder struct {
 			ID         string `json:"id"`
 			TotalMinor int    `json:"totalMinor"`
 		} `json:"createOrder"`
 	}
-	c.mustDo(t, ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id totalMinor } }`,
-		map[string]any{"in": orderInput(userID)}, &r)
-	if r.CreateOrder.TotalMinor != 2100 {
-		t.Fatalf("totalMinor = %d, want 2100", r.CreateOrder.TotalMinor)
+	if err := c.try(ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id totalMinor } }`,
+		map[string]any{"in": orderInput(userID)}, &r); err != nil {
+		return "", fmt.Errorf("createOrder for %s: %w", userID, err)
 	}
-	return r.CreateOrder.ID
+	if r.CreateOrder.TotalMinor != 2100 {
+		return "", fmt.Errorf("createOrder for %s: totalMinor = %d, want 2100", userID, r.CreateOrder.TotalMinor)
+	}
+	return r.CreateOrder.ID, nil
 }
 
 func mailTo(t *testing.T, ctx context.Context, mp *testenv.MailpitServer, to string) []testenv.MailMessage {

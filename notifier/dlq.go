@@ -69,6 +69,10 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Only what was dead-lettered before this replay began is replayed: an
+	// event that is still poison comes straight back to the dead-letter
+	// topic, and replaying it again would loop for ever.
+	started := time.Now()
 	var (
 		mu       sync.Mutex // handlers run per partition in parallel; Limit is global
 		replayed int
@@ -80,6 +84,11 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 		if opts.Limit > 0 && replayed >= opts.Limit {
 			cancel()
 			return context.Canceled // not acknowledged: stays on the dlq
+		}
+		if at, err := time.Parse(time.RFC3339Nano, m.Header(HeaderDeadLetterAt)); err == nil && !at.Before(started) {
+			logger.Info("dead letter newer than this replay; stopping", "topic", dlq, "event_id", m.Header(events.HeaderID))
+			cancel()
+			return context.Canceled // not acknowledged: the next replay sees it
 		}
 		target := m.Header(HeaderDeadLetterTopic)
 		if target == "" {

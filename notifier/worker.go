@@ -296,6 +296,11 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 			u.SetRecipient(d.Recipient).SetSecret(d.Secret)
 		}
 	}
+	// The outcome is recorded even when shutdown has begun: a send the
+	// provider accepted must not be left to a lease expiry, which would send
+	// it again.
+	ctx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelRecord()
 	tx, err := w.DB.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin outcome of %s: %w", d.ID, err)
