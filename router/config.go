@@ -80,6 +80,9 @@ type Config struct {
 	// APQCacheBytes bounds the persisted query store (sum of query sizes).
 	// Zero means DefaultAPQCacheBytes.
 	APQCacheBytes int
+	// Reload re-composes while running (HERALD_ROUTER_RELOAD_INTERVAL;
+	// main sets Reload.Trigger to NotifyReload for SIGHUP).
+	Reload ReloadConfig
 }
 
 // Defaults of the settings a zero Config leaves out.
@@ -123,6 +126,7 @@ func LoadConfig(v *config.Vars) Config {
 		MaxConcurrency:      v.Int("HERALD_ROUTER_MAX_CONCURRENCY", 1024, "concurrent resolves the engine runs at most"),
 	}
 	cfg.Subscriptions = subscription.LoadConfig(v)
+	cfg.Reload = LoadReloadConfig(v)
 	cfg.RequestTimeout = v.Duration("HERALD_ROUTER_REQUEST_TIMEOUT", DefaultRequestTimeout, "timeout of a whole GraphQL request over HTTP (answered 504 TIMEOUT); subscriptions are not bounded")
 	cfg.Limits = Limits{
 		MaxDepth:   v.Int("HERALD_ROUTER_MAX_DEPTH", DefaultMaxDepth, "deepest selection nesting an operation may have (QUERY_TOO_DEEP)"),

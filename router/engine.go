@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jensneuse/abstractlogger"
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
@@ -64,10 +63,10 @@ func resolverOptions(cfg Config) resolve.ResolverOptions {
 
 // newEngine plans against rc with graphql-go-tools: the federation config
 // factory turns the composed router config into planner data sources, and
-// the execution engine caches plans per normalized operation.
-// customize, when not nil, may adjust the configuration before the engine
-// is built (the built-in subscription data source is installed there).
-func newEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client *http.Client, customize func(*engine.Configuration) error) (*engine.ExecutionEngine, error) {
+// the executor (executor.go) runs operations on them. customize, when not
+// nil, may adjust the configuration first (the built-in subscription data
+// source is installed there).
+func newEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client *http.Client, customize func(*engine.Configuration) error) (*executor, error) {
 	factory := engine.NewFederationEngineConfigFactory(ctx, nil,
 		engine.WithFederationHttpClient(client),
 		engine.WithFederationStreamingClient(&http.Client{Transport: client.Transport}),
@@ -81,9 +80,9 @@ func newEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client 
 			return nil, err
 		}
 	}
-	eng, err := engine.NewExecutionEngine(ctx, abstractlogger.NoopLogger, conf, resolverOptions(cfg))
+	x, err := newExecutor(ctx, cfg, rc, conf)
 	if err != nil {
-		return nil, fmt.Errorf("create execution engine: %w", err)
+		return nil, fmt.Errorf("create executor: %w", err)
 	}
-	return eng, nil
+	return x, nil
 }

@@ -357,7 +357,9 @@ type Product @key(fields: "id") { id: ID! priceMinor: Int! @override(from: "lega
 }
 
 // @inaccessible: internalCode is a key between catalog and warehouse but
-// not part of the client-facing schema.
+// not part of the client-facing schema: the planner may use it, clients may
+// neither select it (validation against the client schema refuses it before
+// any fetch) nor see it in introspection.
 func inaccessibleCase() fedCase {
 	return fedCase{
 		name: "inaccessible",
@@ -379,6 +381,15 @@ type Product @key(fields: "internalCode") { internalCode: String! @inaccessible 
 			{name: "an inaccessible key still joins the subgraphs",
 				query: `{ products { name bin } }`,
 				check: queryMentions("warehouse", `"internalCode":"X-17"`, true)},
+			{name: "clients cannot select an inaccessible field",
+				query: `{ products { id internalCode } }`,
+				check: wantNoRequests("catalog", "warehouse")},
+			{name: "nor through a fragment",
+				query: `query Q { products { ...P } } fragment P on Product { name internalCode }`,
+				check: wantNoRequests("catalog", "warehouse")},
+			{name: "introspection hides an inaccessible field",
+				query: `{ __type(name: "Product") { fields { name } } }`,
+				check: wantNoRequests("catalog", "warehouse")},
 		},
 	}
 }

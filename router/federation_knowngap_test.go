@@ -62,29 +62,6 @@ func jsonString(s string) string {
 	return string(append(b, '"'))
 }
 
-// @inaccessible: the composed config carries a separate client schema
-// (graphqlClientSchema) without inaccessible elements, but execution v1.6.0
-// validates and introspects against the full supergraph schema. Using an
-// inaccessible field as a key works (directive case "inaccessible").
-func TestKnownGap_Inaccessible(t *testing.T) {
-	tr, sgs := knownGapRouter(t, inaccessibleCase())
-	for _, g := range []knownGap{
-		{name: "clients can select an inaccessible field",
-			query: `{ products { internalCode } }`,
-			got:   `{"data":{"products":[{"internalCode":"X-17"}]}}`,
-			right: `a validation error: Cannot query field "internalCode" on type "Product", and no subgraph fetch`},
-		{name: "introspection shows an inaccessible field",
-			query: `{ __type(name: "Product") { fields { name } } }`,
-			got:   `{"data":{"__type":{"fields":[{"name":"id"},{"name":"internalCode"},{"name":"name"},{"name":"bin"}]}}}`,
-			right: `fields id, name, bin only`},
-	} {
-		g.run(t, tr)
-	}
-	if reqs := sgs["catalog"].requests(); len(reqs) != 1 || reqs[0].Query != "{products {internalCode}}" {
-		t.Errorf("catalog requests = %+v, want the one leaking internalCode", reqs)
-	}
-}
-
 // Subgraph errors of an entity fetch below a list: the engine rewrites the
 // _entities path to the fetch's response path but keeps "@" where the list
 // index belongs (resolve.rewriteErrorPaths drops the _entities index). The

@@ -16,8 +16,9 @@ import (
 
 	"github.com/buger/jsonparser"
 	"github.com/wundergraph/astjson"
-	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/graphqlerrors"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/operationreport"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/variablesvalidation"
@@ -36,7 +37,7 @@ type handler struct {
 	logger  *slog.Logger
 	cfg     Config
 	maxBody int64
-	engine  atomic.Pointer[engine.ExecutionEngine]
+	engine  atomic.Pointer[executor]
 	mux     *http.ServeMux
 	root    http.Handler // mux behind the CORS policy
 	subs    *subscription.Server
@@ -140,11 +141,8 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			h.writeRequestError(w, errorResponse{http.StatusForbidden, codeForbidden, "WebSocket connections from this origin are not allowed"})
 			return
 		}
-		// The origin was checked above against the configured list; the
-		// WebSocket library would only accept same-origin pages.
-		r.Header.Del("Origin")
 		r = r.WithContext(withOutbound(r.Context(), r.Header, h.forward))
-		h.subs.ServeWS(w, r, h.engine.Load, h.maxBody)
+		h.subs.ServeWS(w, r, h.currentEngine, h.maxBody)
 		return
 	}
 	// A browser opening /graphql gets the playground rather than an error.
@@ -208,13 +206,16 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 // refuse answers a request-level error and counts it.
 func (h *handler) refuse(w http.ResponseWriter, e errorResponse) {
 	h.metrics.request(opOther, time.Now(), false)
+	if e.code == CodeRequestTooLarge {
+		h.metrics.refusal(CodeRequestTooLarge)
+	}
 	h.writeRequestError(w, e)
 }
 
 // serveBatch runs a JSON array of operations one after the other, within
 // one request timeout, and answers a JSON array of their results (200, each
 // result carrying its own errors).
-func (h *handler) serveBatch(w http.ResponseWriter, r *http.Request, eng *engine.ExecutionEngine, data []byte) {
+func (h *handler) serveBatch(w http.ResponseWriter, r *http.Request, eng *executor, data []byte) {
 	var elems [][]byte
 	_, _ = jsonparser.ArrayEach(data, func(v []byte, _ jsonparser.ValueType, _ int, _ error) {
 		elems = append(elems, v)
@@ -274,7 +275,7 @@ type runResult struct {
 
 // run serves one operation into out: persisted query lookup, parse, limits,
 // then execution on eng within ctx. single is false inside a batch (no SSE).
-func (h *handler) run(ctx context.Context, r *http.Request, eng *engine.ExecutionEngine, req *graphql.Request, pq persistedQuery, out *bytes.Buffer, single bool) runResult {
+func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *graphql.Request, pq persistedQuery, out *bytes.Buffer, single bool) runResult {
 	fail := func(label string, e errorResponse) runResult {
 		appendErrors(out, []gqlError{e.gqlError()})
 		return runResult{status: e.status, label: label}
@@ -289,33 +290,32 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *engine.Executio
 	}
 	req.SetHeader(r.Header)
 
-	opType, err := req.OperationType()
+	op, err := eng.parse(req)
 	if err != nil {
 		return runResult{status: h.executionError(out, r, err, codeParseFailed), label: opOther}
 	}
-	name, stats, found := measureOperation(req.Document(), req.OperationName)
-	label := h.metrics.ops.label(name, found)
-	if found {
-		if e := h.cfg.Limits.check(stats, h.cfg.DisableIntrospection); e != nil {
-			h.metrics.refusal(string(e.code))
-			return fail(label, *e)
-		}
+	label := h.metrics.ops.label(op.name, op.found)
+	if e := h.checkOperation(op); e != nil {
+		return fail(label, *e)
 	}
 	switch {
-	case opType == graphql.OperationTypeMutation && r.Method == http.MethodGet:
+	case op.typ == ast.OperationTypeMutation && r.Method == http.MethodGet:
 		// GET must stay safe: caches and prefetchers may repeat it.
 		res := fail(label, errorResponse{http.StatusMethodNotAllowed, apperr.BadUserInput, "mutations must be sent with POST"})
 		res.allow = http.MethodPost
 		return res
-	case opType == graphql.OperationTypeSubscription && single && subscription.WantsSSE(r):
+	case op.typ == ast.OperationTypeSubscription && single && subscription.WantsSSE(r):
 		return runResult{sse: true, label: label}
-	case opType == graphql.OperationTypeSubscription:
+	case op.typ == ast.OperationTypeSubscription:
 		// Served over WebSocket (graphql-transport-ws) or with Accept: text/event-stream.
 		return fail(label, errorResponse{http.StatusBadRequest, apperr.BadUserInput, "subscriptions are not served over a plain HTTP request"})
 	}
 
-	rw := graphql.NewEngineResultWriterFromBuffer(out)
-	err = eng.Execute(ctx, req, &rw)
+	rw := resultWriterPool.Get().(*resultWriter)
+	rw.out = out
+	err = eng.run(ctx, op, req, rw)
+	rw.out = nil
+	resultWriterPool.Put(rw)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
 		// Whatever the engine wrote is partial: subgraph fetches were cut.
 		out.Reset()
@@ -336,6 +336,59 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *engine.Executio
 	}
 	return runResult{status: http.StatusOK, label: label}
 }
+
+// checkOperation applies the limits and the introspection switch to a
+// parsed operation; nil when it may run. An operation that is not there
+// (validation reports it) is not measured.
+func (h *handler) checkOperation(op *operation) *errorResponse {
+	if !op.found {
+		return nil
+	}
+	e := h.cfg.Limits.check(op.stats, h.cfg.DisableIntrospection)
+	if e != nil {
+		h.metrics.refusal(string(e.code))
+	}
+	return e
+}
+
+// currentEngine is the engine for operations over WebSocket (nil while the
+// supergraph is not composed).
+func (h *handler) currentEngine() subscription.Engine {
+	if x := h.engine.Load(); x != nil {
+		return x
+	}
+	return nil
+}
+
+// checkWS is the subscription server's check of operations sent over
+// WebSocket: the same limits and introspection switch as over HTTP.
+func (h *handler) checkWS(_ context.Context, req *graphql.Request) error {
+	x := h.engine.Load()
+	if x == nil {
+		return nil // the server answers UNAVAILABLE itself
+	}
+	op, err := x.parse(req)
+	if err != nil {
+		return err
+	}
+	if e := h.checkOperation(op); e != nil {
+		return &subscription.Refusal{Code: string(e.code), Message: e.message}
+	}
+	return nil
+}
+
+// resultWriter is the engine's response writer over the handler's pooled
+// output buffer. Requests answered over HTTP are written once and not
+// flushed; the pool saves an allocation per request.
+type resultWriter struct{ out *bytes.Buffer }
+
+func (w *resultWriter) Write(p []byte) (int, error)         { return w.out.Write(p) }
+func (w *resultWriter) Flush() error                        { return nil }
+func (w *resultWriter) Complete()                           {}
+func (w *resultWriter) Close(resolve.SubscriptionCloseKind) {}
+func (w *resultWriter) Heartbeat() error                    { return nil }
+
+var resultWriterPool = sync.Pool{New: func() any { return new(resultWriter) }}
 
 // The engine writes errors first, so this prefix tells cheaply whether a
 // response has any.
@@ -413,7 +466,7 @@ func readGET(r *http.Request, req *graphql.Request, pq *persistedQuery) *errorRe
 // readBody reads a POST body, bounded by the body limit; it is a JSON
 // object or array.
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request, body *bytes.Buffer) ([]byte, *errorResponse) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	if !isJSONContentType(r.Header.Get("Content-Type")) {
 		return nil, &errorResponse{http.StatusUnsupportedMediaType, apperr.BadUserInput, "the request body must be application/json"}
 	}
 	if r.ContentLength > h.maxBody {
@@ -518,8 +571,23 @@ func validateRequest(req *graphql.Request) *errorResponse {
 	return nil
 }
 
+// isJSONContentType accepts application/json with any parameters. The
+// common spellings are compared without parsing (mime.ParseMediaType
+// allocates a map per call).
+func isJSONContentType(ct string) bool {
+	switch ct {
+	case "application/json", "application/json; charset=utf-8", "application/json;charset=utf-8", "application/json; charset=UTF-8":
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// CodeRequestTooLarge refuses a request body over the limit (413).
+const CodeRequestTooLarge = "REQUEST_TOO_LARGE"
+
 func tooLarge(limit int64) *errorResponse {
-	return &errorResponse{http.StatusRequestEntityTooLarge, apperr.BadUserInput,
+	return &errorResponse{http.StatusRequestEntityTooLarge, CodeRequestTooLarge,
 		"the request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"}
 }
 
@@ -620,10 +688,14 @@ func writeErrors(w http.ResponseWriter, status int, errs []gqlError) {
 	writeJSON(w, status, b)
 }
 
+// jsonContentType is shared by every response: assigning the slice
+// directly saves the allocation Header.Set makes for each.
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

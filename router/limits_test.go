@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -303,4 +304,63 @@ func TestLoadConfigSafetySettings(t *testing.T) {
 			t.Errorf("error %v does not name %s", err, want)
 		}
 	}
+}
+
+// Operations sent over the WebSocket (graphql-transport-ws) pass the same
+// limits and introspection switch as over HTTP: the refusal is an error
+// message for that operation, and the connection stays usable.
+func TestWebSocketOperationsAreChecked(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*Config)
+		query string
+		want  string // the payload of the error message; empty: served
+	}{
+		{name: "too deep", query: `{ user(id: "u2") { orders { user { orders { id } } } } }`,
+			want: `[{"message":"the operation is nested 5 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]`},
+		{name: "too many aliases", query: `{ a: user(id: "u1") { id } b: user(id: "u1") { id } c: user(id: "u1") { id } }`,
+			want: `[{"message":"the operation has 3 aliases (fragments expanded); the limit is 2","extensions":{"code":"QUERY_TOO_COMPLEX"}}]`},
+		{name: "too many fields through fragments", query: `{ a: user(id: "u1") { ...U } b: user(id: "u2") { ...U } } fragment U on User { __typename id name email phone createdAt }`,
+			want: `[{"message":"the operation selects 14 fields (fragments expanded); the limit is 12","extensions":{"code":"QUERY_TOO_COMPLEX"}}]`},
+		{name: "introspection off", edit: func(c *Config) { c.DisableIntrospection = true }, query: `{ __schema { queryType { name } } }`,
+			want: `[{"message":"introspection is disabled on this router","extensions":{"code":"INTROSPECTION_DISABLED"}}]`},
+		{name: "introspection on", query: `{ __type(name: "User") { name } }`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := limitsRouter(t, tt.edit)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cl := dialWS(t, ctx, tr.url)
+			ch := cl.subscribe("1", tt.query, nil)
+			m := nextWS(t, ctx, ch)
+			if tt.want != "" {
+				if m.Type != "error" || string(m.Payload) != tt.want {
+					t.Errorf("got %s %s, want error %s", m.Type, m.Payload, tt.want)
+				}
+			} else if m.Type != "next" || strings.Contains(string(m.Payload), "errors") {
+				t.Errorf("got %s %s, want next with data", m.Type, m.Payload)
+			}
+			// The connection is still open and serves an operation within
+			// the limits.
+			ch = cl.subscribe("2", `{ user(id: "u1") { name } }`, nil)
+			if m := nextWS(t, ctx, ch); m.Type != "next" || string(m.Payload) != `{"data":{"user":{"name":"Ada Lovelace"}}}` {
+				t.Errorf("after the refusal: %s %s", m.Type, m.Payload)
+			}
+		})
+	}
+}
+
+func nextWS(t *testing.T, ctx context.Context, ch <-chan wsTestMessage) wsTestMessage {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("the connection closed")
+		}
+		return m
+	case <-ctx.Done():
+		t.Fatal("no message within the timeout")
+	}
+	return wsTestMessage{}
 }

@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jensneuse/abstractlogger"
 	"github.com/wundergraph/astjson"
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"github.com/wundergraph/graphql-go-tools/execution/engine"
@@ -126,7 +127,10 @@ type benchEnv struct {
 	rt     *replayTransport
 	client *http.Client
 	conf   engine.Configuration
-	eng    *engine.ExecutionEngine
+	eng    *executor
+	// lib is graphql-go-tools' own engine on the same configuration: the
+	// reference the router's executor is measured against.
+	lib *engine.ExecutionEngine
 }
 
 var (
@@ -176,6 +180,9 @@ func newBenchEnv() (*benchEnv, error) {
 	if env.eng, err = benchEngine(ctx, env.cfg, rc, env.client); err != nil {
 		return nil, err
 	}
+	if env.lib, err = engine.NewExecutionEngine(ctx, abstractlogger.NoopLogger, env.conf, resolverOptions(env.cfg)); err != nil {
+		return nil, err
+	}
 	for _, name := range benchQueries {
 		var out bytes.Buffer
 		if err := env.execute(ctx, name, &out); err != nil {
@@ -191,11 +198,11 @@ func newBenchEnv() (*benchEnv, error) {
 
 // benchEngine and benchHandler are the only places these benchmarks call
 // router internals; keep them in step with Run.
-func benchEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client *http.Client) (*engine.ExecutionEngine, error) {
+func benchEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client *http.Client) (*executor, error) {
 	return newEngine(ctx, cfg, rc, client, nil)
 }
 
-func benchHandler(ctx context.Context, cfg Config, eng *engine.ExecutionEngine) http.Handler {
+func benchHandler(ctx context.Context, cfg Config, eng *executor) http.Handler {
 	logger := slog.New(slog.DiscardHandler)
 	h := newHandler(logger, cfg.MaxRequestBytes, subscription.NewServer(ctx, cfg.Subscriptions, nil, logger))
 	h.engine.Store(eng)
@@ -207,6 +214,13 @@ func (env *benchEnv) execute(ctx context.Context, name string, out *bytes.Buffer
 	req := graphql.Request{Query: q.Router}
 	rw := graphql.NewEngineResultWriterFromBuffer(out)
 	return env.eng.Execute(ctx, &req, &rw)
+}
+
+func (env *benchEnv) executeLib(ctx context.Context, name string, out *bytes.Buffer) error {
+	q := subgraphs.Queries[name]
+	req := graphql.Request{Query: q.Router}
+	rw := graphql.NewEngineResultWriterFromBuffer(out)
+	return env.lib.Execute(ctx, &req, &rw)
 }
 
 // plannerConfig rebuilds the planner configuration the engine holds
@@ -321,9 +335,21 @@ func BenchmarkResolve(b *testing.B) {
 	}
 }
 
-// BenchmarkExecute: the engine's whole per-request path with a warm plan
-// cache: Prepare, plan cache lookup, Resolve.
+// BenchmarkExecute: the router executor's whole per-request path with warm
+// caches: operation cache lookup (parse, normalise, validate and plan are
+// skipped), variables, Resolve.
 func BenchmarkExecute(b *testing.B) {
+	benchExecute(b, (*benchEnv).execute)
+}
+
+// BenchmarkEngineExecute: graphql-go-tools' engine.Execute with a warm plan
+// cache (Prepare, plan cache lookup, Resolve), the path the router used
+// before its own executor.
+func BenchmarkEngineExecute(b *testing.B) {
+	benchExecute(b, (*benchEnv).executeLib)
+}
+
+func benchExecute(b *testing.B, execute func(*benchEnv, context.Context, string, *bytes.Buffer) error) {
 	env := loadBenchEnv(b)
 	ctx := context.Background()
 	for _, name := range benchQueries {
@@ -332,7 +358,7 @@ func BenchmarkExecute(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				out.Reset()
-				if err := env.execute(ctx, name, &out); err != nil {
+				if err := execute(env, ctx, name, &out); err != nil {
 					b.Fatal(err)
 				}
 			}

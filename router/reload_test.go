@@ -19,7 +19,8 @@ func startReloadRouter(t *testing.T, cfg Config, rc ReloadConfig) *testRouter {
 	tr := &testRouter{done: make(chan error, 1), stop: cancel, logs: newSyncBuffer()}
 	logger := slog.New(slog.NewJSONHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
-		tr.done <- Run(ctx, cfg, Deps{Logger: logger, Reload: rc, Ready: func(a net.Addr) { addrs <- a }})
+		cfg.Reload = rc
+		tr.done <- Run(ctx, cfg, Deps{Logger: logger, Ready: func(a net.Addr) { addrs <- a }})
 	}()
 	select {
 	case a := <-addrs:

@@ -14,6 +14,7 @@ import (
 
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"github.com/wundergraph/graphql-go-tools/execution/engine"
+	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/stream"
@@ -31,9 +32,6 @@ type Deps struct {
 	// notifications subgraph is configured; without it those subscriptions
 	// answer UNAVAILABLE.
 	Broker stream.Broker
-	// Reload re-composes while running (see ReloadConfig, LoadReloadConfig, NotifyReload).
-	Reload ReloadConfig
-
 	// onSubscriptions lets tests observe the subscription server.
 	onSubscriptions func(*subscription.Server)
 }
@@ -54,7 +52,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer cancel()
 
 	cfg = cfg.withDefaults()
-	subs, err := startSubscriptions(ctx, cfg, deps, logger)
+	// Operations over WebSocket pass the same checks as over HTTP; the
+	// handler that holds them is made after the subscription server.
+	var h *handler
+	check := func(ctx context.Context, req *graphql.Request) error { return h.checkWS(ctx, req) }
+	subs, err := startSubscriptions(ctx, cfg, deps, logger,
+		subscription.WithCheck(check), subscription.WithOriginPatterns(cfg.CORSOrigins...))
 	if err != nil {
 		return err
 	}
@@ -65,7 +68,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	m := newMetrics(cfg.MetricsMaxOperations, subs)
 	client := newInstrumentedSubgraphClient(cfg, m)
 	defer client.CloseIdleConnections()
-	h := newRouterHandler(logger, cfg, subs, m)
+	h = newRouterHandler(logger, cfg, subs, m)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpserver.Serve(ctx, logger, cfg.Addr, h, deps.Ready) }()
@@ -94,7 +97,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		<-setupErr
 		return err
 	}
-	defer watchSupergraph(ctx, cfg, deps.Reload, h, client, subs.Hub(), logger)()
+	defer watchSupergraph(ctx, cfg, cfg.Reload, h, client, subs.Hub(), logger)()
 	return <-serveErr
 }
 
@@ -154,7 +157,7 @@ func fetchSubgraphSDL(ctx context.Context, cfg Config, client *http.Client, logg
 // reader for this router instance) when a broker is given, and returns the
 // transports' server. The hub starts reading once a supergraph with the
 // built-in notifications subgraph is installed.
-func startSubscriptions(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger) (*subscription.Server, error) {
+func startSubscriptions(ctx context.Context, cfg Config, deps Deps, logger *slog.Logger, opts ...subscription.Option) (*subscription.Server, error) {
 	var hub *subscription.Hub
 	if deps.Broker != nil {
 		var err error
@@ -164,7 +167,7 @@ func startSubscriptions(ctx context.Context, cfg Config, deps Deps, logger *slog
 	} else {
 		logger.Info("no stream broker given: Subscription.notificationStatus, if composed, answers UNAVAILABLE")
 	}
-	subs := subscription.NewServer(ctx, cfg.Subscriptions, hub, logger)
+	subs := subscription.NewServer(ctx, cfg.Subscriptions, hub, logger, opts...)
 	if deps.onSubscriptions != nil {
 		deps.onSubscriptions(subs)
 	}

@@ -77,8 +77,10 @@ func TestLoadConfig(t *testing.T) {
 			"HERALD_SUBGRAPHS":                "users=http://u:1/graphql",
 			"HERALD_ROUTER_CONFIG":            "schema/supergraph.json",
 			"HERALD_ROUTER_MAX_REQUEST_BYTES": "2048",
+			"HERALD_ROUTER_RELOAD_INTERVAL":   "45s",
 		}, check: func(t *testing.T, c Config) {
-			if c.RouterConfigPath != "schema/supergraph.json" || c.MaxRequestBytes != 2048 || len(c.Subgraphs) != 1 {
+			if c.RouterConfigPath != "schema/supergraph.json" || c.MaxRequestBytes != 2048 || len(c.Subgraphs) != 1 ||
+				c.Reload.Interval != 45*time.Second {
 				t.Errorf("config = %+v", c)
 			}
 		}},
@@ -86,7 +88,8 @@ func TestLoadConfig(t *testing.T) {
 			"HERALD_SUBGRAPHS":                "users",
 			"HERALD_ROUTER_MAX_REQUEST_BYTES": "0",
 			"HERALD_ROUTER_SUBGRAPH_TIMEOUT":  "soon",
-		}, wantErr: []string{"HERALD_SUBGRAPHS", "HERALD_ROUTER_MAX_REQUEST_BYTES", "HERALD_ROUTER_SUBGRAPH_TIMEOUT"}},
+			"HERALD_ROUTER_RELOAD_INTERVAL":   "-1s",
+		}, wantErr: []string{"HERALD_SUBGRAPHS", "HERALD_ROUTER_MAX_REQUEST_BYTES", "HERALD_ROUTER_SUBGRAPH_TIMEOUT", "HERALD_ROUTER_RELOAD_INTERVAL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -387,7 +390,7 @@ func TestBodyLimit(t *testing.T) {
 		head, tail := `{"query":"#`, `\n{ user(id: \"u1\") { name } }"}`
 		return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
 	}
-	const refused = `{"errors":[{"message":"the request body is larger than 4096 bytes","extensions":{"code":"BAD_USER_INPUT"}}]}`
+	const refused = `{"errors":[{"message":"the request body is larger than 4096 bytes","extensions":{"code":"REQUEST_TOO_LARGE"}}]}`
 	const served = `{"data":{"user":{"name":"Ada Lovelace"}}}`
 	tests := []struct {
 		name       string
@@ -421,6 +424,10 @@ func TestBodyLimit(t *testing.T) {
 				t.Errorf("got %d %s, want %d %s", got.status, got.body, tt.wantStatus, tt.wantBody)
 			}
 		})
+	}
+	// Both refusals are counted under their code.
+	if m := do(t, mustRequest(t, http.MethodGet, tr.url+"/metrics")); !strings.Contains(m.body, `herald_router_refused_requests_total{code="REQUEST_TOO_LARGE"} 2`) {
+		t.Errorf("metrics do not count the two refusals:\n%s", m.body)
 	}
 }
 

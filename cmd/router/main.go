@@ -52,6 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return 2
 	}
 	logger := logging.New(stdout, level, "router")
+	// SIGHUP re-reads the subgraphs' SDL (or HERALD_ROUTER_CONFIG) and swaps
+	// in a changed composition without dropping requests.
+	cfg.Reload.Trigger = router.NotifyReload(ctx)
 	// The broker feeds the notificationStatus subscription; every router
 	// instance reads the whole status topic itself.
 	broker, err := backend.Open(ctx, streamCfg, logger)

@@ -3,11 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/testenv"
 )
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestRun(t *testing.T) {
 	tests := []struct {
@@ -63,4 +72,92 @@ func TestComposeWritesDeterministically(t *testing.T) {
 	if !bytes.Equal(outs[0], outs[1]) || !bytes.Equal(outs[0], committed) {
 		t.Error("compose output differs between runs or from the committed schema/supergraph.json")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the router's logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// SIGHUP reloads the composition: main wires router.NotifyReload into the
+// router's configuration. Without that wiring SIGHUP would end the test
+// process (its default action), so the test cannot pass by accident.
+func TestSIGHUPReloadsTheSupergraph(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("..", "..", "schema", "supergraph.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "supergraph.json")
+	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"HERALD_HTTP_ADDR":     "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"HERALD_ROUTER_CONFIG": cfgPath,
+		"HERALD_STREAM":        "nats",
+		"HERALD_NATS_URL":      testenv.NATS(t),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, out) }()
+	exited := false
+	defer func() {
+		cancel()
+		if exited {
+			return
+		}
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("exit code %d; output:\n%s", code, out.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("router did not stop within 30s")
+		}
+	}()
+	waitLog := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(out.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s in the output:\n%s", what, out.String())
+			}
+			select {
+			case code := <-done:
+				exited = true
+				t.Fatalf("router exited %d:\n%s", code, out.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitLog(`"msg":"router ready"`)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(`"msg":"supergraph reloaded"`)
 }

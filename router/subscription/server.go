@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/graphqlerrors"
@@ -21,6 +20,42 @@ import (
 	"github.com/heraldhq/herald/internal/apperr"
 )
 
+// Engine runs one operation, writing its results to w (the router's
+// executor). For a subscription it returns once the subscription started.
+type Engine interface {
+	Execute(ctx context.Context, req *graphql.Request, w resolve.SubscriptionResponseWriter) error
+}
+
+// Refusal is an operation refused by the Check hook before it runs: the
+// client receives one error with Code in extensions.code.
+type Refusal struct {
+	Code    string
+	Message string
+}
+
+func (r *Refusal) Error() string { return r.Code + ": " + r.Message }
+
+// Option adjusts a Server.
+type Option func(*Server)
+
+// WithCheck makes every operation received over WebSocket pass check
+// before it runs (HTTP and SSE operations are checked by the caller of
+// ServeSSE). check returns nil to let the operation run, a *Refusal, or a
+// parse error as the engine reports it; the client then receives an error
+// message for that operation, and the connection stays open.
+func WithCheck(check func(ctx context.Context, req *graphql.Request) error) Option {
+	return func(s *Server) { s.check = check }
+}
+
+// WithOriginPatterns lets browser pages from other origins open the
+// WebSocket: patterns as in github.com/coder/websocket AcceptOptions
+// (a full origin such as https://app.example.com, or a host pattern; "*"
+// matches any host). Without it only same-origin pages (and clients that
+// send no Origin) are accepted.
+func WithOriginPatterns(patterns ...string) Option {
+	return func(s *Server) { s.originPatterns = append(s.originPatterns, patterns...) }
+}
+
 // Server serves subscriptions over graphql-transport-ws and SSE. Streams end
 // when the client leaves or when the server's context ends (router shutdown).
 type Server struct {
@@ -28,6 +63,9 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	hub *Hub
+
+	check          func(context.Context, *graphql.Request) error
+	originPatterns []string
 
 	active  atomic.Int64
 	tooSlow atomic.Uint64
@@ -37,11 +75,15 @@ type Server struct {
 
 // NewServer returns a server whose streams last at most as long as ctx. hub
 // may be nil (no stream configured).
-func NewServer(ctx context.Context, cfg Config, hub *Hub, logger *slog.Logger) *Server {
+func NewServer(ctx context.Context, cfg Config, hub *Hub, logger *slog.Logger, opts ...Option) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{ctx: ctx, cfg: cfg.withDefaults(), log: logger.With("component", "subscription"), hub: hub}
+	s := &Server{ctx: ctx, cfg: cfg.withDefaults(), log: logger.With("component", "subscription"), hub: hub}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Hub returns the stream hub, nil when none is configured.
@@ -190,7 +232,7 @@ func (w *queueWriter) executed(err error, log *slog.Logger) {
 
 // execute runs req on eng until ctx ends or the operation completes; the
 // result arrives through w.
-func (s *Server) execute(ctx context.Context, eng *engine.ExecutionEngine, req *graphql.Request, w *queueWriter) {
+func (s *Server) execute(ctx context.Context, eng Engine, req *graphql.Request, w *queueWriter) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	w.executed(eng.Execute(ctx, req, w), s.log)
@@ -224,7 +266,10 @@ func executionErrors(err error, log *slog.Logger) []gqlError {
 		report  operationreport.Report
 		varErr  *variablesvalidation.InvalidVariableError
 	)
+	var refusal *Refusal
 	switch {
+	case errors.As(err, &refusal):
+		return []gqlError{codedError(refusal.Code, refusal.Message)}
 	case errors.As(err, &report) && len(report.ExternalErrors) > 0:
 		gqlErrs = graphqlerrors.RequestErrorsFromOperationReport(report)
 	case errors.As(err, &gqlErrs) && len(gqlErrs) > 0:

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 )
 
@@ -15,7 +14,7 @@ import (
 // `event: complete`. Errors that refuse the operation arrive as one `next`
 // with errors, then `complete`. A subscriber that cannot keep up receives a
 // `next` with the SUBSCRIBER_TOO_SLOW error, then `complete`.
-func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng *engine.ExecutionEngine, req *graphql.Request) {
+func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng Engine, req *graphql.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	rc := http.NewResponseController(w)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 )
 
@@ -38,10 +37,10 @@ type wsMessage struct {
 // the client or the server ends it. engine returns the current engine (it is
 // read per operation, so a reloaded supergraph applies to later operations).
 // maxMessage bounds one client message.
-func (s *Server) ServeWS(w http.ResponseWriter, r *http.Request, eng func() *engine.ExecutionEngine, maxMessage int64) {
+func (s *Server) ServeWS(w http.ResponseWriter, r *http.Request, eng func() Engine, maxMessage int64) {
 	s.wg.Add(1)
 	defer s.wg.Done()
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Protocol}})
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Protocol}, OriginPatterns: s.originPatterns})
 	if err != nil {
 		s.log.Debug("websocket upgrade refused", "err", err)
 		return // Accept answered the client
@@ -63,7 +62,7 @@ type wsConn struct {
 	c      *websocket.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
-	eng    func() *engine.ExecutionEngine
+	eng    func() Engine
 
 	writeMu sync.Mutex
 
@@ -228,12 +227,20 @@ func (cn *wsConn) start(id string, req *graphql.Request) bool {
 			cn.sendError(id, []gqlError{codedError("UNAVAILABLE", "the router is starting: the supergraph is not composed yet")})
 			return
 		}
+		if cn.s.check != nil {
+			if err := cn.s.check(ctx, req); err != nil {
+				if errs := executionErrors(err, cn.s.log); errs != nil {
+					cn.sendError(id, errs)
+				}
+				return
+			}
+		}
 		cn.pump(ctx, id, sub, eng, req)
 	}()
 	return true
 }
 
-func (cn *wsConn) pump(ctx context.Context, id string, sub *wsSub, eng *engine.ExecutionEngine, req *graphql.Request) {
+func (cn *wsConn) pump(ctx context.Context, id string, sub *wsSub, eng Engine, req *graphql.Request) {
 	qw := cn.s.newQueueWriter()
 	executed := make(chan struct{})
 	go func() {
