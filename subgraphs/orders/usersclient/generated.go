@@ -10,6 +10,7 @@ import (
 
 // UserExistsResponse is returned by UserExists on success.
 type UserExistsResponse struct {
+	// Null for an unknown or deleted user.
 	User *UserExistsUser `json:"user"`
 }
 
@@ -17,6 +18,10 @@ type UserExistsResponse struct {
 func (v *UserExistsResponse) GetUser() *UserExistsUser { return v.User }
 
 // UserExistsUser includes the requested fields of the GraphQL type User.
+// The GraphQL type's documentation follows.
+//
+// A person Herald notifies. A deleted user is erased: user(id), users and
+// entity lookups return null for them (notificationPolicy says DELETED).
 type UserExistsUser struct {
 	Id string `json:"id"`
 }
