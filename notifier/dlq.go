@@ -118,7 +118,10 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 		return nil
 	}
 	go func() {
-		t := time.NewTimer(opts.Idle)
+		// Joining the group can take a few seconds (a rebalance after the
+		// previous replay left); idleness only counts from then on.
+		const joinGrace = 10 * time.Second
+		t := time.NewTimer(opts.Idle + joinGrace)
 		defer t.Stop()
 		for {
 			select {
