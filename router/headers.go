@@ -69,14 +69,6 @@ func outboundFrom(ctx context.Context) *outbound {
 	return o
 }
 
-// traceparentFrom returns the traceparent sent to subgraphs for ctx.
-func traceparentFrom(ctx context.Context) string {
-	if o := outboundFrom(ctx); o != nil {
-		return o.header.Get(headerTraceparent)
-	}
-	return ""
-}
-
 // validTraceparent checks the W3C form version-traceid-parentid-flags, all
 // lower-case hex: 00-<32>-<16>-<2>; later versions may append fields.
 func validTraceparent(s string) bool {

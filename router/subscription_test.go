@@ -329,10 +329,6 @@ const statusQueryO3 = `subscription { notificationStatus(orderId: "o3") {
   order { totalMinor currency }
 } }`
 
-type publishedStatus struct {
-	ev events.NotificationStatus
-}
-
 func statusEvent(i int, order, user, channel, status string, attempt int, reason string, next *time.Time) events.NotificationStatus {
 	return events.NotificationStatus{
 		NotificationID: "n-" + order + "-" + strings.ToLower(channel),

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// gqlClient posts GraphQL operations to the router over kept-alive
+// connections.
+type gqlClient struct {
+	url  string
+	http *http.Client
+}
+
+func newGQLClient(url string) *gqlClient {
+	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}
+	return &gqlClient{url: url, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, out any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []struct {
+			Message    string         `json:"message"`
+			Extensions map[string]any `json:"extensions"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("HTTP %d: %w: %.300s", resp.StatusCode, err, raw)
+	}
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("graphql: %s (%v)", r.Errors[0].Message, r.Errors[0].Extensions["code"])
+	}
+	if out != nil {
+		return json.Unmarshal(r.Data, out)
+	}
+	return nil
+}
+
+// registerUsers makes n users with email on (SMS off) and returns their ids
+// and addresses.
+func registerUsers(ctx context.Context, c *gqlClient, runID string, n int) (ids, emails []string, err error) {
+	for i := range n {
+		email := fmt.Sprintf("bench-%s-%d@example.com", runID, i)
+		var r struct {
+			RegisterUser struct{ ID string } `json:"registerUser"`
+		}
+		err := c.do(ctx, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`,
+			map[string]any{"in": map[string]any{
+				"name": fmt.Sprintf("Bench %d", i), "email": email,
+				"preferences": map[string]any{"email": true, "sms": false},
+			}}, &r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("registerUser %d: %w", i, err)
+		}
+		ids, emails = append(ids, r.RegisterUser.ID), append(emails, email)
+	}
+	return ids, emails, nil
+}
+
+const createOrderQuery = `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id } }`
+
+func createOrder(ctx context.Context, c *gqlClient, userID string) (string, error) {
+	var r struct {
+		CreateOrder struct{ ID string } `json:"createOrder"`
+	}
+	err := c.do(ctx, createOrderQuery, map[string]any{"in": map[string]any{
+		"userId":   userID,
+		"currency": "EUR",
+		"items": []map[string]any{
+			{"sku": "TEA-1", "name": "Green tea", "quantity": 2, "unitPriceMinor": 450},
+			{"sku": "MUG-9", "name": "Mug", "quantity": 1, "unitPriceMinor": 1200},
+		},
+	}}, &r)
+	if err == nil && r.CreateOrder.ID == "" {
+		err = errors.New("createOrder answered no id")
+	}
+	return r.CreateOrder.ID, err
+}
+
+// sent is one createOrder call.
+type sent struct {
+	Scheduled time.Time // when the open-loop schedule wanted it sent
+	Start     time.Time // when it was sent
+	Resp      time.Time // when the response was read
+	OrderID   string
+	Err       error
+}
+
+// openLoop sends rate createOrder calls per second for d, each at its
+// scheduled time whatever the earlier ones are doing (open loop: a slow
+// system gets no breather, as with real users). At most maxInFlight calls
+// wait at once; a call that would exceed it is counted as an error, so a
+// stuck system cannot pile up unbounded goroutines. onResp sees every
+// successful response as it arrives.
+func openLoop(ctx context.Context, c *gqlClient, users []string, rate float64, d time.Duration, maxInFlight int, onResp func(sent)) []sent {
+	n := int(rate*d.Seconds() + 0.5)
+	out := make([]sent, n)
+	var wg sync.WaitGroup
+	var inFlight atomic.Int64
+	interval := time.Duration(float64(time.Second) / rate)
+	t0 := time.Now()
+	for i := range n {
+		at := t0.Add(time.Duration(i) * interval)
+		if wait := time.Until(at); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return out[:i]
+			case <-time.After(wait):
+			}
+		}
+		out[i].Scheduled = at
+		if inFlight.Load() >= int64(maxInFlight) {
+			out[i].Start = time.Now()
+			out[i].Resp = out[i].Start
+			out[i].Err = fmt.Errorf("not sent: %d calls already in flight", maxInFlight)
+			continue
+		}
+		inFlight.Add(1)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer inFlight.Add(-1)
+			s := &out[i]
+			s.Start = time.Now()
+			s.OrderID, s.Err = createOrder(ctx, c, users[i%len(users)])
+			s.Resp = time.Now()
+			if s.Err == nil && onResp != nil {
+				onResp(*s)
+			}
+		}(i)
+	}
+	wg.Wait()
+	return out
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// orderResult is one createOrder call and its email.
+type orderResult struct {
+	sent
+	Arrived time.Time // mailpit's receive time of the first email
+	Emails  int
+}
+
+// rateResult is what one rate measured.
+type rateResult struct {
+	Target       float64
+	Duration     time.Duration
+	Orders       int // calls scheduled
+	OK           int
+	Errors       int
+	FirstErr     error
+	Achieved     float64 // orders created per second
+	Missing      int     // created orders whose email never came
+	Duplicates   int     // orders with more than one email
+	E2E          latencies
+	Create       latencies
+	MaxBacklog   int
+	Growth       float64       // backlog slope in the second half of the load, orders/s
+	LastAfterEnd time.Duration // last email's arrival after the load stopped
+	KeptUp       bool
+	Why          string
+	Stages       []stage
+	StagesErr    error
+	CPU          map[string]float64 // service → cores used during load and drain
+	MachineBusy  float64            // share of all cores busy during load and drain
+	SMTP         histogram          // notifier's email send durations during load and drain
+}
+
+// sendDurationMetric is the notifier's histogram of one send attempt.
+const sendDurationMetric = "herald_notifier_send_duration_seconds"
+
+func runRate(ctx context.Context, o options, c *gqlClient, watch *mailWatch, st *stack, inf *infra, dsn map[string]string, rate float64, d time.Duration, users []string, log io.Writer) rateResult {
+	res := rateResult{Target: rate, Duration: d}
+	cpu0 := map[string]time.Duration{}
+	for n, s := range st.Services {
+		cpu0[n] = processCPU(s.PID())
+	}
+	busy0, total0 := machineCPU()
+	wall0 := time.Now()
+	metricsURL := st.Services["notifier"].URL + "/metrics"
+	smtpSeries := map[string]string{"channel": "email", "outcome": "sent"}
+	smtp0, smtpErr := scrapeHistogram(ctx, metricsURL, sendDurationMetric, smtpSeries)
+
+	var mu sync.Mutex
+	var answered []string // order ids answered so far
+	onResp := func(s sent) {
+		mu.Lock()
+		answered = append(answered, s.OrderID)
+		mu.Unlock()
+	}
+	backlog := func() int {
+		mu.Lock()
+		ids := append([]string(nil), answered...)
+		mu.Unlock()
+		n := 0
+		for _, id := range ids {
+			if t, _ := watch.arrival(id); t.IsZero() {
+				n++
+			}
+		}
+		return n
+	}
+	var samples []backlogSample
+	sctx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	t0 := time.Now()
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-tick.C:
+				b := backlog()
+				samples = append(samples, backlogSample{At: time.Since(t0), Backlog: b})
+			}
+		}
+	}()
+
+	calls := openLoop(ctx, c, users, rate, d, o.maxInFlight, onResp)
+	loadEnd := t0.Add(d)
+
+	// Wait for the emails of every created order, for at most the drain.
+	deadline := time.Now().Add(o.drain)
+	for ctx.Err() == nil && time.Now().Before(deadline) && backlog() > 0 {
+		time.Sleep(o.poll)
+	}
+	_ = watch.poll(ctx) // one last read of everything that came
+	stopSampling()
+	<-sampled
+
+	wall := time.Since(wall0)
+	res.CPU = map[string]float64{}
+	for n, s := range st.Services {
+		res.CPU[n] = (processCPU(s.PID()) - cpu0[n]).Seconds() / wall.Seconds()
+	}
+	if busy1, total1 := machineCPU(); total1 > total0 {
+		res.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
+	}
+	if smtpErr == nil {
+		var smtp1 histogram
+		if smtp1, smtpErr = scrapeHistogram(ctx, metricsURL, sendDurationMetric, smtpSeries); smtpErr == nil {
+			res.SMTP = smtp1.minus(smtp0)
+		}
+	}
+	if smtpErr != nil {
+		fmt.Fprintf(log, "pipeline:   notifier send-duration metric unavailable: %v\n", smtpErr)
+	}
+
+	res.Orders = len(calls)
+	var lastResp time.Time
+	var orders []orderResult
+	var lastArrival time.Time
+	for _, s := range calls {
+		or := orderResult{sent: s}
+		if s.Err != nil {
+			res.Errors++
+			if res.FirstErr == nil {
+				res.FirstErr = s.Err
+			}
+			orders = append(orders, or)
+			continue
+		}
+		res.OK++
+		if s.Resp.After(lastResp) {
+			lastResp = s.Resp
+		}
+		res.Create = append(res.Create, s.Resp.Sub(s.Start))
+		or.Arrived, or.Emails = watch.arrival(s.OrderID)
+		switch {
+		case or.Arrived.IsZero():
+			res.Missing++
+		default:
+			res.E2E = append(res.E2E, or.Arrived.Sub(s.Resp))
+			if or.Arrived.After(lastArrival) {
+				lastArrival = or.Arrived
+			}
+			if or.Emails > 1 {
+				res.Duplicates++
+			}
+		}
+		orders = append(orders, or)
+	}
+	window := max(d, lastResp.Sub(t0))
+	res.Achieved = float64(res.OK) / window.Seconds()
+	if !lastArrival.IsZero() {
+		res.LastAfterEnd = lastArrival.Sub(loadEnd)
+	}
+	for _, s := range samples {
+		res.MaxBacklog = max(res.MaxBacklog, s.Backlog)
+	}
+	res.Growth = backlogGrowth(samples, d)
+	res.KeptUp, res.Why = keptUp(rate, res.Achieved, res.Errors, res.Missing, res.LastAfterEnd, o.settle, samples, d)
+
+	sctx2, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	stamps, err := readStamps(sctx2, dsn["orders"], dsn["notifier"], st.TopicOrderCreated)
+	if err != nil {
+		res.StagesErr = err
+		fmt.Fprintf(log, "pipeline:   stage breakdown unavailable: %v\n", err)
+	} else {
+		if err := readRecorded(st.Services["notifier"].LogPath, stamps); err != nil {
+			fmt.Fprintf(log, "pipeline:   notifier log unreadable: %v\n", err)
+		}
+		res.Stages = breakdown(orders, stamps)
+	}
+	return res
+}
+
+// processCPU is the user+system CPU time a process has used so far.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * (time.Second / 100) // USER_HZ is 100
+}
+
+// machineCPU returns the busy and total jiffies of all cores (/proc/stat).
+func machineCPU() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
+}
