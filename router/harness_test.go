@@ -163,12 +163,19 @@ func testConfig(subgraphs ...Subgraph) Config {
 }
 
 func startRouter(t testing.TB, cfg Config) *testRouter {
+	return startRouterWith(t, cfg, Deps{})
+}
+
+// startRouterWith runs Run with deps (its Logger and Ready are the
+// harness's), waits until it listens, and stops it when the test ends.
+func startRouterWith(t testing.TB, cfg Config, deps Deps) *testRouter {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 1)
 	tr := &testRouter{done: make(chan error, 1), stop: cancel, logs: newSyncBuffer()}
-	logger := slog.New(slog.NewJSONHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	go func() { tr.done <- Run(ctx, cfg, Deps{Logger: logger, Ready: func(a net.Addr) { addrs <- a }}) }()
+	deps.Logger = slog.New(slog.NewJSONHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	deps.Ready = func(a net.Addr) { addrs <- a }
+	go func() { tr.done <- Run(ctx, cfg, deps) }()
 	select {
 	case a := <-addrs:
 		tr.url = "http://" + a.String()
@@ -186,8 +193,8 @@ func startRouter(t testing.TB, cfg Config) *testRouter {
 			if err != nil {
 				t.Errorf("router.Run: %v", err)
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("router did not stop within 20s")
+		case <-time.After(30 * time.Second):
+			t.Error("router did not stop within 30s")
 		}
 		if t.Failed() {
 			t.Logf("router logs:\n%s", tr.logs.String())

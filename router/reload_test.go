@@ -1,9 +1,6 @@
 package router
 
 import (
-	"context"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,38 +11,8 @@ import (
 // startReloadRouter is startRouter with a ReloadConfig.
 func startReloadRouter(t *testing.T, cfg Config, rc ReloadConfig) *testRouter {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan net.Addr, 1)
-	tr := &testRouter{done: make(chan error, 1), stop: cancel, logs: newSyncBuffer()}
-	logger := slog.New(slog.NewJSONHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	go func() {
-		cfg.Reload = rc
-		tr.done <- Run(ctx, cfg, Deps{Logger: logger, Ready: func(a net.Addr) { addrs <- a }})
-	}()
-	select {
-	case a := <-addrs:
-		tr.url = "http://" + a.String()
-	case err := <-tr.done:
-		cancel()
-		t.Fatalf("router stopped before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("router did not listen within 30s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-tr.done:
-			if err != nil {
-				t.Errorf("router.Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("router did not stop within 20s")
-		}
-		if t.Failed() {
-			t.Logf("router logs:\n%s", tr.logs.String())
-		}
-	})
+	cfg.Reload = rc
+	tr := startRouterWith(t, cfg, Deps{})
 	tr.waitReady(t)
 	return tr
 }

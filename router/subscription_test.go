@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -84,45 +82,14 @@ func newOrderEntitiesFake(t testing.TB) *fakeSubgraph {
 // subscription server, to wait for subscriptions to be registered.
 func startSubscriptionRouter(t *testing.T, cfg Config, broker stream.Broker) (*testRouter, *subscription.Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan net.Addr, 1)
 	servers := make(chan *subscription.Server, 1)
-	tr := &testRouter{done: make(chan error, 1), stop: cancel, logs: newSyncBuffer()}
-	logger := slog.New(slog.NewJSONHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	deps := Deps{Logger: logger, Broker: broker, Ready: func(a net.Addr) { addrs <- a },
-		onSubscriptions: func(s *subscription.Server) { servers <- s }}
-	go func() { tr.done <- Run(ctx, cfg, deps) }()
+	tr := startRouterWith(t, cfg, Deps{Broker: broker, onSubscriptions: func(s *subscription.Server) { servers <- s }})
 	var srv *subscription.Server
 	select {
 	case srv = <-servers:
 	case err := <-tr.done:
-		cancel()
 		t.Fatalf("router stopped before serving: %v", err)
 	}
-	select {
-	case a := <-addrs:
-		tr.url = "http://" + a.String()
-	case err := <-tr.done:
-		cancel()
-		t.Fatalf("router stopped before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("router did not listen within 30s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-tr.done:
-			if err != nil {
-				t.Errorf("router.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("router did not stop within 30s")
-		}
-		if t.Failed() {
-			t.Logf("router logs:\n%s", tr.logs.String())
-		}
-	})
 	tr.waitReady(t) // the supergraph is composed and the stream positioned
 	return tr, srv
 }

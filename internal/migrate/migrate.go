@@ -164,3 +164,32 @@ func newProvider(db *sql.DB, dialect string, fsys fs.FS, opts ...Option) (*goose
 	}
 	return p, nil
 }
+
+// Ensure is what a service does with its schema at start-up, by mode:
+// ModeAuto applies pending migrations; ModeOff only checks the schema is
+// current. A schema newer than this build is accepted with a warning:
+// during a rolling deployment the release step migrates first while
+// instances of the previous build still run (migrations expand before they
+// contract).
+func Ensure(ctx context.Context, db *sql.DB, dialect, mode string, fsys fs.FS, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if mode == ModeOff {
+		if err := RequireCurrent(ctx, db, dialect, fsys); err != nil {
+			return err
+		}
+		if v, err := Status(ctx, db, dialect, fsys); err == nil && v.Current > v.Latest {
+			logger.WarnContext(ctx, "database schema is newer than this build", "schema_version", v.Current, "build_version", v.Latest)
+		}
+		return nil
+	}
+	applied, err := Apply(ctx, db, dialect, fsys, WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		logger.InfoContext(ctx, "database migrated", "applied_versions", applied)
+	}
+	return nil
+}

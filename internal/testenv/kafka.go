@@ -202,8 +202,10 @@ func (k *KafkaBroker) format(ctx context.Context) error {
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	clusterID := base64.RawURLEncoding.EncodeToString(id[:])
+	// "--cluster-id=<id>" in one argument: a URL-safe base64 id starts with
+	// '-' one time in 64, and the tool's parser then takes it for an option.
 	cmd := exec.CommandContext(ctx, java, k.javaArgs(formatJVM, "kafka.tools.StorageTool",
-		"format", "--cluster-id", clusterID, "--config", k.props)...)
+		"format", "--cluster-id="+clusterID, "--config", k.props)...)
 	out, err := cmd.CombinedOutput()
 	_ = os.WriteFile(filepath.Join(k.LogDir, "format.log"), out, 0o644)
 	if err != nil {

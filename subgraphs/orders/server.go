@@ -125,18 +125,8 @@ func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	if mode == migrate.ModeOff {
-		if err := migrate.RequireCurrent(ctx, d.SQL, d.Dialect, fsys); err != nil {
-			return fmt.Errorf("orders: %w", err)
-		}
-		return nil
-	}
-	applied, err := migrate.Apply(ctx, d.SQL, d.Dialect, fsys, migrate.WithLogger(logger))
-	if err != nil {
+	if err := migrate.Ensure(ctx, d.SQL, d.Dialect, mode, fsys, logger); err != nil {
 		return fmt.Errorf("orders: %w", err)
-	}
-	if len(applied) > 0 {
-		logger.InfoContext(ctx, "database migrated", "applied_versions", applied)
 	}
 	return nil
 }

@@ -141,21 +141,8 @@ func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	if mode == migrate.ModeOff {
-		if err := migrate.RequireCurrent(ctx, d.SQL, d.Dialect, fsys); err != nil {
-			return fmt.Errorf("users: %w", err)
-		}
-		if v, err := migrate.Status(ctx, d.SQL, d.Dialect, fsys); err == nil && v.Current > v.Latest {
-			logger.WarnContext(ctx, "database schema is newer than this build", "schema_version", v.Current, "build_version", v.Latest)
-		}
-		return nil
-	}
-	applied, err := migrate.Apply(ctx, d.SQL, d.Dialect, fsys, migrate.WithLogger(logger))
-	if err != nil {
+	if err := migrate.Ensure(ctx, d.SQL, d.Dialect, mode, fsys, logger); err != nil {
 		return fmt.Errorf("users: %w", err)
-	}
-	if len(applied) > 0 {
-		logger.InfoContext(ctx, "database migrated", "applied_versions", applied)
 	}
 	return nil
 }
