@@ -135,6 +135,9 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 		"HERALD_TOPIC_NOTIFICATION_STATUS": s.TopicNotificationStatus,
 		"HERALD_NOTIFIER_GROUP":            s.NotifierGroup,
 		"HERALD_USERS_GROUP":               suffix + "-users",
+		// As in production: subgraphs accept only callers with the secret
+		// (router, and orders and notifier calling users).
+		"HERALD_SUBGRAPH_SECRET": "e2e-shared-subgraph-secret-" + suffix,
 	}
 	for k, v := range o.Stream {
 		common[k] = v
