@@ -243,6 +243,12 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 	if err := client.CloseWithSMTPClient(conn); err != nil && sendErr == nil {
 		s.logger.Debug("smtp close after accepted message", "error", err)
 	}
+	if sendErr != nil && msg.IsDelivered() {
+		// The relay answered 250 to DATA; only the RSET that follows failed.
+		// Reporting an error would resend an accepted message.
+		s.logger.Debug("smtp error after the message was accepted", "error", sendErr)
+		sendErr = nil
+	}
 	if sendErr != nil {
 		return channel.Result{}, classify(fmt.Errorf("smtp send to %s: %w", logging.MaskEmail(m.Recipient), sendErr))
 	}
