@@ -1,0 +1,176 @@
+package router
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/buger/jsonparser"
+	"github.com/wundergraph/graphql-go-tools/execution/graphql"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/astparser"
+)
+
+// Seed corpora live in testdata/fuzz/<FuzzName>/ and run as ordinary tests;
+// `go test -run '^$' -fuzz FuzzX -fuzztime 30s ./router/` explores further.
+
+// FuzzRequestBody feeds arbitrary POST bodies through the checks readBody
+// makes after reading, then parseRequestObject (for each element of a
+// batch too) and validateRequest: nothing may panic, and what is accepted
+// must be what the executor can rely on.
+func FuzzRequestBody(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte) {
+		data := bytes.TrimSpace(body)
+		if len(data) == 0 || (data[0] != '{' && data[0] != '[') || !json.Valid(data) {
+			return // readBody refuses these before parsing
+		}
+		if data[0] == '[' {
+			_, _ = jsonparser.ArrayEach(data, func(v []byte, _ jsonparser.ValueType, _ int, _ error) {
+				checkRequestObject(t, v)
+			})
+			return
+		}
+		checkRequestObject(t, data)
+	})
+}
+
+func checkRequestObject(t *testing.T, data []byte) {
+	t.Helper()
+	var req graphql.Request
+	var pq persistedQuery
+	if e := parseRequestObject(data, &req, &pq); e != nil {
+		if e.status != http.StatusBadRequest || e.message == "" {
+			t.Fatalf("parseRequestObject(%q) refused with %+v, want a 400 with a message", data, *e)
+		}
+		return
+	}
+	if e := validateRequest(&req); e != nil {
+		if e.status != http.StatusBadRequest || e.message == "" {
+			t.Fatalf("validateRequest(%q) refused with %+v, want a 400 with a message", data, *e)
+		}
+		return
+	}
+	if strings.TrimSpace(req.Query) == "" {
+		t.Fatalf("accepted %q with an empty query", data)
+	}
+	if len(req.Variables) > 0 {
+		v := bytes.TrimSpace(req.Variables)
+		if v[0] != '{' || !json.Valid(v) {
+			t.Fatalf("accepted %q with variables %q, want a JSON object", data, req.Variables)
+		}
+	}
+	if pq.hash != strings.ToLower(pq.hash) {
+		t.Fatalf("accepted %q with persisted query hash %q, want it lower-cased", data, pq.hash)
+	}
+}
+
+// FuzzReadGET feeds arbitrary query strings through readGET and
+// validateRequest.
+func FuzzReadGET(f *testing.F) {
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/graphql", RawQuery: rawQuery}}
+		var req graphql.Request
+		var pq persistedQuery
+		if e := readGET(r, &req, &pq); e != nil {
+			if e.status != http.StatusBadRequest || e.message == "" {
+				t.Fatalf("readGET(%q) refused with %+v, want a 400 with a message", rawQuery, *e)
+			}
+			return
+		}
+		if req.Query != r.URL.Query().Get("query") {
+			t.Fatalf("readGET(%q) query = %q, want %q", rawQuery, req.Query, r.URL.Query().Get("query"))
+		}
+		if e := validateRequest(&req); e != nil {
+			return
+		}
+		if len(req.Variables) > 0 {
+			v := bytes.TrimSpace(req.Variables)
+			if v[0] != '{' || !json.Valid(v) {
+				t.Fatalf("accepted %q with variables %q, want a JSON object", rawQuery, req.Variables)
+			}
+		}
+		if pq.hash != strings.ToLower(pq.hash) {
+			t.Fatalf("accepted %q with persisted query hash %q, want it lower-cased", rawQuery, pq.hash)
+		}
+	})
+}
+
+// FuzzQueryLimits parses arbitrary operations and measures them: the walk
+// never panics, is deterministic, its counts are consistent (every level of
+// depth is a field; every alias is a field), and the limits are monotone: an
+// operation accepted under some limits is accepted under any larger ones,
+// and the tightest limits that accept it are exactly its measured counts.
+func FuzzQueryLimits(f *testing.F) {
+	f.Fuzz(func(t *testing.T, query, opName string, depth, fields, aliases uint16) {
+		doc, report := astparser.ParseGraphqlDocumentString(query)
+		if report.HasErrors() {
+			return
+		}
+		name, st, found := measureOperation(&doc, opName)
+		name2, st2, found2 := measureOperation(&doc, opName)
+		if name != name2 || st != st2 || found != found2 {
+			t.Fatalf("measureOperation is not deterministic: %q %+v %v, then %q %+v %v", name, st, found, name2, st2, found2)
+		}
+		if !found {
+			if name != "" || st != (opStats{}) {
+				t.Fatalf("operation not found but measured %q %+v", name, st)
+			}
+			return
+		}
+		if opName != "" && name != opName {
+			t.Fatalf("asked for operation %q, measured %q", opName, name)
+		}
+		if st.depth < 0 || st.fields < 0 || st.aliases < 0 || st.fields > saturate || st.aliases > saturate {
+			t.Fatalf("counts out of range: %+v", st)
+		}
+		if st.depth > st.fields || st.aliases > st.fields {
+			t.Fatalf("inconsistent counts (depth and aliases must not exceed fields): %+v", st)
+		}
+
+		l := Limits{MaxDepth: int(depth) + 1, MaxFields: int(fields) + 1, MaxAliases: int(aliases) + 1}
+		if !st.introspection {
+			on, off := l.check(st, false), l.check(st, true)
+			if (on == nil) != (off == nil) || (on != nil && on.code != off.code) {
+				t.Fatalf("introspection switch changed the verdict on a non-introspection operation %+v: %v vs %v", st, on, off)
+			}
+		}
+		if l.check(st, true) == nil && l.check(st, false) != nil {
+			t.Fatalf("accepted with introspection off but refused with it on: %+v under %+v", st, l)
+		}
+		if l.check(st, false) == nil {
+			for _, bigger := range []Limits{
+				{l.MaxDepth + 1, l.MaxFields, l.MaxAliases, 0},
+				{l.MaxDepth, l.MaxFields + 1, l.MaxAliases, 0},
+				{l.MaxDepth, l.MaxFields, l.MaxAliases + 1, 0},
+				{l.MaxDepth * 2, l.MaxFields * 2, l.MaxAliases * 2, 0},
+			} {
+				if e := bigger.check(st, false); e != nil {
+					t.Fatalf("%+v accepted under %+v but refused under larger %+v: %s", st, l, bigger, e.message)
+				}
+			}
+		}
+
+		tight := Limits{MaxDepth: st.depth, MaxFields: st.fields, MaxAliases: st.aliases}
+		if e := tight.check(st, false); e != nil {
+			t.Fatalf("%+v refused under its own counts as limits: %s", st, e.message)
+		}
+		for _, smaller := range []Limits{
+			{tight.MaxDepth - 1, tight.MaxFields, tight.MaxAliases, 0},
+			{tight.MaxDepth, tight.MaxFields - 1, tight.MaxAliases, 0},
+			{tight.MaxDepth, tight.MaxFields, tight.MaxAliases - 1, 0},
+		} {
+			if smaller.MaxDepth < 0 || smaller.MaxFields < 0 || smaller.MaxAliases < 0 {
+				continue
+			}
+			e := smaller.check(st, false)
+			if e == nil {
+				t.Fatalf("%+v accepted under %+v, below its counts", st, smaller)
+			}
+			if e.code != CodeQueryTooDeep && e.code != CodeQueryTooComplex {
+				t.Fatalf("%+v refused under %+v with code %s", st, smaller, e.code)
+			}
+		}
+	})
+}
