@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/router/subscription"
 )
 
@@ -141,7 +142,7 @@ func LoadConfig(v *config.Vars) Config {
 			cfg.ForwardHeaders = append(cfg.ForwardHeaders, h)
 		}
 	}
-	cfg.SubgraphSecret = v.String("HERALD_SUBGRAPH_SECRET", "", "shared secret sent to subgraphs as X-Herald-Router-Secret (subgraphs refuse requests without it when they have it set); at least 16 characters")
+	cfg.SubgraphSecret = v.String(subgraphauth.EnvVar, "", "shared secret sent to subgraphs as X-Herald-Router-Secret (subgraphs refuse requests without it when they have it set); at least 16 characters")
 	cfg.CORSOrigins = v.List("HERALD_ROUTER_CORS_ORIGINS", "", "browser origins allowed cross-origin (CORS and WebSocket), e.g. https://app.example.com; * allows any; empty is same-origin only")
 	cfg.DisableIntrospection = !v.Bool("HERALD_ROUTER_INTROSPECTION", true, "answer __schema/__type introspection queries (turn off in production)")
 	cfg.DisablePlayground = !v.Bool("HERALD_ROUTER_PLAYGROUND", true, "serve the GraphiQL playground at / (turn off in production)")
@@ -164,7 +165,7 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(cfg.Limits.MaxBatch > 0, "HERALD_ROUTER_MAX_BATCH: must be positive")
 	v.Check(cfg.MetricsMaxOperations > 0, "HERALD_ROUTER_METRICS_MAX_OPERATIONS: must be positive")
 	v.Check(cfg.APQCacheBytes > 0, "HERALD_ROUTER_APQ_CACHE_BYTES: must be positive")
-	v.Check(cfg.SubgraphSecret == "" || len(cfg.SubgraphSecret) >= 16, "HERALD_SUBGRAPH_SECRET: must be at least 16 characters")
+	v.Check(cfg.SubgraphSecret == "" || len(cfg.SubgraphSecret) >= 16, "%s: must be at least 16 characters", subgraphauth.EnvVar)
 	for _, h := range cfg.ForwardHeaders {
 		v.Check(validHeaderName(h), "HERALD_ROUTER_FORWARD_HEADERS: %q is not a header name", h)
 	}

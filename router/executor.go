@@ -123,6 +123,7 @@ type opKey struct {
 // are shared by concurrent requests and never modified; a fresh one (doc
 // set, plan nil) belongs to its request.
 type operation struct {
+	key   opKey // the cache key parse computed (zero for parseFresh copies, which are never cached)
 	typ   ast.OperationType
 	name  string // the operation's own name, "" when anonymous
 	found bool   // false: no such operation (or several and no name); validation reports it
@@ -156,7 +157,7 @@ func (x *executor) parse(req *graphql.Request) (*operation, error) {
 		return nil, reportError(report)
 	}
 	name, st, found := measureOperation(&doc, req.OperationName)
-	op := &operation{name: name, stats: st, found: found, doc: &doc}
+	op := &operation{key: key, name: name, stats: st, found: found, doc: &doc}
 	if ref := selectedOperation(&doc, req.OperationName); ref != -1 {
 		op.typ = doc.OperationDefinitions[ref].OperationType
 		op.cacheable, op.declared = x.cacheable(&doc, ref)
@@ -433,7 +434,7 @@ func (x *executor) store(op *operation, req *graphql.Request, p plan.Plan) {
 	// The cached document must not keep this request's variables (they
 	// may alias the request body, a pooled buffer).
 	doc.Input.Variables = bytes.Clone(doc.Input.Variables)
-	x.ops.Add(opKey{query: sha256.Sum256([]byte(req.Query)), name: req.OperationName}, cached)
+	x.ops.Add(op.key, cached)
 }
 
 // declaredOnly tells whether the request's variables name only variables

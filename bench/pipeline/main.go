@@ -32,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/heraldhq/herald/bench/internal/proc"
 )
 
 func main() {
@@ -141,7 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func bench(ctx context.Context, o options, getenv func(string) string, stdout, log io.Writer) error {
-	rep := &report{opts: o, loadBefore: loadAverage(), started: time.Now()}
+	rep := &report{opts: o, loadBefore: proc.LoadAverage(), started: time.Now()}
 	runID := newRunID()
 	tmp, err := tempDir()
 	if err != nil {
@@ -228,7 +230,7 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, l
 	if err := watch.err(); err != nil {
 		fmt.Fprintf(log, "pipeline: last mailpit poll error: %v\n", err)
 	}
-	rep.loadAfter = loadAverage()
+	rep.loadAfter = proc.LoadAverage()
 	text := rep.markdown()
 	fmt.Fprint(stdout, text)
 	if o.out != "" {
@@ -263,16 +265,4 @@ func measureFloors(ctx context.Context, o options, inf *infra, floorDSN, runID s
 	}
 	rep.broker = append(rep.broker, rt)
 	return nil
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/bench/internal/proc"
 )
 
 // orderResult is one createOrder call and its email.
@@ -186,21 +188,11 @@ func runRate(ctx context.Context, o options, c *gqlClient, watch *mailWatch, st 
 	return res
 }
 
-// processCPU is the user+system CPU time a process has used so far.
+// processCPU is the user+system CPU time a process has used so far (0 when
+// it cannot be read).
 func processCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * (time.Second / 100) // USER_HZ is 100
+	d, _ := proc.ReadCPU(pid)
+	return d
 }
 
 // machineCPU returns the busy and total jiffies of all cores (/proc/stat).

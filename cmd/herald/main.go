@@ -34,6 +34,9 @@ func main() {
 	os.Exit(code)
 }
 
+// parts are the configuration sections of the stack, in --help order.
+var parts = []string{"stream", "users", "orders", "notifier", "router"}
+
 // devDefaults are the embedded-stack values used when neither the
 // service-prefixed nor the plain variable is set.
 var devDefaults = map[string]map[string]string{
@@ -86,10 +89,10 @@ func perService(service string, getenv func(string) string) func(string) string 
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
 	common := config.New(getenv)
-	level := common.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
+	level := logging.LoadLevel(common)
 
 	vars := map[string]*config.Vars{}
-	for _, s := range []string{"stream", "users", "orders", "notifier", "router"} {
+	for _, s := range parts {
 		vars[s] = config.New(perService(s, getenv))
 	}
 	streamCfg := backend.LoadConfig(vars["stream"])
@@ -104,14 +107,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintln(stdout, "Defaults shown are the embedded-stack defaults.")
 		fmt.Fprintln(stdout)
 		common.Usage(stdout, "herald", "shared")
-		for _, s := range []string{"stream", "users", "orders", "notifier", "router"} {
+		for _, s := range parts {
 			fmt.Fprintln(stdout)
 			vars[s].Usage(stdout, s, "variables of the "+s+" part")
 		}
 		return 0
 	}
 	var problems []error
-	for _, v := range append([]*config.Vars{common}, vars["stream"], vars["users"], vars["orders"], vars["notifier"], vars["router"]) {
+	all := []*config.Vars{common}
+	for _, s := range parts {
+		all = append(all, vars[s])
+	}
+	for _, v := range all {
 		if err := v.Err(); err != nil {
 			problems = append(problems, err)
 		}

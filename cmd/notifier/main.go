@@ -37,7 +37,7 @@ func main() {
 // 2 for invalid configuration or usage, 1 when the service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
 	v := config.New(getenv)
-	level := v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
+	level := logging.LoadLevel(v)
 	streamCfg := backend.LoadConfig(v)
 	cfg := notifier.LoadConfig(v) // with the channels' variables (cfg.Channels)
 

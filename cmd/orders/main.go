@@ -31,7 +31,7 @@ func main() {
 // service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
 	v := config.New(getenv)
-	level := v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
+	level := logging.LoadLevel(v)
 	cfg := orders.LoadConfig(v)
 	streamCfg := backend.LoadConfig(v)
 	if config.WantsHelp(args) {

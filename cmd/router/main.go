@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return compose(ctx, args[1:], stdout)
 	}
 	v := config.New(getenv)
-	level := v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
+	level := logging.LoadLevel(v)
 	cfg := router.LoadConfig(v)
 	streamCfg := backend.LoadConfig(v)
 	if config.WantsHelp(args) {

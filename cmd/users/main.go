@@ -32,7 +32,7 @@ func main() {
 // the service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
 	v := config.New(getenv)
-	level := v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
+	level := logging.LoadLevel(v)
 	cfg := users.LoadConfig(v)
 	consume := v.Bool("HERALD_USERS_CONSUMER", true,
 		"count orders from the OrderCreated topic (needs the stream backend below)")

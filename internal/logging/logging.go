@@ -6,7 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/config"
 )
+
+// LoadLevel declares HERALD_LOG_LEVEL, the level every binary passes to New.
+func LoadLevel(v *config.Vars) string {
+	return v.Enum("HERALD_LOG_LEVEL", "info", "log level", "debug", "info", "warn", "error")
+}
 
 // New returns a JSON logger at the given level ("debug", "info", "warn", "error").
 func New(w io.Writer, level, service string) *slog.Logger {

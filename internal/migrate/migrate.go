@@ -118,6 +118,10 @@ func RequireCurrent(ctx context.Context, db *sql.DB, dialect string, fsys fs.FS,
 	if err != nil {
 		return err
 	}
+	return v.requireCurrent()
+}
+
+func (v Version) requireCurrent() error {
 	if v.Pending() {
 		return fmt.Errorf("migrate: database schema is at version %d, the code needs %d: run the migrate subcommand (or set HERALD_DB_MIGRATE=auto)", v.Current, v.Latest)
 	}
@@ -176,10 +180,14 @@ func Ensure(ctx context.Context, db *sql.DB, dialect, mode string, fsys fs.FS, l
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if mode == ModeOff {
-		if err := RequireCurrent(ctx, db, dialect, fsys); err != nil {
+		v, err := Status(ctx, db, dialect, fsys)
+		if err != nil {
 			return err
 		}
-		if v, err := Status(ctx, db, dialect, fsys); err == nil && v.Current > v.Latest {
+		if err := v.requireCurrent(); err != nil {
+			return err
+		}
+		if v.Current > v.Latest {
 			logger.WarnContext(ctx, "database schema is newer than this build", "schema_version", v.Current, "build_version", v.Latest)
 		}
 		return nil

@@ -10,7 +10,6 @@ import (
 
 	entorders "github.com/heraldhq/herald/ent/orders"
 	"github.com/heraldhq/herald/ent/orders/order"
-	"github.com/heraldhq/herald/ent/orders/orderitem"
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/subgraphs/orders/model"
 )
@@ -80,7 +79,7 @@ func (r *Resolver) query(ctx context.Context, userID *string, status *model.Orde
 	rows, err := q.
 		Order(entorders.Desc(order.FieldCreatedAt), entorders.Desc(order.FieldID)).
 		Limit(limit).
-		WithItems(func(q *entorders.OrderItemQuery) { q.Order(entorders.Asc(orderitem.FieldPosition)) }).
+		WithItems(itemsInOrder).
 		All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)

@@ -169,7 +169,7 @@ func (r *Resolver) createOrder(ctx context.Context, input model.CreateOrderInput
 func (r *Resolver) replay(ctx context.Context, d Draft, hash string) (*model.Order, error) {
 	o, err := r.Client.Order.Query().
 		Where(order.UserID(d.UserID), order.IdempotencyKey(d.IdempotencyKey)).
-		WithItems(func(q *entorders.OrderItemQuery) { q.Order(entorders.Asc(orderitem.FieldPosition)) }).
+		WithItems(itemsInOrder).
 		Only(ctx)
 	if entorders.IsNotFound(err) {
 		return nil, nil
@@ -225,7 +225,7 @@ func (r *Resolver) cancelOrder(ctx context.Context, id string, reason *string) (
 		}
 		o, err := tx.Order.Query().
 			Where(order.ID(id)).
-			WithItems(func(q *entorders.OrderItemQuery) { q.Order(entorders.Asc(orderitem.FieldPosition)) }).
+			WithItems(itemsInOrder).
 			Only(ctx)
 		if entorders.IsNotFound(err) {
 			return &apperr.Error{Code: apperr.NotFound, Field: "id", Message: "no order with this id"}
@@ -357,7 +357,7 @@ func rejectsID(errs gqlerror.List) bool {
 func (r *Resolver) orderByID(ctx context.Context, id string) (*model.Order, error) {
 	o, err := r.Client.Order.Query().
 		Where(order.ID(id)).
-		WithItems(func(q *entorders.OrderItemQuery) { q.Order(entorders.Asc(orderitem.FieldPosition)) }).
+		WithItems(itemsInOrder).
 		Only(ctx)
 	if entorders.IsNotFound(err) {
 		return nil, nil
@@ -367,3 +367,6 @@ func (r *Resolver) orderByID(ctx context.Context, id string) (*model.Order, erro
 	}
 	return toOrder(o), nil
 }
+
+// itemsInOrder loads an order's items in the order the client listed them.
+func itemsInOrder(q *entorders.OrderItemQuery) { q.Order(entorders.Asc(orderitem.FieldPosition)) }

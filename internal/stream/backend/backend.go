@@ -128,7 +128,7 @@ func openEmbedded(ctx context.Context, cfg Config, ncfg heraldnats.Config, logge
 		srv.WaitForShutdown()
 		return nil, err
 	}
-	return &embedded{Broker: b, srv: srv, cancel: cancel, url: url}, nil
+	return &embedded{Broker: b, srv: srv, cancel: cancel}, nil
 }
 
 // embedded is a NATS broker that owns its in-process server.
@@ -136,11 +136,7 @@ type embedded struct {
 	stream.Broker
 	srv    *server.Server
 	cancel context.CancelFunc
-	url    string
 }
-
-// URL is the client URL of the embedded server, for tools or other processes.
-func (e *embedded) URL() string { return e.url }
 
 func (e *embedded) Close() error {
 	err := e.Broker.Close()

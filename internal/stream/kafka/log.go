@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/heraldhq/herald/internal/stream"
 )
 
 // kgoLogger sends franz-go's warnings and errors (and, when the slog logger
@@ -43,4 +45,13 @@ func (b *broker) clientOpts() []kgo.Opt {
 		// default 5s, which would eat half of a publish's time budget.
 		kgo.MetadataMinAge(500 * time.Millisecond),
 	}
+}
+
+// toMessage converts a consumed record into the stream's message type.
+func toMessage(r *kgo.Record) stream.Message {
+	m := stream.Message{Topic: r.Topic, Key: string(r.Key), Value: r.Value}
+	for _, h := range r.Headers {
+		m.Headers = append(m.Headers, stream.Header{Key: h.Key, Value: string(h.Value)})
+	}
+	return m
 }

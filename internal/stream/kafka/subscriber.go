@@ -366,10 +366,7 @@ func (c *consumer) run(w *worker) {
 // handle calls the handler until it returns nil (true) or the worker stops
 // (false). Nothing behind r on its partition runs meanwhile.
 func (c *consumer) handle(w *worker, r *kgo.Record) bool {
-	m := stream.Message{Topic: r.Topic, Key: string(r.Key), Value: r.Value}
-	for _, h := range r.Headers {
-		m.Headers = append(m.Headers, stream.Header{Key: h.Key, Value: string(h.Value)})
-	}
+	m := toMessage(r)
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = c.s.b.cfg.RetryMin
 	bo.MaxInterval = c.s.b.cfg.RetryMax

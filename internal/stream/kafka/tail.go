@@ -52,11 +52,7 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 		wait = min(wait*2, 5*time.Second)
 	}
 
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(b.cfg.Brokers...),
-		kgo.ClientID(b.cfg.ClientID),
-		kgo.ConsumePartitions(offsets),
-	)
+	cl, err := kgo.NewClient(append(b.clientOpts(), kgo.ConsumePartitions(offsets))...)
 	if err != nil {
 		return fmt.Errorf("kafka: tail client: %w", err)
 	}
@@ -78,11 +74,7 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) {
-			m := stream.Message{Topic: r.Topic, Key: string(r.Key), Value: r.Value}
-			for _, hd := range r.Headers {
-				m.Headers = append(m.Headers, stream.Header{Key: hd.Key, Value: string(hd.Value)})
-			}
-			h(m)
+			h(toMessage(r))
 		})
 	}
 }
