@@ -79,6 +79,11 @@ func newRouterHandler(logger *slog.Logger, cfg Config, subs *subscription.Server
 				return nil
 			default:
 			}
+			// The hub starts before the engine is stored, so until then
+			// "not started" does not yet mean "no notifications subgraph".
+			if h.engine.Load() == nil {
+				return errors.New("supergraph not composed yet")
+			}
 			if !hub.Started() {
 				return nil // the graph has no notifications subgraph
 			}

@@ -223,6 +223,18 @@ func (tr *testRouter) waitReady(t testing.TB) {
 	}
 }
 
+// waitLogged polls the router's logs until they contain want.
+func waitLogged(t testing.TB, tr *testRouter, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(tr.logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s logged within 30s; logs:\n%s", want, tr.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 type httpResult struct {
 	status int
 	header http.Header

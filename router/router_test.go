@@ -479,7 +479,9 @@ func TestStartupWaitsForSubgraphs(t *testing.T) {
 func TestStartupGivesUpNamingTheSubgraph(t *testing.T) {
 	users, orders := newUsersFake(t), newOrdersFake(t)
 	orders.setDown(true)
-	cfg := testConfig(Subgraph{Name: "users", URL: users.URL()}, Subgraph{Name: "orders", URL: orders.URL()})
+	// orders comes first: with users first, a slow box could spend the
+	// whole wait on users' fetch and the error would name users.
+	cfg := testConfig(Subgraph{Name: "orders", URL: orders.URL()}, Subgraph{Name: "users", URL: users.URL()})
 	cfg.StartupWait = 300 * time.Millisecond
 	err := Run(context.Background(), cfg, Deps{})
 	if err == nil || !strings.Contains(err.Error(), "subgraph orders") || !strings.Contains(err.Error(), orders.URL()) {

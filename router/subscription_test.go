@@ -90,7 +90,16 @@ func startSubscriptionRouter(t *testing.T, cfg Config, broker stream.Broker) (*t
 	case err := <-tr.done:
 		t.Fatalf("router stopped before serving: %v", err)
 	}
-	tr.waitReady(t) // the supergraph is composed and the stream positioned
+	tr.waitReady(t) // the supergraph is composed
+	// /healthz evaluates its checks in map order: it can pass the stream
+	// check before the hub started and the supergraph check after, while
+	// the hub is still positioning. Events published before the hub reads
+	// the topic would be missed, so wait for the hub itself.
+	select {
+	case <-srv.Hub().Ready():
+	case <-time.After(60 * time.Second):
+		t.Fatalf("notification status stream not positioned within 60s; logs:\n%s", tr.logs.String())
+	}
 	return tr, srv
 }
 

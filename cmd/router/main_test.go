@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -92,16 +91,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // SIGHUP reloads the composition: main wires router.NotifyReload into the
 // router's configuration. Without that wiring SIGHUP would end the test
 // process (its default action), so the test cannot pass by accident.
@@ -116,10 +105,14 @@ func TestSIGHUPReloadsTheSupergraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"HERALD_HTTP_ADDR":     "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		// Port 0: the test never connects, and a port reserved then freed
+		// could be taken by another test process before the router binds it.
+		"HERALD_HTTP_ADDR":     "127.0.0.1:0",
 		"HERALD_ROUTER_CONFIG": cfgPath,
 		"HERALD_STREAM":        "nats",
 		"HERALD_NATS_URL":      testenv.NATS(t),
+		// Not the default topic: other packages use the same NATS server.
+		"HERALD_TOPIC_NOTIFICATION_STATUS": "RouterSIGHUPTest" + strconv.FormatInt(time.Now().UnixNano(), 10),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}

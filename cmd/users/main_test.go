@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -13,17 +14,28 @@ func env(m map[string]string) func(string) string {
 
 // cancelOnWrite ends a context once the output shows the server listening:
 // readiness from the log instead of a sleep.
+// It is written by the service's goroutines (the consumer logs from its
+// own) and read by the test, hence the mutex.
 type cancelOnWrite struct {
-	strings.Builder
+	mu     sync.Mutex
+	b      strings.Builder
 	cancel context.CancelFunc
 }
 
 func (w *cancelOnWrite) Write(p []byte) (int, error) {
-	n, err := w.Builder.Write(p)
-	if strings.Contains(w.String(), `"msg":"http listening"`) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.b.Write(p)
+	if strings.Contains(w.b.String(), `"msg":"http listening"`) {
 		w.cancel()
 	}
 	return n, err
+}
+
+func (w *cancelOnWrite) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 func TestRun(t *testing.T) {

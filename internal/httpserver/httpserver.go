@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -43,16 +45,18 @@ func Serve(ctx context.Context, logger *slog.Logger, addr string, h http.Handler
 	return nil
 }
 
-// Health returns a /healthz handler that runs every check and answers 503
-// naming the failing ones.
+// Health returns a /healthz handler that runs the checks in name order and
+// answers 503 naming the first that fails. The fixed order keeps the answer
+// for one state the same on every request; ranging over the map would not.
 func Health(checks map[string]func(context.Context) error) http.Handler {
+	names := slices.Sorted(maps.Keys(checks))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		status := http.StatusOK
 		body := `{"status":"ok"}`
-		for name, check := range checks {
-			if err := check(ctx); err != nil {
+		for _, name := range names {
+			if err := checks[name](ctx); err != nil {
 				status = http.StatusServiceUnavailable
 				body = fmt.Sprintf(`{"status":"unavailable","check":%q}`, name)
 				break
