@@ -428,13 +428,11 @@ func TestCreateOrder(t *testing.T) {
 }
 
 func TestCreateOrderUsersUnavailable(t *testing.T) {
-	// A port nobody listens on: the users service is down.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadURL := "http://" + ln.Addr().String() + "/graphql"
-	_ = ln.Close()
+	// A port nobody listens on: the users service is down. Port 1 (a
+	// privileged port no service here uses), not a free port reserved and
+	// closed: during the seconds startOrders takes, a parallel test could
+	// start listening on a port freed that way.
+	const deadURL = "http://127.0.0.1:1/graphql"
 	s := startOrders(t, db.SQLite, filepath.Join(t.TempDir(), "orders.db"), deadURL)
 	r := post(t, s.ordersURL, createOrder, map[string]any{"in": orderInput(uuid.NewString())})
 	if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "UNAVAILABLE" {

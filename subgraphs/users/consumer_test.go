@@ -139,7 +139,12 @@ func TestOrderCounterRedelivery(t *testing.T) {
 				}
 				return nil
 			}
-			sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: "herald-users"})
+			// A group of its own: a Kafka group spans topics, so the
+			// service's default group name would be shared with any other
+			// package consuming with it on the one test broker (rebalances,
+			// redeliveries this test would count).
+			group := fmt.Sprintf("%s-test-%d", users.DefaultGroup, time.Now().UnixNano())
+			sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 			if err != nil {
 				t.Fatal(err)
 			}

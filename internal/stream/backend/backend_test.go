@@ -2,9 +2,7 @@ package backend_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -174,14 +172,10 @@ func TestEmbeddedKeepsCapabilities(t *testing.T) {
 	type lagger interface {
 		Lag(ctx context.Context, topic, group string) (int64, error)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	// Port 0: the embedded server binds a free port itself (a port reserved
+	// here and closed again could be taken by a parallel test first).
 	b, err := backend.Open(context.Background(), backend.Config{
-		Kind: backend.NATS, NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", port), NATSEmbeddedDir: t.TempDir(),
+		Kind: backend.NATS, NATSURL: "nats://127.0.0.1:0", NATSEmbeddedDir: t.TempDir(),
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -206,5 +200,7 @@ func TestEmbeddedKeepsCapabilities(t *testing.T) {
 	case <-ready:
 	case err := <-errc:
 		t.Fatalf("Tail: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("Tail not ready within 60s")
 	}
 }
