@@ -137,17 +137,11 @@ func (k *KafkaBroker) configure() error {
 	if err := os.MkdirAll(k.LogDir, 0o755); err != nil {
 		return err
 	}
-	brokerPort, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return err
 	}
-	controllerPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	if controllerPort == brokerPort {
-		return errors.New("kernel gave the same free port twice")
-	}
+	brokerPort, controllerPort := ports[0], ports[1]
 	broker := fmt.Sprintf("127.0.0.1:%d", brokerPort)
 	controller := fmt.Sprintf("127.0.0.1:%d", controllerPort)
 	k.Brokers = []string{broker}

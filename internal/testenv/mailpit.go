@@ -140,14 +140,11 @@ func StartMailpit(ctx context.Context) (*MailpitServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	smtpPort, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	smtpPort, httpPort := ports[0], ports[1]
 	m.SMTPAddr = "127.0.0.1:" + strconv.Itoa(smtpPort)
 	m.APIURL = "http://127.0.0.1:" + strconv.Itoa(httpPort)
 	cmd := exec.Command(bin,

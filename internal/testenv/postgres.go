@@ -161,10 +161,11 @@ func StartPostgres(ctx context.Context) (*PostgresServer, error) {
 		return fail(fmt.Errorf("initdb: %w: %s", err, strings.TrimSpace(string(out))))
 	}
 
-	port, err := freePort()
+	ports, err := freePorts(1)
 	if err != nil {
 		return fail(err)
 	}
+	port := ports[0]
 	logPath := filepath.Join(dir, "postgres.log")
 	if f, err := os.Create(logPath); err == nil {
 		f.Close()

@@ -214,15 +214,21 @@ func sweepOrphans(base string) {
 	})
 }
 
-// freePort asks the kernel for a free loopback TCP port. Another process may take it before the
-// server binds it; servers that can bind ":0" themselves (NATS) do so instead.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts asks the kernel for n distinct free loopback TCP ports, holding
+// each open until all are picked so that two of them cannot be the same.
+// Another process may still take one before the server binds it; servers
+// that can bind ":0" themselves (NATS) do so instead.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // repoRoot walks up from the working directory (a package folder under `go test`) to go.mod.
