@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -268,7 +269,11 @@ func (s *stack) Launch(t *testing.T, name string, env map[string]string) *proc {
 	if n > 1 {
 		logName = fmt.Sprintf("%s.%d.log", name, n)
 	}
-	p := startProcess(t, filepath.Join(s.bin, name), environ(vars), filepath.Join(s.logDir, logName))
+	// The port is held while no process of the service runs (freePort, and
+	// again after every exit): let go of it just before the process binds it.
+	port := addrPort(vars["HERALD_HTTP_ADDR"])
+	releasePort(port)
+	p := startProcess(t, filepath.Join(s.bin, name), environ(vars), filepath.Join(s.logDir, logName), port)
 	p.Name = name
 	p.HTTP = "http://" + vars["HERALD_HTTP_ADDR"]
 	s.mu.Lock()
@@ -338,7 +343,9 @@ func environ(vars map[string]string) []string {
 	return env
 }
 
-func startProcess(t *testing.T, path string, env []string, logPath string) *proc {
+// startProcess runs path; once it exits, its HTTP port (when not 0) is held
+// again until the next process is launched on it or the test ends.
+func startProcess(t *testing.T, path string, env []string, logPath string, port int) *proc {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -359,7 +366,15 @@ func startProcess(t *testing.T, path string, env []string, logPath string) *proc
 		t.Fatalf("start %s: %v", path, err)
 	}
 	p := &proc{LogPath: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
+	go func() {
+		_ = cmd.Wait()
+		if port != 0 {
+			// Best effort: a hold that cannot be taken leaves the port as
+			// unprotected as it was without one.
+			_, _ = holdPort(port)
+		}
+		close(p.done)
+	}()
 	t.Cleanup(func() { p.stop(20 * time.Second) })
 	return p
 }
@@ -398,30 +413,91 @@ func (p *proc) Exited() bool {
 	}
 }
 
-// freePorts returns n distinct free ports: the listeners stay open until all
-// are chosen, so the kernel cannot hand out one port twice.
+// freePorts returns n distinct free ports, each held (see holdPort) until
+// the test ends or a process is launched on it.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	var ports []int
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, freePort(t))
 	}
 	return ports
 }
 
+// freePort returns a free port, held (see holdPort) until the test ends or a
+// process is launched on it. Reserving a port by closing a listener would
+// leave it free for anyone (another test process binding ":0", an outgoing
+// connection) until the service binds it.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := holdPort(0)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reserve a port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { releasePort(port) })
+	return port
+}
+
+// held maps a port to the socket that holds it.
+var held = struct {
+	sync.Mutex
+	fds map[int]int
+}{fds: map[int]int{}}
+
+// holdPort binds a TCP socket to 127.0.0.1:port (0: any free port) without
+// listening on it, and returns the port. While it is held the kernel hands
+// the port to no other bind(":0") or outgoing connection, and a connection
+// to it is refused, just as when nothing runs there. The services' ports
+// are held while their process is down (between a kill and a restart on the
+// same port, for example), so nothing else can take them meanwhile.
+// SO_REUSEADDR lets the hold coexist with the TIME_WAIT connections a killed
+// process leaves behind.
+func holdPort(port int) (int, error) {
+	held.Lock()
+	defer held.Unlock()
+	if _, ok := held.fds[port]; ok && port != 0 {
+		return port, nil
+	}
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		_ = syscall.Close(fd)
+		return 0, err
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		_ = syscall.Close(fd)
+		return 0, fmt.Errorf("bind 127.0.0.1:%d: %w", port, err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		_ = syscall.Close(fd)
+		return 0, err
+	}
+	port = sa.(*syscall.SockaddrInet4).Port
+	held.fds[port] = fd
+	return port, nil
+}
+
+// releasePort closes the hold on port, if any.
+func releasePort(port int) {
+	held.Lock()
+	defer held.Unlock()
+	if fd, ok := held.fds[port]; ok {
+		_ = syscall.Close(fd)
+		delete(held.fds, port)
+	}
+}
+
+// addrPort is the port of a "host:port" address, or 0.
+func addrPort(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	port, _ := strconv.Atoi(p)
+	return port
 }
 
 func tail(b []byte, n int) string {

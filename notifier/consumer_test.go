@@ -3,7 +3,6 @@ package notifier
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -212,12 +211,7 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 	})
 
 	t.Run("users service down: error, nothing recorded", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		down := "http://" + ln.Addr().String() + "/graphql"
-		ln.Close()
+		down := "http://" + refusedAddr(t) + "/graphql"
 		c := *f.c
 		c.Users = NewUsersClient(down, &http.Client{Timeout: 5 * time.Second})
 		m := orderMessage(t, topic, "someone", "ord-5")

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,6 +195,30 @@ func (p *recordingPublisher) published() []stream.Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]stream.Message(nil), p.msgs...)
+}
+
+// refusedAddr returns a 127.0.0.1 address where connections are refused,
+// like a dependency that is down. Its port stays bound, without listening,
+// until the test ends: the kernel hands it to no other bind(":0") or
+// outgoing connection meanwhile, so no server started by this or another
+// test process can answer there (closing a listener and reusing its address
+// would leave that window open).
+func refusedAddr(t testing.TB) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.CloseOnExec(fd)
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
 
 func uniqueName(prefix string) string { return fmt.Sprintf("%s-%s", prefix, uuid.NewString()[:8]) }

@@ -3,7 +3,6 @@ package notifier
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"testing"
@@ -31,12 +30,7 @@ func TestDeferredDeliveryRechecksPolicy(t *testing.T) {
 
 	// A users URL nobody listens on: connection refused, like a users
 	// service that is down.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downURL := "http://" + l.Addr().String() + "/graphql"
-	_ = l.Close()
+	downURL := "http://" + refusedAddr(t) + "/graphql"
 
 	worker := func(usersURL string) *Worker {
 		return &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: mailpitSender(t, mp)},

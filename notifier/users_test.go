@@ -3,7 +3,6 @@ package notifier
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -64,13 +63,8 @@ func TestUsersClientAgainstUsersService(t *testing.T) {
 // A users service that is down or failing must never look like "no such
 // user": that would skip the customer's notification.
 func TestUsersClientFailuresAreNotNotFound(t *testing.T) {
-	// A port that was free a moment ago: connection refused.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downURL := "http://" + ln.Addr().String() + "/graphql"
-	ln.Close()
+	// A port nothing listens on: connection refused.
+	downURL := "http://" + refusedAddr(t) + "/graphql"
 
 	// A real HTTP server answering the way a crashing or overloaded service
 	// does (the real users service cannot be made to fail on demand).
@@ -137,8 +131,11 @@ func TestBreakerDirectory(t *testing.T) {
 	t.Cleanup(proxy.Close)
 
 	states := make(chan gobreaker.State, 10)
+	// OpenFor must outlast the open-state checks below even when the test
+	// goroutine is not scheduled for a while on a loaded machine: once it
+	// passes, the next call is a probe that reaches the service.
 	b := NewBreakerDirectory(NewUsersClient(proxy.URL+"/graphql", &http.Client{Timeout: 5 * time.Second}),
-		BreakerSettings{Failures: 3, OpenFor: 300 * time.Millisecond, OnState: func(_, to gobreaker.State) { states <- to }})
+		BreakerSettings{Failures: 3, OpenFor: 5 * time.Second, OnState: func(_, to gobreaker.State) { states <- to }})
 	ctx := context.Background()
 	for i := range 3 {
 		if _, err := b.Policy(ctx, id, CategoryOrderUpdates); err == nil || errors.Is(err, ErrUsersUnavailable) {
