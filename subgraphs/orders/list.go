@@ -109,20 +109,3 @@ func (r *Resolver) listOrders(ctx context.Context, userID *string, status *model
 	}
 	return conn, nil
 }
-
-// ordersOfUser serves the federated User.orders: the newest page only.
-func (r *Resolver) ordersOfUser(ctx context.Context, userID string, first *int, status *model.OrderStatus) ([]model.Order, error) {
-	n, err := pageSize(first)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.query(ctx, &userID, status, n, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]model.Order, len(rows))
-	for i, o := range rows {
-		out[i] = *toOrder(o)
-	}
-	return out, nil
-}

@@ -32,9 +32,9 @@ func (r *queryResolver) Orders(ctx context.Context, userID *string, status *mode
 	return r.listOrders(ctx, userID, status, first, after)
 }
 
-// Orders is the resolver for the orders field.
-func (r *userResolver) Orders(ctx context.Context, obj *model.User, first *int, status *model.OrderStatus) ([]model.Order, error) {
-	return r.ordersOfUser(ctx, obj.ID, first, status)
+// Orders is the batch resolver for the orders field.
+func (r *userResolver) Orders(ctx context.Context, objs []*model.User, first *int, status *model.OrderStatus) ([][]model.Order, error) {
+	return r.ordersOfUsers(ctx, objs, first, status)
 }
 
 // Mutation returns generated.MutationResolver implementation.

@@ -122,7 +122,7 @@ type QueryResolver interface {
 	Orders(ctx context.Context, userID *string, status *model.OrderStatus, first *int, after *string) (*model.OrderConnection, error)
 }
 type UserResolver interface {
-	Orders(ctx context.Context, obj *model.User, first *int, status *model.OrderStatus) ([]model.Order, error)
+	Orders(ctx context.Context, objs []*model.User, first *int, status *model.OrderStatus) ([][]model.Order, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2156,8 +2156,7 @@ func (ec *executionContext) _User_orders(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_User_orders(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.User().Orders(ctx, obj, fc.Args["first"].(*int), fc.Args["status"].(*model.OrderStatus))
+			return ec.resolveBatch_User_orders(ctx, field, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.Order) graphql.Marshaler {
@@ -2189,6 +2188,30 @@ func (ec *executionContext) fieldContext_User_orders(ctx context.Context, field 
 		return fc, err
 	}
 	return fc, nil
+}
+func (ec *executionContext) resolveBatch_User_orders(ctx context.Context, field graphql.CollectedField, obj *model.User) (any, error) {
+	resolver := ec.Resolvers.User()
+	fc := graphql.GetFieldContext(ctx)
+	if batch, ok := graphql.BatchParentsFor[*model.User](ctx, "User"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Orders(ctx, batch.Parents, fc.Args["first"].(*int), fc.Args["status"].(*model.OrderStatus))
+		})
+		return graphql.ResolveBatchGroupResult[[]model.Order](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"User.orders",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Orders(ctx, []*model.User{obj}, fc.Args["first"].(*int), fc.Args["status"].(*model.OrderStatus))
+	return graphql.ResolveBatchSingleResult[[]model.Order](
+		ctx,
+		results,
+		err,
+		"User.orders",
+	)
 }
 
 func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
@@ -4567,6 +4590,23 @@ func (ec *executionContext) marshalN_Any2ᚕmapᚄ(ctx context.Context, sel ast.
 }
 
 func (ec *executionContext) marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v []fedruntime.Entity) graphql.Marshaler {
+	{
+		var batchItemsUser []*model.User
+		batchIdxMapUser := map[int]int{}
+		for i, item := range v {
+			switch concrete := item.(type) {
+			case model.User:
+				batchIdxMapUser[i] = len(batchItemsUser)
+				batchItemsUser = append(batchItemsUser, &concrete)
+			case *model.User:
+				batchIdxMapUser[i] = len(batchItemsUser)
+				batchItemsUser = append(batchItemsUser, concrete)
+			}
+		}
+		if len(batchItemsUser) > 0 {
+			ctx = graphql.WithBatchParents(ctx, "User", batchItemsUser, batchIdxMapUser)
+		}
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
