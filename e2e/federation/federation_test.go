@@ -364,3 +364,54 @@ func TestIdempotentOrderAndCountThroughRouter(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// A page of users with their orders: the router sends the orders subgraph
+// one _entities call for the whole page, and every user must still get
+// exactly its own orders, newest first, as when asked for alone.
+func TestUsersPageWithOrdersThroughRouter(t *testing.T) {
+	g := startGraph(t)
+	want := map[string][]string{} // user id -> order ids, newest first
+	for i, orders := range []int{0, 2, 1, 3} {
+		var reg struct{ RegisterUser user }
+		g.must(t, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`, map[string]any{"in": map[string]any{
+			"name": fmt.Sprintf("Page %d", i), "email": fmt.Sprintf("page.%d.%d@example.com", i, time.Now().UnixNano()),
+		}}, &reg)
+		id := reg.RegisterUser.ID
+		want[id] = []string{}
+		for j := range orders {
+			var o struct{ CreateOrder struct{ ID string } }
+			g.must(t, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id } }`, map[string]any{"in": map[string]any{
+				"userId": id, "currency": "EUR",
+				"items": []any{map[string]any{"sku": "S", "name": "Sock", "quantity": j + 1, "unitPriceMinor": 100}},
+			}}, &o)
+			want[id] = append([]string{o.CreateOrder.ID}, want[id]...)
+		}
+	}
+	var page struct {
+		Users struct {
+			Edges []struct {
+				Node struct {
+					ID     string
+					Orders []struct{ ID string }
+				}
+			}
+		}
+	}
+	g.must(t, `{ users(first: 100){ edges { node { id orders { id } } } } }`, nil, &page)
+	if len(page.Users.Edges) != len(want) {
+		t.Fatalf("page holds %d users, want %d", len(page.Users.Edges), len(want))
+	}
+	for _, e := range page.Users.Edges {
+		exp, ok := want[e.Node.ID]
+		if !ok {
+			t.Fatalf("unexpected user %s", e.Node.ID)
+		}
+		got := make([]string, 0, len(e.Node.Orders))
+		for _, o := range e.Node.Orders {
+			got = append(got, o.ID)
+		}
+		if strings.Join(got, ",") != strings.Join(exp, ",") {
+			t.Errorf("user %s: orders %v, want %v", e.Node.ID, got, exp)
+		}
+	}
+}
