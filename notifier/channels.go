@@ -32,15 +32,20 @@ func LoadChannels(v *config.Vars) Channels {
 // MaxTimeout is the longest time one send may take on any channel. The
 // delivery lease must exceed it: a send that outlives its claim could be
 // repeated by another worker.
-// A zero timeout counts as the channel's default (what its New applies).
+// A zero timeout counts as the channel's default (what its New applies);
+// the defaults live in the channel packages, not here.
 func (c Channels) MaxTimeout() time.Duration {
-	or := func(d, def time.Duration) time.Duration {
-		if d <= 0 {
-			return def
-		}
-		return d
+	return max(c.emailTimeout(), c.SMS.SendTimeout(), c.Webhook.SendTimeout())
+}
+
+// emailTimeout is the SMTP timeout, or HERALD_SMTP_TIMEOUT's default as the
+// email package declares it (it exports no default constant yet, so the
+// value is read from its declaration rather than repeated here).
+func (c Channels) emailTimeout() time.Duration {
+	if c.Email.Timeout > 0 {
+		return c.Email.Timeout
 	}
-	return max(or(c.Email.Timeout, 30*time.Second), or(c.SMS.Timeout, 10*time.Second), or(c.Webhook.Timeout, 10*time.Second))
+	return email.LoadConfig(config.New(nil)).Timeout
 }
 
 // Senders builds one sender per configured channel: email and webhook

@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/notifier/channel/email"
+	"github.com/heraldhq/herald/notifier/channel/sms"
+	"github.com/heraldhq/herald/notifier/channel/webhook"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -83,6 +87,35 @@ func TestChannelVariablesDeclaredOnce(t *testing.T) {
 	for name := range env {
 		if n := strings.Count(v.Err().Error(), name+":"); n != 1 {
 			t.Errorf("%s reported %d times, want once: %v", name, n, v.Err())
+		}
+	}
+}
+
+// The timeout defaults have one source, the channel packages: a zero
+// timeout in Channels counts as what the channel's LoadConfig declares.
+func TestMaxTimeoutUsesChannelDefaults(t *testing.T) {
+	declared := LoadChannels(config.New(nil))
+	if declared.SMS.Timeout != sms.DefaultTimeout || declared.Webhook.Timeout != webhook.DefaultTimeout {
+		t.Errorf("declared defaults sms %v webhook %v, want %v and %v", declared.SMS.Timeout, declared.Webhook.Timeout, sms.DefaultTimeout, webhook.DefaultTimeout)
+	}
+	longest := max(declared.Email.Timeout, declared.SMS.Timeout, declared.Webhook.Timeout)
+	tests := []struct {
+		name string
+		c    Channels
+		want time.Duration
+	}{
+		{"all zero: the longest default", Channels{}, longest},
+		{"declared defaults", declared, longest},
+		{"zero email, others short", Channels{SMS: sms.Config{Timeout: time.Second}, Webhook: webhook.Config{Timeout: time.Second}}, declared.Email.Timeout},
+		{"long sms", Channels{SMS: sms.Config{Timeout: 5 * time.Minute}}, 5 * time.Minute},
+		{"long webhook", Channels{Webhook: webhook.Config{Timeout: 4 * time.Minute}}, 4 * time.Minute},
+		{"long email", Channels{Email: email.Config{Timeout: 3 * time.Minute}}, 3 * time.Minute},
+		{"all short", Channels{Email: email.Config{Timeout: time.Second}, SMS: sms.Config{Timeout: 2 * time.Second}, Webhook: webhook.Config{Timeout: 3 * time.Second}}, 3 * time.Second},
+		{"negative counts as default", Channels{Email: email.Config{Timeout: time.Second}, SMS: sms.Config{Timeout: -time.Second}, Webhook: webhook.Config{Timeout: time.Second}}, sms.DefaultTimeout},
+	}
+	for _, tc := range tests {
+		if got := tc.c.MaxTimeout(); got != tc.want {
+			t.Errorf("%s: MaxTimeout = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/notifier/channel"
+	"github.com/heraldhq/herald/notifier/channel/sms"
 )
 
 // Dead-letter headers added to a message on <topic>.dlq.
@@ -157,18 +158,18 @@ func (c *Consumer) plan(order events.OrderCreated, env events.Envelope, payload 
 				}
 				row.Subject, row.Body, row.HTMLBody = e.Subject, e.Text, e.HTML
 			case channel.SMS:
-				row.Body = smsText(order)
+				// The SMS channel's per-locale text (same language matching
+				// as the email), so the row holds exactly what is sent.
+				text, err := sms.RenderOrderCreated(p.Locale, order)
+				if err != nil {
+					return nil, fmt.Errorf("render sms for order %s: %w", order.OrderID, err)
+				}
+				row.Body = text
 			}
 		}
 		out = append(out, newDelivery{row: row, reason: d.Reason})
 	}
 	return out, nil
-}
-
-// smsText is the short text of an order confirmation (the SMS channel may
-// render its own from Payload and Locale instead).
-func smsText(o events.OrderCreated) string {
-	return fmt.Sprintf("Herald: order %s confirmed, total %s.", o.OrderID, FormatMoney(o.TotalMinor, o.Currency))
 }
 
 // record inserts the inbox row, the deliveries and their first status

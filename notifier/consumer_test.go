@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -129,6 +130,38 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 		ds := f.deliveries(t, m.Header(events.HeaderID))
 		if len(ds) != 2 || ds[1].Channel != delivery.ChannelSms || ds[1].Status != delivery.StatusSKIPPED || ds[1].LastError != ReasonNoPhone {
 			t.Errorf("deliveries = %+v", ds)
+		}
+	})
+
+	t.Run("sms text in the user's language, English as fallback", func(t *testing.T) {
+		c := *f.c
+		c.Available = map[string]bool{"email": true, "sms": true}
+		tests := []struct {
+			locale string // "" leaves the users service's default
+			want   string
+		}{
+			{"de-DE", "Herald: Ihre Bestellung ord-sms-de-DE ist bestätigt. Summe EUR 2.024,99."},
+			{"de-AT", "Herald: Ihre Bestellung ord-sms-de-AT ist bestätigt. Summe EUR 2.024,99."},
+			{"fr-CA", "Herald : votre commande ord-sms-fr-CA est confirmée. Total EUR 2 024,99."},
+			{"ja-JP", "Herald: your order ord-sms-ja-JP is confirmed. Total EUR 2,024.99."},
+			{"", "Herald: your order ord-sms- is confirmed. Total EUR 2,024.99."},
+		}
+		for i, tc := range tests {
+			uid := f.users.register(t, "Sam", fmt.Sprintf("sam%d@example.com", i), "+4915112345678", false, true)
+			if tc.locale != "" {
+				f.users.update(t, uid, map[string]any{"preferences": map[string]any{"locale": tc.locale}})
+			}
+			m := orderMessage(t, topic, uid, "ord-sms-"+tc.locale)
+			if err := c.Handle(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			ds := f.deliveries(t, m.Header(events.HeaderID))
+			if len(ds) != 1 || ds[0].Channel != delivery.ChannelSms || ds[0].Status != delivery.StatusPENDING {
+				t.Fatalf("locale %q: deliveries = %+v, want one pending SMS", tc.locale, ds)
+			}
+			if ds[0].Body != tc.want || (tc.locale != "" && ds[0].Locale != tc.locale) {
+				t.Errorf("locale %q: sms body %q (row locale %q), want %q", tc.locale, ds[0].Body, ds[0].Locale, tc.want)
+			}
 		}
 	})
 

@@ -33,11 +33,22 @@ func Render(eventType, locale string, payload []byte) (string, error) {
 	if err := json.Unmarshal(payload, &o); err != nil {
 		return "", fmt.Errorf("sms: order payload: %w", err)
 	}
-	// The same languages and fallback as the email channel.
+	return RenderOrderCreated(locale, o)
+}
+
+// RenderOrderCreated is the SMS text of an order confirmation in locale
+// (BCP 47; matched like the email channel's: the exact language, else its
+// base language, else English). The notifier renders it at consume time,
+// so the delivery row holds exactly what is sent.
+func RenderOrderCreated(locale string, o events.OrderCreated) (string, error) {
 	tag := email.MatchLocale(locale)
 	base, _ := tag.Base()
+	tmpl, ok := smsTemplates[base.String()]
+	if !ok { // a language with email templates but no SMS text yet
+		tag, tmpl = language.English, smsTemplates["en"]
+	}
 	var b bytes.Buffer
-	err := smsTemplates[base.String()].Execute(&b, struct{ OrderID, Total string }{o.OrderID, formatMoney(tag, o.TotalMinor, o.Currency)})
+	err := tmpl.Execute(&b, struct{ OrderID, Total string }{o.OrderID, formatMoney(tag, o.TotalMinor, o.Currency)})
 	if err != nil {
 		return "", fmt.Errorf("sms: render: %w", err)
 	}

@@ -16,11 +16,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +38,10 @@ const (
 // DefaultMessagesPath is appended to BaseURL; {AccountID} is replaced by
 // the path-escaped account id.
 const DefaultMessagesPath = "/Accounts/{AccountID}/Messages.json"
+
+// DefaultTimeout bounds one API call when Config.Timeout is not set
+// (HERALD_SMS_TIMEOUT's default).
+const DefaultTimeout = 10 * time.Second
 
 // Config is how the notifier reaches its SMS provider.
 type Config struct {
@@ -67,6 +69,15 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// SendTimeout is the time one API call may take: Timeout, or DefaultTimeout
+// when it is not set (as New applies it).
+func (c Config) SendTimeout() time.Duration {
+	if c.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
 // Enabled reports whether a provider is configured.
 func (c Config) Enabled() bool { return c.BaseURL != "" }
 
@@ -82,7 +93,7 @@ func LoadConfig(v *config.Vars) Config {
 		MaxSegments:        v.Int("HERALD_SMS_MAX_SEGMENTS", 3, "most parts one SMS may take (160/153 GSM-7 or 70/67 UCS-2 characters each)"),
 		Overflow:           v.Enum("HERALD_SMS_OVERFLOW", OverflowTruncate, "what to do with a longer text", OverflowTruncate, OverflowRefuse),
 		IdempotencyHeader:  v.String("HERALD_SMS_IDEMPOTENCY_HEADER", "Idempotency-Key", "request header carrying the delivery id as idempotency key"),
-		Timeout:            v.Duration("HERALD_SMS_TIMEOUT", 10*time.Second, "timeout of one SMS API call"),
+		Timeout:            v.Duration("HERALD_SMS_TIMEOUT", DefaultTimeout, "timeout of one SMS API call"),
 	}
 	if c.Enabled() {
 		if err := c.validate(); err != nil {
@@ -153,8 +164,7 @@ func checkBaseURL(raw string) (*url.URL, error) {
 	case "https":
 		return u, nil
 	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) {
+		if channel.IsLoopbackHost(u.Hostname()) {
 			return u, nil
 		}
 	}
@@ -206,9 +216,7 @@ func New(cfg Config, client *http.Client, logger *slog.Logger) (*Sender, error) 
 	if cfg.IdempotencyHeader == "" {
 		cfg.IdempotencyHeader = "Idempotency-Key"
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
+	cfg.Timeout = cfg.SendTimeout()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("sms config: %w", err)
 	}
@@ -302,7 +310,7 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 	var reply providerReply
 	jsonErr := json.Unmarshal(raw, &reply)
 
-	if err := channel.HTTPStatus(resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), s.now())); err != nil {
+	if err := channel.HTTPStatus(resp.StatusCode, channel.ParseRetryAfter(resp.Header.Get("Retry-After"), s.now())); err != nil {
 		detail := ""
 		if jsonErr == nil {
 			if code := rawCode(reply.Code); code != "" {
@@ -336,22 +344,4 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 	s.logger.Debug("sms accepted", "delivery_id", m.DeliveryID, "to", logging.MaskPhone(to),
 		"provider_id", id, "encoding", string(info.Encoding), "segments", info.Segments)
 	return channel.Result{ProviderID: id}, nil
-}
-
-// retryAfter parses a Retry-After value (delay seconds or an HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/notifier/channel"
+	"github.com/heraldhq/herald/notifier/channel/email"
 	"github.com/heraldhq/herald/notifier/channel/sms"
 )
 
@@ -215,6 +216,9 @@ func TestSendClassifiesFailures(t *testing.T) {
 		{"404", reply{status: 404, body: `not json`}, true, 0, "404"},
 		{"408", reply{status: 408}, false, 0, "408"},
 		{"429 with Retry-After", reply{status: 429, header: http.Header{"Retry-After": {"30"}}, body: `{"code":20429,"message":"Too Many Requests","status":429}`}, false, 30 * time.Second, "20429"},
+		// Retry-After is read by channel.ParseRetryAfter: capped, garbage ignored.
+		{"503 with a huge Retry-After", reply{status: 503, header: http.Header{"Retry-After": {"9999999999999"}}}, false, channel.MaxRetryAfter, "503"},
+		{"429 with a garbage Retry-After", reply{status: 429, header: http.Header{"Retry-After": {"later"}}}, false, 0, "429"},
 		{"502", reply{status: 502, body: `<html>bad gateway</html>`}, false, 0, "502"},
 		{"503", reply{status: 503}, false, 0, "503"},
 		{"201 with error code", reply{status: 201, body: `{"sid":"SMx","status":"failed","error_code":30006,"error_message":"Landline or unreachable carrier"}`}, true, 0, "30006"},
@@ -431,10 +435,78 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil || !c.Enabled() || c.MaxSegments != 4 || c.Overflow != sms.OverflowRefuse || c.MessagesPath != sms.DefaultMessagesPath {
 		t.Errorf("valid config: %+v, %v", c, err)
 	}
+	// Plain http only to a loopback host (channel.IsLoopbackHost).
+	for raw, ok := range map[string]bool{
+		"http://localhost:8080": true, "http://127.0.0.1:1": true, "http://[::1]:8080/api": true,
+		"http://sms.example.com": false, "http://api.localhost": false, "http://10.0.0.1": false, "ftp://127.0.0.1": false,
+	} {
+		_, err := load(map[string]string{"HERALD_SMS_BASE_URL": raw, "HERALD_SMS_ACCOUNT_ID": "AC1", "HERALD_SMS_AUTH_TOKEN": "t", "HERALD_SMS_FROM": "Herald"})
+		if (err == nil) != ok {
+			t.Errorf("HERALD_SMS_BASE_URL=%s: err = %v, want accepted %v", raw, err, ok)
+		}
+	}
 	_, err = load(map[string]string{"HERALD_SMS_BASE_URL": "http://sms.example.com", "HERALD_SMS_FROM": "+123", "HERALD_SMS_MAX_SEGMENTS": "0"})
 	for _, want := range []string{"HERALD_SMS_BASE_URL", "HERALD_SMS_ACCOUNT_ID", "HERALD_SMS_AUTH_TOKEN", "HERALD_SMS_FROM", "HERALD_SMS_MAX_SEGMENTS"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("invalid config error %v does not name %s", err, want)
+		}
+	}
+}
+
+func TestTimeoutDefault(t *testing.T) {
+	if got := sms.LoadConfig(config.New(nil)).Timeout; got != sms.DefaultTimeout {
+		t.Errorf("HERALD_SMS_TIMEOUT default = %v, want DefaultTimeout %v", got, sms.DefaultTimeout)
+	}
+	for _, tc := range []struct{ in, want time.Duration }{{0, sms.DefaultTimeout}, {-time.Second, sms.DefaultTimeout}, {time.Second, time.Second}} {
+		if got := (sms.Config{Timeout: tc.in}).SendTimeout(); got != tc.want {
+			t.Errorf("SendTimeout with Timeout %v = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRenderOrderCreated(t *testing.T) {
+	o := events.OrderCreated{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR"}
+	const en = "Herald: your order ord_9 is confirmed. Total EUR 19.99."
+	const de = "Herald: Ihre Bestellung ord_9 ist bestätigt. Summe EUR 19,99."
+	const fr = "Herald : votre commande ord_9 est confirmée. Total EUR 19,99."
+	tests := []struct{ locale, want string }{
+		{"de", de},
+		{"de-DE", de},
+		{"de-CH", de},
+		{"fr-FR", fr},
+		{"en-GB", en},
+		{"", en},
+		{"es-ES", en},
+		{"zz", en},
+		{"not a locale!", en},
+	}
+	for _, tc := range tests {
+		got, err := sms.RenderOrderCreated(tc.locale, o)
+		if err != nil || got != tc.want {
+			t.Errorf("locale %q: %q, %v; want %q", tc.locale, got, err, tc.want)
+		}
+	}
+}
+
+// Every language the email channel speaks has its own SMS text too (a new
+// email language without one would silently fall back to English).
+func TestEveryEmailLanguageHasAnSMSText(t *testing.T) {
+	o := events.OrderCreated{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR"}
+	english, err := sms.RenderOrderCreated("en", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range email.Locales {
+		got, err := sms.RenderOrderCreated(tag.String(), o)
+		if err != nil {
+			t.Errorf("%s: %v", tag, err)
+			continue
+		}
+		if base, _ := tag.Base(); base.String() != "en" && got == english {
+			t.Errorf("%s: SMS text is the English one (%q): add a template to smsTemplates", tag, got)
+		}
+		if info := sms.Analyze(got); info.Encoding != sms.GSM7 || info.Segments != 1 {
+			t.Errorf("%s: %q is %+v, want one GSM-7 segment", tag, got, info)
 		}
 	}
 }

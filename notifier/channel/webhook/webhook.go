@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +23,10 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/notifier/channel"
 )
+
+// DefaultTimeout bounds one attempt when Config.Timeout is not set
+// (HERALD_WEBHOOK_TIMEOUT's default).
+const DefaultTimeout = 10 * time.Second
 
 // Config is how the notifier calls webhooks.
 type Config struct {
@@ -39,10 +42,19 @@ type Config struct {
 	CAFile string
 }
 
+// SendTimeout is the time one attempt may take: Timeout, or DefaultTimeout
+// when it is not set (as New applies it).
+func (c Config) SendTimeout() time.Duration {
+	if c.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
 // LoadConfig declares and reads the HERALD_WEBHOOK_* variables.
 func LoadConfig(v *config.Vars) Config {
 	c := Config{
-		Timeout:           v.Duration("HERALD_WEBHOOK_TIMEOUT", 10*time.Second, "timeout of one webhook request (a timeout is retried)"),
+		Timeout:           v.Duration("HERALD_WEBHOOK_TIMEOUT", DefaultTimeout, "timeout of one webhook request (a timeout is retried)"),
 		AllowLoopbackHTTP: v.Bool("HERALD_WEBHOOK_ALLOW_LOOPBACK_HTTP", false, "allow plain http:// webhook URLs on loopback hosts (development only)"),
 		CAFile:            v.String("HERALD_WEBHOOK_CA_FILE", "", "PEM file of extra CA(s) trusted for webhook receivers, besides the system roots"),
 	}
@@ -81,9 +93,7 @@ var _ channel.Sender = (*Sender)(nil)
 // (transient) failure, so a receiver cannot bounce a signed request to
 // another host or to plain http.
 func New(cfg Config, logger *slog.Logger) (*Sender, error) {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
+	cfg.Timeout = cfg.SendTimeout()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -142,24 +152,16 @@ func CheckURL(raw string, allowLoopbackHTTP bool) (*url.URL, error) {
 	case "https":
 		return u, nil
 	case "http":
-		if allowLoopbackHTTP && isLoopback(u.Hostname()) {
+		if allowLoopbackHTTP && channel.IsLoopbackHost(u.Hostname()) {
 			return u, nil
 		}
-		if isLoopback(u.Hostname()) {
+		if channel.IsLoopbackHost(u.Hostname()) {
 			return nil, errors.New("webhook url: plain http to loopback needs HERALD_WEBHOOK_ALLOW_LOOPBACK_HTTP=true")
 		}
 		return nil, errors.New("webhook url: must be https")
 	default:
 		return nil, fmt.Errorf("webhook url: scheme %q is not https", u.Scheme)
 	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Send makes one signed POST to m.Recipient. Failures are classified for the
@@ -219,7 +221,7 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
 
-	if err := channel.HTTPStatus(resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), s.now())); err != nil {
+	if err := channel.HTTPStatus(resp.StatusCode, channel.ParseRetryAfter(resp.Header.Get("Retry-After"), s.now())); err != nil {
 		msg := strings.TrimSpace(string(snippet))
 		if msg != "" {
 			err = wrapDetail(err, msg)
@@ -249,22 +251,4 @@ func redact(u *url.URL) string {
 	c.RawQuery = ""
 	c.Fragment = ""
 	return c.String()
-}
-
-// retryAfter parses a Retry-After value (delay seconds or an HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 0 {
-			return 0
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -223,6 +223,9 @@ func TestSendClassifiesResponses(t *testing.T) {
 		{code: 500, wantErr: true},
 		{code: 502, wantErr: true},
 		{code: 503, header: http.Header{"Retry-After": {"120"}}, wantErr: true, retryAfter: 2 * time.Minute},
+		// Retry-After is read by channel.ParseRetryAfter: capped, garbage ignored.
+		{code: 504, header: http.Header{"Retry-After": {"9999999999999"}}, wantErr: true, retryAfter: channel.MaxRetryAfter},
+		{code: 501, header: http.Header{"Retry-After": {"-3"}}, wantErr: true},
 		// A redirect is not followed (it could bounce the signed request
 		// elsewhere) and not taken as success.
 		{code: 307, header: http.Header{"Location": {"https://127.0.0.1:1/elsewhere"}}, wantErr: true},
@@ -403,5 +406,44 @@ func TestDocumentedVerifierAgrees(t *testing.T) {
 	}
 	if verifyHerald([]byte(secret), h, body, now.Add(2*time.Minute), time.Minute) {
 		t.Error("documented verifier accepts an old signature")
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	tests := []struct {
+		raw           string
+		allowLoopback bool
+		ok            bool
+	}{
+		{"https://hooks.example.com/x?token=1", false, true},
+		{"https://127.0.0.1:8443/x", false, true},
+		{"http://hooks.example.com/x", true, false},
+		{"http://127.0.0.1:8080/x", false, false},
+		{"http://127.0.0.1:8080/x", true, true},
+		{"http://127.9.9.9/x", true, true},
+		{"http://LOCALHOST:3000/x", true, true},
+		{"http://[::1]:3000/x", true, true},
+		{"http://api.localhost/x", true, false},
+		{"http://10.0.0.1/x", true, false},
+		{"https://user:pw@hooks.example.com/x", false, false},
+		{"ftp://127.0.0.1/x", true, false},
+		{"https:///x", false, false},
+	}
+	for _, tc := range tests {
+		_, err := webhook.CheckURL(tc.raw, tc.allowLoopback)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckURL(%q, loopback %v) = %v, want accepted %v", tc.raw, tc.allowLoopback, err, tc.ok)
+		}
+	}
+}
+
+func TestTimeoutDefault(t *testing.T) {
+	if got := webhook.LoadConfig(config.New(nil)).Timeout; got != webhook.DefaultTimeout {
+		t.Errorf("HERALD_WEBHOOK_TIMEOUT default = %v, want DefaultTimeout %v", got, webhook.DefaultTimeout)
+	}
+	for _, tc := range []struct{ in, want time.Duration }{{0, webhook.DefaultTimeout}, {-time.Second, webhook.DefaultTimeout}, {time.Second, time.Second}} {
+		if got := (webhook.Config{Timeout: tc.in}).SendTimeout(); got != tc.want {
+			t.Errorf("SendTimeout with Timeout %v = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }
