@@ -275,5 +275,6 @@ func mailpitSender(t testing.TB, mp *testenv.MailpitServer) *email.Sender {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

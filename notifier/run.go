@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -64,6 +65,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		if senders, err = cfg.Channels.Senders(logger); err != nil {
 			return fmt.Errorf("notifier channels: %w", err)
 		}
+		// Runs after the workers stopped: ends kept connections (the SMTP
+		// relay's get a QUIT). Senders passed in belong to the caller.
+		defer closeSenders(senders, logger)
 	}
 	render := deps.Render
 	if render == nil {
@@ -188,6 +192,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	err = g.Wait()
 	logger.Info("notifier stopped")
 	return err
+}
+
+// closeSenders closes the senders that hold resources (io.Closer).
+func closeSenders(senders map[string]channel.Sender, logger *slog.Logger) {
+	for name, s := range senders {
+		if c, ok := s.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				logger.Warn("closing channel sender", "channel", name, "error", err)
+			}
+		}
+	}
 }
 
 func keys(m map[string]bool) []string {

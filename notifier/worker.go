@@ -301,28 +301,46 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 	// it again.
 	ctx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancelRecord()
-	tx, err := w.DB.Tx(ctx)
+	ok, err := w.record(ctx, "outcome", d, c, now)
 	if err != nil {
-		return fmt.Errorf("begin outcome of %s: %w", d.ID, err)
-	}
-	ok, err := w.Status.transition(ctx, tx, d, c, now)
-	if err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("record outcome of delivery %s: %w", d.ID, err)
+		return err
 	}
 	if !ok {
-		_ = tx.Rollback()
 		log.Warn("delivery outcome dropped: the claim expired and the row was claimed again")
 		return nil
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit outcome of delivery %s: %w", d.ID, err)
 	}
 	if c.To == delivery.StatusRETRYING {
 		w.Metrics.retry(string(d.Channel))
 	}
-	w.committed([]published{{string(d.Channel), string(c.To)}})
 	return nil
+}
+
+// record applies one transition to a claimed row in a transaction of its
+// own and, once committed, counts and announces a published status (a
+// release publishes nothing). applied is false when the row is no longer in
+// the claim d describes (the lease expired and the row was claimed again):
+// nothing was written. what names the step in errors.
+func (w *Worker) record(ctx context.Context, what string, d *entnotifier.Delivery, c change, now time.Time) (applied bool, err error) {
+	tx, err := w.DB.Tx(ctx)
+	if err != nil {
+		return false, fmt.Errorf("begin %s of %s: %w", what, d.ID, err)
+	}
+	ok, err := w.Status.transition(ctx, tx, d, c, now)
+	if err != nil {
+		_ = tx.Rollback()
+		return false, fmt.Errorf("record %s of delivery %s: %w", what, d.ID, err)
+	}
+	if !ok {
+		_ = tx.Rollback()
+		return false, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit %s of delivery %s: %w", what, d.ID, err)
+	}
+	if !c.Release {
+		w.committed([]published{{string(d.Channel), string(c.To)}})
+	}
+	return true, nil
 }
 
 // recheck asks the users service again, through w.Users (the consumer's
@@ -371,21 +389,9 @@ func (w *Worker) release(ctx context.Context, d *entnotifier.Delivery, cause err
 	reason := truncate("policy re-check: "+cause.Error(), 2000)
 	c := change{To: delivery.StatusDEFERRED, Release: true, NextAttemptAt: &next, Attempts: &attempts,
 		Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
-	tx, err := w.DB.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("begin release of %s: %w", d.ID, err)
-	}
-	ok, err := w.Status.transition(ctx, tx, d, c, w.now())
-	if err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("release delivery %s: %w", d.ID, err)
-	}
-	if !ok {
-		_ = tx.Rollback()
-		return nil
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit release of %s: %w", d.ID, err)
+	ok, err := w.record(ctx, "release", d, c, w.now())
+	if err != nil || !ok {
+		return err
 	}
 	log.Warn("deferred delivery held: users service unavailable for its policy re-check", "next_attempt_at", next, "error", cause)
 	return nil
@@ -397,25 +403,15 @@ func (w *Worker) skipDeferred(ctx context.Context, d *entnotifier.Delivery, reas
 	attempts := d.Attempts - 1
 	c := change{To: delivery.StatusSKIPPED, Reason: reason, Attempt: attempts, Attempts: &attempts,
 		Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
-	tx, err := w.DB.Tx(ctx)
+	ok, err := w.record(ctx, "skip", d, c, w.now())
 	if err != nil {
-		return fmt.Errorf("begin skip of %s: %w", d.ID, err)
-	}
-	ok, err := w.Status.transition(ctx, tx, d, c, w.now())
-	if err != nil {
-		_ = tx.Rollback()
-		return fmt.Errorf("skip delivery %s: %w", d.ID, err)
+		return err
 	}
 	if !ok {
-		_ = tx.Rollback()
 		log.Warn("skip dropped: the claim expired and the row was claimed again")
 		return nil
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit skip of %s: %w", d.ID, err)
-	}
 	log.Info("deferred delivery skipped after its policy re-check", "reason", reason)
-	w.committed([]published{{string(d.Channel), string(delivery.StatusSKIPPED)}})
 	return nil
 }
 

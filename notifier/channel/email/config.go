@@ -28,7 +28,12 @@ type Config struct {
 	Username   string // SMTP AUTH is off when empty
 	Password   string
 	From       string // "Name <address>"; its domain also names Message-IDs
-	Timeout    time.Duration
+	// Timeout bounds the dial and each message's SMTP conversation.
+	Timeout time.Duration
+	// IdleTimeout is how long a relay connection is kept open unused for
+	// the next message; 0 means DefaultIdleTimeout, a negative value turns
+	// reuse off (a connection per message).
+	IdleTimeout time.Duration
 
 	// UnsubscribeURL is the one-click (RFC 8058) unsubscribe endpoint put in
 	// List-Unsubscribe of non-critical mail; it must be https. Placeholders
@@ -52,8 +57,12 @@ func LoadConfig(v *config.Vars) Config {
 		Password:          v.String("HERALD_SMTP_PASSWORD", "", "SMTP password"),
 		From:              v.String("HERALD_MAIL_FROM", "Herald <notifications@herald.local>", "From header of notification emails"),
 		Timeout:           v.Duration("HERALD_SMTP_TIMEOUT", 30*time.Second, "timeout of one SMTP conversation"),
+		IdleTimeout:       v.Duration("HERALD_SMTP_IDLE_TIMEOUT", DefaultIdleTimeout, "relay connections are reused for the next email and closed after this long unused; 0 opens a connection per email"),
 		UnsubscribeURL:    v.String("HERALD_MAIL_UNSUBSCRIBE_URL", "", "https one-click unsubscribe URL for non-critical mail; {user_id}, {category}, {delivery_id} are substituted"),
 		UnsubscribeMailto: v.String("HERALD_MAIL_UNSUBSCRIBE_MAILTO", "", "address for mailto: unsubscribe requests in non-critical mail"),
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = -1 // the variable's 0 means "no reuse"; the field's 0 means the default
 	}
 	for _, err := range c.problems() {
 		v.Check(false, "%v", err)

@@ -23,6 +23,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -31,9 +32,10 @@ import (
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
-// Sender sends email through one SMTP relay, one connection per message
-// (notifications are few, and a pool would hide relay failures behind stale
-// connections). It implements channel.Sender.
+// Sender sends email through one SMTP relay. It keeps the connections of
+// finished sends open for the next ones (Config.IdleTimeout; see pool.go)
+// and is safe for concurrent use. It implements channel.Sender; Close ends
+// its idle connections.
 type Sender struct {
 	cfg    Config
 	from   string
@@ -44,6 +46,10 @@ type Sender struct {
 	policy gomail.TLSPolicy
 	logger *slog.Logger
 	now    func() time.Time
+
+	client *gomail.Client // shared; each send uses a connection of its own
+	pool   pool
+	dials  atomic.Int64 // TCP connections opened (tests)
 }
 
 var _ channel.Sender = (*Sender)(nil)
@@ -90,6 +96,20 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 	}
 	if s.cfg.Timeout <= 0 {
 		s.cfg.Timeout = 30 * time.Second
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(s.port),
+		gomail.WithTLSPolicy(s.policy),
+		gomail.WithTLSConfig(s.tls),
+		gomail.WithTimeout(s.cfg.Timeout),
+		gomail.WithDialContextFunc(s.dialContext),
+	}
+	if s.cfg.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
+	}
+	if s.client, err = gomail.NewClient(s.host, opts...); err != nil {
+		return nil, fmt.Errorf("smtp client: %w", err)
 	}
 	return s, nil
 }
@@ -214,40 +234,42 @@ func (s *Sender) setUnsubscribe(msg *gomail.Msg, m channel.Message) error {
 // message (250 after DATA). SMTP 5xx replies and unusable addresses are
 // permanent; connection, TLS (including an untrusted certificate or a relay
 // without STARTTLS) and SMTP 4xx failures are transient.
+//
+// The connection of a successful send is kept for the next one (see
+// pool.go); a reused connection the relay has closed meanwhile is replaced
+// once, and only when nothing of m went over it.
 func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, error) {
 	msg, err := s.Build(m)
 	if err != nil {
 		return channel.Result{}, err
 	}
-	opts := []gomail.Option{
-		gomail.WithPort(s.port),
-		gomail.WithTLSPolicy(s.policy),
-		gomail.WithTLSConfig(s.tls),
-		gomail.WithTimeout(s.cfg.Timeout),
+	if err := ctx.Err(); err != nil {
+		return channel.Result{}, channel.Transient(fmt.Errorf("smtp send: %w", err))
 	}
-	if s.cfg.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
-			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
-	}
-	client, err := gomail.NewClient(s.host, opts...)
-	if err != nil {
-		return channel.Result{}, channel.Transient(fmt.Errorf("smtp client: %w", err))
-	}
-	conn, err := client.DialToSMTPClientWithContext(ctx)
+	conn, reused, err := s.take(ctx)
 	if err != nil {
 		return channel.Result{}, classify(fmt.Errorf("smtp dial %s: %w", s.cfg.Addr, err))
 	}
-	sendErr := client.SendWithSMTPClient(conn, msg)
-	// Once the relay accepted the message a failing QUIT must not turn the
-	// send into a retry (that would send it twice): log it and move on.
-	if err := client.CloseWithSMTPClient(conn); err != nil && sendErr == nil {
-		s.logger.Debug("smtp close after accepted message", "error", err)
+	sendErr := s.client.SendWithSMTPClient(conn, msg)
+	if sendErr != nil && reused && !msg.IsDelivered() && closedWhileIdle(sendErr) {
+		s.discard(conn)
+		s.logger.Debug("smtp connection closed by the relay while idle; dialling again", "error", sendErr)
+		if conn, err = s.dial(ctx); err != nil {
+			return channel.Result{}, classify(fmt.Errorf("smtp dial %s: %w", s.cfg.Addr, err))
+		}
+		sendErr = s.client.SendWithSMTPClient(conn, msg)
 	}
-	if sendErr != nil && msg.IsDelivered() {
+	switch {
+	case sendErr == nil:
+		s.put(conn)
+	case msg.IsDelivered():
 		// The relay answered 250 to DATA; only the RSET that follows failed.
 		// Reporting an error would resend an accepted message.
 		s.logger.Debug("smtp error after the message was accepted", "error", sendErr)
+		s.discard(conn)
 		sendErr = nil
+	default:
+		s.discard(conn)
 	}
 	if sendErr != nil {
 		return channel.Result{}, classify(fmt.Errorf("smtp send to %s: %w", logging.MaskEmail(m.Recipient), sendErr))
