@@ -30,27 +30,7 @@ type ReplayOptions struct {
 	Group string
 	Limit int           // stop after this many messages; 0 = no limit
 	Idle  time.Duration // stop when no message came for this long (default 10s)
-	// DuplicateWindow is how long the broker silently drops a republished
-	// ce_id. NATS JetStream does: Herald's backend sets Nats-Msg-Id to the
-	// ce_id, and the stream drops a repeat within its duplicate window
-	// (2 minutes by default) while acknowledging it as accepted. A dead
-	// letter is only republished once that window (plus a second for clock
-	// differences) has passed since it was dead-lettered, which is after
-	// the publication it was consumed from; a younger one is held until
-	// then. (A repeat of an earlier replay inside the window is still
-	// dropped, rightly: that copy was delivered.)
-	// 0 means DefaultDuplicateWindow; negative means the broker does not
-	// deduplicate (Kafka) and nothing waits.
-	DuplicateWindow time.Duration
 }
-
-// DefaultDuplicateWindow is JetStream's default duplicate window, the one
-// Herald's NATS backend gives its streams.
-const DefaultDuplicateWindow = 2 * time.Minute
-
-// duplicateMargin covers the clock difference between the instance that
-// dead-lettered a message and the broker that timed its publication.
-const duplicateMargin = time.Second
 
 // ReplayDLQ republishes dead letters to their original topic, without the
 // dead-letter headers, and returns how many it replayed. Each message is
@@ -67,9 +47,6 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 	}
 	if opts.Idle <= 0 {
 		opts.Idle = 10 * time.Second
-	}
-	if opts.DuplicateWindow == 0 {
-		opts.DuplicateWindow = DefaultDuplicateWindow
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -100,7 +77,7 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 	var (
 		mu       sync.Mutex // handlers run per partition in parallel; Limit is global
 		replayed int
-		busy     atomic.Int32 // handlers running: waiting or publishing is not idleness
+		busy     atomic.Int32 // handlers running: a slow publish is not idleness
 	)
 	activity := make(chan struct{}, 1)
 	handler := func(hctx context.Context, m stream.Message) error {
@@ -112,26 +89,10 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 			cancel()
 			return context.Canceled // not acknowledged: stays on the dlq
 		}
-		at, atErr := time.Parse(time.RFC3339Nano, m.Header(HeaderDeadLetterAt))
-		if atErr == nil && !at.Before(started) {
+		if at, err := time.Parse(time.RFC3339Nano, m.Header(HeaderDeadLetterAt)); err == nil && !at.Before(started) {
 			logger.Info("dead letter newer than this replay; stopping", "topic", dlq, "event_id", m.Header(events.HeaderID))
 			cancel()
 			return context.Canceled // not acknowledged: the next replay sees it
-		}
-		if atErr == nil && opts.DuplicateWindow > 0 {
-			// Republished inside the broker's duplicate window, the event
-			// would be acknowledged and dropped: it would never come back.
-			if wait := time.Until(at.Add(opts.DuplicateWindow + duplicateMargin)); wait > 0 {
-				logger.Info("dead letter younger than the broker's duplicate window; waiting before republishing it",
-					"topic", dlq, "event_id", m.Header(events.HeaderID), "wait", wait.Round(time.Millisecond))
-				t := time.NewTimer(wait)
-				select {
-				case <-t.C:
-				case <-hctx.Done():
-					t.Stop()
-					return hctx.Err() // not acknowledged: stays on the dlq
-				}
-			}
 		}
 		target := m.Header(HeaderDeadLetterTopic)
 		if target == "" {
@@ -143,6 +104,13 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 				out.Headers = append(out.Headers, h)
 			}
 		}
+		// A broker that drops a repeated event id (JetStream's duplicate
+		// window) would acknowledge this republication and drop it: the
+		// event would be lost. Its own id, fixed per dead-lettering, lets it
+		// through once, and a replay repeated after a crash is still
+		// dropped there (the inbox would ignore it anyway).
+		out.Headers = append(out.Headers, stream.Header{Key: stream.DedupHeader,
+			Value: m.Header(events.HeaderID) + "/replay/" + m.Header(HeaderDeadLetterAt)})
 		if err := pub.Publish(hctx, out); err != nil {
 			return fmt.Errorf("republish to %s: %w", target, err)
 		}

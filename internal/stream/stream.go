@@ -42,6 +42,13 @@ type Message struct {
 	Value   []byte
 }
 
+// DedupHeader, when a published message carries it, is the id a broker that
+// drops repeated publications (JetStream's duplicate window) deduplicates
+// by, instead of the event id (ce_id). A deliberate republication of an
+// event, such as a dead-letter replay, sets it so that the broker does not
+// take it for a retry of the original. Backends do not deliver it.
+const DedupHeader = "herald-dedup-id"
+
 // Header returns the value of the first header named key.
 func (m Message) Header(key string) string {
 	for _, h := range m.Headers {

@@ -215,7 +215,9 @@ func (p *publisher) Publish(ctx context.Context, msgs ...stream.Message) error {
 			r.Key = []byte(m.Key)
 		}
 		for _, h := range m.Headers {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: []byte(h.Value)})
+			if h.Key != stream.DedupHeader { // Kafka does not deduplicate by id
+				r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: []byte(h.Value)})
+			}
 		}
 		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { results <- err })
 	}

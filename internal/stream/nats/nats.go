@@ -32,8 +32,9 @@
 // the stream is replicated (Replicas 3). The embedded server Herald starts
 // (Embedded) syncs on every write (SyncAlways) by default because it is a
 // single node; an external server should run with `sync_interval: always`
-// or R3 streams. Publishing sets Nats-Msg-Id to the ce_id header, so a
-// republish within the stream's duplicate window is dropped by the server.
+// or R3 streams. Publishing sets Nats-Msg-Id to the stream.DedupHeader
+// header, or else to the ce_id header, so a republish within the stream's
+// duplicate window is dropped by the server.
 //
 // Headers travel as NATS headers with the same names; names starting with
 // "Nats-" and the key header (KeyHeader) are reserved and not handed to
@@ -348,14 +349,20 @@ func (p *publisher) Publish(ctx context.Context, msgs ...stream.Message) error {
 		}
 		nm := natsgo.NewMsg(subject(m.Topic, part))
 		for _, h := range m.Headers {
-			nm.Header.Add(h.Key, h.Value)
+			if h.Key != stream.DedupHeader {
+				nm.Header.Add(h.Key, h.Value)
+			}
 		}
 		if m.Key != "" {
 			nm.Header.Set(KeyHeader, m.Key)
 		}
 		nm.Data = m.Value
 		opts := []jetstream.PublishOpt{jetstream.WithExpectStream(StreamName(m.Topic))}
-		if id := m.Header("ce_id"); id != "" {
+		id := m.Header(stream.DedupHeader)
+		if id == "" {
+			id = m.Header("ce_id")
+		}
+		if id != "" {
 			opts = append(opts, jetstream.WithMsgID(id))
 		}
 		if _, err := p.b.js.PublishMsg(ctx, nm, opts...); err != nil {

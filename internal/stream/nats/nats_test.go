@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -229,5 +230,68 @@ func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
 		if len(got) > 0 {
 			t.Errorf("consuming %s got more than its one message", tp)
 		}
+	}
+}
+
+// JetStream drops a publication whose event id it saw within its duplicate
+// window (a relay retrying after a lost ack), unless stream.DedupHeader gives
+// the publication an id of its own (a dead-letter replay).
+func TestDuplicateWindowAndDedupHeader(t *testing.T) {
+	b := newBroker(t, testenv.NATS(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topic := streamtest.Unique("dedup")
+	if err := b.EnsureTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "evt-" + topic
+	pub := func(value string, extra ...stream.Header) {
+		t.Helper()
+		m := stream.Message{Topic: topic, Key: "k", Value: []byte(value),
+			Headers: append([]stream.Header{{Key: "ce_id", Value: id}}, extra...)}
+		if err := p.Publish(ctx, m); err != nil {
+			t.Fatalf("Publish(%s): %v", value, err)
+		}
+	}
+	pub("first")
+	pub("retry")                                                                 // same id: dropped
+	pub("replay", stream.Header{Key: stream.DedupHeader, Value: id + "/replay"}) // own id: kept
+	pub("last", stream.Header{Key: stream.DedupHeader, Value: "other"})          // marks the end
+
+	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	cctx, ccancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- sub.Consume(cctx, func(_ context.Context, m stream.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, string(m.Value))
+			if string(m.Value) == "last" {
+				ccancel()
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-cctx.Done():
+	case <-ctx.Done():
+	}
+	ccancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"first", "replay", "last"}; !slices.Equal(got, want) {
+		t.Fatalf("consumed %q, want %q", got, want)
 	}
 }

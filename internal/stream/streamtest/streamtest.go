@@ -52,6 +52,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) stream.Broker, opts ...Optio
 		fn   func(t *testing.T)
 	}{
 		{"HeadersRoundTrip", s.headersRoundTrip},
+		{"RepublishWithDedupHeader", s.republishWithDedupHeader},
 		{"PerKeyOrder", s.perKeyOrder},
 		{"RetryDoesNotSkip", s.retryDoesNotSkip},
 		{"RedeliveryAfterCrash", s.redeliveryAfterCrash},
@@ -202,6 +203,40 @@ func (s *suite) waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up after %s waiting for %s", s.o.Deadline, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// republishWithDedupHeader: an event published again under its own event id
+// but with stream.DedupHeader (a dead-letter replay) reaches consumers like
+// the original, and the header itself is not delivered.
+func (s *suite) republishWithDedupHeader(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	id := uuid.NewString()
+	original := stream.Message{Topic: topic, Key: "k", Headers: []stream.Header{{Key: "ce_id", Value: id}}, Value: []byte("original")}
+	again := original
+	again.Headers = []stream.Header{{Key: "ce_id", Value: id}, {Key: stream.DedupHeader, Value: id + "/replay"}}
+	again.Value = []byte("again")
+	if err := p.Publish(ctx, original); err != nil {
+		t.Fatalf("Publish(original): %v", err)
+	}
+	if err := p.Publish(ctx, again); err != nil {
+		t.Fatalf("Publish(again): %v", err)
+	}
+	var rec recorder
+	startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
+		rec.add(m)
+		return nil
+	})
+	s.waitFor(t, "both publications", func() bool { return rec.len() >= 2 })
+	got := rec.snapshot()
+	if len(got) != 2 || string(got[0].Value) != "original" || string(got[1].Value) != "again" {
+		t.Fatalf("got %d messages %q..., want original then again", len(got), got[0].Value)
+	}
+	for _, m := range got {
+		if want, have := []stream.Header{{Key: "ce_id", Value: id}}, sortedHeaders(m.Headers); !slices.Equal(want, have) {
+			t.Errorf("%s: headers %v, want %v", m.Value, have, want)
+		}
 	}
 }
 
