@@ -35,17 +35,7 @@ func LoadChannels(v *config.Vars) Channels {
 // A zero timeout counts as the channel's default (what its New applies);
 // the defaults live in the channel packages, not here.
 func (c Channels) MaxTimeout() time.Duration {
-	return max(c.emailTimeout(), c.SMS.SendTimeout(), c.Webhook.SendTimeout())
-}
-
-// emailTimeout is the SMTP timeout, or HERALD_SMTP_TIMEOUT's default as the
-// email package declares it (it exports no default constant yet, so the
-// value is read from its declaration rather than repeated here).
-func (c Channels) emailTimeout() time.Duration {
-	if c.Email.Timeout > 0 {
-		return c.Email.Timeout
-	}
-	return email.LoadConfig(config.New(nil)).Timeout
+	return max(c.Email.SendTimeout(), c.SMS.SendTimeout(), c.Webhook.SendTimeout())
 }
 
 // Senders builds one sender per configured channel: email and webhook

@@ -95,8 +95,9 @@ func TestChannelVariablesDeclaredOnce(t *testing.T) {
 // timeout in Channels counts as what the channel's LoadConfig declares.
 func TestMaxTimeoutUsesChannelDefaults(t *testing.T) {
 	declared := LoadChannels(config.New(nil))
-	if declared.SMS.Timeout != sms.DefaultTimeout || declared.Webhook.Timeout != webhook.DefaultTimeout {
-		t.Errorf("declared defaults sms %v webhook %v, want %v and %v", declared.SMS.Timeout, declared.Webhook.Timeout, sms.DefaultTimeout, webhook.DefaultTimeout)
+	if declared.Email.Timeout != email.DefaultTimeout || declared.SMS.Timeout != sms.DefaultTimeout || declared.Webhook.Timeout != webhook.DefaultTimeout {
+		t.Errorf("declared defaults email %v sms %v webhook %v, want %v, %v and %v", declared.Email.Timeout, declared.SMS.Timeout, declared.Webhook.Timeout,
+			email.DefaultTimeout, sms.DefaultTimeout, webhook.DefaultTimeout)
 	}
 	longest := max(declared.Email.Timeout, declared.SMS.Timeout, declared.Webhook.Timeout)
 	tests := []struct {

@@ -28,7 +28,8 @@ type Config struct {
 	Username   string // SMTP AUTH is off when empty
 	Password   string
 	From       string // "Name <address>"; its domain also names Message-IDs
-	// Timeout bounds the dial and each message's SMTP conversation.
+	// Timeout bounds the dial and each message's SMTP conversation;
+	// DefaultTimeout when not set.
 	Timeout time.Duration
 	// IdleTimeout is how long a relay connection is kept open unused for
 	// the next message; 0 means DefaultIdleTimeout, a negative value turns
@@ -44,6 +45,19 @@ type Config struct {
 	UnsubscribeMailto string
 }
 
+// DefaultTimeout bounds the dial and one message's SMTP conversation when
+// Config.Timeout is not set.
+const DefaultTimeout = 30 * time.Second
+
+// SendTimeout is the time one message may take: Timeout, or DefaultTimeout
+// when it is not set (as New applies it).
+func (c Config) SendTimeout() time.Duration {
+	if c.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
 // LoadConfig declares and reads the email variables (HERALD_SMTP_*,
 // HERALD_MAIL_*). This is the only place they are declared: the notifier
 // reads them through notifier.LoadChannels.
@@ -56,7 +70,7 @@ func LoadConfig(v *config.Vars) Config {
 		Username:          v.String("HERALD_SMTP_USERNAME", "", "SMTP user (authentication is off when empty)"),
 		Password:          v.String("HERALD_SMTP_PASSWORD", "", "SMTP password"),
 		From:              v.String("HERALD_MAIL_FROM", "Herald <notifications@herald.local>", "From header of notification emails"),
-		Timeout:           v.Duration("HERALD_SMTP_TIMEOUT", 30*time.Second, "timeout of one SMTP conversation"),
+		Timeout:           v.Duration("HERALD_SMTP_TIMEOUT", DefaultTimeout, "timeout of one SMTP conversation"),
 		IdleTimeout:       v.Duration("HERALD_SMTP_IDLE_TIMEOUT", DefaultIdleTimeout, "relay connections are reused for the next email and closed after this long unused; 0 opens a connection per email"),
 		UnsubscribeURL:    v.String("HERALD_MAIL_UNSUBSCRIBE_URL", "", "https one-click unsubscribe URL for non-critical mail; {user_id}, {category}, {delivery_id} are substituted"),
 		UnsubscribeMailto: v.String("HERALD_MAIL_UNSUBSCRIBE_MAILTO", "", "address for mailto: unsubscribe requests in non-critical mail"),

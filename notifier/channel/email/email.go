@@ -94,9 +94,7 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 	case TLSNone:
 		s.policy = gomail.NoTLS
 	}
-	if s.cfg.Timeout <= 0 {
-		s.cfg.Timeout = 30 * time.Second
-	}
+	s.cfg.Timeout = s.cfg.SendTimeout()
 	opts := []gomail.Option{
 		gomail.WithPort(s.port),
 		gomail.WithTLSPolicy(s.policy),
