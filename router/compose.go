@@ -108,15 +108,23 @@ func UnmarshalRouterConfig(data []byte) (*nodev1.RouterConfig, error) {
 
 // LoadRouterConfigFile reads a committed supergraph file.
 func LoadRouterConfigFile(path string) (*nodev1.RouterConfig, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRouterConfigFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read router config: %w", err)
+		return nil, err
 	}
 	rc, err := UnmarshalRouterConfig(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return rc, nil
+}
+
+func readRouterConfigFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read router config: %w", err)
+	}
+	return data, nil
 }
 
 // SetRoutingURLs points every data source of rc at the URL configured for its

@@ -233,7 +233,8 @@ func (x *executor) cacheable(doc *ast.Document, op int) (bool, []string) {
 
 // Normalisation options, as engine.Execute uses them: first without
 // extracting variables, so that validation reports bad arguments where
-// they are, then extracting them for the planner.
+// they are, then extracting them for the planner. A named operation is
+// normalised with the other operations of its document removed.
 var (
 	normalizeOptions = []astnormalization.Option{
 		astnormalization.WithRemoveFragmentDefinitions(),
@@ -243,14 +244,39 @@ var (
 	extractOptions = []astnormalization.Option{astnormalization.WithExtractVariables()}
 )
 
-func normalize(doc, schema *ast.Document, opName string, opts []astnormalization.Option, report *operationreport.Report) {
+// normalizerPool holds reusable normalisers made with one set of options:
+// each run resets what its walkers keep, and making one sets up every
+// walker and visitor again, which operations that are prepared for every
+// request (not in the operation cache) would otherwise pay twice per request.
+type normalizerPool struct{ anonymous, named sync.Pool }
+
+func newNormalizerPool(opts []astnormalization.Option) *normalizerPool {
+	named := append(opts[:len(opts):len(opts)], astnormalization.WithRemoveNotMatchingOperationDefinitions())
+	return &normalizerPool{
+		anonymous: sync.Pool{New: func() any { return astnormalization.NewWithOpts(opts...) }},
+		named:     sync.Pool{New: func() any { return astnormalization.NewWithOpts(named...) }},
+	}
+}
+
+var (
+	normalizers = newNormalizerPool(normalizeOptions)
+	extractors  = newNormalizerPool(extractOptions)
+)
+
+func normalize(doc, schema *ast.Document, opName string, pool *normalizerPool, report *operationreport.Report) {
 	if opName != "" {
-		opts = append(opts[:len(opts):len(opts)], astnormalization.WithRemoveNotMatchingOperationDefinitions())
-		astnormalization.NewWithOpts(opts...).NormalizeNamedOperation(doc, schema, []byte(opName), report)
+		n := pool.named.Get().(*astnormalization.OperationNormalizer)
+		n.NormalizeNamedOperation(doc, schema, []byte(opName), report)
+		pool.named.Put(n)
 		return
 	}
-	astnormalization.NewWithOpts(opts...).NormalizeOperation(doc, schema, report)
+	n := pool.anonymous.Get().(*astnormalization.OperationNormalizer)
+	n.NormalizeOperation(doc, schema, report)
+	pool.anonymous.Put(n)
 }
+
+// Operation validators are reusable too: Validate resets the walker.
+var operationValidatorPool = sync.Pool{New: func() any { return astvalidation.DefaultOperationValidator() }}
 
 // Execute prepares and runs req (the subscription transports' entry).
 func (x *executor) Execute(ctx context.Context, req *graphql.Request, w resolve.SubscriptionResponseWriter) error {
@@ -336,15 +362,17 @@ func (x *executor) prepare(op *operation, req *graphql.Request) (plan.Plan, erro
 	doc := op.doc
 	var report operationreport.Report
 	doc.Input.Variables = req.Variables
-	normalize(doc, x.client.Document(), req.OperationName, normalizeOptions, &report)
+	normalize(doc, x.client.Document(), req.OperationName, normalizers, &report)
 	if report.HasErrors() {
 		return nil, reportError(report)
 	}
-	astvalidation.DefaultOperationValidator().Validate(doc, x.client.Document(), &report)
+	v := operationValidatorPool.Get().(*astvalidation.OperationValidator)
+	v.Validate(doc, x.client.Document(), &report)
+	operationValidatorPool.Put(v)
 	if report.HasErrors() {
 		return nil, reportError(report)
 	}
-	normalize(doc, x.client.Document(), req.OperationName, extractOptions, &report)
+	normalize(doc, x.client.Document(), req.OperationName, extractors, &report)
 	if report.HasErrors() {
 		return nil, reportError(report)
 	}

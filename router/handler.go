@@ -19,12 +19,10 @@ import (
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
-	"github.com/wundergraph/graphql-go-tools/v2/pkg/graphqlerrors"
-	"github.com/wundergraph/graphql-go-tools/v2/pkg/operationreport"
-	"github.com/wundergraph/graphql-go-tools/v2/pkg/variablesvalidation"
 
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 	"github.com/heraldhq/herald/router/playground"
 	"github.com/heraldhq/herald/router/subscription"
 )
@@ -122,12 +120,8 @@ func putBuffer(b *bytes.Buffer) {
 	bufferPool.Put(b)
 }
 
-// Request body keys, looked up in one pass without reflection.
-var requestPaths = [][]string{{"query"}, {"operationName"}, {"variables"},
-	{"extensions", "persistedQuery", "version"}, {"extensions", "persistedQuery", "sha256Hash"}}
-
 // extensionPaths are the persistedQuery keys inside GET's extensions
-// parameter, in the order of requestPaths[3:].
+// parameter, in the order persistedQuery.set numbers them.
 var extensionPaths = [][]string{{"persistedQuery", "version"}, {"persistedQuery", "sha256Hash"}}
 
 // errorResponse is a request-level failure, reported before execution.
@@ -198,7 +192,7 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	res := h.run(withOutbound(ctx, r.Header, h.forward), r, eng, &req, pq, out, true)
 	if res.sse {
 		cancel()
-		h.subs.ServeSSE(w, r.WithContext(withOutbound(r.Context(), r.Header, h.forward)), eng, &req)
+		h.subs.ServeSSE(w, r.WithContext(withOutbound(r.Context(), r.Header, h.forward)), parsedOperation{x: eng, op: res.op}, &req)
 		return
 	}
 	h.metrics.request(res.label, start, res.status == http.StatusOK && !bytes.HasPrefix(out.Bytes(), errorsPrefix))
@@ -256,10 +250,10 @@ func (h *handler) serveBatch(w http.ResponseWriter, r *http.Request, eng *execut
 		)
 		if el[0] != '{' {
 			res = runResult{status: http.StatusBadRequest, label: opOther}
-			appendErrors(item, []gqlError{{Message: "each operation of a batch must be a JSON object", Extensions: map[string]any{"code": string(apperr.BadUserInput)}}})
+			appendErrors(item, []gqlwire.Error{gqlwire.Coded(string(apperr.BadUserInput), "each operation of a batch must be a JSON object")})
 		} else if e := parseRequestObject(el, &req, &pq); e != nil {
 			res = runResult{status: e.status, label: opOther}
-			appendErrors(item, []gqlError{e.gqlError()})
+			appendErrors(item, []gqlwire.Error{e.gqlError()})
 		} else {
 			res = h.run(ctx, r, eng, &req, pq, item, false)
 		}
@@ -273,16 +267,17 @@ func (h *handler) serveBatch(w http.ResponseWriter, r *http.Request, eng *execut
 // runResult is how one operation ended.
 type runResult struct {
 	status int
-	label  string // operation label of metrics
-	allow  string // Allow header of a 405
-	sse    bool   // a subscription to serve over SSE (nothing written)
+	label  string     // operation label of metrics
+	allow  string     // Allow header of a 405
+	sse    bool       // a subscription to serve over SSE (nothing written)
+	op     *operation // with sse: the parsed and checked operation
 }
 
 // run serves one operation into out: persisted query lookup, parse, limits,
 // then execution on eng within ctx. single is false inside a batch (no SSE).
 func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *graphql.Request, pq persistedQuery, out *bytes.Buffer, single bool) runResult {
 	fail := func(label string, e errorResponse) runResult {
-		appendErrors(out, []gqlError{e.gqlError()})
+		appendErrors(out, []gqlwire.Error{e.gqlError()})
 		return runResult{status: e.status, label: label}
 	}
 	outcome, e := resolvePersisted(h.apq, pq, &req.Query)
@@ -297,7 +292,7 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *
 
 	op, err := eng.parse(req)
 	if err != nil {
-		return runResult{status: h.executionError(out, r, err, codeParseFailed), label: opOther}
+		return runResult{status: h.executionError(out, r, err, gqlwire.CodeParseFailed), label: opOther}
 	}
 	label := h.metrics.ops.label(op.name, op.found)
 	if e := h.checkOperation(op); e != nil {
@@ -310,7 +305,7 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *
 		res.allow = http.MethodPost
 		return res
 	case op.typ == ast.OperationTypeSubscription && single && subscription.WantsSSE(r):
-		return runResult{sse: true, label: label}
+		return runResult{sse: true, label: label, op: op}
 	case op.typ == ast.OperationTypeSubscription:
 		// Served over WebSocket (graphql-transport-ws) or with Accept: text/event-stream.
 		return fail(label, errorResponse{http.StatusBadRequest, apperr.BadUserInput, "subscriptions are not served over a plain HTTP request"})
@@ -331,7 +326,7 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *
 	}
 	if err != nil {
 		out.Reset()
-		return runResult{status: h.executionError(out, r, err, codeValidationFailed), label: label}
+		return runResult{status: h.executionError(out, r, err, gqlwire.CodeValidationFailed), label: label}
 	}
 	if b := out.Bytes(); bytes.HasPrefix(b, errorsPrefix) {
 		if a := annotateFetchErrors(b); len(a) > 0 && &a[0] != &b[0] {
@@ -360,26 +355,40 @@ func (h *handler) checkOperation(op *operation) *errorResponse {
 // supergraph is not composed).
 func (h *handler) currentEngine() subscription.Engine {
 	if x := h.engine.Load(); x != nil {
-		return x
+		return wsEngine{h: h, x: x}
 	}
 	return nil
 }
 
-// checkWS is the subscription server's check of operations sent over
-// WebSocket: the same limits and introspection switch as over HTTP.
-func (h *handler) checkWS(_ context.Context, req *graphql.Request) error {
-	x := h.engine.Load()
-	if x == nil {
-		return nil // the server answers UNAVAILABLE itself
-	}
-	op, err := x.parse(req)
+// wsEngine runs operations received over WebSocket with the same limits and
+// introspection switch as over HTTP. Each is parsed once, for the checks
+// and the run; a refusal reaches the client as an error message with its
+// code (subscription.Refusal), and the connection stays open.
+type wsEngine struct {
+	h *handler
+	x *executor
+}
+
+func (e wsEngine) Execute(ctx context.Context, req *graphql.Request, w resolve.SubscriptionResponseWriter) error {
+	op, err := e.x.parse(req)
 	if err != nil {
 		return err
 	}
-	if e := h.checkOperation(op); e != nil {
-		return &subscription.Refusal{Code: string(e.code), Message: e.message}
+	if r := e.h.checkOperation(op); r != nil {
+		return &subscription.Refusal{Code: string(r.code), Message: r.message}
 	}
-	return nil
+	return e.x.run(ctx, op, req, w)
+}
+
+// parsedOperation runs an operation the handler has already parsed and
+// checked (a subscription served over SSE) without parsing it again.
+type parsedOperation struct {
+	x  *executor
+	op *operation
+}
+
+func (p parsedOperation) Execute(ctx context.Context, req *graphql.Request, w resolve.SubscriptionResponseWriter) error {
+	return p.x.run(ctx, p.op, req, w)
 }
 
 // resultWriter is the engine's response writer over the handler's pooled
@@ -496,47 +505,11 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, body *bytes.B
 	return data, nil
 }
 
-// parseRequestObject fills req and pq from one JSON request object.
+// parseRequestObject fills req and pq from one JSON request object, as
+// every transport reads one (gqlwire.ReadRequest).
 func parseRequestObject(data []byte, req *graphql.Request, pq *persistedQuery) *errorResponse {
-	var bad string
-	jsonparser.EachKey(data, func(i int, v []byte, vt jsonparser.ValueType, err error) {
-		if err != nil {
-			bad = "the request body is not valid JSON"
-			return
-		}
-		switch i {
-		case 0, 1:
-			if vt == jsonparser.Null {
-				return
-			}
-			if vt != jsonparser.String {
-				bad = requestPaths[i][0] + " must be a string"
-				return
-			}
-			s, err := jsonparser.ParseString(v)
-			if err != nil {
-				bad = requestPaths[i][0] + " is not a valid JSON string"
-				return
-			}
-			if i == 0 {
-				req.Query = s
-			} else {
-				req.OperationName = s
-			}
-		case 2:
-			if vt == jsonparser.Object {
-				req.Variables = v // aliases body, which outlives the execution
-			} else if vt != jsonparser.Null {
-				bad = "variables must be an object"
-			}
-		default:
-			if b := pq.set(i-3, v, vt); b != "" {
-				bad = b
-			}
-		}
-	}, requestPaths...)
-	if bad != "" {
-		return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, bad}
+	if e := gqlwire.ReadRequest(data, req, pq.set); e != nil {
+		return badRequest(e)
 	}
 	return nil
 }
@@ -561,19 +534,18 @@ func (pq *persistedQuery) set(i int, v []byte, vt jsonparser.ValueType) string {
 	return ""
 }
 
+// validateRequest applies the checks every transport makes before the
+// operation is parsed (gqlwire.ValidateRequest).
 func validateRequest(req *graphql.Request) *errorResponse {
-	if strings.TrimSpace(req.Query) == "" {
-		return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "query is required"}
-	}
-	if len(req.Variables) > 0 {
-		v := bytes.TrimSpace(req.Variables)
-		if string(v) == "null" {
-			req.Variables = nil
-		} else if len(v) == 0 || v[0] != '{' || !json.Valid(v) {
-			return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "variables must be a JSON object"}
-		}
+	if e := gqlwire.ValidateRequest(req); e != nil {
+		return badRequest(e)
 	}
 	return nil
+}
+
+// badRequest answers a refused request object: 400 BAD_USER_INPUT.
+func badRequest(e *gqlwire.RequestError) *errorResponse {
+	return &errorResponse{http.StatusBadRequest, gqlwire.Code, e.Message}
 }
 
 // isJSONContentType accepts application/json with any parameters. The
@@ -596,99 +568,47 @@ func tooLarge(limit int64) *errorResponse {
 		"the request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"}
 }
 
-// Codes of errors found before execution, as most GraphQL clients know them.
-const (
-	codeParseFailed      = "GRAPHQL_PARSE_FAILED"
-	codeValidationFailed = "GRAPHQL_VALIDATION_FAILED"
-)
-
 // executionError writes what the engine refused into out and returns the
 // status: a document that does not parse or validate, or bad variables, is
-// the client's error and is answered 200 with errors, as GraphQL over HTTP
-// asks for application/json. Anything else is internal: logged, and shown
-// without details.
+// the client's error (gqlwire.ClientErrors, as on every transport) and is
+// answered 200 with errors, as GraphQL over HTTP asks for application/json.
+// Anything else is internal: logged, and shown without details.
 func (h *handler) executionError(out *bytes.Buffer, r *http.Request, err error, defaultCode string) int {
-	var (
-		gqlErrs graphqlerrors.RequestErrors
-		report  operationreport.Report
-		varErr  *variablesvalidation.InvalidVariableError
-	)
-	switch {
-	case errors.As(err, &gqlErrs) && len(gqlErrs) > 0:
-		appendRequestErrors(out, gqlErrs, defaultCode)
+	if errs := gqlwire.ClientErrors(err, defaultCode); errs != nil {
+		appendErrors(out, errs)
 		return http.StatusOK
-	case errors.As(err, &report) && len(report.ExternalErrors) > 0:
-		appendRequestErrors(out, graphqlerrors.RequestErrorsFromOperationReport(report), defaultCode)
-		return http.StatusOK
-	case errors.As(err, &varErr):
-		code := varErr.ExtensionCode
-		if code == "" {
-			code = string(apperr.BadUserInput)
-		}
-		appendErrors(out, []gqlError{{Message: varErr.Message, Extensions: map[string]any{"code": code}}})
-		return http.StatusOK
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; nobody reads the answer.
-		appendErrors(out, []gqlError{{Message: "request canceled", Extensions: map[string]any{"code": string(apperr.Unavailable)}}})
+		appendErrors(out, []gqlwire.Error{gqlwire.Coded(string(apperr.Unavailable), "request canceled")})
 		return http.StatusServiceUnavailable
 	}
 	h.logger.Error("graphql execution failed", "err", err)
-	appendErrors(out, []gqlError{{Message: "internal server error", Extensions: map[string]any{"code": string(apperr.Internal)}}})
+	appendErrors(out, gqlwire.Internal())
 	return http.StatusInternalServerError
 }
 
-// appendRequestErrors writes parse and validation errors with a code. The
-// engine's paths there point into the operation's syntax tree, not into a
-// response, so they are left out; zero locations mean "unknown".
-func appendRequestErrors(out *bytes.Buffer, errs graphqlerrors.RequestErrors, defaultCode string) {
-	list := make([]gqlError, len(errs))
-	for i, e := range errs {
-		code := defaultCode
-		if e.Extensions != nil && e.Extensions.Code != "" {
-			code = e.Extensions.Code
-		}
-		list[i] = gqlError{Message: e.Message, Extensions: map[string]any{"code": code}}
-		for _, l := range e.Locations {
-			if l.Line > 0 {
-				list[i].Locations = append(list[i].Locations, location{Line: l.Line, Column: l.Column})
-			}
-		}
-	}
-	appendErrors(out, list)
-}
-
-func (e errorResponse) gqlError() gqlError {
-	return gqlError{Message: e.message, Extensions: map[string]any{"code": string(e.code)}}
+func (e errorResponse) gqlError() gqlwire.Error {
+	return gqlwire.Coded(string(e.code), e.message)
 }
 
 func (h *handler) writeRequestError(w http.ResponseWriter, e errorResponse) {
-	writeErrors(w, e.status, []gqlError{e.gqlError()})
-}
-
-type location struct {
-	Line   uint32 `json:"line"`
-	Column uint32 `json:"column"`
-}
-
-type gqlError struct {
-	Message    string         `json:"message"`
-	Locations  []location     `json:"locations,omitempty"`
-	Extensions map[string]any `json:"extensions,omitempty"`
+	writeErrors(w, e.status, []gqlwire.Error{e.gqlError()})
 }
 
 type errorList struct {
-	Errors []gqlError `json:"errors"`
+	Errors []gqlwire.Error `json:"errors"`
 }
 
 // appendErrors and writeErrors are for the rare error paths only;
 // successful responses are written by the engine straight into a pooled
 // buffer.
-func appendErrors(out *bytes.Buffer, errs []gqlError) {
+func appendErrors(out *bytes.Buffer, errs []gqlwire.Error) {
 	b, _ := json.Marshal(errorList{errs})
 	out.Write(b)
 }
 
-func writeErrors(w http.ResponseWriter, status int, errs []gqlError) {
+func writeErrors(w http.ResponseWriter, status int, errs []gqlwire.Error) {
 	b, _ := json.Marshal(errorList{errs})
 	writeJSON(w, status, b)
 }

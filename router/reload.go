@@ -14,7 +14,6 @@ import (
 	"time"
 
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
-	"github.com/wundergraph/graphql-go-tools/execution/engine"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/router/subscription"
@@ -134,17 +133,13 @@ func (r *reloader) reload(ctx context.Context) bool {
 	if rc == nil {
 		return false // unchanged, or a failure already logged for this input
 	}
-	eng, err := newEngine(ctx, r.cfg, rc, r.client, func(conf *engine.Configuration) error {
-		return subscription.Install(ctx, conf, rc, r.hub)
-	})
-	if err != nil {
-		r.logger.Error("supergraph reload failed: keeping the current supergraph", "err", err)
-		return false
-	}
 	// Requests that loaded the old engine keep it until they finish; the
 	// old engine's resolver (subscriptions started on it) lives on until
 	// the router stops.
-	r.h.engine.Store(eng)
+	if err := installEngine(ctx, r.cfg, r.h, rc, r.client, r.hub); err != nil {
+		r.logger.Error("supergraph reload failed: keeping the current supergraph", "err", err)
+		return false
+	}
 	r.last, r.done = fp, true
 	r.logger.Info("supergraph reloaded", "subgraphs", subgraphNames(r.cfg.Subgraphs), "took", time.Since(start).String())
 	return true
@@ -153,55 +148,34 @@ func (r *reloader) reload(ctx context.Context) bool {
 // load reads the current input and composes it when it changed since the
 // last round. It returns a nil config when there is nothing to install.
 func (r *reloader) load(ctx context.Context) (*nodev1.RouterConfig, [sha256.Size]byte, error) {
-	var zero [sha256.Size]byte
-	if r.cfg.RouterConfigPath != "" {
-		data, err := os.ReadFile(r.cfg.RouterConfigPath)
-		if err != nil {
-			return nil, zero, fmt.Errorf("read router config: %w", err)
-		}
-		fp := sha256.Sum256(data)
-		if r.done && fp == r.last {
-			return nil, fp, nil
-		}
-		rc, err := UnmarshalRouterConfig(data)
-		if err == nil {
-			err = SetRoutingURLs(rc, r.cfg.Subgraphs)
-		}
-		if err != nil {
-			r.last, r.done = fp, true // logged once per file content
-			return nil, fp, fmt.Errorf("%s: %w", r.cfg.RouterConfigPath, err)
-		}
-		return rc, fp, nil
-	}
-
-	sgs := make([]Subgraph, len(r.cfg.Subgraphs))
-	h := sha256.New()
-	for i, sg := range r.cfg.Subgraphs {
-		if sg.URL == subscription.BuiltinURL {
-			sg.SDL = subscription.SDL
-		} else {
+	in, err := readSupergraphInput(r.cfg, func(remote []Subgraph) ([]Subgraph, error) {
+		// One attempt each: a subgraph that does not answer now is
+		// asked again next round.
+		for i, sg := range remote {
 			fctx, cancel := context.WithTimeout(ctx, r.cfg.SubgraphTimeout)
 			sdl, err := FetchSDL(fctx, r.client, sg)
 			cancel()
 			if err != nil {
-				return nil, zero, fmt.Errorf("subgraph %s (%s) did not serve its SDL: %w", sg.Name, sg.URL, err)
+				return nil, fmt.Errorf("subgraph %s (%s) did not serve its SDL: %w", sg.Name, sg.URL, err)
 			}
-			sg.SDL = sdl
+			remote[i].SDL = sdl
 		}
-		sgs[i] = sg
-		fmt.Fprintf(h, "%d:%s\x00%d:%s\x00%d:%s\x00", len(sg.Name), sg.Name, len(sg.URL), sg.URL, len(sg.SDL), sg.SDL)
+		return remote, nil
+	})
+	if err != nil {
+		return nil, [sha256.Size]byte{}, err
 	}
-	var fp [sha256.Size]byte
-	copy(fp[:], h.Sum(nil))
+	fp := in.fingerprint
 	if r.done && fp == r.last {
 		return nil, fp, nil
 	}
-	rc, err := Compose(ctx, sgs)
+	rc, err := in.routerConfig(ctx, r.cfg)
 	if err != nil {
 		var ce *CompositionError
-		if errors.As(err, &ce) {
-			// The same broken input is not composed (nor logged) again
-			// until a subgraph changes its SDL.
+		if in.subgraphs == nil || errors.As(err, &ce) {
+			// The same broken input is not parsed or composed (nor
+			// logged) again until it changes: the file's content, or a
+			// subgraph's SDL.
 			r.last, r.done = fp, true
 		}
 		return nil, fp, err

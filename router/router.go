@@ -6,15 +6,12 @@ package router
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
-	"github.com/wundergraph/graphql-go-tools/execution/engine"
-	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/stream"
@@ -52,12 +49,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer cancel()
 
 	cfg = cfg.withDefaults()
-	// Operations over WebSocket pass the same checks as over HTTP; the
-	// handler that holds them is made after the subscription server.
-	var h *handler
-	check := func(ctx context.Context, req *graphql.Request) error { return h.checkWS(ctx, req) }
-	subs, err := startSubscriptions(ctx, cfg, deps, logger,
-		subscription.WithCheck(check), subscription.WithOriginPatterns(cfg.CORSOrigins...))
+	// Operations over WebSocket pass the same checks as over HTTP: the
+	// handler gives the subscription server an engine that makes them
+	// (handler.currentEngine).
+	subs, err := startSubscriptions(ctx, cfg, deps, logger, subscription.WithOriginPatterns(cfg.CORSOrigins...))
 	if err != nil {
 		return err
 	}
@@ -68,7 +63,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	m := newMetrics(cfg.MetricsMaxOperations, subs)
 	client := newInstrumentedSubgraphClient(cfg, m)
 	defer client.CloseIdleConnections()
-	h = newRouterHandler(logger, cfg, subs, m)
+	h := newRouterHandler(logger, cfg, subs, m)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpserver.Serve(ctx, logger, cfg.Addr, h, deps.Ready) }()
@@ -77,7 +72,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	go func() {
 		rc, err := loadSupergraph(ctx, cfg, client, logger)
 		if err == nil {
-			err = installEngine(ctx, cfg, h, rc, client, subs.Hub(), logger)
+			err = installEngine(ctx, cfg, h, rc, client, subs.Hub())
+		}
+		if err == nil {
+			logger.Info("router ready", "addr", cfg.Addr)
 		}
 		setupErr <- err
 	}()
@@ -102,55 +100,26 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 }
 
 // loadSupergraph reads the committed supergraph or composes one from the
-// subgraphs' live SDL.
+// subgraphs' live SDL, waiting up to cfg.StartupWait for subgraphs that are
+// still starting.
 func loadSupergraph(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger) (*nodev1.RouterConfig, error) {
-	if cfg.RouterConfigPath != "" {
-		rc, err := LoadRouterConfigFile(cfg.RouterConfigPath)
-		if err != nil {
-			return nil, err
-		}
-		if err := SetRoutingURLs(rc, cfg.Subgraphs); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfg.RouterConfigPath, err)
-		}
-		logger.Info("supergraph loaded", "path", cfg.RouterConfigPath, "subgraphs", subgraphNames(cfg.Subgraphs))
-		return rc, nil
-	}
-	sgs, err := fetchSubgraphSDL(ctx, cfg, client, logger)
+	in, err := readSupergraphInput(cfg, func(remote []Subgraph) ([]Subgraph, error) {
+		return FetchAllSDL(ctx, client, logger, remote, cfg.StartupWait)
+	})
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	rc, err := Compose(ctx, sgs)
+	rc, err := in.routerConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	logger.Info("supergraph composed", "subgraphs", subgraphNames(sgs), "took", time.Since(start).String())
+	if in.subgraphs == nil {
+		logger.Info("supergraph loaded", "path", cfg.RouterConfigPath, "subgraphs", subgraphNames(cfg.Subgraphs))
+	} else {
+		logger.Info("supergraph composed", "subgraphs", subgraphNames(in.subgraphs), "took", time.Since(start).String())
+	}
 	return rc, nil
-}
-
-// fetchSubgraphSDL fetches every remote subgraph's SDL; the built-in
-// notifications subgraph's comes from the router itself.
-func fetchSubgraphSDL(ctx context.Context, cfg Config, client *http.Client, logger *slog.Logger) ([]Subgraph, error) {
-	var remote []Subgraph
-	for _, sg := range cfg.Subgraphs {
-		if sg.URL != subscription.BuiltinURL {
-			remote = append(remote, sg)
-		}
-	}
-	fetched, err := FetchAllSDL(ctx, client, logger, remote, cfg.StartupWait)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Subgraph, 0, len(cfg.Subgraphs))
-	for _, sg := range cfg.Subgraphs {
-		if sg.URL == subscription.BuiltinURL {
-			sg.SDL = subscription.SDL
-		} else {
-			sg, fetched = fetched[0], fetched[1:]
-		}
-		out = append(out, sg)
-	}
-	return out, nil
 }
 
 // startSubscriptions prepares the notification status hub (one stream
@@ -172,18 +141,6 @@ func startSubscriptions(ctx context.Context, cfg Config, deps Deps, logger *slog
 		deps.onSubscriptions(subs)
 	}
 	return subs, nil
-}
-
-func installEngine(ctx context.Context, cfg Config, h *handler, rc *nodev1.RouterConfig, client *http.Client, hub *subscription.Hub, logger *slog.Logger) error {
-	eng, err := newEngine(ctx, cfg, rc, client, func(conf *engine.Configuration) error {
-		return subscription.Install(ctx, conf, rc, hub)
-	})
-	if err != nil {
-		return err
-	}
-	h.engine.Store(eng)
-	logger.Info("router ready", "addr", cfg.Addr)
-	return nil
 }
 
 func subgraphNames(sgs []Subgraph) []string {

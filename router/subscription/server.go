@@ -13,11 +13,8 @@ import (
 
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
-	"github.com/wundergraph/graphql-go-tools/v2/pkg/graphqlerrors"
-	"github.com/wundergraph/graphql-go-tools/v2/pkg/operationreport"
-	"github.com/wundergraph/graphql-go-tools/v2/pkg/variablesvalidation"
 
-	"github.com/heraldhq/herald/internal/apperr"
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 // Engine runs one operation, writing its results to w (the router's
@@ -40,9 +37,13 @@ type Option func(*Server)
 
 // WithCheck makes every operation received over WebSocket pass check
 // before it runs (HTTP and SSE operations are checked by the caller of
-// ServeSSE). check returns nil to let the operation run, a *Refusal, or a
-// parse error as the engine reports it; the client then receives an error
-// message for that operation, and the connection stays open.
+// ServeSSE). The request has already passed the checks every transport
+// makes of a request object (a query that is not blank, variables an
+// object or null); one that fails them is refused with BAD_USER_INPUT and
+// never reaches check. check returns nil to let the operation run, a
+// *Refusal, or a parse error as the engine reports it; the client then
+// receives an error message for that operation, and the connection stays
+// open.
 func WithCheck(check func(ctx context.Context, req *graphql.Request) error) Option {
 	return func(s *Server) { s.check = check }
 }
@@ -167,14 +168,14 @@ type queueWriter struct {
 	done chan struct{}
 	once sync.Once
 	kind endKind
-	errs []gqlError // endFailed
+	errs []gqlwire.Error // endFailed
 }
 
 func (s *Server) newQueueWriter() *queueWriter {
 	return &queueWriter{s: s, q: make(chan []byte, s.cfg.Buffer), done: make(chan struct{})}
 }
 
-func (w *queueWriter) finish(kind endKind, errs []gqlError) bool {
+func (w *queueWriter) finish(kind endKind, errs []gqlwire.Error) bool {
 	first := false
 	w.once.Do(func() {
 		w.kind, w.errs = kind, errs
@@ -238,70 +239,30 @@ func (s *Server) execute(ctx context.Context, eng Engine, req *graphql.Request, 
 	w.executed(eng.Execute(ctx, req, w), s.log)
 }
 
-// gqlError is one GraphQL error as clients receive it.
-type gqlError struct {
-	Message    string         `json:"message"`
-	Locations  []location     `json:"locations,omitempty"`
-	Extensions map[string]any `json:"extensions,omitempty"`
-}
-
-type location struct {
-	Line   uint32 `json:"line"`
-	Column uint32 `json:"column"`
-}
-
-func codedError(code, msg string) gqlError {
-	return gqlError{Message: msg, Extensions: map[string]any{"code": code}}
-}
-
-var tooSlowErrors = []gqlError{codedError(CodeTooSlow,
+var tooSlowErrors = []gqlwire.Error{gqlwire.Coded(CodeTooSlow,
 	"the subscription was closed because the client did not read its messages fast enough; subscribe again and refetch the current state")}
 
-// executionErrors maps what the engine refused before running the operation
-// (parse, validation, variables) to client errors with codes, like the HTTP
-// handler does; anything else is internal and only logged.
-func executionErrors(err error, log *slog.Logger) []gqlError {
-	var (
-		gqlErrs graphqlerrors.RequestErrors
-		report  operationreport.Report
-		varErr  *variablesvalidation.InvalidVariableError
-	)
+// executionErrors maps a refusal of the check, and what the engine refused
+// before running the operation (parse, validation, variables), to client
+// errors with codes, with the HTTP handler's mapping (gqlwire.ClientErrors);
+// nil for a canceled operation (nobody reads the answer); anything else is
+// internal and only logged.
+func executionErrors(err error, log *slog.Logger) []gqlwire.Error {
 	var refusal *Refusal
-	switch {
-	case errors.As(err, &refusal):
-		return []gqlError{codedError(refusal.Code, refusal.Message)}
-	case errors.As(err, &report) && len(report.ExternalErrors) > 0:
-		gqlErrs = graphqlerrors.RequestErrorsFromOperationReport(report)
-	case errors.As(err, &gqlErrs) && len(gqlErrs) > 0:
-	case errors.As(err, &varErr):
-		code := varErr.ExtensionCode
-		if code == "" {
-			code = string(apperr.BadUserInput)
-		}
-		return []gqlError{codedError(code, varErr.Message)}
-	case errors.Is(err, context.Canceled):
+	if errors.As(err, &refusal) {
+		return []gqlwire.Error{gqlwire.Coded(refusal.Code, refusal.Message)}
+	}
+	if errs := gqlwire.ClientErrors(err, gqlwire.CodeValidationFailed); errs != nil {
+		return errs
+	}
+	if errors.Is(err, context.Canceled) {
 		return nil
-	default:
-		log.Error("subscription execution failed", "err", err)
-		return []gqlError{codedError(string(apperr.Internal), "internal server error")}
 	}
-	out := make([]gqlError, len(gqlErrs))
-	for i, e := range gqlErrs {
-		code := "GRAPHQL_VALIDATION_FAILED"
-		if e.Extensions != nil && e.Extensions.Code != "" {
-			code = e.Extensions.Code
-		}
-		out[i] = codedError(code, e.Message)
-		for _, l := range e.Locations {
-			if l.Line > 0 {
-				out[i].Locations = append(out[i].Locations, location{Line: l.Line, Column: l.Column})
-			}
-		}
-	}
-	return out
+	log.Error("subscription execution failed", "err", err)
+	return gqlwire.Internal()
 }
 
-func marshalErrors(errs []gqlError) []byte {
+func marshalErrors(errs []gqlwire.Error) []byte {
 	b, _ := json.Marshal(errs)
 	return b
 }

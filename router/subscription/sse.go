@@ -8,12 +8,14 @@ import (
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 )
 
-// ServeSSE runs req (already read and checked by the caller) as GraphQL over
-// Server-Sent Events in "distinct connections" mode: each result is an
-// `event: next` whose data is the GraphQL response, and the stream ends with
-// `event: complete`. Errors that refuse the operation arrive as one `next`
-// with errors, then `complete`. A subscriber that cannot keep up receives a
-// `next` with the SUBSCRIBER_TOO_SLOW error, then `complete`.
+// ServeSSE runs req (already read and checked by the caller, with
+// gqlwire.ReadRequest and gqlwire.ValidateRequest as on every transport) as
+// GraphQL over Server-Sent Events in "distinct connections" mode: each
+// result is an `event: next` whose data is the GraphQL response, and the
+// stream ends with `event: complete`. Errors that refuse the operation
+// arrive as one `next` with errors, then `complete`. A subscriber that
+// cannot keep up receives a `next` with the SUBSCRIBER_TOO_SLOW error, then
+// `complete`.
 func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng Engine, req *graphql.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()

@@ -1,6 +1,7 @@
 package subscription
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
+
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 // Protocol is the WebSocket subprotocol served: the graphql-ws library's
@@ -139,12 +142,20 @@ func (cn *wsConn) serve() {
 				cn.close(closeBadRequest, "Invalid message received: subscribe needs an id")
 				return
 			}
-			var req graphql.Request
-			if err := json.Unmarshal(m.Payload, &req); err != nil || req.Query == "" {
-				cn.close(closeBadRequest, "Invalid message received: subscribe payload needs a query")
+			if p := bytes.TrimSpace(m.Payload); len(p) == 0 || p[0] != '{' {
+				cn.close(closeBadRequest, "Invalid message received: subscribe payload must be a JSON object")
 				return
 			}
-			if !cn.start(m.ID, &req) {
+			// The payload is a request object like an HTTP POST body: it
+			// is read and checked by the same code, so a request refused
+			// over HTTP is refused here with the same error (sent once
+			// the operation's id is known to be free).
+			var req graphql.Request
+			refused := gqlwire.ReadRequest(m.Payload, &req, nil)
+			if refused == nil {
+				refused = gqlwire.ValidateRequest(&req)
+			}
+			if !cn.start(m.ID, &req, refused) {
 				cn.close(closeDuplicateID, "Subscriber for "+m.ID+" already exists")
 				return
 			}
@@ -199,8 +210,9 @@ func (cn *wsConn) close(code websocket.StatusCode, reason string) {
 	cn.cancel()
 }
 
-// start runs one operation; false when the id is in use.
-func (cn *wsConn) start(id string, req *graphql.Request) bool {
+// start runs one operation, or answers refused (the request object did not
+// pass gqlwire's checks) with its error; false when the id is in use.
+func (cn *wsConn) start(id string, req *graphql.Request, refused *gqlwire.RequestError) bool {
 	cn.mu.Lock()
 	if _, ok := cn.subs[id]; ok {
 		cn.mu.Unlock()
@@ -224,7 +236,11 @@ func (cn *wsConn) start(id string, req *graphql.Request) bool {
 			cn.mu.Unlock()
 		}()
 		if eng == nil {
-			cn.sendError(id, []gqlError{codedError("UNAVAILABLE", "the router is starting: the supergraph is not composed yet")})
+			cn.sendError(id, []gqlwire.Error{gqlwire.Coded("UNAVAILABLE", "the router is starting: the supergraph is not composed yet")})
+			return
+		}
+		if refused != nil {
+			cn.sendError(id, []gqlwire.Error{gqlwire.Coded(string(gqlwire.Code), refused.Message)})
 			return
 		}
 		if cn.s.check != nil {
@@ -306,11 +322,11 @@ func (cn *wsConn) pump(ctx context.Context, id string, sub *wsSub, eng Engine, r
 	}
 }
 
-func (cn *wsConn) sendError(id string, errs []gqlError) {
+func (cn *wsConn) sendError(id string, errs []gqlwire.Error) {
 	b, err := json.Marshal(struct {
-		ID      string     `json:"id"`
-		Type    string     `json:"type"`
-		Payload []gqlError `json:"payload"`
+		ID      string          `json:"id"`
+		Type    string          `json:"type"`
+		Payload []gqlwire.Error `json:"payload"`
 	}{id, "error", errs})
 	if err != nil {
 		cn.s.log.Error("encode error message", "err", errors.Unwrap(err))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,95 @@ func TestWithOriginPatterns(t *testing.T) {
 				t.Errorf("refusal = %v, want 403", resp)
 			}
 		})
+	}
+}
+
+// A subscribe payload is a request object like an HTTP POST body and passes
+// the same checks: a refused one gets an error message with BAD_USER_INPUT
+// and the message HTTP answers, the engine and the check never see it, and
+// the connection stays open. A payload that is not an object at all breaks
+// the protocol and closes the connection with 4400.
+func TestSubscribePayloadIsValidated(t *testing.T) {
+	eng := answerEngine{ran: make(chan string, 16)}
+	checked := make(chan string, 16)
+	url := wsServer(t, eng, WithCheck(func(_ context.Context, req *graphql.Request) error {
+		checked <- req.Query
+		return nil
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := wsDial(t, ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	wsSend(t, ctx, c, wsMsg{Type: "connection_init"})
+	if m := wsRead(t, ctx, c); m.Type != "connection_ack" {
+		t.Fatalf("got %+v", m)
+	}
+	refused := func(msg string) string {
+		return `[{"message":"` + msg + `","extensions":{"code":"BAD_USER_INPUT"}}]`
+	}
+	tests := []struct {
+		name, payload string
+		want          string // the error payload; empty: the operation runs
+	}{
+		{"variables a list", `{"query":"{ fine }","variables":[1]}`, refused("variables must be an object")},
+		{"variables a string", `{"query":"{ fine }","variables":"{}"}`, refused("variables must be an object")},
+		{"variables a number", `{"query":"{ fine }","variables":5}`, refused("variables must be an object")},
+		{"empty query", `{"query":""}`, refused("query is required")},
+		{"blank query", `{"query":" \n\t "}`, refused("query is required")},
+		{"no query", `{"variables":{"a":1}}`, refused("query is required")},
+		{"null query", `{"query":null}`, refused("query is required")},
+		{"query not a string", `{"query":5}`, refused("query must be a string")},
+		{"operationName not a string", `{"query":"{ fine }","operationName":["x"]}`, refused("operationName must be a string")},
+		{"variables null", `{"query":"{ fine }","variables":null}`, ""},
+		{"variables an object", `{"query":"{ fine }","variables":{"a":[1]},"operationName":null}`, ""},
+		{"persisted query extensions are not read", `{"query":"{ fine }","extensions":{"persistedQuery":{"version":"x"}}}`, ""},
+	}
+	for i, tt := range tests {
+		id := strconv.Itoa(i)
+		wsSend(t, ctx, c, wsMsg{ID: id, Type: "subscribe", Payload: json.RawMessage(tt.payload)})
+		got := wsRead(t, ctx, c)
+		if tt.want != "" {
+			if got.ID != id || got.Type != "error" || string(got.Payload) != tt.want {
+				t.Errorf("%s: got %s %s %s, want error %s", tt.name, got.ID, got.Type, got.Payload, tt.want)
+			}
+			select {
+			case q := <-eng.ran:
+				t.Errorf("%s: the engine ran %q", tt.name, q)
+			case q := <-checked:
+				t.Errorf("%s: the check saw %q", tt.name, q)
+			default:
+			}
+			continue
+		}
+		if got.ID != id || got.Type != "next" || string(got.Payload) != `{"data":{"ok":true}}` {
+			t.Errorf("%s: got %s %s %s, want next", tt.name, got.ID, got.Type, got.Payload)
+		}
+		if got := wsRead(t, ctx, c); got.Type != "complete" {
+			t.Errorf("%s: got %s %s, want complete", tt.name, got.Type, got.Payload)
+		}
+		if q := <-eng.ran; q != "{ fine }" {
+			t.Errorf("%s: the engine ran %q", tt.name, q)
+		}
+		<-checked
+	}
+
+	for _, payload := range []string{"", `null`, `[{"query":"{ fine }"}]`, `"{ fine }"`} {
+		c, _, err := wsDial(t, ctx, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wsSend(t, ctx, c, wsMsg{Type: "connection_init"})
+		if m := wsRead(t, ctx, c); m.Type != "connection_ack" {
+			t.Fatalf("got %+v", m)
+		}
+		wsSend(t, ctx, c, wsMsg{ID: "1", Type: "subscribe", Payload: json.RawMessage(payload)})
+		_, _, err = c.Read(ctx)
+		if websocket.CloseStatus(err) != closeBadRequest {
+			t.Errorf("payload %s: read %v, want close %d", payload, err, closeBadRequest)
+		}
+		c.CloseNow()
 	}
 }
