@@ -317,9 +317,16 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 	// A cached operation that declares no variables has only the ones
 	// extracted from its literals, validated with the document: nothing
 	// of the request's own to check.
-	if len(vars) > 0 && vars[0] == '{' && !(op.plan != nil && len(op.declared) == 0) {
+	//
+	// A request without variables is checked as {}: a required variable
+	// that is missing altogether must be refused like one sent as null.
+	check := vars
+	if len(check) == 0 {
+		check = emptyObject
+	}
+	if check[0] == '{' && !(op.plan != nil && len(op.declared) == 0) {
 		v := validatorPool.Get().(*variablesvalidation.VariablesValidator)
-		err := v.Validate(doc, x.client.Document(), vars)
+		err := v.Validate(doc, x.client.Document(), check)
 		validatorPool.Put(v)
 		if err != nil {
 			return err
@@ -342,6 +349,8 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 		return errors.New("execution of operation is not possible")
 	}
 }
+
+var emptyObject = []byte("{}")
 
 // Variables validators are reusable: Validate resets what it keeps.
 var validatorPool = sync.Pool{New: func() any {

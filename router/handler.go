@@ -372,7 +372,7 @@ type wsEngine struct {
 func (e wsEngine) Execute(ctx context.Context, req *graphql.Request, w resolve.SubscriptionResponseWriter) error {
 	op, err := e.x.parse(req)
 	if err != nil {
-		return err
+		return &subscription.ParseError{Err: err}
 	}
 	if r := e.h.checkOperation(op); r != nil {
 		return &subscription.Refusal{Code: string(r.code), Message: r.message}

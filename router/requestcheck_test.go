@@ -173,12 +173,18 @@ func TestEngineRefusalsAreTheSameOnEveryTransport(t *testing.T) {
 	}{
 		{"validation error", `{"query":"{ user(id: \"u1\") { password } }"}`,
 			`[{"message":"Cannot query field \"password\" on type \"User\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]`},
+		{"parse error", `{"query":"{ user(id: "}`,
+			`[{"message":"unexpected token - got: EOF want one of: []","extensions":{"code":"GRAPHQL_PARSE_FAILED"}}]`},
 		{"unknown argument, with its location", `{"query":"{\n  user(id: \"u1\", nope: 1) { name }\n}"}`, ""},
 		{"missing variable", `{"query":"query($id: ID!) { user(id: $id) { name } }","variables":{}}`,
+			`[{"message":"Variable \"$id\" of required type \"ID!\" was not provided.","extensions":{"code":"BAD_USER_INPUT"}}]`},
+		{"missing variable, no variables at all", `{"query":"query($id: ID!) { user(id: $id) { name } }"}`,
 			`[{"message":"Variable \"$id\" of required type \"ID!\" was not provided.","extensions":{"code":"BAD_USER_INPUT"}}]`},
 		{"variable of the wrong type", `{"query":"query($id: ID!) { user(id: $id) { name } }","variables":{"id":{"a":1}}}`, ""},
 		// Subscriptions run over SSE: its first event carries the errors.
 		{"SSE: subscription variable missing", `{"query":"subscription($o: ID!) { notificationStatus(orderId: $o) { status } }","variables":{}}`,
+			`[{"message":"Variable \"$o\" of required type \"ID!\" was not provided.","extensions":{"code":"BAD_USER_INPUT"}}]`},
+		{"SSE: subscription variables left out", `{"query":"subscription($o: ID!) { notificationStatus(orderId: $o) { status } }"}`,
 			`[{"message":"Variable \"$o\" of required type \"ID!\" was not provided.","extensions":{"code":"BAD_USER_INPUT"}}]`},
 		{"SSE: subscription validation error", `{"query":"subscription { notificationStatus(orderId: 5) { nope } }"}`, ""},
 	}

@@ -286,6 +286,15 @@ var federationCases = []routerCase{
 	{name: "missing variable",
 		body:     `{"query":"query($id: ID!) { user(id: $id) { name } }","variables":{}}`,
 		wantBody: `{"errors":[{"message":"Variable \"$id\" of required type \"ID!\" was not provided.","extensions":{"code":"BAD_USER_INPUT"}}]}`},
+	{name: "missing variable, no variables at all",
+		body:     `{"query":"query($id: ID!) { user(id: $id) { name } }"}`,
+		wantBody: `{"errors":[{"message":"Variable \"$id\" of required type \"ID!\" was not provided.","extensions":{"code":"BAD_USER_INPUT"}}]}`},
+	{name: "missing variable, variables null",
+		body:     `{"query":"query($id: ID!) { user(id: $id) { name } }","variables":null}`,
+		wantBody: `{"errors":[{"message":"Variable \"$id\" of required type \"ID!\" was not provided.","extensions":{"code":"BAD_USER_INPUT"}}]}`},
+	{name: "optional variable may be left out",
+		body:     `{"query":"query($id: ID! = \"u1\") { user(id: $id) { name } }"}`,
+		wantBody: `{"data":{"user":{"name":"Ada Lovelace"}}}`},
 }
 
 var httpCases = []routerCase{

@@ -32,6 +32,13 @@ type Refusal struct {
 
 func (r *Refusal) Error() string { return r.Code + ": " + r.Message }
 
+// ParseError wraps what an Engine's parser refused, so that the client sees
+// GRAPHQL_PARSE_FAILED as over HTTP rather than the validation code.
+type ParseError struct{ Err error }
+
+func (e *ParseError) Error() string { return e.Err.Error() }
+func (e *ParseError) Unwrap() error { return e.Err }
+
 // Option adjusts a Server.
 type Option func(*Server)
 
@@ -252,7 +259,11 @@ func executionErrors(err error, log *slog.Logger) []gqlwire.Error {
 	if errors.As(err, &refusal) {
 		return []gqlwire.Error{gqlwire.Coded(refusal.Code, refusal.Message)}
 	}
-	if errs := gqlwire.ClientErrors(err, gqlwire.CodeValidationFailed); errs != nil {
+	code := gqlwire.CodeValidationFailed
+	if _, ok := errors.AsType[*ParseError](err); ok {
+		code = gqlwire.CodeParseFailed
+	}
+	if errs := gqlwire.ClientErrors(err, code); errs != nil {
 		return errs
 	}
 	if errors.Is(err, context.Canceled) {
