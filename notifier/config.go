@@ -20,9 +20,13 @@ type Config struct {
 	// SubgraphSecret is sent to the users subgraph when it requires one
 	// (internal/subgraphauth).
 	SubgraphSecret string
-	Topic          string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
-	StatusTopic    string // NotificationStatus topic (status events, via the outbox)
-	Group          string
+	// SecretKey (HERALD_NOTIFIER_SECRET_KEY) seals the webhook signing
+	// secrets kept on delivery rows; empty stores them unencrypted
+	// (development only).
+	SecretKey   string
+	Topic       string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
+	StatusTopic string // NotificationStatus topic (status events, via the outbox)
+	Group       string
 	// Channels are the channels' configurations (declared by the channel
 	// packages); Run builds its senders from them unless Deps.Senders is set.
 	Channels Channels
@@ -52,6 +56,7 @@ func LoadConfig(v *config.Vars) Config {
 		UsersURL:       v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
 		UsersTimeout:   v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),
 		SubgraphSecret: v.String(subgraphauth.EnvVar, "", "shared secret sent to the users subgraph (set when the subgraphs require it)"),
+		SecretKey:      v.String(SecretKeyVar, "", "base64 of 32 random bytes encrypting webhook signing secrets on delivery rows (empty: stored unencrypted, development only)"),
 		Topic:          v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
 		StatusTopic:    v.String("HERALD_TOPIC_NOTIFICATION_STATUS", events.TopicNotificationStatus, "topic the notifier publishes delivery status events to"),
 		Group:          v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
@@ -76,6 +81,9 @@ func LoadConfig(v *config.Vars) Config {
 	}
 	c.Channels = LoadChannels(v)
 	v.Check(c.DBDriver != db.Postgres || c.DBDSN != ".run/notifier.db", "HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
+	if _, err := NewSecretBox(c.SecretKey); err != nil {
+		v.Check(false, "%s: %v", SecretKeyVar, err)
+	}
 	v.Check(c.Topic != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
 	v.Check(c.StatusTopic != "", "HERALD_TOPIC_NOTIFICATION_STATUS: must not be empty")
 	v.Check(c.MaxAttempts >= 1, "HERALD_DELIVERY_MAX_ATTEMPTS: must be at least 1")

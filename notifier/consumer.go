@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/logging"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/notifier/channel"
 	"github.com/heraldhq/herald/notifier/channel/sms"
@@ -49,6 +50,9 @@ type Consumer struct {
 	Wake      func()
 	Published func()
 	Now       func() time.Time
+	// Secrets seals the webhook secrets stored on delivery rows; nil stores
+	// them unencrypted.
+	Secrets *secretbox.Box
 }
 
 // Handle processes one OrderCreated message.
@@ -92,6 +96,9 @@ func (c *Consumer) Handle(ctx context.Context, m stream.Message) error {
 		// Rendering is deterministic: retrying cannot help. Dead-letter it
 		// so the rest flows on; replay once the template is fixed.
 		return c.deadLetter(ctx, m, err)
+	}
+	if err := c.sealSecrets(rows); err != nil {
+		return err // not the event's fault: retried
 	}
 
 	inserted, pub, err := c.record(ctx, m.Topic, env.ID, rows, now)
@@ -170,6 +177,24 @@ func (c *Consumer) plan(order events.OrderCreated, env events.Envelope, payload 
 		out = append(out, newDelivery{row: row, reason: d.Reason})
 	}
 	return out, nil
+}
+
+// sealSecrets replaces the plain secrets the gate put on the rows by their
+// stored form. A row that starts SKIPPED keeps none: it is final.
+func (c *Consumer) sealSecrets(rows []newDelivery) error {
+	for _, nd := range rows {
+		d := nd.row
+		if d.Status == delivery.StatusSKIPPED {
+			d.Secret = ""
+			continue
+		}
+		sealed, err := sealSecret(c.Secrets, d.ID, d.Secret)
+		if err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		d.Secret = sealed
+	}
+	return nil
 }
 
 // record inserts the inbox row, the deliveries and their first status

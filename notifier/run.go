@@ -81,6 +81,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if metrics == nil {
 		metrics = NewMetrics()
 	}
+	secrets, err := NewSecretBox(cfg.SecretKey)
+	if err != nil {
+		return fmt.Errorf("notifier: %s: %w", SecretKeyVar, err)
+	}
+	if !secrets.Encrypted() {
+		logger.Warn(SecretKeyVar + " is not set: webhook signing secrets are stored unencrypted on delivery rows")
+	}
 
 	database, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
 	if err != nil {
@@ -147,12 +154,12 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			DB: client, Dialect: database.Dialect, Senders: senders, Status: status, Metrics: metrics,
 			Logger:  logger.With("component", "delivery-worker", "worker", i),
 			Backoff: cfg.Backoff, MaxAttempts: cfg.MaxAttempts, MaxAge: cfg.MaxAge,
-			Lease: cfg.Lease, Poll: cfg.Poll, Published: relay.Notify, Users: guarded,
+			Lease: cfg.Lease, Poll: cfg.Poll, Published: relay.Notify, Users: guarded, Secrets: secrets,
 		}).Init()
 	}
 	consumer := &Consumer{
 		DB: client, Users: guarded, DLQ: pub, Status: status, Available: available,
-		Render: render, Metrics: metrics, Published: relay.Notify,
+		Render: render, Metrics: metrics, Published: relay.Notify, Secrets: secrets,
 		Logger: logger.With("component", "consumer"),
 		Wake: func() {
 			for _, w := range ws {

@@ -55,6 +55,13 @@ func CanTransition(from, to string) bool {
 	return false
 }
 
+// isFinal reports whether a row status has no way out (SENT, FAILED,
+// SKIPPED).
+func isFinal(s delivery.Status) bool {
+	_, open := rowNext[s]
+	return !open
+}
+
 func canMoveRow(from, to delivery.Status) bool {
 	for _, s := range rowNext[from] {
 		if s == to {
@@ -122,6 +129,11 @@ func (s statusEvents) transition(ctx context.Context, tx *entnotifier.Tx, d *ent
 	if c.Update != nil {
 		c.Update(upd)
 	}
+	final := isFinal(c.To)
+	if final {
+		// A final delivery is never sent again: its key material goes.
+		upd.SetSecret("")
+	}
 	var at time.Time
 	if public {
 		at = eventTime(d.StatusAt, now)
@@ -142,6 +154,9 @@ func (s statusEvents) transition(ctx context.Context, tx *entnotifier.Tx, d *ent
 		d.StatusAt = at
 	}
 	d.Status = c.To
+	if final {
+		d.Secret = ""
+	}
 	if c.Attempts != nil {
 		d.Attempts = *c.Attempts
 	}

@@ -12,6 +12,7 @@ import (
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -68,6 +69,9 @@ type Worker struct {
 	// user may have been deleted or changed their mind meanwhile). Run
 	// passes the consumer's breaker-guarded directory.
 	Users UserDirectory
+	// Secrets opens the webhook secrets stored on delivery rows (and seals
+	// the ones a re-check brings); nil: stored unencrypted.
+	Secrets *secretbox.Box
 
 	wake chan struct{}
 }
@@ -244,9 +248,13 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 	start := time.Now()
 	if sender == nil {
 		sendErr = channel.Permanent(fmt.Errorf("channel %s is not configured on this notifier", d.Channel))
+	} else if secret, err := openSecret(w.Secrets, d.ID, d.Secret); err != nil {
+		// Never sent unsigned: a key problem retries (an operator can fix
+		// it), a corrupt value fails.
+		sendErr = err
 	} else {
 		sendCtx, cancel := context.WithDeadline(ctx, leaseUntil)
-		res, sendErr = sender.Send(sendCtx, messageOf(d))
+		res, sendErr = sender.Send(sendCtx, messageOf(d, secret))
 		cancel()
 		w.Metrics.sendDuration(string(d.Channel), sendErr, time.Since(start))
 	}
@@ -372,9 +380,19 @@ func (w *Worker) recheck(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		if dec.Status != "PENDING" {
 			return dec.Reason, false, nil
 		}
-		changed = dec.Recipient != d.Recipient || dec.Secret != d.Secret
-		d.Recipient, d.Secret = dec.Recipient, dec.Secret
-		return "", changed, nil
+		// The stored secret is sealed: compare what it holds. One that does
+		// not open is replaced by the user's current secret.
+		current, err := openSecret(w.Secrets, d.ID, d.Secret)
+		changed = dec.Recipient != d.Recipient || err != nil || dec.Secret != current
+		if !changed {
+			return "", false, nil
+		}
+		sealed, err := sealSecret(w.Secrets, d.ID, dec.Secret)
+		if err != nil {
+			return "", false, err
+		}
+		d.Recipient, d.Secret = dec.Recipient, sealed
+		return "", true, nil
 	}
 	return ReasonChannelOff, false, nil
 }
@@ -425,14 +443,15 @@ func (w *Worker) committed(pub []published) {
 	}
 }
 
-// messageOf is what a channel gets for one attempt.
-func messageOf(d *entnotifier.Delivery) channel.Message {
+// messageOf is what a channel gets for one attempt; secret is the row's
+// secret, opened.
+func messageOf(d *entnotifier.Delivery, secret string) channel.Message {
 	return channel.Message{
 		DeliveryID: d.ID.String(), EventID: d.EventID, OrderID: d.OrderID, UserID: d.UserID,
 		Channel: string(d.Channel), Attempt: d.Attempts, Recipient: d.Recipient,
 		Subject: d.Subject, Text: d.Body, HTML: d.HTMLBody, Locale: d.Locale,
 		Category: d.Category, Critical: d.Critical, EventType: d.EventType, Payload: d.Payload,
-		Secret: d.Secret,
+		Secret: secret,
 	}
 }
 

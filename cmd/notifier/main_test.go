@@ -49,6 +49,11 @@ func TestRunHelpAndConfig(t *testing.T) {
 		{"lease shorter than the SMS timeout", nil, map[string]string{"HERALD_SMS_TIMEOUT": "5m"}, 2,
 			[]string{"HERALD_DELIVERY_LEASE", "5m0s"}},
 		{"unknown migrate mode", nil, map[string]string{"HERALD_DB_MIGRATE": "sometimes"}, 2, []string{"HERALD_DB_MIGRATE"}},
+		{"help names the secret key", []string{"--help"}, nil, 0, []string{"HERALD_NOTIFIER_SECRET_KEY", "encrypting webhook signing secrets"}},
+		{"invalid secret key reported with the others", nil, map[string]string{
+			"HERALD_NOTIFIER_SECRET_KEY": "not-32-bytes",
+			"HERALD_DB_MIGRATE":          "sometimes",
+		}, 2, []string{"HERALD_NOTIFIER_SECRET_KEY: must be the standard base64 encoding of 32 random bytes", "HERALD_DB_MIGRATE"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -257,7 +257,7 @@ func newHandler(client *entusers.Client, checks map[string]func(context.Context)
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Secrets == nil {
-		opts.Secrets = &SecretBox{}
+		opts.Secrets = plainSecrets()
 	}
 	if opts.Critical == nil {
 		opts.Critical, _ = criticalSet(nil)

@@ -153,6 +153,10 @@ func TestDeferUntil(t *testing.T) {
 
 func ptrTime(t time.Time) *time.Time { return &t }
 
+// The users service's box (internal/secretbox, tested there): values are
+// bound to the user id, a value without a prefix is refused (every users
+// row has one), errors name HERALD_USERS_SECRET_KEY, and rows sealed before
+// the code moved to internal/secretbox still open.
 func TestSecretBox(t *testing.T) {
 	plain, _ := ParseSecretKey("")
 	s, _ := plain.Seal("u1", "whsec_x")
@@ -170,20 +174,25 @@ func TestSecretBox(t *testing.T) {
 	if got, err := box.Open("u1", sealed); err != nil || got != "whsec_secret" {
 		t.Fatalf("open %q, %v", got, err)
 	}
-	// Bound to the user: a sealed value copied to another row does not open.
-	if _, err := box.Open("u2", sealed); err == nil {
-		t.Fatal("opened another user's secret")
+	// Sealed by the users service before internal/secretbox existed.
+	if got, err := box.Open("usr_1", "v1:8jFGzNq4VwGl1Ftl/7XV8qZViuix9gd+tqWgmOHlTzV25U/ElLah"); err != nil || got != "whsec_users" {
+		t.Fatalf("open a stored row: %q, %v", got, err)
 	}
-	if _, err := plain.Open("u1", sealed); err == nil {
-		t.Fatal("opened ciphertext without a key")
+	// Bound to the user: a sealed value copied to another row does not open.
+	if _, err := box.Open("u2", sealed); err == nil || err.Error() != "webhook secret: cannot decrypt (wrong HERALD_USERS_SECRET_KEY?)" {
+		t.Fatalf("another user's secret: %v", err)
+	}
+	if _, err := plain.Open("u1", sealed); err == nil || err.Error() != "webhook secret is encrypted but HERALD_USERS_SECRET_KEY is not set" {
+		t.Fatalf("ciphertext without a key: %v", err)
+	}
+	if _, err := box.Open("u1", "whsec_bare"); err == nil || err.Error() != "webhook secret: unknown stored format" {
+		t.Fatalf("a value without a prefix: %v", err)
 	}
 	if got, _ := box.Open("u1", s); got != "whsec_x" {
 		t.Fatal("a key must still read secrets stored before it was configured")
 	}
-	for _, bad := range []string{"short", "AAEC", "!!!"} {
-		if _, err := ParseSecretKey(bad); err == nil {
-			t.Errorf("ParseSecretKey(%q) accepted", bad)
-		}
+	if _, err := ParseSecretKey("short"); err == nil {
+		t.Error("ParseSecretKey accepted a short key")
 	}
 }
 

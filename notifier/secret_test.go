@@ -1,0 +1,362 @@
+package notifier
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	entnotifier "github.com/heraldhq/herald/ent/notifier"
+	"github.com/heraldhq/herald/ent/notifier/delivery"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/notifier/channel"
+	"github.com/heraldhq/herald/notifier/channel/webhook"
+	"github.com/heraldhq/herald/subgraphs/users"
+)
+
+var (
+	testNotifierKey = key(1)
+	testOtherKey    = key(2)
+	testUsersKey    = key(3)
+)
+
+// key is a valid HERALD_*_SECRET_KEY value: 32 bytes of b.
+func key(b byte) string {
+	raw := make([]byte, secretbox.KeySize)
+	for i := range raw {
+		raw[i] = b
+	}
+	return base64.StdEncoding.EncodeToString(raw)
+}
+
+func mustSecretBox(t testing.TB, key string) *secretbox.Box {
+	t.Helper()
+	b, err := NewSecretBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// hookReceiver is a webhook receiver that verifies every request's
+// signature with its current secret, as a real receiver must; it answers
+// 401 to a bad signature and 503 to the first `fail` good ones.
+type hookReceiver struct {
+	URL string
+
+	mu       sync.Mutex
+	secret   string
+	fail     int
+	verified []string // Herald-Delivery-Id of each request whose signature verified
+	refused  []string // why a request did not verify
+}
+
+func newHookReceiver(t *testing.T, secret string) *hookReceiver {
+	h := &hookReceiver{secret: secret}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if err == nil {
+			err = webhook.Verify(h.secret, r.Header.Get(webhook.HeaderSignature), body, time.Now(), 5*time.Minute)
+		}
+		if err != nil {
+			h.refused = append(h.refused, err.Error())
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		h.verified = append(h.verified, r.Header.Get(webhook.HeaderDeliveryID))
+		if h.fail > 0 {
+			h.fail--
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	h.URL = srv.URL + "/hook"
+	return h
+}
+
+func (h *hookReceiver) set(secret string, fail int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.secret, h.fail = secret, fail
+}
+
+func (h *hookReceiver) requests() (verified, refused []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.verified...), append([]string(nil), h.refused...)
+}
+
+// setWebhook points the user's webhook at url (or rotates its secret) and
+// returns the signing secret the users service shows once.
+func (u *usersService) setWebhook(t *testing.T, id string, in map[string]any) string {
+	t.Helper()
+	var out struct {
+		UpdateUser struct{ WebhookSigningSecret *string }
+	}
+	u.do(t, `mutation($id: ID!, $in: UpdateUserInput!) { updateUser(id: $id, input: $in) { webhookSigningSecret } }`,
+		map[string]any{"id": id, "in": map[string]any{"webhook": in}}, &out)
+	if out.UpdateUser.WebhookSigningSecret == nil || *out.UpdateUser.WebhookSigningSecret == "" {
+		t.Fatal("updateUser showed no webhook signing secret")
+	}
+	return *out.UpdateUser.WebhookSigningSecret
+}
+
+func TestWebhookSecretSealedSQLite(t *testing.T) {
+	client, d := openSQLite(t)
+	testWebhookSecretSealed(t, client, d.Dialect)
+}
+
+func TestWebhookSecretSealedPostgres(t *testing.T) {
+	client, d := openDB(t, db.Postgres, testenv.Postgres(t))
+	testWebhookSecretSealed(t, client, d.Dialect)
+}
+
+// The webhook signing secret on a delivery row is sealed with
+// HERALD_NOTIFIER_SECRET_KEY at consume time and opened only to send: the
+// stored value is not the secret, a wrong or missing key retries with a
+// clear reason and sends nothing, a corrupt value fails, rows from before
+// sealing (bare secret) still send, a policy re-check stores the user's
+// new secret sealed, and a final delivery keeps no secret. The receiver
+// verifies every request's signature.
+func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectName string) {
+	ctx := context.Background()
+	us := startUsersWith(t, func(c *users.Config) {
+		c.AllowLoopbackWebhooks = true
+		c.SecretKey = testUsersKey // the users service seals its own copy with its own key
+	})
+	box := mustSecretBox(t, testNotifierKey)
+	sender, err := webhook.New(webhook.Config{Timeout: 5 * time.Second, AllowLoopbackHTTP: true}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now().UTC()
+	worker := func(secrets *secretbox.Box) *Worker {
+		return &Worker{DB: client, Dialect: dialectName, Senders: map[string]channel.Sender{channel.Webhook: sender},
+			Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
+			Backoff: Backoff{Base: time.Minute, Max: time.Minute}, MaxAttempts: 100, MaxAge: 24 * time.Hour,
+			Lease: 5 * time.Minute, Now: func() time.Time { return clock },
+			Users:   NewBreakerDirectory(NewUsersClient(us.URL, &http.Client{Timeout: 5 * time.Second}), BreakerSettings{Failures: 5, OpenFor: time.Second}),
+			Secrets: secrets}
+	}
+	// runOnce moves the clock past every retry delay and runs w once.
+	runOnce := func(t *testing.T, w *Worker) {
+		t.Helper()
+		clock = clock.Add(time.Hour)
+		if _, err := w.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(t *testing.T, id uuid.UUID) *entnotifier.Delivery {
+		t.Helper()
+		d, err := client.Delivery.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	insert := func(t *testing.T, uid, url, secret string, status delivery.Status) *entnotifier.Delivery {
+		t.Helper()
+		now := time.Now().UTC()
+		d, err := client.Delivery.Create().SetEventID(uuid.NewString()).SetEventType(events.TypeOrderCreated).
+			SetOrderID("ord-hook").SetUserID(uid).SetChannel(delivery.ChannelWebhook).SetCategory(CategoryOrderUpdates).
+			SetRecipient(url).SetSecret(secret).SetPayload([]byte(`{"orderId":"ord-hook"}`)).
+			SetStatus(status).SetPublicStatus(delivery.PublicStatus(status)).SetStatusAt(now.Add(-time.Hour)).
+			SetNextAttemptAt(now).SetCreatedAt(now.Add(-time.Hour)).Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	uid := us.register(t, "Hook", uniqueAddress("hook"), "", false, false)
+	hook := newHookReceiver(t, "")
+	secret := us.setWebhook(t, uid, map[string]any{"url": hook.URL})
+	hook.set(secret, 0)
+
+	t.Run("consumed: sealed, wrong key retries, right key sends, secret cleared", func(t *testing.T) {
+		c := &Consumer{
+			DB: client, Users: NewUsersClient(us.URL, &http.Client{Timeout: 10 * time.Second}),
+			DLQ: &recordingPublisher{}, Logger: testLogger(t),
+			Status:    statusEvents{Topic: "NotificationStatus", Source: StatusSource},
+			Available: map[string]bool{channel.Webhook: true}, Secrets: box,
+		}
+		m := orderMessage(t, "OrderCreated", uid, "ord-sealed")
+		if err := c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := client.Delivery.Query().Where(delivery.EventID(m.Header(events.HeaderID))).All(ctx)
+		if err != nil || len(rows) != 1 || rows[0].Channel != delivery.ChannelWebhook || rows[0].Status != delivery.StatusPENDING {
+			t.Fatalf("deliveries %v, %v; want one PENDING webhook", rows, err)
+		}
+		row := rows[0]
+		if !strings.HasPrefix(row.Secret, secretbox.SealedPrefix) || strings.Contains(row.Secret, secret) {
+			t.Fatalf("stored secret %q is not sealed", row.Secret)
+		}
+		if got, err := box.Open(row.ID.String(), row.Secret); err != nil || got != secret {
+			t.Fatalf("stored secret opens to %q, %v; want the user's secret", got, err)
+		}
+		if _, err := box.Open(uuid.NewString(), row.Secret); !errors.Is(err, secretbox.ErrDecrypt) {
+			t.Fatalf("stored secret opened for another delivery id: %v", err)
+		}
+
+		for _, tc := range []struct {
+			name   string
+			box    *secretbox.Box
+			reason string
+		}{
+			{"wrong key", mustSecretBox(t, testOtherKey), "webhook secret: cannot decrypt (wrong HERALD_NOTIFIER_SECRET_KEY?)"},
+			{"no key", mustSecretBox(t, ""), "webhook secret is encrypted but HERALD_NOTIFIER_SECRET_KEY is not set"},
+		} {
+			runOnce(t, worker(tc.box))
+			got := get(t, row.ID)
+			if got.Status != delivery.StatusRETRYING || got.LastError != tc.reason {
+				t.Fatalf("%s: status %s, reason %q; want RETRYING, %q", tc.name, got.Status, got.LastError, tc.reason)
+			}
+			if got.Secret != row.Secret {
+				t.Fatalf("%s: stored secret changed to %q", tc.name, got.Secret)
+			}
+			if verified, refused := hook.requests(); len(verified)+len(refused) != 0 {
+				t.Fatalf("%s: the receiver got %d signed and %d unverifiable requests, want none", tc.name, len(verified), len(refused))
+			}
+		}
+
+		runOnce(t, worker(box))
+		got := get(t, row.ID)
+		if got.Status != delivery.StatusSENT || got.Secret != "" {
+			t.Fatalf("with the right key: status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
+		}
+		verified, refused := hook.requests()
+		if len(verified) != 1 || verified[0] != row.ID.String() || len(refused) != 0 {
+			t.Fatalf("receiver verified %v, refused %v; want exactly delivery %s", verified, refused, row.ID)
+		}
+	})
+
+	t.Run("legacy bare secret still sends", func(t *testing.T) {
+		const legacy = "whsec_stored_before_sealing"
+		h := newHookReceiver(t, legacy)
+		row := insert(t, uid, h.URL, legacy, delivery.StatusPENDING)
+		runOnce(t, worker(box))
+		got := get(t, row.ID)
+		if got.Status != delivery.StatusSENT || got.Secret != "" {
+			t.Fatalf("status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
+		}
+		if verified, refused := h.requests(); len(verified) != 1 || len(refused) != 0 {
+			t.Fatalf("receiver verified %v, refused %v", verified, refused)
+		}
+	})
+
+	t.Run("corrupt sealed value fails without sending", func(t *testing.T) {
+		h := newHookReceiver(t, secret)
+		row := insert(t, uid, h.URL, "v1:not base64!", delivery.StatusPENDING)
+		runOnce(t, worker(box))
+		got := get(t, row.ID)
+		if got.Status != delivery.StatusFAILED || got.LastError != "webhook secret: stored value is corrupt" || got.Secret != "" {
+			t.Fatalf("status %s, reason %q, secret %q; want FAILED, corrupt, no secret", got.Status, got.LastError, got.Secret)
+		}
+		if verified, refused := h.requests(); len(verified)+len(refused) != 0 {
+			t.Fatalf("receiver got requests: %v %v", verified, refused)
+		}
+	})
+
+	t.Run("re-check stores the rotated secret sealed", func(t *testing.T) {
+		row := insert(t, uid, hook.URL, secret, delivery.StatusDEFERRED) // a legacy row: bare secret
+		rotated := us.setWebhook(t, uid, map[string]any{"rotateSecret": true})
+		if rotated == secret {
+			t.Fatal("rotation kept the secret")
+		}
+		hook.set(rotated, 1) // verifies with the new secret only; answers 503 once
+		runOnce(t, worker(box))
+		got := get(t, row.ID)
+		if got.Status != delivery.StatusRETRYING {
+			t.Fatalf("status %s (%q), want RETRYING after the 503", got.Status, got.LastError)
+		}
+		if !strings.HasPrefix(got.Secret, secretbox.SealedPrefix) || strings.Contains(got.Secret, rotated) {
+			t.Fatalf("re-checked secret stored as %q, want it sealed", got.Secret)
+		}
+		if s, err := box.Open(row.ID.String(), got.Secret); err != nil || s != rotated {
+			t.Fatalf("re-checked secret opens to %q, %v; want the rotated one", s, err)
+		}
+		runOnce(t, worker(box))
+		if got := get(t, row.ID); got.Status != delivery.StatusSENT || got.Secret != "" {
+			t.Fatalf("status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
+		}
+		verified, refused := hook.requests()
+		if n := countOf(verified, row.ID.String()); n != 2 || len(refused) != 0 {
+			t.Fatalf("receiver verified delivery %s %d times (want 2: the 503 and the success), refused %v", row.ID, n, refused)
+		}
+	})
+
+	t.Run("consumed SKIPPED row keeps no secret", func(t *testing.T) {
+		c := &Consumer{
+			DB: client, Users: NewUsersClient(us.URL, &http.Client{Timeout: 10 * time.Second}),
+			DLQ: &recordingPublisher{}, Logger: testLogger(t),
+			Status:    statusEvents{Topic: "NotificationStatus", Source: StatusSource},
+			Available: map[string]bool{}, Secrets: box, // webhook not configured: SKIPPED
+		}
+		m := orderMessage(t, "OrderCreated", uid, "ord-skipped")
+		if err := c.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := client.Delivery.Query().Where(delivery.EventID(m.Header(events.HeaderID))).All(ctx)
+		if err != nil || len(rows) != 1 || rows[0].Status != delivery.StatusSKIPPED || rows[0].Secret != "" {
+			t.Fatalf("deliveries %v, %v; want one SKIPPED webhook without a secret", rows, err)
+		}
+	})
+}
+
+func countOf(xs []string, x string) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}
+
+// HERALD_NOTIFIER_SECRET_KEY: empty is accepted (unencrypted, with a
+// start-up warning), a valid key is taken, anything else is a config error
+// naming the variable.
+func TestSecretKeyConfig(t *testing.T) {
+	tests := []struct {
+		value   string
+		wantErr bool
+	}{
+		{"", false},
+		{testNotifierKey, false},
+		{"short", true},
+		{base64.StdEncoding.EncodeToString(make([]byte, 16)), true},
+	}
+	for _, tt := range tests {
+		v := config.New(func(name string) string {
+			if name == SecretKeyVar {
+				return tt.value
+			}
+			return ""
+		})
+		c := LoadConfig(v)
+		err := v.Err()
+		if tt.wantErr != (err != nil && strings.Contains(err.Error(), SecretKeyVar)) {
+			t.Errorf("%s=%q: config error %v, want error=%v", SecretKeyVar, tt.value, err, tt.wantErr)
+		}
+		if !tt.wantErr && c.SecretKey != tt.value {
+			t.Errorf("SecretKey = %q, want %q", c.SecretKey, tt.value)
+		}
+	}
+}
