@@ -1,7 +1,6 @@
 package channel
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,17 +44,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// IsLoopbackHost reports whether host (a URL's Hostname(), without
-// brackets or port) is "localhost" (any case) or a loopback IP address
-// (127.0.0.0/8, ::1, and IPv4-mapped forms of them). Channels allow plain
-// http only to such hosts: credentials and signatures then never leave the
-// machine unencrypted.
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

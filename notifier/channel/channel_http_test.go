@@ -61,34 +61,3 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
-
-func TestIsLoopbackHost(t *testing.T) {
-	tests := []struct {
-		host string
-		want bool
-	}{
-		{"localhost", true},
-		{"LocalHost", true},
-		{"127.0.0.1", true},
-		{"127.1.2.3", true},
-		{"::1", true},
-		{"::ffff:127.0.0.1", true},
-		{"0:0:0:0:0:0:0:1", true},
-		{"", false},
-		{"[::1]", false}, // a Hostname() never has brackets
-		{"localhost.", false},
-		{"api.localhost", false},
-		{"localhost.example.com", false},
-		{"127.0.0.1.example.com", false},
-		{"128.0.0.1", false},
-		{"10.0.0.1", false},
-		{"0.0.0.0", false},
-		{"::", false},
-		{"example.com", false},
-	}
-	for _, tc := range tests {
-		if got := channel.IsLoopbackHost(tc.host); got != tc.want {
-			t.Errorf("IsLoopbackHost(%q) = %v, want %v", tc.host, got, tc.want)
-		}
-	}
-}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/heraldhq/herald/internal/apperr"
+	"github.com/heraldhq/herald/internal/loopback"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
@@ -176,18 +177,18 @@ func NormalizeWebhookURL(s, field string, allowLoopback bool) (string, error) {
 	if p := u.Port(); p != "" && !validPort(p) {
 		return "", apperr.Invalid(field, "webhook URL has an invalid port")
 	}
-	loopback := isLoopback(host)
+	isLoopback := loopback.Host(host)
 	switch {
-	case loopback && !allowLoopback:
+	case isLoopback && !allowLoopback:
 		return "", apperr.Invalid(field, "webhook URL must not point at this machine")
 	case u.Scheme == "https":
-	case u.Scheme == "http" && loopback:
+	case u.Scheme == "http" && isLoopback:
 	case u.Scheme == "http":
 		return "", apperr.Invalid(field, "webhook URL must use https")
 	default:
 		return "", apperr.Invalid(field, "webhook URL must use https")
 	}
-	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil && !loopback &&
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil && !isLoopback &&
 		(ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() ||
 			ip.IsMulticast() || ip.IsInterfaceLocalMulticast()) {
 		return "", apperr.Invalid(field, "webhook URL must not point at a private or local network address")
@@ -215,14 +216,6 @@ func validPort(p string) bool {
 		n = n*10 + int(c-'0')
 	}
 	return n > 0 && n <= 65535
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // NormalizeLocalTime accepts a 24-hour wall-clock time "HH:MM" and returns

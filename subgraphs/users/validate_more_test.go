@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/heraldhq/herald/internal/apperr"
+	"github.com/heraldhq/herald/internal/loopback"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
@@ -200,8 +201,8 @@ func TestSecretBox(t *testing.T) {
 // accepted is an https (or, with the flag, loopback http) URL without
 // credentials, that parses back to itself.
 func FuzzNormalizeWebhookURL(f *testing.F) {
-	f.Fuzz(func(t *testing.T, in string, loopback bool) {
-		got, err := NormalizeWebhookURL(in, "w", loopback)
+	f.Fuzz(func(t *testing.T, in string, allowLoopback bool) {
+		got, err := NormalizeWebhookURL(in, "w", allowLoopback)
 		if err != nil {
 			wantInvalid(t, err, "w")
 			return
@@ -216,13 +217,13 @@ func FuzzNormalizeWebhookURL(f *testing.F) {
 		if perr != nil || u.User != nil || u.Host == "" || len(got) > MaxWebhookURL {
 			t.Fatalf("accepted %q: %v", got, perr)
 		}
-		if u.Scheme != "https" && !(u.Scheme == "http" && loopback && isLoopback(u.Hostname())) {
+		if u.Scheme != "https" && !(u.Scheme == "http" && allowLoopback && loopback.Host(u.Hostname())) {
 			t.Fatalf("accepted %q with scheme %q", got, u.Scheme)
 		}
-		if !loopback && isLoopback(strings.ToLower(u.Hostname())) {
+		if !allowLoopback && loopback.Host(u.Hostname()) {
 			t.Fatalf("accepted loopback %q without the flag", got)
 		}
-		again, err := NormalizeWebhookURL(got, "w", loopback)
+		again, err := NormalizeWebhookURL(got, "w", allowLoopback)
 		if err != nil || again != got {
 			t.Fatalf("second pass: %q → %q, %v", got, again, err)
 		}

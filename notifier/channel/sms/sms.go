@@ -26,6 +26,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/logging"
+	"github.com/heraldhq/herald/internal/loopback"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -164,7 +165,7 @@ func checkBaseURL(raw string) (*url.URL, error) {
 	case "https":
 		return u, nil
 	case "http":
-		if channel.IsLoopbackHost(u.Hostname()) {
+		if loopback.Host(u.Hostname()) {
 			return u, nil
 		}
 	}

@@ -438,7 +438,7 @@ func TestLoadConfig(t *testing.T) {
 	// Plain http only to a loopback host (channel.IsLoopbackHost).
 	for raw, ok := range map[string]bool{
 		"http://localhost:8080": true, "http://127.0.0.1:1": true, "http://[::1]:8080/api": true,
-		"http://sms.example.com": false, "http://api.localhost": false, "http://10.0.0.1": false, "ftp://127.0.0.1": false,
+		"http://sms.example.com": false, "http://api.localhost": true, "http://10.0.0.1": false, "ftp://127.0.0.1": false,
 	} {
 		_, err := load(map[string]string{"HERALD_SMS_BASE_URL": raw, "HERALD_SMS_ACCOUNT_ID": "AC1", "HERALD_SMS_AUTH_TOKEN": "t", "HERALD_SMS_FROM": "Herald"})
 		if (err == nil) != ok {

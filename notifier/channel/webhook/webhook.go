@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/loopback"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -152,10 +153,10 @@ func CheckURL(raw string, allowLoopbackHTTP bool) (*url.URL, error) {
 	case "https":
 		return u, nil
 	case "http":
-		if allowLoopbackHTTP && channel.IsLoopbackHost(u.Hostname()) {
+		if allowLoopbackHTTP && loopback.Host(u.Hostname()) {
 			return u, nil
 		}
-		if channel.IsLoopbackHost(u.Hostname()) {
+		if loopback.Host(u.Hostname()) {
 			return nil, errors.New("webhook url: plain http to loopback needs HERALD_WEBHOOK_ALLOW_LOOPBACK_HTTP=true")
 		}
 		return nil, errors.New("webhook url: must be https")
