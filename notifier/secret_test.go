@@ -215,35 +215,58 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 			t.Fatalf("stored secret opened for another delivery id: %v", err)
 		}
 
-		for _, tc := range []struct {
-			name   string
-			box    *secretbox.Box
-			reason string
-		}{
-			{"wrong key", mustSecretBox(t, testOtherKey), "webhook secret: cannot decrypt (wrong HERALD_NOTIFIER_SECRET_KEY?)"},
-			{"no key", mustSecretBox(t, ""), "webhook secret is encrypted but HERALD_NOTIFIER_SECRET_KEY is not set"},
-		} {
-			runOnce(t, worker(tc.box))
-			got := get(t, row.ID)
-			if got.Status != delivery.StatusRETRYING || got.LastError != tc.reason {
-				t.Fatalf("%s: status %s, reason %q; want RETRYING, %q", tc.name, got.Status, got.LastError, tc.reason)
-			}
-			if got.Secret != row.Secret {
-				t.Fatalf("%s: stored secret changed to %q", tc.name, got.Secret)
-			}
-			if verified, refused := hook.requests(); len(verified)+len(refused) != 0 {
-				t.Fatalf("%s: the receiver got %d signed and %d unverifiable requests, want none", tc.name, len(verified), len(refused))
-			}
+		// A first attempt opens what the consumer sealed; under another key
+		// nothing is sent and the delivery retries with the reason.
+		runOnce(t, worker(mustSecretBox(t, testOtherKey)))
+		got := get(t, row.ID)
+		if want := "webhook secret: cannot decrypt (wrong HERALD_NOTIFIER_SECRET_KEY?)"; got.Status != delivery.StatusRETRYING || got.LastError != want {
+			t.Fatalf("wrong key: status %s, reason %q; want RETRYING, %q", got.Status, got.LastError, want)
+		}
+		if got.Secret != row.Secret {
+			t.Fatalf("wrong key: stored secret changed to %q", got.Secret)
+		}
+		if verified, refused := hook.requests(); len(verified)+len(refused) != 0 {
+			t.Fatalf("wrong key: the receiver got %d signed and %d unverifiable requests, want none", len(verified), len(refused))
 		}
 
 		runOnce(t, worker(box))
-		got := get(t, row.ID)
+		got = get(t, row.ID)
 		if got.Status != delivery.StatusSENT || got.Secret != "" {
 			t.Fatalf("with the right key: status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
 		}
 		verified, refused := hook.requests()
 		if len(verified) != 1 || verified[0] != row.ID.String() || len(refused) != 0 {
 			t.Fatalf("receiver verified %v, refused %v; want exactly delivery %s", verified, refused, row.ID)
+		}
+	})
+
+	// With no key the sealed value cannot be read: the first attempt retries
+	// and sends nothing; the retry's policy re-check then takes the user's
+	// current secret (stored plain, as configured) and sends it signed.
+	t.Run("no key: retries, then the re-check's secret sends", func(t *testing.T) {
+		row := insert(t, uid, hook.URL, "", delivery.StatusPENDING)
+		sealed, err := box.Seal(row.ID.String(), secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client.Delivery.UpdateOneID(row.ID).SetSecret(sealed).ExecX(ctx)
+		before, _ := hook.requests()
+		noKey := mustSecretBox(t, "")
+		runOnce(t, worker(noKey))
+		got := get(t, row.ID)
+		if want := "webhook secret is encrypted but HERALD_NOTIFIER_SECRET_KEY is not set"; got.Status != delivery.StatusRETRYING || got.LastError != want {
+			t.Fatalf("status %s, reason %q; want RETRYING, %q", got.Status, got.LastError, want)
+		}
+		if verified, refused := hook.requests(); len(verified) != len(before) || len(refused) != 0 {
+			t.Fatalf("the receiver got requests on the failed attempt: %v %v", verified, refused)
+		}
+		runOnce(t, worker(noKey))
+		if got := get(t, row.ID); got.Status != delivery.StatusSENT || got.Secret != "" {
+			t.Fatalf("retry: status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
+		}
+		verified, refused := hook.requests()
+		if n := countOf(verified, row.ID.String()); n != 1 || len(refused) != 0 {
+			t.Fatalf("receiver verified delivery %s %d times (want 1), refused %v", row.ID, n, refused)
 		}
 	})
 
@@ -299,6 +322,43 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		verified, refused := hook.requests()
 		if n := countOf(verified, row.ID.String()); n != 2 || len(refused) != 0 {
 			t.Fatalf("receiver verified delivery %s %d times (want 2: the 503 and the success), refused %v", row.ID, n, refused)
+		}
+	})
+
+	// A retry waits out its backoff; a user who rotates the secret meanwhile
+	// has a receiver that refuses the old signature (401, permanent). The
+	// retry re-checks the policy and signs with the new secret.
+	t.Run("retry after a rotation signs with the new secret", func(t *testing.T) {
+		current := us.setWebhook(t, uid, map[string]any{"rotateSecret": true})
+		row := insert(t, uid, hook.URL, current, delivery.StatusRETRYING)
+		rotated := us.setWebhook(t, uid, map[string]any{"rotateSecret": true})
+		hook.set(rotated, 0)
+		before, _ := hook.requests()
+		runOnce(t, worker(box))
+		got := get(t, row.ID)
+		if got.Status != delivery.StatusSENT {
+			t.Fatalf("status %s (%q), want SENT with the rotated secret", got.Status, got.LastError)
+		}
+		verified, refused := hook.requests()
+		if n := countOf(verified, row.ID.String()); n != 1 || len(verified) != len(before)+1 || len(refused) != 0 {
+			t.Fatalf("receiver verified delivery %s %d times (want 1), refused %v", row.ID, n, refused)
+		}
+	})
+
+	t.Run("retry for a user deleted meanwhile is skipped", func(t *testing.T) {
+		gone := us.register(t, "Gone", uniqueAddress("gone"), "", false, false)
+		h := newHookReceiver(t, "")
+		gs := us.setWebhook(t, gone, map[string]any{"url": h.URL})
+		h.set(gs, 0)
+		row := insert(t, gone, h.URL, gs, delivery.StatusRETRYING)
+		us.delete(t, gone)
+		runOnce(t, worker(box))
+		got := get(t, row.ID)
+		if got.Status != delivery.StatusSKIPPED || got.LastError != ReasonUserDeleted || got.Secret != "" {
+			t.Fatalf("status %s, reason %q, secret %q; want SKIPPED, %q, no secret", got.Status, got.LastError, got.Secret, ReasonUserDeleted)
+		}
+		if verified, refused := h.requests(); len(verified)+len(refused) != 0 {
+			t.Fatalf("receiver got requests for a deleted user: %v %v", verified, refused)
 		}
 	})
 

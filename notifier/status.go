@@ -24,9 +24,9 @@ var rowNext = map[delivery.Status][]delivery.Status{
 	delivery.StatusDEFERRED: {delivery.StatusSENDING, delivery.StatusFAILED, delivery.StatusSKIPPED},
 	delivery.StatusRETRYING: {delivery.StatusSENDING, delivery.StatusFAILED, delivery.StatusSKIPPED},
 	// SENDING → SENDING is a re-claim after the lease expired (a worker died).
-	// SENDING → DEFERRED hands a deferred row back unsent when its policy
+	// SENDING → DEFERRED or RETRYING hands a row back unsent when its policy
 	// re-check could not reach the users service (never published: the
-	// row's published status is still DEFERRED).
+	// row's published status is unchanged).
 	delivery.StatusSENDING: {delivery.StatusSENDING, delivery.StatusDEFERRED, delivery.StatusRETRYING, delivery.StatusSENT, delivery.StatusFAILED, delivery.StatusSKIPPED},
 }
 
@@ -95,8 +95,8 @@ type change struct {
 	// NextAttemptAt and Attempts, when set, are stored on the row.
 	NextAttemptAt *time.Time
 	Attempts      *int
-	// Release marks SENDING → DEFERRED: the claim is given back unused and
-	// nothing is published (the published status stays DEFERRED).
+	// Release marks SENDING → DEFERRED or RETRYING (the published status):
+	// the claim is given back unused and nothing is published.
 	Release bool
 }
 

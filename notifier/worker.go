@@ -228,7 +228,12 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		return nil
 	}
 	var refreshed bool
-	if w.Users != nil && d.PublicStatus == delivery.PublicStatusDEFERRED {
+	// A delivery that waited (quiet hours, or a retry's backoff) asks the
+	// users service again before it is sent: the user may have been deleted,
+	// switched the channel off, moved the address or rotated the webhook
+	// secret meanwhile (a receiver that switched to the new secret refuses
+	// the old signature, and 401 is permanent: the retry would be lost).
+	if w.Users != nil && (d.PublicStatus == delivery.PublicStatusDEFERRED || d.PublicStatus == delivery.PublicStatusRETRYING) {
 		skip, changed, err := w.recheck(withTraceParent(ctx, d.Traceparent), d, leaseUntil)
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -236,7 +241,7 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		case err != nil:
 			return w.release(ctx, d, err, log)
 		case skip != "":
-			return w.skipDeferred(ctx, d, skip, log)
+			return w.skipRechecked(ctx, d, skip, log)
 		}
 		refreshed = changed
 	}
@@ -352,8 +357,8 @@ func (w *Worker) record(ctx context.Context, what string, d *entnotifier.Deliver
 }
 
 // recheck asks the users service again, through w.Users (the consumer's
-// circuit breaker), whether a delivery deferred for quiet hours is still
-// wanted now that it is due. It returns the reason to skip it ("" = send),
+// circuit breaker), whether a delivery deferred for quiet hours or waiting
+// for its next attempt is still wanted now that it is due. It returns the reason to skip it ("" = send),
 // or an error when the users service cannot answer. A still-wanted delivery
 // takes the user's current address and secret (changed reports whether they
 // differ). Quiet hours are not applied again: the deferral already honoured
@@ -397,27 +402,33 @@ func (w *Worker) recheck(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 	return ReasonChannelOff, false, nil
 }
 
-// release hands a deferred delivery back unsent when its re-check could not
-// reach the users service: it stays DEFERRED (nothing is published, no
-// attempt is counted) and is tried again after a backoff. A users-service
-// outage pauses deferred deliveries; it never skips or sends them unchecked.
+// release hands a deferred or retrying delivery back unsent when its
+// re-check could not reach the users service: it keeps its published status
+// (nothing is published, no attempt is counted) and is tried again after a
+// backoff. A users-service outage pauses such deliveries; it never skips or
+// sends them unchecked.
 func (w *Worker) release(ctx context.Context, d *entnotifier.Delivery, cause error, log *slog.Logger) error {
 	next := w.now().Add(w.Backoff.Delay(1))
 	attempts := d.Attempts - 1 // the claim counted an attempt that was not made
 	reason := truncate("policy re-check: "+cause.Error(), 2000)
-	c := change{To: delivery.StatusDEFERRED, Release: true, NextAttemptAt: &next, Attempts: &attempts,
+	to := delivery.StatusDEFERRED
+	if d.PublicStatus == delivery.PublicStatusRETRYING {
+		to = delivery.StatusRETRYING
+	}
+	c := change{To: to, Release: true, NextAttemptAt: &next, Attempts: &attempts,
 		Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
 	ok, err := w.record(ctx, "release", d, c, w.now())
 	if err != nil || !ok {
 		return err
 	}
-	log.Warn("deferred delivery held: users service unavailable for its policy re-check", "next_attempt_at", next, "error", cause)
+	log.Warn("delivery held: users service unavailable for its policy re-check", "status", d.PublicStatus, "next_attempt_at", next, "error", cause)
 	return nil
 }
 
-// skipDeferred records SKIPPED for a deferred delivery the re-check ruled
-// out (user deleted, channel switched off, ...). No attempt was made.
-func (w *Worker) skipDeferred(ctx context.Context, d *entnotifier.Delivery, reason string, log *slog.Logger) error {
+// skipRechecked records SKIPPED for a deferred or retrying delivery the
+// re-check ruled out (user deleted, channel switched off, ...). No attempt
+// was made this time.
+func (w *Worker) skipRechecked(ctx context.Context, d *entnotifier.Delivery, reason string, log *slog.Logger) error {
 	attempts := d.Attempts - 1
 	c := change{To: delivery.StatusSKIPPED, Reason: reason, Attempt: attempts, Attempts: &attempts,
 		Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
@@ -429,7 +440,7 @@ func (w *Worker) skipDeferred(ctx context.Context, d *entnotifier.Delivery, reas
 		log.Warn("skip dropped: the claim expired and the row was claimed again")
 		return nil
 	}
-	log.Info("deferred delivery skipped after its policy re-check", "reason", reason)
+	log.Info("delivery skipped after its policy re-check", "status", d.PublicStatus, "reason", reason)
 	return nil
 }
 
