@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -129,6 +131,8 @@ type testRouter struct {
 	done chan error
 	stop context.CancelFunc
 	logs *syncBuffer
+
+	stopOnce sync.Once
 }
 
 type syncBuffer struct {
@@ -187,20 +191,47 @@ func startRouterWith(t testing.TB, cfg Config, deps Deps) *testRouter {
 		t.Fatal("router did not listen within 30s")
 	}
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-tr.done:
-			if err != nil {
-				t.Errorf("router.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("router did not stop within 30s")
-		}
+		tr.shutdown(t)
 		if t.Failed() {
 			t.Logf("router logs:\n%s", tr.logs.String())
 		}
 	})
 	return tr
+}
+
+// stopWithin bounds the wait for Run to return once its context is
+// canceled.
+const stopWithin = 30 * time.Second
+
+// shutdown cancels Run and waits for it to return; it reports Run's error,
+// or, when Run does not return within stopWithin, every goroutine's stack
+// (so a hang shows where it hangs). A second call does nothing: a test may
+// stop the router itself before its cleanup runs.
+func (tr *testRouter) shutdown(t testing.TB) {
+	t.Helper()
+	tr.stopOnce.Do(func() {
+		tr.stop()
+		select {
+		case err := <-tr.done:
+			if err != nil {
+				t.Errorf("router.Run: %v", err)
+			}
+		case <-time.After(stopWithin):
+			t.Errorf("router did not stop within %s; goroutines:\n%s", stopWithin, allStacks())
+		}
+	})
+}
+
+// allStacks returns the stacks of all goroutines.
+func allStacks() []byte {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // waitReady polls /healthz until the supergraph is composed.

@@ -78,6 +78,9 @@ type reloader struct {
 	client *http.Client
 	hub    *subscription.Hub
 	logger *slog.Logger
+	// engineCtx bounds the engines the reloader installs (see Run); nil
+	// means the context of the round.
+	engineCtx context.Context
 	// last fingerprints the input of the last round that composed (or
 	// failed to compose); empty until the first round, which always swaps,
 	// so a change between start-up and the first round cannot be missed.
@@ -86,13 +89,14 @@ type reloader struct {
 }
 
 // watchSupergraph starts reloading as rc asks (nothing when it asks for
-// nothing) and returns the function that stops it and waits.
-func watchSupergraph(ctx context.Context, cfg Config, rc ReloadConfig, h *handler, client *http.Client, hub *subscription.Hub, logger *slog.Logger) (stop func()) {
+// nothing) and returns the function that stops it and waits. Rounds stop
+// with ctx; the engines they install live until engineCtx ends.
+func watchSupergraph(ctx, engineCtx context.Context, cfg Config, rc ReloadConfig, h *handler, client *http.Client, hub *subscription.Hub, logger *slog.Logger) (stop func()) {
 	if rc.Interval <= 0 && rc.Trigger == nil {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &reloader{cfg: cfg, h: h, client: client, hub: hub, logger: logger}
+	r := &reloader{cfg: cfg, h: h, client: client, hub: hub, logger: logger, engineCtx: engineCtx}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -136,7 +140,11 @@ func (r *reloader) reload(ctx context.Context) bool {
 	// Requests that loaded the old engine keep it until they finish; the
 	// old engine's resolver (subscriptions started on it) lives on until
 	// the router stops.
-	if err := installEngine(ctx, r.cfg, r.h, rc, r.client, r.hub); err != nil {
+	engineCtx := r.engineCtx
+	if engineCtx == nil {
+		engineCtx = ctx
+	}
+	if err := installEngine(engineCtx, r.cfg, r.h, rc, r.client, r.hub); err != nil {
 		r.logger.Error("supergraph reload failed: keeping the current supergraph", "err", err)
 		return false
 	}

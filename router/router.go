@@ -56,9 +56,22 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
+	// The engines' resolvers must outlive every subscription, so they get
+	// a context of their own that ends only after subs.Wait: a
+	// graphql-go-tools (rc.231) subscription whose stream ends unregisters
+	// itself with an unconditional send to its resolver's event loop
+	// (Resolver.ResolveGraphQLSubscription, after the wait for
+	// completion), and that loop stops for good when the resolver's
+	// context ends. Ending both with ctx let a subscription whose client
+	// left just as the router stopped block on that send forever, and Run
+	// with it (its transport waits for the operation, subs.Wait for the
+	// transport). The subscriptions themselves still end with ctx (the
+	// subscription server's stream contexts).
+	engineCtx, stopEngines := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		cancel()
 		subs.Wait() // hijacked WebSocket connections are not drained by the HTTP server
+		stopEngines()
 	}()
 	m := newMetrics(cfg.MetricsMaxOperations, subs)
 	client := newInstrumentedSubgraphClient(cfg, m)
@@ -72,7 +85,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	go func() {
 		rc, err := loadSupergraph(ctx, cfg, client, logger)
 		if err == nil {
-			err = installEngine(ctx, cfg, h, rc, client, subs.Hub())
+			err = installEngine(engineCtx, cfg, h, rc, client, subs.Hub())
 		}
 		if err == nil {
 			logger.Info("router ready", "addr", cfg.Addr)
@@ -95,7 +108,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		<-setupErr
 		return err
 	}
-	defer watchSupergraph(ctx, cfg, cfg.Reload, h, client, subs.Hub(), logger)()
+	defer watchSupergraph(ctx, engineCtx, cfg, cfg.Reload, h, client, subs.Hub(), logger)()
 	return <-serveErr
 }
 

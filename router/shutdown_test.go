@@ -1,0 +1,83 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/stream"
+)
+
+// Run returns promptly when it is stopped while subscribers are leaving:
+// clients close their WebSocket connections and SSE streams at the moment
+// the router's context ends, so the engine sees subscriptions end for both
+// reasons at once. Every round starts a router with many live
+// subscriptions (one stream trigger each), drops all their clients and
+// stops the router at once; Run must return within the harness's bound
+// (which otherwise prints every goroutine's stack).
+func TestRunStopsWhileSubscribersLeave(t *testing.T) {
+	const (
+		rounds     = 4
+		conns      = 4  // WebSocket connections per round
+		perConn    = 40 // subscriptions per WebSocket connection
+		sseStreams = 20
+	)
+	var open func(t *testing.T) stream.Broker
+	for _, be := range subscriptionBackends {
+		if be.name == "nats" {
+			open = be.open
+		}
+	}
+	broker := open(t)
+	users, orders := newUsersFake(t), newOrderEntitiesFake(t)
+	for round := range rounds {
+		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
+			cfg := testConfig(Subgraph{Name: "users", URL: users.URL()},
+				Subgraph{Name: "orders", URL: orders.URL()}, builtinNotifications())
+			cfg.Subscriptions.Topic = uniqueTopic(t)
+			tr, srv := startSubscriptionRouter(t, cfg, broker)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			sseCtx, leaveSSE := context.WithCancel(ctx)
+			defer leaveSSE()
+			var clients []*wsClient
+			n := 0
+			for range conns {
+				ws := dialWS(t, ctx, tr.url)
+				clients = append(clients, ws)
+				for range perConn {
+					// A filter of its own: one engine trigger per subscription.
+					ws.subscribe(fmt.Sprint("s", n), statusQuery, map[string]any{"orderId": fmt.Sprint("o-", n)})
+					n++
+				}
+			}
+			for range sseStreams {
+				sseSubscribe(t, sseCtx, http.MethodPost, tr.url, statusQuery, map[string]any{"orderId": fmt.Sprint("o-", n)})
+				n++
+			}
+			waitWatchers(t, srv, n)
+
+			for _, ws := range clients {
+				ws.c.CloseNow()
+			}
+			leaveSSE()
+			// Stop while the engine is removing them: once the first has
+			// ended, the others are on their way.
+			deadline := time.Now().Add(30 * time.Second)
+			for srv.Stats().Active == int64(n) {
+				if time.Now().After(deadline) {
+					t.Fatal("no subscription ended within 30s of its client leaving")
+				}
+				runtime.Gosched()
+			}
+			tr.shutdown(t)
+		})
+		if t.Failed() {
+			return
+		}
+	}
+}
