@@ -30,6 +30,9 @@ type DB struct {
 	Driver  *entsql.Driver
 }
 
+// maxOpenPostgres caps a service's PostgreSQL connections.
+const maxOpenPostgres = 20
+
 // Open connects and pings. For SQLite, dsn is a file path (its folder is
 // created) or a full "file:" DSN; foreign keys, WAL and a busy timeout are
 // switched on because ent and concurrent workers rely on them.
@@ -44,7 +47,13 @@ func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 		sqlDB, err = sql.Open("pgx", dsn)
 		entDial = dialect.Postgres
 		if err == nil {
-			sqlDB.SetMaxOpenConns(20)
+			// database/sql keeps only 2 idle connections by default: with a
+			// consumer per partition, delivery workers and relays sharing the
+			// pool, every connection beyond that was closed on release and
+			// dialled again (a PostgreSQL backend forked per transaction).
+			// Idle ones are kept up to the cap and retired after a while.
+			sqlDB.SetMaxOpenConns(maxOpenPostgres)
+			sqlDB.SetMaxIdleConns(maxOpenPostgres)
 			sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		}
 	case SQLite:
