@@ -265,11 +265,21 @@ func (c *Consumer) deadLetter(ctx context.Context, m stream.Message, reason erro
 			headers = append(headers, h)
 		}
 	}
+	at := c.now().Format(time.RFC3339Nano)
 	headers = append(headers,
 		stream.Header{Key: events.HeaderDeadLetterReason, Value: truncate(reason.Error(), 2000)},
 		stream.Header{Key: HeaderDeadLetterTopic, Value: m.Topic},
-		stream.Header{Key: HeaderDeadLetterAt, Value: c.now().Format(time.RFC3339Nano)},
+		stream.Header{Key: HeaderDeadLetterAt, Value: at},
 	)
+	if id := m.Header(events.HeaderID); id != "" {
+		// A replayed event that fails again comes back here under the same
+		// ce_id, possibly within JetStream's duplicate window of its first
+		// dead-lettering: deduplicated by ce_id it would be acknowledged and
+		// dropped, and lost. Each dead-lettering has its own id (a retry of
+		// this publish after a crash may leave a second copy on the
+		// dead-letter topic; replay and the inbox absorb it).
+		headers = append(headers, stream.Header{Key: stream.DedupHeader, Value: id + "/dlq/" + at})
+	}
 	dlq := stream.Message{Topic: m.Topic + events.DeadLetterSuffix, Key: m.Key, Headers: headers, Value: m.Value}
 	if err := c.DLQ.Publish(ctx, dlq); err != nil {
 		return fmt.Errorf("dead-letter message from %s: %w", m.Topic, err)

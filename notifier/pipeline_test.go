@@ -337,14 +337,29 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	}
 	stop()
 
-	// The fix is deployed; replay the dead letters.
+	// A replay before the fix: the event fails again and must come back to
+	// the dead-letter topic (on NATS, within the duplicate window of its
+	// first dead-lettering, under the same ce_id).
+	stop, base = startRunDeps(t, cfg, Deps{Broker: broker, Render: broken})
+	group := uniqueName("replay")
+	n, err := ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group, Idle: 5 * time.Second}, testLogger(t))
+	if err != nil || n != 1 {
+		t.Fatalf("ReplayDLQ before the fix = %d, %v; want 1", n, err)
+	}
+	waitFor(t, "the replayed poison dead-lettered again", func() bool {
+		_, metrics := httpGet(t, base+"/metrics")
+		return metricValue(metrics, MetricDeadLetters, `topic="`+cfg.Topic+`"`) == 1
+	})
+	stop()
+
+	// The fix is deployed; replay the dead letters. The same group finds
+	// only the one dead-lettered again.
 	stop, _ = startRunDeps(t, cfg, Deps{Broker: broker})
 	defer stop()
 	if _, err := time.Parse(time.RFC3339Nano, dl.Header(HeaderDeadLetterAt)); err != nil {
 		t.Fatal(err)
 	}
-	group := uniqueName("replay")
-	n, err := ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group, Idle: 5 * time.Second}, testLogger(t))
+	n, err = ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group, Idle: 5 * time.Second}, testLogger(t))
 	if err != nil || n != 1 {
 		t.Fatalf("ReplayDLQ = %d, %v; want 1", n, err)
 	}
