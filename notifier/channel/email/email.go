@@ -244,35 +244,51 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 	if err := ctx.Err(); err != nil {
 		return channel.Result{}, channel.Transient(fmt.Errorf("smtp send: %w", err))
 	}
-	conn, reused, err := s.take(ctx)
+	rc, reused, err := s.take(ctx)
 	if err != nil {
 		return channel.Result{}, classify(fmt.Errorf("smtp dial %s: %w", s.cfg.Addr, err))
 	}
-	sendErr := s.client.SendWithSMTPClient(conn, msg)
-	if sendErr != nil && reused && !msg.IsDelivered() && closedWhileIdle(sendErr) {
-		s.discard(conn)
+	cut, sendErr := s.sendOn(ctx, rc, msg)
+	if sendErr != nil && reused && !cut && !msg.IsDelivered() && closedWhileIdle(sendErr) {
+		s.discard(rc.c)
 		s.logger.Debug("smtp connection closed by the relay while idle; dialling again", "error", sendErr)
-		if conn, err = s.dial(ctx); err != nil {
+		if rc, err = s.dial(ctx); err != nil {
 			return channel.Result{}, classify(fmt.Errorf("smtp dial %s: %w", s.cfg.Addr, err))
 		}
-		sendErr = s.client.SendWithSMTPClient(conn, msg)
+		cut, sendErr = s.sendOn(ctx, rc, msg)
 	}
 	switch {
+	case sendErr == nil && cut:
+		// Accepted just as the context cut the connection.
+		s.discard(rc.c)
 	case sendErr == nil:
-		s.put(conn)
+		s.put(rc)
 	case msg.IsDelivered():
 		// The relay answered 250 to DATA; only the RSET that follows failed.
 		// Reporting an error would resend an accepted message.
 		s.logger.Debug("smtp error after the message was accepted", "error", sendErr)
-		s.discard(conn)
+		s.discard(rc.c)
 		sendErr = nil
 	default:
-		s.discard(conn)
+		s.discard(rc.c)
 	}
 	if sendErr != nil {
 		return channel.Result{}, classify(fmt.Errorf("smtp send to %s: %w", logging.MaskEmail(m.Recipient), sendErr))
 	}
 	return channel.Result{ProviderID: s.MessageID(m.DeliveryID)}, nil
+}
+
+// sendOn runs one SMTP conversation on rc. go-mail honours ctx only while
+// dialling, so ctx ending (the worker's lease) cuts the TCP connection
+// instead: a send never outlives the claim on its delivery, after which
+// another worker could send the same row. cut reports that it did.
+func (s *Sender) sendOn(ctx context.Context, rc relayConn, msg *gomail.Msg) (cut bool, err error) {
+	stop := func() bool { return true }
+	if rc.raw != nil {
+		stop = context.AfterFunc(ctx, func() { _ = rc.raw.SetDeadline(time.Unix(1, 0)) })
+	}
+	err = s.client.SendWithSMTPClient(rc.c, msg)
+	return !stop(), err
 }
 
 // classify marks SMTP 5xx replies as permanent; anything else (connection,

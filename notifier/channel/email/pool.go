@@ -38,8 +38,16 @@ const maxIdle = 8
 // first.
 const DefaultIdleTimeout = 30 * time.Second
 
+// relayConn is one relay connection: go-mail's client and the TCP
+// connection under it, which can be cut while a command waits for its
+// reply (the client's own Close takes a lock that command holds).
+type relayConn struct {
+	c   *smtp.Client
+	raw net.Conn
+}
+
 type idleConn struct {
-	c     *smtp.Client
+	rc    relayConn
 	since time.Time
 	timer *time.Timer
 }
@@ -62,7 +70,7 @@ func (s *Sender) idleTimeout() time.Duration {
 }
 
 // take returns an idle connection (reused = true) or dials a new one.
-func (s *Sender) take(ctx context.Context) (c *smtp.Client, reused bool, err error) {
+func (s *Sender) take(ctx context.Context) (rc relayConn, reused bool, err error) {
 	for {
 		s.pool.mu.Lock()
 		n := len(s.pool.idle)
@@ -76,23 +84,29 @@ func (s *Sender) take(ctx context.Context) (c *smtp.Client, reused bool, err err
 		s.pool.mu.Unlock()
 		if time.Since(ic.since) >= s.idleTimeout() {
 			// Its timer is about to fire; do not race the relay's timeout.
-			s.quit(ic.c)
+			s.quit(ic.rc.c)
 			continue
 		}
 		// The deadline set for the previous message may have passed while
 		// it was idle; NOOP would then fail for a healthy connection.
-		if err := ic.c.UpdateDeadline(s.cfg.Timeout); err != nil {
-			s.quit(ic.c)
+		if err := ic.rc.c.UpdateDeadline(s.cfg.Timeout); err != nil {
+			s.quit(ic.rc.c)
 			continue
 		}
-		return ic.c, true, nil
+		return ic.rc, true, nil
 	}
-	c, err = s.dial(ctx)
-	return c, false, err
+	rc, err = s.dial(ctx)
+	return rc, false, err
 }
 
-func (s *Sender) dial(ctx context.Context) (*smtp.Client, error) {
-	return s.client.DialToSMTPClientWithContext(ctx)
+// rawConnKey carries, through go-mail's dial, where dialContext records the
+// TCP connection it made.
+type rawConnKey struct{}
+
+func (s *Sender) dial(ctx context.Context) (relayConn, error) {
+	var raw net.Conn
+	c, err := s.client.DialToSMTPClientWithContext(context.WithValue(ctx, rawConnKey{}, &raw))
+	return relayConn{c: c, raw: raw}, err
 }
 
 // dialContext is the TCP dialer of every relay connection (counted, so
@@ -100,20 +114,24 @@ func (s *Sender) dial(ctx context.Context) (*smtp.Client, error) {
 func (s *Sender) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	s.dials.Add(1)
 	var d net.Dialer
-	return d.DialContext(ctx, network, addr)
+	conn, err := d.DialContext(ctx, network, addr)
+	if p, ok := ctx.Value(rawConnKey{}).(*net.Conn); ok && err == nil {
+		*p = conn
+	}
+	return conn, err
 }
 
 // put returns a healthy connection after a successful send, or closes it
 // when reuse is off, the pool is full or the sender is closed.
-func (s *Sender) put(c *smtp.Client) {
+func (s *Sender) put(rc relayConn) {
 	timeout := s.idleTimeout()
 	s.pool.mu.Lock()
-	if s.pool.closed || timeout <= 0 || len(s.pool.idle) >= maxIdle || !c.HasConnection() {
+	if s.pool.closed || timeout <= 0 || len(s.pool.idle) >= maxIdle || !rc.c.HasConnection() {
 		s.pool.mu.Unlock()
-		s.quit(c)
+		s.quit(rc.c)
 		return
 	}
-	ic := &idleConn{c: c, since: time.Now()}
+	ic := &idleConn{rc: rc, since: time.Now()}
 	ic.timer = time.AfterFunc(timeout, func() { s.expire(ic) })
 	s.pool.idle = append(s.pool.idle, ic)
 	s.pool.mu.Unlock()
@@ -127,7 +145,7 @@ func (s *Sender) expire(ic *idleConn) {
 		if x == ic {
 			s.pool.idle = append(s.pool.idle[:i], s.pool.idle[i+1:]...)
 			s.pool.mu.Unlock()
-			s.quit(ic.c)
+			s.quit(ic.rc.c)
 			return
 		}
 	}
@@ -171,7 +189,7 @@ func (s *Sender) Close() error {
 	}
 	s.pool.mu.Unlock()
 	for _, ic := range idle {
-		s.quit(ic.c)
+		s.quit(ic.rc.c)
 	}
 	return nil
 }

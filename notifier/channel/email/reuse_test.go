@@ -3,6 +3,7 @@ package email
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -212,6 +213,9 @@ type relayScript struct {
 	// stored but the connection closes before the 250 after DATA: the
 	// client cannot know it was accepted.
 	dropAt int64
+	// stallAfterData never answers the end of the data: the client waits
+	// for its 250 until something closes the connection.
+	stallAfterData bool
 
 	conns, messages, quits atomic.Int64
 }
@@ -262,6 +266,10 @@ func (rs *relayScript) serve(c net.Conn) {
 				}
 			}
 			if rs.messages.Add(1) == rs.dropAt {
+				return
+			}
+			if rs.stallAfterData {
+				_, _ = io.Copy(io.Discard, r) // until the client closes
 				return
 			}
 			say("250 queued")
@@ -379,6 +387,32 @@ func TestSendReuseEdges(t *testing.T) {
 			t.Errorf("a closed sender pooled a connection")
 		}
 		waitFor(t, "the second QUIT", func() bool { return rs.quits.Load() == 2 })
+	})
+	// The context carries the worker's lease; go-mail's own timeout (here
+	// ten minutes) would let the conversation outlive it, and another
+	// worker could then send the same delivery.
+	t.Run("context ends mid-conversation: the connection is closed", func(t *testing.T) {
+		rs := &relayScript{stallAfterData: true}
+		s := scriptSender(t, rs.start(t), func(c *Config) { c.Timeout = 10 * time.Minute })
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Send(ctx, orderMessage(t, "ada@example.com"))
+			done <- err
+		}()
+		waitFor(t, "the relay to have the data", func() bool { return rs.messages.Load() == 1 })
+		cancel()
+		select {
+		case err := <-done:
+			if err == nil || channel.IsPermanent(err) {
+				t.Fatalf("send cut by its context: err = %v, want transient", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Send did not return after its context ended")
+		}
+		if n := s.idleCount(); n != 0 {
+			t.Errorf("the cut connection was pooled (%d idle)", n)
+		}
 	})
 	t.Run("cancelled context: nothing sent", func(t *testing.T) {
 		rs := &relayScript{}
