@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -359,6 +360,46 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		}
 		if verified, refused := h.requests(); len(verified)+len(refused) != 0 {
 			t.Fatalf("receiver got requests for a deleted user: %v %v", verified, refused)
+		}
+	})
+
+	// A shutdown that begins while a send is in flight lets it finish and
+	// records it: cut off, the receiver would have the request but the row
+	// would be sent again once its lease expired.
+	t.Run("shutdown during a send: finished and recorded once", func(t *testing.T) {
+		arrived, release := make(chan struct{}), make(chan struct{})
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				close(arrived)
+			}
+			<-release
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		t.Cleanup(srv.Close)
+		row := insert(t, uid, srv.URL+"/hook", "whsec_in_flight", delivery.StatusPENDING)
+		clock = clock.Add(time.Hour)
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := worker(box).RunOnce(wctx)
+			done <- err
+		}()
+		select {
+		case <-arrived:
+		case <-time.After(60 * time.Second):
+			t.Fatal("the webhook request never arrived")
+		}
+		stop() // SIGTERM while the receiver holds the request
+		close(release)
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+		if got := get(t, row.ID); got.Status != delivery.StatusSENT {
+			t.Fatalf("status %s (%q), want SENT: the send was cut by the shutdown", got.Status, got.LastError)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Fatalf("receiver got %d requests, want 1", n)
 		}
 	})
 

@@ -258,7 +258,11 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		// it), a corrupt value fails.
 		sendErr = err
 	} else {
-		sendCtx, cancel := context.WithDeadline(ctx, leaseUntil)
+		// Shutdown does not cut a send in flight: a relay or receiver that
+		// already has the message would get it again after the lease
+		// expires. The lease alone bounds it, so no other worker can send
+		// this row meanwhile.
+		sendCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leaseUntil)
 		res, sendErr = sender.Send(sendCtx, messageOf(d, secret))
 		cancel()
 		w.Metrics.sendDuration(string(d.Channel), sendErr, time.Since(start))
