@@ -511,7 +511,6 @@ func replay(t *testing.T, ctx context.Context, s *stack) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	env := s.Env("notifier")
-	env = append(env, fmt.Sprintf("HERALD_HTTP_ADDR=127.0.0.1:%d", freePort(t)))
 	args := []string{"dlq", "replay"}
 	if strings.Contains(detectNotifier(t).replayUsage, "-idle") {
 		args = append(args, "-idle", "3s") // stop soon once the dead letters are read

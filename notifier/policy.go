@@ -36,7 +36,6 @@ const (
 	ReasonChannelOff         = "channel switched off"
 	ReasonCategoryOff        = "category switched off"
 	ReasonOptedOut           = "opted out of this category on this channel"
-	ReasonUserGone           = "user deleted or unknown"
 	// ReasonUserDeleted skips a deferred delivery whose user was deleted
 	// before its quiet hours ended.
 	ReasonUserDeleted = "user deleted"

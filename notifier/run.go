@@ -69,10 +69,6 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		// relay's get a QUIT). Senders passed in belong to the caller.
 		defer closeSenders(senders, logger)
 	}
-	render := deps.Render
-	if render == nil {
-		render = RenderLocalized
-	}
 	available := map[string]bool{}
 	for name, s := range senders {
 		available[name] = s != nil
@@ -159,7 +155,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	consumer := &Consumer{
 		DB: client, Users: guarded, DLQ: pub, Status: status, Available: available,
-		Render: render, Metrics: metrics, Published: relay.Notify, Secrets: secrets,
+		Render: deps.Render, Metrics: metrics, Published: relay.Notify, Secrets: secrets,
 		Logger: logger.With("component", "consumer"),
 		Wake: func() {
 			for _, w := range ws {

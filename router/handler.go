@@ -34,7 +34,6 @@ import (
 type handler struct {
 	logger  *slog.Logger
 	cfg     Config
-	maxBody int64
 	engine  atomic.Pointer[executor]
 	mux     *http.ServeMux
 	root    http.Handler // mux behind the CORS policy
@@ -57,7 +56,7 @@ func newRouterHandler(logger *slog.Logger, cfg Config, subs *subscription.Server
 	if m == nil {
 		m = newMetrics(cfg.MetricsMaxOperations, subs)
 	}
-	h := &handler{logger: logger, cfg: cfg, maxBody: cfg.MaxRequestBytes, mux: http.NewServeMux(), subs: subs,
+	h := &handler{logger: logger, cfg: cfg, mux: http.NewServeMux(), subs: subs,
 		metrics: m, cors: newCORSPolicy(cfg.CORSOrigins), forward: canonicalHeaders(cfg.ForwardHeaders)}
 	if !cfg.DisableAPQ {
 		h.apq = newAPQStore(cfg.APQCacheBytes)
@@ -141,7 +140,7 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = r.WithContext(withOutbound(r.Context(), r.Header, h.forward))
-		h.subs.ServeWS(w, r, h.currentEngine, h.maxBody)
+		h.subs.ServeWS(w, r, h.currentEngine, h.cfg.MaxRequestBytes)
 		return
 	}
 	// A browser opening /graphql gets the playground rather than an error.
@@ -184,15 +183,16 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 
 	// The timeout covers the whole request; a subscription over SSE is a
 	// stream and is not bounded by it.
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+	octx := withOutbound(r.Context(), r.Header, h.forward)
+	ctx, cancel := context.WithTimeout(octx, h.cfg.RequestTimeout)
 	defer cancel()
 	out := getBuffer()
 	defer putBuffer(out)
 	start := time.Now()
-	res := h.run(withOutbound(ctx, r.Header, h.forward), r, eng, &req, pq, out, true)
+	res := h.run(ctx, r, eng, &req, pq, out, true)
 	if res.sse {
 		cancel()
-		h.subs.ServeSSE(w, r.WithContext(withOutbound(r.Context(), r.Header, h.forward)), parsedOperation{x: eng, op: res.op}, &req)
+		h.subs.ServeSSE(w, r.WithContext(octx), parsedOperation{x: eng, op: res.op}, &req)
 		return
 	}
 	h.metrics.request(res.label, start, res.status == http.StatusOK && !bytes.HasPrefix(out.Bytes(), errorsPrefix))
@@ -483,13 +483,13 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, body *bytes.B
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
 		return nil, &errorResponse{http.StatusUnsupportedMediaType, apperr.BadUserInput, "the request body must be application/json"}
 	}
-	if r.ContentLength > h.maxBody {
-		return nil, tooLarge(h.maxBody)
+	if r.ContentLength > h.cfg.MaxRequestBytes {
+		return nil, tooLarge(h.cfg.MaxRequestBytes)
 	}
-	if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody)); err != nil {
+	if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, tooLarge(h.maxBody)
+			return nil, tooLarge(h.cfg.MaxRequestBytes)
 		}
 		return nil, &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "could not read the request body"}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/heraldhq/herald/internal/testenv"
 )
 
 // services in start order: each one's dependencies come before it.
@@ -62,13 +63,13 @@ type stack struct {
 // and waits for each /healthz. Stop it with stop.
 func startStack(ctx context.Context, c stackConfig) (*stack, error) {
 	s := &stack{Services: map[string]*service{}, TopicOrderCreated: "pb" + c.RunID + ".OrderCreated"}
+	picked, err := testenv.FreePorts(len(services))
+	if err != nil {
+		return nil, err
+	}
 	ports := map[string]int{}
-	for _, n := range services {
-		p, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		ports[n] = p
+	for i, n := range services {
+		ports[n] = picked[i]
 	}
 	url := func(n, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", ports[n], path) }
 	common := map[string]string{
@@ -233,13 +234,4 @@ func tailFile(path string, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/bench/router/subgraphs"
+	"github.com/heraldhq/herald/internal/testenv"
 )
 
 // buildRouter compiles ./cmd/router into dir.
@@ -108,11 +108,11 @@ type routerProc struct {
 // startRouter runs bin on a free loopback port against set and waits until
 // /healthz answers 200 (the supergraph is loaded).
 func startRouter(ctx context.Context, bin, logPath string, set *subgraphs.Set, supergraph string) (*routerProc, error) {
-	port, err := freePort()
+	ports, err := testenv.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	cmd := exec.Command(bin)
 	cmd.Env = append(baseEnv(),
 		"HERALD_HTTP_ADDR="+addr,
@@ -179,13 +179,4 @@ func (p *routerProc) stop() error {
 		<-p.done
 		return errors.New("router did not stop within 15s of SIGTERM: killed")
 	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -165,14 +165,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return orders.Run(ctx, ordersCfg, orders.Deps{Logger: logger.With("part", "orders"), Broker: broker})
 	})
 	start("notifier", func(ctx context.Context) error {
-		// The same channel wiring as cmd/notifier: email, webhook, and SMS
-		// once a provider is configured; emails from the per-locale templates.
-		nlog := logger.With("part", "notifier")
-		senders, err := notifierCfg.Channels.Senders(nlog)
-		if err != nil {
-			return fmt.Errorf("channels: %w", err)
-		}
-		return notifier.Run(ctx, notifierCfg, notifier.Deps{Logger: nlog, Broker: broker, Senders: senders, Render: notifier.RenderLocalized})
+		// Run builds the channel senders from the config (and closes them).
+		return notifier.Run(ctx, notifierCfg, notifier.Deps{Logger: logger.With("part", "notifier"), Broker: broker})
 	})
 	start("router", func(ctx context.Context) error {
 		return router.Run(ctx, routerCfg, router.Deps{Logger: logger.With("part", "router"), Broker: broker})

@@ -79,12 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return 1
 	}
 	defer broker.Close()
-	senders, err := cfg.Channels.Senders(logger)
-	if err != nil {
-		logger.Error("channels", "err", err.Error())
-		return 1
-	}
-	deps := notifier.Deps{Logger: logger, Broker: broker, Senders: senders, Render: notifier.RenderLocalized}
+	// Run builds the channel senders (and closes them after the workers).
+	deps := notifier.Deps{Logger: logger, Broker: broker}
 	if err := notifier.Run(ctx, cfg, deps); err != nil {
 		logger.Error("notifier stopped", "err", err.Error())
 		return 1

@@ -137,7 +137,7 @@ func (k *KafkaBroker) configure() error {
 	if err := os.MkdirAll(k.LogDir, 0o755); err != nil {
 		return err
 	}
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func StartMailpit(ctx context.Context) (*MailpitServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, err
 	}

@@ -161,7 +161,7 @@ func StartPostgres(ctx context.Context) (*PostgresServer, error) {
 		return fail(fmt.Errorf("initdb: %w: %s", err, strings.TrimSpace(string(out))))
 	}
 
-	ports, err := freePorts(1)
+	ports, err := FreePorts(1)
 	if err != nil {
 		return fail(err)
 	}

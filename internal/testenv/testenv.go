@@ -214,11 +214,11 @@ func sweepOrphans(base string) {
 	})
 }
 
-// freePorts asks the kernel for n distinct free loopback TCP ports, holding
+// FreePorts asks the kernel for n distinct free loopback TCP ports, holding
 // each open until all are picked so that two of them cannot be the same.
 // Another process may still take one before the server binds it; servers
 // that can bind ":0" themselves (NATS) do so instead.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

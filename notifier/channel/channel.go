@@ -78,12 +78,6 @@ type Sender interface {
 	Send(ctx context.Context, m Message) (Result, error)
 }
 
-// SenderFunc adapts a function to Sender.
-type SenderFunc func(ctx context.Context, m Message) (Result, error)
-
-// Send calls f.
-func (f SenderFunc) Send(ctx context.Context, m Message) (Result, error) { return f(ctx, m) }
-
 // Error is a classified send failure.
 type Error struct {
 	Permanent  bool
@@ -129,10 +123,6 @@ func WithRetryAfter(err error, d time.Duration) error {
 	return &Error{Err: err, RetryAfter: d}
 }
 
-// permanentReporter lets error types outside this package (e.g. the SMTP
-// sender's) take part in the classification.
-type permanentReporter interface{ PermanentFailure() bool }
-
 // IsPermanent reports whether err is a permanent failure. Errors that are
 // not classified, timeouts and cancellations are transient.
 func IsPermanent(err error) bool {
@@ -142,10 +132,6 @@ func IsPermanent(err error) bool {
 	var ce *Error
 	if errors.As(err, &ce) {
 		return ce.Permanent
-	}
-	var pr permanentReporter
-	if errors.As(err, &pr) {
-		return pr.PermanentFailure()
 	}
 	return false
 }

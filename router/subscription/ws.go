@@ -312,7 +312,6 @@ func (cn *wsConn) pump(ctx context.Context, id string, sub *wsSub, eng Engine, r
 				}
 			}
 			if cn.ctx.Err() == nil {
-				idJSON, _ := json.Marshal(id)
 				cn.send(append(append([]byte(`{"id":`), idJSON...), `,"type":"complete"}`...))
 			}
 			return
