@@ -16,31 +16,10 @@ import (
 // users-service lookups of an order join the trace that created it.
 func traceParent(s string) string {
 	s = strings.TrimSpace(s)
-	parts := strings.Split(s, "-")
-	if len(parts) < 4 || len(parts[0]) != 2 || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
-		return ""
-	}
-	if parts[0] == "ff" || (parts[0] == "00" && len(parts) != 4) {
-		return ""
-	}
-	for _, p := range parts[:4] {
-		if !lowerHex(p) {
-			return ""
-		}
-	}
-	if strings.Trim(parts[1], "0") == "" || strings.Trim(parts[2], "0") == "" {
+	if !events.ValidTraceParent(s) {
 		return ""
 	}
 	return s
-}
-
-func lowerHex(s string) bool {
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 type traceKey struct{}

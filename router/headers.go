@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 )
 
@@ -55,7 +56,7 @@ func withOutbound(ctx context.Context, client http.Header, forward []string) con
 			h[name] = v
 		}
 	}
-	if tp := h.Get(headerTraceparent); !validTraceparent(tp) {
+	if tp := h.Get(headerTraceparent); !events.ValidTraceParent(tp) {
 		h.Set(headerTraceparent, newTraceparent())
 		delete(h, headerTracestate)
 	} else {
@@ -67,35 +68,6 @@ func withOutbound(ctx context.Context, client http.Header, forward []string) con
 func outboundFrom(ctx context.Context) *outbound {
 	o, _ := ctx.Value(outboundKey{}).(*outbound)
 	return o
-}
-
-// validTraceparent checks the W3C form version-traceid-parentid-flags, all
-// lower-case hex: 00-<32>-<16>-<2>; later versions may append fields.
-func validTraceparent(s string) bool {
-	if len(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
-		return false
-	}
-	if !lowerHex(s[:2]) || !lowerHex(s[3:35]) || !lowerHex(s[36:52]) || !lowerHex(s[53:55]) {
-		return false
-	}
-	switch {
-	case s[:2] == "ff":
-		return false
-	case s[:2] == "00" && len(s) != 55:
-		return false
-	case len(s) > 55 && s[55] != '-':
-		return false
-	}
-	return strings.Trim(s[3:35], "0") != "" && strings.Trim(s[36:52], "0") != ""
-}
-
-func lowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // newTraceparent starts a sampled trace with random ids.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 )
 
@@ -142,7 +143,7 @@ func TestHeaderForwardingAndSecret(t *testing.T) {
 		first, second := newOrders[len(newOrders)-2], newOrders[len(newOrders)-1]
 		for i, pair := range [][2]recordedFetch{{first, newUsers[0]}, {second, newUsers[1]}} {
 			tp := pair[0].header.Get("Traceparent")
-			if !validTraceparent(tp) {
+			if !events.ValidTraceParent(tp) {
 				t.Errorf("request %d: generated traceparent %q is not valid", i, tp)
 			}
 			if got := pair[1].header.Get("Traceparent"); got != tp {
@@ -176,7 +177,7 @@ func TestForwardNothing(t *testing.T) {
 	if f[0].header.Get("Authorization") != "" || f[0].header.Get(subgraphauth.Header) != "" {
 		t.Errorf("forwarded %v with nothing listed and no secret", f[0].header)
 	}
-	if tp := f[0].header.Get("Traceparent"); !validTraceparent(tp) || tp == clientTraceparent {
+	if tp := f[0].header.Get("Traceparent"); !events.ValidTraceParent(tp) || tp == clientTraceparent {
 		t.Errorf("traceparent = %q, want a new valid one (the client's is not listed)", tp)
 	}
 }
@@ -220,8 +221,8 @@ func TestValidTraceparent(t *testing.T) {
 		{"00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false},
 	}
 	for _, tt := range tests {
-		if got := validTraceparent(tt.in); got != tt.want {
-			t.Errorf("validTraceparent(%q) = %v, want %v", tt.in, got, tt.want)
+		if got := events.ValidTraceParent(tt.in); got != tt.want {
+			t.Errorf("events.ValidTraceParent(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }

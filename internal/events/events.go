@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/stream"
@@ -173,4 +174,35 @@ type NotificationStatus struct {
 	Reason         string     `json:"reason,omitempty"`
 	NextAttemptAt  *time.Time `json:"nextAttemptAt,omitempty"`
 	Time           time.Time  `json:"time"`
+}
+
+// ValidTraceParent checks the W3C traceparent form
+// version-traceid-parentid-flags, all lower-case hex: 00-<32>-<16>-<2>, ids
+// not all zero, version ff refused; later versions may append fields. The
+// router (incoming headers) and the notifier (events it stores) share it.
+func ValidTraceParent(s string) bool {
+	if len(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return false
+	}
+	if !lowerHex(s[:2]) || !lowerHex(s[3:35]) || !lowerHex(s[36:52]) || !lowerHex(s[53:55]) {
+		return false
+	}
+	switch {
+	case s[:2] == "ff":
+		return false
+	case s[:2] == "00" && len(s) != 55:
+		return false
+	case len(s) > 55 && s[55] != '-':
+		return false
+	}
+	return strings.Trim(s[3:35], "0") != "" && strings.Trim(s[36:52], "0") != ""
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
