@@ -44,10 +44,15 @@ type Option func(*options)
 
 type options struct {
 	logger *slog.Logger
+	table  string
 }
 
 // WithLogger logs each applied migration.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithTable overrides the version table's name (default goose_db_version),
+// for services that share one database.
+func WithTable(name string) Option { return func(o *options) { o.table = name } }
 
 // Up applies every pending migration in fsys (a folder of goose *.sql files
 // for this dialect; use fs.Sub to pick the folder) and returns the versions
@@ -151,6 +156,9 @@ func newProvider(db *sql.DB, dialect string, fsys fs.FS, opts ...Option) (*goose
 	gopts = append(gopts, goose.WithDisableGlobalRegistry(true))
 	if o.logger != nil {
 		gopts = append(gopts, goose.WithSlog(o.logger), goose.WithVerbose(true))
+	}
+	if o.table != "" {
+		gopts = append(gopts, goose.WithTableName(o.table))
 	}
 	// The provider is never closed: its Close would close db, which belongs
 	// to the caller.
