@@ -188,10 +188,19 @@ func selectedOperation(doc *ast.Document, name string) int {
 // the value), variable default values (injected when the value is absent),
 // list-typed variables (a single value is coerced into a list) and
 // input-object variables (input field defaults are injected into the value).
-// A variable of a scalar or enum type, without a default, is only passed
-// through. Such operations are cached; the others are prepared for every
-// request, as before.
+// A fifth is a variable inside a literal argument (`input: {userId: $u}`,
+// `ids: [$id]`): extraction turns the whole literal into a new variable
+// whose value is built from this request's values (and merges literals
+// whose values happen to be equal), so it is excluded too.
+// A variable of a scalar or enum type, without a default, used directly as
+// an argument, is only passed through. Such operations are cached; the
+// others are prepared for every request, as before.
 func (x *executor) cacheable(doc *ast.Document, op int) (bool, []string) {
+	for i := range doc.Arguments {
+		if v := doc.Arguments[i].Value; v.Kind != ast.ValueKindVariable && doc.ValueContainsVariable(v) {
+			return false, nil
+		}
+	}
 	for i := range doc.Directives {
 		n := doc.DirectiveNameString(i)
 		if n != "skip" && n != "include" {
@@ -263,16 +272,25 @@ var (
 	extractors  = newNormalizerPool(extractOptions)
 )
 
+// normalize runs a pooled normaliser on doc. A normaliser whose run ended
+// with an error goes back to no pool: a walk stopped half-way can leave
+// state behind in its visitors (the list-coercion visitor keeps the path of
+// the variable it was in, and the next run writes under that path), so
+// only normalisers that finished cleanly are reused.
 func normalize(doc, schema *ast.Document, opName string, pool *normalizerPool, report *operationreport.Report) {
+	p := &pool.anonymous
 	if opName != "" {
-		n := pool.named.Get().(*astnormalization.OperationNormalizer)
-		n.NormalizeNamedOperation(doc, schema, []byte(opName), report)
-		pool.named.Put(n)
-		return
+		p = &pool.named
 	}
-	n := pool.anonymous.Get().(*astnormalization.OperationNormalizer)
-	n.NormalizeOperation(doc, schema, report)
-	pool.anonymous.Put(n)
+	n := p.Get().(*astnormalization.OperationNormalizer)
+	if opName != "" {
+		n.NormalizeNamedOperation(doc, schema, []byte(opName), report)
+	} else {
+		n.NormalizeOperation(doc, schema, report)
+	}
+	if !report.HasErrors() {
+		p.Put(n)
+	}
 }
 
 // Operation validators are reusable too: Validate resets the walker.
@@ -317,18 +335,8 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 	// A cached operation that declares no variables has only the ones
 	// extracted from its literals, validated with the document: nothing
 	// of the request's own to check.
-	//
-	// A request without variables is checked as {}: a required variable
-	// that is missing altogether must be refused like one sent as null.
-	check := vars
-	if len(check) == 0 {
-		check = emptyObject
-	}
-	if check[0] == '{' && !(op.plan != nil && len(op.declared) == 0) {
-		v := validatorPool.Get().(*variablesvalidation.VariablesValidator)
-		err := v.Validate(doc, x.client.Document(), check)
-		validatorPool.Put(v)
-		if err != nil {
+	if !(op.plan != nil && len(op.declared) == 0) {
+		if err := x.validateVariables(doc, vars); err != nil {
 			return err
 		}
 	}
@@ -348,6 +356,23 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 	default:
 		return errors.New("execution of operation is not possible")
 	}
+}
+
+// validateVariables checks a request's variables (an object, or none) against
+// the variable definitions of doc. A request without variables is checked as
+// {}: a required variable that is missing altogether must be refused like one
+// sent as null.
+func (x *executor) validateVariables(doc *ast.Document, vars []byte) error {
+	if len(vars) == 0 {
+		vars = emptyObject
+	}
+	if vars[0] != '{' {
+		return nil // not an object: the request reader refuses it before
+	}
+	v := validatorPool.Get().(*variablesvalidation.VariablesValidator)
+	err := v.Validate(doc, x.client.Document(), vars)
+	validatorPool.Put(v)
+	return err
 }
 
 var emptyObject = []byte("{}")
@@ -381,8 +406,17 @@ func (x *executor) prepare(op *operation, req *graphql.Request) (plan.Plan, erro
 	if report.HasErrors() {
 		return nil, reportError(report)
 	}
+	vars := bytes.Clone(req.Variables)
 	normalize(doc, x.client.Document(), req.OperationName, extractors, &report)
 	if report.HasErrors() {
+		// Extraction reads the variables (defaults injected into input
+		// objects, lists coerced) and fails on a value of the wrong shape
+		// with an internal error ("Unknown value type"): say which variable
+		// is wrong instead. (Not checked before extraction, because there
+		// the validator does not yet see variable defaults.)
+		if err := x.validateVariables(doc, vars); err != nil {
+			return nil, err
+		}
 		return nil, reportError(report)
 	}
 	p := x.plan(doc, req.OperationName, &report)

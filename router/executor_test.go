@@ -39,6 +39,9 @@ scalar Upload
 		{`query($ids: [ID!]) { users(ids: $ids) { name } }`, false},
 		{`query($f: Filter) { search(f: $f) { name } }`, false},
 		{`query($u: Upload) { user(id: "1") { name } }`, false},
+		{`query($n: String) { search(f: {name: $n}) { name } }`, false},
+		{`query($id: ID!) { users(ids: [$id]) { name } }`, false},
+		{`query($id: ID!) { user(id: "1") { name } users(ids: ["1", "2"]) { email @include(if: true) } search(f: {name: "x"}) { name } }`, true},
 	}
 	for _, tt := range tests {
 		doc, report := astparser.ParseGraphqlDocumentString(tt.query)
