@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jensneuse/abstractlogger"
+	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/astparser"
@@ -95,18 +96,7 @@ func TestOperationCacheAnswersLikeTheEngine(t *testing.T) {
 		return map[string]any{"edges": []any{}, "pageInfo": map[string]any{
 			"hasNextPage": args["status"] == "CREATED", "endCursor": nil}}, nil
 	}
-	sgs := []Subgraph{{Name: "users", URL: users.URL()}, {Name: "orders", URL: orders.URL()}}
-	for i := range sgs {
-		var err error
-		if sgs[i].SDL, err = FetchSDL(ctx, http.DefaultClient, sgs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rc, err := Compose(ctx, sgs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(sgs...).withDefaults()
+	rc, cfg := composeForTest(ctx, t, Subgraph{Name: "users", URL: users.URL()}, Subgraph{Name: "orders", URL: orders.URL()})
 	client := newSubgraphClient(cfg)
 	x, err := newEngine(ctx, cfg, rc, client, nil)
 	if err != nil {
@@ -215,4 +205,22 @@ func TestOperationCacheAnswersLikeTheEngine(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
+}
+
+// composeForTest composes running subgraphs from their _service SDL, as the
+// router does at start-up, and returns the router config and a test
+// configuration naming them.
+func composeForTest(ctx context.Context, t testing.TB, sgs ...Subgraph) (*nodev1.RouterConfig, Config) {
+	t.Helper()
+	for i := range sgs {
+		var err error
+		if sgs[i].SDL, err = FetchSDL(ctx, http.DefaultClient, sgs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc, err := Compose(ctx, sgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc, testConfig(sgs...).withDefaults()
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -77,20 +76,10 @@ func newEchoGraph(t testing.TB) *echoGraph {
 				"more": func(args map[string]any) (any, *fakeError) { return args, nil }}, nil
 		}},
 	})
-	sgs := []Subgraph{echo.subgraph(), more.subgraph()}
-	for i := range sgs {
-		var err error
-		if sgs[i].SDL, err = FetchSDL(ctx, http.DefaultClient, sgs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rc, err := Compose(ctx, sgs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(sgs...).withDefaults()
+	rc, cfg := composeForTest(ctx, t, echo.subgraph(), more.subgraph())
 	g := &echoGraph{sgs: []*fedSubgraph{echo, more}}
 	for _, x := range []**executor{&g.cached, &g.fresh} {
+		var err error
 		if *x, err = newEngine(ctx, cfg, rc, newSubgraphClient(cfg), nil); err != nil {
 			t.Fatal(err)
 		}
