@@ -2,7 +2,7 @@
 // federated workload (bench/router/subgraphs): it builds and starts the real
 // router binary against four in-process gqlgen subgraphs, drives it with a
 // closed-loop load generator at fixed concurrency, and in the same run sends
-// the same load directly to the reviews subgraph alone (the floor). It prints
+// the same load directly to one subgraph alone (the floor). It prints
 // a markdown table, every router figure beside its floor.
 //
 //	go run ./bench/router -duration 20s -concurrency 32
@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured duration of each run (router and floor, per query)")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured load before each run (connection pools, plan cache, GC pacing)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "closed-loop workers: requests in flight at any time")
-	fs.StringVar(&queries, "query", "typical,deep", "comma-separated queries to run: typical, deep")
+	fs.StringVar(&queries, "query", "typical,deep", "comma-separated queries to run: typical, deep, three-subgraph")
 	fs.StringVar(&o.routerBin, "router-bin", "", "router binary to run (default: go build ./cmd/router into a temp dir)")
 	fs.StringVar(&o.compose, "compose", "file", "file: compose once with `router compose` and start from HERALD_ROUTER_CONFIG (as deployed); startup: the router composes from the subgraphs' _service SDL")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")

@@ -21,7 +21,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden answers in testdata/")
 
 // TestWorkloadAnswers checks the workload itself: every benchmark query,
-// through the router and straight to the reviews subgraph, returns exactly
+// through the router and straight to its floor subgraph, returns exactly
 // the golden answer. It is what makes the benchmark's figures figures of
 // correct work (@requires computed from the products' price and weight,
 // @provides usernames, nested entity joins).
@@ -37,11 +37,11 @@ func TestWorkloadAnswers(t *testing.T) {
 	})
 	routerURL := startInProcessRouter(t, set)
 
-	for _, name := range []string{"typical", "deep"} {
+	for _, name := range []string{"typical", "deep", "three-subgraph"} {
 		q := subgraphs.Queries[name]
 		for _, c := range []struct{ kind, url, query string }{
 			{"router", routerURL, q.Router},
-			{"floor", set.URLs["reviews"], q.Floor},
+			{"floor", set.URLs[q.FloorSubgraph], q.Floor},
 		} {
 			t.Run(name+"/"+c.kind, func(t *testing.T) {
 				tg, _, err := target(context.Background(), c.url, c.query)
