@@ -141,10 +141,10 @@ func FuzzQueryLimits(f *testing.F) {
 		}
 		if l.check(st, false) == nil {
 			for _, bigger := range []Limits{
-				{l.MaxDepth + 1, l.MaxFields, l.MaxAliases, 0},
-				{l.MaxDepth, l.MaxFields + 1, l.MaxAliases, 0},
-				{l.MaxDepth, l.MaxFields, l.MaxAliases + 1, 0},
-				{l.MaxDepth * 2, l.MaxFields * 2, l.MaxAliases * 2, 0},
+				{MaxDepth: l.MaxDepth + 1, MaxFields: l.MaxFields, MaxAliases: l.MaxAliases},
+				{MaxDepth: l.MaxDepth, MaxFields: l.MaxFields + 1, MaxAliases: l.MaxAliases},
+				{MaxDepth: l.MaxDepth, MaxFields: l.MaxFields, MaxAliases: l.MaxAliases + 1},
+				{MaxDepth: l.MaxDepth * 2, MaxFields: l.MaxFields * 2, MaxAliases: l.MaxAliases * 2},
 			} {
 				if e := bigger.check(st, false); e != nil {
 					t.Fatalf("%+v accepted under %+v but refused under larger %+v: %s", st, l, bigger, e.message)
@@ -157,9 +157,9 @@ func FuzzQueryLimits(f *testing.F) {
 			t.Fatalf("%+v refused under its own counts as limits: %s", st, e.message)
 		}
 		for _, smaller := range []Limits{
-			{tight.MaxDepth - 1, tight.MaxFields, tight.MaxAliases, 0},
-			{tight.MaxDepth, tight.MaxFields - 1, tight.MaxAliases, 0},
-			{tight.MaxDepth, tight.MaxFields, tight.MaxAliases - 1, 0},
+			{MaxDepth: tight.MaxDepth - 1, MaxFields: tight.MaxFields, MaxAliases: tight.MaxAliases},
+			{MaxDepth: tight.MaxDepth, MaxFields: tight.MaxFields - 1, MaxAliases: tight.MaxAliases},
+			{MaxDepth: tight.MaxDepth, MaxFields: tight.MaxFields, MaxAliases: tight.MaxAliases - 1},
 		} {
 			if smaller.MaxDepth < 0 || smaller.MaxFields < 0 || smaller.MaxAliases < 0 {
 				continue
