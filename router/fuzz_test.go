@@ -10,7 +10,12 @@ import (
 
 	"github.com/buger/jsonparser"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/astparser"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/lexer"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/lexer/keyword"
+
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 // Seed corpora live in testdata/fuzz/<FuzzName>/ and run as ordinary tests;
@@ -173,4 +178,109 @@ func FuzzQueryLimits(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzPreScan checks the scan made before parsing (gqlwire.Scan, applied by
+// Limits.scan) against graphql-go-tools' own lexer and parser. For every
+// document the parser accepts, the scan counts exactly the lexer's tokens
+// (comments left out) and, when the document holds only operations and
+// fragments, exactly the deepest selection-set nesting of any one
+// definition as measured on the syntax tree. So whatever the parser
+// accepts within the limits, the scan passes, and what it refuses is over
+// a limit.
+func FuzzPreScan(f *testing.F) {
+	f.Fuzz(func(t *testing.T, query string, depth, tokens uint16) {
+		st := gqlwire.Scan(query) // never panics, whatever the bytes
+		doc, report := astparser.ParseGraphqlDocumentString(query)
+		if report.HasErrors() {
+			return
+		}
+		wantTokens := lexerTokens(query)
+		if st.Tokens != wantTokens {
+			t.Fatalf("Scan(%q) counted %d tokens, the lexer %d", query, st.Tokens, wantTokens)
+		}
+		if !executableOnly(&doc) {
+			return
+		}
+		wantDepth := definitionDepth(&doc)
+		if st.Depth != wantDepth {
+			t.Fatalf("Scan(%q) measured depth %d, the syntax tree %d", query, st.Depth, wantDepth)
+		}
+		l := Limits{MaxDepth: int(depth) + 1, MaxTokens: int(tokens) + 1, MaxQueryBytes: len(query) + 1}
+		err := l.scan(query)
+		within := wantDepth <= l.MaxDepth && wantTokens <= l.MaxTokens
+		if within && err != nil {
+			t.Fatalf("%q (depth %d, %d tokens) is within %+v but the scan refused it: %v", query, wantDepth, wantTokens, l, err)
+		}
+		if !within && err == nil {
+			t.Fatalf("%q (depth %d, %d tokens) is over %+v but the scan passed it", query, wantDepth, wantTokens, l)
+		}
+	})
+}
+
+// lexerTokens counts what graphql-go-tools' lexer reads from query, its
+// comment tokens left out.
+func lexerTokens(query string) int {
+	var in ast.Input
+	in.ResetInputString(query)
+	var lx lexer.Lexer
+	lx.SetInput(&in)
+	n := 0
+	for {
+		switch lx.Read().Keyword {
+		case keyword.EOF:
+			return n
+		case keyword.COMMENT:
+		default:
+			n++
+		}
+	}
+}
+
+func executableOnly(doc *ast.Document) bool {
+	for _, n := range doc.RootNodes {
+		if n.Kind != ast.NodeKindOperationDefinition && n.Kind != ast.NodeKindFragmentDefinition {
+			return false
+		}
+	}
+	return true
+}
+
+// definitionDepth is the deepest selection-set nesting of any operation or
+// fragment definition, measured on the syntax tree: every selection set
+// counts a level, except an inline fragment's, and fragment spreads are not
+// followed. (With every spread expanded, as the measurer does for the
+// operation that runs, a valid document is never shallower: each fragment
+// holds a field.)
+func definitionDepth(doc *ast.Document) int {
+	var inner func(ref int) int
+	inner = func(ref int) int {
+		d := 0
+		for _, sel := range doc.SelectionSets[ref].SelectionRefs {
+			s := doc.Selections[sel]
+			switch s.Kind {
+			case ast.SelectionKindField:
+				if f := doc.Fields[s.Ref]; f.HasSelections {
+					d = max(d, 1+inner(f.SelectionSet))
+				}
+			case ast.SelectionKindInlineFragment:
+				if f := doc.InlineFragments[s.Ref]; f.HasSelections {
+					d = max(d, inner(f.SelectionSet))
+				}
+			}
+		}
+		return d
+	}
+	d := 0
+	for _, op := range doc.OperationDefinitions {
+		if op.HasSelections {
+			d = max(d, 1+inner(op.SelectionSet))
+		}
+	}
+	for _, fd := range doc.FragmentDefinitions {
+		if fd.HasSelections {
+			d = max(d, 1+inner(fd.SelectionSet))
+		}
+	}
+	return d
 }

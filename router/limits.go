@@ -29,8 +29,10 @@ const (
 	// of pages (the million-row query costs two million).
 	DefaultMaxCost = 50000
 	// DefaultListSize is the size assumed of a list without a first or
-	// last argument (an order's items, a user's channels).
-	DefaultListSize = 10
+	// last argument or default (an order's items, a user's channels, and
+	// users(first:), whose default of 20 is the resolver's, not the
+	// schema's): one default page of Herald's paged fields.
+	DefaultListSize = 20
 )
 
 // Codes of the limits, in extensions.code.
