@@ -101,7 +101,7 @@ func TestLimits(t *testing.T) {
 		{name: "one level deeper is refused",
 			body:       `{"query":"{ user(id: \"u2\") { orders { user { orders { id } } } } }"}`,
 			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the operation is nested 5 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]}`},
+			wantBody:   `{"errors":[{"message":"the operation is nested more than 4 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]}`},
 		{name: "depth through fragments is refused",
 			body:       `{"query":"{ user(id: \"u2\") { ...A } } fragment A on User { orders { ...B } } fragment B on Order { user { orders { id } } }"}`,
 			wantStatus: http.StatusBadRequest,
@@ -323,7 +323,7 @@ func TestWebSocketOperationsAreChecked(t *testing.T) {
 		want  string // the payload of the error message; empty: served
 	}{
 		{name: "too deep", query: `{ user(id: "u2") { orders { user { orders { id } } } } }`,
-			want: `[{"message":"the operation is nested 5 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]`},
+			want: `[{"message":"the operation is nested more than 4 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]`},
 		{name: "too many aliases", query: `{ a: user(id: "u1") { id } b: user(id: "u1") { id } c: user(id: "u1") { id } }`,
 			want: `[{"message":"the operation has 3 aliases (fragments expanded); the limit is 2","extensions":{"code":"QUERY_TOO_COMPLEX"}}]`},
 		{name: "too many fields through fragments", query: `{ a: user(id: "u1") { ...U } b: user(id: "u2") { ...U } } fragment U on User { __typename id name email phone createdAt }`,

@@ -9,14 +9,15 @@ type DocumentStats struct {
 	// Depth is the deepest nesting of selection sets within any one
 	// operation or fragment definition: { a { b } } is 2. Inline fragments
 	// add no level, fragment spreads are not followed, and braces of
-	// argument values (inside parentheses) are not selection sets. The
-	// parsed document's own measure (fragments expanded where they are
-	// spread) is never smaller for the operation that runs.
+	// argument values (inside parentheses) are not selection sets. For a
+	// valid document the measure of the parsed operation that runs, with
+	// fragments expanded where they are spread, is never smaller (every
+	// fragment holds a field); other operations of the document count too.
 	Depth int
 }
 
 // Scan measures doc in one pass over its bytes, allocating nothing for
-// documents nested up to 1024 levels. It tokenises as graphql-go-tools'
+// documents nested up to 1024 levels (ScanWithin stops at limits). It tokenises as graphql-go-tools'
 // lexer does (strings, block strings and comments included), so that a
 // document the parser accepts is measured exactly; it never fails: a
 // document that does not parse is measured as far as it goes and left to
@@ -24,14 +25,28 @@ type DocumentStats struct {
 // costs a few milliseconds here, where building its syntax tree costs
 // seconds and hundreds of megabytes.
 func Scan(doc string) DocumentStats {
+	st, _ := ScanWithin(doc, -1, -1)
+	return st
+}
+
+// ScanWithin is Scan that stops as soon as the depth is over maxDepth or
+// the tokens over maxTokens (over is then true, and the stats are how far
+// it got); a negative limit is no limit. A refused megabyte costs
+// microseconds.
+func ScanWithin(doc string, maxDepth, maxTokens int) (st DocumentStats, over bool) {
+	if maxDepth < 0 {
+		maxDepth = len(doc) + 1
+	}
+	if maxTokens < 0 {
+		maxTokens = len(doc) + 1
+	}
 	var (
-		st     DocumentStats
 		depth  int // selection sets open now, inline fragments not counted
 		open   int // braces open now outside parentheses
 		parens int
-		// After "...": the next brace outside parentheses opens an inline
-		// fragment (set by "on", "@" or "{" directly after the spread).
-		afterSpread, inlinePending bool
+		// frag follows the tokens after "..." that make an inline fragment
+		// (see fragState), so that its brace adds no level.
+		frag fragState
 		// inline has bit i set when the brace open at level i belongs to
 		// an inline fragment; small keeps it off the heap.
 		small  [16]uint64
@@ -39,11 +54,15 @@ func Scan(doc string) DocumentStats {
 	)
 	n := len(doc)
 	for i := 0; i < n; {
+		if st.Depth > maxDepth || st.Tokens > maxTokens {
+			return st, true
+		}
 		c := doc[i]
 		i++
 		switch c {
 		case 0:
-			return st // the lexer reads a NUL byte as the end of the document
+			i = n // the lexer reads a NUL byte as the end of the document
+			continue
 		case ' ', '\t', '\r', '\n', ',':
 			continue
 		case '#':
@@ -66,19 +85,28 @@ func Scan(doc string) DocumentStats {
 			if i+1 < n && doc[i] == '.' && doc[i+1] == '.' {
 				i += 2
 				st.Tokens++
-				afterSpread, inlinePending = true, false
+				frag = fragSpread
 				continue
 			}
 		case '(':
 			parens++
+			if parens == 1 && frag != fragArgs {
+				frag = fragNone
+			}
+			st.Tokens++
+			continue // arguments leave frag as it is
 		case ')':
 			parens--
+			if parens == 0 && frag == fragArgs {
+				frag = fragDirectives
+			}
+			st.Tokens++
+			continue
 		case '{':
 			if parens > 0 {
 				break // an input object value
 			}
-			isInline := inlinePending || afterSpread
-			inlinePending = false
+			isInline := frag == fragSpread || frag == fragDirectives || frag == fragArgs
 			if open/64 >= len(inline) {
 				inline = append(inline, 0)
 			}
@@ -99,8 +127,12 @@ func Scan(doc string) DocumentStats {
 				depth--
 			}
 		case '@':
-			if afterSpread {
-				inlinePending = true
+			if parens == 0 {
+				if frag == fragSpread || frag == fragDirectives || frag == fragArgs {
+					st.Tokens++
+					frag = fragDirectiveName
+					continue
+				}
 			}
 		case '|', '=', ':', '!', '[', ']', '&', '-', '$':
 		default:
@@ -114,15 +146,46 @@ func Scan(doc string) DocumentStats {
 			for i < n && isNameByte(doc[i]) {
 				i++
 			}
-			if afterSpread && doc[start:i] == "on" {
-				inlinePending = true
+			if parens == 0 {
+				next := fragNone
+				switch {
+				case frag == fragSpread && doc[start:i] == "on":
+					next = fragOn
+				case frag == fragOn:
+					next = fragDirectives // the type condition
+				case frag == fragDirectiveName:
+					next = fragArgs
+				}
+				if next != fragNone {
+					st.Tokens++
+					frag = next
+					continue
+				}
 			}
 		}
 		st.Tokens++
-		afterSpread = false
+		if parens == 0 {
+			frag = fragNone
+		}
 	}
-	return st
+	return st, st.Depth > maxDepth || st.Tokens > maxTokens
 }
+
+// fragState follows what may come between "..." and the brace of an
+// inline fragment as the parser reads it: "on" and a type name, then
+// directives with their arguments. Any other token ends it: "...Name" is a
+// fragment spread, and the parser ends an inline fragment whose selection
+// set does not follow ("... @a x { }" selects x { }).
+type fragState uint8
+
+const (
+	fragNone          fragState = iota
+	fragSpread                  // after "..."
+	fragOn                      // after "... on": the type name comes
+	fragDirectives              // a directive or the brace comes
+	fragDirectiveName           // after "@"
+	fragArgs                    // after a directive's name: arguments, another directive or the brace
+)
 
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
