@@ -21,9 +21,11 @@ const (
 	// clients send with room for comments and indentation; larger bodies
 	// are variables' business (HERALD_ROUTER_MAX_REQUEST_BYTES).
 	DefaultMaxQueryBytes = 128 << 10
-	// DefaultMaxTokens: 500 fields (the field limit) with arguments,
-	// aliases and directives average under 30 tokens each.
-	DefaultMaxTokens = 15000
+	// DefaultMaxTokens allows ten tokens (a name, arguments, punctuation)
+	// for each of the 500 fields the field limit allows; the GraphiQL
+	// introspection query has 150. Parsing 5000 tokens takes about 3 ms
+	// and 5 MB, the most a document refused after parsing can cost.
+	DefaultMaxTokens = 5000
 	// DefaultMaxCost allows a page of 100 orders with their items and
 	// buyers, or 20 users with 20 orders each, and refuses pages of pages
 	// of pages (the million-row query costs two million).
@@ -135,7 +137,9 @@ func (l Limits) scan(query string) error {
 // (measureOperation) and builds its cost plan against the client schema.
 func (l Limits) measure(doc, schema *ast.Document, opName string) (name string, st opStats, found bool) {
 	name, st, found = measureOperation(doc, opName)
-	if found {
+	// An operation over the other limits is refused before its cost is
+	// read: the plan of a 5000-field operation need not be built.
+	if found && st.depth <= l.MaxDepth && st.fields <= l.MaxFields && st.aliases <= l.MaxAliases {
 		if op := operationRef(doc, opName); op >= 0 {
 			st.cost = newCostPlan(doc, schema, op, l.DefaultListSize)
 		}

@@ -21,7 +21,7 @@ func BenchmarkHostileDocument(b *testing.B) {
 	nested := strings.Repeat("{a", levels) + strings.Repeat("}", levels)
 	const typical = `query { user(id: "u1") { email preferences { email } orders { id totalMinor currency } } }`
 
-	parseAndMeasure := func(b *testing.B, l Limits, q string) {
+	parseAndMeasure := func(b *testing.B, l Limits, q string) opStats {
 		if err := l.scan(q); err != nil {
 			b.Fatal(err)
 		}
@@ -29,15 +29,26 @@ func BenchmarkHostileDocument(b *testing.B) {
 		if report.HasErrors() {
 			b.Fatal(report.Error())
 		}
-		if _, st, _ := l.measure(&doc, schema, ""); st.cost.estimate(nil) == 0 {
-			b.Fatal("not measured")
-		}
+		_, st, _ := l.measure(&doc, schema, "")
+		return st
 	}
 	b.Run("floor: typical query scanned, parsed and measured", func(b *testing.B) {
 		l := (Limits{}).withDefaults()
 		b.ReportAllocs()
 		for b.Loop() {
-			parseAndMeasure(b, l, typical)
+			if st := parseAndMeasure(b, l, typical); st.cost.estimate(nil) != 84 {
+				b.Fatal("not costed")
+			}
+		}
+	})
+	b.Run("largest text the scan passes (5000 tokens) parsed, measured and refused", func(b *testing.B) {
+		l := (Limits{}).withDefaults()
+		q := "{" + strings.Repeat(" a", l.MaxTokens-2) + " }"
+		b.ReportAllocs()
+		for b.Loop() {
+			if st := parseAndMeasure(b, l, q); l.check(st, false) == nil {
+				b.Fatal("not refused")
+			}
 		}
 	})
 	b.Run("1 MB nested refused by the query size limit", func(b *testing.B) {

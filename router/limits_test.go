@@ -278,7 +278,7 @@ func TestLoadConfigSafetySettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Limits != (Limits{MaxDepth: 15, MaxFields: 500, MaxAliases: 50, MaxBatch: 10,
-		MaxQueryBytes: 128 << 10, MaxTokens: 15000, MaxCost: 50000, DefaultListSize: 20}) || c.RequestTimeout != DefaultRequestTimeout ||
+		MaxQueryBytes: 128 << 10, MaxTokens: 5000, MaxCost: 50000, DefaultListSize: 20}) || c.RequestTimeout != DefaultRequestTimeout ||
 		strings.Join(c.ForwardHeaders, ",") != DefaultForwardHeaders || c.CORSOrigins != nil || c.SubgraphSecret != "" ||
 		c.DisableIntrospection || c.DisablePlayground || c.DisableMetrics || c.DisableAPQ || c.APQCacheBytes != DefaultAPQCacheBytes {
 		t.Errorf("defaults = %+v", c)
