@@ -284,3 +284,29 @@ func definitionDepth(doc *ast.Document) int {
 	}
 	return d
 }
+
+// FuzzCostPlan costs arbitrary operations against the committed client
+// schema: building the plan never panics, the estimate is deterministic
+// and within [0, saturate], and a larger default list size never lowers it.
+func FuzzCostPlan(f *testing.F) {
+	schema := committedClientSchema(f)
+	f.Fuzz(func(t *testing.T, query string, vars []byte) {
+		doc, report := astparser.ParseGraphqlDocumentString(query)
+		if report.HasErrors() {
+			return
+		}
+		for op := range doc.OperationDefinitions {
+			p := newCostPlan(&doc, schema, op, DefaultListSize)
+			c := p.estimate(vars)
+			if c < 0 || c > saturate {
+				t.Fatalf("%q: cost %d out of range", query, c)
+			}
+			if again := p.estimate(vars); again != c {
+				t.Fatalf("%q: cost %d, then %d", query, c, again)
+			}
+			if larger := newCostPlan(&doc, schema, op, 2*DefaultListSize).estimate(vars); larger < c {
+				t.Fatalf("%q: cost %d with lists of %d, %d with lists of %d", query, c, DefaultListSize, larger, 2*DefaultListSize)
+			}
+		}
+	})
+}
