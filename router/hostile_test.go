@@ -95,6 +95,16 @@ func TestHostileDocumentsAreRefusedOnEveryTransport(t *testing.T) {
 		})
 	}
 
+	// Each refusal is counted under its code, seven times per case: a
+	// POST, a batch element, a GET, an SSE request, a WebSocket operation
+	// and two APQ requests.
+	metrics := do(t, mustRequest(t, http.MethodGet, tr.url+"/metrics")).body
+	for _, code := range []string{CodeRequestTooLarge, CodeQueryTooComplex, CodeQueryTooDeep, CodeQueryTooExpensive} {
+		if want := `herald_router_refused_requests_total{code="` + code + `"} 7`; !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
 	// Within the limits the same operations are served, on HTTP and WebSocket.
 	body := `{"query":` + strconv.Quote(pages) + `,"variables":{"n":2}}`
 	const served = `{"data":{"user":{"orders":[{"user":{"id":"u1"}},{"user":{"id":"u1"}}]}}}`
