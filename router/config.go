@@ -134,6 +134,14 @@ func LoadConfig(v *config.Vars) Config {
 		MaxFields:  v.Int("HERALD_ROUTER_MAX_FIELDS", DefaultMaxFields, "most fields an operation may select, fragments expanded (QUERY_TOO_COMPLEX)"),
 		MaxAliases: v.Int("HERALD_ROUTER_MAX_ALIASES", DefaultMaxAliases, "most aliased fields an operation may have, fragments expanded (QUERY_TOO_COMPLEX)"),
 		MaxBatch:   v.Int("HERALD_ROUTER_MAX_BATCH", DefaultMaxBatch, "most operations in one JSON-array batched request (BATCH_TOO_LARGE)"),
+		MaxQueryBytes: v.Int("HERALD_ROUTER_MAX_QUERY_BYTES", DefaultMaxQueryBytes,
+			"largest query text in bytes, checked before parsing on every transport (REQUEST_TOO_LARGE)"),
+		MaxTokens: v.Int("HERALD_ROUTER_MAX_TOKENS", DefaultMaxTokens,
+			"most lexical tokens in a query text (comments and commas are not tokens), checked before parsing (QUERY_TOO_COMPLEX)"),
+		MaxCost: v.Int("HERALD_ROUTER_MAX_COST", DefaultMaxCost,
+			"largest estimated answer: values an operation's answer can hold, from list sizes (first/last arguments, literal or variables) (QUERY_TOO_EXPENSIVE)"),
+		DefaultListSize: v.Int("HERALD_ROUTER_DEFAULT_LIST_SIZE", DefaultListSize,
+			"size the cost estimate assumes of a list field without a first/last argument or default"),
 	}
 	fwd := v.List("HERALD_ROUTER_FORWARD_HEADERS", DefaultForwardHeaders, "client request headers forwarded to subgraphs, comma-separated; none forwards nothing (traceparent is always propagated)")
 	cfg.ForwardHeaders = make([]string, 0, len(fwd))
@@ -163,6 +171,10 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(cfg.Limits.MaxFields > 0, "HERALD_ROUTER_MAX_FIELDS: must be positive")
 	v.Check(cfg.Limits.MaxAliases > 0, "HERALD_ROUTER_MAX_ALIASES: must be positive")
 	v.Check(cfg.Limits.MaxBatch > 0, "HERALD_ROUTER_MAX_BATCH: must be positive")
+	v.Check(cfg.Limits.MaxQueryBytes > 0, "HERALD_ROUTER_MAX_QUERY_BYTES: must be positive")
+	v.Check(cfg.Limits.MaxTokens > 0, "HERALD_ROUTER_MAX_TOKENS: must be positive")
+	v.Check(cfg.Limits.MaxCost > 0, "HERALD_ROUTER_MAX_COST: must be positive")
+	v.Check(cfg.Limits.DefaultListSize > 0, "HERALD_ROUTER_DEFAULT_LIST_SIZE: must be positive")
 	v.Check(cfg.MetricsMaxOperations > 0, "HERALD_ROUTER_METRICS_MAX_OPERATIONS: must be positive")
 	v.Check(cfg.APQCacheBytes > 0, "HERALD_ROUTER_APQ_CACHE_BYTES: must be positive")
 	v.Check(cfg.SubgraphSecret == "" || len(cfg.SubgraphSecret) >= 16, "%s: must be at least 16 characters", subgraphauth.EnvVar)

@@ -55,6 +55,7 @@ type executor struct {
 	resolver *resolve.Resolver
 	plans    *lru.Cache[uint64, plan.Plan]
 	ops      *lru.Cache[opKey, *operation]
+	limits   Limits // checked before parsing, measured after (limits.go)
 }
 
 // Cache sizes: entries, not bytes. A cached operation holds its normalised
@@ -109,6 +110,7 @@ func newExecutor(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, conf 
 		full: full, client: client, planConf: pc,
 		resolver: resolve.New(ctx, resolverOptions(cfg)),
 		plans:    plans, ops: ops,
+		limits: cfg.Limits.withDefaults(),
 	}, nil
 }
 
@@ -152,11 +154,14 @@ func (x *executor) parse(req *graphql.Request) (*operation, error) {
 	if op, ok := x.ops.Get(key); ok {
 		return op, nil
 	}
+	if err := x.limits.scan(req.Query); err != nil {
+		return nil, err
+	}
 	doc, report := astparser.ParseGraphqlDocumentString(req.Query)
 	if report.HasErrors() {
 		return nil, reportError(report)
 	}
-	name, st, found := measureOperation(&doc, req.OperationName)
+	name, st, found := x.limits.measure(&doc, x.client.Document(), req.OperationName)
 	op := &operation{key: key, name: name, stats: st, found: found, doc: &doc}
 	if ref := selectedOperation(&doc, req.OperationName); ref != -1 {
 		op.typ = doc.OperationDefinitions[ref].OperationType

@@ -10,7 +10,12 @@ import (
 
 	"github.com/buger/jsonparser"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/astparser"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/lexer"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/lexer/keyword"
+
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 // Seed corpora live in testdata/fuzz/<FuzzName>/ and run as ordinary tests;
@@ -141,10 +146,10 @@ func FuzzQueryLimits(f *testing.F) {
 		}
 		if l.check(st, false) == nil {
 			for _, bigger := range []Limits{
-				{l.MaxDepth + 1, l.MaxFields, l.MaxAliases, 0},
-				{l.MaxDepth, l.MaxFields + 1, l.MaxAliases, 0},
-				{l.MaxDepth, l.MaxFields, l.MaxAliases + 1, 0},
-				{l.MaxDepth * 2, l.MaxFields * 2, l.MaxAliases * 2, 0},
+				{MaxDepth: l.MaxDepth + 1, MaxFields: l.MaxFields, MaxAliases: l.MaxAliases},
+				{MaxDepth: l.MaxDepth, MaxFields: l.MaxFields + 1, MaxAliases: l.MaxAliases},
+				{MaxDepth: l.MaxDepth, MaxFields: l.MaxFields, MaxAliases: l.MaxAliases + 1},
+				{MaxDepth: l.MaxDepth * 2, MaxFields: l.MaxFields * 2, MaxAliases: l.MaxAliases * 2},
 			} {
 				if e := bigger.check(st, false); e != nil {
 					t.Fatalf("%+v accepted under %+v but refused under larger %+v: %s", st, l, bigger, e.message)
@@ -157,9 +162,9 @@ func FuzzQueryLimits(f *testing.F) {
 			t.Fatalf("%+v refused under its own counts as limits: %s", st, e.message)
 		}
 		for _, smaller := range []Limits{
-			{tight.MaxDepth - 1, tight.MaxFields, tight.MaxAliases, 0},
-			{tight.MaxDepth, tight.MaxFields - 1, tight.MaxAliases, 0},
-			{tight.MaxDepth, tight.MaxFields, tight.MaxAliases - 1, 0},
+			{MaxDepth: tight.MaxDepth - 1, MaxFields: tight.MaxFields, MaxAliases: tight.MaxAliases},
+			{MaxDepth: tight.MaxDepth, MaxFields: tight.MaxFields - 1, MaxAliases: tight.MaxAliases},
+			{MaxDepth: tight.MaxDepth, MaxFields: tight.MaxFields, MaxAliases: tight.MaxAliases - 1},
 		} {
 			if smaller.MaxDepth < 0 || smaller.MaxFields < 0 || smaller.MaxAliases < 0 {
 				continue
@@ -170,6 +175,137 @@ func FuzzQueryLimits(f *testing.F) {
 			}
 			if e.code != CodeQueryTooDeep && e.code != CodeQueryTooComplex {
 				t.Fatalf("%+v refused under %+v with code %s", st, smaller, e.code)
+			}
+		}
+	})
+}
+
+// FuzzPreScan checks the scan made before parsing (gqlwire.Scan, applied by
+// Limits.scan) against graphql-go-tools' own lexer and parser. For every
+// document the parser accepts, the scan counts exactly the lexer's tokens
+// (comments left out) and, when the document holds only operations and
+// fragments, exactly the deepest selection-set nesting of any one
+// definition as measured on the syntax tree. So whatever the parser
+// accepts within the limits, the scan passes, and what it refuses is over
+// a limit.
+func FuzzPreScan(f *testing.F) {
+	f.Fuzz(func(t *testing.T, query string, depth, tokens uint16) {
+		st := gqlwire.Scan(query) // never panics, whatever the bytes
+		doc, report := astparser.ParseGraphqlDocumentString(query)
+		if report.HasErrors() {
+			return
+		}
+		wantTokens := lexerTokens(query)
+		if st.Tokens != wantTokens {
+			t.Fatalf("Scan(%q) counted %d tokens, the lexer %d", query, st.Tokens, wantTokens)
+		}
+		if !executableOnly(&doc) {
+			return
+		}
+		wantDepth := definitionDepth(&doc)
+		if st.Depth != wantDepth {
+			t.Fatalf("Scan(%q) measured depth %d, the syntax tree %d", query, st.Depth, wantDepth)
+		}
+		l := Limits{MaxDepth: int(depth) + 1, MaxTokens: int(tokens) + 1, MaxQueryBytes: len(query) + 1}
+		err := l.scan(query)
+		within := wantDepth <= l.MaxDepth && wantTokens <= l.MaxTokens
+		if within && err != nil {
+			t.Fatalf("%q (depth %d, %d tokens) is within %+v but the scan refused it: %v", query, wantDepth, wantTokens, l, err)
+		}
+		if !within && err == nil {
+			t.Fatalf("%q (depth %d, %d tokens) is over %+v but the scan passed it", query, wantDepth, wantTokens, l)
+		}
+	})
+}
+
+// lexerTokens counts what graphql-go-tools' lexer reads from query, its
+// comment tokens left out.
+func lexerTokens(query string) int {
+	var in ast.Input
+	in.ResetInputString(query)
+	var lx lexer.Lexer
+	lx.SetInput(&in)
+	n := 0
+	for {
+		switch lx.Read().Keyword {
+		case keyword.EOF:
+			return n
+		case keyword.COMMENT:
+		default:
+			n++
+		}
+	}
+}
+
+func executableOnly(doc *ast.Document) bool {
+	for _, n := range doc.RootNodes {
+		if n.Kind != ast.NodeKindOperationDefinition && n.Kind != ast.NodeKindFragmentDefinition {
+			return false
+		}
+	}
+	return true
+}
+
+// definitionDepth is the deepest selection-set nesting of any operation or
+// fragment definition, measured on the syntax tree: every selection set
+// counts a level, except an inline fragment's, and fragment spreads are not
+// followed. (With every spread expanded, as the measurer does for the
+// operation that runs, a valid document is never shallower: each fragment
+// holds a field.)
+func definitionDepth(doc *ast.Document) int {
+	var inner func(ref int) int
+	inner = func(ref int) int {
+		d := 0
+		for _, sel := range doc.SelectionSets[ref].SelectionRefs {
+			s := doc.Selections[sel]
+			switch s.Kind {
+			case ast.SelectionKindField:
+				if f := doc.Fields[s.Ref]; f.HasSelections {
+					d = max(d, 1+inner(f.SelectionSet))
+				}
+			case ast.SelectionKindInlineFragment:
+				if f := doc.InlineFragments[s.Ref]; f.HasSelections {
+					d = max(d, inner(f.SelectionSet))
+				}
+			}
+		}
+		return d
+	}
+	d := 0
+	for _, op := range doc.OperationDefinitions {
+		if op.HasSelections {
+			d = max(d, 1+inner(op.SelectionSet))
+		}
+	}
+	for _, fd := range doc.FragmentDefinitions {
+		if fd.HasSelections {
+			d = max(d, 1+inner(fd.SelectionSet))
+		}
+	}
+	return d
+}
+
+// FuzzCostPlan costs arbitrary operations against the committed client
+// schema: building the plan never panics, the estimate is deterministic
+// and within [0, saturate], and a larger default list size never lowers it.
+func FuzzCostPlan(f *testing.F) {
+	schema := committedClientSchema(f)
+	f.Fuzz(func(t *testing.T, query string, vars []byte) {
+		doc, report := astparser.ParseGraphqlDocumentString(query)
+		if report.HasErrors() {
+			return
+		}
+		for op := range doc.OperationDefinitions {
+			p := newCostPlan(&doc, schema, op, DefaultListSize)
+			c := p.estimate(vars)
+			if c < 0 || c > saturate {
+				t.Fatalf("%q: cost %d out of range", query, c)
+			}
+			if again := p.estimate(vars); again != c {
+				t.Fatalf("%q: cost %d, then %d", query, c, again)
+			}
+			if larger := newCostPlan(&doc, schema, op, 2*DefaultListSize).estimate(vars); larger < c {
+				t.Fatalf("%q: cost %d with lists of %d, %d with lists of %d", query, c, DefaultListSize, larger, 2*DefaultListSize)
 			}
 		}
 	})

@@ -291,11 +291,15 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *
 	req.SetHeader(r.Header)
 
 	op, err := eng.parse(req)
+	if refused, ok := errors.AsType[*limitRefusal](err); ok {
+		h.metrics.refusal(string(refused.code))
+		return fail(opOther, refused.errorResponse)
+	}
 	if err != nil {
 		return runResult{status: h.executionError(out, r, err, gqlwire.CodeParseFailed), label: opOther}
 	}
 	label := h.metrics.ops.label(op.name, op.found)
-	if e := h.checkOperation(op); e != nil {
+	if e := h.checkOperation(op, req.Variables); e != nil {
 		return fail(label, *e)
 	}
 	switch {
@@ -338,13 +342,17 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *
 }
 
 // checkOperation applies the limits and the introspection switch to a
-// parsed operation; nil when it may run. An operation that is not there
-// (validation reports it) is not measured.
-func (h *handler) checkOperation(op *operation) *errorResponse {
+// parsed operation, and the cost limit with the request's variables; nil
+// when it may run. An operation that is not there (validation reports it)
+// is not measured.
+func (h *handler) checkOperation(op *operation, vars []byte) *errorResponse {
 	if !op.found {
 		return nil
 	}
 	e := h.cfg.Limits.check(op.stats, h.cfg.DisableIntrospection)
+	if e == nil {
+		e = h.cfg.Limits.checkCost(op.stats.cost, vars)
+	}
 	if e != nil {
 		h.metrics.refusal(string(e.code))
 	}
@@ -371,10 +379,14 @@ type wsEngine struct {
 
 func (e wsEngine) Execute(ctx context.Context, req *graphql.Request, w resolve.SubscriptionResponseWriter) error {
 	op, err := e.x.parse(req)
+	if refused, ok := errors.AsType[*limitRefusal](err); ok {
+		e.h.metrics.refusal(string(refused.code))
+		return &subscription.Refusal{Code: string(refused.code), Message: refused.message}
+	}
 	if err != nil {
 		return &subscription.ParseError{Err: err}
 	}
-	if r := e.h.checkOperation(op); r != nil {
+	if r := e.h.checkOperation(op, req.Variables); r != nil {
 		return &subscription.Refusal{Code: string(r.code), Message: r.message}
 	}
 	return e.x.run(ctx, op, req, w)

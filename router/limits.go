@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
+
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 // Default limits: generous for any hand-written operation (the GraphiQL
@@ -15,6 +17,24 @@ const (
 	DefaultMaxFields  = 500
 	DefaultMaxAliases = 50
 	DefaultMaxBatch   = 10
+	// DefaultMaxQueryBytes is eight times the largest operation Herald's
+	// clients send with room for comments and indentation; larger bodies
+	// are variables' business (HERALD_ROUTER_MAX_REQUEST_BYTES).
+	DefaultMaxQueryBytes = 128 << 10
+	// DefaultMaxTokens allows ten tokens (a name, arguments, punctuation)
+	// for each of the 500 fields the field limit allows; the GraphiQL
+	// introspection query has 150. Parsing 5000 tokens takes about 3 ms
+	// and 5 MB, the most a document refused after parsing can cost.
+	DefaultMaxTokens = 5000
+	// DefaultMaxCost allows a page of 100 orders with their items and
+	// buyers, or 20 users with 20 orders each, and refuses pages of pages
+	// of pages (the million-row query costs two million).
+	DefaultMaxCost = 50000
+	// DefaultListSize is the size assumed of a list without a first or
+	// last argument or default (an order's items, a user's channels, and
+	// users(first:), whose default of 20 is the resolver's, not the
+	// schema's): one default page of Herald's paged fields.
+	DefaultListSize = 20
 )
 
 // Codes of the limits, in extensions.code.
@@ -41,6 +61,18 @@ type Limits struct {
 	MaxAliases int
 	// MaxBatch bounds the operations of one JSON-array batched request.
 	MaxBatch int
+	// MaxQueryBytes bounds the query text (REQUEST_TOO_LARGE), checked
+	// before anything else is done with it.
+	MaxQueryBytes int
+	// MaxTokens bounds the lexical tokens of the query text (comments and
+	// commas are not tokens), checked before it is parsed.
+	MaxTokens int
+	// MaxCost bounds the estimated number of values of the answer, from
+	// list sizes (cost.go).
+	MaxCost int
+	// DefaultListSize is the size assumed of a list field without a first
+	// or last argument or default.
+	DefaultListSize int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -56,7 +88,85 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxBatch <= 0 {
 		l.MaxBatch = DefaultMaxBatch
 	}
+	if l.MaxQueryBytes <= 0 {
+		l.MaxQueryBytes = DefaultMaxQueryBytes
+	}
+	if l.MaxTokens <= 0 {
+		l.MaxTokens = DefaultMaxTokens
+	}
+	if l.MaxCost <= 0 {
+		l.MaxCost = DefaultMaxCost
+	}
+	if l.DefaultListSize <= 0 {
+		l.DefaultListSize = DefaultListSize
+	}
 	return l
+}
+
+// limitRefusal is an operation refused by a limit before it was parsed
+// (executor.parse returns it; the transports answer it like a refusal of
+// check).
+type limitRefusal struct{ errorResponse }
+
+func (r *limitRefusal) Error() string { return string(r.code) + ": " + r.message }
+
+// scan checks the query text before it is parsed: its size, then, in one
+// pass over its bytes (gqlwire.ScanWithin), its nesting and its tokens.
+// Building the syntax tree of a megabyte of "{a{a{a…" took two seconds and
+// 700 MB; the scan refuses it after a few bytes and allocates nothing.
+func (l Limits) scan(query string) error {
+	if len(query) > l.MaxQueryBytes {
+		return &limitRefusal{errorResponse{http.StatusRequestEntityTooLarge, CodeRequestTooLarge,
+			"the query is " + strconv.Itoa(len(query)) + " bytes; the limit is " + strconv.Itoa(l.MaxQueryBytes)}}
+	}
+	// The scan stops at the first limit passed: the messages say "more than".
+	st, over := gqlwire.ScanWithin(query, l.MaxDepth, l.MaxTokens)
+	switch {
+	case !over:
+		return nil
+	case st.Depth > l.MaxDepth:
+		return &limitRefusal{errorResponse{http.StatusBadRequest, CodeQueryTooDeep,
+			"the operation is nested more than " + strconv.Itoa(l.MaxDepth) + " levels deep; the limit is " + strconv.Itoa(l.MaxDepth)}}
+	default:
+		return &limitRefusal{errorResponse{http.StatusBadRequest, CodeQueryTooComplex,
+			"the query has more than " + strconv.Itoa(l.MaxTokens) + " tokens; the limit is " + strconv.Itoa(l.MaxTokens)}}
+	}
+}
+
+// measure measures the operation of a parsed document that would run
+// (measureOperation) and builds its cost plan against the client schema.
+func (l Limits) measure(doc, schema *ast.Document, opName string) (name string, st opStats, found bool) {
+	name, st, found = measureOperation(doc, opName)
+	// An operation over the other limits is refused before its cost is
+	// read: the plan of a 5000-field operation need not be built.
+	if found && st.depth <= l.MaxDepth && st.fields <= l.MaxFields && st.aliases <= l.MaxAliases {
+		if op := operationRef(doc, opName); op >= 0 {
+			st.cost = newCostPlan(doc, schema, op, l.DefaultListSize)
+		}
+	}
+	return name, st, found
+}
+
+// operationRef is the operation that would run: the one named opName, or
+// the only one (-1 when there is no such operation, or several and no
+// name: the engine refuses those).
+func operationRef(doc *ast.Document, opName string) int {
+	op := -1
+	for _, n := range doc.RootNodes {
+		if n.Kind != ast.NodeKindOperationDefinition {
+			continue
+		}
+		if opName == "" || doc.OperationDefinitionNameString(n.Ref) == opName {
+			if op != -1 && opName == "" {
+				return -1
+			}
+			op = n.Ref
+			if opName != "" {
+				break
+			}
+		}
+	}
+	return op
 }
 
 // opStats measure one operation (or one fragment).
@@ -64,6 +174,8 @@ type opStats struct {
 	depth, fields, aliases int
 	// introspection is set when __schema or __type is selected.
 	introspection bool
+	// cost estimates the answer's size (set by Limits.measure).
+	cost *costPlan
 }
 
 // saturate keeps counts of exponentially nested fragments from overflowing.
@@ -91,22 +203,7 @@ type measurer struct {
 // opName, or the only one. found is false when there is no such operation
 // (the engine reports that); name is the operation's name, "" if anonymous.
 func measureOperation(doc *ast.Document, opName string) (name string, st opStats, found bool) {
-	op := -1
-	for _, n := range doc.RootNodes {
-		if n.Kind != ast.NodeKindOperationDefinition {
-			continue
-		}
-		name := doc.OperationDefinitionNameString(n.Ref)
-		if opName == "" || name == opName {
-			if op != -1 && opName == "" {
-				return "", opStats{}, false // several operations and no name: the engine refuses it
-			}
-			op = n.Ref
-			if opName != "" {
-				break
-			}
-		}
-	}
+	op := operationRef(doc, opName)
 	if op == -1 {
 		return "", opStats{}, false
 	}

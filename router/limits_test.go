@@ -101,7 +101,7 @@ func TestLimits(t *testing.T) {
 		{name: "one level deeper is refused",
 			body:       `{"query":"{ user(id: \"u2\") { orders { user { orders { id } } } } }"}`,
 			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the operation is nested 5 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]}`},
+			wantBody:   `{"errors":[{"message":"the operation is nested more than 4 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]}`},
 		{name: "depth through fragments is refused",
 			body:       `{"query":"{ user(id: \"u2\") { ...A } } fragment A on User { orders { ...B } } fragment B on Order { user { orders { id } } }"}`,
 			wantStatus: http.StatusBadRequest,
@@ -277,13 +277,15 @@ func TestLoadConfigSafetySettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Limits != (Limits{MaxDepth: 15, MaxFields: 500, MaxAliases: 50, MaxBatch: 10}) || c.RequestTimeout != DefaultRequestTimeout ||
+	if c.Limits != (Limits{MaxDepth: 15, MaxFields: 500, MaxAliases: 50, MaxBatch: 10,
+		MaxQueryBytes: 128 << 10, MaxTokens: 5000, MaxCost: 50000, DefaultListSize: 20}) || c.RequestTimeout != DefaultRequestTimeout ||
 		strings.Join(c.ForwardHeaders, ",") != DefaultForwardHeaders || c.CORSOrigins != nil || c.SubgraphSecret != "" ||
 		c.DisableIntrospection || c.DisablePlayground || c.DisableMetrics || c.DisableAPQ || c.APQCacheBytes != DefaultAPQCacheBytes {
 		t.Errorf("defaults = %+v", c)
 	}
 	c, err = load(map[string]string{
 		"HERALD_ROUTER_MAX_DEPTH": "7", "HERALD_ROUTER_MAX_FIELDS": "70", "HERALD_ROUTER_MAX_ALIASES": "3", "HERALD_ROUTER_MAX_BATCH": "2",
+		"HERALD_ROUTER_MAX_QUERY_BYTES": "4096", "HERALD_ROUTER_MAX_TOKENS": "300", "HERALD_ROUTER_MAX_COST": "900", "HERALD_ROUTER_DEFAULT_LIST_SIZE": "5",
 		"HERALD_ROUTER_REQUEST_TIMEOUT": "5s", "HERALD_ROUTER_FORWARD_HEADERS": "none", "HERALD_SUBGRAPH_SECRET": testSecret,
 		"HERALD_ROUTER_CORS_ORIGINS": "https://app.example.com, *", "HERALD_ROUTER_INTROSPECTION": "false",
 		"HERALD_ROUTER_PLAYGROUND": "false", "HERALD_ROUTER_METRICS": "false", "HERALD_ROUTER_APQ": "false",
@@ -291,16 +293,18 @@ func TestLoadConfigSafetySettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Limits != (Limits{MaxDepth: 7, MaxFields: 70, MaxAliases: 3, MaxBatch: 2}) || c.RequestTimeout != 5*time.Second ||
+	if c.Limits != (Limits{MaxDepth: 7, MaxFields: 70, MaxAliases: 3, MaxBatch: 2,
+		MaxQueryBytes: 4096, MaxTokens: 300, MaxCost: 900, DefaultListSize: 5}) || c.RequestTimeout != 5*time.Second ||
 		c.ForwardHeaders == nil || len(c.ForwardHeaders) != 0 || c.SubgraphSecret != testSecret || len(c.CORSOrigins) != 2 ||
 		!c.DisableIntrospection || !c.DisablePlayground || !c.DisableMetrics || !c.DisableAPQ {
 		t.Errorf("set = %+v", c)
 	}
 	_, err = load(map[string]string{
 		"HERALD_ROUTER_MAX_DEPTH": "0", "HERALD_ROUTER_MAX_BATCH": "-1", "HERALD_SUBGRAPH_SECRET": "short",
+		"HERALD_ROUTER_MAX_COST": "0", "HERALD_ROUTER_MAX_TOKENS": "-3",
 		"HERALD_ROUTER_FORWARD_HEADERS": "authorization,bad header", "HERALD_ROUTER_CORS_ORIGINS": "app.example.com,https://x.example/path",
 	})
-	for _, want := range []string{"HERALD_ROUTER_MAX_DEPTH", "HERALD_ROUTER_MAX_BATCH", "HERALD_SUBGRAPH_SECRET",
+	for _, want := range []string{"HERALD_ROUTER_MAX_DEPTH", "HERALD_ROUTER_MAX_BATCH", "HERALD_SUBGRAPH_SECRET", "HERALD_ROUTER_MAX_COST", "HERALD_ROUTER_MAX_TOKENS",
 		`"bad header"`, `"app.example.com"`, `"https://x.example/path"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
@@ -319,7 +323,7 @@ func TestWebSocketOperationsAreChecked(t *testing.T) {
 		want  string // the payload of the error message; empty: served
 	}{
 		{name: "too deep", query: `{ user(id: "u2") { orders { user { orders { id } } } } }`,
-			want: `[{"message":"the operation is nested 5 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]`},
+			want: `[{"message":"the operation is nested more than 4 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]`},
 		{name: "too many aliases", query: `{ a: user(id: "u1") { id } b: user(id: "u1") { id } c: user(id: "u1") { id } }`,
 			want: `[{"message":"the operation has 3 aliases (fragments expanded); the limit is 2","extensions":{"code":"QUERY_TOO_COMPLEX"}}]`},
 		{name: "too many fields through fragments", query: `{ a: user(id: "u1") { ...U } b: user(id: "u2") { ...U } } fragment U on User { __typename id name email phone createdAt }`,

@@ -90,6 +90,9 @@ func startInProcessRouter(t *testing.T, set *subgraphs.Set) string {
 		Addr: "127.0.0.1:0", Subgraphs: sgs, MaxRequestBytes: 1 << 20,
 		SubgraphTimeout: 10 * time.Second, StartupWait: 30 * time.Second,
 		MaxIdleConnsPerHost: 8, MaxConcurrency: 64,
+		// As in routerproc.go: the deep query's worst-case estimate is
+		// about 5 million values; the workload is not about the cost limit.
+		Limits: router.Limits{MaxCost: 10_000_000},
 	}
 	go func() { done <- router.Run(ctx, cfg, router.Deps{Ready: func(a net.Addr) { addrs <- a }}) }()
 	t.Cleanup(func() {
