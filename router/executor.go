@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/buger/jsonparser"
+	"github.com/cespare/xxhash/v2"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jensneuse/abstractlogger"
 	"github.com/wundergraph/astjson"
@@ -55,6 +57,15 @@ type executor struct {
 	resolver *resolve.Resolver
 	plans    *lru.Cache[uint64, plan.Plan]
 	ops      *lru.Cache[opKey, *operation]
+
+	// postOptions configure the post-processor that makes each plan
+	// executable (one per plan: processors keep state while they run).
+	postOptions []postprocess.ProcessorOption
+
+	// Lifetime (engine.go): ctx ends when the engine is released.
+	ctx  context.Context
+	stop context.CancelFunc
+	refs atomic.Int64
 }
 
 // Cache sizes: entries, not bytes. A cached operation holds its normalised
@@ -109,6 +120,7 @@ func newExecutor(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, conf 
 		full: full, client: client, planConf: pc,
 		resolver: resolve.New(ctx, resolverOptions(cfg)),
 		plans:    plans, ops: ops,
+		ctx: ctx, stop: func() {},
 	}, nil
 }
 
@@ -339,9 +351,24 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 		}
 	}
 	rctx.Request = req.InternalRequest()
+	// Request deduplication keys (see resolverOptions): the operation is
+	// identified by its text and name, which with the variables fix the
+	// plan; the headers forwarded to subgraphs tell clients apart.
+	rctx.Request.ID = operationID(req)
+	rctx.VariablesHash = xxhash.Sum64(vars)
+	if o := outboundFrom(ctx); o != nil {
+		rctx.SubgraphHeadersBuilder = o
+	}
 	switch p := p.(type) {
 	case *plan.SynchronousResponsePlan:
-		_, err := x.resolver.ResolveGraphQLResponse(rctx, p.Response, nil, w)
+		_, err := x.resolver.ArenaResolveGraphQLResponse(rctx, p.Response, w)
+		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			// A deduplicated request shares its leader's failure, and the
+			// leader's client may have left or run out of time: resolve
+			// this one on its own instead.
+			rctx.ExecutionOptions.DisableInboundRequestDeduplication = true
+			_, err = x.resolver.ArenaResolveGraphQLResponse(rctx, p.Response, w)
+		}
 		return err
 	case *plan.SubscriptionResponsePlan:
 		return x.resolver.ResolveGraphQLSubscription(rctx, p.Response, w)
@@ -351,6 +378,16 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 }
 
 var emptyObject = []byte("{}")
+
+// operationID hashes what identifies an operation for request
+// deduplication: its text and the operation name asked for.
+func operationID(req *graphql.Request) uint64 {
+	d := xxhash.New()
+	_, _ = d.WriteString(req.Query)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.WriteString(req.OperationName)
+	return d.Sum64()
+}
 
 // Variables validators are reusable: Validate resets what it keeps.
 var validatorPool = sync.Pool{New: func() any {
@@ -429,9 +466,9 @@ func (x *executor) plan(doc *ast.Document, opName string, report *operationrepor
 	if report.HasErrors() {
 		return nil
 	}
-	p := postprocess.NewProcessor().Process(pre)
-	x.plans.Add(key, p)
-	return p
+	postprocess.NewProcessor(x.postOptions...).Process(pre) // in place
+	x.plans.Add(key, pre)
+	return pre
 }
 
 // store caches a prepared operation. Cacheable operations pass the
