@@ -103,6 +103,10 @@ func newExecutor(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, conf 
 		DefaultFlushIntervalMillis: engine.DefaultFlushIntervalInMilliseconds,
 		DataSources:                append(append([]plan.DataSource{}, conf.DataSources()...), intro.BuildDataSourceConfigurations()...),
 		Fields:                     append(append(plan.FieldConfigurations{}, conf.FieldConfigurations()...), intro.BuildFieldConfigurations()...),
+		// Entity fetches to one subgraph that run in the same wave go out
+		// as one request (the planner marks them, the post-processor
+		// merges them): fewer round trips for wide federated queries.
+		EnableMultiFetch: true,
 	}
 	for _, t := range rc.GetEngineConfig().GetTypeConfigurations() {
 		pc.Types = append(pc.Types, plan.TypeConfiguration{TypeName: t.GetTypeName(), RenameTo: t.GetRenameTo()})
@@ -120,7 +124,8 @@ func newExecutor(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, conf 
 		full: full, client: client, planConf: pc,
 		resolver: resolve.New(ctx, resolverOptions(cfg)),
 		plans:    plans, ops: ops,
-		ctx: ctx, stop: func() {},
+		postOptions: []postprocess.ProcessorOption{postprocess.EnableMultiFetch()},
+		ctx:         ctx, stop: func() {},
 	}, nil
 }
 

@@ -47,6 +47,7 @@ func directiveCases() []fedCase {
 		inaccessibleCase(),
 		interfaceObjectCase(),
 		batchingCase(),
+		multiFetchCase(),
 		errorsCase(),
 	}
 }
@@ -437,6 +438,48 @@ type Customer @key(fields: "id") { id: ID! points: Int! }
 			{name: "two subgraphs, one batch each",
 				query: `{ orders { id customer { name points } } }`,
 				check: allOf(wantOneBatch("customers", 5), wantOneBatch("loyalty", 5))},
+		},
+	}
+}
+
+// Entity fetches to one subgraph in the same wave, for two different
+// entity types, go out as one request (plan.Configuration.EnableMultiFetch).
+func multiFetchCase() fedCase {
+	return fedCase{
+		name: "multi_fetch",
+		subgraphs: []fedSpec{
+			{name: "shop", sdl: fedLink("@key") + `
+type Query { products: [Product!]! users: [User!]! }
+type Product @key(fields: "id") { id: ID! name: String! }
+type User @key(fields: "id") { id: ID! name: String! }
+`,
+				root: map[string]resolver{
+					"products": listOf(obj("Product", "id", "p1", "name", "Lamp"), obj("Product", "id", "p2", "name", "Desk")),
+					"users":    listOf(obj("User", "id", "u1", "name", "Ada")),
+				},
+			},
+			{name: "extra", sdl: fedLink("@key") + `
+type Product @key(fields: "id") { id: ID! rating: Int! }
+type User @key(fields: "id") { id: ID! level: Int! }
+`,
+				entities: map[string]resolver{
+					"Product": func(rep map[string]any) (any, *fakeError) {
+						return obj("Product", "id", rep["id"], "rating", len(fmt.Sprint(rep["id"]))), nil
+					},
+					"User": func(rep map[string]any) (any, *fakeError) {
+						return obj("User", "id", rep["id"], "level", 7), nil
+					},
+				},
+			},
+		},
+		ops: []fedOp{
+			{name: "two entity types from one subgraph, one request",
+				query: `{ products { name rating } users { name level } }`,
+				check: func(t *testing.T, sgs map[string]*fedSubgraph) {
+					if reqs := sgs["extra"].requests(); len(reqs) != 1 {
+						t.Errorf("subgraph extra got %d requests, want 1: %+v", len(reqs), reqs)
+					}
+				}},
 		},
 	}
 }
