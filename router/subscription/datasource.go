@@ -257,6 +257,13 @@ func (s *source) Start(ctx *resolve.Context, _ http.Header, input []byte, update
 		defer stop()
 		for {
 			select {
+			case <-overflow: // before any queued event: the trigger is over
+				updater.Error(tooSlowResponse)
+				updater.Done()
+				return
+			default:
+			}
+			select {
 			case <-done:
 				return
 			case <-overflow:
