@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 )
 
 // whoamiSubgraph answers { whoami } with the Authorization header it
@@ -92,6 +94,33 @@ func TestDeduplicationKeepsClientsApart(t *testing.T) {
 	for i, auth := range clients {
 		if want := `{"data":{"whoami":"` + auth + `"}}`; got[i].body != want {
 			t.Errorf("client %q got %d %s, want %s", auth, got[i].status, got[i].body, want)
+		}
+	}
+}
+
+// requestKeys: the engine's request id stays within arenaSizeBuckets
+// whatever the query text, while id and variables hash together still tell
+// apart operations and variables.
+func TestRequestKeys(t *testing.T) {
+	type keys struct{ id, vars uint64 }
+	key := func(query, name, vars string) keys {
+		id, vh := requestKeys(&graphql.Request{Query: query, OperationName: name}, []byte(vars))
+		if id >= arenaSizeBuckets {
+			t.Errorf("request id %d of %q is not below %d", id, query, arenaSizeBuckets)
+		}
+		return keys{id, vh}
+	}
+	base := key(`query Q($id: ID!) { user(id: $id) { name } }`, "", `{"id":"u1"}`)
+	if again := key(`query Q($id: ID!) { user(id: $id) { name } }`, "", `{"id":"u1"}`); again != base {
+		t.Error("the same request got other keys")
+	}
+	for _, other := range []keys{
+		key(`query Q($id: ID!) { user(id: $id) { name } }`, "", `{"id":"u2"}`),
+		key(`query Q($id: ID!) { user(id: $id) { email } }`, "", `{"id":"u1"}`),
+		key(`query Q($id: ID!) { user(id: $id) { name } }`, "Q", `{"id":"u1"}`),
+	} {
+		if other == base {
+			t.Error("another operation or other variables got the same keys")
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -356,11 +357,7 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 		}
 	}
 	rctx.Request = req.InternalRequest()
-	// Request deduplication keys (see resolverOptions): the operation is
-	// identified by its text and name, which with the variables fix the
-	// plan; the headers forwarded to subgraphs tell clients apart.
-	rctx.Request.ID = operationID(req)
-	rctx.VariablesHash = xxhash.Sum64(vars)
+	rctx.Request.ID, rctx.VariablesHash = requestKeys(req, vars)
 	if o := outboundFrom(ctx); o != nil {
 		rctx.SubgraphHeadersBuilder = o
 	}
@@ -384,14 +381,30 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 
 var emptyObject = []byte("{}")
 
-// operationID hashes what identifies an operation for request
-// deduplication: its text and the operation name asked for.
-func operationID(req *graphql.Request) uint64 {
+// arenaSizeBuckets bounds the request ids the engine sees. The resolver
+// keeps an arena size estimate per request id for as long as it lives, so
+// ids taken straight from client-chosen query texts would let a client
+// grow that map without end.
+const arenaSizeBuckets = 4096
+
+// requestKeys returns the engine's request id and variables hash. Request
+// deduplication (see resolverOptions) shares an answer between requests
+// with the same id, variables hash and forwarded headers, so together they
+// must identify the operation (its text and the name asked for, which with
+// the variables fix the plan) and the variables: the operation's hash goes
+// into the variables hash, and the id is a bucket of it (a size hint only).
+func requestKeys(req *graphql.Request, vars []byte) (id, varsHash uint64) {
 	d := xxhash.New()
 	_, _ = d.WriteString(req.Query)
 	_, _ = d.Write([]byte{0})
 	_, _ = d.WriteString(req.OperationName)
-	return d.Sum64()
+	op := d.Sum64()
+	d.Reset()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], op)
+	_, _ = d.Write(b[:])
+	_, _ = d.Write(vars)
+	return op % arenaSizeBuckets, d.Sum64()
 }
 
 // Variables validators are reusable: Validate resets what it keeps.
