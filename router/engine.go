@@ -69,9 +69,9 @@ func resolverOptions(cfg Config) resolve.ResolverOptions {
 	}
 }
 
-// newEngine plans against rc with graphql-go-tools: the federation config
-// factory turns the composed router config into planner data sources, and
-// the executor (executor.go) runs operations on them. customize, when not
+// newEngine plans against rc with graphql-go-tools: engineConfiguration
+// (planconfig.go) turns the composed router config into planner data
+// sources, and the executor (executor.go) runs operations on them. customize, when not
 // nil, may adjust the configuration first (the built-in subscription data
 // source is installed there); it gets the engine's own context.
 //
@@ -80,11 +80,7 @@ func resolverOptions(cfg Config) resolve.ResolverOptions {
 // sources' goroutines end then.
 func newEngine(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, client *http.Client, customize func(context.Context, *engine.Configuration) error) (*executor, error) {
 	ectx, cancel := context.WithCancel(ctx)
-	factory := engine.NewFederationEngineConfigFactory(ectx,
-		engine.WithFederationHttpClient(client),
-		engine.WithFederationStreamingClient(&http.Client{Transport: client.Transport}),
-	)
-	conf, err := factory.BuildEngineConfiguration(rc)
+	conf, err := engineConfiguration(ectx, rc, client)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("build engine configuration: %w", err)

@@ -48,6 +48,7 @@ func directiveCases() []fedCase {
 		interfaceObjectCase(),
 		batchingCase(),
 		multiFetchCase(),
+		unresolvableKeyCase(),
 		errorsCase(),
 	}
 }
@@ -480,6 +481,43 @@ type User @key(fields: "id") { id: ID! level: Int! }
 						t.Errorf("subgraph extra got %d requests, want 1: %+v", len(reqs), reqs)
 					}
 				}},
+		},
+	}
+}
+
+// A subgraph whose key is resolvable: false shares a field with one that
+// resolves the entity: an entity fetch for that field must go to the
+// resolving subgraph, never ask the other for _entities.
+func unresolvableKeyCase() fedCase {
+	return fedCase{
+		name: "resolvable_false",
+		subgraphs: []fedSpec{
+			{name: "refs", sdl: fedLink("@key", "@shareable") + `
+type Query { ref: Thing }
+type Thing @key(fields: "id", resolvable: false) { id: ID! label: String @shareable }
+`,
+				root: map[string]resolver{"ref": func(map[string]any) (any, *fakeError) {
+					return obj("Thing", "id", "t1", "label", "from refs"), nil
+				}},
+			},
+			{name: "things", sdl: fedLink("@key", "@shareable") + `
+type Thing @key(fields: "id") { id: ID! label: String @shareable }
+`,
+				entities: map[string]resolver{"Thing": func(rep map[string]any) (any, *fakeError) {
+					return obj("Thing", "id", rep["id"], "label", "from things"), nil
+				}},
+			},
+			{name: "lists", sdl: fedLink("@key") + `
+type Query { top: Thing }
+type Thing @key(fields: "id") { id: ID! }
+`,
+				root: map[string]resolver{"top": func(map[string]any) (any, *fakeError) { return obj("Thing", "id", "t1"), nil }},
+			},
+		},
+		ops: []fedOp{
+			{name: "the shared field comes from the subgraph that resolves the entity",
+				query: `{ top { id label } }`,
+				check: allOf(wantNoRequests("refs"), wantOneBatch("things", 1))},
 		},
 	}
 }
