@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wundergraph/cosmo/composition-go"
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
-	"github.com/wundergraph/graphql-go-tools/execution/engine"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/heraldhq/herald/router/subscription"
@@ -38,26 +38,38 @@ func (e *CompositionError) Error() string {
 var jsStackSuffix = regexp.MustCompile(`\s+at \S+ \(<eval>[^)]*\)+\s*$`)
 
 // Compose composes the subgraphs (each with its SDL) into a router
-// configuration, through graphql-go-tools' federation config factory and
-// Cosmo's composition-go.
+// configuration with Cosmo's composition-go. The engine only reads a
+// composed configuration, so composing is the router's own step.
 func Compose(ctx context.Context, subgraphs []Subgraph) (*nodev1.RouterConfig, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	names := make([]string, len(subgraphs))
-	configs := make([]engine.SubgraphConfiguration, len(subgraphs))
+	in := make([]*composition.Subgraph, len(subgraphs))
 	for i, sg := range subgraphs {
 		if strings.TrimSpace(sg.SDL) == "" {
+			// composition-go would introspect the URL itself: the router
+			// fetches SDL with its own client (secret, timeouts) instead.
 			return nil, fmt.Errorf("compose supergraph: subgraph %s has no SDL", sg.Name)
 		}
 		names[i] = sg.Name
-		configs[i] = engine.SubgraphConfiguration{Name: sg.Name, URL: sg.URL, SDL: sg.SDL}
+		// Subscriptions are served by the router itself (the built-in
+		// notifications subgraph), never proxied over WebSocket, but the
+		// composer wants a protocol.
+		in[i] = &composition.Subgraph{Name: sg.Name, URL: sg.URL, Schema: sg.SDL, SubscriptionProtocol: "ws"}
 	}
-	rc, err := engine.NewFederationEngineConfigFactory(ctx, configs).Compose()
+	out, err := composition.BuildRouterConfiguration(in...)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "Error: ")
 		msg = jsStackSuffix.ReplaceAllString(msg, "")
 		return nil, &CompositionError{Subgraphs: names, Message: msg}
 	}
-	nameDataSources(rc)
-	return rc, nil
+	var rc nodev1.RouterConfig
+	if err := protojson.Unmarshal([]byte(out), &rc); err != nil {
+		return nil, fmt.Errorf("compose supergraph: parse the composer's router config: %w", err)
+	}
+	nameDataSources(&rc)
+	return &rc, nil
 }
 
 // nameDataSources replaces the composer's numeric data source ids ("0",

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/buger/jsonparser"
+	"github.com/cespare/xxhash/v2"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jensneuse/abstractlogger"
 	"github.com/wundergraph/astjson"
@@ -56,6 +59,15 @@ type executor struct {
 	plans    *lru.Cache[uint64, plan.Plan]
 	ops      *lru.Cache[opKey, *operation]
 	limits   Limits // checked before parsing, measured after (limits.go)
+
+	// postOptions configure the post-processor that makes each plan
+	// executable (one per plan: processors keep state while they run).
+	postOptions []postprocess.ProcessorOption
+
+	// Lifetime (engine.go): ctx ends when the engine is released.
+	ctx  context.Context
+	stop context.CancelFunc
+	refs atomic.Int64
 }
 
 // Cache sizes: entries, not bytes. A cached operation holds its normalised
@@ -93,6 +105,10 @@ func newExecutor(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, conf 
 		DefaultFlushIntervalMillis: engine.DefaultFlushIntervalInMilliseconds,
 		DataSources:                append(append([]plan.DataSource{}, conf.DataSources()...), intro.BuildDataSourceConfigurations()...),
 		Fields:                     append(append(plan.FieldConfigurations{}, conf.FieldConfigurations()...), intro.BuildFieldConfigurations()...),
+		// Entity fetches to one subgraph that run in the same wave go out
+		// as one request (the planner marks them, the post-processor
+		// merges them): fewer round trips for wide federated queries.
+		EnableMultiFetch: true,
 	}
 	for _, t := range rc.GetEngineConfig().GetTypeConfigurations() {
 		pc.Types = append(pc.Types, plan.TypeConfiguration{TypeName: t.GetTypeName(), RenameTo: t.GetRenameTo()})
@@ -110,7 +126,9 @@ func newExecutor(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, conf 
 		full: full, client: client, planConf: pc,
 		resolver: resolve.New(ctx, resolverOptions(cfg)),
 		plans:    plans, ops: ops,
-		limits: cfg.Limits.withDefaults(),
+		limits:      cfg.Limits.withDefaults(),
+		postOptions: []postprocess.ProcessorOption{postprocess.EnableMultiFetch()},
+		ctx:         ctx, stop: func() {},
 	}, nil
 }
 
@@ -352,9 +370,20 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 		}
 	}
 	rctx.Request = req.InternalRequest()
+	rctx.Request.ID, rctx.VariablesHash = requestKeys(req, vars)
+	if o := outboundFrom(ctx); o != nil {
+		rctx.SubgraphHeadersBuilder = o
+	}
 	switch p := p.(type) {
 	case *plan.SynchronousResponsePlan:
-		_, err := x.resolver.ResolveGraphQLResponse(rctx, p.Response, nil, w)
+		_, err := x.resolver.ArenaResolveGraphQLResponse(rctx, p.Response, w)
+		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			// A deduplicated request shares its leader's failure, and the
+			// leader's client may have left or run out of time: resolve
+			// this one on its own instead.
+			rctx.ExecutionOptions.DisableInboundRequestDeduplication = true
+			_, err = x.resolver.ArenaResolveGraphQLResponse(rctx, p.Response, w)
+		}
 		return err
 	case *plan.SubscriptionResponsePlan:
 		return x.resolver.ResolveGraphQLSubscription(rctx, p.Response, w)
@@ -381,6 +410,32 @@ func (x *executor) validateVariables(doc *ast.Document, vars []byte) error {
 }
 
 var emptyObject = []byte("{}")
+
+// arenaSizeBuckets bounds the request ids the engine sees. The resolver
+// keeps an arena size estimate per request id for as long as it lives, so
+// ids taken straight from client-chosen query texts would let a client
+// grow that map without end.
+const arenaSizeBuckets = 4096
+
+// requestKeys returns the engine's request id and variables hash. Request
+// deduplication (see resolverOptions) shares an answer between requests
+// with the same id, variables hash and forwarded headers, so together they
+// must identify the operation (its text and the name asked for, which with
+// the variables fix the plan) and the variables: the operation's hash goes
+// into the variables hash, and the id is a bucket of it (a size hint only).
+func requestKeys(req *graphql.Request, vars []byte) (id, varsHash uint64) {
+	d := xxhash.New()
+	_, _ = d.WriteString(req.Query)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.WriteString(req.OperationName)
+	op := d.Sum64()
+	d.Reset()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], op)
+	_, _ = d.Write(b[:])
+	_, _ = d.Write(vars)
+	return op % arenaSizeBuckets, d.Sum64()
+}
 
 // Variables validators are reusable: Validate resets what it keeps.
 var validatorPool = sync.Pool{New: func() any {
@@ -468,9 +523,9 @@ func (x *executor) plan(doc *ast.Document, opName string, report *operationrepor
 	if report.HasErrors() {
 		return nil
 	}
-	p := postprocess.NewProcessor().Process(pre)
-	x.plans.Add(key, p)
-	return p
+	postprocess.NewProcessor(x.postOptions...).Process(pre) // in place
+	x.plans.Add(key, pre)
+	return pre
 }
 
 // store caches a prepared operation. Cacheable operations pass the

@@ -102,7 +102,7 @@ func TestOperationCacheAnswersLikeTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf, err := engine.NewFederationEngineConfigFactory(ctx, nil, engine.WithFederationHttpClient(client)).BuildEngineConfigurationWithRouterConfig(rc)
+	conf, err := engine.NewFederationEngineConfigFactory(ctx, engine.WithFederationHttpClient(client)).BuildEngineConfiguration(rc)
 	if err != nil {
 		t.Fatal(err)
 	}

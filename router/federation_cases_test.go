@@ -47,6 +47,8 @@ func directiveCases() []fedCase {
 		inaccessibleCase(),
 		interfaceObjectCase(),
 		batchingCase(),
+		multiFetchCase(),
+		unresolvableKeyCase(),
 		errorsCase(),
 	}
 }
@@ -437,6 +439,85 @@ type Customer @key(fields: "id") { id: ID! points: Int! }
 			{name: "two subgraphs, one batch each",
 				query: `{ orders { id customer { name points } } }`,
 				check: allOf(wantOneBatch("customers", 5), wantOneBatch("loyalty", 5))},
+		},
+	}
+}
+
+// Entity fetches to one subgraph in the same wave, for two different
+// entity types, go out as one request (plan.Configuration.EnableMultiFetch).
+func multiFetchCase() fedCase {
+	return fedCase{
+		name: "multi_fetch",
+		subgraphs: []fedSpec{
+			{name: "shop", sdl: fedLink("@key") + `
+type Query { products: [Product!]! users: [User!]! }
+type Product @key(fields: "id") { id: ID! name: String! }
+type User @key(fields: "id") { id: ID! name: String! }
+`,
+				root: map[string]resolver{
+					"products": listOf(obj("Product", "id", "p1", "name", "Lamp"), obj("Product", "id", "p2", "name", "Desk")),
+					"users":    listOf(obj("User", "id", "u1", "name", "Ada")),
+				},
+			},
+			{name: "extra", sdl: fedLink("@key") + `
+type Product @key(fields: "id") { id: ID! rating: Int! }
+type User @key(fields: "id") { id: ID! level: Int! }
+`,
+				entities: map[string]resolver{
+					"Product": func(rep map[string]any) (any, *fakeError) {
+						return obj("Product", "id", rep["id"], "rating", len(fmt.Sprint(rep["id"]))), nil
+					},
+					"User": func(rep map[string]any) (any, *fakeError) {
+						return obj("User", "id", rep["id"], "level", 7), nil
+					},
+				},
+			},
+		},
+		ops: []fedOp{
+			{name: "two entity types from one subgraph, one request",
+				query: `{ products { name rating } users { name level } }`,
+				check: func(t *testing.T, sgs map[string]*fedSubgraph) {
+					if reqs := sgs["extra"].requests(); len(reqs) != 1 {
+						t.Errorf("subgraph extra got %d requests, want 1: %+v", len(reqs), reqs)
+					}
+				}},
+		},
+	}
+}
+
+// A subgraph whose key is resolvable: false shares a field with one that
+// resolves the entity: an entity fetch for that field must go to the
+// resolving subgraph, never ask the other for _entities.
+func unresolvableKeyCase() fedCase {
+	return fedCase{
+		name: "resolvable_false",
+		subgraphs: []fedSpec{
+			{name: "refs", sdl: fedLink("@key", "@shareable") + `
+type Query { ref: Thing }
+type Thing @key(fields: "id", resolvable: false) { id: ID! label: String @shareable }
+`,
+				root: map[string]resolver{"ref": func(map[string]any) (any, *fakeError) {
+					return obj("Thing", "id", "t1", "label", "from refs"), nil
+				}},
+			},
+			{name: "things", sdl: fedLink("@key", "@shareable") + `
+type Thing @key(fields: "id") { id: ID! label: String @shareable }
+`,
+				entities: map[string]resolver{"Thing": func(rep map[string]any) (any, *fakeError) {
+					return obj("Thing", "id", rep["id"], "label", "from things"), nil
+				}},
+			},
+			{name: "lists", sdl: fedLink("@key") + `
+type Query { top: Thing }
+type Thing @key(fields: "id") { id: ID! }
+`,
+				root: map[string]resolver{"top": func(map[string]any) (any, *fakeError) { return obj("Thing", "id", "t1"), nil }},
+			},
+		},
+		ops: []fedOp{
+			{name: "the shared field comes from the subgraph that resolves the entity",
+				query: `{ top { id label } }`,
+				check: allOf(wantNoRequests("refs"), wantOneBatch("things", 1))},
 		},
 	}
 }

@@ -5,8 +5,8 @@ import (
 )
 
 // Known gaps: federation behaviour this engine version (graphql-go-tools
-// execution v1.6.0 / v2 rc.231, composed by Cosmo composition-go) gets
-// wrong. Each test asserts today's wrong answer exactly, with the right one
+// v2 v2.16.0, composed by Cosmo composition-go of 2024-10) gets wrong; both
+// cases were already pinned on v2 rc.231 and the upgrade did not fix them. Each test asserts today's wrong answer exactly, with the right one
 // in its comment, so that it fails — and must be rewritten into a directive
 // case — the day the behaviour is fixed (an engine upgrade or a router-side
 // fix). docs and the closing note list the same cases.

@@ -6,8 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/buger/jsonparser"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/federation")
@@ -84,7 +87,7 @@ func runFedCase(t *testing.T, c fedCase) map[string]*fedSubgraph {
 		if !json.Valid([]byte(r.body)) {
 			t.Fatalf("%s: response is not JSON: %s", op.name, r.body)
 		}
-		g := goldenOp{Name: op.name, Query: op.query, Variables: op.variables, Response: json.RawMessage(r.body),
+		g := goldenOp{Name: op.name, Query: op.query, Variables: op.variables, Response: json.RawMessage(sortErrors(t, r.body)),
 			SubgraphRequests: map[string][]subgraphRequest{}}
 		for name, s := range sgs {
 			g.SubgraphRequests[name] = s.requests()
@@ -96,6 +99,29 @@ func runFedCase(t *testing.T, c fedCase) map[string]*fedSubgraph {
 	}
 	compareGolden(t, c.name, got)
 	return sgs
+}
+
+// sortErrors puts the response's top-level errors in a fixed order (by
+// their bytes), leaving everything else as it is. The engine merges the
+// results of parallel fetches as they arrive, so errors from two subgraphs
+// asked at once come in either order; GraphQL does not order errors.
+func sortErrors(t *testing.T, body string) []byte {
+	t.Helper()
+	b := []byte(body)
+	var errs [][]byte
+	_, err := jsonparser.ArrayEach(b, func(v []byte, _ jsonparser.ValueType, _ int, _ error) {
+		errs = append(errs, v)
+	}, "errors")
+	if err != nil || len(errs) < 2 {
+		return b
+	}
+	slices.SortFunc(errs, bytes.Compare)
+	sorted := append(append([]byte{'['}, bytes.Join(errs, []byte{','})...), ']')
+	out, err := jsonparser.Set(b, sorted, "errors")
+	if err != nil {
+		t.Fatalf("sort errors of %s: %v", body, err)
+	}
+	return out
 }
 
 // compareGolden compares ops with testdata/federation/<name>.json. Responses

@@ -148,11 +148,12 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		playground.Index(w, r)
 		return
 	}
-	eng := h.engine.Load()
+	eng := h.acquireEngine()
 	if eng == nil {
 		h.writeRequestError(w, errorResponse{http.StatusServiceUnavailable, apperr.Unavailable, "the router is starting: the supergraph is not composed yet"})
 		return
 	}
+	defer eng.release() // an SSE subscription runs inside this call
 
 	body := getBuffer()
 	defer putBuffer(body)
@@ -359,26 +360,44 @@ func (h *handler) checkOperation(op *operation, vars []byte) *errorResponse {
 	return e
 }
 
+// acquireEngine returns the current engine with a reference taken for one
+// request or subscription (release it when done), nil while the supergraph
+// is not composed. An engine that a reload retired and released in between
+// is skipped: the swap stored its successor first.
+func (h *handler) acquireEngine() *executor {
+	for {
+		x := h.engine.Load()
+		if x == nil || x.acquire() {
+			return x
+		}
+	}
+}
+
 // currentEngine is the engine for operations over WebSocket (nil while the
 // supergraph is not composed).
 func (h *handler) currentEngine() subscription.Engine {
-	if x := h.engine.Load(); x != nil {
-		return wsEngine{h: h, x: x}
+	if h.engine.Load() != nil {
+		return wsEngine{h: h}
 	}
 	return nil
 }
 
 // wsEngine runs operations received over WebSocket with the same limits and
-// introspection switch as over HTTP. Each is parsed once, for the checks
-// and the run; a refusal reaches the client as an error message with its
-// code (subscription.Refusal), and the connection stays open.
+// introspection switch as over HTTP, on the engine current when the
+// operation starts. Each is parsed once, for the checks and the run; a
+// refusal reaches the client as an error message with its code
+// (subscription.Refusal), and the connection stays open.
 type wsEngine struct {
 	h *handler
-	x *executor
 }
 
 func (e wsEngine) Execute(ctx context.Context, req *graphql.Request, w resolve.SubscriptionResponseWriter) error {
-	op, err := e.x.parse(req)
+	x := e.h.acquireEngine()
+	if x == nil {
+		return &subscription.Refusal{Code: string(apperr.Unavailable), Message: "the router is starting: the supergraph is not composed yet"}
+	}
+	defer x.release()
+	op, err := x.parse(req)
 	if refused, ok := errors.AsType[*limitRefusal](err); ok {
 		e.h.metrics.refusal(string(refused.code))
 		return &subscription.Refusal{Code: string(refused.code), Message: refused.message}
@@ -389,7 +408,7 @@ func (e wsEngine) Execute(ctx context.Context, req *graphql.Request, w resolve.S
 	if r := e.h.checkOperation(op, req.Variables); r != nil {
 		return &subscription.Refusal{Code: string(r.code), Message: r.message}
 	}
-	return e.x.run(ctx, op, req, w)
+	return x.run(ctx, op, req, w)
 }
 
 // parsedOperation runs an operation the handler has already parsed and
@@ -408,11 +427,11 @@ func (p parsedOperation) Execute(ctx context.Context, req *graphql.Request, w re
 // flushed; the pool saves an allocation per request.
 type resultWriter struct{ out *bytes.Buffer }
 
-func (w *resultWriter) Write(p []byte) (int, error)         { return w.out.Write(p) }
-func (w *resultWriter) Flush() error                        { return nil }
-func (w *resultWriter) Complete()                           {}
-func (w *resultWriter) Close(resolve.SubscriptionCloseKind) {}
-func (w *resultWriter) Heartbeat() error                    { return nil }
+func (w *resultWriter) Write(p []byte) (int, error) { return w.out.Write(p) }
+func (w *resultWriter) Flush() error                { return nil }
+func (w *resultWriter) Complete()                   {}
+func (w *resultWriter) Error([]byte)                {}
+func (w *resultWriter) Heartbeat() error            { return nil }
 
 var resultWriterPool = sync.Pool{New: func() any { return new(resultWriter) }}
 
@@ -430,7 +449,6 @@ func annotateFetchErrors(body []byte) []byte {
 	if err != nil {
 		return body
 	}
-	var arena astjson.Arena
 	changed := false
 	for _, e := range v.GetArray("errors") {
 		if e.Exists("extensions", "code") || !isFetchFailure(e.GetStringBytes("message")) {
@@ -438,10 +456,10 @@ func annotateFetchErrors(body []byte) []byte {
 		}
 		ext := e.Get("extensions")
 		if ext == nil || ext.Type() != astjson.TypeObject {
-			ext = arena.NewObject()
-			e.Set("extensions", ext)
+			ext = astjson.ObjectValue(nil) // nil arena: on the heap, like the parsed body
+			e.Set(nil, "extensions", ext)
 		}
-		ext.Set("code", arena.NewString(string(apperr.Unavailable)))
+		ext.Set(nil, "code", astjson.StringValue(nil, string(apperr.Unavailable)))
 		changed = true
 	}
 	if !changed {

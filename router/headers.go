@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 )
@@ -31,10 +33,22 @@ const (
 
 type outboundKey struct{}
 
-// outbound is what one client request sends to subgraphs.
+// outbound is what one client request sends to subgraphs. It is also the
+// engine's resolve.SubgraphHeadersBuilder, only for the hash: request
+// deduplication shares an answer only between requests whose forwarded
+// headers (credentials among them) are equal. The trace context is left out
+// of the hash (every request has its own); a shared fetch carries the
+// trace of the request that made it.
 type outbound struct {
 	header http.Header // canonical names
+	hash   uint64      // of the forwarded headers but trace context; 0 when none
 }
+
+// HeadersForSubgraph returns no headers: the subgraph transport adds them.
+func (o *outbound) HeadersForSubgraph(string) (http.Header, uint64) { return nil, o.hash }
+
+// HashAll returns the same hash for every subgraph: all get the same headers.
+func (o *outbound) HashAll() uint64 { return o.hash }
 
 // canonicalHeaders canonicalises configured header names once.
 func canonicalHeaders(names []string) []string {
@@ -62,7 +76,34 @@ func withOutbound(ctx context.Context, client http.Header, forward []string) con
 	} else {
 		h[headerTraceparent] = h[headerTraceparent][:1]
 	}
-	return context.WithValue(ctx, outboundKey{}, &outbound{header: h})
+	return context.WithValue(ctx, outboundKey{}, &outbound{header: h, hash: hashForwarded(h, forward)})
+}
+
+// hashForwarded hashes the forwarded headers in configuration order,
+// trace context excluded.
+func hashForwarded(h http.Header, forward []string) uint64 {
+	d := xxhash.New()
+	n := 0
+	for _, name := range forward {
+		if name == headerTraceparent || name == headerTracestate {
+			continue
+		}
+		vs, ok := h[name]
+		if !ok {
+			continue
+		}
+		n++
+		_, _ = d.WriteString(name)
+		for _, v := range vs {
+			_, _ = d.Write([]byte{0})
+			_, _ = d.WriteString(v)
+		}
+		_, _ = d.Write([]byte{1})
+	}
+	if n == 0 {
+		return 0
+	}
+	return d.Sum64()
 }
 
 func outboundFrom(ctx context.Context) *outbound {

@@ -173,8 +173,8 @@ func newBenchEnv() (*benchEnv, error) {
 	}
 	env := &benchEnv{cfg: testConfig(sgs...), rc: rc, rt: newReplayTransport()}
 	env.client = &http.Client{Transport: env.rt}
-	factory := engine.NewFederationEngineConfigFactory(ctx, nil, engine.WithFederationHttpClient(env.client))
-	if env.conf, err = factory.BuildEngineConfigurationWithRouterConfig(rc); err != nil {
+	factory := engine.NewFederationEngineConfigFactory(ctx, engine.WithFederationHttpClient(env.client))
+	if env.conf, err = factory.BuildEngineConfiguration(rc); err != nil {
 		return nil, err
 	}
 	if env.eng, err = benchEngine(ctx, env.cfg, rc, env.client); err != nil {
@@ -268,7 +268,8 @@ func (env *benchEnv) planOnce(b *testing.B, req *graphql.Request) *plan.Synchron
 	if report.HasErrors() {
 		b.Fatal(report.Error())
 	}
-	sp, ok := postprocess.NewProcessor().Process(p).(*plan.SynchronousResponsePlan)
+	postprocess.NewProcessor().Process(p)
+	sp, ok := p.(*plan.SynchronousResponsePlan)
 	if !ok {
 		b.Fatalf("plan is %T, want a synchronous response plan", p)
 	}

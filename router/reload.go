@@ -24,9 +24,9 @@ import (
 //
 // A reload re-reads what start-up read (every subgraph's _service SDL, or
 // the RouterConfigPath file), and only when that input changed composes it,
-// builds a new engine and swaps it in atomically. Requests already running
-// finish on the engine they started with; new requests see the new
-// composition. A reload that fails (a subgraph unreachable, a composition
+// builds a new engine and swaps it in atomically. Requests and
+// subscriptions already running finish on the engine they started with, which
+// is released after them; new requests see the new composition. A reload that fails (a subgraph unreachable, a composition
 // error) keeps the current engine and logs why, naming the subgraph and,
 // for composition errors, the type or field at fault.
 type ReloadConfig struct {
@@ -137,9 +137,8 @@ func (r *reloader) reload(ctx context.Context) bool {
 	if rc == nil {
 		return false // unchanged, or a failure already logged for this input
 	}
-	// Requests that loaded the old engine keep it until they finish; the
-	// old engine's resolver (subscriptions started on it) lives on until
-	// the router stops.
+	// Requests and subscriptions that started on the old engine keep it
+	// until they finish; then it stops (installEngine retires it).
 	engineCtx := r.engineCtx
 	if engineCtx == nil {
 		engineCtx = ctx

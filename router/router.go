@@ -56,17 +56,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
-	// The engines' resolvers must outlive every subscription, so they get
-	// a context of their own that ends only after subs.Wait: a
-	// graphql-go-tools (rc.231) subscription whose stream ends unregisters
-	// itself with an unconditional send to its resolver's event loop
-	// (Resolver.ResolveGraphQLSubscription, after the wait for
-	// completion), and that loop stops for good when the resolver's
-	// context ends. Ending both with ctx let a subscription whose client
-	// left just as the router stopped block on that send forever, and Run
-	// with it (its transport waits for the operation, subs.Wait for the
-	// transport). The subscriptions themselves still end with ctx (the
-	// subscription server's stream contexts).
+	// Engines (and the notification stream hub) get a context of their own
+	// that ends only after subs.Wait: subscriptions end with ctx (the
+	// subscription server's stream contexts) and unregister from their
+	// engine on the way out, so the engines stop last. A reload retires the
+	// engine it replaces earlier, once nothing runs on it (installEngine).
 	engineCtx, stopEngines := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		cancel()

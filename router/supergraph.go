@@ -84,14 +84,21 @@ func (in supergraphInput) routerConfig(ctx context.Context, cfg Config) (*nodev1
 
 // installEngine builds the engine for rc, with the built-in notifications
 // data source fed by hub, and swaps it into h: requests that loaded the
-// previous engine finish on it, new ones see rc.
+// previous engine finish on it, new ones see rc. The previous engine is
+// retired: it stops once its last request or subscription has finished.
+// ctx bounds the engines and the hub (the router's lifetime).
 func installEngine(ctx context.Context, cfg Config, h *handler, rc *nodev1.RouterConfig, client *http.Client, hub *subscription.Hub) error {
-	eng, err := newEngine(ctx, cfg, rc, client, func(conf *engine.Configuration) error {
-		return subscription.Install(ctx, conf, rc, hub)
+	eng, err := newEngine(ctx, cfg, rc, client, func(ectx context.Context, conf *engine.Configuration) error {
+		return subscription.Install(ectx, conf, rc, hub)
 	})
 	if err != nil {
 		return err
 	}
-	h.engine.Store(eng)
+	if hub != nil && subscription.Serves(rc) {
+		hub.Start(ctx) // the graph serves notificationStatus: read the stream (once)
+	}
+	if old := h.engine.Swap(eng); old != nil {
+		old.retire()
+	}
 	return nil
 }

@@ -115,6 +115,43 @@ func TestReloadRouterConfigFile(t *testing.T) {
 	if !r.reload(ctx) || h.engine.Load() == first {
 		t.Error("a changed file was not installed")
 	}
+	// The replaced engine had nothing running: it is released at once.
+	select {
+	case <-first.stopped():
+	default:
+		t.Error("the replaced engine was not released")
+	}
+	if first.acquire() {
+		t.Error("a released engine took a new operation")
+	}
+
+	// An engine with an operation running on it is released after it.
+	second := h.acquireEngine()
+	write(append(committed, '\n', '\n'))
+	if !r.reload(ctx) || h.engine.Load() == second {
+		t.Fatal("a changed file was not installed")
+	}
+	select {
+	case <-second.stopped():
+		t.Fatal("the replaced engine was released while an operation ran on it")
+	default:
+	}
+	if x := h.acquireEngine(); x == second || x == nil {
+		t.Error("a new operation did not get the new engine")
+	} else {
+		x.release()
+	}
+	second.release()
+	select {
+	case <-second.stopped():
+	default:
+		t.Error("the replaced engine was not released after its last operation")
+	}
+	select {
+	case <-h.engine.Load().stopped():
+		t.Error("the current engine was released")
+	default:
+	}
 
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)

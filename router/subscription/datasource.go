@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/jensneuse/abstractlogger"
@@ -18,29 +20,35 @@ import (
 	"github.com/heraldhq/herald/internal/apperr"
 )
 
-// Install replaces the data source of the built-in notifications subgraph in
-// conf (built from rc by the federation config factory, which made it a
-// GraphQL data source pointing nowhere) with the stream-fed data source.
-// hub may be nil on a router without a broker: subscribing then fails with
-// UNAVAILABLE. Otherwise Install starts the hub (once). rc without the
-// notifications subgraph is left alone and the hub is not started.
-func Install(ctx context.Context, conf *engine.Configuration, rc *nodev1.RouterConfig, hub *Hub) error {
-	var in *nodev1.DataSourceConfiguration
+// Serves tells whether rc composes the built-in notifications subgraph, so
+// that the router must read the notification status stream.
+func Serves(rc *nodev1.RouterConfig) bool { return builtinDataSource(rc) != nil }
+
+func builtinDataSource(rc *nodev1.RouterConfig) *nodev1.DataSourceConfiguration {
 	for _, s := range rc.GetSubgraphs() {
 		if s.GetName() != SubgraphName {
 			continue
 		}
 		for _, ds := range rc.GetEngineConfig().GetDatasourceConfigurations() {
 			if ds.GetId() == s.GetId() {
-				in = ds
+				return ds
 			}
 		}
 	}
+	return nil
+}
+
+// Install replaces the data source of the built-in notifications subgraph in
+// conf (built from rc by the federation config factory, which made it a
+// GraphQL data source pointing nowhere) with the stream-fed data source.
+// hub may be nil on a router without a broker: subscribing then fails with
+// UNAVAILABLE. ctx is the engine's: the data source's watchers end with it.
+// rc without the notifications subgraph is left alone. Starting the hub is
+// the caller's (it outlives engines; see Serves).
+func Install(ctx context.Context, conf *engine.Configuration, rc *nodev1.RouterConfig, hub *Hub) error {
+	in := builtinDataSource(rc)
 	if in == nil {
 		return nil
-	}
-	if hub != nil {
-		hub.Start(ctx) // the graph serves notificationStatus: read the stream
 	}
 	ds, err := plan.NewDataSourceConfiguration[dsConfig](in.GetId(), &factory{ctx: ctx, source: &source{hub: hub}}, metadata(in), dsConfig{})
 	if err != nil {
@@ -203,16 +211,23 @@ type startInput struct {
 	UserID  *string `json:"userId"`
 }
 
-// UniqueRequestID makes subscriptions with the same arguments share one
+// HashTriggerInput makes subscriptions with the same arguments share one
 // trigger (and one Hub watcher).
-func (s *source) UniqueRequestID(_ *resolve.Context, input []byte, xxh *xxhash.Digest) error {
+func (s *source) HashTriggerInput(input []byte, xxh *xxhash.Digest) error {
 	_, err := xxh.Write(input)
 	return err
 }
 
 // Start registers the watcher and returns; it is removed when the engine
-// cancels the trigger (its last subscriber left).
-func (s *source) Start(ctx *resolve.Context, input []byte, updater resolve.SubscriptionUpdater) error {
+// cancels the trigger (its last subscriber left, or the engine stopped).
+//
+// The engine resolves an update synchronously inside updater.Update (the
+// orders fetch included), while the Hub calls watchers on its one stream
+// reader. So each trigger gets a bounded queue, drained by its own
+// goroutine: a slow orders subgraph delays only the subscriptions that wait
+// for it. A trigger whose queue overflows ends its subscriptions with
+// SUBSCRIBER_TOO_SLOW rather than block the reader or skip events silently.
+func (s *source) Start(ctx *resolve.Context, _ http.Header, input []byte, updater resolve.SubscriptionUpdater) error {
 	if s.hub == nil {
 		return apperr.New(apperr.Unavailable, "live notification status is not available on this router (no stream configured)")
 	}
@@ -227,13 +242,46 @@ func (s *source) Start(ctx *resolve.Context, input []byte, updater resolve.Subsc
 	if in.UserID != nil {
 		f.UserID = *in.UserID
 	}
-	stop := s.hub.Watch(f, updater.Update)
+	q := make(chan []byte, s.hub.buffer)
+	overflow := make(chan struct{})
+	var once sync.Once
+	stop := s.hub.Watch(f, func(data []byte) {
+		select {
+		case q <- data:
+		default:
+			once.Do(func() { close(overflow) })
+		}
+	})
+	done := ctx.Context().Done()
 	go func() {
-		<-ctx.Context().Done()
-		stop()
+		defer stop()
+		for {
+			select {
+			case <-overflow: // before any queued event: the trigger is over
+				updater.Error(tooSlowResponse)
+				updater.Done()
+				return
+			default:
+			}
+			select {
+			case <-done:
+				return
+			case <-overflow:
+				updater.Error(tooSlowResponse)
+				updater.Done()
+				return
+			case data := <-q:
+				updater.Update(data)
+			}
+		}
 	}()
 	return nil
 }
+
+var tooSlowResponse = func() []byte {
+	b, _ := json.Marshal(map[string]any{"errors": tooSlowErrors})
+	return b
+}()
 
 // AsyncErrorWriter writes the errors the engine meets outside a request
 // (a trigger that cannot start, an update that cannot be resolved) as one

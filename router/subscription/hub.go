@@ -40,6 +40,7 @@ type watcher struct {
 type Hub struct {
 	broker stream.Broker
 	topic  string
+	buffer int // events queued per trigger (Config.Buffer)
 	log    *slog.Logger
 
 	mu       sync.RWMutex
@@ -62,10 +63,12 @@ func NewHub(broker stream.Broker, cfg Config, logger *slog.Logger) (*Hub, error)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	topic := cfg.withDefaults().Topic
+	cfg = cfg.withDefaults()
+	topic := cfg.Topic
 	return &Hub{
 		broker:   broker,
 		topic:    topic,
+		buffer:   cfg.Buffer,
 		log:      logger.With("component", "subscription.hub", "topic", topic),
 		watchers: map[*watcher]struct{}{},
 		ready:    make(chan struct{}),
@@ -129,7 +132,7 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 
 // Watch calls fn with the JSON of every later event matching f, until stop is
 // called. fn runs on the hub's reader goroutine: it must hand the data off
-// quickly (the engine's subscription updater does).
+// without blocking (the data source queues it per trigger).
 func (h *Hub) Watch(f Filter, fn func([]byte)) (stop func()) {
 	w := &watcher{filter: f, fn: fn}
 	h.mu.Lock()

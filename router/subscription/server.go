@@ -155,8 +155,7 @@ func (s *Server) streamContext(parent context.Context) (context.Context, context
 type endKind int
 
 const (
-	endComplete endKind = iota + 1 // the source or the operation completed
-	endClosed                      // the engine closed it (client gone, shutdown, source failure)
+	endComplete endKind = iota + 1 // the source or the operation completed (last, if set, is its final message)
 	endTooSlow                     // the queue overflowed
 	endFailed                      // the operation was refused before it ran
 )
@@ -176,6 +175,7 @@ type queueWriter struct {
 	once sync.Once
 	kind endKind
 	errs []gqlwire.Error // endFailed
+	last []byte          // endComplete: a terminal response the engine sent with Error
 }
 
 func (s *Server) newQueueWriter() *queueWriter {
@@ -183,9 +183,13 @@ func (s *Server) newQueueWriter() *queueWriter {
 }
 
 func (w *queueWriter) finish(kind endKind, errs []gqlwire.Error) bool {
+	return w.finishWith(kind, errs, nil)
+}
+
+func (w *queueWriter) finishWith(kind endKind, errs []gqlwire.Error, last []byte) bool {
 	first := false
 	w.once.Do(func() {
-		w.kind, w.errs = kind, errs
+		w.kind, w.errs, w.last = kind, errs, last
 		close(w.done)
 		first = true
 	})
@@ -224,9 +228,13 @@ func (w *queueWriter) Flush() error {
 	return errTooSlow
 }
 
-func (w *queueWriter) Complete()                           { w.finish(endComplete, nil) }
-func (w *queueWriter) Close(resolve.SubscriptionCloseKind) { w.finish(endClosed, nil) }
-func (w *queueWriter) Heartbeat() error                    { return nil }
+func (w *queueWriter) Complete()        { w.finish(endComplete, nil) }
+func (w *queueWriter) Heartbeat() error { return nil }
+
+// Error ends the subscription with data, a GraphQL response carrying the
+// errors (the source failed, or its trigger fell behind); the transports
+// send it after what is queued, then complete.
+func (w *queueWriter) Error(data []byte) { w.finishWith(endComplete, nil, bytes.Clone(data)) }
 func (w *queueWriter) executed(err error, log *slog.Logger) {
 	if err != nil {
 		w.finish(endFailed, executionErrors(err, log))

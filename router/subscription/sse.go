@@ -92,6 +92,9 @@ func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng Engine, re
 						drained = true
 					}
 				}
+				if qw.last != nil && !next(qw.last) {
+					return
+				}
 				if ctx.Err() != nil {
 					return // the client left or the router stops: nobody reads a complete
 				}

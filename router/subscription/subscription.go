@@ -14,12 +14,10 @@
 // entity fetch for `order { ... }`, while the events come from Herald's
 // internal/stream instead of an upstream GraphQL server.
 //
-// graphql-go-tools rc.231 still carries pubsub_datasource (the EDFS
-// Kafka/NATS sources), but its Kafka subscription carries no field
-// arguments (only topics), so it cannot filter by orderId or userId, it
-// would read the brokers through its own interfaces rather than
-// internal/stream, and later versions removed it. A router-owned data
-// source of ~100 lines keeps the filter and the stream under Herald's control.
+// graphql-go-tools no longer carries the event-driven (Kafka/NATS) data
+// sources (removed in rc.239), and those never carried field arguments, so
+// they could not filter by orderId or userId. A router-owned data source of
+// ~100 lines keeps the filter and the stream under Herald's control.
 //
 // # Stream
 //
@@ -31,8 +29,12 @@
 //
 // # Slow subscribers
 //
-// The engine resolves each update (including the orders fetch) on the
-// subscription's own worker and hands the result to the transport's writer.
+// The engine resolves each update (including the orders fetch) inside the
+// trigger's Update call, all subscriptions of the trigger in parallel, and
+// hands each result to the transport's writer. The data source feeds Update
+// from a bounded queue per trigger (Config.Buffer events), so the stream
+// reader never waits for a fetch; a trigger that falls that far behind (a
+// slow orders subgraph) ends its subscriptions with SUBSCRIBER_TOO_SLOW.
 // Each writer has a bounded queue (Config.Buffer messages) drained by its
 // connection; writing to it never blocks. When the queue is full the
 // subscription is closed with the error code SUBSCRIBER_TOO_SLOW (the client

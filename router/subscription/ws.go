@@ -311,6 +311,9 @@ func (cn *wsConn) pump(ctx context.Context, id string, sub *wsSub, eng Engine, r
 					drained = true
 				}
 			}
+			if qw.last != nil && !next(qw.last) {
+				return
+			}
 			if cn.ctx.Err() == nil {
 				cn.send(append(append([]byte(`{"id":`), idJSON...), `,"type":"complete"}`...))
 			}
