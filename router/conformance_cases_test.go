@@ -540,15 +540,18 @@ func inaccessibleValuesCase() confCase {
 		name: "inaccessible_values",
 		subgraphs: []fedSpec{
 			{name: "catalog", sdl: fedLink("@key", "@inaccessible") + `
-type Query { products: [Product!]! search: [Hit]! }
+type Query { products: [Product!]! search: [Hit]! featured: Product latest: Doc }
 enum Status { ACTIVE RETIRED SECRET @inaccessible }
-type Product @key(fields: "id") { id: ID! status: Status }
-type Note @inaccessible { id: ID! }
+interface Doc { id: ID! }
+type Product implements Doc @key(fields: "id") { id: ID! status: Status }
+type Note implements Doc @inaccessible { id: ID! }
 union Hit = Product | Note
 `,
 				root: map[string]resolver{
 					"products": listOf(obj("Product", "id", "p1", "status", "ACTIVE"), obj("Product", "id", "p2", "status", "SECRET")),
 					"search":   listOf(obj("Product", "id", "p1", "status", "ACTIVE"), obj("Note", "id", "n1")),
+					"featured": func(map[string]any) (any, *fakeError) { return obj("Product", "id", "p2", "status", "SECRET"), nil },
+					"latest":   func(map[string]any) (any, *fakeError) { return obj("Note", "id", "n1"), nil },
 				},
 			},
 		},

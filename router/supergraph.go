@@ -82,10 +82,15 @@ func (in supergraphInput) routerConfig(ctx context.Context, cfg Config) (*nodev1
 	return Compose(ctx, in.subgraphs)
 }
 
-// installEngine builds the engine for rc, with the built-in notifications
-// data source fed by hub, and swaps it into h: requests that loaded the
+// installEngine builds the engine for rc (its inaccessible types and enum
+// values marked for the planner: markInaccessible), with the built-in
+// notifications data source fed by hub, and swaps it into h: requests that loaded the
 // previous engine finish on it, new ones see rc.
 func installEngine(ctx context.Context, cfg Config, h *handler, rc *nodev1.RouterConfig, client *http.Client, hub *subscription.Hub) error {
+	rc, err := markInaccessible(rc)
+	if err != nil {
+		return err
+	}
 	eng, err := newEngine(ctx, cfg, rc, client, func(conf *engine.Configuration) error {
 		return subscription.Install(ctx, conf, rc, hub)
 	})
