@@ -20,9 +20,11 @@ func conformanceCases() []confCase {
 		abstractPartialCase(),
 		childTypeDiffersCase(),
 		entityChainCase(),
+		entityChainListKeyCase(),
 		parentEntityCase(),
 		keysBySubgraphCase(),
 		fed1ExtendCase(),
+		fed1ExtendEverywhereCase(),
 		nodeUnknownTypeCase(),
 		nodeUnownedIDCase(),
 		inaccessibleValuesCase(),
@@ -717,5 +719,91 @@ type Owl implements Animal { id: ID! @external name: String @external }
 			},
 		},
 		checks: map[string]confCheck{"provided list of interface objects": askedNothing("zoo")},
+	}
+}
+
+// An entity call whose key is a list of other entities with fields from a
+// third subgraph: catalog knows a Pick by "items { id code }", shop knows
+// the pick's items by id only, and link maps an item's id to its code.
+func entityChainListKeyCase() confCase {
+	items := []map[string]any{
+		obj("Item", "id", "i1", "code", "C-1"),
+		obj("Item", "id", "i2", "code", "C-2"),
+	}
+	return confCase{
+		name: "entity_chain_list_key",
+		subgraphs: []fedSpec{
+			{name: "shop", sdl: fedLink("@key") + `
+type Query { topPicks: Pick! }
+type Pick @key(fields: "items { id }") { items: [Item!]! }
+type Item @key(fields: "id") { id: ID! }
+`,
+				root: map[string]resolver{"topPicks": func(map[string]any) (any, *fakeError) {
+					return obj("Pick", "items", []any{obj("Item", "id", "i1"), obj("Item", "id", "i2")}), nil
+				}},
+				entities: map[string]resolver{"Item": byID("id", obj("Item", "id", "i1"), obj("Item", "id", "i2"))},
+			},
+			{name: "link", sdl: fedLink("@key") + `
+type Item @key(fields: "id") @key(fields: "id code") { id: ID! code: String! }
+`,
+				entities: map[string]resolver{"Item": byID("id", items...)},
+			},
+			{name: "catalog", sdl: fedLink("@key", "@shareable") + `
+type Pick @key(fields: "items { id code }") { items: [Item!]! best: Item @shareable }
+type Item @key(fields: "id code") { id: ID! code: String! }
+`,
+				entities: map[string]resolver{
+					"Pick": func(rep map[string]any) (any, *fakeError) {
+						list, _ := rep["items"].([]any)
+						if len(list) != 2 {
+							return nil, &fakeError{Message: fmt.Sprintf("unknown pick %v", rep)}
+						}
+						for _, it := range list {
+							m, _ := it.(map[string]any)
+							if m["code"] == nil {
+								return nil, &fakeError{Message: fmt.Sprintf("pick key without item codes: %v", rep)}
+							}
+						}
+						return obj("Pick", "items", list, "best", obj("Item", "id", "i2", "code", "C-2")), nil
+					},
+					"Item": byFields([]string{"id", "code"}, items...),
+				},
+			},
+		},
+	}
+}
+
+// Federation-1 subgraphs only, each extending the entity (no subgraph
+// defines it without extend) and marking the key field @external in every
+// one, as Federation 1 allowed.
+func fed1ExtendEverywhereCase() confCase {
+	return confCase{
+		name: "fed1_extend_everywhere",
+		subgraphs: []fedSpec{
+			{name: "names", sdl: strings.TrimSpace(`
+extend type Query { productInNames: Product }
+extend type Product @key(fields: "upc") {
+  upc: String! @external
+  name: String!
+}
+`),
+				root: map[string]resolver{"productInNames": func(map[string]any) (any, *fakeError) {
+					return obj("Product", "upc", "1", "name", "Lamp"), nil
+				}},
+				entities: map[string]resolver{"Product": byID("upc", obj("Product", "upc", "1", "name", "Lamp"), obj("Product", "upc", "2", "name", "Desk"))},
+			},
+			{name: "prices", sdl: strings.TrimSpace(`
+extend type Query { productInPrices: Product }
+extend type Product @key(fields: "upc") {
+  upc: String! @external
+  price: Int!
+}
+`),
+				root: map[string]resolver{"productInPrices": func(map[string]any) (any, *fakeError) {
+					return obj("Product", "upc", "2", "price", 250), nil
+				}},
+				entities: map[string]resolver{"Product": byID("upc", obj("Product", "upc", "1", "price", 100), obj("Product", "upc", "2", "price", 250))},
+			},
+		},
 	}
 }
