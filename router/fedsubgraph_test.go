@@ -28,7 +28,8 @@ type fedSubgraph struct {
 	root     map[string]resolver
 	entities map[string]resolver
 	sdl      atomic.Pointer[string]
-	// implements maps a concrete type to the interfaces it implements.
+	// implements maps a concrete type to the interfaces it implements and
+	// the unions it belongs to.
 	implements atomic.Pointer[map[string][]string]
 	// before, when set, runs before each non-_service operation is answered
 	// (a test can block there to keep a request in flight).
@@ -78,6 +79,10 @@ func (s *fedSubgraph) setSDL(sdl string) {
 	if doc, err := parser.ParseSchema(&ast.Source{Input: sdl}); err == nil {
 		for _, d := range append(doc.Definitions, doc.Extensions...) {
 			impl[d.Name] = append(impl[d.Name], d.Interfaces...)
+			// A union's members match a type condition on the union.
+			for _, m := range d.Types {
+				impl[m] = append(impl[m], d.Name)
+			}
 		}
 	} else {
 		s.t.Errorf("subgraph %s: SDL does not parse: %v", s.name, err)

@@ -82,12 +82,17 @@ func (in supergraphInput) routerConfig(ctx context.Context, cfg Config) (*nodev1
 	return Compose(ctx, in.subgraphs)
 }
 
-// installEngine builds the engine for rc, with the built-in notifications
-// data source fed by hub, and swaps it into h: requests that loaded the
-// previous engine finish on it, new ones see rc. The previous engine is
-// retired: it stops once its last request or subscription has finished.
-// ctx bounds the engines and the hub (the router's lifetime).
+// installEngine builds the engine for rc (its inaccessible types and enum
+// values marked for the planner: markInaccessible), with the built-in
+// notifications data source fed by hub, and swaps it into h: requests that
+// loaded the previous engine finish on it, new ones see rc. The previous
+// engine is retired: it stops once its last request or subscription has
+// finished. ctx bounds the engines and the hub (the router's lifetime).
 func installEngine(ctx context.Context, cfg Config, h *handler, rc *nodev1.RouterConfig, client *http.Client, hub *subscription.Hub) error {
+	rc, err := markInaccessible(rc)
+	if err != nil {
+		return err
+	}
 	eng, err := newEngine(ctx, cfg, rc, client, func(ectx context.Context, conf *engine.Configuration) error {
 		return subscription.Install(ectx, conf, rc, hub)
 	})
