@@ -71,6 +71,7 @@ type side struct {
 	errs, dups, unknown                    int
 	firstErr                               string
 	metrics                                map[string]float64 // router's subscription metrics after the events
+	ready, registered                      serverStats
 	loadBefore, loadAfter                  string
 }
 
@@ -271,10 +272,7 @@ func benchmark(ctx context.Context, o options, getenv func(string) string, logw 
 	res.router, err = measureSide(ctx, o, sideEnv{
 		name: "router", base: rp.Base, pid: rp.PID(), runID: runID, user: user, order: order, topic: topic,
 		pub: pub, tail: tr, logw: logw,
-		active: func(ctx context.Context) (int64, error) {
-			v, err := scrapeMetrics(ctx, rp.Base+"/metrics")
-			return int64(v["herald_router_subscriptions_active"]), err
-		},
+		stats:  routerStats(rp.Base),
 		after:  func(ctx context.Context) map[string]float64 { v, _ := scrapeMetrics(ctx, rp.Base+"/metrics"); return v },
 		exited: rp.Exited,
 	})
@@ -293,7 +291,7 @@ func benchmark(ctx context.Context, o options, getenv func(string) string, logw 
 		}
 		res.floor, err = measureSide(ctx, o, sideEnv{
 			name: "floor", base: fp.base, pid: fp.pid(), runID: runID, user: user, order: order, topic: topic,
-			pub: pub, tail: tr, logw: logw, active: fp.active,
+			pub: pub, tail: tr, logw: logw, stats: fp.stats,
 			exited: func() bool { return false },
 		})
 		if serr := fp.stop(); serr != nil && err == nil {
@@ -324,6 +322,20 @@ func measuredID(runID, side string, k int) string {
 	return fmt.Sprintf("%s-%s-e%d", runID, side, k)
 }
 
+// serverStats are what a server says about itself.
+type serverStats struct {
+	active                int64
+	goroutines, heapInuse float64
+}
+
+// routerStats reads them from the router's /metrics.
+func routerStats(base string) func(context.Context) (serverStats, error) {
+	return func(ctx context.Context) (serverStats, error) {
+		v, err := scrapeMetrics(ctx, base+"/metrics")
+		return serverStats{active: int64(v["herald_router_subscriptions_active"]), goroutines: v["go_goroutines"], heapInuse: v["go_memstats_heap_inuse_bytes"]}, err
+	}
+}
+
 // sideEnv is what measureSide needs of one server.
 type sideEnv struct {
 	name, base, runID, user, order, topic string
@@ -331,8 +343,9 @@ type sideEnv struct {
 	pub                                   stream.Publisher
 	tail                                  *tailRecorder
 	logw                                  io.Writer
-	// active is the server's own count of subscriptions.
-	active func(context.Context) (int64, error)
+	// stats reads the server's own count of subscriptions and its Go
+	// runtime figures.
+	stats func(context.Context) (serverStats, error)
 	// after reads the server's metrics after the events (router only).
 	after  func(context.Context) map[string]float64
 	exited func() bool
@@ -359,6 +372,9 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 		return nil, err
 	}
 	s.rssReady = mem.RSS
+	if s.ready, err = env.stats(ctx); err != nil {
+		return nil, err
+	}
 	nWS, _ := o.split()
 	var ids []string
 	for r := range maxBarrierRounds {
@@ -391,7 +407,8 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 
 	// Registered, step 1: the server counts every subscription as active.
 	for {
-		n, err := env.active(ctx)
+		st, err := env.stats(ctx)
+		n := st.active
 		if err == nil && n >= int64(o.subscribers) {
 			break
 		}
@@ -440,6 +457,9 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 		return nil, err
 	}
 	s.rssRegistered = mem.RSS
+	if s.registered, err = env.stats(ctx); err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(env.logw, "%s: all registered in %s (%d barrier round(s)); publishing %d events\n", env.name, s.register.Round(time.Millisecond), s.barrierRounds, o.events)
 
 	cpu0, err := proc.ReadCPU(env.pid)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,15 +53,49 @@ type floorServer struct {
 	active atomic.Int64
 }
 
+// floorSub is one subscriber. Its queue is a slice grown on demand (bounded
+// by floorQueue) rather than a channel of that capacity allocated up front:
+// an idle subscriber costs a few words, not 256 slice headers.
 type floorSub struct {
 	user string
 	id   string // graphql-transport-ws operation id; empty for SSE
-	q    chan []byte
-	once sync.Once
-	gone chan struct{}
+
+	mu      sync.Mutex
+	pending [][]byte
+	wake    chan struct{} // capacity 1
+	once    sync.Once
+	gone    chan struct{}
+}
+
+func newFloorSub(user, id string) *floorSub {
+	return &floorSub{user: user, id: id, wake: make(chan struct{}, 1), gone: make(chan struct{})}
 }
 
 func (s *floorSub) close() { s.once.Do(func() { close(s.gone) }) }
+
+// push queues msg; false when the queue is full.
+func (s *floorSub) push(msg []byte) bool {
+	s.mu.Lock()
+	if len(s.pending) >= floorQueue {
+		s.mu.Unlock()
+		return false
+	}
+	s.pending = append(s.pending, msg)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (s *floorSub) take() [][]byte {
+	s.mu.Lock()
+	p := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	return p
+}
 
 func (f *floorServer) add(s *floorSub) {
 	f.mu.Lock()
@@ -125,9 +160,7 @@ func (f *floorServer) dispatch(m stream.Message) {
 		} else {
 			msg = fmt.Appendf(nil, "event: next\ndata: %s\n\n", data)
 		}
-		select {
-		case s.q <- msg:
-		default:
+		if !s.push(msg) {
 			s.close() // too slow: the router would close it too
 		}
 	}
@@ -176,7 +209,7 @@ func (f *floorServer) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
 		return
 	}
-	s := &floorSub{user: p.Variables.UserID, id: m.ID, q: make(chan []byte, floorQueue), gone: make(chan struct{})}
+	s := newFloorSub(p.Variables.UserID, m.ID)
 	f.add(s)
 	defer f.remove(s)
 	go func() { // reader: pings, complete, close
@@ -191,12 +224,14 @@ func (f *floorServer) serveWS(w http.ResponseWriter, r *http.Request) {
 	}()
 	for {
 		select {
-		case msg := <-s.q:
-			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-			err := c.Write(wctx, websocket.MessageText, msg)
-			wcancel()
-			if err != nil {
-				return
+		case <-s.wake:
+			for _, msg := range s.take() {
+				wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+				err := c.Write(wctx, websocket.MessageText, msg)
+				wcancel()
+				if err != nil {
+					return
+				}
 			}
 		case <-s.gone:
 			return
@@ -221,14 +256,16 @@ func (f *floorServer) serveSSE(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
-	s := &floorSub{user: p.Variables.UserID, q: make(chan []byte, floorQueue), gone: make(chan struct{})}
+	s := newFloorSub(p.Variables.UserID, "")
 	f.add(s)
 	defer f.remove(s)
 	for {
 		select {
-		case msg := <-s.q:
-			if _, err := w.Write(msg); err != nil {
-				return
+		case <-s.wake:
+			for _, msg := range s.take() {
+				if _, err := w.Write(msg); err != nil {
+					return
+				}
 			}
 			fl.Flush()
 		case <-s.gone:
@@ -271,7 +308,9 @@ func floorMain(stdout, stderr io.Writer) int {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, `{"active":%d}`, f.active.Load())
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(w, `{"active":%d,"goroutines":%d,"heapInuse":%d}`, f.active.Load(), runtime.NumGoroutine(), ms.HeapInuse)
 	})
 	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -383,20 +422,23 @@ func (p *floorProc) stop() error {
 	}
 }
 
-// active reads the floor's count of registered subscribers.
-func (p *floorProc) active(ctx context.Context) (int64, error) {
+// stats reads the floor's count of registered subscribers and its Go
+// runtime figures.
+func (p *floorProc) stats(ctx context.Context) (serverStats, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/stats", nil)
 	if err != nil {
-		return 0, err
+		return serverStats{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return serverStats{}, err
 	}
 	defer resp.Body.Close()
 	var st struct {
-		Active int64 `json:"active"`
+		Active     int64   `json:"active"`
+		Goroutines float64 `json:"goroutines"`
+		HeapInuse  float64 `json:"heapInuse"`
 	}
 	err = json.NewDecoder(resp.Body).Decode(&st)
-	return st.Active, err
+	return serverStats{active: st.Active, goroutines: st.Goroutines, heapInuse: st.HeapInuse}, err
 }

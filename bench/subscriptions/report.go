@@ -116,6 +116,12 @@ func render(o options, r *result) string {
 	row("RSS per subscription after the events (after − ready) / N", func(s *side) string {
 		return kib(float64(s.rssAfter-s.rssReady) / float64(r.n))
 	})
+	row("Go heap in use per subscription (registered − ready) / N", func(s *side) string {
+		return kib((s.registered.heapInuse - s.ready.heapInuse) / float64(r.n))
+	})
+	row("goroutines per subscription (registered − ready) / N", func(s *side) string {
+		return fmt.Sprintf("%.2f", (s.registered.goroutines-s.ready.goroutines)/float64(r.n))
+	})
 	row("peak RSS (VmHWM); per subscription over ready", func(s *side) string {
 		return fmt.Sprintf("%s; %s", mib(s.hwm), kib(float64(s.hwm-s.rssReady)/float64(r.n)))
 	})
