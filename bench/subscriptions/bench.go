@@ -26,8 +26,12 @@ import (
 	"github.com/heraldhq/herald/router/subscription"
 )
 
-// maxBarrierRounds bounds the warm-up events of the registration barrier.
-const maxBarrierRounds = 8
+// maxBarrierRounds bounds the warm-up events of the registration barrier,
+// barrierRoundWait the wait for each.
+const (
+	maxBarrierRounds = 8
+	barrierRoundWait = 10 * time.Second
+)
 
 // result is one run: the router side and the floor side.
 type result struct {
@@ -64,7 +68,7 @@ func (r *result) complete() bool {
 type side struct {
 	name                                   string
 	connect, register                      time.Duration
-	barrierRounds                          int
+	barrierRounds, firstRoundReached       int
 	rssReady, rssRegistered, rssAfter, hwm int64
 	cpu, window                            time.Duration
 	events                                 []eventResult
@@ -438,16 +442,21 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 		if _, _, err := env.publish(ctx, warmupID(env.runID, env.name, r)); err != nil {
 			return nil, fmt.Errorf("publish warm-up: %w", err)
 		}
-		wait := min(time.Until(deadline), 30*time.Second)
+		wait := min(time.Until(deadline), barrierRoundWait)
 		select {
 		case <-f.full[r]:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(max(wait, 0)):
 		}
-		if f.counts[r].Load() == int32(o.subscribers) {
+		got := f.counts[r].Load()
+		if r == 0 {
+			s.firstRoundReached = int(got)
+		}
+		if got == int32(o.subscribers) {
 			break
 		}
+		fmt.Fprintf(env.logw, "%s: warm-up event %d reached %d of %d subscribers within %s\n", env.name, r, got, o.subscribers, barrierRoundWait)
 		if r == maxBarrierRounds-1 || time.Now().After(deadline) {
 			return nil, fmt.Errorf("warm-up event %d reached %d of %d subscribers: not all registered", r, f.counts[r].Load(), o.subscribers)
 		}

@@ -125,8 +125,8 @@ func render(o options, r *result) string {
 	row("peak RSS (VmHWM); per subscription over ready", func(s *side) string {
 		return fmt.Sprintf("%s; %s", mib(s.hwm), kib(float64(s.hwm-s.rssReady)/float64(r.n)))
 	})
-	row("connect all / registered (warm-up rounds)", func(s *side) string {
-		return fmt.Sprintf("%.1f s / %.1f s (%d)", s.connect.Seconds(), s.register.Seconds(), s.barrierRounds)
+	row("all connected / all registered (warm-up events needed; first one reached)", func(s *side) string {
+		return fmt.Sprintf("%.1f s / %.1f s (%d; %d of %d)", s.connect.Seconds(), s.register.Seconds(), s.barrierRounds, s.firstRoundReached, r.n)
 	})
 	row("publish call (broker ack) p50 / max", func(s *side) string {
 		var acks []time.Duration
