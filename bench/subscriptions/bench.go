@@ -71,6 +71,7 @@ type side struct {
 	barrierRounds, firstRoundReached       int
 	rssReady, rssRegistered, rssAfter, hwm int64
 	cpu, window                            time.Duration
+	benchCPU                               time.Duration // this process (clients; an embedded broker) over the same window
 	events                                 []eventResult
 	errs, dups, unknown                    int
 	firstErr                               string
@@ -475,6 +476,10 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 	if err != nil {
 		return nil, err
 	}
+	self0, err := proc.ReadCPU(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
 	w0 := time.Now()
 	sent := make([]time.Time, o.events)
 	s.events = make([]eventResult, o.events)
@@ -499,6 +504,11 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 		return nil, err
 	}
 	s.cpu = cpu1 - cpu0
+	self1, err := proc.ReadCPU(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	s.benchCPU = self1 - self0
 	if mem, err = proc.ReadMemory(env.pid); err != nil {
 		return nil, err
 	}

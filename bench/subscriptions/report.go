@@ -107,6 +107,13 @@ func render(o options, r *result) string {
 		}
 		return fmt.Sprintf("%.2f s in %.2f s (%.2f cores); %.0f µs per delivered message", s.cpu.Seconds(), s.window.Seconds(), cores, float64(per)/float64(time.Microsecond))
 	})
+	row("CPU of the benchmark process (clients, embedded broker) in the same window", func(s *side) string {
+		cores := 0.0
+		if s.window > 0 {
+			cores = s.benchCPU.Seconds() / s.window.Seconds()
+		}
+		return fmt.Sprintf("%.2f s (%.2f cores)", s.benchCPU.Seconds(), cores)
+	})
 	row("RSS ready → all registered → after the events", func(s *side) string {
 		return fmt.Sprintf("%s → %s → %s", mib(s.rssReady), mib(s.rssRegistered), mib(s.rssAfter))
 	})
