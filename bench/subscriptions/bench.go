@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -72,6 +70,7 @@ type side struct {
 	rssReady, rssRegistered, rssAfter, hwm int64
 	cpu, window                            time.Duration
 	benchCPU                               time.Duration // this process (clients; an embedded broker) over the same window
+	fetches                                int64         // Order entity fetches the bench subgraph served during the events
 	events                                 []eventResult
 	errs, dups, unknown                    int
 	firstErr                               string
@@ -111,42 +110,6 @@ func (s *side) pooled(which string) []time.Duration {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// benchQuerySDL is the one-field subgraph the composition needs: a federated
-// graph must have a query root field, and the notifications subgraph has
-// none. It is served by the benchmark process and never called while
-// events fan out.
-const benchQuerySDL = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@shareable"])
-
-type Query {
-  "Answers pong: a federated graph needs a query root field."
-  benchPing: String
-}
-`
-
-func startQuerySubgraph() (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	sdl, _ := jsonString(benchQuerySDL)
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		w.Header().Set("Content-Type", "application/json")
-		if strings.Contains(string(body), "_service") {
-			fmt.Fprintf(w, `{"data":{"_service":{"sdl":%s}}}`, sdl)
-			return
-		}
-		io.WriteString(w, `{"data":{"benchPing":"pong"}}`)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/graphql", func() { _ = srv.Close() }, nil
-}
-
-func jsonString(s string) (string, error) {
-	b, err := json.Marshal(s)
-	return string(b), err
 }
 
 // raiseNoFile lifts this process's open-file limit (soft to hard, the hard
@@ -255,13 +218,13 @@ func benchmark(ctx context.Context, o options, getenv func(string) string, logw 
 		}
 	}
 	res.routerBin = bin
-	qurl, stopQ, err := startQuerySubgraph()
+	sg, err := startBenchSubgraph()
 	if err != nil {
 		return nil, err
 	}
-	defer stopQ()
-	subgraphs := "bench=" + qurl + ",notifications=" + subscription.BuiltinURL
-	supergraph, err := routerproc.Compose(ctx, bin, dir, subgraphs, map[string]string{"bench": benchQuerySDL, subscription.SubgraphName: subscription.SDL})
+	defer sg.close()
+	subgraphs := "bench=" + sg.url + ",notifications=" + subscription.BuiltinURL
+	supergraph, err := routerproc.Compose(ctx, bin, dir, subgraphs, map[string]string{"bench": benchSubgraphSDL, subscription.SubgraphName: subscription.SDL})
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +239,7 @@ func benchmark(ctx context.Context, o options, getenv func(string) string, logw 
 	}
 	res.router, err = measureSide(ctx, o, sideEnv{
 		name: "router", base: rp.Base, pid: rp.PID(), runID: runID, user: user, order: order, topic: topic,
-		pub: pub, tail: tr, logw: logw,
+		pub: pub, tail: tr, logw: logw, subgraph: sg,
 		stats:  routerStats(rp.Base),
 		after:  func(ctx context.Context) map[string]float64 { v, _ := scrapeMetrics(ctx, rp.Base+"/metrics"); return v },
 		exited: rp.Exited,
@@ -290,13 +253,17 @@ func benchmark(ctx context.Context, o options, getenv func(string) string, logw 
 
 	if o.floor {
 		fmt.Fprintf(logw, "floor: starting (load %s)\n", proc.LoadAverage())
-		fp, err := startFloor(ctx, filepath.Join(dir, "floor.log"), st, topic)
+		ordersURL := ""
+		if o.selection == "order" {
+			ordersURL = sg.url
+		}
+		fp, err := startFloor(ctx, filepath.Join(dir, "floor.log"), st, topic, ordersURL)
 		if err != nil {
 			return nil, err
 		}
 		res.floor, err = measureSide(ctx, o, sideEnv{
 			name: "floor", base: fp.base, pid: fp.pid(), runID: runID, user: user, order: order, topic: topic,
-			pub: pub, tail: tr, logw: logw, stats: fp.stats,
+			pub: pub, tail: tr, logw: logw, stats: fp.stats, subgraph: sg,
 			exited: func() bool { return false },
 		})
 		if serr := fp.stop(); serr != nil && err == nil {
@@ -347,6 +314,7 @@ type sideEnv struct {
 	pid                                   int
 	pub                                   stream.Publisher
 	tail                                  *tailRecorder
+	subgraph                              *benchSubgraph
 	logw                                  io.Writer
 	// stats reads the server's own count of subscriptions and its Go
 	// runtime figures.
@@ -389,6 +357,7 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 		ids = append(ids, measuredID(env.runID, env.name, k))
 	}
 	f := newFleet(o.subscribers, nWS, env.user, ids)
+	f.withOrder = o.selection == "order"
 	cctx, stopClients := context.WithCancel(ctx)
 	var clients sync.WaitGroup
 	defer func() {
@@ -480,6 +449,7 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 	if err != nil {
 		return nil, err
 	}
+	fetches0 := env.subgraph.entityFetches.Load()
 	w0 := time.Now()
 	sent := make([]time.Time, o.events)
 	s.events = make([]eventResult, o.events)
@@ -504,6 +474,7 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 		return nil, err
 	}
 	s.cpu = cpu1 - cpu0
+	s.fetches = env.subgraph.entityFetches.Load() - fetches0
 	self1, err := proc.ReadCPU(os.Getpid())
 	if err != nil {
 		return nil, err

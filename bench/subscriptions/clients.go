@@ -19,10 +19,19 @@ import (
 const wsProtocol = "graphql-transport-ws"
 
 // statusSelection asks only the event's own fields: no `order { … }`, so no
-// subgraph fetch is in the measured path.
+// subgraph fetch is in the measured path (-selection status).
 const statusSelection = `subscription BenchStatus($userId: ID) {
   notificationStatus(userId: $userId) {
     notificationId eventId orderId userId channel status attempt reason nextAttemptAt time
+  }
+}`
+
+// orderSelection adds the order, resolved by an entity fetch from the bench
+// subgraph (-selection order).
+const orderSelection = `subscription BenchStatusOrder($userId: ID) {
+  notificationStatus(userId: $userId) {
+    notificationId eventId orderId userId channel status attempt reason nextAttemptAt time
+    order { id totalMinor currency }
   }
 }`
 
@@ -48,6 +57,8 @@ type fleet struct {
 	closed   atomic.Int32 // clients whose stream ended
 	opened   atomic.Int32 // clients whose subscribe was sent
 	user     string
+	// withOrder: payloads must carry the bench subgraph's order.
+	withOrder bool
 }
 
 // newFleet tracks the given notification ids.
@@ -140,8 +151,14 @@ func (f *fleet) check() {
 				NotificationStatus struct {
 					NotificationID string `json:"notificationId"`
 					UserID         string `json:"userId"`
+					OrderID        string `json:"orderId"`
 					Status         string `json:"status"`
 					Channel        string `json:"channel"`
+					Order          *struct {
+						ID         string `json:"id"`
+						TotalMinor int    `json:"totalMinor"`
+						Currency   string `json:"currency"`
+					} `json:"order"`
 				} `json:"notificationStatus"`
 			} `json:"data"`
 			Errors json.RawMessage `json:"errors"`
@@ -151,7 +168,13 @@ func (f *fleet) check() {
 			continue
 		}
 		ns := got.Data.NotificationStatus
-		if len(got.Errors) > 0 || ns.UserID != f.user || ns.Status != "PENDING" || ns.Channel != "EMAIL" {
+		bad := len(got.Errors) > 0 || ns.UserID != f.user || ns.Status != "PENDING" || ns.Channel != "EMAIL"
+		if f.withOrder {
+			bad = bad || ns.Order == nil || ns.Order.ID != ns.OrderID || ns.Order.TotalMinor != benchOrderTotal || ns.Order.Currency != benchOrderCurrency
+		} else {
+			bad = bad || ns.Order != nil
+		}
+		if bad {
 			f.fail("unexpected payload %.300s", p)
 		}
 	}
@@ -177,7 +200,11 @@ func (f *fleet) connect(ctx context.Context, base string, concurrency int, wg *s
 		MaxIdleConnsPerHost: concurrency,
 		DisableCompression:  true,
 	}}
-	vars, _ := json.Marshal(map[string]any{"query": statusSelection, "variables": map[string]string{"userId": f.user}})
+	query := statusSelection
+	if f.withOrder {
+		query = orderSelection
+	}
+	vars, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]string{"userId": f.user}})
 	sem := make(chan struct{}, concurrency)
 	errc := make(chan error, 1)
 	var opening sync.WaitGroup

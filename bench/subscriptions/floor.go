@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,11 +44,13 @@ const (
 	floorNATSEnv   = "SUBBENCH_FLOOR_NATS_URL"
 	floorKafkaEnv  = "SUBBENCH_FLOOR_KAFKA_BROKERS"
 	floorTopicEnv  = "SUBBENCH_FLOOR_TOPIC"
-	floorQueue     = 256 // as the router's default HERALD_ROUTER_SUBSCRIPTION_BUFFER
+	floorOrdersEnv = "SUBBENCH_FLOOR_ORDERS_URL" // set: fetch each event's order from this subgraph
+	floorQueue     = 256                         // as the router's default HERALD_ROUTER_SUBSCRIPTION_BUFFER
 )
 
 type floorServer struct {
 	ctx    context.Context
+	orders string // subgraph URL for the order of each event; empty: none
 	mu     sync.RWMutex
 	subs   map[*floorSub]struct{}
 	active atomic.Int64
@@ -116,16 +119,56 @@ func (f *floorServer) remove(s *floorSub) {
 
 // floorStatus is the router's answer to the benchmark's selection.
 type floorStatus struct {
-	NotificationID string     `json:"notificationId"`
-	EventID        string     `json:"eventId"`
-	OrderID        string     `json:"orderId"`
-	UserID         string     `json:"userId"`
-	Channel        string     `json:"channel"`
-	Status         string     `json:"status"`
-	Attempt        int        `json:"attempt"`
-	Reason         *string    `json:"reason"`
-	NextAttemptAt  *time.Time `json:"nextAttemptAt"`
-	Time           time.Time  `json:"time"`
+	NotificationID string      `json:"notificationId"`
+	EventID        string      `json:"eventId"`
+	OrderID        string      `json:"orderId"`
+	UserID         string      `json:"userId"`
+	Channel        string      `json:"channel"`
+	Status         string      `json:"status"`
+	Attempt        int         `json:"attempt"`
+	Reason         *string     `json:"reason"`
+	NextAttemptAt  *time.Time  `json:"nextAttemptAt"`
+	Time           time.Time   `json:"time"`
+	Order          *floorOrder `json:"order,omitempty"`
+}
+
+type floorOrder struct {
+	ID         string `json:"id"`
+	TotalMinor int    `json:"totalMinor"`
+	Currency   string `json:"currency"`
+}
+
+// fetchOrder asks the subgraph for the order once per event, as the one
+// fetch a fan-out needs.
+func (f *floorServer) fetchOrder(id string) (*floorOrder, error) {
+	body, _ := json.Marshal(map[string]any{
+		"query":     "query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Order { id totalMinor currency } } }",
+		"variables": map[string]any{"representations": []map[string]string{{"__typename": "Order", "id": id}}},
+	})
+	ctx, cancel := context.WithTimeout(f.ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.orders, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data struct {
+			Entities []floorOrder `json:"_entities"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	if len(out.Data.Entities) != 1 {
+		return nil, fmt.Errorf("%d entities", len(out.Data.Entities))
+	}
+	return &out.Data.Entities[0], nil
 }
 
 func (f *floorServer) dispatch(m stream.Message) {
@@ -137,6 +180,14 @@ func (f *floorServer) dispatch(m stream.Message) {
 		Channel: ev.Channel, Status: ev.Status, Attempt: ev.Attempt, NextAttemptAt: ev.NextAttemptAt, Time: ev.Time}
 	if ev.Reason != "" {
 		st.Reason = &ev.Reason
+	}
+	if f.orders != "" {
+		o, err := f.fetchOrder(ev.OrderID)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "floor: order fetch:", err)
+			return
+		}
+		st.Order = o
 	}
 	var payload struct {
 		Data struct {
@@ -301,7 +352,7 @@ func floorMain(stdout, stderr io.Writer) int {
 	if !ok {
 		return fail(fmt.Errorf("broker %T cannot tail", broker))
 	}
-	f := &floorServer{ctx: ctx, subs: map[*floorSub]struct{}{}}
+	f := &floorServer{ctx: ctx, orders: os.Getenv(floorOrdersEnv), subs: map[*floorSub]struct{}{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
@@ -356,7 +407,7 @@ type floorProc struct {
 
 // startFloor re-executes this binary as the floor server and waits for its
 // "ready" line.
-func startFloor(ctx context.Context, logPath string, st *streamSetup, topic string) (*floorProc, error) {
+func startFloor(ctx context.Context, logPath string, st *streamSetup, topic, ordersURL string) (*floorProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -367,7 +418,7 @@ func startFloor(ctx context.Context, logPath string, st *streamSetup, topic stri
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(routerproc.BaseEnv(), floorEnv+"=1", floorStreamEnv+"="+st.cfg.Kind, floorTopicEnv+"="+topic,
-		floorNATSEnv+"="+st.cfg.NATSURL, floorKafkaEnv+"="+strings.Join(st.cfg.KafkaBrokers, ","))
+		floorNATSEnv+"="+st.cfg.NATSURL, floorKafkaEnv+"="+strings.Join(st.cfg.KafkaBrokers, ","), floorOrdersEnv+"="+ordersURL)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -45,6 +45,7 @@ func main() {
 type options struct {
 	subscribers     int
 	transport       string // ws, sse or both (half each)
+	selection       string // status, or order (with an entity fetch)
 	events          int
 	stream          string // nats or kafka
 	routerBin       string
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var o options
 	fs.IntVar(&o.subscribers, "subscribers", 1000, "subscribers (one connection each), all filtered to one user")
 	fs.StringVar(&o.transport, "transport", "ws", "ws (graphql-transport-ws), sse (GraphQL over SSE), or both (half each)")
+	fs.StringVar(&o.selection, "selection", "status", "status: the event's own fields (no subgraph fetch); order: also order { id totalMinor currency }, an entity fetch from the bench subgraph")
 	fs.IntVar(&o.events, "events", 5, "status events published, one at a time: the next once every subscriber has the previous one (or -event-timeout passed)")
 	fs.StringVar(&o.stream, "stream", "nats", "nats: HERALD_TEST_NATS_URL, else an embedded JetStream server; kafka: the brokers in HERALD_TEST_KAFKA_BROKERS")
 	fs.StringVar(&o.routerBin, "router-bin", "", "router binary to run (default: go build ./cmd/router into a temp dir)")
@@ -118,6 +120,9 @@ func (o options) validate() error {
 	}
 	if o.transport != "ws" && o.transport != "sse" && o.transport != "both" {
 		problems = append(problems, "-transport must be ws, sse or both")
+	}
+	if o.selection != "status" && o.selection != "order" {
+		problems = append(problems, "-selection must be status or order")
 	}
 	if o.events < 1 || o.events > 1000 {
 		problems = append(problems, "-events must be in [1, 1000]")

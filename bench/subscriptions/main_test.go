@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/bench/internal/routerproc"
 )
 
 // TestMain also serves as the floor server when the harness re-executes the
@@ -22,54 +24,83 @@ func TestMain(m *testing.M) {
 // TestEveryEventReachesEverySubscriber runs the whole harness with a few
 // subscribers on both transports: embedded NATS JetStream (or
 // HERALD_TEST_NATS_URL), the router binary built from this tree, and the
-// floor. It proves the instrument: every subscriber of each server received
-// every event exactly once, with a clean payload for its user. There is no
+// floor, for both selections. It proves the instrument: every subscriber of
+// each server received every event exactly once, with a clean payload for
+// its user (and, with -selection order, the subgraph's order). There is no
 // skip: missing infrastructure fails the test.
 func TestEveryEventReachesEverySubscriber(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	o := options{subscribers: 6, transport: "both", events: 3, stream: "nats", floor: true,
-		eventTimeout: 30 * time.Second, registerTimeout: time.Minute, dialConcurrency: 4}
-	var logs bytes.Buffer
-	res, err := benchmark(ctx, o, os.Getenv, &logs)
-	if err != nil {
-		t.Fatalf("benchmark: %v\n%s", err, logs.String())
-	}
-	for _, s := range []*side{res.router, res.floor} {
-		if s == nil {
-			t.Fatal("a side was not measured")
-		}
-		if s.errs != 0 || s.dups != 0 || s.unknown != 0 {
-			t.Errorf("%s: %d errors (first: %s), %d duplicates, %d unknown messages", s.name, s.errs, s.firstErr, s.dups, s.unknown)
-		}
-		if len(s.events) != o.events {
-			t.Fatalf("%s: %d events measured, want %d", s.name, len(s.events), o.events)
-		}
-		for k, e := range s.events {
-			if e.received != o.subscribers || len(e.ws) != 3 || len(e.ss) != 3 {
-				t.Errorf("%s event %d: received by %d (%d ws, %d sse), want %d (3, 3)", s.name, k, e.received, len(e.ws), len(e.ss), o.subscribers)
+	bin := buildRouterOnce(t)
+	for _, selection := range []string{"status", "order"} {
+		t.Run(selection, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			o := options{subscribers: 6, transport: "both", selection: selection, events: 3, stream: "nats", floor: true,
+				routerBin: bin, eventTimeout: 30 * time.Second, registerTimeout: time.Minute, dialConcurrency: 4}
+			var logs bytes.Buffer
+			res, err := benchmark(ctx, o, os.Getenv, &logs)
+			if err != nil {
+				t.Fatalf("benchmark: %v\n%s", err, logs.String())
 			}
-			for _, d := range e.all {
-				if d <= 0 || d > o.eventTimeout {
-					t.Errorf("%s event %d: latency %s out of range", s.name, k, d)
+			for _, s := range []*side{res.router, res.floor} {
+				if s == nil {
+					t.Fatal("a side was not measured")
+				}
+				if s.errs != 0 || s.dups != 0 || s.unknown != 0 {
+					t.Errorf("%s: %d errors (first: %s), %d duplicates, %d unknown messages", s.name, s.errs, s.firstErr, s.dups, s.unknown)
+				}
+				if len(s.events) != o.events {
+					t.Fatalf("%s: %d events measured, want %d", s.name, len(s.events), o.events)
+				}
+				for k, e := range s.events {
+					if e.received != o.subscribers || len(e.ws) != 3 || len(e.ss) != 3 {
+						t.Errorf("%s event %d: received by %d (%d ws, %d sse), want %d (3, 3)", s.name, k, e.received, len(e.ws), len(e.ss), o.subscribers)
+					}
+					for _, d := range e.all {
+						if d <= 0 || d > o.eventTimeout {
+							t.Errorf("%s event %d: latency %s out of range", s.name, k, d)
+						}
+					}
+				}
+				if s.rssRegistered <= 0 || s.hwm < s.rssAfter {
+					t.Errorf("%s: RSS figures %d / %d / %d", s.name, s.rssRegistered, s.rssAfter, s.hwm)
 				}
 			}
-		}
-		if s.rssRegistered <= 0 || s.hwm < s.rssAfter {
-			t.Errorf("%s: RSS figures %d / %d / %d", s.name, s.rssRegistered, s.rssAfter, s.hwm)
-		}
+			if !res.complete() {
+				t.Error("result not complete")
+			}
+			if got := res.router.metrics["herald_router_subscriptions_active"]; got != float64(o.subscribers) {
+				t.Errorf("router gauge after the events = %v, want %d", got, o.subscribers)
+			}
+			wantFloorFetches := int64(0)
+			if selection == "order" {
+				wantFloorFetches = int64(o.events)
+				if res.router.fetches < int64(o.events) {
+					t.Errorf("router made %d order fetches for %d events", res.router.fetches, o.events)
+				}
+			} else if res.router.fetches != 0 {
+				t.Errorf("router made %d order fetches; the status selection needs none", res.router.fetches)
+			}
+			if res.floor.fetches != wantFloorFetches {
+				t.Errorf("floor made %d order fetches, want %d", res.floor.fetches, wantFloorFetches)
+			}
+			out := render(o, res)
+			if !regexp.MustCompile(`\| every subscriber received every event \| yes \(3 × 6\) \| yes \(3 × 6\) \|`).MatchString(out) {
+				t.Errorf("report does not say every subscriber received every event:\n%s", out)
+			}
+			t.Logf("\n%s", out)
+		})
 	}
-	if !res.complete() {
-		t.Error("result not complete")
+}
+
+// buildRouterOnce builds ./cmd/router for the tests of this package.
+func buildRouterOnce(t *testing.T) string {
+	t.Helper()
+	var logs bytes.Buffer
+	bin, err := routerproc.Build(context.Background(), t.TempDir(), &logs)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
 	}
-	if got := res.router.metrics["herald_router_subscriptions_active"]; got != float64(o.subscribers) {
-		t.Errorf("router gauge after the events = %v, want %d", got, o.subscribers)
-	}
-	out := render(o, res)
-	if !regexp.MustCompile(`\| every subscriber received every event \| yes \(3 × 6\) \| yes \(3 × 6\) \|`).MatchString(out) {
-		t.Errorf("report does not say every subscriber received every event:\n%s", out)
-	}
-	t.Logf("\n%s", out)
+	return bin
 }
 
 // TestFleetAccounting checks the receive bookkeeping on its own: a missing
@@ -119,6 +150,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"-transport", "grpc"}, "-transport must be ws, sse or both"},
 		{[]string{"-events", "0"}, "-events must be in [1, 1000]"},
 		{[]string{"-stream", "redis"}, "-stream must be nats or kafka"},
+		{[]string{"-selection", "everything"}, "-selection must be status or order"},
 		{[]string{"-events", "0", "-transport", "x"}, "-transport must be ws, sse or both; -events must be in [1, 1000]"},
 	}
 	for _, tt := range tests {

@@ -46,7 +46,12 @@ func render(o options, r *result) string {
 	fmt.Fprintf(&b, "Subscription fan-out benchmark, %s; %d CPUs (GOMAXPROCS %d), %s; load average %s at start, %s at end.\n",
 		r.started.UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), r.loadStart, r.loadEnd)
 	fmt.Fprintf(&b, "Stream: %s. %d subscribers (%d graphql-transport-ws, %d SSE), one connection each, all `notificationStatus(userId:)` of one user,\n", r.stream, r.n, r.nWS, r.nSSE)
-	fmt.Fprintf(&b, "selecting the status event's own fields only (no `order { … }`: no subgraph fetch). %d PENDING events of one order, published one at a time,\n", r.k)
+	if o.selection == "order" {
+		b.WriteString("selecting the status event's fields and `order { id totalMinor currency }` (an Order entity fetch from the bench subgraph in the benchmark process).")
+	} else {
+		b.WriteString("selecting the status event's own fields only (no `order { … }`: no subgraph fetch).")
+	}
+	fmt.Fprintf(&b, " %d PENDING events of one order, published one at a time,\n", r.k)
 	b.WriteString("each once the previous one reached every subscriber (or -event-timeout passed); latency = publish call → the client read the message.\n")
 	fmt.Fprintf(&b, "Registered = the server counts all %d subscriptions active (router: herald_router_subscriptions_active on /metrics), then a warm-up event reached every subscriber.\n", r.n)
 	b.WriteString("Floor: a plain Go fan-out server (this binary re-executed) tailing the same topic on the same broker through internal/stream, rendering the same JSON once per event,\n")
@@ -96,6 +101,11 @@ func render(o options, r *result) string {
 		}
 		return fmt.Sprintf("%s / %s ms", ms(p99), ms(mx))
 	})
+	if o.selection == "order" {
+		row("Order entity fetches from the subgraph per event", func(s *side) string {
+			return fmt.Sprintf("%.1f", float64(s.fetches)/float64(r.k))
+		})
+	}
 	row("CPU of the server process during the fan-out", func(s *side) string {
 		per := time.Duration(0)
 		if d := s.delivered(); d > 0 {
