@@ -264,7 +264,7 @@ func benchmark(ctx context.Context, o options, getenv func(string) string, logw 
 		res.floor, err = measureSide(ctx, o, sideEnv{
 			name: "floor", base: fp.base, pid: fp.pid(), runID: runID, user: user, order: order, topic: topic,
 			pub: pub, tail: tr, logw: logw, stats: fp.stats, subgraph: sg,
-			exited: func() bool { return false },
+			exited: fp.exited,
 		})
 		if serr := fp.stop(); serr != nil && err == nil {
 			err = fmt.Errorf("floor: %w", serr)

@@ -460,6 +460,17 @@ func startFloor(ctx context.Context, logPath string, st *streamSetup, topic, ord
 
 func (p *floorProc) pid() int { return p.cmd.Process.Pid }
 
+// exited tells whether the floor server has ended.
+func (p *floorProc) exited() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
 func (p *floorProc) stop() error {
 	defer p.logs.Close()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)

@@ -56,7 +56,7 @@ func render(o options, r *result) string {
 	fmt.Fprintf(&b, "Registered = the server counts all %d subscriptions active (router: herald_router_subscriptions_active on /metrics), then a warm-up event reached every subscriber.\n", r.n)
 	b.WriteString("Floor: a plain Go fan-out server (this binary re-executed) tailing the same topic on the same broker through internal/stream, rendering the same JSON once per event,\n")
 	b.WriteString("writing it to each subscriber's queue and connection (same WebSocket library, same SSE framing), to the same clients: what the machine needs to move one event to N sockets, without the GraphQL engine.\n")
-	fmt.Fprintf(&b, "Clients, broker, router and floor share the machine; open-file limit %d.\n\n", r.nofile)
+	fmt.Fprintf(&b, "Router binary %s. Clients, broker, router and floor share the machine; open-file limit %d.\n\n", r.routerBin, r.nofile)
 
 	cols := []*side{r.router}
 	head := "| figure | router |"
