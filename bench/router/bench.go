@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald/bench/internal/load"
 	"github.com/heraldhq/herald/bench/internal/proc"
+	"github.com/heraldhq/herald/bench/internal/routerproc"
 	"github.com/heraldhq/herald/bench/router/subgraphs"
 )
 
@@ -51,7 +52,7 @@ func benchmark(ctx context.Context, o options, logw io.Writer) (string, error) {
 
 	bin := o.routerBin
 	if bin == "" {
-		if bin, err = buildRouter(ctx, dir, logw); err != nil {
+		if bin, err = routerproc.Build(ctx, dir, logw); err != nil {
 			return "", err
 		}
 	}
@@ -85,17 +86,17 @@ func measureQuery(ctx context.Context, o options, bin, logPath string, set *subg
 		return m, err
 	}
 	defer func() {
-		if serr := rp.stop(); serr != nil && err == nil {
-			err = fmt.Errorf("router: %w; logs:\n%s", serr, rp.logText())
+		if serr := rp.Stop(); serr != nil && err == nil {
+			err = fmt.Errorf("router: %w; logs:\n%s", serr, rp.LogText())
 		}
 	}()
-	mem, err := proc.ReadMemory(rp.pid())
+	mem, err := proc.ReadMemory(rp.PID())
 	if err != nil {
 		return m, err
 	}
 	m.rssReady = mem.RSS
 
-	routerTarget, size, err := target(ctx, rp.url, q.Router)
+	routerTarget, size, err := target(ctx, rp.URL, q.Router)
 	if err != nil {
 		return m, fmt.Errorf("router: %w", err)
 	}
@@ -116,19 +117,19 @@ func measureQuery(ctx context.Context, o options, bin, logPath string, set *subg
 			return m, err
 		}
 	}
-	cpu0, err := proc.ReadCPU(rp.pid())
+	cpu0, err := proc.ReadCPU(rp.PID())
 	if err != nil {
 		return m, err
 	}
 	if m.router, err = load.Run(ctx, routerTarget, opts); err != nil {
 		return m, err
 	}
-	cpu1, err := proc.ReadCPU(rp.pid())
+	cpu1, err := proc.ReadCPU(rp.PID())
 	if err != nil {
 		return m, err
 	}
 	m.routerCPU = cpu1 - cpu0
-	if mem, err = proc.ReadMemory(rp.pid()); err != nil {
+	if mem, err = proc.ReadMemory(rp.PID()); err != nil {
 		return m, err
 	}
 	m.rssPeak = mem.Peak

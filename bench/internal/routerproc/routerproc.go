@@ -1,0 +1,209 @@
+// Package routerproc builds, composes for and runs the real router binary
+// (cmd/router) as a child process, for the benchmark harnesses in bench/.
+package routerproc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+// Build compiles ./cmd/router into dir and returns the binary's path.
+func Build(ctx context.Context, dir string, logw io.Writer) (string, error) {
+	bin := filepath.Join(dir, "router")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/heraldhq/herald/cmd/router")
+	cmd.Stdout, cmd.Stderr = logw, logw
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/router: %w", err)
+	}
+	fmt.Fprintf(logw, "built router in %s\n", time.Since(start).Round(time.Millisecond))
+	return bin, nil
+}
+
+// Compose writes each subgraph's SDL (name → SDL) to dir and runs
+// `router compose` on it, as a deployment does at build time. subgraphs is
+// the HERALD_SUBGRAPHS value (name=url pairs; notifications=builtin needs
+// no SDL here). It returns the composed file's path.
+func Compose(ctx context.Context, bin, dir, subgraphs string, sdl map[string]string) (string, error) {
+	schemaDir := filepath.Join(dir, "schema")
+	if err := os.MkdirAll(schemaDir, 0o755); err != nil {
+		return "", err
+	}
+	for name, text := range sdl {
+		if err := os.WriteFile(filepath.Join(schemaDir, name+".graphqls"), []byte(text), 0o644); err != nil {
+			return "", err
+		}
+	}
+	out := filepath.Join(dir, "supergraph.json")
+	cmd := exec.CommandContext(ctx, bin, "compose", "-subgraphs", subgraphs, "-schema-dir", schemaDir, "-out", out)
+	cmd.Env = BaseEnv()
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("router compose: %w: %s", err, msg)
+	}
+	return out, nil
+}
+
+// FetchSDL asks a federation subgraph for its SDL (`_service { sdl }`).
+func FetchSDL(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"query":"{ _service { sdl } }"}`))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data struct {
+			Service struct {
+				SDL string `json:"sdl"`
+			} `json:"_service"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", err
+	}
+	if out.Data.Service.SDL == "" {
+		return "", errors.New("empty SDL")
+	}
+	return out.Data.Service.SDL, nil
+}
+
+// BaseEnv is the environment of child processes: the parent's, less any
+// HERALD_ variable, so a developer's settings cannot change the benchmark.
+func BaseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HERALD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// Options configure one router process.
+type Options struct {
+	// Subgraphs is HERALD_SUBGRAPHS.
+	Subgraphs string
+	// Supergraph, when set, is HERALD_ROUTER_CONFIG (a composed file);
+	// empty makes the router compose at start-up.
+	Supergraph string
+	// Env holds more KEY=value settings (stream backend, topics, limits).
+	Env []string
+}
+
+// Proc is a running router binary.
+type Proc struct {
+	cmd *exec.Cmd
+	// Base is http://127.0.0.1:port; URL is its GraphQL endpoint.
+	Base, URL string
+	logs      string // file holding its stdout and stderr
+	done      chan error
+}
+
+// Start runs bin on a free loopback port and waits until /healthz answers
+// 200 (the supergraph is loaded; with a stream configured, the stream is
+// reachable). The child inherits this process's resource limits.
+func Start(ctx context.Context, bin, logPath string, o Options) (*Proc, error) {
+	ports, err := testenv.FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	cmd := exec.Command(bin)
+	cmd.Env = append(BaseEnv(),
+		"HERALD_HTTP_ADDR="+addr,
+		"HERALD_SUBGRAPHS="+o.Subgraphs,
+		"HERALD_LOG_LEVEL=warn",
+	)
+	if o.Supergraph != "" {
+		cmd.Env = append(cmd.Env, "HERALD_ROUTER_CONFIG="+o.Supergraph)
+	}
+	cmd.Env = append(cmd.Env, o.Env...)
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child holds its own descriptor
+	p := &Proc{cmd: cmd, Base: "http://" + addr, URL: "http://" + addr + "/graphql", logs: logPath, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start router: %w", err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(p.Base + "/healthz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return nil, fmt.Errorf("router exited before ready (%v); logs:\n%s", err, p.LogText())
+		case <-ctx.Done():
+			p.Stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			return nil, fmt.Errorf("router not ready within 90s; logs:\n%s", p.LogText())
+		}
+	}
+}
+
+// LogText is the router's output so far, for error messages.
+func (p *Proc) LogText() string {
+	data, _ := os.ReadFile(p.logs)
+	return string(data)
+}
+
+// PID is the router's process id (for /proc figures).
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Exited tells whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM, waits up to 15s for the drain, then kills.
+func (p *Proc) Stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		err := <-p.done
+		p.done <- err
+		return errors.New("router did not stop within 15s of SIGTERM: killed")
+	}
+}
