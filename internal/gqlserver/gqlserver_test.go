@@ -47,4 +47,3 @@ func TestPresenterCodes(t *testing.T) {
 		})
 	}
 }
-
