@@ -78,6 +78,20 @@ type Subscriber interface {
 	Close() error
 }
 
+// Consuming is implemented by subscribers that can tell whether they are
+// doing their share: readiness reports "not consuming" while they are not.
+type Consuming interface {
+	// Consuming returns nil while a Consume call of this subscriber runs and
+	// holds what it should (Kafka: assigned partitions, or a place in a
+	// stable group that has none left for it); otherwise an error whose
+	// text, fit for a readiness answer, says why not.
+	Consuming(ctx context.Context) error
+}
+
+// ErrFenced is returned by Consume when another member with the same
+// static instance id took this member's place in its group.
+var ErrFenced = errors.New("stream: fenced by another member with the same instance id")
+
 // SubscribeOptions name what a subscriber reads.
 type SubscribeOptions struct {
 	Topic string

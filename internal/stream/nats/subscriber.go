@@ -37,6 +37,17 @@ type subscriber struct {
 
 	mu      sync.Mutex
 	cancels map[*context.CancelFunc]struct{}
+	running atomic.Int32 // Consume calls past waiting for the topic
+}
+
+// Consuming says whether a Consume call runs its partition loops. A
+// JetStream durable consumer belongs to no member: a restarted process
+// reads its partitions at once, there is nothing to wait for.
+func (s *subscriber) Consuming(context.Context) error {
+	if s.running.Load() == 0 {
+		return errors.New("not consuming: waiting for the topic")
+	}
+	return nil
 }
 
 // durable names the group's consumer of one partition. Characters a durable
@@ -94,6 +105,8 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 			return nil
 		}
 	}
+	s.running.Add(1)
+	defer s.running.Add(-1)
 	var wg sync.WaitGroup
 	for p := range n {
 		wg.Go(func() { s.partitionLoop(ctx, p, h, log.With("partition", p)) })
