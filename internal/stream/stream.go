@@ -40,6 +40,33 @@ type Message struct {
 	Key     string
 	Headers []Header
 	Value   []byte
+	// Partition and Position locate a consumed message (set by
+	// subscribers): Kafka's partition and offset; on JetStream the
+	// partition subject's index and the stream sequence. Positions grow
+	// within a partition but need not be contiguous.
+	Partition int32
+	Position  int64
+}
+
+// PartitionState is where one partition of a topic stands for a group,
+// in Message.Position terms.
+type PartitionState struct {
+	// End is the position just past the last message now in the partition
+	// (0 when it holds none).
+	End int64
+	// Acked is the position just past the last message the group
+	// acknowledged in order (its first unread position).
+	Acked int64
+	// Total is how many messages the partition holds; Pending how many of
+	// them the group has not acknowledged.
+	Total, Pending int64
+}
+
+// Positions is implemented by brokers that can say where each partition of
+// a topic ends and how far a group has read it: what a bounded read (the
+// dead-letter replay) needs to know when it is done.
+type Positions interface {
+	Positions(ctx context.Context, topic, group string) (map[int32]PartitionState, error)
 }
 
 // DedupHeader, when a published message carries it, is the id a broker that

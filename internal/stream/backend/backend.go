@@ -160,7 +160,7 @@ func (e *embedded) Close() error {
 }
 
 // The optional capabilities of the NATS broker (the router's status tail,
-// the notifier's lag gauge) must survive the wrapping: callers discover them
+// the notifier's lag gauge, the replay's positions) must survive the wrapping: callers discover them
 // with type assertions.
 
 type tailer interface {
@@ -187,4 +187,14 @@ func (e *embedded) Lag(ctx context.Context, topic, group string) (int64, error) 
 		return 0, fmt.Errorf("broker %T cannot report lag", e.Broker)
 	}
 	return l.Lag(ctx, topic, group)
+}
+
+// Positions reports where each partition of topic ends and how far group
+// has read it (stream.Positions).
+func (e *embedded) Positions(ctx context.Context, topic, group string) (map[int32]stream.PartitionState, error) {
+	p, ok := e.Broker.(stream.Positions)
+	if !ok {
+		return nil, fmt.Errorf("broker %T cannot report positions", e.Broker)
+	}
+	return p.Positions(ctx, topic, group)
 }

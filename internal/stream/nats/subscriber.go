@@ -164,7 +164,7 @@ func (s *subscriber) partitionLoop(ctx context.Context, p int, h stream.Handler,
 				continue
 			}
 			attempt = 0
-			s.handle(ctx, m, h, log)
+			s.handle(ctx, p, m, h, log)
 		}
 		sleep(ctx, s.b.retryDelay(attempt+1))
 	}
@@ -173,7 +173,7 @@ func (s *subscriber) partitionLoop(ctx context.Context, p int, h stream.Handler,
 // handle runs h on m and settles m: ack on success, a delayed nak on error
 // (the message stays the partition's one outstanding message), an immediate
 // nak when the member is stopping so another member takes over at once.
-func (s *subscriber) handle(ctx context.Context, m jetstream.Msg, h stream.Handler, log *slog.Logger) {
+func (s *subscriber) handle(ctx context.Context, p int, m jetstream.Msg, h stream.Handler, log *slog.Logger) {
 	// Keep the message ours while the handler works.
 	done := make(chan struct{})
 	go func() {
@@ -188,7 +188,7 @@ func (s *subscriber) handle(ctx context.Context, m jetstream.Msg, h stream.Handl
 			}
 		}
 	}()
-	err := h(ctx, toMessage(s.opts.Topic, m))
+	err := h(ctx, toMessage(s.opts.Topic, p, m))
 	close(done)
 
 	if err == nil {
