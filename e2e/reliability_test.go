@@ -42,7 +42,8 @@ type proof struct {
 }
 
 // startProof runs the four services on Kafka (brokers) with a private
-// mailpit, three fresh PostgreSQL databases and the fast notifier settings.
+// mailpit, three fresh PostgreSQL databases (unless o.DSN names them) and
+// the fast notifier settings.
 func startProof(t *testing.T, ctx context.Context, brokers []string, mp *testenv.MailpitServer, o stackOptions) *proof {
 	t.Helper()
 	if mp == nil {
@@ -50,10 +51,12 @@ func startProof(t *testing.T, ctx context.Context, brokers []string, mp *testenv
 	}
 	o.Stream = map[string]string{"HERALD_STREAM": "kafka", "HERALD_KAFKA_BROKERS": strings.Join(brokers, ",")}
 	o.Mailpit = mp
-	o.DSN = map[string]string{
-		"users":    testenv.Postgres(t),
-		"orders":   testenv.Postgres(t),
-		"notifier": testenv.Postgres(t),
+	if o.DSN == nil {
+		o.DSN = map[string]string{
+			"users":    testenv.Postgres(t),
+			"orders":   testenv.Postgres(t),
+			"notifier": testenv.Postgres(t),
+		}
 	}
 	if o.Env == nil {
 		o.Env = map[string]map[string]string{}
@@ -363,7 +366,10 @@ func TestProof5TwoNotifierInstances(t *testing.T) {
 	defer cancel()
 	p := startProof(t, ctx, testenv.Kafka(t).Brokers, nil, stackOptions{})
 	second := func() *proc {
-		pr := p.stack.Launch(t, "notifier", map[string]string{"HERALD_HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", freePort(t))})
+		pr := p.stack.Launch(t, "notifier", map[string]string{
+			"HERALD_HTTP_ADDR":          fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			"HERALD_STREAM_INSTANCE_ID": p.stack.env["notifier"]["HERALD_STREAM_INSTANCE_ID"] + "-second",
+		})
 		pr.waitHealthy(t, ctx)
 		return pr
 	}

@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "notifier", "consumes OrderCreated and delivers Herald's notifications\n\n"+
 			"Subcommands:\n"+
-			"  migrate                                                 apply pending database migrations and exit\n"+
+			"  migrate                                       apply pending database migrations and exit\n"+
 			"  dlq replay [-topic T] [-limit N] [-group G]   republish the dead letters present at its start (see: notifier dlq replay --help)")
 		return 0
 	}
