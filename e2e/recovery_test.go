@@ -11,7 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +51,35 @@ func waitReady(t *testing.T, ctx context.Context, pr *proc, path string) {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("%s %s never answered 200 (last: %v)", pr.Name, path, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitReason polls the process's health path until it answers 503 with
+// the given reason: proof that it started and knows what it waits for.
+func waitReason(t *testing.T, ctx context.Context, pr *proc, path, reason string) {
+	t.Helper()
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, pr.HTTP+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
+			if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), `"reason":"`+reason+`"`) {
+				t.Logf("%s %s while its dependency is down: %s", pr.Name, path, b)
+				return
+			}
+		}
+		if pr.Exited() {
+			b, _ := os.ReadFile(pr.LogPath)
+			t.Fatalf("%s exited while its dependency was down:\n%s", pr.Name, tail(b, 4096))
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s %s never reported %q (last: %s)", pr.Name, path, reason, last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -155,8 +186,15 @@ func TestProof8ServicesStartWithoutKafka(t *testing.T) {
 	for _, name := range []string{"users", "orders", "notifier"} {
 		p.stack.Proc(name).Kill()
 		pr := p.stack.Launch(t, name, nil)
-		// It serves (health answers, whatever it says) and stays up.
-		pr.waitHTTP(t, ctx, func(int) bool { return true })
+		// It starts, says it waits for the broker, and stays up.
+		path, reason := "/healthz", "broker unreachable"
+		switch name {
+		case "notifier":
+			path = "/readyz"
+		case "orders":
+			reason = "broker unreachable: orders wait in the outbox"
+		}
+		waitReason(t, ctx, pr, path, reason)
 	}
 	// orders is ready for orders without its broker: they wait in the outbox.
 	if err := createOrders(ctx, p.stack.Router, cs[10:30], 2, book); err != nil {
@@ -313,9 +351,10 @@ func TestProof9PostgresKilledUnderLoad(t *testing.T) {
 	killed := time.Now()
 	pg.Kill()
 	// Services started while their database is down come up by themselves.
-	for _, name := range []string{"users", "notifier"} {
+	for name, path := range map[string]string{"users": "/healthz", "notifier": "/readyz"} {
 		p.stack.Proc(name).Kill()
-		p.stack.Launch(t, name, nil).waitHTTP(t, ctx, func(int) bool { return true })
+		pr := p.stack.Launch(t, name, nil)
+		waitReason(t, ctx, pr, path, "database unreachable")
 	}
 	// The outage reaches the clients before the database comes back.
 	for tally.snapshot()["UNAVAILABLE"] == 0 {
