@@ -20,7 +20,8 @@
 //     time per partition), so they must be safe for parallel use and return
 //     once their context ends. Consume returns nil when its context ends.
 //   - Publishing to a topic that does not exist fails: services call
-//     EnsureTopic at start-up.
+//     EnsureTopic at start-up, retrying with backoff while the broker is
+//     unreachable (internal/startup), never exiting for it.
 package stream
 
 import (
