@@ -206,3 +206,62 @@ func TestStaticMemberTwinIsFenced(t *testing.T) {
 		t.Fatal("the twin did not consume")
 	}
 }
+
+// TestNotConsumingBehindAStaleMember: a member that joins while the group
+// still counts one that stopped without leaving holds no partitions until
+// that member's session expires, and says so; then it consumes.
+func TestNotConsumingBehindAStaleMember(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	brokers := testenv.Kafka(t).Brokers
+	topic, group := "stale-"+uuid.NewString()[:8], "stale-"+uuid.NewString()[:8]
+	const session = 12 * time.Second
+	cfg := testConfig(brokers)
+	cfg.InstanceID, cfg.SessionTimeout = "stale-"+uuid.NewString()[:8], session
+	staleBroker, err := kafka.New(ctx, cfg, logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer staleBroker.Close()
+	if err := staleBroker.EnsureTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	stale, _ := staleBroker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	sctx, stopStale := context.WithCancel(ctx)
+	staleDone := consume(sctx, stale, make(chan string, 16))
+	waitConsuming(t, ctx, stale)
+	stopStale()
+	if err := <-staleDone; err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	requireMember(t, ctx, brokers, group, cfg.InstanceID)
+
+	fresh, _ := newBroker(t, brokers).Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	freshDone := consume(ctx, fresh, make(chan string, 16))
+	sawNotConsuming := false
+	for {
+		err := fresh.(stream.Consuming).Consuming(ctx)
+		if err == nil {
+			break
+		}
+		sawNotConsuming = true
+		select {
+		case err := <-freshDone:
+			t.Fatalf("Consume returned: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("never consuming: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// The session runs from the stale member's last heartbeat (every 3s),
+	// so it may expire a little before stopped+session, never by half.
+	waited := time.Since(stopped)
+	if waited < session/2 {
+		t.Fatalf("consuming %s after the stale member stopped, before its %s session could expire", waited, session)
+	}
+	if !sawNotConsuming {
+		t.Fatal("the member never reported not consuming while the stale one held the partitions")
+	}
+	t.Logf("not consuming for %s behind a stale member (session %s)", waited.Round(time.Millisecond), session)
+}
