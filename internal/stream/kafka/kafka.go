@@ -14,6 +14,13 @@
 // polled records are queued, so a revoked partition's records never reach a
 // later owner's worker. A worker whose queue is full pauses fetching for its
 // partition.
+//
+// With Config.InstanceID every consumer is a static group member: a process
+// restarted under the same id takes its partitions back at once instead of
+// waiting for the killed member's session to expire, and one fenced by a
+// twin with the same id stops (stream.ErrFenced). Subscribers report whether
+// they hold partitions (stream.Consuming) and the broker where partitions end
+// (stream.Positions) for readiness and the bounded dead-letter replay.
 package kafka
 
 import (
