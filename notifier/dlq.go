@@ -114,16 +114,21 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var mu sync.Mutex // handlers run per partition in parallel; the counts are global
+	var (
+		mu       sync.Mutex // handlers run per partition in parallel; the counts are global
+		inflight int        // republications under way, held against Limit
+	)
 	finished := func() bool {
 		return len(done) == len(ends) || (opts.Limit > 0 && res.Replayed >= opts.Limit)
 	}
 	handler := func(hctx context.Context, m stream.Message) error {
 		mu.Lock()
 		st, known := ends[m.Partition]
-		if !known || done[m.Partition] || m.Position >= st.End || finished() {
-			// Past the end as of the start (or the replay is over): leave
-			// it for the next run, and stop once every partition is there.
+		full := opts.Limit > 0 && res.Replayed+inflight >= opts.Limit
+		if !known || done[m.Partition] || m.Position >= st.End || full {
+			// Past the end as of the start, or beyond the limit: leave it
+			// for the next run, and stop once every partition is there (or
+			// the limit is reached by the republications under way).
 			if known && !done[m.Partition] && m.Position >= st.End {
 				done[m.Partition] = true
 			}
@@ -134,7 +139,16 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 			<-hctx.Done()
 			return errBeyondEnd
 		}
+		inflight++
 		mu.Unlock()
+		published := false
+		defer func() {
+			if !published { // the slot goes back; the message is retried
+				mu.Lock()
+				inflight--
+				mu.Unlock()
+			}
+		}()
 
 		target := m.Header(HeaderDeadLetterTopic)
 		if target == "" {
@@ -159,8 +173,10 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 		logger.Info("dead letter replayed", "from", dlq, "to", target, "event_id", m.Header(events.HeaderID),
 			"partition", m.Partition, "position", m.Position, "reason", m.Header(events.HeaderDeadLetterReason))
 
+		published = true
 		mu.Lock()
 		defer mu.Unlock()
+		inflight-- // counted as replayed in the same step: no slot is free in between
 		res.Replayed++
 		res.Left--
 		if m.Position+1 >= st.End {

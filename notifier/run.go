@@ -29,7 +29,9 @@ import (
 type Deps struct {
 	Logger *slog.Logger
 	Broker stream.Broker
-	// HTTPReady, when set, receives the bound HTTP address (for ":0").
+	// HTTPReady, when set, receives the bound HTTP address (for ":0") once
+	// the database is reached and the topics exist, as the consumer starts;
+	// /healthz and /readyz answer before that.
 	HTTPReady func(net.Addr)
 	// Users replaces the genqlient users client (the all-in-one binary may
 	// pass one wired in-process); nil means HTTP to cfg.UsersURL. Either way
@@ -98,8 +100,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		"/healthz": httpserver.Health(nil),
 		"/readyz":  httpserver.Health(map[string]func(context.Context) error{"database": st.Check("database", nil)}),
 	}))
-	// Ready hears of the address once the full handler serves, as before
-	// the start-up waited for dependencies: callers may send work at once.
+	// HTTPReady hears of the address once the topics exist, as before the
+	// start-up waited for dependencies: callers may publish at once.
 	bound := &httpserver.Bound{}
 	serveDone := make(chan error, 1)
 	go func() {
@@ -209,7 +211,6 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}))
 	mux.Handle("GET /metrics", metrics.Handler())
 	sw.Set(mux)
-	bound.Ready(deps.HTTPReady)
 
 	logger.Info("notifier starting", "topic", cfg.Topic, "status_topic", cfg.StatusTopic, "group", cfg.Group, "db", cfg.DBDriver,
 		"workers", workers, "channels", keys(available), "smtp", cfg.Channels.Email.Addr, "smtp_tls", cfg.Channels.Email.TLS)
@@ -232,6 +233,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			return nil // stopped before the broker came
 		}
 		st.Set("consumer", "")
+		bound.Ready(deps.HTTPReady) // its topics exist: events published now reach it
 		g.Go(func() error { return relay.Run(gctx) })
 		err := sub.Consume(gctx, consumer.Handle)
 		if err != nil && gctx.Err() == nil {
