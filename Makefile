@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := bin
 SERVICES := herald users orders notifier router
 
-.PHONY: all build run test test-unit generate check-generate lint fmt clean help
+.PHONY: all build run test test-stress test-unit generate check-generate lint fmt clean help
 
 all: build
 
@@ -19,6 +19,9 @@ run: build ## run the whole platform on embedded defaults (SQLite, embedded NATS
 
 test: ## every test, starting real Kafka, PostgreSQL, NATS and mailpit
 	bash scripts/test.sh
+
+test-stress: ## the whole suite with two CPU-burning processes beside it (a busy machine)
+	bash scripts/test-stress.sh
 
 test-unit: ## tests that need no infrastructure (they skip what needs it unless CI=true)
 	$(GO) test -short ./...

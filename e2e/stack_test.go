@@ -151,13 +151,17 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 	common["HERALD_ORDERS_URL"] = url("orders", "/graphql")
 
 	specific := map[string]map[string]string{
-		"users":  {"HERALD_DB_DSN": o.DSN["users"]},
+		// Static group members, as in compose.yaml: a restarted consumer
+		// resumes its partitions at once. A second instance of a service
+		// needs its own id (see TestProof5TwoNotifierInstances).
+		"users":  {"HERALD_DB_DSN": o.DSN["users"], "HERALD_STREAM_INSTANCE_ID": suffix + "-users-1"},
 		"orders": {"HERALD_DB_DSN": o.DSN["orders"]},
 		"notifier": {
-			"HERALD_DB_DSN":       o.DSN["notifier"],
-			"HERALD_SMTP_ADDR":    o.Mailpit.SMTPAddr,
-			"HERALD_SMTP_TLS":     "starttls-required",
-			"HERALD_SMTP_CA_FILE": o.Mailpit.CAFile,
+			"HERALD_STREAM_INSTANCE_ID": suffix + "-notifier-1",
+			"HERALD_DB_DSN":             o.DSN["notifier"],
+			"HERALD_SMTP_ADDR":          o.Mailpit.SMTPAddr,
+			"HERALD_SMTP_TLS":           "starttls-required",
+			"HERALD_SMTP_CA_FILE":       o.Mailpit.CAFile,
 		},
 		"router": {
 			"HERALD_SUBGRAPHS": "users=" + url("users", "/graphql") + ",orders=" + url("orders", "/graphql"),

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
@@ -28,72 +26,130 @@ type ReplayOptions struct {
 	// Group is the consumer group reading the dead-letter topic: replayed
 	// messages are committed there, so a second replay does not repeat them.
 	Group string
-	Limit int           // stop after this many messages; 0 = no limit
-	Idle  time.Duration // stop when no message came for this long (default 10s)
+	Limit int // stop after this many messages; 0 = no limit
 }
 
-// ReplayDLQ republishes dead letters to their original topic, without the
-// dead-letter headers, and returns how many it replayed. Each message is
-// committed on the dead-letter topic only after the broker accepted its
+// ReplayResult is what a replay did, counted in dead letters.
+type ReplayResult struct {
+	// Replayed were republished to their topic by this run.
+	Replayed int
+	// Skipped were in the dead-letter topic when the run started but
+	// already replayed by an earlier run (acknowledged by the group).
+	Skipped int
+	// Left were in the dead-letter topic, not yet replayed, when the run
+	// started and still are (the limit was reached or the run was
+	// stopped). Dead letters that arrived after the start are not counted:
+	// the next run sees them.
+	Left int
+}
+
+// errBeyondEnd holds a partition's first message past the replay's end
+// unacknowledged until the replay stops: the next run reads it.
+var errBeyondEnd = errors.New("dead letter past the end captured at the start")
+
+// ReplayDLQ republishes the dead letters present when it starts to their
+// original topic, without the dead-letter headers, and returns what it did.
+// It first captures where each partition of the dead-letter topic ends
+// (stream.Positions: Kafka high watermarks, the last JetStream sequence of
+// each partition subject) and how far its group has read, then consumes
+// exactly up to those ends and stops: no idle timer, so a group slow to
+// join only makes it wait, and a message that is still poison, dead-lettered
+// again behind the end, is not replayed again in the same run. Each message
+// is acknowledged on the dead-letter topic only after the broker accepted its
 // republication, so a crash replays a message twice (the consumer's inbox
-// dedupes by ce_id), never zero times. It returns when Limit messages are
-// replayed, when no message arrived for Idle, or when ctx ends.
-func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, logger *slog.Logger) (int, error) {
+// dedupes by ce_id), never zero times. It returns when everything up to the
+// ends is replayed, when Limit messages are, or when ctx ends.
+func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, logger *slog.Logger) (ReplayResult, error) {
+	var res ReplayResult
 	if opts.Topic == "" {
-		return 0, errors.New("dlq replay: topic is required")
+		return res, errors.New("dlq replay: topic is required")
 	}
 	if opts.Group == "" {
 		opts.Group = "herald-notifier-dlq-replay"
 	}
-	if opts.Idle <= 0 {
-		opts.Idle = 10 * time.Second
-	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	positions, ok := broker.(stream.Positions)
+	if !ok {
+		return res, fmt.Errorf("dlq replay: broker %T cannot say where a topic ends", broker)
 	}
 	dlq := opts.Topic + events.DeadLetterSuffix
 	for _, t := range []string{opts.Topic, dlq} {
 		if err := broker.EnsureTopic(ctx, t); err != nil {
-			return 0, fmt.Errorf("dlq replay: ensure topic %s: %w", t, err)
+			return res, fmt.Errorf("dlq replay: ensure topic %s: %w", t, err)
 		}
 	}
+	ends, err := positions.Positions(ctx, dlq, opts.Group)
+	if err != nil {
+		return res, fmt.Errorf("dlq replay: capture the end of %s: %w", dlq, err)
+	}
+	done := map[int32]bool{}
+	pending := 0
+	for p, st := range ends {
+		res.Skipped += int(st.Total - st.Pending)
+		pending += int(st.Pending)
+		if st.Pending == 0 || st.Acked >= st.End {
+			done[p] = true
+		}
+		logger.Info("dead-letter partition at start", "topic", dlq, "partition", p, "end", st.End,
+			"acked", st.Acked, "messages", st.Total, "to_replay", st.Pending)
+	}
+	res.Left = pending
+	if len(done) == len(ends) || opts.Limit < 0 {
+		logger.Info("nothing to replay", "topic", dlq)
+		return res, nil
+	}
+
 	pub, err := broker.Publisher()
 	if err != nil {
-		return 0, fmt.Errorf("dlq replay: publisher: %w", err)
+		return res, fmt.Errorf("dlq replay: publisher: %w", err)
 	}
 	defer pub.Close()
 	sub, err := broker.Subscriber(stream.SubscribeOptions{Topic: dlq, Group: opts.Group})
 	if err != nil {
-		return 0, fmt.Errorf("dlq replay: subscribe %s: %w", dlq, err)
+		return res, fmt.Errorf("dlq replay: subscribe %s: %w", dlq, err)
 	}
 	defer sub.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Only what was dead-lettered before this replay began is replayed: an
-	// event that is still poison comes straight back to the dead-letter
-	// topic, and replaying it again would loop for ever.
-	started := time.Now()
 	var (
-		mu       sync.Mutex // handlers run per partition in parallel; Limit is global
-		replayed int
-		busy     atomic.Int32 // handlers running: a slow publish is not idleness
+		mu       sync.Mutex // handlers run per partition in parallel; the counts are global
+		inflight int        // republications under way, held against Limit
 	)
-	activity := make(chan struct{}, 1)
+	finished := func() bool {
+		return len(done) == len(ends) || (opts.Limit > 0 && res.Replayed >= opts.Limit)
+	}
 	handler := func(hctx context.Context, m stream.Message) error {
-		busy.Add(1)
-		defer busy.Add(-1)
 		mu.Lock()
-		defer mu.Unlock()
-		if opts.Limit > 0 && replayed >= opts.Limit {
-			cancel()
-			return context.Canceled // not acknowledged: stays on the dlq
+		st, known := ends[m.Partition]
+		full := opts.Limit > 0 && res.Replayed+inflight >= opts.Limit
+		if !known || done[m.Partition] || m.Position >= st.End || full {
+			// Past the end as of the start, or beyond the limit: leave it
+			// for the next run, and stop once every partition is there (or
+			// the limit is reached by the republications under way).
+			if known && !done[m.Partition] && m.Position >= st.End {
+				done[m.Partition] = true
+			}
+			if finished() {
+				cancel()
+			}
+			mu.Unlock()
+			<-hctx.Done()
+			return errBeyondEnd
 		}
-		if at, err := time.Parse(time.RFC3339Nano, m.Header(HeaderDeadLetterAt)); err == nil && !at.Before(started) {
-			logger.Info("dead letter newer than this replay; stopping", "topic", dlq, "event_id", m.Header(events.HeaderID))
-			cancel()
-			return context.Canceled // not acknowledged: the next replay sees it
-		}
+		inflight++
+		mu.Unlock()
+		published := false
+		defer func() {
+			if !published { // the slot goes back; the message is retried
+				mu.Lock()
+				inflight--
+				mu.Unlock()
+			}
+		}()
+
 		target := m.Header(HeaderDeadLetterTopic)
 		if target == "" {
 			target = opts.Topic
@@ -114,47 +170,31 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 		if err := pub.Publish(hctx, out); err != nil {
 			return fmt.Errorf("republish to %s: %w", target, err)
 		}
-		replayed++
 		logger.Info("dead letter replayed", "from", dlq, "to", target, "event_id", m.Header(events.HeaderID),
-			"reason", m.Header(events.HeaderDeadLetterReason))
-		select {
-		case activity <- struct{}{}:
-		default:
+			"partition", m.Partition, "position", m.Position, "reason", m.Header(events.HeaderDeadLetterReason))
+
+		published = true
+		mu.Lock()
+		defer mu.Unlock()
+		inflight-- // counted as replayed in the same step: no slot is free in between
+		res.Replayed++
+		res.Left--
+		if m.Position+1 >= st.End {
+			done[m.Partition] = true
 		}
-		if opts.Limit > 0 && replayed >= opts.Limit {
-			// Acknowledge this one, then stop (after the commit: Consume
-			// commits what returned nil before it returns).
+		if finished() {
+			// Acknowledge this one, then stop: Consume acknowledges (Kafka:
+			// commits) what returned nil before it returns.
 			go cancel()
 		}
 		return nil
 	}
-	go func() {
-		// Joining the group can take a few seconds (a rebalance after the
-		// previous replay left); idleness only counts from then on.
-		const joinGrace = 10 * time.Second
-		t := time.NewTimer(opts.Idle + joinGrace)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-activity:
-				t.Reset(opts.Idle)
-			case <-t.C:
-				if busy.Load() > 0 {
-					t.Reset(opts.Idle)
-					continue
-				}
-				logger.Info("dead-letter topic idle; stopping", "topic", dlq, "idle", opts.Idle)
-				cancel()
-				return
-			}
-		}
-	}()
 	if err := sub.Consume(ctx, handler); err != nil && ctx.Err() == nil {
-		return replayed, fmt.Errorf("dlq replay: consume %s: %w", dlq, err)
+		mu.Lock()
+		defer mu.Unlock()
+		return res, fmt.Errorf("dlq replay: consume %s: %w", dlq, err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return replayed, nil
+	return res, nil
 }

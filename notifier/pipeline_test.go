@@ -342,9 +342,9 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	// first dead-lettering, under the same ce_id).
 	stop, base = startRunDeps(t, cfg, Deps{Broker: broker, Render: broken})
 	group := uniqueName("replay")
-	n, err := ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group, Idle: 5 * time.Second}, testLogger(t))
-	if err != nil || n != 1 {
-		t.Fatalf("ReplayDLQ before the fix = %d, %v; want 1", n, err)
+	res, err := ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group}, testLogger(t))
+	if want := (ReplayResult{Replayed: 1}); err != nil || res != want {
+		t.Fatalf("ReplayDLQ before the fix = %+v, %v; want %+v", res, err, want)
 	}
 	waitFor(t, "the replayed poison dead-lettered again", func() bool {
 		_, metrics := httpGet(t, base+"/metrics")
@@ -359,9 +359,9 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	if _, err := time.Parse(time.RFC3339Nano, dl.Header(HeaderDeadLetterAt)); err != nil {
 		t.Fatal(err)
 	}
-	n, err = ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group, Idle: 5 * time.Second}, testLogger(t))
-	if err != nil || n != 1 {
-		t.Fatalf("ReplayDLQ = %d, %v; want 1", n, err)
+	res, err = ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group}, testLogger(t))
+	if want := (ReplayResult{Replayed: 1, Skipped: 1}); err != nil || res != want {
+		t.Fatalf("ReplayDLQ after the fix = %+v, %v; want %+v (the first dead letter was replayed before)", res, err, want)
 	}
 	msgs = waitMail(t, mp, to, 2)
 	subjects := map[string]int{}
@@ -374,13 +374,13 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	// The same replay group again finds nothing new: what it replayed is
 	// committed on the dead-letter topic. A fresh group would see it again
 	// (-limit 1 stops after one).
-	n, err = ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group, Idle: 3 * time.Second}, testLogger(t))
-	if err != nil || n != 0 {
-		t.Errorf("second replay with the same group = %d, %v; want 0", n, err)
+	res, err = ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: group}, testLogger(t))
+	if want := (ReplayResult{Skipped: 2}); err != nil || res != want {
+		t.Errorf("another replay with the same group = %+v, %v; want %+v", res, err, want)
 	}
-	n, err = ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: uniqueName("replay"), Idle: 30 * time.Second, Limit: 1}, testLogger(t))
-	if err != nil || n != 1 {
-		t.Errorf("a new group with -limit 1 = %d, %v; want 1", n, err)
+	res, err = ReplayDLQ(ctx, broker, ReplayOptions{Topic: cfg.Topic, Group: uniqueName("replay"), Limit: 1}, testLogger(t))
+	if want := (ReplayResult{Replayed: 1, Left: 1}); err != nil || res != want {
+		t.Errorf("a new group with -limit 1 = %+v, %v; want %+v", res, err, want)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/outbox"
+	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/notifier/channel"
@@ -28,7 +29,9 @@ import (
 type Deps struct {
 	Logger *slog.Logger
 	Broker stream.Broker
-	// HTTPReady, when set, receives the bound HTTP address (for ":0").
+	// HTTPReady, when set, receives the bound HTTP address (for ":0") once
+	// the database is reached and the topics exist, as the consumer starts;
+	// /healthz and /readyz answer before that.
 	HTTPReady func(net.Addr)
 	// Users replaces the genqlient users client (the all-in-one binary may
 	// pass one wired in-process); nil means HTTP to cfg.UsersURL. Either way
@@ -85,14 +88,47 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		logger.Warn(SecretKeyVar + " is not set: webhook signing secrets are stored unencrypted on delivery rows")
 	}
 
-	database, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// /healthz (alive) and /readyz (what it waits for) answer from the
+	// first moment: a database or broker that is down is waited for, with
+	// backoff, never a reason to exit.
+	st := &startup.Status{}
+	st.Set("database", "connecting to the database")
+	st.Set("broker", "making sure of the topics")
+	sw := httpserver.NewSwitch(httpserver.Starting(map[string]http.Handler{
+		"/healthz": httpserver.Health(nil),
+		"/readyz":  httpserver.Health(map[string]func(context.Context) error{"database": st.Check("database", nil)}),
+	}))
+	// HTTPReady hears of the address once the topics exist, as before the
+	// start-up waited for dependencies: callers may publish at once.
+	bound := &httpserver.Bound{}
+	serveDone := make(chan error, 1)
+	go func() {
+		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, sw, bound.Listening)
+		cancel() // a server that could not listen ends the rest too
+		serveDone <- err
+	}()
+	database, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
+		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+		if err != nil {
+			return nil, fmt.Errorf("notifier database: %w", err)
+		}
+		if err := migrateDB(ctx, d, cfg.Migrate, logger.With("component", "migrate")); err != nil {
+			_ = d.Close()
+			return nil, err
+		}
+		return d, nil
+	})
 	if err != nil {
-		return fmt.Errorf("notifier database: %w", err)
+		cancel()
+		serveErr := <-serveDone
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return serveErr // stopped while waiting
+		}
+		return errors.Join(err, serveErr)
 	}
 	defer database.Close()
-	if err := migrateDB(ctx, database, cfg.Migrate, logger.With("component", "migrate")); err != nil {
-		return err
-	}
 	client := entnotifier.NewClient(entnotifier.Driver(database.Driver))
 
 	retention := cfg.StatusRetention
@@ -102,19 +138,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	cleaner := &historyCleaner{DB: client, Retention: retention, Logger: logger.With("component", "status-retention")}
 
 	dlqTopic := cfg.Topic + events.DeadLetterSuffix
-	for _, t := range []string{cfg.Topic, dlqTopic, cfg.StatusTopic} {
-		if err := deps.Broker.EnsureTopic(ctx, t); err != nil {
-			return fmt.Errorf("ensure topic %s: %w", t, err)
-		}
-	}
 	pub, err := deps.Broker.Publisher()
 	if err != nil {
-		return fmt.Errorf("publisher: %w", err)
+		cancel()
+		return errors.Join(fmt.Errorf("publisher: %w", err), <-serveDone)
 	}
 	defer pub.Close()
 	sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: cfg.Topic, Group: cfg.Group})
 	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", cfg.Topic, err)
+		cancel()
+		return errors.Join(fmt.Errorf("subscribe %s: %w", cfg.Topic, err), <-serveDone)
 	}
 	defer sub.Close()
 	relay, err := outbox.New(outbox.Config{
@@ -123,7 +156,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Retention: retention, // published status events are kept as long as their history
 	})
 	if err != nil {
-		return fmt.Errorf("status outbox: %w", err)
+		cancel()
+		return errors.Join(fmt.Errorf("status outbox: %w", err), <-serveDone)
 	}
 
 	users := deps.Users
@@ -171,30 +205,66 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	mux.Handle("GET /healthz", httpserver.Health(nil))
 	mux.Handle("GET /readyz", httpserver.Health(map[string]func(context.Context) error{
 		"database": database.Ping,
-		"broker":   deps.Broker.Ping,
+		"broker":   st.Check("broker", deps.Broker.Ping),
+		"consumer": st.Check("consumer", consumingCheck(sub)),
 		"users":    guarded.Ping,
 	}))
 	mux.Handle("GET /metrics", metrics.Handler())
+	sw.Set(mux)
 
 	logger.Info("notifier starting", "topic", cfg.Topic, "status_topic", cfg.StatusTopic, "group", cfg.Group, "db", cfg.DBDriver,
 		"workers", workers, "channels", keys(available), "smtp", cfg.Channels.Email.Addr, "smtp_tls", cfg.Channels.Email.TLS)
 	g, gctx := errgroup.WithContext(ctx)
+	// Workers send what the database holds: they need no broker.
+	for _, w := range ws {
+		g.Go(func() error { return w.Run(gctx) })
+	}
+	g.Go(func() error { return cleaner.Run(gctx) })
 	g.Go(func() error {
+		st.Set("consumer", "waiting for the broker")
+		if _, err := startup.WaitAny(gctx, logger, st, "broker", "broker unreachable", func(ctx context.Context) (struct{}, error) {
+			for _, t := range []string{cfg.Topic, dlqTopic, cfg.StatusTopic} {
+				if err := deps.Broker.EnsureTopic(ctx, t); err != nil {
+					return struct{}{}, fmt.Errorf("ensure topic %s: %w", t, err)
+				}
+			}
+			return struct{}{}, nil
+		}); err != nil {
+			return nil // stopped before the broker came
+		}
+		st.Set("consumer", "")
+		bound.Ready(deps.HTTPReady) // its topics exist: events published now reach it
+		g.Go(func() error { return relay.Run(gctx) })
 		err := sub.Consume(gctx, consumer.Handle)
 		if err != nil && gctx.Err() == nil {
 			return fmt.Errorf("consume %s: %w", cfg.Topic, err)
 		}
 		return nil
 	})
-	for _, w := range ws {
-		g.Go(func() error { return w.Run(gctx) })
-	}
-	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return cleaner.Run(gctx) })
-	g.Go(func() error { return httpserver.Serve(gctx, logger, cfg.HTTPAddr, mux, deps.HTTPReady) })
-	err = g.Wait()
+	g.Go(func() error {
+		<-gctx.Done()
+		cancel() // ends the HTTP server too
+		return nil
+	})
+	err = errors.Join(g.Wait(), <-serveDone)
 	logger.Info("notifier stopped")
 	return err
+}
+
+// consumingCheck is the consumer's readiness: where the backend can tell
+// (stream.Consuming), whether it holds the partitions it should, with the
+// reason when it does not.
+func consumingCheck(sub stream.Subscriber) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c, ok := sub.(stream.Consuming)
+		if !ok {
+			return nil
+		}
+		if err := c.Consuming(ctx); err != nil {
+			return &httpserver.NotReady{Reason: err.Error()}
+		}
+		return nil
+	}
 }
 
 // closeSenders closes the senders that hold resources (io.Closer).

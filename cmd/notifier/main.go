@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/logging"
@@ -47,8 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "notifier", "consumes OrderCreated and delivers Herald's notifications\n\n"+
 			"Subcommands:\n"+
-			"  migrate                                                 apply pending database migrations and exit\n"+
-			"  dlq replay [-topic T] [-limit N] [-idle D] [-group G]   republish dead letters (see: notifier dlq replay --help)")
+			"  migrate                                       apply pending database migrations and exit\n"+
+			"  dlq replay [-topic T] [-limit N] [-group G]   republish the dead letters present at its start (see: notifier dlq replay --help)")
 		return 0
 	}
 	migrateOnly := false
@@ -93,14 +92,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // without the dead-letter headers.
 func runDLQ(ctx context.Context, args []string, v *config.Vars, level string, streamCfg backend.Config, cfg notifier.Config, stdout io.Writer) int {
 	if len(args) == 0 || args[0] != "replay" {
-		fmt.Fprintln(stdout, "usage: notifier dlq replay [-topic T] [-limit N] [-idle D] [-group G]")
+		fmt.Fprintln(stdout, "usage: notifier dlq replay [-topic T] [-limit N] [-group G]")
 		return 2
 	}
 	fs := flag.NewFlagSet("notifier dlq replay", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	topic := fs.String("topic", cfg.Topic, "original topic; dead letters are read from <topic>"+".dlq")
 	limit := fs.Int("limit", 0, "replay at most this many messages (0 = all)")
-	idle := fs.Duration("idle", 10*time.Second, "stop when no dead letter arrived for this long")
 	group := fs.String("group", cfg.Group+"-dlq-replay", "consumer group reading the dead-letter topic (replayed messages are committed there)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -128,8 +126,9 @@ func runDLQ(ctx context.Context, args []string, v *config.Vars, level string, st
 		return 1
 	}
 	defer broker.Close()
-	n, err := notifier.ReplayDLQ(ctx, broker, notifier.ReplayOptions{Topic: *topic, Group: *group, Limit: *limit, Idle: *idle}, logger)
-	logger.Info("dlq replay finished", "replayed", n, "topic", *topic)
+	res, err := notifier.ReplayDLQ(ctx, broker, notifier.ReplayOptions{Topic: *topic, Group: *group, Limit: *limit}, logger)
+	logger.Info("dlq replay finished", "topic", *topic, "replayed", res.Replayed, "skipped", res.Skipped, "left", res.Left)
+	fmt.Fprintf(stdout, "replayed %d, skipped %d (replayed by an earlier run), left %d\n", res.Replayed, res.Skipped, res.Left)
 	if err != nil {
 		logger.Error("dlq replay", "err", err.Error())
 		return 1

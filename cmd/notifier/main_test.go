@@ -37,7 +37,7 @@ func TestRunHelpAndConfig(t *testing.T) {
 		}, 2, []string{"HERALD_SMTP_TLS", "HERALD_MAIL_FROM", "HERALD_DELIVERY_WORKERS"}},
 		{"help names the new variables and the dlq subcommand", []string{"--help"}, nil, 0,
 			[]string{"HERALD_TOPIC_NOTIFICATION_STATUS", "HERALD_DELIVERY_MAX_ATTEMPTS", "HERALD_DELIVERY_MAX_AGE", "HERALD_USERS_BREAKER_OPEN", "dlq replay"}},
-		{"dlq replay help lists its flags", []string{"dlq", "replay", "-h"}, nil, 0, []string{"-limit", "-topic", "-idle", "HERALD_KAFKA_BROKERS"}},
+		{"dlq replay help lists its flags", []string{"dlq", "replay", "-h"}, nil, 0, []string{"-limit", "-topic", "-group", "HERALD_KAFKA_BROKERS"}},
 		{"dlq without replay", []string{"dlq"}, nil, 2, []string{"usage: notifier dlq replay"}},
 		{"dlq replay bad flag", []string{"dlq", "replay", "-limit", "x"}, nil, 2, []string{"invalid value"}},
 		{"unknown argument", []string{"serve"}, nil, 2, []string{"unknown arguments"}},

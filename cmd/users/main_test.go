@@ -12,7 +12,8 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-// cancelOnWrite ends a context once the output shows the server listening:
+// cancelOnWrite ends a context once the output shows the service ready (it
+// listens from the start, and is ready once its database is reached):
 // readiness from the log instead of a sleep.
 // It is written by the service's goroutines (the consumer logs from its
 // own) and read by the test, hence the mutex.
@@ -26,7 +27,7 @@ func (w *cancelOnWrite) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, err := w.b.Write(p)
-	if strings.Contains(w.b.String(), `"msg":"http listening"`) {
+	if strings.Contains(w.b.String(), `"msg":"users ready"`) {
 		w.cancel()
 	}
 	return n, err

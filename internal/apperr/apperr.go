@@ -4,8 +4,15 @@
 package apperr
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Code is the machine-readable class of an error, used as extensions.code.
@@ -56,11 +63,16 @@ func Wrap(err error, code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
-// CodeOf returns the code of the first *Error in err's chain, or Internal.
+// CodeOf returns the code of the first *Error in err's chain; without one,
+// Unavailable for an unreachable dependency (see Unreachable) and Internal
+// for anything else.
 func CodeOf(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	if Unreachable(err) {
+		return Unavailable
 	}
 	return Internal
 }
@@ -70,4 +82,44 @@ func As(err error) (*Error, bool) {
 	var e *Error
 	ok := errors.As(err, &e)
 	return e, ok
+}
+
+// Unreachable reports whether err says that a dependency (a database, a
+// broker, another service) could not be reached or dropped the connection,
+// rather than that the request itself was wrong. Such errors are
+// UNAVAILABLE: the same request can succeed once the dependency is back, and
+// clients retry it (with their idempotency key where the operation has one).
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if e, ok := As(err); ok {
+		return e.Code == Unavailable
+	}
+	var (
+		opErr   *net.OpError
+		dnsErr  *net.DNSError
+		connErr *pgconn.ConnectError
+		pgErr   *pgconn.PgError
+	)
+	switch {
+	case errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.As(err, &opErr),
+		errors.As(err, &dnsErr),
+		errors.As(err, &connErr):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 57P01-57P03: the server is
+		// shutting down, crashed or not accepting connections yet (a
+		// restart); 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	// pgx marks errors that happened before anything reached the server
+	// (a closed or broken connection) as safe to retry.
+	return pgconn.SafeToRetry(err)
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/heraldhq/herald/internal/apperr"
 )
 
+// UnavailableMessage is what a client reads when a dependency of the
+// service (its database, usually) cannot be reached.
+const UnavailableMessage = "a dependency is unavailable; try again"
+
 // New returns a handler serving es over GET and POST.
 func New(es graphql.ExecutableSchema, logger *slog.Logger) *handler.Server {
 	srv := handler.New(es)
@@ -33,7 +37,9 @@ func New(es graphql.ExecutableSchema, logger *slog.Logger) *handler.Server {
 
 // Presenter maps errors to GraphQL errors with extensions.code. Errors that
 // carry an apperr code are shown with their message; everything else is
-// logged and replaced by a generic INTERNAL error so internals never leak.
+// logged and replaced by a fixed text: UNAVAILABLE when the cause is an
+// unreachable dependency (apperr.Unreachable), INTERNAL otherwise, so
+// internals never leak.
 func Presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
@@ -59,11 +65,19 @@ func Presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// Parse and validation errors already carry a gqlgen code.
 			return gqlErr
 		}
-		logger.ErrorContext(ctx, "internal error", "err", err.Error())
-		gqlErr.Message = "internal error"
 		if gqlErr.Extensions == nil {
 			gqlErr.Extensions = map[string]any{}
 		}
+		if apperr.Unreachable(err) {
+			// A database or another dependency is down or restarting: the
+			// same request succeeds once it is back, so say so.
+			logger.WarnContext(ctx, "dependency unavailable", "err", err.Error())
+			gqlErr.Message = UnavailableMessage
+			gqlErr.Extensions["code"] = string(apperr.Unavailable)
+			return gqlErr
+		}
+		logger.ErrorContext(ctx, "internal error", "err", err.Error())
+		gqlErr.Message = "internal error"
 		gqlErr.Extensions["code"] = string(apperr.Internal)
 		return gqlErr
 	}

@@ -20,7 +20,8 @@
 //     time per partition), so they must be safe for parallel use and return
 //     once their context ends. Consume returns nil when its context ends.
 //   - Publishing to a topic that does not exist fails: services call
-//     EnsureTopic at start-up.
+//     EnsureTopic at start-up, retrying with backoff while the broker is
+//     unreachable (internal/startup), never exiting for it.
 package stream
 
 import (
@@ -40,6 +41,33 @@ type Message struct {
 	Key     string
 	Headers []Header
 	Value   []byte
+	// Partition and Position locate a consumed message (set by
+	// subscribers): Kafka's partition and offset; on JetStream the
+	// partition subject's index and the stream sequence. Positions grow
+	// within a partition but need not be contiguous.
+	Partition int32
+	Position  int64
+}
+
+// PartitionState is where one partition of a topic stands for a group,
+// in Message.Position terms.
+type PartitionState struct {
+	// End is the position just past the last message now in the partition
+	// (0 when it holds none).
+	End int64
+	// Acked is the position just past the last message the group
+	// acknowledged in order (its first unread position).
+	Acked int64
+	// Total is how many messages the partition holds; Pending how many of
+	// them the group has not acknowledged.
+	Total, Pending int64
+}
+
+// Positions is implemented by brokers that can say where each partition of
+// a topic ends and how far a group has read it: what a bounded read (the
+// dead-letter replay) needs to know when it is done.
+type Positions interface {
+	Positions(ctx context.Context, topic, group string) (map[int32]PartitionState, error)
 }
 
 // DedupHeader, when a published message carries it, is the id a broker that
@@ -77,6 +105,20 @@ type Subscriber interface {
 	Consume(ctx context.Context, h Handler) error
 	Close() error
 }
+
+// Consuming is implemented by subscribers that can tell whether they are
+// doing their share: readiness reports "not consuming" while they are not.
+type Consuming interface {
+	// Consuming returns nil while a Consume call of this subscriber runs and
+	// holds what it should (Kafka: assigned partitions, or a place in a
+	// stable group that has none left for it); otherwise an error whose
+	// text, fit for a readiness answer, says why not.
+	Consuming(ctx context.Context) error
+}
+
+// ErrFenced is returned by Consume when another member with the same
+// static instance id took this member's place in its group.
+var ErrFenced = errors.New("stream: fenced by another member with the same instance id")
 
 // SubscribeOptions name what a subscriber reads.
 type SubscribeOptions struct {

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +29,12 @@ type PostgresServer struct {
 	// Dir holds the cluster, its socket and postgres.log.
 	Dir string
 
+	mu   sync.Mutex
 	proc *process
+	// what start needs to run the server again (Kill, Start)
+	bin, data, logPath string
+	port               int
+	cred               *syscall.Credential
 }
 
 var sharedPostgres shared[string]
@@ -165,28 +171,39 @@ func StartPostgres(ctx context.Context) (*PostgresServer, error) {
 	if err != nil {
 		return fail(err)
 	}
-	port := ports[0]
-	logPath := filepath.Join(dir, "postgres.log")
-	if f, err := os.Create(logPath); err == nil {
+	s.bin, s.data, s.port, s.cred = bin, data, ports[0], cred
+	s.logPath = filepath.Join(dir, "postgres.log")
+	if f, err := os.Create(s.logPath); err == nil {
 		f.Close()
 	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"),
-		"-D", data,
-		"-p", strconv.Itoa(port),
+	s.AdminDSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
+	if err := s.start(ctx); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+// start runs the server on the cluster and waits until it answers.
+func (s *PostgresServer) start(ctx context.Context) error {
+	cmd := exec.Command(filepath.Join(s.bin, "postgres"),
+		"-D", s.data,
+		"-p", strconv.Itoa(s.port),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+dir,
+		"-c", "unix_socket_directories="+s.Dir,
 		"-c", "max_connections=200",
 		"-c", "logging_collector=off",
 	)
-	cmd.Dir = dir
-	if s.proc, err = startProcess("postgres", cmd, logPath, cred); err != nil {
-		return fail(err)
+	cmd.Dir = s.Dir
+	p, err := startProcess("postgres", cmd, s.logPath, s.cred)
+	if err != nil {
+		return err
 	}
-	s.AdminDSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	err = poll(ctx, s.proc, func(ctx context.Context) error {
+	err = poll(ctx, p, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, s.AdminDSN)
 		if err != nil {
 			return err
@@ -195,15 +212,50 @@ func StartPostgres(ctx context.Context) (*PostgresServer, error) {
 		return conn.Ping(ctx)
 	})
 	if err != nil {
-		return fail(fmt.Errorf("PostgreSQL: %w\n%s", err, logTail(logPath, 15)))
+		return fmt.Errorf("PostgreSQL: %w\n%s", err, logTail(s.logPath, 15))
 	}
-	return s, nil
+	return nil
+}
+
+// Kill ends the postmaster at once (SIGKILL), as a crash would; its
+// backends notice and exit. Start brings the cluster back.
+func (s *PostgresServer) Kill() {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p != nil {
+		p.kill()
+	}
+}
+
+// Start runs a killed cluster again on the same port and data folder (crash
+// recovery included) and waits until it answers. Backends of the killed
+// postmaster may hold its shared memory for a moment: the server refuses to
+// start until they are gone, so Start tries again until ctx ends.
+func (s *PostgresServer) Start(ctx context.Context) error {
+	for {
+		err := s.start(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Close stops the cluster (fast shutdown) and removes its folder.
 func (s *PostgresServer) Close() error {
-	if s.proc != nil {
-		s.proc.stop(syscall.SIGINT, 30*time.Second)
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p != nil {
+		p.stop(syscall.SIGINT, 30*time.Second)
 	}
 	return removeDir(s.Dir)
 }

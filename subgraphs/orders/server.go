@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/outbox"
+	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/subgraphs/orders/generated"
@@ -131,12 +132,15 @@ func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) 
 	return nil
 }
 
-// Run opens the database, brings its schema up to date (or, with
-// HERALD_DB_MIGRATE=off, checks that it is), makes sure the OrderCreated and
-// OrderCancelled topics exist, starts the outbox relay and serves GraphQL on
-// /graphql and health on /healthz until ctx ends. Then it drains requests in
-// flight and stops the relay; rows it had not published yet stay pending and
-// go out on the next start.
+// Run serves health at once and GraphQL once the database is reached: it
+// opens the database (waiting with backoff while it is down), brings its
+// schema up to date (or, with HERALD_DB_MIGRATE=off, checks that it is),
+// and serves /graphql and /healthz until ctx ends. The broker is not needed
+// to take orders: the OrderCreated and OrderCancelled topics are made sure
+// of in the background, with backoff, and the outbox relay starts once they
+// exist; until then orders wait in the outbox. On shutdown it drains
+// requests in flight and stops the relay; rows it had not published yet stay
+// pending and go out on the next start.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
 	if logger == nil {
@@ -145,27 +149,58 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if deps.Broker == nil {
 		return errors.New("orders: Deps.Broker is required")
 	}
-	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := &startup.Status{}
+	st.Set("database", "connecting to the database")
+	st.Set("broker", "making sure of the topics")
+	sw := httpserver.NewSwitch(httpserver.Starting(map[string]http.Handler{
+		"/healthz": httpserver.Health(map[string]func(context.Context) error{"database": st.Check("database", nil)}),
+	}))
+	// Ready hears of the address once the full handler serves, as before
+	// the start-up waited for dependencies: callers may send work at once.
+	bound := &httpserver.Bound{}
+	serveDone := make(chan error, 1)
+	go func() {
+		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, subgraphauth.Require(cfg.SubgraphSecret, sw), bound.Listening)
+		cancel() // a server that could not listen ends the start-up too
+		serveDone <- err
+	}()
+	serveErr := func() error {
+		if err := <-serveDone; err != nil {
+			return fmt.Errorf("orders: %w", err)
+		}
+		return nil
+	}
+
+	d, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
+		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+		if err != nil {
+			return nil, fmt.Errorf("orders: open database: %w", err)
+		}
+		if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
+			_ = d.Close()
+			return nil, err
+		}
+		return d, nil
+	})
 	if err != nil {
-		return fmt.Errorf("orders: open database: %w", err)
+		cancel()
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return serveErr() // stopped while waiting
+		}
+		return errors.Join(err, serveErr())
 	}
 	defer d.Close()
-	if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
-		return err
-	}
 	client := entorders.NewClient(entorders.Driver(d.Driver))
 	topicCancelled := cfg.TopicOrderCancelled
 	if topicCancelled == "" {
 		topicCancelled = events.TopicOrderCancelled
 	}
-	for _, topic := range []string{cfg.TopicOrderCreated, topicCancelled} {
-		if err := deps.Broker.EnsureTopic(ctx, topic); err != nil {
-			return fmt.Errorf("orders: ensure topic %s: %w", topic, err)
-		}
-	}
 	pub, err := deps.Broker.Publisher()
 	if err != nil {
-		return fmt.Errorf("orders: publisher: %w", err)
+		cancel()
+		return errors.Join(fmt.Errorf("orders: publisher: %w", err), serveErr())
 	}
 	defer pub.Close()
 	relay, err := outbox.New(outbox.Config{
@@ -177,13 +212,28 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		Retention:    cfg.OutboxRetention,
 	})
 	if err != nil {
-		return fmt.Errorf("orders: %w", err)
+		cancel()
+		return errors.Join(fmt.Errorf("orders: %w", err), serveErr())
 	}
 	// The relay outlives the HTTP server's drain so that orders committed by
-	// requests in flight are still published.
+	// requests in flight are still published. It starts once the topics
+	// exist: a broker that is down only delays it.
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = relay.Run(relayCtx) })
+	wg.Go(func() {
+		topics := []string{cfg.TopicOrderCreated, topicCancelled}
+		if _, err := startup.WaitAny(relayCtx, logger, st, "broker", "broker unreachable: orders wait in the outbox", func(ctx context.Context) (struct{}, error) {
+			for _, topic := range topics {
+				if err := deps.Broker.EnsureTopic(ctx, topic); err != nil {
+					return struct{}{}, fmt.Errorf("orders: ensure topic %s: %w", topic, err)
+				}
+			}
+			return struct{}{}, nil
+		}); err != nil {
+			return // stopped before the broker came
+		}
+		_ = relay.Run(relayCtx)
+	})
 	defer func() {
 		stopRelay()
 		wg.Wait()
@@ -207,15 +257,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		TopicCancelled: topicCancelled,
 		Notify:         relay.Notify,
 	}
-	h := NewHandler(res, map[string]func(context.Context) error{
+	sw.Set(NewHandler(res, map[string]func(context.Context) error{
 		"database": d.Ping,
-		"broker":   deps.Broker.Ping,
-	})
-	h = subgraphauth.Require(cfg.SubgraphSecret, h)
-	if err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready); err != nil {
-		return fmt.Errorf("orders: %w", err)
-	}
-	return nil
+		"broker":   st.Check("broker", deps.Broker.Ping),
+	}))
+	bound.Ready(deps.Ready)
+	logger.Info("orders ready", "topic", cfg.TopicOrderCreated)
+	return serveErr()
 }
 
 // NewHandler serves the subgraph: GET and POST /graphql, and GET /healthz

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -204,6 +205,23 @@ func TestRunCountsOrders(t *testing.T) {
 		e = &env{url: "http://" + a.String()}
 	case err := <-done:
 		t.Fatalf("Run returned before serving: %v", err)
+	}
+	// The counter starts in the background (the API does not wait for the
+	// broker): /healthz answers 200 once it consumes.
+	for {
+		resp, err := http.Get(e.url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("/healthz still %d when the test's time ran out", resp.StatusCode)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	u := e.registerFull(t, map[string]any{"name": "Counted", "email": "counted@example.com"})
 	at := time.Date(2026, 4, 1, 9, 30, 0, 0, time.UTC)

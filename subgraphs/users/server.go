@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/subgraphs/users/generated"
@@ -147,10 +148,12 @@ func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) 
 	return nil
 }
 
-// Run opens the database, brings its schema up to date (or checks it is),
-// serves GraphQL on /graphql and health on /healthz, and with a broker
-// counts orders from OrderCreated, until ctx ends; then it drains requests
-// in flight, stops consuming and closes the database.
+// Run serves health at once and GraphQL once the database is reached: it
+// opens the database (waiting with backoff while it is down), brings its
+// schema up to date (or checks it is), serves GraphQL on /graphql and health
+// on /healthz, and with a broker counts orders from OrderCreated (making
+// sure of the topic in the background, with backoff), until ctx ends; then
+// it drains requests in flight, stops consuming and closes the database.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
 	if logger == nil {
@@ -163,19 +166,49 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if !opts.Secrets.Encrypted() {
 		logger.Warn("HERALD_USERS_SECRET_KEY is not set: webhook signing secrets are stored unencrypted")
 	}
-	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := &startup.Status{}
+	st.Set("database", "connecting to the database")
+	sw := httpserver.NewSwitch(httpserver.Starting(map[string]http.Handler{
+		"/healthz": httpserver.Health(map[string]func(context.Context) error{"database": st.Check("database", nil)}),
+	}))
+	// Ready hears of the address once the full handler serves, as before
+	// the start-up waited for dependencies: callers may send work at once.
+	bound := &httpserver.Bound{}
+	serveDone := make(chan error, 1)
+	go func() {
+		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, subgraphauth.Require(cfg.SubgraphSecret, sw), bound.Listening)
+		cancel() // a server that could not listen ends the start-up too
+		serveDone <- err
+	}()
+
+	d, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
+		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
+		if err != nil {
+			return nil, fmt.Errorf("users: open database: %w", err)
+		}
+		if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
+			_ = d.Close()
+			return nil, err
+		}
+		return d, nil
+	})
 	if err != nil {
-		return fmt.Errorf("users: open database: %w", err)
+		cancel()
+		serveErr := <-serveDone
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			err = nil // stopped while waiting
+		}
+		if err := errors.Join(err, serveErr); err != nil {
+			return fmt.Errorf("users: %w", err)
+		}
+		return nil
 	}
 	defer d.Close()
-	if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
-		return err
-	}
 	client := entusers.NewClient(entusers.Driver(d.Driver))
 	checks := map[string]func(context.Context) error{"database": d.Ping}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	consumed := make(chan error, 1)
 	if deps.Broker != nil {
 		topic, group := cfg.TopicOrderCreated, cfg.Group
@@ -185,18 +218,24 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		if group == "" {
 			group = DefaultGroup
 		}
-		if err := deps.Broker.EnsureTopic(ctx, topic); err != nil {
-			return fmt.Errorf("users: ensure topic %s: %w", topic, err)
-		}
 		sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 		if err != nil {
-			return fmt.Errorf("users: subscribe %s: %w", topic, err)
+			cancel()
+			return errors.Join(fmt.Errorf("users: subscribe %s: %w", topic, err), <-serveDone)
 		}
 		defer sub.Close()
-		checks["stream"] = deps.Broker.Ping
+		st.Set("stream", "making sure of the topic")
+		checks["stream"] = st.Check("stream", consumingCheck(sub, deps.Broker.Ping))
 		counter := &OrderCounter{Client: client, Logger: logger, LockRows: d.Dialect == db.Postgres}
 		go func() {
-			err := sub.Consume(ctx, counter.Handle)
+			// The API does not need the broker: the counter starts when the
+			// topic can be made sure of.
+			_, err := startup.WaitAny(ctx, logger, st, "stream", "broker unreachable", func(ctx context.Context) (struct{}, error) {
+				return struct{}{}, deps.Broker.EnsureTopic(ctx, topic)
+			})
+			if err == nil {
+				err = sub.Consume(ctx, counter.Handle)
+			}
 			if ctx.Err() != nil {
 				err = nil
 			}
@@ -212,14 +251,33 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	opts.Dialect = d.Dialect
-	h := subgraphauth.Require(cfg.SubgraphSecret, newHandler(client, checks, logger, opts))
-	serveErr := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready)
+	sw.Set(newHandler(client, checks, logger, opts))
+	bound.Ready(deps.Ready)
+	logger.Info("users ready")
+	serveErr := <-serveDone
 	cancel()
 	consumeErr := <-consumed
 	if err := errors.Join(consumeErr, serveErr); err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
 	return nil
+}
+
+// consumingCheck is the readiness of the order counter: the broker answers
+// and, where the backend can tell (stream.Consuming), the subscriber holds
+// partitions.
+func consumingCheck(sub stream.Subscriber, ping func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := ping(ctx); err != nil {
+			return err
+		}
+		if c, ok := sub.(stream.Consuming); ok {
+			if err := c.Consuming(ctx); err != nil {
+				return &httpserver.NotReady{Reason: err.Error()}
+			}
+		}
+		return nil
+	}
 }
 
 // Options are the resolver settings that come from Config.

@@ -40,6 +40,12 @@ type Config struct {
 	// default, Kafka 3, NATS 8) and their replicas.
 	Partitions int
 	Replicas   int
+	// InstanceID makes this process a static member of its Kafka consumer
+	// groups (see kafka.Config.InstanceID); empty means dynamic membership.
+	InstanceID string
+	// KafkaSessionTimeout is how long a silent group member keeps its
+	// partitions (0: kafka.DefaultSessionTimeout).
+	KafkaSessionTimeout time.Duration
 }
 
 // LoadConfig declares the stream variables on v.
@@ -52,7 +58,12 @@ func LoadConfig(v *config.Vars) Config {
 		NATSSyncInterval: v.Duration("HERALD_NATS_SYNC_INTERVAL", 0, "embedded NATS fsync interval; 0 syncs every write"),
 		Partitions:       v.Int("HERALD_STREAM_PARTITIONS", 0, "partitions of topics Herald creates (0: Kafka 3, NATS 8)"),
 		Replicas:         v.Int("HERALD_STREAM_REPLICAS", 1, "replicas of topics Herald creates"),
+		InstanceID: v.String("HERALD_STREAM_INSTANCE_ID", "",
+			"Kafka: this process's stable, unique id in its consumer groups (static membership: a restart resumes at once); empty: dynamic membership"),
+		KafkaSessionTimeout: v.Duration("HERALD_KAFKA_SESSION_TIMEOUT", kafka.DefaultSessionTimeout,
+			"Kafka: how long a consumer that stopped answering keeps its partitions before the group moves them"),
 	}
+	v.Check(c.KafkaSessionTimeout >= 6*time.Second, "HERALD_KAFKA_SESSION_TIMEOUT: %s is below the broker's default minimum of 6s", c.KafkaSessionTimeout)
 	v.Check(c.Partitions >= 0, "HERALD_STREAM_PARTITIONS: %d must not be negative", c.Partitions)
 	v.Check(c.Replicas >= 1 && c.Replicas <= 32767, "HERALD_STREAM_REPLICAS: %d must be between 1 and 32767", c.Replicas)
 	switch c.Kind {
@@ -95,6 +106,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (stream.Broker, 
 			Brokers:           cfg.KafkaBrokers,
 			Partitions:        int32(cfg.Partitions),
 			ReplicationFactor: int16(cfg.Replicas),
+			InstanceID:        cfg.InstanceID,
+			SessionTimeout:    cfg.KafkaSessionTimeout,
 		}, logger)
 	case NATS:
 		ncfg := heraldnats.Config{URL: cfg.NATSURL, Partitions: cfg.Partitions, Replicas: cfg.Replicas}
@@ -147,7 +160,7 @@ func (e *embedded) Close() error {
 }
 
 // The optional capabilities of the NATS broker (the router's status tail,
-// the notifier's lag gauge) must survive the wrapping: callers discover them
+// the notifier's lag gauge, the replay's positions) must survive the wrapping: callers discover them
 // with type assertions.
 
 type tailer interface {
@@ -174,4 +187,14 @@ func (e *embedded) Lag(ctx context.Context, topic, group string) (int64, error) 
 		return 0, fmt.Errorf("broker %T cannot report lag", e.Broker)
 	}
 	return l.Lag(ctx, topic, group)
+}
+
+// Positions reports where each partition of topic ends and how far group
+// has read it (stream.Positions).
+func (e *embedded) Positions(ctx context.Context, topic, group string) (map[int32]stream.PartitionState, error) {
+	p, ok := e.Broker.(stream.Positions)
+	if !ok {
+		return nil, fmt.Errorf("broker %T cannot report positions", e.Broker)
+	}
+	return p.Positions(ctx, topic, group)
 }

@@ -14,6 +14,13 @@
 // polled records are queued, so a revoked partition's records never reach a
 // later owner's worker. A worker whose queue is full pauses fetching for its
 // partition.
+//
+// With Config.InstanceID every consumer is a static group member: a process
+// restarted under the same id takes its partitions back at once instead of
+// waiting for the killed member's session to expire, and one fenced by a
+// twin with the same id stops (stream.ErrFenced). Subscribers report whether
+// they hold partitions (stream.Consuming) and the broker where partitions end
+// (stream.Positions) for readiness and the bounded dead-letter replay.
 package kafka
 
 import (
@@ -51,8 +58,16 @@ type Config struct {
 	// consuming (default 1s). Revokes and shutdown commit at once.
 	CommitInterval time.Duration
 	// SessionTimeout after which a silent member is dropped from its group
-	// (default: franz-go's, 45s).
+	// (default 10s; the broker accepts 6s to 30 min by default). A killed
+	// member without an InstanceID holds its partitions this long.
 	SessionTimeout time.Duration
+	// InstanceID, when set, makes every consumer a static member of its
+	// group (KIP-345) under this id: a restarted process with the same id
+	// takes its partitions back at once, without waiting for the session
+	// timeout or a rebalance. Each process needs its own id: a second one
+	// with the same id fences the first, whose Consume returns
+	// stream.ErrFenced.
+	InstanceID string
 	// MaxQueued records per partition are held before its fetching pauses
 	// (default 500).
 	MaxQueued int
@@ -80,11 +95,17 @@ func (c Config) withDefaults() Config {
 	def(&c.RetryMin, 200*time.Millisecond)
 	def(&c.RetryMax, 30*time.Second)
 	def(&c.CommitInterval, time.Second)
+	def(&c.SessionTimeout, DefaultSessionTimeout)
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = c.RetryMin
 	}
 	return c
 }
+
+// DefaultSessionTimeout is shorter than franz-go's 45s: a consumer killed
+// without a static instance id stalls its partitions for this long. Heartbeats
+// go every 3s from their own goroutine, so a busy process does not miss it.
+const DefaultSessionTimeout = 10 * time.Second
 
 type broker struct {
 	cfg    Config

@@ -49,7 +49,7 @@ func (b *broker) clientOpts() []kgo.Opt {
 
 // toMessage converts a consumed record into the stream's message type.
 func toMessage(r *kgo.Record) stream.Message {
-	m := stream.Message{Topic: r.Topic, Key: string(r.Key), Value: r.Value}
+	m := stream.Message{Topic: r.Topic, Key: string(r.Key), Value: r.Value, Partition: r.Partition, Position: r.Offset}
 	for _, h := range r.Headers {
 		m.Headers = append(m.Headers, stream.Header{Key: h.Key, Value: string(h.Value)})
 	}

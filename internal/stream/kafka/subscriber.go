@@ -34,6 +34,7 @@ type subscriber struct {
 
 	mu      sync.Mutex
 	cancels map[*context.CancelFunc]struct{}
+	active  atomic.Pointer[consumer] // the running Consume, for Consuming
 }
 
 // Close stops any running Consume of this subscriber.
@@ -77,6 +78,7 @@ type consumer struct {
 
 	mu      sync.Mutex
 	workers map[tp]*worker
+	fenced  atomic.Pointer[error] // set when a newer member took our instance id
 }
 
 // Consume joins the group and handles records until ctx ends (then it
@@ -116,14 +118,21 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
 	)
-	if s.b.cfg.SessionTimeout > 0 {
-		opts = append(opts, kgo.SessionTimeout(s.b.cfg.SessionTimeout))
+	opts = append(opts, kgo.SessionTimeout(s.b.cfg.SessionTimeout))
+	if s.b.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.b.cfg.InstanceID),
+			kgo.WithHooks(fenceHook{func(err error) {
+				c.fenced.Store(&err)
+				cancel()
+			}}))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka: consumer: %w", err)
 	}
 	c.cl = cl
+	s.active.Store(c)
+	defer s.active.CompareAndSwap(c, nil)
 
 	commitDone := make(chan struct{})
 	go func() {
@@ -161,10 +170,63 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 	<-commitDone
 	c.stopWorkers(nil, true)
 	cl.CloseAllowingRebalance()
+	if errp := c.fenced.Load(); errp != nil {
+		c.log.Error("fenced: another consumer joined the group with this instance id; stopping",
+			"instance_id", s.b.cfg.InstanceID, "err", *errp)
+		return fmt.Errorf("kafka: group %s, instance id %q: %w", s.opts.Group, s.b.cfg.InstanceID, stream.ErrFenced)
+	}
 	if s.closed.Load() {
 		return stream.ErrClosed
 	}
 	return nil
+}
+
+// fenceHook reports the group management error that means a newer member
+// took this static member's place: rejoining would only fence it in turn,
+// and the two would take the partitions from each other for ever.
+type fenceHook struct{ fenced func(error) }
+
+func (h fenceHook) OnGroupManageError(err error) {
+	if errors.Is(err, kerr.FencedInstanceID) {
+		h.fenced(err)
+	}
+}
+
+// Consuming says whether the running Consume holds partitions, or has a
+// place in a stable group that has none left for it (more members than
+// partitions). A member waiting for the group to rebalance (a killed
+// member's session to expire, say) or fenced is not consuming.
+func (s *subscriber) Consuming(ctx context.Context) error {
+	c := s.active.Load()
+	if c == nil {
+		return errors.New("not consuming: the consumer is not running")
+	}
+	c.mu.Lock()
+	held := len(c.workers)
+	c.mu.Unlock()
+	if held > 0 {
+		return nil
+	}
+	member, _ := c.cl.GroupMetadata()
+	if member == "" {
+		return errors.New("not consuming: joining the group")
+	}
+	groups, err := s.b.admin.DescribeGroups(ctx, s.opts.Group)
+	if err == nil {
+		err = groups.Error()
+	}
+	if err != nil {
+		return errors.New("not consuming: no partitions assigned, the group cannot be described")
+	}
+	g := groups[s.opts.Group]
+	if g.State == "Stable" {
+		for _, m := range g.Members {
+			if m.MemberID == member {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("not consuming: no partitions assigned (group %s)", g.State)
 }
 
 // dispatch queues polled records for their partition's worker.

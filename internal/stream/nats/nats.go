@@ -378,8 +378,11 @@ func (p *publisher) Close() error {
 }
 
 // toMessage converts a delivered message, dropping reserved headers.
-func toMessage(topic string, m jetstream.Msg) stream.Message {
-	out := stream.Message{Topic: topic, Value: m.Data()}
+func toMessage(topic string, partition int, m jetstream.Msg) stream.Message {
+	out := stream.Message{Topic: topic, Value: m.Data(), Partition: int32(partition)}
+	if md, err := m.Metadata(); err == nil {
+		out.Position = int64(md.Sequence.Stream)
+	}
 	hdr := m.Headers()
 	out.Key = hdr.Get(KeyHeader)
 	for _, k := range slices.Sorted(maps.Keys(hdr)) {

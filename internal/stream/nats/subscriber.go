@@ -37,6 +37,17 @@ type subscriber struct {
 
 	mu      sync.Mutex
 	cancels map[*context.CancelFunc]struct{}
+	running atomic.Int32 // Consume calls past waiting for the topic
+}
+
+// Consuming says whether a Consume call runs its partition loops. A
+// JetStream durable consumer belongs to no member: a restarted process
+// reads its partitions at once, there is nothing to wait for.
+func (s *subscriber) Consuming(context.Context) error {
+	if s.running.Load() == 0 {
+		return errors.New("not consuming: waiting for the topic")
+	}
+	return nil
 }
 
 // durable names the group's consumer of one partition. Characters a durable
@@ -94,6 +105,8 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 			return nil
 		}
 	}
+	s.running.Add(1)
+	defer s.running.Add(-1)
 	var wg sync.WaitGroup
 	for p := range n {
 		wg.Go(func() { s.partitionLoop(ctx, p, h, log.With("partition", p)) })
@@ -151,7 +164,7 @@ func (s *subscriber) partitionLoop(ctx context.Context, p int, h stream.Handler,
 				continue
 			}
 			attempt = 0
-			s.handle(ctx, m, h, log)
+			s.handle(ctx, p, m, h, log)
 		}
 		sleep(ctx, s.b.retryDelay(attempt+1))
 	}
@@ -160,7 +173,7 @@ func (s *subscriber) partitionLoop(ctx context.Context, p int, h stream.Handler,
 // handle runs h on m and settles m: ack on success, a delayed nak on error
 // (the message stays the partition's one outstanding message), an immediate
 // nak when the member is stopping so another member takes over at once.
-func (s *subscriber) handle(ctx context.Context, m jetstream.Msg, h stream.Handler, log *slog.Logger) {
+func (s *subscriber) handle(ctx context.Context, p int, m jetstream.Msg, h stream.Handler, log *slog.Logger) {
 	// Keep the message ours while the handler works.
 	done := make(chan struct{})
 	go func() {
@@ -175,7 +188,7 @@ func (s *subscriber) handle(ctx context.Context, m jetstream.Msg, h stream.Handl
 			}
 		}
 	}()
-	err := h(ctx, toMessage(s.opts.Topic, m))
+	err := h(ctx, toMessage(s.opts.Topic, p, m))
 	close(done)
 
 	if err == nil {

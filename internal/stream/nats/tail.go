@@ -3,6 +3,8 @@ package nats
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,7 +40,7 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 		if err == nil {
 			// Consume creates the server-side consumer before it returns,
 			// so the position is fixed once it does.
-			cc, err = cons.Consume(func(m jetstream.Msg) { h(toMessage(topic, m)) })
+			cc, err = cons.Consume(func(m jetstream.Msg) { h(toMessage(topic, partitionOf(m.Subject()), m)) })
 		}
 		if err == nil {
 			break
@@ -67,4 +69,15 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 		}
 		return fmt.Errorf("nats: tail of %s stopped", topic)
 	}
+}
+
+// partitionOf reads the partition index from a partition subject
+// (<topic>.<n>); -1 when it has none.
+func partitionOf(subject string) int {
+	i := strings.LastIndexByte(subject, '.')
+	n, err := strconv.Atoi(subject[i+1:])
+	if err != nil {
+		return -1
+	}
+	return n
 }

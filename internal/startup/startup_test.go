@@ -1,0 +1,91 @@
+package startup_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/startup"
+)
+
+func refused(t *testing.T) error {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	_, err = net.Dial("tcp", addr)
+	if err == nil {
+		t.Fatal("dial to a closed port succeeded")
+	}
+	return err
+}
+
+// TestWaitRetriesAnOutage: an unreachable dependency is waited for (and
+// reported as the check's reason meanwhile); once op succeeds the check
+// passes on to the next one.
+func TestWaitRetriesAnOutage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	st := &startup.Status{}
+	check := st.Check("database", func(context.Context) error { return errors.New("next check") })
+	down := refused(t)
+	attempts := 0
+	seen := make(chan error, 1)
+	v, err := startup.Wait(ctx, slog.New(slog.DiscardHandler), st, "database", "database unreachable", func(context.Context) (int, error) {
+		attempts++
+		if attempts == 2 {
+			seen <- check(ctx) // while waiting
+		}
+		if attempts < 3 {
+			return 0, fmt.Errorf("open: %w", down)
+		}
+		return 42, nil
+	})
+	if err != nil || v != 42 || attempts != 3 {
+		t.Fatalf("Wait = %d, %v after %d attempts; want 42 after 3", v, err, attempts)
+	}
+	var nr *httpserver.NotReady
+	if err := <-seen; !errors.As(err, &nr) || nr.Reason != "database unreachable" {
+		t.Fatalf("check while waiting = %v, want not ready: database unreachable", err)
+	}
+	if err := check(ctx); err == nil || err.Error() != "next check" {
+		t.Fatalf("check after the wait = %v, want the next check's answer", err)
+	}
+}
+
+// TestWaitStopsOnAPermanentError: what waiting cannot mend (bad
+// credentials, a refused schema) is returned at once.
+func TestWaitStopsOnAPermanentError(t *testing.T) {
+	st := &startup.Status{}
+	bad := errors.New("schema is newer than this build")
+	attempts := 0
+	_, err := startup.Wait(t.Context(), slog.New(slog.DiscardHandler), st, "database", "x", func(context.Context) (int, error) {
+		attempts++
+		return 0, bad
+	})
+	if !errors.Is(err, bad) || attempts != 1 {
+		t.Fatalf("Wait = %v after %d attempts, want the error after 1", err, attempts)
+	}
+}
+
+// TestWaitEndsWithItsContext: a service stopped while it waits returns.
+func TestWaitEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	st := &startup.Status{}
+	down := refused(t)
+	_, err := startup.WaitAny(ctx, slog.New(slog.DiscardHandler), st, "broker", "broker unreachable", func(context.Context) (int, error) {
+		cancel()
+		return 0, down
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after cancel = %v, want context.Canceled", err)
+	}
+}

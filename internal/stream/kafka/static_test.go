@@ -1,0 +1,267 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/kafka"
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+// staticBroker is a broker whose consumers are static members under id,
+// with a session timeout far longer than the test may take: a member that
+// had to wait for its predecessor's session to expire would fail the test.
+func staticBroker(t *testing.T, brokers []string, id string) stream.Broker {
+	t.Helper()
+	cfg := testConfig(brokers)
+	cfg.InstanceID = id
+	cfg.SessionTimeout = 5 * time.Minute
+	b, err := kafka.New(context.Background(), cfg, logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// consume runs sub.Consume, sending every message's value to got, and
+// returns a channel with Consume's result.
+func consume(ctx context.Context, sub stream.Subscriber, got chan<- string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- sub.Consume(ctx, func(ctx context.Context, m stream.Message) error {
+			select {
+			case got <- string(m.Value):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return nil
+		})
+	}()
+	return done
+}
+
+// waitConsuming waits until sub reports it holds its partitions.
+func waitConsuming(t *testing.T, ctx context.Context, sub stream.Subscriber) {
+	t.Helper()
+	c, ok := sub.(stream.Consuming)
+	if !ok {
+		t.Fatalf("%T does not implement stream.Consuming", sub)
+	}
+	for {
+		err := c.Consuming(ctx)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("never consuming: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestStaticMemberResumesAtOnce: a consumer stopped without leaving its
+// group (what a killed process does) and started again under the same
+// instance id gets its partitions back without waiting for its session to
+// expire (five minutes here, longer than the test's deadline).
+func TestStaticMemberResumesAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	brokers := testenv.Kafka(t).Brokers
+	topic, group := "static-"+uuid.NewString()[:8], "static-"+uuid.NewString()[:8]
+	id := "notifier-" + uuid.NewString()[:8]
+	b := staticBroker(t, brokers, id)
+	if err := b.EnsureTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := b.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+
+	sub1, _ := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	if err := sub1.(stream.Consuming).Consuming(ctx); err == nil {
+		t.Fatal("Consuming before Consume ran: nil, want not consuming")
+	}
+	got := make(chan string, 16)
+	ctx1, stop1 := context.WithCancel(ctx)
+	done1 := consume(ctx1, sub1, got)
+	waitConsuming(t, ctx, sub1)
+	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("before")}); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-got; v != "before" {
+		t.Fatalf("got %q, want before", v)
+	}
+	// A static member does not leave the group when it stops: to the group
+	// this is a crash.
+	stop1()
+	if err := <-done1; err != nil {
+		t.Fatalf("first Consume: %v", err)
+	}
+	requireMember(t, ctx, brokers, group, id)
+	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+
+	restarted := time.Now()
+	b2 := staticBroker(t, brokers, id)
+	sub2, _ := b2.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	done2 := consume(ctx, sub2, got)
+	select {
+	case v := <-got:
+		if v != "after" {
+			t.Fatalf("restarted member got %q first, want after (before was committed)", v)
+		}
+	case err := <-done2:
+		t.Fatalf("restarted Consume returned: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the restarted static member did not resume before the test's deadline (it waited for the old session?)")
+	}
+	t.Logf("restarted static member: first message %s after it started", time.Since(restarted).Round(time.Millisecond))
+	waitConsuming(t, ctx, sub2)
+}
+
+// requireMember fails unless the group still counts a member with the
+// static instance id: it stopped without leaving, as a killed process does.
+func requireMember(t *testing.T, ctx context.Context, brokers []string, group, id string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, group)
+	if err == nil {
+		err = groups.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range groups[group].Members {
+		if m.InstanceID != nil && *m.InstanceID == id {
+			return
+		}
+	}
+	t.Fatalf("group %s (%s) has no member %s after it stopped: it left the group, which a killed process does not", group, groups[group].State, id)
+}
+
+// TestStaticMemberTwinIsFenced: a second process started with the same
+// instance id takes the place of the first, whose Consume returns
+// stream.ErrFenced instead of fighting it for the partitions.
+func TestStaticMemberTwinIsFenced(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	brokers := testenv.Kafka(t).Brokers
+	topic, group := "twin-"+uuid.NewString()[:8], "twin-"+uuid.NewString()[:8]
+	id := "notifier-" + uuid.NewString()[:8]
+	b1 := staticBroker(t, brokers, id)
+	if err := b1.EnsureTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	sub1, _ := b1.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	got := make(chan string, 16)
+	done1 := consume(ctx, sub1, got)
+	waitConsuming(t, ctx, sub1)
+
+	b2 := staticBroker(t, brokers, id)
+	sub2, _ := b2.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	twin := time.Now()
+	done2 := consume(ctx, sub2, got)
+	select {
+	case err := <-done1:
+		if !errors.Is(err, stream.ErrFenced) {
+			t.Fatalf("first member's Consume returned %v, want ErrFenced", err)
+		}
+		t.Logf("first member fenced %s after its twin started: %v", time.Since(twin).Round(time.Millisecond), err)
+	case err := <-done2:
+		t.Fatalf("the twin's Consume returned %v", err)
+	case <-ctx.Done():
+		t.Fatal("the first member was never fenced")
+	}
+	if err := sub1.(stream.Consuming).Consuming(ctx); err == nil {
+		t.Fatal("a fenced member reports consuming")
+	}
+	waitConsuming(t, ctx, sub2)
+	pub, _ := b2.Publisher()
+	defer pub.Close()
+	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("to the twin")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-got:
+		if v != "to the twin" {
+			t.Fatalf("got %q", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("the twin did not consume")
+	}
+}
+
+// TestNotConsumingBehindAStaleMember: a member that joins while the group
+// still counts one that stopped without leaving holds no partitions until
+// that member's session expires, and says so; then it consumes.
+func TestNotConsumingBehindAStaleMember(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	brokers := testenv.Kafka(t).Brokers
+	topic, group := "stale-"+uuid.NewString()[:8], "stale-"+uuid.NewString()[:8]
+	const session = 12 * time.Second
+	cfg := testConfig(brokers)
+	cfg.InstanceID, cfg.SessionTimeout = "stale-"+uuid.NewString()[:8], session
+	staleBroker, err := kafka.New(ctx, cfg, logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer staleBroker.Close()
+	if err := staleBroker.EnsureTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	stale, _ := staleBroker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	sctx, stopStale := context.WithCancel(ctx)
+	staleDone := consume(sctx, stale, make(chan string, 16))
+	waitConsuming(t, ctx, stale)
+	stopStale()
+	if err := <-staleDone; err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	requireMember(t, ctx, brokers, group, cfg.InstanceID)
+
+	fresh, _ := newBroker(t, brokers).Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	freshDone := consume(ctx, fresh, make(chan string, 16))
+	sawNotConsuming := false
+	for {
+		err := fresh.(stream.Consuming).Consuming(ctx)
+		if err == nil {
+			break
+		}
+		sawNotConsuming = true
+		select {
+		case err := <-freshDone:
+			t.Fatalf("Consume returned: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("never consuming: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// The session runs from the stale member's last heartbeat (every 3s),
+	// so it may expire a little before stopped+session, never by half.
+	waited := time.Since(stopped)
+	if waited < session/2 {
+		t.Fatalf("consuming %s after the stale member stopped, before its %s session could expire", waited, session)
+	}
+	if !sawNotConsuming {
+		t.Fatal("the member never reported not consuming while the stale one held the partitions")
+	}
+	t.Logf("not consuming for %s behind a stale member (session %s)", waited.Round(time.Millisecond), session)
+}
