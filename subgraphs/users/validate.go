@@ -15,7 +15,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/heraldhq/herald/internal/apperr"
-	"github.com/heraldhq/herald/internal/loopback"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
@@ -177,7 +177,7 @@ func NormalizeWebhookURL(s, field string, allowLoopback bool) (string, error) {
 	if p := u.Port(); p != "" && !validPort(p) {
 		return "", apperr.Invalid(field, "webhook URL has an invalid port")
 	}
-	isLoopback := loopback.Host(host)
+	isLoopback := netguard.LoopbackHost(host)
 	switch {
 	case isLoopback && !allowLoopback:
 		return "", apperr.Invalid(field, "webhook URL must not point at this machine")

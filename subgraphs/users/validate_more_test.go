@@ -9,7 +9,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/heraldhq/herald/internal/apperr"
-	"github.com/heraldhq/herald/internal/loopback"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
@@ -217,10 +217,10 @@ func FuzzNormalizeWebhookURL(f *testing.F) {
 		if perr != nil || u.User != nil || u.Host == "" || len(got) > MaxWebhookURL {
 			t.Fatalf("accepted %q: %v", got, perr)
 		}
-		if u.Scheme != "https" && !(u.Scheme == "http" && allowLoopback && loopback.Host(u.Hostname())) {
+		if u.Scheme != "https" && !(u.Scheme == "http" && allowLoopback && netguard.LoopbackHost(u.Hostname())) {
 			t.Fatalf("accepted %q with scheme %q", got, u.Scheme)
 		}
-		if !allowLoopback && loopback.Host(u.Hostname()) {
+		if !allowLoopback && netguard.LoopbackHost(u.Hostname()) {
 			t.Fatalf("accepted loopback %q without the flag", got)
 		}
 		again, err := NormalizeWebhookURL(got, "w", allowLoopback)

@@ -423,7 +423,7 @@ func TestCheckURL(t *testing.T) {
 		{"http://127.9.9.9/x", true, true},
 		{"http://LOCALHOST:3000/x", true, true},
 		{"http://[::1]:3000/x", true, true},
-		{"http://api.localhost/x", true, true}, // the users service's rule too (internal/loopback)
+		{"http://api.localhost/x", true, true}, // the users service's rule too (internal/netguard)
 		{"http://api.localhost/x", false, false},
 		{"http://10.0.0.1/x", true, false},
 		{"https://user:pw@hooks.example.com/x", false, false},
