@@ -70,7 +70,7 @@ func TestStatusEventsCarryFixedReasons(t *testing.T) {
 				Lease: 5 * time.Minute}
 			now := time.Now().UTC()
 			row, err := client.Delivery.Create().SetEventID(uuid.NewString()).SetEventType(events.TypeOrderCreated).
-				SetOrderID("ord-"+uuid.NewString()).SetUserID("usr-1").SetChannel(delivery.ChannelWebhook).
+				SetOrderID("ord-" + uuid.NewString()).SetUserID("usr-1").SetChannel(delivery.ChannelWebhook).
 				SetCategory(CategoryOrderUpdates).SetRecipient(tc.url).SetSecret("whsec_plain").
 				SetPayload([]byte(`{"orderId":"o"}`)).SetStatus(delivery.StatusPENDING).
 				SetPublicStatus(delivery.PublicStatusPENDING).SetStatusAt(now.Add(-time.Minute)).

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -23,6 +25,10 @@ func New(es graphql.ExecutableSchema, logger *slog.Logger) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.Use(extension.Introspection{})
+	// Hostile input is refused before it costs: the lexer stops at a token
+	// budget, the executor at a nesting depth (Limit sets it per server).
+	srv.SetParserTokenLimit(DefaultMaxTokens)
+	srv.Use(depthLimit{})
 	srv.SetErrorPresenter(Presenter(logger))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		logger.ErrorContext(ctx, "resolver panic", "panic", fmt.Sprint(v))
@@ -52,6 +58,13 @@ func Presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			if ae.Field != "" {
 				gqlErr.Extensions["field"] = ae.Field
 			}
+			return gqlErr
+		}
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) || strings.Contains(err.Error(), "http: request body too large") {
+			// A chunked body ran over Limit's cap: the caller's fault.
+			gqlErr.Message = "request body too large"
+			gqlErr.Extensions = map[string]any{"code": "BAD_REQUEST"}
 			return gqlErr
 		}
 		var pe *gqlerror.Error

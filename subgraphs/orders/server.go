@@ -53,6 +53,9 @@ type Config struct {
 	// SubgraphSecret, when set, is required from callers (internal/subgraphauth)
 	// and sent to the users subgraph.
 	SubgraphSecret string
+	// Edge: request limits, and whether a non-loopback address may go
+	// without SubgraphSecret (internal/gqlserver).
+	Edge gqlserver.Edge
 }
 
 // LoadConfig declares and reads the service's environment variables.
@@ -80,6 +83,7 @@ func LoadConfig(v *config.Vars) Config {
 			"published outbox rows are deleted after this long"),
 		SubgraphSecret: v.String(subgraphauth.EnvVar, "",
 			"shared secret required from callers of this subgraph and sent to the users subgraph; empty turns the check off"),
+		Edge: gqlserver.LoadEdge(v),
 	}
 	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
 		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
@@ -144,6 +148,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	if deps.Broker == nil {
 		return errors.New("orders: Deps.Broker is required")
+	}
+	if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
+		return fmt.Errorf("orders: %w", err)
 	}
 	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
 	if err != nil {
@@ -211,7 +218,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		"database": d.Ping,
 		"broker":   deps.Broker.Ping,
 	})
-	h = subgraphauth.Require(cfg.SubgraphSecret, h)
+	h = gqlserver.Limit(cfg.Edge, subgraphauth.Require(cfg.SubgraphSecret, h))
 	if err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready); err != nil {
 		return fmt.Errorf("orders: %w", err)
 	}

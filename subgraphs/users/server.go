@@ -58,6 +58,9 @@ type Config struct {
 	// SubgraphSecret, when set, is required on every request but /healthz
 	// (see internal/subgraphauth).
 	SubgraphSecret string
+	// Edge: request limits, and whether a non-loopback address may go
+	// without SubgraphSecret (internal/gqlserver).
+	Edge gqlserver.Edge
 }
 
 // LoadConfig declares and reads the service's environment variables.
@@ -82,6 +85,7 @@ func LoadConfig(v *config.Vars) Config {
 			"base64 of 32 random bytes encrypting webhook signing secrets at rest (empty: stored unencrypted, development only)"),
 		SubgraphSecret: v.String(subgraphauth.EnvVar, "",
 			"shared secret the router (and services calling this subgraph) must send; empty accepts any caller"),
+		Edge: gqlserver.LoadEdge(v),
 	}
 	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
 		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
@@ -156,6 +160,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
 	opts, err := cfg.options()
 	if err != nil {
 		return fmt.Errorf("users: %w", err)
@@ -212,7 +219,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	opts.Dialect = d.Dialect
-	h := subgraphauth.Require(cfg.SubgraphSecret, newHandler(client, checks, logger, opts))
+	h := gqlserver.Limit(cfg.Edge, subgraphauth.Require(cfg.SubgraphSecret, newHandler(client, checks, logger, opts)))
 	serveErr := httpserver.Serve(ctx, logger, cfg.HTTPAddr, h, deps.Ready)
 	cancel()
 	consumeErr := <-consumed
