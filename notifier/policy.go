@@ -32,10 +32,13 @@ const (
 	ReasonNoPhone            = "sms enabled but the user has no phone number"
 	ReasonNoWebhook          = "webhook enabled but the user has no webhook URL"
 	ReasonChannelUnavailable = "channel not configured on this notifier"
-	ReasonQuietHours         = "quiet hours"
-	ReasonChannelOff         = "channel switched off"
-	ReasonCategoryOff        = "category switched off"
-	ReasonOptedOut           = "opted out of this category on this channel"
+	// ReasonSecretUnavailable: the webhook secret stored for the delivery
+	// did not open (HERALD_NOTIFIER_SECRET_KEY; details in last_error).
+	ReasonSecretUnavailable = "webhook secret unavailable"
+	ReasonQuietHours        = "quiet hours"
+	ReasonChannelOff        = "channel switched off"
+	ReasonCategoryOff       = "category switched off"
+	ReasonOptedOut          = "opted out of this category on this channel"
 	// ReasonUserDeleted skips a deferred delivery whose user was deleted
 	// before its quiet hours ended.
 	ReasonUserDeleted = "user deleted"

@@ -62,9 +62,11 @@ func openSecret(b *secretbox.Box, id uuid.UUID, stored string) (string, error) {
 	switch {
 	case err == nil:
 		return s, nil
+	// The key problem is the operator's (last_error, logs); the user sees
+	// that the secret was unusable.
 	case errors.Is(err, secretbox.ErrNoKey), errors.Is(err, secretbox.ErrDecrypt):
-		return "", channel.Transient(err)
+		return "", channel.WithReason(channel.Transient(err), ReasonSecretUnavailable)
 	default:
-		return "", channel.Permanent(err)
+		return "", channel.WithReason(channel.Permanent(err), ReasonSecretUnavailable)
 	}
 }

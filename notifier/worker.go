@@ -168,8 +168,8 @@ func (w *Worker) claim(ctx context.Context) ([]*entnotifier.Delivery, error) {
 		if d.Status == delivery.StatusSENDING {
 			w.Logger.Warn("reclaiming delivery whose lease expired", "delivery_id", d.ID, "attempts", d.Attempts)
 		}
-		if reason := w.exhausted(d, now); reason != "" {
-			ok, err := w.Status.transition(ctx, tx, d, change{To: delivery.StatusFAILED, Reason: reason, Attempt: d.Attempts,
+		if reason, public := w.exhausted(d, now); reason != "" {
+			ok, err := w.Status.transition(ctx, tx, d, change{To: delivery.StatusFAILED, Reason: public, Attempt: d.Attempts,
 				Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}, now)
 			if err != nil {
 				_ = tx.Rollback()
@@ -197,20 +197,24 @@ func (w *Worker) claim(ctx context.Context) ([]*entnotifier.Delivery, error) {
 	return claimed, nil
 }
 
-// exhausted says why a due row must not be attempted again ("" = it may).
+// exhausted says why a due row must not be attempted again ("" = it may):
+// in detail for last_error, and as the fixed text for the status event (the
+// last failure's detail is an operator's to read).
 // Only rows that already failed at least once can be exhausted: a PENDING or
 // DEFERRED row always gets its first attempt.
-func (w *Worker) exhausted(d *entnotifier.Delivery, now time.Time) string {
+func (w *Worker) exhausted(d *entnotifier.Delivery, now time.Time) (reason, public string) {
 	if d.Attempts == 0 {
-		return ""
+		return "", ""
 	}
 	if w.MaxAttempts > 0 && d.Attempts >= w.MaxAttempts {
-		return fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, d.LastError)
+		public = fmt.Sprintf("gave up after %d attempts", d.Attempts)
+		return public + ": " + d.LastError, public
 	}
 	if w.MaxAge > 0 && now.After(d.CreatedAt.Add(w.MaxAge)) {
-		return fmt.Sprintf("gave up: older than %s after %d attempts: %s", w.MaxAge, d.Attempts, d.LastError)
+		public = fmt.Sprintf("gave up: older than %s after %d attempts", w.MaxAge, d.Attempts)
+		return public + ": " + d.LastError, public
 	}
-	return ""
+	return "", ""
 }
 
 // deliver sends one claimed row and records the outcome. The update is
@@ -252,7 +256,7 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 	sender := w.Senders[string(d.Channel)]
 	start := time.Now()
 	if sender == nil {
-		sendErr = channel.Permanent(fmt.Errorf("channel %s is not configured on this notifier", d.Channel))
+		sendErr = channel.WithReason(channel.Permanent(fmt.Errorf("channel %s is not configured on this notifier", d.Channel)), ReasonChannelUnavailable)
 	} else if secret, err := openSecret(w.Secrets, d.ID, d.Secret); err != nil {
 		// Never sent unsigned: a key problem retries (an operator can fix
 		// it), a corrupt value fails.
@@ -281,26 +285,33 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 			u.SetSentAt(now).SetMessageID(res.ProviderID).SetLastError("")
 		}}
 		log.Info("delivery sent", "recipient", recipient, "provider_id", res.ProviderID)
+	// Status events (which clients subscribe to) carry the fixed reason
+	// only; the full error, with addresses and the provider's answer, goes
+	// to the log and last_error (channel.PublicReason).
 	case channel.IsPermanent(sendErr):
 		reason := truncate(sendErr.Error(), 2000)
-		c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: reason,
+		public := channel.PublicReason(string(d.Channel), sendErr)
+		c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: public,
 			Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
-		log.Warn("delivery failed permanently", "recipient", recipient, "error", sendErr)
+		log.Warn("delivery failed permanently", "recipient", recipient, "reason", public, "error", sendErr)
 	default:
 		next := now.Add(max(w.Backoff.Delay(d.Attempts), channel.RetryAfterOf(sendErr)))
 		reason := truncate(sendErr.Error(), 2000)
+		public := channel.PublicReason(string(d.Channel), sendErr)
 		switch {
 		case w.MaxAttempts > 0 && d.Attempts >= w.MaxAttempts:
 			reason = truncate(fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, sendErr), 2000)
-			c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: reason}
+			public = fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, public)
+			c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: public}
 		case w.MaxAge > 0 && next.After(d.CreatedAt.Add(w.MaxAge)):
 			reason = truncate(fmt.Sprintf("gave up: next attempt would be older than %s: %s", w.MaxAge, sendErr), 2000)
-			c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: reason}
+			public = fmt.Sprintf("gave up: next attempt would be older than %s: %s", w.MaxAge, public)
+			c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: public}
 		default:
-			c = change{To: delivery.StatusRETRYING, Attempt: d.Attempts, Reason: reason, Next: &next, NextAttemptAt: &next}
+			c = change{To: delivery.StatusRETRYING, Attempt: d.Attempts, Reason: public, Next: &next, NextAttemptAt: &next}
 		}
 		c.Update = func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }
-		log.Warn("delivery attempt failed", "recipient", recipient, "status", c.To, "next_attempt_at", next, "error", sendErr)
+		log.Warn("delivery attempt failed", "recipient", recipient, "status", c.To, "next_attempt_at", next, "reason", public, "error", sendErr)
 	}
 
 	if refreshed {

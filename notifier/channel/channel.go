@@ -27,7 +27,6 @@ package channel
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -82,7 +81,10 @@ type Sender interface {
 type Error struct {
 	Permanent  bool
 	RetryAfter time.Duration // provider-requested wait (e.g. HTTP Retry-After); 0 = none
-	Err        error
+	// Reason is the fixed text clients see for it ("" = PublicReason
+	// derives one); Err keeps the detail for logs and last_error.
+	Reason string
+	Err    error
 }
 
 func (e *Error) Error() string {
@@ -151,7 +153,7 @@ func HTTPStatus(code int, retryAfter time.Duration) error {
 	if code >= 200 && code < 300 {
 		return nil
 	}
-	err := fmt.Errorf("provider answered HTTP %d %s", code, http.StatusText(code))
+	err := &StatusError{Code: code}
 	switch {
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		return &Error{Err: err, RetryAfter: retryAfter}
@@ -161,3 +163,5 @@ func HTTPStatus(code int, retryAfter time.Duration) error {
 		return &Error{Err: err}
 	}
 }
+
+func statusText(code int) string { return http.StatusText(code) }

@@ -54,6 +54,9 @@ type Config struct {
 	// SubgraphSecret, when set, is required from callers (internal/subgraphauth)
 	// and sent to the users subgraph.
 	SubgraphSecret string
+	// Edge: request limits, and whether a non-loopback address may go
+	// without SubgraphSecret (internal/gqlserver).
+	Edge gqlserver.Edge
 }
 
 // LoadConfig declares and reads the service's environment variables.
@@ -81,6 +84,7 @@ func LoadConfig(v *config.Vars) Config {
 			"published outbox rows are deleted after this long"),
 		SubgraphSecret: v.String(subgraphauth.EnvVar, "",
 			"shared secret required from callers of this subgraph and sent to the users subgraph; empty turns the check off"),
+		Edge: gqlserver.LoadEdge(v),
 	}
 	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
 		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
@@ -149,6 +153,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if deps.Broker == nil {
 		return errors.New("orders: Deps.Broker is required")
 	}
+	if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
+		return fmt.Errorf("orders: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st := &startup.Status{}
@@ -162,7 +169,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	bound := &httpserver.Bound{}
 	serveDone := make(chan error, 1)
 	go func() {
-		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, subgraphauth.Require(cfg.SubgraphSecret, sw), bound.Listening)
+		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, gqlserver.Limit(cfg.Edge, subgraphauth.Require(cfg.SubgraphSecret, sw)), bound.Listening)
 		cancel() // a server that could not listen ends the start-up too
 		serveDone <- err
 	}()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/textsafe"
 	"github.com/heraldhq/herald/subgraphs/orders/model"
 )
 
@@ -55,8 +56,11 @@ func ValidateOrderInput(in model.CreateOrderInput) (Draft, []*apperr.Error) {
 	}
 
 	d.Currency = in.Currency
-	if !isISOCurrency(in.Currency) {
-		bad("input.currency", "currency must be an upper-case ISO 4217 code such as USD")
+	switch {
+	case nonCurrency[in.Currency] != "":
+		bad("input.currency", "currency %s is an ISO 4217 code for %s, not a currency an order can be paid in", in.Currency, nonCurrency[in.Currency])
+	case !isISOCurrency(in.Currency):
+		bad("input.currency", "currency must be an upper-case ISO 4217 code of a currency in use, such as USD")
 	}
 
 	switch {
@@ -80,6 +84,8 @@ func ValidateOrderInput(in model.CreateOrderInput) (Draft, []*apperr.Error) {
 			bad(f("name"), "name must not be empty")
 		case utf8.RuneCountInString(name) > maxNameLen || !printable(name):
 			bad(f("name"), "name must be at most %d printable characters", maxNameLen)
+		case textsafe.Problem(name) != "":
+			bad(f("name"), "name must not contain %s", textsafe.Problem(name))
 		}
 		qtyOK, priceOK := true, true
 		switch {
@@ -124,8 +130,32 @@ func ValidateOrderInput(in model.CreateOrderInput) (Draft, []*apperr.Error) {
 	return d, errs
 }
 
+// nonCurrency are ISO 4217 codes that name no money an order is paid in:
+// "no currency", the testing code, precious metals, the IMF's SDR and
+// other units of account. golang.org/x/text/currency parses them all.
+var nonCurrency = map[string]string{
+	"XXX": "no currency", "XTS": "testing",
+	"XAU": "gold", "XAG": "silver", "XPD": "palladium", "XPT": "platinum",
+	"XDR": "a unit of account (IMF special drawing right)", "XSU": "a unit of account (SUCRE)",
+	"XUA": "a unit of account (ADB)", "XBA": "a bond market unit", "XBB": "a bond market unit",
+	"XBC": "a bond market unit", "XBD": "a bond market unit",
+}
+
+// tender is every currency legal tender somewhere today, as CLDR (through
+// golang.org/x/text/currency) knows it: withdrawn codes such as DEM and
+// the units above are not in it, the CFA francs (XAF, XOF), the East
+// Caribbean dollar (XCD) and the CFP franc (XPF) are.
+var tender = func() map[string]bool {
+	m := map[string]bool{}
+	for it := currency.Query(); it.Next(); {
+		m[it.Unit().String()] = true
+	}
+	return m
+}()
+
 // isISOCurrency accepts exactly three upper-case letters that name an ISO
-// 4217 currency. ParseISO alone would also accept lower case.
+// 4217 currency in use. ParseISO alone would also accept lower case,
+// withdrawn currencies and the units above.
 func isISOCurrency(s string) bool {
 	if len(s) != 3 {
 		return false
@@ -135,8 +165,7 @@ func isISOCurrency(s string) bool {
 			return false
 		}
 	}
-	_, err := currency.ParseISO(s)
-	return err == nil
+	return tender[s] && nonCurrency[s] == ""
 }
 
 // printable rejects invalid UTF-8 and control characters (NUL among them,

@@ -45,6 +45,13 @@ func TestValidateOrderInput(t *testing.T) {
 		{"unknown currency", func(in *model.CreateOrderInput) { in.Currency = "ABC" }, []string{"input.currency"}},
 		{"long currency", func(in *model.CreateOrderInput) { in.Currency = "EURO" }, []string{"input.currency"}},
 		{"empty currency", func(in *model.CreateOrderInput) { in.Currency = "" }, []string{"input.currency"}},
+		{"no currency (XXX)", func(in *model.CreateOrderInput) { in.Currency = "XXX" }, []string{"input.currency"}},
+		{"testing code (XTS)", func(in *model.CreateOrderInput) { in.Currency = "XTS" }, []string{"input.currency"}},
+		{"gold (XAU)", func(in *model.CreateOrderInput) { in.Currency = "XAU" }, []string{"input.currency"}},
+		{"special drawing right (XDR)", func(in *model.CreateOrderInput) { in.Currency = "XDR" }, []string{"input.currency"}},
+		{"withdrawn currency (DEM)", func(in *model.CreateOrderInput) { in.Currency = "DEM" }, []string{"input.currency"}},
+		{"bidi override in item name", func(in *model.CreateOrderInput) { in.Items[0].Name = "Mug \u202Egpj.exe" }, []string{"input.items[0].name"}},
+		{"line separator in item name", func(in *model.CreateOrderInput) { in.Items[1].Name = "Mug\u2028x" }, []string{"input.items[1].name"}},
 		{"total over Int", func(in *model.CreateOrderInput) {
 			in.Items[0].Quantity, in.Items[0].UnitPriceMinor = 2, math.MaxInt32/2+1
 		}, []string{"input.items"}},
@@ -90,7 +97,8 @@ func FuzzValidateOrderInput(f *testing.F) {
 			in.Items = append(in.Items, model.OrderItemInput{Sku: sku, Name: name, Quantity: qty + i, UnitPriceMinor: price})
 		}
 		d, errs := ValidateOrderInput(in)
-		badCurrency := len(cur) != 3 || strings.ToUpper(cur) != cur || func() bool { _, err := currency.ParseISO(cur); return err != nil }()
+		badCurrency := len(cur) != 3 || strings.ToUpper(cur) != cur || !inUse[cur] ||
+			strings.HasPrefix(cur, "X") && !map[string]bool{"XAF": true, "XOF": true, "XCD": true, "XPF": true}[cur]
 		for _, e := range errs {
 			m := fieldRE.FindStringSubmatch(e.Field)
 			if e.Code != apperr.BadUserInput || m == nil || e.Message == "" {
@@ -147,4 +155,34 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// inUse is the oracle's list of currencies in use: legal tender somewhere
+// today according to golang.org/x/text/currency.
+var inUse = func() map[string]bool {
+	m := map[string]bool{}
+	for it := currency.Query(); it.Next(); {
+		m[it.Unit().String()] = true
+	}
+	return m
+}()
+
+// Currencies whose codes start with X but are money (CFA francs, East
+// Caribbean dollar, CFP franc) are accepted; so is a free line (the valid
+// input's "Cup" costs 0) and an order that costs nothing at all.
+func TestValidateOrderInputAccepts(t *testing.T) {
+	for _, cur := range []string{"XOF", "XAF", "XCD", "XPF", "JPY", "CHF"} {
+		in := validInput()
+		in.Currency = cur
+		if _, errs := ValidateOrderInput(in); len(errs) != 0 {
+			t.Errorf("currency %s: %+v", cur, errs[0])
+		}
+	}
+	in := validInput()
+	for i := range in.Items {
+		in.Items[i].UnitPriceMinor = 0
+	}
+	if d, errs := ValidateOrderInput(in); len(errs) != 0 || d.TotalMinor != 0 {
+		t.Errorf("all-free order: %+v, total %d", errs, d.TotalMinor)
+	}
 }

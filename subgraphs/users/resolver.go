@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	entusers "github.com/heraldhq/herald/ent/users"
@@ -27,6 +28,9 @@ type Resolver struct {
 	Secrets *SecretBox
 	// AllowLoopbackWebhooks admits http(s)://localhost webhooks (development).
 	AllowLoopbackWebhooks bool
+	// NetResolver resolves webhook hosts for WarnWebhookHost (nil: the
+	// system's).
+	NetResolver *net.Resolver
 	// LockRows takes row locks (SELECT … FOR UPDATE) in read-modify-write
 	// transactions: on PostgreSQL. SQLite refuses the clause and needs none.
 	LockRows bool
@@ -213,6 +217,9 @@ func (r *Resolver) updateUser(ctx context.Context, id string, input model.Update
 	c, err := r.validateUserChange(input)
 	if err != nil {
 		return nil, err
+	}
+	if c.webhookURL != nil {
+		WarnWebhookHost(ctx, r.Logger, r.NetResolver, *c.webhookURL, id, r.AllowLoopbackWebhooks)
 	}
 	var shown *string
 	u, err := r.update(ctx, id, "id", func(u *entusers.User, upd *entusers.UserUpdateOne) error {

@@ -59,6 +59,9 @@ type Config struct {
 	// SubgraphSecret, when set, is required on every request but /healthz
 	// (see internal/subgraphauth).
 	SubgraphSecret string
+	// Edge: request limits, and whether a non-loopback address may go
+	// without SubgraphSecret (internal/gqlserver).
+	Edge gqlserver.Edge
 }
 
 // LoadConfig declares and reads the service's environment variables.
@@ -83,6 +86,7 @@ func LoadConfig(v *config.Vars) Config {
 			"base64 of 32 random bytes encrypting webhook signing secrets at rest (empty: stored unencrypted, development only)"),
 		SubgraphSecret: v.String(subgraphauth.EnvVar, "",
 			"shared secret the router (and services calling this subgraph) must send; empty accepts any caller"),
+		Edge: gqlserver.LoadEdge(v),
 	}
 	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
 		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
@@ -159,6 +163,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
 	opts, err := cfg.options()
 	if err != nil {
 		return fmt.Errorf("users: %w", err)
@@ -178,7 +185,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	bound := &httpserver.Bound{}
 	serveDone := make(chan error, 1)
 	go func() {
-		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, subgraphauth.Require(cfg.SubgraphSecret, sw), bound.Listening)
+		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, gqlserver.Limit(cfg.Edge, subgraphauth.Require(cfg.SubgraphSecret, sw)), bound.Listening)
 		cancel() // a server that could not listen ends the start-up too
 		serveDone <- err
 	}()

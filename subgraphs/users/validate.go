@@ -1,7 +1,6 @@
 package users
 
 import (
-	"net"
 	"net/mail"
 	"net/url"
 	"slices"
@@ -15,7 +14,8 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/heraldhq/herald/internal/apperr"
-	"github.com/heraldhq/herald/internal/loopback"
+	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/textsafe"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
@@ -76,9 +76,10 @@ func ValidateRegistration(in model.RegisterUserInput) (Registration, error) {
 	return reg, nil
 }
 
-// NormalizeName trims a display name and refuses empty, over-long and
-// control-character names: names end up in email headers and SMS bodies,
-// where a newline would let a user inject content.
+// NormalizeName trims a display name and refuses empty and over-long names
+// and those holding characters internal/textsafe refuses: names end up in
+// email headers and SMS bodies, where a newline would let a user inject
+// content and a bidirectional override would disguise it.
 func NormalizeName(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", apperr.Invalid(fieldName, "name must be valid UTF-8")
@@ -89,8 +90,9 @@ func NormalizeName(s string) (string, error) {
 		return "", apperr.Invalid(fieldName, "name must not be empty")
 	case utf8.RuneCountInString(s) > MaxNameRunes:
 		return "", apperr.Invalid(fieldName, "name must be at most %d characters", MaxNameRunes)
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return "", apperr.Invalid(fieldName, "name must not contain control characters")
+	}
+	if p := textsafe.Problem(s); p != "" {
+		return "", apperr.Invalid(fieldName, "name must not contain %s: control, line-separator and bidirectional formatting characters are not allowed", p)
 	}
 	return s, nil
 }
@@ -114,7 +116,39 @@ func NormalizeEmail(s string) (string, error) {
 	if err != nil || addr.Name != "" || addr.Address != s {
 		return "", apperr.Invalid(fieldEmail, "email must be a bare address such as ada@example.com")
 	}
+	domain := s[strings.LastIndexByte(s, '@')+1:]
+	if strings.HasPrefix(domain, "[") {
+		return "", apperr.Invalid(fieldEmail, "email must name a domain, not an address literal such as [127.0.0.1]")
+	}
+	if !mailDomain(domain) {
+		return "", apperr.Invalid(fieldEmail, "email domain must be a full domain name with a dot, such as example.com")
+	}
 	return s, nil
+}
+
+// mailDomain accepts a fully qualified host name: at least two labels of
+// letters, digits and hyphens (or non-ASCII, for internationalised
+// domains), none starting or ending with a hyphen, and a top-level label
+// that is not all digits (so "1.2.3.4" is no domain). A public-suffix check
+// would refuse new top-level domains until the list is updated; the dot
+// rule refuses what mail relays refuse ("a@b", "a@localhost").
+func mailDomain(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 || len(d) > 253 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r == '-' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > unicode.MaxASCII && unicode.IsLetter(r) || r > unicode.MaxASCII && unicode.IsDigit(r) || r > unicode.MaxASCII && unicode.Is(unicode.Mn, r)) {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	return strings.TrimFunc(tld, func(r rune) bool { return r >= '0' && r <= '9' }) != ""
 }
 
 // NormalizePhone returns a phone number in E.164 form, or "" for a blank
@@ -146,11 +180,12 @@ func NormalizePhone(s string) (string, error) {
 //
 // Only https is accepted: the body carries personal data and the signature
 // does not hide it. Loopback hosts (localhost, 127.0.0.0/8, ::1) are allowed,
-// over http or https, only when allowLoopback is set (development). Other
-// private, link-local and unspecified IP literals are refused outright so a
-// user cannot point Herald's notifier at its own network (the notifier must
-// still check the resolved address when it connects, since a public name
-// can resolve to a private address).
+// over http or https, only when allowLoopback is set (development). Every
+// other non-public IP literal (internal/netguard: private, shared, link-local,
+// benchmarking, documentation, reserved, … in any spelling) is refused
+// outright so a user cannot point Herald's notifier at its own network. A
+// name is accepted here: the notifier checks the address it resolves to on
+// every connection, and WarnWebhookHost logs one that resolves inside now.
 func NormalizeWebhookURL(s, field string, allowLoopback bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -177,7 +212,12 @@ func NormalizeWebhookURL(s, field string, allowLoopback bool) (string, error) {
 	if p := u.Port(); p != "" && !validPort(p) {
 		return "", apperr.Invalid(field, "webhook URL has an invalid port")
 	}
-	isLoopback := loopback.Host(host)
+	// The notifier's rule (internal/netguard) for IP literals in any
+	// spelling: 127.1, 2130706433, 0x7f.1, [::ffff:10.0.0.1], 100.64.0.1.
+	if err := netguard.CheckHost(host, allowLoopback); err != nil {
+		return "", apperr.Invalid(field, "webhook URL must not point at a loopback, private, shared, reserved or otherwise non-public address")
+	}
+	isLoopback := netguard.LoopbackHost(host)
 	switch {
 	case isLoopback && !allowLoopback:
 		return "", apperr.Invalid(field, "webhook URL must not point at this machine")
@@ -187,11 +227,6 @@ func NormalizeWebhookURL(s, field string, allowLoopback bool) (string, error) {
 		return "", apperr.Invalid(field, "webhook URL must use https")
 	default:
 		return "", apperr.Invalid(field, "webhook URL must use https")
-	}
-	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil && !isLoopback &&
-		(ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() ||
-			ip.IsMulticast() || ip.IsInterfaceLocalMulticast()) {
-		return "", apperr.Invalid(field, "webhook URL must not point at a private or local network address")
 	}
 	if strings.Contains(u.Hostname(), "%") {
 		return "", apperr.Invalid(field, "webhook URL must not carry an IPv6 zone")

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/heraldhq/herald/internal/apperr"
-	"github.com/heraldhq/herald/internal/loopback"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
@@ -45,6 +45,20 @@ func TestNormalizeWebhookURL(t *testing.T) {
 		{"https://169.254.169.254/latest/meta-data", false, "", false},
 		{"https://[fe80::1%25eth0]/h", false, "", false},
 		{"https://0.0.0.0/h", false, "", false},
+		{"https://100.64.0.1/h", false, "", false},
+		{"https://198.18.0.1/h", false, "", false},
+		{"https://192.0.0.1/h", false, "", false},
+		{"https://255.255.255.255/h", false, "", false},
+		{"https://127.1/h", false, "", false},
+		{"https://2130706433/h", false, "", false},
+		{"https://0x7f.0.0.1/h", false, "", false},
+		{"https://0177.0.0.1/h", false, "", false},
+		{"https://[::ffff:127.0.0.1]/h", false, "", false},
+		{"https://[::ffff:10.0.0.1]/h", true, "", false},
+		{"https://[64:ff9b::a9fe:a9fe]/h", false, "", false},
+		{"https://10.1/h", true, "", false},
+		{"https://1.2.3.4.5/h", false, "", false},
+		{"https://8.8.8.8/h", false, "https://8.8.8.8/h", true},
 		{"https://user:pw@example.com/h", false, "", false},
 		{"https://example.com/h#frag", false, "", false},
 		{"ftp://example.com/h", false, "", false},
@@ -217,10 +231,10 @@ func FuzzNormalizeWebhookURL(f *testing.F) {
 		if perr != nil || u.User != nil || u.Host == "" || len(got) > MaxWebhookURL {
 			t.Fatalf("accepted %q: %v", got, perr)
 		}
-		if u.Scheme != "https" && !(u.Scheme == "http" && allowLoopback && loopback.Host(u.Hostname())) {
+		if u.Scheme != "https" && !(u.Scheme == "http" && allowLoopback && netguard.LoopbackHost(u.Hostname())) {
 			t.Fatalf("accepted %q with scheme %q", got, u.Scheme)
 		}
-		if !allowLoopback && loopback.Host(u.Hostname()) {
+		if !allowLoopback && netguard.LoopbackHost(u.Hostname()) {
 			t.Fatalf("accepted loopback %q without the flag", got)
 		}
 		again, err := NormalizeWebhookURL(got, "w", allowLoopback)

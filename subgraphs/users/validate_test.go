@@ -41,6 +41,11 @@ func TestValidateRegistration(t *testing.T) {
 			want: Registration{Name: "Grace", Email: "grace@example.org"},
 		},
 		{
+			name: "internationalised domain and joiner in name",
+			in:   model.RegisterUserInput{Name: "می‌خواهم", Email: "jo@bücher.example"},
+			want: Registration{Name: "می‌خواهم", Email: "jo@bücher.example"},
+		},
+		{
 			name: "german mobile",
 			in:   model.RegisterUserInput{Name: "Émile", Email: "e@example.de", Phone: opt("+49 151 23456789")},
 			want: Registration{Name: "Émile", Email: "e@example.de", Phone: ptr("+4915123456789")},
@@ -63,6 +68,17 @@ func TestValidateRegistration(t *testing.T) {
 		{name: "comment", in: model.RegisterUserInput{Name: "Ada", Email: "ada@example.com (work)"}, wantField: "input.email"},
 		{name: "two addresses", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com, b@example.com"}, wantField: "input.email"},
 		{name: "long email", in: model.RegisterUserInput{Name: "Ada", Email: strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com"}, wantField: "input.email"},
+		{name: "domain without a dot", in: model.RegisterUserInput{Name: "Ada", Email: "a@b"}, wantField: "input.email"},
+		{name: "localhost domain", in: model.RegisterUserInput{Name: "Ada", Email: "a@localhost"}, wantField: "input.email"},
+		{name: "address literal", in: model.RegisterUserInput{Name: "Eve", Email: "eve@[127.0.0.1]"}, wantField: "input.email"},
+		{name: "IPv6 address literal", in: model.RegisterUserInput{Name: "Eve", Email: "eve@[IPv6:::1]"}, wantField: "input.email"},
+		{name: "dotted numeric domain", in: model.RegisterUserInput{Name: "Eve", Email: "eve@127.0.0.1"}, wantField: "input.email"},
+		{name: "empty label", in: model.RegisterUserInput{Name: "Eve", Email: "eve@example..com"}, wantField: "input.email"},
+		{name: "hyphen-edged label", in: model.RegisterUserInput{Name: "Eve", Email: "eve@-example.com"}, wantField: "input.email"},
+		{name: "bidi override in name", in: model.RegisterUserInput{Name: "Eve ‮gpj.exe", Email: "a@example.com"}, wantField: "input.name"},
+		{name: "bidi isolate in name", in: model.RegisterUserInput{Name: "Eve ⁧x⁩", Email: "a@example.com"}, wantField: "input.name"},
+		{name: "line separator in name", in: model.RegisterUserInput{Name: "Ada Bcc: x", Email: "a@example.com"}, wantField: "input.name"},
+		{name: "paragraph separator in name", in: model.RegisterUserInput{Name: "Ada x", Email: "a@example.com"}, wantField: "input.name"},
 		{name: "phone without country code", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: opt("650 253 0000")}, wantField: "input.phone"},
 		{name: "phone letters only", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: opt("+call me")}, wantField: "input.phone"},
 		{name: "phone too short", in: model.RegisterUserInput{Name: "Ada", Email: "a@example.com", Phone: opt("+1 555")}, wantField: "input.phone"},

@@ -153,7 +153,7 @@ func (s *Sender) Build(m channel.Message) (*gomail.Msg, error) {
 		return nil, channel.Permanent(fmt.Errorf("from address: %w", err))
 	}
 	if err := msg.To(m.Recipient); err != nil {
-		return nil, channel.Permanent(fmt.Errorf("recipient address %s: %w", logging.MaskEmail(m.Recipient), err))
+		return nil, channel.WithReason(channel.Permanent(fmt.Errorf("recipient address %s: %w", logging.MaskEmail(m.Recipient), err)), "invalid email address")
 	}
 	msg.Subject(content.Subject)
 	msg.SetMessageIDWithValue(s.MessageID(m.DeliveryID))
@@ -293,12 +293,18 @@ func (s *Sender) sendOn(ctx context.Context, rc relayConn, msg *gomail.Msg) (cut
 
 // classify marks SMTP 5xx replies as permanent; anything else (connection,
 // TLS, 4xx) is transient: the relay may come back.
+// The client-visible reason names the SMTP reply code only: the relay's
+// text may repeat the recipient.
 func classify(err error) error {
 	var se *gomail.SendError
-	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
-		return channel.Permanent(err)
+	if !errors.As(err, &se) || se.ErrorCode() == 0 {
+		return channel.Transient(err)
 	}
-	return channel.Transient(err)
+	reason := fmt.Sprintf("mail relay answered SMTP %d", se.ErrorCode())
+	if !se.IsTemp() && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
+		return channel.WithReason(channel.Permanent(err), reason)
+	}
+	return channel.WithReason(channel.Transient(err), reason)
 }
 
 // WriteTo renders m as it would go over the wire (for previews and tests).

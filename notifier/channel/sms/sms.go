@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -26,7 +27,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/logging"
-	"github.com/heraldhq/herald/internal/loopback"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -68,6 +69,9 @@ type Config struct {
 	IdempotencyHeader string
 	// Timeout bounds one API call.
 	Timeout time.Duration
+	// Resolver resolves the provider's name (nil: the system's); the
+	// dialled address is checked whatever it answers.
+	Resolver *net.Resolver
 }
 
 // SendTimeout is the time one API call may take: Timeout, or DefaultTimeout
@@ -165,7 +169,7 @@ func checkBaseURL(raw string) (*url.URL, error) {
 	case "https":
 		return u, nil
 	case "http":
-		if loopback.Host(u.Hostname()) {
+		if netguard.LoopbackHost(u.Hostname()) {
 			return u, nil
 		}
 	}
@@ -202,8 +206,8 @@ type Sender struct {
 
 var _ channel.Sender = (*Sender)(nil)
 
-// New validates cfg and builds a Sender. A nil client gets a default one
-// with cfg.Timeout.
+// New validates cfg and builds a Sender. A nil client gets the default one
+// (guardedClient); a caller passing its own client owns its dialling rules.
 func New(cfg Config, client *http.Client, logger *slog.Logger) (*Sender, error) {
 	if cfg.MessagesPath == "" {
 		cfg.MessagesPath = DefaultMessagesPath
@@ -222,7 +226,7 @@ func New(cfg Config, client *http.Client, logger *slog.Logger) (*Sender, error) 
 		return nil, fmt.Errorf("sms config: %w", err)
 	}
 	if client == nil {
-		client = &http.Client{Timeout: cfg.Timeout}
+		client = guardedClient(cfg)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -260,20 +264,20 @@ func rawCode(r json.RawMessage) string {
 func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, error) {
 	to, err := E164(m.Recipient)
 	if err != nil {
-		return channel.Result{}, channel.Permanent(err)
+		return channel.Result{}, channel.WithReason(channel.Permanent(err), "invalid phone number")
 	}
 	text := m.Text
 	if strings.TrimSpace(text) == "" {
 		text, err = Render(m.EventType, m.Locale, m.Payload)
 		if err != nil {
-			return channel.Result{}, channel.Permanent(err)
+			return channel.Result{}, channel.WithReason(channel.Permanent(err), "message could not be rendered")
 		}
 	}
 	info := Analyze(text)
 	if info.Segments > s.cfg.MaxSegments {
 		if s.cfg.Overflow == OverflowRefuse {
-			return channel.Result{}, channel.Permanent(fmt.Errorf("sms: text needs %d segments (%s, %d units), more than the %d allowed",
-				info.Segments, info.Encoding, info.Units, s.cfg.MaxSegments))
+			return channel.Result{}, channel.WithReason(channel.Permanent(fmt.Errorf("sms: text needs %d segments (%s, %d units), more than the %d allowed",
+				info.Segments, info.Encoding, info.Units, s.cfg.MaxSegments)), "text too long")
 		}
 		text = Truncate(text, s.cfg.MaxSegments)
 		s.logger.Info("sms text truncated", "delivery_id", m.DeliveryID, "segments", info.Segments, "max_segments", s.cfg.MaxSegments)
@@ -304,7 +308,11 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return channel.Result{}, channel.Transient(fmt.Errorf("sms provider: %w", err))
+		err = fmt.Errorf("sms provider: %w", err)
+		if errors.Is(err, netguard.ErrNotAllowed) {
+			return channel.Result{}, channel.Permanent(err)
+		}
+		return channel.Result{}, channel.Transient(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -322,13 +330,7 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 				detail = strings.TrimPrefix(detail, ": ")
 			}
 		}
-		if detail != "" {
-			var ce *channel.Error
-			if errors.As(err, &ce) {
-				err = &channel.Error{Permanent: ce.Permanent, RetryAfter: ce.RetryAfter, Err: fmt.Errorf("%w: %s", ce.Err, detail)}
-			}
-		}
-		return channel.Result{}, err
+		return channel.Result{}, channel.WithDetail(err, detail)
 	}
 	// Accepted. A reply we cannot read still means the provider took the
 	// message: failing here would send it twice.
@@ -337,7 +339,8 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 		id = reply.ID
 	}
 	if code := rawCode(reply.ErrorCode); code != "" && code != "0" {
-		return channel.Result{}, channel.Permanent(fmt.Errorf("sms provider accepted the request but reported error %s: %s", code, reply.ErrorMessage))
+		return channel.Result{}, channel.WithReason(channel.Permanent(fmt.Errorf("sms provider accepted the request but reported error %s: %s", code, reply.ErrorMessage)),
+			"SMS provider reported an error")
 	}
 	if id == "" {
 		s.logger.Warn("sms provider reply carries no message id", "delivery_id", m.DeliveryID, "http_status", resp.StatusCode)
@@ -345,4 +348,28 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 	s.logger.Debug("sms accepted", "delivery_id", m.DeliveryID, "to", logging.MaskPhone(to),
 		"provider_id", id, "encoding", string(info.Encoding), "segments", info.Segments)
 	return channel.Result{ProviderID: id}, nil
+}
+
+// guardedClient dials through internal/netguard: the provider's resolved
+// address must be public, unless the operator configured a loopback base
+// URL (a local stand-in), which is the explicit development setting here.
+// No proxy from the environment (the guard would check the proxy, not the
+// provider) and no redirects (the auth token would follow them).
+func guardedClient(cfg Config) *http.Client {
+	allowLoopback := false
+	if u, err := url.Parse(cfg.BaseURL); err == nil {
+		allowLoopback = netguard.LoopbackHost(u.Hostname())
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	d := netguard.Dialer(allowLoopback, cfg.Resolver)
+	d.Timeout, d.KeepAlive = 30*time.Second, 30*time.Second
+	tr.DialContext = d.DialContext
+	return &http.Client{
+		Transport: tr,
+		Timeout:   cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 }

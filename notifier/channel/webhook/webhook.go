@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,7 +22,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/loopback"
+	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -34,10 +35,15 @@ type Config struct {
 	// Timeout bounds one attempt (connect, TLS, request, response headers
 	// and the read of the response). A timeout is retried.
 	Timeout time.Duration
-	// AllowLoopbackHTTP lets plain http:// URLs through when their host is
-	// a loopback address or "localhost" (local development and tests).
-	// Every other URL must be https://.
+	// AllowLoopbackHTTP lets webhooks reach this machine (a "localhost" host
+	// or a loopback address, also after DNS), over plain http:// too: local
+	// development and tests. Without it every URL must be https:// and every
+	// address dialled must be public (internal/netguard).
 	AllowLoopbackHTTP bool
+	// Resolver resolves receiver names (nil: the system's). Tests point it
+	// at a DNS server they control; whatever it answers, the dialled
+	// address is checked.
+	Resolver *net.Resolver
 	// CAFile is an optional PEM bundle trusted in addition to the system
 	// roots (receivers behind a private CA).
 	CAFile string
@@ -56,7 +62,7 @@ func (c Config) SendTimeout() time.Duration {
 func LoadConfig(v *config.Vars) Config {
 	c := Config{
 		Timeout:           v.Duration("HERALD_WEBHOOK_TIMEOUT", DefaultTimeout, "timeout of one webhook request (a timeout is retried)"),
-		AllowLoopbackHTTP: v.Bool("HERALD_WEBHOOK_ALLOW_LOOPBACK_HTTP", false, "allow plain http:// webhook URLs on loopback hosts (development only)"),
+		AllowLoopbackHTTP: v.Bool("HERALD_WEBHOOK_ALLOW_LOOPBACK_HTTP", false, "allow webhooks to loopback hosts and addresses, plain http:// too (development only)"),
 		CAFile:            v.String("HERALD_WEBHOOK_CA_FILE", "", "PEM file of extra CA(s) trusted for webhook receivers, besides the system roots"),
 	}
 	v.Check(c.Timeout > 0, "HERALD_WEBHOOK_TIMEOUT: must be positive")
@@ -90,9 +96,12 @@ type Sender struct {
 
 var _ channel.Sender = (*Sender)(nil)
 
-// New builds a Sender. Redirects are never followed: a 3xx is reported as a
-// (transient) failure, so a receiver cannot bounce a signed request to
-// another host or to plain http.
+// New builds a Sender. Every connection goes through internal/netguard: the
+// address actually dialled, after DNS, must be public (loopback too with
+// AllowLoopbackHTTP). No proxy from the environment is used, since the guard
+// would then check the proxy instead of the receiver. Redirects are never
+// followed: a 3xx is reported as a (transient) failure, so a receiver
+// cannot bounce a signed request to another host or to plain http.
 func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 	cfg.Timeout = cfg.SendTimeout()
 	if logger == nil {
@@ -107,6 +116,10 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 		tlsCfg.RootCAs = pool
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	d := netguard.Dialer(cfg.AllowLoopbackHTTP, cfg.Resolver)
+	d.Timeout, d.KeepAlive = 30*time.Second, 30*time.Second
+	tr.DialContext = d.DialContext
 	tr.TLSClientConfig = tlsCfg
 	tr.ResponseHeaderTimeout = cfg.Timeout
 	client := &http.Client{
@@ -149,14 +162,23 @@ func CheckURL(raw string, allowLoopbackHTTP bool) (*url.URL, error) {
 	if u.User != nil {
 		return nil, errors.New("webhook url: credentials in the URL are not allowed (the signature authenticates Herald)")
 	}
+	// IP literals in any spelling (127.1, 0x7f.1, [::ffff:10.0.0.1]) and
+	// "localhost" names are judged here already; every other name when it
+	// is dialled.
+	if err := netguard.CheckHost(u.Hostname(), allowLoopbackHTTP); err != nil {
+		return nil, fmt.Errorf("webhook url: %w", err)
+	}
+	if !allowLoopbackHTTP && netguard.LoopbackHost(u.Hostname()) {
+		return nil, fmt.Errorf("webhook url: %w (loopback needs HERALD_WEBHOOK_ALLOW_LOOPBACK_HTTP=true)", netguard.ErrNotAllowed)
+	}
 	switch u.Scheme {
 	case "https":
 		return u, nil
 	case "http":
-		if allowLoopbackHTTP && loopback.Host(u.Hostname()) {
+		if allowLoopbackHTTP && netguard.LoopbackHost(u.Hostname()) {
 			return u, nil
 		}
-		if loopback.Host(u.Hostname()) {
+		if netguard.LoopbackHost(u.Hostname()) {
 			return nil, errors.New("webhook url: plain http to loopback needs HERALD_WEBHOOK_ALLOW_LOOPBACK_HTTP=true")
 		}
 		return nil, errors.New("webhook url: must be https")
@@ -172,16 +194,19 @@ func CheckURL(raw string, allowLoopbackHTTP bool) (*url.URL, error) {
 func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, error) {
 	u, err := CheckURL(m.Recipient, s.cfg.AllowLoopbackHTTP)
 	if err != nil {
-		return channel.Result{}, channel.Permanent(err)
+		if errors.Is(err, netguard.ErrNotAllowed) {
+			return channel.Result{}, channel.Permanent(err)
+		}
+		return channel.Result{}, channel.WithReason(channel.Permanent(err), channel.ReasonInvalidURL)
 	}
 	if m.Secret == "" {
-		return channel.Result{}, channel.Permanent(errors.New("webhook: no signing secret for this recipient"))
+		return channel.Result{}, channel.WithReason(channel.Permanent(errors.New("webhook: no signing secret for this recipient")), "no signing secret")
 	}
 	data := json.RawMessage(m.Payload)
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = json.RawMessage("null")
 	} else if !json.Valid(data) {
-		return channel.Result{}, channel.Permanent(errors.New("webhook: payload is not valid JSON"))
+		return channel.Result{}, channel.WithReason(channel.Permanent(errors.New("webhook: payload is not valid JSON")), "invalid payload")
 	}
 	body, err := json.Marshal(Body{
 		DeliveryID: m.DeliveryID, EventID: m.EventID, EventType: m.EventType,
@@ -216,34 +241,28 @@ func (s *Sender) Send(ctx context.Context, m channel.Message) (channel.Result, e
 		if errors.As(err, &ue) {
 			err = ue.Err // its message repeats the full URL, query and all
 		}
-		return channel.Result{}, channel.Transient(fmt.Errorf("webhook POST %s: %w", redact(u), err))
+		err = fmt.Errorf("webhook POST %s: %w", redact(u), err)
+		if errors.Is(err, netguard.ErrNotAllowed) {
+			// Every address the name resolved to is refused: a user's
+			// URL to fix, not an outage to wait out.
+			return channel.Result{}, channel.Permanent(err)
+		}
+		return channel.Result{}, channel.Transient(err)
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
 
 	if err := channel.HTTPStatus(resp.StatusCode, channel.ParseRetryAfter(resp.Header.Get("Retry-After"), s.now())); err != nil {
-		msg := strings.TrimSpace(string(snippet))
-		if msg != "" {
-			err = wrapDetail(err, msg)
-		}
-		return channel.Result{}, err
+		// The receiver's answer is for the logs and last_error only
+		// (channel.PublicReason never shows it).
+		return channel.Result{}, channel.WithDetail(err, string(snippet))
 	}
 	id := resp.Header.Get("X-Request-Id")
 	if id == "" {
 		id = m.DeliveryID
 	}
 	return channel.Result{ProviderID: id}, nil
-}
-
-// wrapDetail keeps err's classification and adds the receiver's answer.
-func wrapDetail(err error, detail string) error {
-	var ce *channel.Error
-	if errors.As(err, &ce) {
-		return &channel.Error{Permanent: ce.Permanent, RetryAfter: ce.RetryAfter,
-			Err: fmt.Errorf("%w: %s", ce.Err, detail)}
-	}
-	return fmt.Errorf("%w: %s", err, detail)
 }
 
 // redact drops the query string (it may hold a token) from logged URLs.

@@ -113,7 +113,7 @@ func TestSendTLSSignedAndVerified(t *testing.T) {
 	}}
 	srv := httptest.NewTLSServer(rc)
 	defer srv.Close()
-	s := newSender(t, webhook.Config{Timeout: 10 * time.Second, CAFile: caFile(t, srv)})
+	s := newSender(t, webhook.Config{Timeout: 10 * time.Second, CAFile: caFile(t, srv), AllowLoopbackHTTP: true})
 
 	res, err := s.Send(context.Background(), message(srv.URL+"/hooks/herald?token=abc"))
 	if err != nil {
@@ -164,8 +164,11 @@ func TestSendTLSUntrustedIsTransient(t *testing.T) {
 	rc := &receiver{}
 	srv := httptest.NewTLSServer(rc)
 	defer srv.Close()
-	s := newSender(t, webhook.Config{Timeout: 10 * time.Second})
+	s := newSender(t, webhook.Config{Timeout: 10 * time.Second, AllowLoopbackHTTP: true})
 	_, err := s.Send(context.Background(), message(srv.URL))
+	if got := channel.PublicReason(channel.Webhook, err); got != channel.ReasonTLS {
+		t.Errorf("public reason = %q, want %q", got, channel.ReasonTLS)
+	}
 	if err == nil || channel.IsPermanent(err) {
 		t.Fatalf("send to untrusted certificate: err = %v, want a transient failure", err)
 	}
@@ -235,7 +238,7 @@ func TestSendClassifiesResponses(t *testing.T) {
 			rc := &receiver{status: func(int) (int, http.Header) { return tc.code, tc.header }}
 			srv := httptest.NewTLSServer(rc)
 			defer srv.Close()
-			s := newSender(t, webhook.Config{Timeout: 10 * time.Second, CAFile: caFile(t, srv)})
+			s := newSender(t, webhook.Config{Timeout: 10 * time.Second, CAFile: caFile(t, srv), AllowLoopbackHTTP: true})
 			_, err := s.Send(context.Background(), message(srv.URL))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("HTTP %d: err = %v, want error %v", tc.code, err, tc.wantErr)
@@ -259,7 +262,7 @@ func TestSendTimeoutIsTransient(t *testing.T) {
 	srv := httptest.NewTLSServer(rc)
 	defer srv.Close()
 	defer close(rc.block)
-	s := newSender(t, webhook.Config{Timeout: 300 * time.Millisecond, CAFile: caFile(t, srv)})
+	s := newSender(t, webhook.Config{Timeout: 300 * time.Millisecond, CAFile: caFile(t, srv), AllowLoopbackHTTP: true})
 	_, err := s.Send(context.Background(), message(srv.URL))
 	if err == nil || channel.IsPermanent(err) {
 		t.Fatalf("timeout: err = %v, want transient", err)
@@ -416,14 +419,31 @@ func TestCheckURL(t *testing.T) {
 		ok            bool
 	}{
 		{"https://hooks.example.com/x?token=1", false, true},
-		{"https://127.0.0.1:8443/x", false, true},
+		{"https://127.0.0.1:8443/x", false, false},
+		{"https://127.0.0.1:8443/x", true, true},
+		{"https://localhost/x", false, false},
+		{"https://8.8.8.8/x", false, true},
+		{"https://100.64.0.1/x", false, false},
+		{"https://198.18.0.1/x", false, false},
+		{"https://192.0.0.1/x", false, false},
+		{"https://255.255.255.255/x", false, false},
+		{"https://169.254.169.254/x", false, false},
+		{"https://127.1/x", false, false},
+		{"https://0x7f.1/x", false, false},
+		{"https://2130706433/x", false, false},
+		{"https://0177.0.0.1/x", false, false},
+		{"https://[::ffff:127.0.0.1]/x", false, false},
+		{"https://[::ffff:a00:1]/x", false, false},
+		{"https://[64:ff9b::a00:1]/x", false, false},
+		{"https://[fd00::1]/x", false, false},
+		{"https://1.2.3.4.5/x", false, false},
 		{"http://hooks.example.com/x", true, false},
 		{"http://127.0.0.1:8080/x", false, false},
 		{"http://127.0.0.1:8080/x", true, true},
 		{"http://127.9.9.9/x", true, true},
 		{"http://LOCALHOST:3000/x", true, true},
 		{"http://[::1]:3000/x", true, true},
-		{"http://api.localhost/x", true, true}, // the users service's rule too (internal/loopback)
+		{"http://api.localhost/x", true, true}, // the users service's rule too (internal/netguard)
 		{"http://api.localhost/x", false, false},
 		{"http://10.0.0.1/x", true, false},
 		{"https://user:pw@hooks.example.com/x", false, false},
