@@ -156,8 +156,10 @@ type operation struct {
 	cacheable bool
 	declared  []string // variable names the operation declares
 
-	// Set once prepared (cached operations): the normalised document, for
-	// validating each request's variables, and the plan.
+	// Set once prepared (cached operations): the normalised document as it
+	// was before planning, for validating each request's variables (the
+	// planner adds to the document it plans, e.g. @requires field sets that
+	// may name types the client schema does not have), and the plan.
 	normalized *ast.Document
 	plan       plan.Plan
 	// extracted holds the variables normalisation made from literal
@@ -353,12 +355,12 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 		if p, err = x.prepare(op, req); err != nil {
 			return err
 		}
-		doc, vars = op.doc, op.doc.Input.Variables
+		vars = op.doc.Input.Variables // validated by prepare
 	}
 	// A cached operation that declares no variables has only the ones
 	// extracted from its literals, validated with the document: nothing
 	// of the request's own to check.
-	if !(op.plan != nil && len(op.declared) == 0) {
+	if doc != nil && len(op.declared) > 0 {
 		if err := x.validateVariables(doc, vars); err != nil {
 			return err
 		}
@@ -454,7 +456,10 @@ func (x *executor) parseFresh(req *graphql.Request) (*operation, error) {
 // caches it when that is correct for later requests.
 func (x *executor) prepare(op *operation, req *graphql.Request) (plan.Plan, error) {
 	doc := op.doc
-	var report operationreport.Report
+	var (
+		report operationreport.Report
+		err    error
+	)
 	doc.Input.Variables = req.Variables
 	normalize(doc, x.client.Document(), req.OperationName, normalizers, &report)
 	if report.HasErrors() {
@@ -479,14 +484,40 @@ func (x *executor) prepare(op *operation, req *graphql.Request) (plan.Plan, erro
 		}
 		return nil, reportError(report)
 	}
+	// Variables are validated here, on the document as the client sent it
+	// (normalised), not after planning: see operation.normalized.
+	if err := x.validateVariables(doc, doc.Input.Variables); err != nil {
+		return nil, err
+	}
+	store := op.cacheable && len(req.Query) <= maxCachedQueryBytes && declaredOnly(req.Variables, op.declared)
+	var before *ast.Document
+	if store {
+		if before, err = copyDocument(doc); err != nil {
+			return nil, err
+		}
+	}
 	p := x.plan(doc, req.OperationName, &report)
 	if report.HasErrors() {
 		return nil, report
 	}
-	if op.cacheable && len(req.Query) <= maxCachedQueryBytes && declaredOnly(req.Variables, op.declared) {
-		x.store(op, req, p)
+	if store {
+		x.store(op, before, p)
 	}
 	return p, nil
+}
+
+// copyDocument returns a deep copy of an operation document (printed and
+// parsed again; it happens once per cached operation), without variables.
+func copyDocument(doc *ast.Document) (*ast.Document, error) {
+	text, err := astprinter.PrintString(doc)
+	if err != nil {
+		return nil, fmt.Errorf("copy operation: %w", err)
+	}
+	c, report := astparser.ParseGraphqlDocumentString(text)
+	if report.HasErrors() {
+		return nil, fmt.Errorf("copy operation: %w", report)
+	}
+	return &c, nil
 }
 
 // reportError returns what engine.Execute returns for a report from
@@ -533,7 +564,7 @@ func (x *executor) plan(doc *ast.Document, opName string, report *operationrepor
 // normalisation produced are the request's own plus the ones extracted
 // from literal arguments: only those are kept, and added to every later
 // request's variables.
-func (x *executor) store(op *operation, req *graphql.Request, p plan.Plan) {
+func (x *executor) store(op *operation, before *ast.Document, p plan.Plan) {
 	var extracted []byte
 	if vars := op.doc.Input.Variables; len(vars) > 0 {
 		err := jsonparser.ObjectEach(vars, func(k, v []byte, vt jsonparser.ValueType, _ int) error {
@@ -556,15 +587,11 @@ func (x *executor) store(op *operation, req *graphql.Request, p plan.Plan) {
 			return // not an object: do not cache what cannot be reproduced
 		}
 	}
-	doc := op.doc
 	cached := &operation{
 		typ: op.typ, name: op.name, found: op.found, stats: op.stats,
 		cacheable: true, declared: op.declared,
-		normalized: doc, plan: p, extracted: extracted,
+		normalized: before, plan: p, extracted: extracted,
 	}
-	// The cached document must not keep this request's variables (they
-	// may alias the request body, a pooled buffer).
-	doc.Input.Variables = bytes.Clone(doc.Input.Variables)
 	x.ops.Add(op.key, cached)
 }
 
