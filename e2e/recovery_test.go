@@ -335,9 +335,19 @@ func TestProof9PostgresKilledUnderLoad(t *testing.T) {
 	tally := &codeTally{}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
+	// The second half of the orders waits for the outage, so that clients
+	// meet it however fast the first half went through.
+	outage := make(chan struct{})
 	created := make(chan error, 1)
 	go func() {
 		created <- forEach(loadCtx, n, 6, func(ctx context.Context, i int) error {
+			if i >= n/2 {
+				select {
+				case <-outage:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
 			id, err := createOrderRetrying(ctx, p.stack.Router, cs[i].ID, tally)
 			if err != nil {
 				return err
@@ -350,6 +360,7 @@ func TestProof9PostgresKilledUnderLoad(t *testing.T) {
 
 	killed := time.Now()
 	pg.Kill()
+	close(outage)
 	// Services started while their database is down come up by themselves.
 	for name, path := range map[string]string{"users": "/healthz", "notifier": "/readyz"} {
 		p.stack.Proc(name).Kill()
