@@ -161,20 +161,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	st := &startup.Status{}
 	st.Set("database", "connecting to the database")
 	st.Set("broker", "making sure of the topics")
-	sw := httpserver.NewSwitch(httpserver.Starting(map[string]http.Handler{
-		"/healthz": httpserver.Health(map[string]func(context.Context) error{"database": st.Check("database", nil)}),
-	}))
-	// Ready hears of the address once the full handler serves, as before
-	// the start-up waited for dependencies: callers may send work at once.
-	bound := &httpserver.Bound{}
-	serveDone := make(chan error, 1)
-	go func() {
-		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, gqlserver.Limit(cfg.Edge, subgraphauth.Require(cfg.SubgraphSecret, sw)), bound.Listening)
-		cancel() // a server that could not listen ends the start-up too
-		serveDone <- err
-	}()
+	srv := gqlserver.Serve(ctx, cancel, logger, cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge, st)
 	serveErr := func() error {
-		if err := <-serveDone; err != nil {
+		if err := <-srv.Done(); err != nil {
 			return fmt.Errorf("orders: %w", err)
 		}
 		return nil
@@ -264,11 +253,10 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		TopicCancelled: topicCancelled,
 		Notify:         relay.Notify,
 	}
-	sw.Set(NewHandler(res, map[string]func(context.Context) error{
+	srv.Ready(NewHandler(res, map[string]func(context.Context) error{
 		"database": d.Ping,
 		"broker":   st.Check("broker", deps.Broker.Ping),
-	}))
-	bound.Ready(deps.Ready)
+	}), deps.Ready)
 	logger.Info("orders ready", "topic", cfg.TopicOrderCreated)
 	return serveErr()
 }

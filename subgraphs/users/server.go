@@ -177,18 +177,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	defer cancel()
 	st := &startup.Status{}
 	st.Set("database", "connecting to the database")
-	sw := httpserver.NewSwitch(httpserver.Starting(map[string]http.Handler{
-		"/healthz": httpserver.Health(map[string]func(context.Context) error{"database": st.Check("database", nil)}),
-	}))
-	// Ready hears of the address once the full handler serves, as before
-	// the start-up waited for dependencies: callers may send work at once.
-	bound := &httpserver.Bound{}
-	serveDone := make(chan error, 1)
-	go func() {
-		err := httpserver.Serve(ctx, logger, cfg.HTTPAddr, gqlserver.Limit(cfg.Edge, subgraphauth.Require(cfg.SubgraphSecret, sw)), bound.Listening)
-		cancel() // a server that could not listen ends the start-up too
-		serveDone <- err
-	}()
+	srv := gqlserver.Serve(ctx, cancel, logger, cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge, st)
 
 	d, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
 		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
@@ -203,7 +192,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	})
 	if err != nil {
 		cancel()
-		serveErr := <-serveDone
+		serveErr := <-srv.Done()
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			err = nil // stopped while waiting
 		}
@@ -228,7 +217,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 		if err != nil {
 			cancel()
-			return errors.Join(fmt.Errorf("users: subscribe %s: %w", topic, err), <-serveDone)
+			return errors.Join(fmt.Errorf("users: subscribe %s: %w", topic, err), <-srv.Done())
 		}
 		defer sub.Close()
 		st.Set("stream", "making sure of the topic")
@@ -258,10 +247,9 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 
 	opts.Dialect = d.Dialect
-	sw.Set(newHandler(client, checks, logger, opts))
-	bound.Ready(deps.Ready)
+	srv.Ready(newHandler(client, checks, logger, opts), deps.Ready)
 	logger.Info("users ready")
-	serveErr := <-serveDone
+	serveErr := <-srv.Done()
 	cancel()
 	consumeErr := <-consumed
 	if err := errors.Join(consumeErr, serveErr); err != nil {
