@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/subgraphauth"
+	"github.com/heraldhq/herald/router/auth"
 	"github.com/heraldhq/herald/router/subscription"
 )
 
@@ -81,6 +82,12 @@ type Config struct {
 	// APQCacheBytes bounds the persisted query store (sum of query sizes).
 	// Zero means DefaultAPQCacheBytes.
 	APQCacheBytes int
+	// Auth is how bearer tokens are verified (router/auth). Nothing
+	// configured: every caller is anonymous and tokens are refused (only
+	// hand-built configurations; LoadConfig requires one).
+	Auth auth.Config
+	// RateLimit bounds each caller's request rate (gate.go); zero is off.
+	RateLimit RateLimit
 	// Reload re-composes while running (HERALD_ROUTER_RELOAD_INTERVAL;
 	// main sets Reload.Trigger to NotifyReload for SIGHUP).
 	Reload ReloadConfig
@@ -93,7 +100,7 @@ const (
 	DefaultMetricsMaxOperations = 100
 	// DefaultForwardHeaders is the comma-separated default of
 	// HERALD_ROUTER_FORWARD_HEADERS.
-	DefaultForwardHeaders = "traceparent,tracestate,authorization"
+	DefaultForwardHeaders = "traceparent,tracestate"
 )
 
 // withDefaults fills the settings left at their zero value (tests and
@@ -127,6 +134,13 @@ func LoadConfig(v *config.Vars) Config {
 		MaxConcurrency:      v.Int("HERALD_ROUTER_MAX_CONCURRENCY", 1024, "concurrent resolves the engine runs at most"),
 	}
 	cfg.Subscriptions = subscription.LoadConfig(v)
+	cfg.Auth = auth.Load(v)
+	v.Check(cfg.Auth.Enabled(), "no way to verify tokens: set HERALD_AUTH_JWKS_URLS or HERALD_AUTH_PUBLIC_KEY_FILE (or, for development only, HERALD_AUTH_DEV_HS256_SECRET)")
+	cfg.RateLimit = RateLimit{
+		PerSecond:  float64(v.Int("HERALD_ROUTER_RATE_LIMIT", DefaultRatePerSecond, "requests per second each caller may send, sustained (per subject, per client IP when anonymous; per router instance); 0 turns limiting off (RATE_LIMITED, HTTP 429)")),
+		Burst:      v.Int("HERALD_ROUTER_RATE_BURST", DefaultRateBurst, "requests a caller may send at once above the sustained rate"),
+		MaxCallers: v.Int("HERALD_ROUTER_RATE_MAX_CALLERS", DefaultRateMaxCallers, "callers whose buckets are kept (least recently seen forgotten)"),
+	}
 	cfg.Reload = LoadReloadConfig(v)
 	cfg.RequestTimeout = v.Duration("HERALD_ROUTER_REQUEST_TIMEOUT", DefaultRequestTimeout, "timeout of a whole GraphQL request over HTTP (answered 504 TIMEOUT); subscriptions are not bounded")
 	cfg.Limits = Limits{

@@ -15,6 +15,7 @@ import (
 	"github.com/buger/jsonparser"
 	"github.com/cespare/xxhash/v2"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/jensneuse/abstractlogger"
 	"github.com/wundergraph/astjson"
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
@@ -58,7 +59,8 @@ type executor struct {
 	resolver *resolve.Resolver
 	plans    *lru.Cache[uint64, plan.Plan]
 	ops      *lru.Cache[opKey, *operation]
-	limits   Limits // checked before parsing, measured after (limits.go)
+	limits   Limits     // checked before parsing, measured after (limits.go)
+	rules    fieldRules // @authenticated and @requiresScopes (authz.go)
 
 	// postOptions configure the post-processor that makes each plan
 	// executable (one per plan: processors keep state while they run).
@@ -127,6 +129,7 @@ func newExecutor(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, conf 
 		resolver: resolve.New(ctx, resolverOptions(cfg)),
 		plans:    plans, ops: ops,
 		limits:      cfg.Limits.withDefaults(),
+		rules:       newFieldRules(rc.GetEngineConfig()),
 		postOptions: []postprocess.ProcessorOption{postprocess.EnableMultiFetch()},
 		ctx:         ctx, stop: func() {},
 	}, nil
@@ -376,6 +379,9 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 	if o := outboundFrom(ctx); o != nil {
 		rctx.SubgraphHeadersBuilder = o
 	}
+	if len(x.rules) > 0 {
+		rctx.SetPreFetchFieldAuthorizer(authorizer{rules: x.rules, id: identity.From(ctx)})
+	}
 	switch p := p.(type) {
 	case *plan.SynchronousResponsePlan:
 		_, err := x.resolver.ArenaResolveGraphQLResponse(rctx, p.Response, w)
@@ -388,7 +394,7 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 		}
 		return err
 	case *plan.SubscriptionResponsePlan:
-		return x.resolver.ResolveGraphQLSubscription(rctx, p.Response, w)
+		return x.resolver.ResolveGraphQLSubscription(rctx, p.Response, &annotatingWriter{w: w})
 	default:
 		return errors.New("execution of operation is not possible")
 	}

@@ -19,9 +19,12 @@ import (
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
+	"github.com/wundergraph/graphql-go-tools/v2/pkg/errorcodes"
 
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/identity"
+	"github.com/heraldhq/herald/router/auth"
 	"github.com/heraldhq/herald/router/internal/gqlwire"
 	"github.com/heraldhq/herald/router/playground"
 	"github.com/heraldhq/herald/router/subscription"
@@ -42,6 +45,7 @@ type handler struct {
 	metrics *metrics
 	cors    *corsPolicy
 	forward []string // canonical names of the headers forwarded to subgraphs
+	gate    *gate    // who calls, and how often (gate.go)
 }
 
 // newHandler serves with default settings and the given body limit.
@@ -57,7 +61,8 @@ func newRouterHandler(logger *slog.Logger, cfg Config, subs *subscription.Server
 		m = newMetrics(cfg.MetricsMaxOperations, subs)
 	}
 	h := &handler{logger: logger, cfg: cfg, mux: http.NewServeMux(), subs: subs,
-		metrics: m, cors: newCORSPolicy(cfg.CORSOrigins), forward: canonicalHeaders(cfg.ForwardHeaders)}
+		metrics: m, cors: newCORSPolicy(cfg.CORSOrigins), forward: canonicalHeaders(cfg.ForwardHeaders),
+		gate: newGate(nil, cfg.RateLimit, logger)}
 	if !cfg.DisableAPQ {
 		h.apq = newAPQStore(cfg.APQCacheBytes)
 	}
@@ -139,7 +144,12 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 			h.writeRequestError(w, errorResponse{http.StatusForbidden, codeForbidden, "WebSocket connections from this origin are not allowed"})
 			return
 		}
-		r = r.WithContext(withOutbound(r.Context(), r.Header, h.forward))
+		// The caller proves who they are in connection_init
+		// (authenticateWS); opening connections counts per address.
+		if c := h.gate.allow(identity.Identity{}, r.RemoteAddr); c != nil {
+			h.refuseCaller(w, c)
+			return
+		}
 		h.subs.ServeWS(w, r, h.currentEngine, h.cfg.MaxRequestBytes)
 		return
 	}
@@ -148,6 +158,17 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		playground.Index(w, r)
 		return
 	}
+	// Who calls is settled first: a refused token or a caller over its rate
+	// costs nothing more, and nothing reaches a subgraph.
+	id, expires, c := h.gate.identifyRequest(r)
+	if c == nil {
+		c = h.gate.allow(id, r.RemoteAddr)
+	}
+	if c != nil {
+		h.refuseCaller(w, c)
+		return
+	}
+	r = r.WithContext(subscription.WithExpiry(identity.With(r.Context(), id), expires))
 	eng := h.acquireEngine()
 	if eng == nil {
 		h.writeRequestError(w, errorResponse{http.StatusServiceUnavailable, apperr.Unavailable, "the router is starting: the supergraph is not composed yet"})
@@ -201,6 +222,59 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", res.allow)
 	}
 	writeJSON(w, res.status, out.Bytes())
+}
+
+// refuseCaller answers a request refused for its caller and counts it.
+func (h *handler) refuseCaller(w http.ResponseWriter, c *callerRefusal) {
+	h.metrics.request(opOther, time.Now(), false)
+	h.metrics.refusal(string(c.code))
+	c.write(w)
+}
+
+// authenticateWS verifies the token a graphql-transport-ws client sends in
+// its connection_init payload ({"Authorization": "Bearer …"}; a bare
+// token under "token" is accepted too), or else on the upgrade request, and
+// returns the context the connection's operations run in.
+func (h *handler) authenticateWS(ctx context.Context, payload json.RawMessage, upgrade http.Header) (context.Context, *gqlwire.Error) {
+	tok, err := wsToken(payload, upgrade)
+	var c *callerRefusal
+	if err != nil {
+		c = unauthenticated(err.Error())
+	}
+	var (
+		id      identity.Identity
+		expires time.Time
+	)
+	if c == nil {
+		id, expires, c = h.gate.identify(ctx, tok)
+	}
+	if c != nil {
+		h.metrics.refusal(string(c.code))
+		e := c.gqlError()
+		return nil, &e
+	}
+	ctx = subscription.WithExpiry(identity.With(ctx, id), expires)
+	return withOutbound(ctx, upgrade, h.forward), nil
+}
+
+// wsToken finds the bearer token of a WebSocket connection.
+func wsToken(payload json.RawMessage, upgrade http.Header) (string, error) {
+	var p map[string]json.RawMessage
+	if len(bytes.TrimSpace(payload)) > 0 && json.Unmarshal(payload, &p) == nil {
+		for k, v := range p {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				continue
+			}
+			switch strings.ToLower(k) {
+			case "authorization":
+				return auth.Token(http.Header{"Authorization": {s}})
+			case "token":
+				return strings.TrimSpace(s), nil
+			}
+		}
+	}
+	return auth.Token(upgrade)
 }
 
 // refuse answers a request-level error and counts it.
@@ -435,14 +509,49 @@ func (w *resultWriter) Heartbeat() error            { return nil }
 
 var resultWriterPool = sync.Pool{New: func() any { return new(resultWriter) }}
 
+// annotatingWriter gives subscription messages the same error codes as
+// answers over HTTP (annotateFetchErrors): each message is buffered until
+// its Flush.
+type annotatingWriter struct {
+	w   resolve.SubscriptionResponseWriter
+	buf bytes.Buffer
+}
+
+func (a *annotatingWriter) Write(p []byte) (int, error) { return a.buf.Write(p) }
+
+func (a *annotatingWriter) Flush() error {
+	b := a.buf.Bytes()
+	if bytes.HasPrefix(b, errorsPrefix) {
+		b = annotateFetchErrors(b)
+	}
+	_, err := a.w.Write(b)
+	a.buf.Reset()
+	if err != nil {
+		return err
+	}
+	return a.w.Flush()
+}
+
+func (a *annotatingWriter) Complete()        { a.w.Complete() }
+func (a *annotatingWriter) Heartbeat() error { return a.w.Heartbeat() }
+
+// Error is a whole message the engine hands over at once.
+func (a *annotatingWriter) Error(data []byte) {
+	if bytes.HasPrefix(data, errorsPrefix) {
+		data = annotateFetchErrors(data)
+	}
+	a.w.Error(data)
+}
+
 // The engine writes errors first, so this prefix tells cheaply whether a
 // response has any.
 var errorsPrefix = []byte(`{"errors":[`)
 
 // annotateFetchErrors gives the errors the engine itself writes when a
 // subgraph cannot be reached or answers with an HTTP error the code
-// UNAVAILABLE, so that every failure a client sees carries a code. Only
-// responses with errors pay for the parse.
+// UNAVAILABLE, so that every failure a client sees carries a code, and
+// turns the engine's authorization code into UNAUTHENTICATED or FORBIDDEN
+// (authz.go). Only responses with errors pay for the parse.
 func annotateFetchErrors(body []byte) []byte {
 	var p astjson.Parser
 	v, err := p.ParseBytes(body)
@@ -451,6 +560,11 @@ func annotateFetchErrors(body []byte) []byte {
 	}
 	changed := false
 	for _, e := range v.GetArray("errors") {
+		if c := e.GetStringBytes("extensions", "code"); string(c) == errorcodes.UnauthorizedFieldOrType {
+			e.Get("extensions").Set(nil, "code", astjson.StringValue(nil, string(authzCode(e.GetStringBytes("message")))))
+			changed = true
+			continue
+		}
 		if e.Exists("extensions", "code") || !isFetchFailure(e.GetStringBytes("message")) {
 			continue
 		}

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 )
 
@@ -63,20 +65,25 @@ func canonicalHeaders(names []string) []string {
 // listed ones the client sent, and always a traceparent, the client's when
 // it is listed and valid, otherwise a new one (the router then starts the
 // trace, and any tracestate is dropped because it belongs to another trace).
+//
+// The caller's verified identity (identity.From(ctx)) goes in the identity
+// headers; copies a client sent are never forwarded, whatever the list says.
 func withOutbound(ctx context.Context, client http.Header, forward []string) context.Context {
-	h := make(http.Header, len(forward)+1)
+	h := make(http.Header, len(forward)+4)
 	for _, name := range forward {
 		if v := client[name]; len(v) > 0 {
 			h[name] = v
 		}
 	}
+	id := identity.From(ctx)
+	id.SetHeader(h) // strips the client's copies first
 	if tp := h.Get(headerTraceparent); !events.ValidTraceParent(tp) {
 		h.Set(headerTraceparent, newTraceparent())
 		delete(h, headerTracestate)
 	} else {
 		h[headerTraceparent] = h[headerTraceparent][:1]
 	}
-	return context.WithValue(ctx, outboundKey{}, &outbound{header: h, hash: hashForwarded(h, forward)})
+	return context.WithValue(ctx, outboundKey{}, &outbound{header: h, hash: hashIdentity(hashForwarded(h, forward), id)})
 }
 
 // hashForwarded hashes the forwarded headers in configuration order,
@@ -102,6 +109,27 @@ func hashForwarded(h http.Header, forward []string) uint64 {
 	}
 	if n == 0 {
 		return 0
+	}
+	return d.Sum64()
+}
+
+// hashIdentity mixes the caller into the forwarded headers' hash: requests
+// of different callers never share a deduplicated fetch or a subscription
+// trigger.
+func hashIdentity(h uint64, id identity.Identity) uint64 {
+	if id.Anonymous() {
+		return h
+	}
+	d := xxhash.New()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], h)
+	_, _ = d.Write(b[:])
+	_, _ = d.WriteString(id.Subject)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.WriteString(id.Service)
+	for _, s := range id.Scopes {
+		_, _ = d.Write([]byte{0})
+		_, _ = d.WriteString(s)
 	}
 	return d.Sum64()
 }

@@ -192,6 +192,10 @@ func fieldConfigurations(ec *nodev1.EngineConfiguration) plan.FieldConfiguration
 	out := make(plan.FieldConfigurations, 0, len(ec.GetFieldConfigurations()))
 	for _, f := range ec.GetFieldConfigurations() {
 		fc := plan.FieldConfiguration{TypeName: f.GetTypeName(), FieldName: f.GetFieldName()}
+		if a := f.GetAuthorizationConfiguration(); a != nil {
+			// Asked of the authorizer before any fetch (authz.go).
+			fc.HasAuthorizationRule = a.GetRequiresAuthentication() || len(a.GetRequiredOrScopes()) > 0
+		}
 		for _, a := range f.GetArgumentsConfiguration() {
 			arg := plan.ArgumentConfiguration{Name: a.GetName()}
 			switch a.GetSourceType() {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/router/auth"
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 	"github.com/heraldhq/herald/router/subscription"
 )
 
@@ -52,7 +54,21 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	// Operations over WebSocket pass the same checks as over HTTP: the
 	// handler gives the subscription server an engine that makes them
 	// (handler.currentEngine).
-	subs, err := startSubscriptions(ctx, cfg, deps, logger, subscription.WithOriginPatterns(cfg.CORSOrigins...))
+	var verifier *auth.Verifier
+	if cfg.Auth.Enabled() {
+		v, err := auth.NewVerifier(ctx, cfg.Auth, &http.Client{Timeout: 10 * time.Second}, logger)
+		if err != nil {
+			return err
+		}
+		verifier = v
+	} else {
+		logger.Warn("no token verification configured: every caller is anonymous")
+	}
+	var h *handler // set below, before anything is served
+	subs, err := startSubscriptions(ctx, cfg, deps, logger, subscription.WithOriginPatterns(cfg.CORSOrigins...),
+		subscription.WithAuthenticate(func(ctx context.Context, payload []byte, upgrade map[string][]string) (context.Context, *gqlwire.Error) {
+			return h.authenticateWS(ctx, payload, upgrade)
+		}))
 	if err != nil {
 		return err
 	}
@@ -70,7 +86,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	m := newMetrics(cfg.MetricsMaxOperations, subs)
 	client := newInstrumentedSubgraphClient(cfg, m)
 	defer client.CloseIdleConnections()
-	h := newRouterHandler(logger, cfg, subs, m)
+	h = newRouterHandler(logger, cfg, subs, m)
+	h.gate.verifier = verifier
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpserver.Serve(ctx, logger, cfg.Addr, h, deps.Ready) }()

@@ -22,8 +22,14 @@ const (
 	BadUserInput Code = "BAD_USER_INPUT"
 	NotFound     Code = "NOT_FOUND"
 	Conflict     Code = "CONFLICT"
-	Unavailable  Code = "UNAVAILABLE"
-	Internal     Code = "INTERNAL"
+	// Unauthenticated: the caller did not prove who they are (no token, or
+	// one the router refused).
+	Unauthenticated Code = "UNAUTHENTICATED"
+	// Forbidden: the caller is known but may not do this (not the owner,
+	// or a scope is missing).
+	Forbidden   Code = "FORBIDDEN"
+	Unavailable Code = "UNAVAILABLE"
+	Internal    Code = "INTERNAL"
 )
 
 // Error is an error with a code, a client-safe message and optionally the

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 )
@@ -22,7 +23,7 @@ type Server struct {
 }
 
 // Serve listens on addr and serves behind the subgraph edge (Limit, then
-// the router's secret). cancel is called when the server ends, so that a
+// the router's secret, then the caller's identity). cancel is called when the server ends, so that a
 // server that could not listen ends the start-up too.
 func Serve(ctx context.Context, cancel context.CancelFunc, logger *slog.Logger, addr, secret string, e Edge, st *startup.Status) *Server {
 	s := &Server{
@@ -33,7 +34,9 @@ func Serve(ctx context.Context, cancel context.CancelFunc, logger *slog.Logger, 
 		done:  make(chan error, 1),
 	}
 	go func() {
-		err := httpserver.Serve(ctx, logger, addr, Limit(e, subgraphauth.Require(secret, s.sw)), s.bound.Listening)
+		// The caller's identity headers are read only behind the check of
+		// the router's secret: nobody else can claim an identity.
+		err := httpserver.Serve(ctx, logger, addr, Limit(e, subgraphauth.Require(secret, identity.Middleware(s.sw))), s.bound.Listening)
 		cancel()
 		s.done <- err
 	}()

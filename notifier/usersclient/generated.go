@@ -79,11 +79,13 @@ func (v *UserPolicyNotificationPolicyDeliveriesChannelDecision) GetSigningSecret
 
 // UserPolicyResponse is returned by UserPolicy on success.
 type UserPolicyResponse struct {
-	// Null for an unknown or deleted user.
+	// Null for an unknown or deleted user. FORBIDDEN for another user's id.
 	User *UserPolicyUser `json:"user"`
 	// Everything the notifier needs to deliver one notification of a category
 	// to a user, evaluated at time at (default now). Never null: an unknown or
 	// deleted user gets status NOT_FOUND or DELETED and no deliveries.
+	// Operators, and the notifier with its service identity (the only caller
+	// that receives signing secrets).
 	NotificationPolicy UserPolicyNotificationPolicy `json:"notificationPolicy"`
 }
 

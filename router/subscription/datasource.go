@@ -18,6 +18,7 @@ import (
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 
 	"github.com/heraldhq/herald/internal/apperr"
+	"github.com/heraldhq/herald/internal/identity"
 )
 
 // Serves tells whether rc composes the built-in notifications subgraph, so
@@ -241,6 +242,21 @@ func (s *source) Start(ctx *resolve.Context, _ http.Header, input []byte, update
 	}
 	if in.UserID != nil {
 		f.UserID = *in.UserID
+	}
+	// Live status is private: a user watches only their own events, an
+	// operator any. Triggers are shared only between subscriptions of the
+	// same caller (the router mixes the identity into the trigger's hash),
+	// so the filter decided here holds for every subscription it feeds.
+	id := identity.From(ctx.Context())
+	if !id.Operator() {
+		if id.Subject == "" {
+			return apperr.New(apperr.Unauthenticated, "sign in first: live notification status needs a bearer token")
+		}
+		own := identity.UserID(id.Subject)
+		if f.UserID != "" && f.UserID != own {
+			return apperr.New(apperr.Forbidden, "you may only watch your own notifications")
+		}
+		f.UserID = own
 	}
 	q := make(chan []byte, s.hub.buffer)
 	overflow := make(chan struct{})

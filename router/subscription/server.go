@@ -67,6 +67,7 @@ func WithOriginPatterns(patterns ...string) Option {
 // Server serves subscriptions over graphql-transport-ws and SSE. Streams end
 // when the client leaves or when the server's context ends (router shutdown).
 type Server struct {
+	authenticate Authenticate // nil: connection_init proves nothing
 	ctx context.Context
 	cfg Config
 	log *slog.Logger

@@ -60,8 +60,15 @@ func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng Engine, re
 
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
+	expired, stopExpiry := expiry(r.Context())
+	defer stopExpiry()
 	for {
 		select {
+		case <-expired:
+			cancel()
+			next([]byte(`{"errors":` + string(marshalErrors(expiredErrors)) + `}`))
+			write([]byte("event: complete\ndata:\n\n"))
+			return
 		case msg := <-qw.q:
 			if !next(msg) {
 				return

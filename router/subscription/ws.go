@@ -23,6 +23,7 @@ const Protocol = "graphql-transport-ws"
 const (
 	closeBadRequest       websocket.StatusCode = 4400
 	closeUnauthorized     websocket.StatusCode = 4401
+	closeForbidden        websocket.StatusCode = 4403
 	closeBadProtocol      websocket.StatusCode = 4406
 	closeInitTimeout      websocket.StatusCode = 4408
 	closeDuplicateID      websocket.StatusCode = 4409
@@ -56,7 +57,7 @@ func (s *Server) ServeWS(w http.ResponseWriter, r *http.Request, eng func() Engi
 	c.SetReadLimit(maxMessage)
 	ctx, cancel := s.streamContext(r.Context())
 	defer cancel()
-	conn := &wsConn{s: s, c: c, ctx: ctx, cancel: cancel, eng: eng, subs: map[string]*wsSub{}}
+	conn := &wsConn{s: s, c: c, ctx: ctx, cancel: cancel, eng: eng, subs: map[string]*wsSub{}, upgrade: r.Header, opCtx: ctx}
 	conn.serve()
 }
 
@@ -66,11 +67,16 @@ type wsConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	eng    func() Engine
+	// upgrade is the upgrade request's headers, for Authenticate.
+	upgrade map[string][]string
 
 	writeMu sync.Mutex
 
 	mu    sync.Mutex
 	acked bool
+	// opCtx is what operations run in: the connection's context with the
+	// caller's identity once connection_init proved it.
+	opCtx context.Context
 	subs  map[string]*wsSub
 	wg    sync.WaitGroup
 }
@@ -122,6 +128,19 @@ func (cn *wsConn) serve() {
 				return
 			}
 			initialised = true
+			if cn.s.authenticate != nil {
+				ctx, refused := cn.s.authenticate(cn.ctx, m.Payload, cn.upgrade)
+				if refused != nil {
+					// 4403 is the protocol's refusal of connection_init;
+					// the reason carries the error's code and message.
+					cn.close(closeForbidden, refused.Code()+": "+refused.Message)
+					return
+				}
+				cn.mu.Lock()
+				cn.opCtx = ctx
+				cn.mu.Unlock()
+				go cn.expireAt(ctx)
+			}
 			cn.mu.Lock()
 			cn.acked = true
 			cn.mu.Unlock()
@@ -218,7 +237,7 @@ func (cn *wsConn) start(id string, req *graphql.Request, refused *gqlwire.Reques
 		cn.mu.Unlock()
 		return false
 	}
-	ctx, cancel := context.WithCancel(cn.ctx)
+	ctx, cancel := context.WithCancel(cn.opCtx)
 	sub := &wsSub{cancel: cancel}
 	cn.subs[id] = sub
 	cn.mu.Unlock()
@@ -322,6 +341,33 @@ func (cn *wsConn) pump(ctx context.Context, id string, sub *wsSub, eng Engine, r
 			return
 		}
 	}
+}
+
+// expireAt ends every subscription of the connection with an
+// UNAUTHENTICATED error when its token expires, then closes the connection.
+func (cn *wsConn) expireAt(ctx context.Context) {
+	fired, stop := expiry(ctx)
+	defer stop()
+	if fired == nil {
+		return
+	}
+	select {
+	case <-cn.ctx.Done():
+		return
+	case <-fired:
+	}
+	cn.mu.Lock()
+	ids := make([]string, 0, len(cn.subs))
+	for id, sub := range cn.subs {
+		sub.byClient = true // nothing more of it is sent
+		sub.cancel()
+		ids = append(ids, id)
+	}
+	cn.mu.Unlock()
+	for _, id := range ids {
+		cn.sendError(id, expiredErrors)
+	}
+	cn.close(closeForbidden, "UNAUTHENTICATED: the token has expired")
 }
 
 func (cn *wsConn) sendError(id string, errs []gqlwire.Error) {

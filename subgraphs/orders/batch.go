@@ -9,6 +9,7 @@ import (
 	entorders "github.com/heraldhq/herald/ent/orders"
 	"github.com/heraldhq/herald/ent/orders/order"
 	"github.com/heraldhq/herald/ent/orders/predicate"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/subgraphs/orders/model"
 )
 
@@ -32,8 +33,11 @@ func (r *Resolver) ordersOfUsers(ctx context.Context, users []*model.User, first
 	}
 	ids := make([]string, 0, len(users))
 	seen := make(map[string]bool, len(users))
+	caller := identity.From(ctx)
 	for _, u := range users {
-		if u != nil && !seen[u.ID] {
+		// Another user's orders are not the caller's to see: their list
+		// stays empty (the users subgraph already refused their user).
+		if u != nil && !seen[u.ID] && caller.OwnsUser(u.ID) {
 			seen[u.ID] = true
 			ids = append(ids, u.ID)
 		}

@@ -11,6 +11,7 @@ import (
 	entorders "github.com/heraldhq/herald/ent/orders"
 	"github.com/heraldhq/herald/ent/orders/order"
 	"github.com/heraldhq/herald/internal/apperr"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/subgraphs/orders/model"
 )
 
@@ -89,6 +90,17 @@ func (r *Resolver) query(ctx context.Context, userID *string, status *model.Orde
 
 // listOrders serves Query.orders as a Relay connection (forwards only).
 func (r *Resolver) listOrders(ctx context.Context, userID *string, status *model.OrderStatus, first *int, after *string) (*model.OrderConnection, error) {
+	// A user lists their own orders only; an operator anyone's, or all.
+	if caller := identity.From(ctx); !caller.Operator() {
+		if err := caller.RequireUser(); err != nil {
+			return nil, err
+		}
+		own := identity.UserID(caller.Subject)
+		if userID != nil && *userID != own {
+			return nil, &apperr.Error{Code: apperr.Forbidden, Field: "userId", Message: "you may only list your own orders"}
+		}
+		userID = &own
+	}
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/ent/orders/orderitem"
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/subgraphs/orders/model"
 	"github.com/heraldhq/herald/subgraphs/orders/usersclient"
@@ -47,6 +48,12 @@ type Resolver struct {
 }
 
 func (r *Resolver) createOrder(ctx context.Context, input model.CreateOrderInput) (*model.Order, error) {
+	if err := identity.From(ctx).RequireUserOwner(input.UserID); err != nil {
+		if ae, ok := apperr.As(err); ok && ae.Code == apperr.Forbidden {
+			return nil, &apperr.Error{Code: apperr.Forbidden, Field: "input.userId", Message: "orders can only be created for your own user"}
+		}
+		return nil, err
+	}
 	draft, problems := ValidateOrderInput(input)
 	if len(problems) > 0 {
 		// Every problem is reported, in input order: gqlgen appends the
@@ -202,6 +209,9 @@ func (r *Resolver) cancelOrder(ctx context.Context, id string, reason *string) (
 	}
 	if id == "" || len(id) > maxIDLen {
 		return nil, &apperr.Error{Code: apperr.NotFound, Field: "id", Message: "no order with this id"}
+	}
+	if err := r.requireOrderOwner(ctx, id); err != nil {
+		return nil, err
 	}
 	now := dbNow()
 	eventID, err := uuid.NewV7()
@@ -365,7 +375,27 @@ func (r *Resolver) orderByID(ctx context.Context, id string) (*model.Order, erro
 	if err != nil {
 		return nil, fmt.Errorf("get order: %w", err)
 	}
+	if err := identity.From(ctx).RequireUserOwner(o.UserID); err != nil {
+		return nil, err
+	}
 	return toOrder(o), nil
+}
+
+// requireOrderOwner refuses a caller who may not act on order id: its
+// user and operators may (an unknown id is NOT_FOUND).
+func (r *Resolver) requireOrderOwner(ctx context.Context, id string) error {
+	caller := identity.From(ctx)
+	if caller.Operator() {
+		return nil
+	}
+	o, err := r.Client.Order.Query().Where(order.ID(id)).Select(order.FieldUserID).Only(ctx)
+	if entorders.IsNotFound(err) {
+		return &apperr.Error{Code: apperr.NotFound, Field: "id", Message: "no order with this id"}
+	}
+	if err != nil {
+		return fmt.Errorf("get order: %w", err)
+	}
+	return caller.RequireUserOwner(o.UserID)
 }
 
 // itemsInOrder loads an order's items in the order the client listed them.

@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/startup"
@@ -239,11 +240,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if httpClient == nil {
 		httpClient = &http.Client{}
 	}
-	if cfg.SubgraphSecret != "" {
-		withSecret := *httpClient
-		withSecret.Transport = subgraphauth.Transport(cfg.SubgraphSecret, httpClient.Transport)
-		httpClient = &withSecret
-	}
+	// Users answers for the caller: their identity goes along, with the
+	// router's secret that lets users believe it.
+	toUsers := *httpClient
+	toUsers.Transport = subgraphauth.Transport(cfg.SubgraphSecret, identity.Transport("", httpClient.Transport))
+	httpClient = &toUsers
 	res := &Resolver{
 		Client:         client,
 		Logger:         logger,

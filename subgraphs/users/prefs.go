@@ -1,6 +1,7 @@
 package users
 
 import (
+	"errors"
 	"slices"
 	"time"
 
@@ -125,6 +126,10 @@ func (p Policy) Preferences(u *entusers.User) *model.NotificationPreferences {
 // Decide computes the notification policy of u (nil: no such user) for
 // one category at time at. secret opens the stored webhook secret; it is
 // called only when the webhook delivers.
+// errSecretWithheld tells Decide to leave signingSecret null: the caller
+// may see the decision but not the secret.
+var errSecretWithheld = errors.New("signing secret withheld")
+
 func (p Policy) Decide(userID string, u *entusers.User, c model.NotificationCategory, at time.Time,
 	secret func(u *entusers.User) (string, error),
 ) (*model.NotificationPolicy, error) {
@@ -165,10 +170,14 @@ func (p Policy) Decide(userID string, u *entusers.User, c model.NotificationCate
 					d = model.ChannelDecision{Channel: ch, Reason: &r}
 				} else {
 					s, err := secret(u)
-					if err != nil {
+					switch {
+					case errors.Is(err, errSecretWithheld):
+						// not the notifier asking: the secret stays null
+					case err != nil:
 						return nil, err
+					default:
+						d.SigningSecret = &s
 					}
-					d.SigningSecret = &s
 				}
 			}
 		}

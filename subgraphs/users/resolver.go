@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	entusers "github.com/heraldhq/herald/ent/users"
 	"github.com/heraldhq/herald/ent/users/user"
 	"github.com/heraldhq/herald/internal/apperr"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
@@ -61,10 +63,34 @@ func notFound(field string) error {
 	return &e
 }
 
+// mayRead refuses a caller that may not read user id: the user themself,
+// an operator and the notifier may.
+func mayRead(ctx context.Context, id string) error {
+	caller := identity.From(ctx)
+	if caller.IsService(identity.ServiceNotifier) {
+		return nil
+	}
+	return caller.RequireUserOwner(id)
+}
+
+// me is the caller's own user, nil until they registered.
+func (r *Resolver) me(ctx context.Context) (*model.User, error) {
+	caller := identity.From(ctx)
+	if err := caller.RequireUser(); err != nil {
+		return nil, err
+	}
+	return r.userByID(ctx, identity.UserID(caller.Subject))
+}
+
 // userByID returns the user, or nil (and no error) when there is none or
 // they were deleted: an unknown id is an empty answer, not a failure, and a
-// deleted user no longer exists for clients.
+// deleted user no longer exists for clients. Only the user, an operator
+// and the notifier may ask (FORBIDDEN otherwise, whether or not the id
+// exists).
 func (r *Resolver) userByID(ctx context.Context, id string) (*model.User, error) {
+	if err := mayRead(ctx, id); err != nil {
+		return nil, err
+	}
 	u, err := r.Client.User.Query().Where(user.ID(id), user.DeletedAtIsNil()).Only(ctx)
 	if entusers.IsNotFound(err) {
 		return nil, nil
@@ -76,11 +102,24 @@ func (r *Resolver) userByID(ctx context.Context, id string) (*model.User, error)
 }
 
 func (r *Resolver) registerUser(ctx context.Context, input model.RegisterUserInput) (*model.User, error) {
+	subject, err := registrationSubject(identity.From(ctx), input.Subject.Value())
+	if err != nil {
+		return nil, err
+	}
 	reg, err := ValidateRegistration(input)
 	if err != nil {
 		return nil, err
 	}
+	// The id is the subject's (identity.UserID): one user per subject,
+	// and every service can tell the owner of anything from its user id.
+	id := identity.UserID(subject)
+	if taken, err := r.Client.User.Query().Where(user.ID(id)).Exist(ctx); err != nil {
+		return nil, fmt.Errorf("registered already: %w", err)
+	} else if taken {
+		return nil, subjectTaken(nil)
+	}
 	create := r.Client.User.Create().
+		SetID(id).
 		SetName(reg.Name).
 		SetEmail(reg.Email).
 		SetNillablePhone(reg.Phone)
@@ -100,6 +139,10 @@ func (r *Resolver) registerUser(ctx context.Context, input model.RegisterUserInp
 	// with a concurrent registration of the same address.
 	u, err := create.Save(ctx)
 	if entusers.IsConstraintError(err) {
+		// A concurrent registration of the same subject, or the address.
+		if taken, xerr := r.Client.User.Query().Where(user.ID(id)).Exist(ctx); xerr == nil && taken {
+			return nil, subjectTaken(err)
+		}
 		return nil, duplicateEmail(err)
 	}
 	if err != nil {
@@ -107,6 +150,32 @@ func (r *Resolver) registerUser(ctx context.Context, input model.RegisterUserInp
 	}
 	r.Logger.InfoContext(ctx, "user registered", "user_id", u.ID, "email", logging.MaskEmail(reg.Email))
 	return r.toUser(u), nil
+}
+
+// registrationSubject is the subject a registration binds: the caller's,
+// or for an operator the one given.
+func registrationSubject(caller identity.Identity, given *string) (string, error) {
+	if err := caller.RequireUser(); err != nil {
+		return "", err
+	}
+	if given == nil {
+		return caller.Subject, nil
+	}
+	if !caller.Operator() {
+		return "", &apperr.Error{Code: apperr.Forbidden, Field: "subject", Message: "only an operator may register someone else"}
+	}
+	s := strings.TrimSpace(*given)
+	if s == "" || len(s) > 255 {
+		return "", apperr.Invalid("subject", "subject must be 1 to 255 bytes")
+	}
+	return s, nil
+}
+
+// subjectTaken answers a second registration of one subject (a deleted
+// user's subject stays taken: its tombstone keeps the id).
+func subjectTaken(err error) error {
+	return &apperr.Error{Code: apperr.Conflict, Field: "subject",
+		Message: "this identity already has a user: query me", Err: err}
 }
 
 func duplicateEmail(err error) error {
@@ -119,6 +188,9 @@ func duplicateEmail(err error) error {
 }
 
 func (r *Resolver) updateNotificationPreferences(ctx context.Context, userID string, input model.NotificationPreferencesInput) (*model.User, error) {
+	if err := identity.From(ctx).RequireUserOwner(userID); err != nil {
+		return nil, err
+	}
 	patch, err := ValidatePreferences(input, "input.")
 	if err != nil {
 		return nil, err
@@ -214,6 +286,9 @@ func (r *Resolver) validateUserChange(in model.UpdateUserInput) (userChange, err
 }
 
 func (r *Resolver) updateUser(ctx context.Context, id string, input model.UpdateUserInput) (*model.UpdateUserPayload, error) {
+	if err := identity.From(ctx).RequireUserOwner(id); err != nil {
+		return nil, err
+	}
 	c, err := r.validateUserChange(input)
 	if err != nil {
 		return nil, err
@@ -270,6 +345,11 @@ func (r *Resolver) updateUser(ctx context.Context, id string, input model.Update
 		return nil, err
 	}
 	r.Logger.InfoContext(ctx, "user updated", "user_id", u.ID, "new_webhook_secret", shown != nil)
+	if caller := identity.From(ctx); caller.Subject == "" || identity.UserID(caller.Subject) != id {
+		// Shown to its owner only: an operator changing someone's webhook
+		// does not learn the secret that signs it.
+		shown = nil
+	}
 	return &model.UpdateUserPayload{User: r.toUser(u), WebhookSigningSecret: shown}, nil
 }
 
@@ -335,6 +415,9 @@ func applyPrefs(u *entusers.User, upd *entusers.UserUpdateOne, p PrefsPatch) {
 // user are recognised and nothing is sent. Deleting twice is not an error:
 // the first deletion's time is returned.
 func (r *Resolver) deleteUser(ctx context.Context, id string) (*model.DeleteUserPayload, error) {
+	if err := identity.From(ctx).RequireUserOwner(id); err != nil {
+		return nil, err
+	}
 	tx, err := r.Client.Tx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -382,6 +465,9 @@ const (
 )
 
 func (r *Resolver) users(ctx context.Context, first *int, after *string) (*model.UserConnection, error) {
+	if !identity.From(ctx).Operator() {
+		return nil, apperr.New(apperr.Forbidden, "listing users is for operators (scope %s)", identity.OperatorScope)
+	}
 	n := defaultPageSize
 	if first != nil {
 		n = *first
@@ -423,6 +509,14 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string) (*model
 }
 
 func (r *Resolver) notificationPolicy(ctx context.Context, userID string, category model.NotificationCategory, at *time.Time) (*model.NotificationPolicy, error) {
+	caller := identity.From(ctx)
+	notifier := caller.IsService(identity.ServiceNotifier)
+	if !notifier && !caller.Operator() {
+		if caller.Anonymous() {
+			return nil, apperr.New(apperr.Unauthenticated, "sign in first: this needs a bearer token")
+		}
+		return nil, apperr.New(apperr.Forbidden, "notification policies are for the notifier and operators")
+	}
 	when := r.now()
 	if at != nil {
 		when = *at
@@ -435,6 +529,9 @@ func (r *Resolver) notificationPolicy(ctx context.Context, userID string, catego
 		return nil, fmt.Errorf("get user: %w", err)
 	}
 	p, err := r.Policy.Decide(userID, u, category, when, func(u *entusers.User) (string, error) {
+		if !notifier {
+			return "", errSecretWithheld // only the notifier signs webhooks
+		}
 		s, err := r.Secrets.Open(u.ID, *u.WebhookSecret)
 		if err != nil {
 			// Misconfiguration, not bad input: the notifier retries.

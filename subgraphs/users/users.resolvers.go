@@ -33,6 +33,11 @@ func (r *mutationResolver) DeleteUser(ctx context.Context, id string) (*model.De
 	return r.deleteUser(ctx, id)
 }
 
+// Me is the resolver for the me field.
+func (r *queryResolver) Me(ctx context.Context) (*model.User, error) {
+	return r.me(ctx)
+}
+
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, id string) (*model.User, error) {
 	return r.userByID(ctx, id)

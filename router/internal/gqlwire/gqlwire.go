@@ -193,3 +193,9 @@ func ClientErrors(err error, defaultCode string) []Error {
 func Internal() []Error {
 	return []Error{Coded(string(apperr.Internal), "internal server error")}
 }
+
+// Code is the error's extensions.code ("" without one).
+func (e Error) Code() string {
+	c, _ := e.Extensions["code"].(string)
+	return c
+}

@@ -488,7 +488,7 @@ var sources = []*ast.Source{
 # orders and contributes User.orders to the graph.
 # Semantics (lifecycle, idempotency, events, money limits): docs/orders.md.
 extend schema
-  @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])
+  @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key", "@shareable", "@authenticated"])
 
 scalar Time
 
@@ -587,23 +587,28 @@ input OrderItemInput {
   unitPriceMinor: Int!
 }
 
+# Every field needs a signed-in caller; a user sees and changes only their
+# own orders (FORBIDDEN otherwise), an operator (herald:admin) anyone's.
 type Query {
-  order(id: ID!): Order
+  "Null for an unknown id. FORBIDDEN for another user's order."
+  order(id: ID!): Order @authenticated
   """
   Orders newest first, optionally of one user and in one status. first is
   1 to 100 (default 20); after is the endCursor of the previous page.
+  A user's list holds only their own orders (another userId is FORBIDDEN).
   """
-  orders(userId: ID, status: OrderStatus, first: Int = 20, after: String): OrderConnection!
+  orders(userId: ID, status: OrderStatus, first: Int = 20, after: String): OrderConnection! @authenticated
 }
 
 type Mutation {
-  createOrder(input: CreateOrderInput!): Order!
+  "input.userId must be the caller's own user (any user for an operator), else FORBIDDEN."
+  createOrder(input: CreateOrderInput!): Order! @authenticated
   """
   Cancels a CREATED order and publishes OrderCancelled. NOT_FOUND for an
   unknown id; CONFLICT when the order is not CREATED. reason is optional,
   at most 500 characters.
   """
-  cancelOrder(id: ID!, reason: String): Order!
+  cancelOrder(id: ID!, reason: String): Order! @authenticated
 }
 `, BuiltIn: false},
 	{Name: "../federation/directives.graphql", Input: `

@@ -10,7 +10,7 @@ import (
 
 // UserExistsResponse is returned by UserExists on success.
 type UserExistsResponse struct {
-	// Null for an unknown or deleted user.
+	// Null for an unknown or deleted user. FORBIDDEN for another user's id.
 	User *UserExistsUser `json:"user"`
 }
 

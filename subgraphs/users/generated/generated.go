@@ -108,6 +108,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		Me                 func(childComplexity int) int
 		NotificationPolicy func(childComplexity int, userID string, category model.NotificationCategory, at *time.Time) int
 		User               func(childComplexity int, id string) int
 		Users              func(childComplexity int, first *int, after *string) int
@@ -168,6 +169,7 @@ type MutationResolver interface {
 	DeleteUser(ctx context.Context, id string) (*model.DeleteUserPayload, error)
 }
 type QueryResolver interface {
+	Me(ctx context.Context) (*model.User, error)
 	User(ctx context.Context, id string) (*model.User, error)
 	Users(ctx context.Context, first *int, after *string) (*model.UserConnection, error)
 	NotificationPolicy(ctx context.Context, userID string, category model.NotificationCategory, at *time.Time) (*model.NotificationPolicy, error)
@@ -471,6 +473,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.me":
+		if e.ComplexityRoot.Query.Me == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Me(childComplexity), true
 	case "Query.notificationPolicy":
 		if e.ComplexityRoot.Query.NotificationPolicy == nil {
 			break
@@ -743,7 +751,7 @@ var sources = []*ast.Source{
 # people, their contact details and their notification preferences.
 # Semantics of the preference model: docs/users.md.
 extend schema
-  @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable", "@inaccessible"])
+  @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key", "@shareable", "@inaccessible", "@authenticated", "@requiresScopes"])
 
 scalar Time
 
@@ -920,6 +928,8 @@ input RegisterUserInput {
   phone: String
   "Initial preferences; fields left out take their defaults. Webhooks are set with updateUser, which shows the signing secret."
   preferences: NotificationPreferencesInput
+  "Operators only: the identity provider subject the user is bound to (default: the caller's)."
+  subject: String
 }
 
 "Fields left out are left unchanged."
@@ -986,26 +996,38 @@ type DeleteUserPayload {
   deletedAt: Time!
 }
 
+# Who may call what (docs/security.md): every field needs a signed-in
+# caller; a user reads and changes only their own user (FORBIDDEN
+# otherwise), an operator (scope herald:admin) anyone's.
 type Query {
-  "Null for an unknown or deleted user."
-  user(id: ID!): User
-  "Active users, oldest first. first defaults to 20, at most 100."
-  users(first: Int, after: String): UserConnection!
+  "The caller's own user; null until they registered."
+  me: User @authenticated
+  "Null for an unknown or deleted user. FORBIDDEN for another user's id."
+  user(id: ID!): User @authenticated
+  "Active users, oldest first. first defaults to 20, at most 100. Operators only."
+  users(first: Int, after: String): UserConnection! @requiresScopes(scopes: [["herald:admin"]])
   """
   Everything the notifier needs to deliver one notification of a category
   to a user, evaluated at time at (default now). Never null: an unknown or
   deleted user gets status NOT_FOUND or DELETED and no deliveries.
+  Operators, and the notifier with its service identity (the only caller
+  that receives signing secrets).
   """
-  notificationPolicy(userId: ID!, category: NotificationCategory!, at: Time): NotificationPolicy!
+  notificationPolicy(userId: ID!, category: NotificationCategory!, at: Time): NotificationPolicy! @requiresScopes(scopes: [["herald:admin"]])
 }
 
 type Mutation {
-  registerUser(input: RegisterUserInput!): User!
+  """
+  Registers the caller: the new user is bound to the token's subject (one
+  user per subject; a second registration answers CONFLICT, query me).
+  Operators may register someone else by giving input.subject.
+  """
+  registerUser(input: RegisterUserInput!): User! @authenticated
   "Kept for existing clients; updateUser(input: {preferences}) does the same and more."
-  updateNotificationPreferences(userId: ID!, input: NotificationPreferencesInput!): User!
-  updateUser(id: ID!, input: UpdateUserInput!): UpdateUserPayload!
+  updateNotificationPreferences(userId: ID!, input: NotificationPreferencesInput!): User! @authenticated
+  updateUser(id: ID!, input: UpdateUserInput!): UpdateUserPayload! @authenticated
   "Erases the user's personal data and leaves a tombstone; idempotent."
-  deleteUser(id: ID!): DeleteUserPayload!
+  deleteUser(id: ID!): DeleteUserPayload! @authenticated
 }
 `, BuiltIn: false},
 	{Name: "../federation/directives.graphql", Input: `
@@ -2727,6 +2749,38 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_me(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Me(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋheraldhqᚋheraldᚋsubgraphsᚋusersᚋmodelᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_user(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4798,7 +4852,7 @@ func (ec *executionContext) unmarshalInputRegisterUserInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "email", "phone", "preferences"}
+	fieldsInOrder := [...]string{"name", "email", "phone", "preferences", "subject"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -4833,6 +4887,13 @@ func (ec *executionContext) unmarshalInputRegisterUserInput(ctx context.Context,
 				return it, err
 			}
 			it.Preferences = graphql.OmittableOf(data)
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -5505,6 +5566,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Query")
+		case "me":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_me(ctx, field)
+				})
 		case "user":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,

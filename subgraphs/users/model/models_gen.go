@@ -152,6 +152,8 @@ type RegisterUserInput struct {
 	Phone graphql.Omittable[*string] `json:"phone,omitempty"`
 	// Initial preferences; fields left out take their defaults. Webhooks are set with updateUser, which shows the signing secret.
 	Preferences graphql.Omittable[*NotificationPreferencesInput] `json:"preferences,omitempty"`
+	// Operators only: the identity provider subject the user is bound to (default: the caller's).
+	Subject graphql.Omittable[*string] `json:"subject,omitempty"`
 }
 
 // Fields left out are left unchanged.
