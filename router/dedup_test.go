@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 )
 
@@ -55,20 +56,19 @@ func (s *whoamiSubgraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-s.all:
 	case <-time.After(10 * time.Second):
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"whoami": r.Header.Get("Authorization")}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"whoami": r.Header.Get(identity.HeaderSubject)}})
 }
 
 // Identical queries in flight at the same time are deduplicated by the
-// engine, but never across different credentials: each client's answer is
-// the one its own Authorization header produced.
+// engine, but never across different callers: each client's answer is the
+// one its own verified identity produced.
 func TestDeduplicationKeepsClientsApart(t *testing.T) {
 	who := startWhoami(t, 2)
 	cfg := testConfig(Subgraph{Name: "who", URL: who.srv.URL + "/graphql"})
-	cfg.ForwardHeaders = []string{"authorization"}
 	tr := startRouter(t, cfg)
 	tr.waitReady(t)
 
-	clients := []string{"Bearer alice", "Bearer bob"}
+	clients := []string{"alice", "bob"}
 	got := make([]httpResult, len(clients))
 	var wg sync.WaitGroup
 	for i, auth := range clients {
@@ -79,7 +79,7 @@ func TestDeduplicationKeepsClientsApart(t *testing.T) {
 				return
 			}
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", auth)
+			req.Header.Set("Authorization", "Bearer "+testIssuer.Token(auth))
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Error(err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/jensneuse/abstractlogger"
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"github.com/wundergraph/graphql-go-tools/execution/engine"
@@ -88,7 +89,8 @@ func TestMergeVariables(t *testing.T) {
 // on: variable values, @include conditions, default values, input objects,
 // undeclared variables, operation names.
 func TestOperationCacheAnswersLikeTheEngine(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	// The library engine has no authorizer: the executor runs as an operator.
+	ctx, cancel := context.WithCancel(identity.With(context.Background(), operatorIdentity))
 	defer cancel()
 	users, orders := newUsersFake(t), newOrdersFake(t)
 	// orders(status, first): an answer that depends on the enum argument.
@@ -224,3 +226,6 @@ func composeForTest(ctx context.Context, t testing.TB, sgs ...Subgraph) (*nodev1
 	}
 	return rc, testConfig(sgs...).withDefaults()
 }
+
+// operatorIdentity is a caller every schema rule allows.
+var operatorIdentity = identity.Identity{Subject: "operator", Scopes: []string{identity.OperatorScope}}

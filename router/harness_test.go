@@ -163,6 +163,7 @@ func testConfig(subgraphs ...Subgraph) Config {
 		StartupWait:         30 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		MaxConcurrency:      64,
+		Auth:                testIssuer.Config(),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 )
 
@@ -102,9 +103,11 @@ func TestHeaderForwardingAndSecret(t *testing.T) {
 	}
 
 	t.Run("listed headers only", func(t *testing.T) {
+		// A verified caller's token, with forged identity headers beside it.
 		send(t, map[string]string{
-			"Authorization": "Bearer abc", "Traceparent": clientTraceparent, "Tracestate": "vendor=1",
+			"Authorization": "Bearer " + testIssuer.Token("ada", "orders:read"), "Traceparent": clientTraceparent, "Tracestate": "vendor=1",
 			"Cookie": "session=secret", "X-Custom": "no", "X-Herald-Router-Secret": "forged",
+			identity.HeaderSubject: "mallory", identity.HeaderScopes: identity.OperatorScope, identity.HeaderService: identity.ServiceNotifier,
 		})
 		fetched := append(orders.fetches(`order(id:`), users.fetches("_entities")...)
 		if len(fetched) != 2 {
@@ -112,8 +115,9 @@ func TestHeaderForwardingAndSecret(t *testing.T) {
 		}
 		for _, f := range fetched {
 			want := map[string]string{
-				"Authorization": "Bearer abc", "Traceparent": clientTraceparent, "Tracestate": "vendor=1",
+				"Authorization": "", "Traceparent": clientTraceparent, "Tracestate": "vendor=1",
 				subgraphauth.Header: testSecret, "Cookie": "", "X-Custom": "",
+				identity.HeaderSubject: "ada", identity.HeaderScopes: "orders:read", identity.HeaderService: "",
 			}
 			for k, v := range want {
 				if got := f.header.Values(k); strings.Join(got, ",") != v {
@@ -122,7 +126,7 @@ func TestHeaderForwardingAndSecret(t *testing.T) {
 			}
 			for k := range f.header {
 				switch k {
-				case "Authorization", "Traceparent", "Tracestate", subgraphauth.Header,
+				case "Traceparent", "Tracestate", subgraphauth.Header, identity.HeaderSubject, identity.HeaderScopes,
 					"Accept", "Content-Type", "Accept-Encoding", "Content-Length", "User-Agent":
 				default:
 					t.Errorf("subgraph got unexpected header %s: %q", k, f.header.Values(k))
@@ -167,7 +171,6 @@ func TestForwardNothing(t *testing.T) {
 	tr.waitReady(t)
 	req, _ := http.NewRequest(http.MethodPost, tr.url+"/graphql", strings.NewReader(`{"query":"{ user(id: \"u1\") { name } }"}`))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer abc")
 	req.Header.Set("Traceparent", clientTraceparent)
 	do(t, req)
 	f := users.fetches("user(id:")

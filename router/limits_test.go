@@ -269,7 +269,7 @@ fragment TypeRef on __Type {
 
 func TestLoadConfigSafetySettings(t *testing.T) {
 	load := func(env map[string]string) (Config, error) {
-		v := config.New(func(k string) string { return env[k] })
+		v := config.New(withAuthEnv(env))
 		c := LoadConfig(v)
 		return c, v.Err()
 	}

@@ -93,7 +93,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := config.New(func(k string) string { return tt.env[k] })
+			v := config.New(withAuthEnv(tt.env))
 			c := LoadConfig(v)
 			err := v.Err()
 			if len(tt.wantErr) > 0 {
@@ -594,4 +594,18 @@ func TestShutdownWhileWaitingIsClean(t *testing.T) {
 	users.setDown(true)
 	tr := startRouter(t, testConfig(Subgraph{Name: "users", URL: users.URL()}, Subgraph{Name: "orders", URL: orders.URL()}))
 	waitFor(t, func() bool { return strings.Count(tr.logs.String(), "subgraph SDL not available yet") >= 2 })
+}
+
+// withAuthEnv reads env, with the test issuer's JWKS when env configures no
+// token verification (LoadConfig requires one).
+func withAuthEnv(env map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		if k == "HERALD_AUTH_JWKS_URLS" && env["HERALD_AUTH_PUBLIC_KEY_FILE"] == "" && env["HERALD_AUTH_DEV_HS256_SECRET"] == "" {
+			return testIssuer.URL
+		}
+		return ""
+	}
 }

@@ -24,10 +24,31 @@ import (
 	"github.com/heraldhq/herald/internal/stream/kafka"
 	"github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/router/auth/authtest"
 	"github.com/heraldhq/herald/router/subscription"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// The router's tests run against an identity provider of their own (a JWKS
+// served over HTTP with fresh keys): testConfig trusts it, and every request
+// sent through http.DefaultTransport (the default client, WebSocket dials)
+// carries an operator's token unless it sets Authorization itself. Tests
+// of identity itself (auth_test.go) choose their tokens, or plainClient for
+// none.
+var (
+	testIssuer  *authtest.Issuer
+	plainClient = &http.Client{Transport: http.DefaultTransport}
+)
+
+func TestMain(m *testing.M) {
+	is, err := authtest.StartIssuer("router-tests", authtest.Ed25519)
+	if err != nil {
+		panic(err)
+	}
+	testIssuer = is
+	operator := is.Operator("operator")
+	http.DefaultTransport = authtest.BearerTransport(plainClient.Transport, func() string { return operator })
+	testenv.Main(m)
+}
 
 // subscriptionBackends opens a broker on each real stream backend.
 var subscriptionBackends = []struct {

@@ -25,7 +25,9 @@ import (
 	"github.com/heraldhq/herald/router/auth"
 )
 
-// Issuer is an identity provider serving its JWKS at URL.
+// Issuer is an identity provider serving its JWKS at URL. Key generation
+// and signing with its own keys cannot fail but on a broken machine: they
+// panic then.
 type Issuer struct {
 	// URL is the JWKS document's address.
 	URL string
@@ -33,7 +35,6 @@ type Issuer struct {
 	Name     string
 	Audience string
 
-	t       testing.TB
 	srv     *httptest.Server
 	mu      sync.Mutex
 	signers []*auth.Signer // published; the first signs
@@ -53,13 +54,29 @@ const (
 // NewIssuer starts an issuer with one key of kind, closed at the test's end.
 func NewIssuer(t testing.TB, name string, kind Kind) *Issuer {
 	t.Helper()
-	is := &Issuer{t: t, Name: name, Audience: "herald"}
-	is.signers = []*auth.Signer{is.newSigner(kind)}
-	is.srv = httptest.NewServer(http.HandlerFunc(is.serve))
-	t.Cleanup(is.srv.Close)
-	is.URL = is.srv.URL + "/.well-known/jwks.json"
+	is, err := StartIssuer(name, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(is.Close)
 	return is
 }
+
+// StartIssuer starts an issuer outside a test (a TestMain's); Close stops it.
+func StartIssuer(name string, kind Kind) (*Issuer, error) {
+	is := &Issuer{Name: name, Audience: "herald"}
+	s, err := is.newSigner(kind)
+	if err != nil {
+		return nil, err
+	}
+	is.signers = []*auth.Signer{s}
+	is.srv = httptest.NewServer(http.HandlerFunc(is.serve))
+	is.URL = is.srv.URL + "/.well-known/jwks.json"
+	return is, nil
+}
+
+// Close stops serving the key set.
+func (is *Issuer) Close() { is.srv.Close() }
 
 func (is *Issuer) serve(w http.ResponseWriter, _ *http.Request) {
 	is.fetches.Add(1)
@@ -78,11 +95,13 @@ func (is *Issuer) serve(w http.ResponseWriter, _ *http.Request) {
 func (is *Issuer) Fetches() int64 { return is.fetches.Load() }
 
 // NewKey makes a signer of kind that the issuer does not publish.
-func (is *Issuer) NewKey(kind Kind) *auth.Signer { return is.newSigner(kind) }
+func (is *Issuer) NewKey(kind Kind) *auth.Signer { return must(is.newSigner(kind)) }
 
-func (is *Issuer) newSigner(kind Kind) *auth.Signer {
-	is.t.Helper()
+func (is *Issuer) newSigner(kind Kind) (*auth.Signer, error) {
+	is.mu.Lock()
 	is.n++
+	n := is.n
+	is.mu.Unlock()
 	var (
 		key crypto.Signer
 		err error
@@ -96,20 +115,29 @@ func (is *Issuer) newSigner(kind Kind) *auth.Signer {
 		_, key, err = ed25519.GenerateKey(rand.Reader)
 	}
 	if err != nil {
-		is.t.Fatal(err)
+		return nil, err
 	}
-	s, err := auth.NewSigner(key, fmt.Sprintf("%s-key-%d", is.Name, is.n))
+	s, err := auth.NewSigner(key, fmt.Sprintf("%s-key-%d", is.Name, n))
 	if err != nil {
-		is.t.Fatal(err)
+		return nil, err
 	}
 	s.Issuer, s.Audience = is.Name, is.Audience
-	return s
+	return s, nil
+}
+
+// must stops on what only a broken machine makes fail (key generation,
+// signing with a key just made).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // Rotate publishes a new key of kind that signs from now on, and keeps the
 // old ones published when keepOld (an overlap window) or drops them.
 func (is *Issuer) Rotate(kind Kind, keepOld bool) *auth.Signer {
-	s := is.newSigner(kind)
+	s := must(is.newSigner(kind))
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	if keepOld {
@@ -134,12 +162,7 @@ func (is *Issuer) Token(subject string, scopes ...string) string {
 
 // TokenFor mints a token valid for ttl (negative: already expired).
 func (is *Issuer) TokenFor(subject string, ttl time.Duration, scopes ...string) string {
-	is.t.Helper()
-	tok, err := is.Signer().Mint(subject, scopes, ttl)
-	if err != nil {
-		is.t.Fatal(err)
-	}
-	return tok
+	return must(is.Signer().Mint(subject, scopes, ttl))
 }
 
 // Operator mints a token holding the operator scope.
@@ -149,12 +172,7 @@ func (is *Issuer) Operator(subject string) string {
 
 // Claims mints a token with claims exactly as given.
 func (is *Issuer) Claims(c jwt.MapClaims) string {
-	is.t.Helper()
-	tok, err := is.Signer().MintClaims(c)
-	if err != nil {
-		is.t.Fatal(err)
-	}
-	return tok
+	return must(is.Signer().MintClaims(c))
 }
 
 // Config is the router's auth configuration trusting this issuer.
@@ -173,4 +191,27 @@ func (is *Issuer) Env() map[string]string {
 		"HERALD_AUTH_ISSUER":    is.Name,
 		"HERALD_AUTH_AUDIENCE":  is.Audience,
 	}
+}
+
+// BearerTransport sends "Authorization: Bearer <token()>" on every request
+// through base (nil: http.DefaultTransport) that has no Authorization
+// header of its own.
+func BearerTransport(base http.RoundTripper, token func() string) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return bearer{base: base, token: token}
+}
+
+type bearer struct {
+	base  http.RoundTripper
+	token func() string
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token())
+	}
+	return b.base.RoundTrip(r)
 }
