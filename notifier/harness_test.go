@@ -21,6 +21,7 @@ import (
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/testenv"
@@ -45,6 +46,9 @@ func (w tWriter) Write(p []byte) (int, error) {
 // over its own SQLite database.
 type usersService struct {
 	URL string // GraphQL endpoint
+	// owners are the users register made, by id: each bound to a subject
+	// of its own, and requests about them are sent as them.
+	owners sync.Map // id → identity.Identity
 }
 
 func startUsers(t testing.TB) *usersService { return startUsersWith(t, nil) }
@@ -83,7 +87,18 @@ func startUsersWith(t testing.TB, configure func(*users.Config)) *usersService {
 func (u *usersService) do(t testing.TB, query string, vars map[string]any, out any) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	resp, err := http.Post(u.URL, "application/json", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, u.URL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	// Requests about a user register made go as that user (only its owner
+	// sees a webhook signing secret); others as an operator.
+	caller := identity.Identity{Subject: "operator", Scopes: []string{identity.OperatorScope}}
+	if id, ok := vars["id"].(string); ok {
+		if owner, ok := u.owners.Load(id); ok {
+			caller = owner.(identity.Identity)
+		}
+	}
+	caller.SetHeader(req.Header)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("users request: %v", err)
 	}
@@ -104,7 +119,8 @@ func (u *usersService) do(t testing.TB, query string, vars map[string]any, out a
 // register creates a user and sets its preferences; it returns the user id.
 func (u *usersService) register(t testing.TB, name, email, phone string, emailOn, smsOn bool) string {
 	t.Helper()
-	input := map[string]any{"name": name, "email": email}
+	me := identity.Identity{Subject: "user-" + uuid.NewString()}
+	input := map[string]any{"name": name, "email": email, "subject": me.Subject}
 	if phone != "" {
 		input["phone"] = phone
 	}
@@ -112,6 +128,7 @@ func (u *usersService) register(t testing.TB, name, email, phone string, emailOn
 		RegisterUser struct{ ID string } `json:"registerUser"`
 	}
 	u.do(t, `mutation($in: RegisterUserInput!) { registerUser(input: $in) { id } }`, map[string]any{"in": input}, &reg)
+	u.owners.Store(reg.RegisterUser.ID, me)
 	var upd struct{ UpdateNotificationPreferences struct{ ID string } }
 	u.do(t, `mutation($id: ID!, $in: NotificationPreferencesInput!) { updateNotificationPreferences(userId: $id, input: $in) { id } }`,
 		map[string]any{"id": reg.RegisterUser.ID, "in": map[string]any{"email": emailOn, "sms": smsOn}}, &upd)

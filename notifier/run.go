@@ -18,7 +18,6 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/httpserver"
-	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
@@ -163,7 +162,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	users := deps.Users
 	if users == nil {
-		users = NewUsersClient(cfg.UsersURL, &http.Client{Timeout: cfg.UsersTimeout, Transport: subgraphauth.Transport(cfg.SubgraphSecret, identity.Transport(identity.ServiceNotifier, nil))})
+		users = NewUsersClient(cfg.UsersURL, &http.Client{Timeout: cfg.UsersTimeout, Transport: subgraphauth.Transport(cfg.SubgraphSecret, nil)})
 	}
 	bs := cfg.Breaker
 	bs.OnState = func(from, to gobreaker.State) {

@@ -14,6 +14,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/notifier/channel"
 	"github.com/heraldhq/herald/notifier/usersclient"
 )
@@ -39,13 +40,15 @@ type UsersClient struct {
 
 // NewUsersClient returns a directory over the users subgraph at url. hc
 // should carry a timeout; the stream layer retries whatever fails.
-// Requests carry the traceparent of the event being processed.
+// Requests carry the traceparent of the event being processed, and the
+// notifier's service identity: the only caller users gives webhook signing
+// secrets to.
 func NewUsersClient(url string, hc *http.Client) *UsersClient {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	traced := *hc
-	traced.Transport = traceTransport{base: hc.Transport}
+	traced.Transport = traceTransport{base: identity.Transport(identity.ServiceNotifier, hc.Transport)}
 	return &UsersClient{gql: graphql.NewClient(url, &traced), url: url, hc: hc}
 }
 

@@ -19,6 +19,7 @@ import (
 	entorders "github.com/heraldhq/herald/ent/orders"
 	"github.com/heraldhq/herald/ent/orders/order"
 	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/subgraphs/orders"
 )
@@ -76,7 +77,10 @@ type batchResponse struct {
 func postBatch(t *testing.T, url, query string, vars map[string]any) batchResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	identity.Identity{Subject: "operator", Scopes: []string{identity.OperatorScope}}.SetHeader(req.Header)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +177,7 @@ func TestUserOrdersBatchedPerEntitiesCall(t *testing.T) {
 
 			counter := &countingDriver{Driver: conn.Driver}
 			res := &orders.Resolver{Client: entorders.NewClient(entorders.Driver(counter)), Logger: logger(t)}
-			srv := httptest.NewServer(orders.NewHandler(res, nil))
+			srv := httptest.NewServer(identity.Middleware(orders.NewHandler(res, nil)))
 			t.Cleanup(srv.Close)
 			url := srv.URL + "/graphql"
 

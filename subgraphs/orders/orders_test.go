@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/ent/orders/outboxevent"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
@@ -137,11 +138,16 @@ type gqlResponse struct {
 	Errors []gqlError      `json:"errors"`
 }
 
+// post sends a request with header (name, value pairs) to a subgraph.
 func post(t *testing.T, url, query string, vars map[string]any, header ...string) gqlResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	// The caller is an operator with a fresh subject (each registration
+	// binds its own) unless header names one: the identity headers the
+	// router sends.
+	identity.Identity{Subject: "operator-" + uuid.NewString(), Scopes: []string{identity.OperatorScope}}.SetHeader(req.Header)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

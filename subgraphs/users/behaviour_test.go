@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/ent/users/user"
+	"github.com/heraldhq/herald/internal/identity"
 )
 
 const prefsFields = `email sms webhook inApp
@@ -85,7 +86,7 @@ const fullUserQuery = `query($id: ID!) { user(id: $id) { ` + fullUserFields + ` 
 func (e *env) registerFull(t *testing.T, input map[string]any) fullUser {
 	t.Helper()
 	var out struct{ RegisterUser fullUser }
-	post(t, e.url, registerFull, map[string]any{"input": input}).data(t, &out)
+	e.registerAs(t, registerFull, input, &out)
 	return out.RegisterUser
 }
 
@@ -104,7 +105,7 @@ type updatePayload struct {
 func (e *env) updateUser(t *testing.T, id string, input map[string]any) updatePayload {
 	t.Helper()
 	var out struct{ UpdateUser updatePayload }
-	post(t, e.url, updateUserMutation, map[string]any{"id": id, "input": input}).data(t, &out)
+	post(t, e.url, updateUserMutation, map[string]any{"id": id, "input": input}, e.owner(id)...).data(t, &out)
 	return out.UpdateUser
 }
 
@@ -397,7 +398,7 @@ func (e *env) policy(t *testing.T, id, category string, at *time.Time) policy {
 		vars["at"] = at.Format(time.RFC3339)
 	}
 	var out struct{ NotificationPolicy policy }
-	post(t, e.url, policyQuery, vars).data(t, &out)
+	post(t, e.url, policyQuery, vars, identity.Identity{Service: identity.ServiceNotifier}).data(t, &out)
 	return out.NotificationPolicy
 }
 

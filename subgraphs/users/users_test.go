@@ -11,13 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	entusers "github.com/heraldhq/herald/ent/users"
 	"github.com/heraldhq/herald/ent/users/migrations"
 	"github.com/heraldhq/herald/ent/users/user"
 	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/subgraphs/users"
@@ -40,6 +43,25 @@ func TestSubgraphPostgres(t *testing.T) {
 type env struct {
 	url    string
 	client *entusers.Client
+	// owners are the users registered through the helpers, by id: each
+	// registered as itself, a user with a subject of its own.
+	owners sync.Map // id → identity.Identity
+}
+
+// registerAs registers input as a new user with a subject of its own.
+func (e *env) registerAs(t *testing.T, mutation string, input map[string]any, out any) {
+	t.Helper()
+	me := identity.Identity{Subject: "user-" + uuid.NewString()}
+	post(t, e.url, mutation, map[string]any{"input": input}, me).data(t, out)
+	e.owners.Store(identity.UserID(me.Subject), me)
+}
+
+// owner is who registered id through the helpers; an operator otherwise.
+func (e *env) owner(id string) []identity.Identity {
+	if me, ok := e.owners.Load(id); ok {
+		return []identity.Identity{me.(identity.Identity)}
+	}
+	return nil
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -62,7 +84,7 @@ func newEnv(t *testing.T, driver, dsn string) *env {
 		t.Fatalf("migrate: %v", err)
 	}
 	client := entusers.NewClient(entusers.Driver(d.Driver))
-	srv := httptest.NewServer(users.NewHandler(client, d, testLogger(t), users.Options{}))
+	srv := httptest.NewServer(identity.Middleware(users.NewHandler(client, d, testLogger(t), users.Options{})))
 	t.Cleanup(srv.Close)
 	return &env{url: srv.URL, client: client}
 }
@@ -78,8 +100,11 @@ type gqlResponse struct {
 	Errors []gqlError      `json:"errors"`
 }
 
-// post sends one GraphQL request and decodes the answer.
-func post(t *testing.T, url, query string, vars map[string]any) gqlResponse {
+// post sends one GraphQL request as caller (the identity headers the router
+// would send) and decodes the answer. Without a caller it is an operator
+// with a fresh subject each time, so every registration binds a subject of
+// its own; tests of ownership pass their callers.
+func post(t *testing.T, url, query string, vars map[string]any, caller ...identity.Identity) gqlResponse {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
@@ -90,6 +115,11 @@ func post(t *testing.T, url, query string, vars map[string]any) gqlResponse {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	id := identity.Identity{Subject: "operator-" + uuid.NewString(), Scopes: []string{identity.OperatorScope}}
+	if len(caller) > 0 {
+		id = caller[0]
+	}
+	id.SetHeader(req.Header)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST /graphql: %v", err)
@@ -146,7 +176,7 @@ const userQuery = `query($id: ID!) { user(id: $id) { ` + userFields + ` } }`
 func (e *env) register(t *testing.T, input map[string]any) apiUser {
 	t.Helper()
 	var out struct{ RegisterUser apiUser }
-	post(t, e.url, registerMutation, map[string]any{"input": input}).data(t, &out)
+	e.registerAs(t, registerMutation, input, &out)
 	return out.RegisterUser
 }
 
@@ -319,7 +349,7 @@ func testServiceSDL(t *testing.T, e *env) {
 	// The router composes from this SDL: it must carry the contract's
 	// federation link and entity key, and every type the contract declares.
 	for _, want := range []string{
-		`@link(url: "https://specs.apollo.dev/federation/v2.3"`,
+		`@link(url: "https://specs.apollo.dev/federation/v2.5"`,
 		`type User @key(fields: "id")`,
 		"registerUser(input: RegisterUserInput!): User!",
 		"updateUser(id: ID!, input: UpdateUserInput!): UpdateUserPayload!",
@@ -435,7 +465,7 @@ func TestHealthzReportsDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = d.Close() // every ping now fails
-	srv := httptest.NewServer(users.NewHandler(nil, d, testLogger(t), users.Options{}))
+	srv := httptest.NewServer(identity.Middleware(users.NewHandler(nil, d, testLogger(t), users.Options{})))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/healthz")
 	if err != nil {
