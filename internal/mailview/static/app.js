@@ -74,6 +74,7 @@ function renderList(messages) {
 
 async function open(id) {
   selected = id;
+  history.replaceState(null, "", "#" + encodeURIComponent(id)); // a link to this message
   try {
     const m = await api("message/" + encodeURIComponent(id));
     showError("");
@@ -119,5 +120,8 @@ $("clear").addEventListener("click", async () => {
 });
 
 refresh();
+if (location.hash.length > 1) {
+  open(decodeURIComponent(location.hash.slice(1)));
+}
 // New mail shows up without a reload.
 setInterval(refresh, 2000);
