@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -32,10 +33,13 @@ func TestOrderConfirmationNATS(t *testing.T) {
 
 // runOrderScenario starts the four services on the given stream backend and
 // walks the skeleton's promise: an order for a user with email on produces
-// exactly one confirmation; a user with email off gets nothing; an order for
+// exactly one confirmation; cancelling it produces exactly one cancellation
+// notice, a notification of its own that a browser watching the status
+// subscription tells from the confirmation, even when the broker delivers
+// the cancellation twice; a user with email off gets nothing; an order for
 // an unknown user is refused and sends nothing.
 func runOrderScenario(t *testing.T, streamEnv map[string]string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
 	mp := testenv.Mailpit(t)
@@ -47,6 +51,7 @@ func runOrderScenario(t *testing.T, streamEnv map[string]string) {
 			"orders":   testenv.Postgres(t),
 			"notifier": testenv.Postgres(t),
 		},
+		Statuses: true,
 	})
 	gql := stack.Router
 
@@ -69,6 +74,9 @@ func runOrderScenario(t *testing.T, streamEnv map[string]string) {
 		t.Fatalf("user before orders = %+v", joined.User)
 	}
 
+	// Alice's notification statuses, as her browser would watch them.
+	statuses := subscribeStatuses(t, ctx, gql, aliceID)
+
 	bobOrder := createOrder(t, ctx, gql, bobID)
 	aliceOrder := createOrder(t, ctx, gql, aliceID)
 
@@ -87,6 +95,34 @@ func runOrderScenario(t *testing.T, streamEnv map[string]string) {
 		t.Fatalf("alice has %d orders through the router, want 1", len(joined.User.Orders))
 	}
 
+	// Cancelling the order sends one cancellation notice: a notification
+	// of its own, with its own status events.
+	confirmed := statuses.waitForEvent(t, ctx, aliceOrder, "EMAIL", "ORDER_CREATED", "SENT")
+	cancelOrder(t, ctx, gql, aliceOrder, "ordered by mistake")
+	msgs = waitForMail(t, ctx, mp, alice, 2, time.Minute)
+	notice := findMail(msgs, "Order "+aliceOrder+" cancelled")
+	if notice == nil || !strings.Contains(notice.Text, "ordered by mistake") {
+		t.Fatalf("no cancellation notice naming order %s and its reason among %d emails to alice: %+v", aliceOrder, len(msgs), msgs)
+	}
+	seq := statuses.waitForEvent(t, ctx, aliceOrder, "EMAIL", "ORDER_CANCELLED", "SENT")
+	if seq[0] != "PENDING" {
+		t.Errorf("cancellation notice statuses %v, want PENDING first", seq)
+	}
+	t.Logf("confirmation statuses %v, cancellation statuses %v", confirmed, seq)
+	broker := streamBroker(t, ctx, streamEnv)
+	cancelled := orderCancelledEvent(t, ctx, broker, stack, aliceOrder)
+	created, notified := statuses.notification(aliceOrder, "EMAIL", "ORDER_CREATED"), statuses.notification(aliceOrder, "EMAIL", "ORDER_CANCELLED")
+	if created.NotificationID == notified.NotificationID || created.EventID == notified.EventID || notified.EventID != cancelled.Header(events.HeaderID) {
+		t.Errorf("confirmation %+v and cancellation %+v (OrderCancelled ce_id %s) are not two notifications of their own events",
+			created, notified, cancelled.Header(events.HeaderID))
+	}
+
+	// The broker delivers the same cancellation again (as after a consumer
+	// crash): the notifier knows it, and nothing more is sent (counted
+	// below, after the settling time).
+	redeliverOnce(t, ctx, stack, broker, cancelled)
+	statuses.waitForEvent(t, ctx, aliceOrder, "EMAIL", "ORDER_CANCELLED", "SENT") // still one notification
+
 	// An order for nobody is refused with a code, and sends nothing.
 	errs := gql.do(t, ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id } }`, map[string]any{
 		"in": orderInput("00000000-0000-0000-0000-000000000000"),
@@ -101,8 +137,9 @@ func runOrderScenario(t *testing.T, streamEnv map[string]string) {
 	// Settle: give a duplicate or a stray email time to show up, then count.
 	// This is a quiet period, not a speed claim.
 	time.Sleep(2 * time.Second)
-	if got := mailTo(t, ctx, mp, alice); len(got) != 1 {
-		t.Fatalf("alice has %d emails, want exactly 1", len(got))
+	got := mailTo(t, ctx, mp, alice)
+	if len(got) != 2 || findMail(got, "Order "+aliceOrder+" confirmed") == nil || findMail(got, "Order "+aliceOrder+" cancelled") == nil {
+		t.Fatalf("alice has %d emails, want exactly 2: the confirmation and the cancellation of %s (%+v)", len(got), aliceOrder, got)
 	}
 	if got := mailTo(t, ctx, mp, bob); len(got) != 0 {
 		t.Fatalf("bob (email off, order %s) has %d emails, want 0", bobOrder, len(got))

@@ -83,12 +83,17 @@ type stackOptions struct {
 	// Without names services startStack leaves stopped; start them later
 	// with stack.Start.
 	Without []string
+	// Statuses adds the router's own notification status subgraph (the
+	// notificationStatus subscription, as in the router's default
+	// HERALD_SUBGRAPHS) to the users and orders subgraphs it composes.
+	Statuses bool
 }
 
 type stack struct {
 	Router *client
 	// Topics and group of this stack (unique per stack).
 	TopicOrderCreated       string
+	TopicOrderCancelled     string
 	TopicNotificationStatus string
 	NotifierGroup           string
 	DSN                     map[string]string
@@ -126,13 +131,14 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 	}
 	suffix := fmt.Sprintf("e2e%d", time.Now().UnixNano())
 	s.TopicOrderCreated = suffix + ".OrderCreated"
+	s.TopicOrderCancelled = suffix + ".OrderCancelled"
 	s.TopicNotificationStatus = suffix + ".NotificationStatus"
 	s.NotifierGroup = suffix + "-notifier"
 	common := map[string]string{
 		"HERALD_LOG_LEVEL":                 "debug",
 		"HERALD_DB_DRIVER":                 "postgres",
 		"HERALD_TOPIC_ORDER_CREATED":       s.TopicOrderCreated,
-		"HERALD_TOPIC_ORDER_CANCELLED":     suffix + ".OrderCancelled",
+		"HERALD_TOPIC_ORDER_CANCELLED":     s.TopicOrderCancelled,
 		"HERALD_TOPIC_NOTIFICATION_STATUS": s.TopicNotificationStatus,
 		"HERALD_NOTIFIER_GROUP":            s.NotifierGroup,
 		"HERALD_USERS_GROUP":               suffix + "-users",
@@ -166,6 +172,9 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 		"router": {
 			"HERALD_SUBGRAPHS": "users=" + url("users", "/graphql") + ",orders=" + url("orders", "/graphql"),
 		},
+	}
+	if o.Statuses {
+		specific["router"]["HERALD_SUBGRAPHS"] += ",notifications=builtin"
 	}
 	for _, name := range services {
 		env := map[string]string{}

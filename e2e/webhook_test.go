@@ -78,15 +78,9 @@ func runWebhookScenario(t *testing.T, streamEnv map[string]string) {
 			},
 			"notifier": notifierEnv,
 		},
-		// The router is started below, once its subgraph list can name the
-		// others' ports.
-		Without: []string{"router"},
+		// The status subscription below.
+		Statuses: true,
 	})
-	// startStack's router composes users and orders only; this test also
-	// needs the router's own notification status subgraph (the
-	// subscription), as in the router's default HERALD_SUBGRAPHS.
-	stack.env["router"]["HERALD_SUBGRAPHS"] += ",notifications=builtin"
-	stack.Start(t, ctx, "router")
 	gql := stack.Router
 	usersDB := openDB(t, ctx, dsn["users"])
 	notifDB := openDB(t, ctx, dsn["notifier"])
@@ -483,6 +477,8 @@ type statusFeed struct {
 
 type statusEvent struct {
 	NotificationID string `json:"notificationId"`
+	EventID        string `json:"eventId"`
+	Event          string `json:"event"` // ORDER_CREATED, ORDER_CANCELLED
 	OrderID        string `json:"orderId"`
 	Channel        string `json:"channel"`
 	Status         string `json:"status"`
@@ -494,7 +490,7 @@ func subscribeStatuses(t *testing.T, ctx context.Context, c *client, userID stri
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{
 		"query": `subscription($u: ID){ notificationStatus(userId: $u){
-			notificationId orderId channel status attempt reason } }`,
+			notificationId eventId event orderId channel status attempt reason } }`,
 		"variables": map[string]any{"u": userID},
 	})
 	sctx, cancel := context.WithCancel(ctx)
@@ -580,13 +576,20 @@ func (f *statusFeed) fail(err error) {
 // that order and channel.
 func (f *statusFeed) waitFor(t *testing.T, ctx context.Context, orderID, channel, status string) []string {
 	t.Helper()
+	return f.waitForEvent(t, ctx, orderID, channel, "", status)
+}
+
+// waitForEvent is waitFor for the notification about one event of the order
+// (event: ORDER_CREATED, ORDER_CANCELLED; "" is any).
+func (f *statusFeed) waitForEvent(t *testing.T, ctx context.Context, orderID, channel, event, status string) []string {
+	t.Helper()
 	deadline := time.Now().Add(webhookWait)
 	for {
 		f.mu.Lock()
 		var seq []string
 		ids := map[string]bool{}
 		for _, e := range f.events {
-			if e.OrderID == orderID && e.Channel == channel {
+			if e.OrderID == orderID && e.Channel == channel && (event == "" || e.Event == event) {
 				seq = append(seq, e.Status)
 				ids[e.NotificationID] = true
 			}
@@ -594,7 +597,7 @@ func (f *statusFeed) waitFor(t *testing.T, ctx context.Context, orderID, channel
 		err := f.err
 		f.mu.Unlock()
 		if len(ids) > 1 {
-			t.Fatalf("order %s: status events of %d %s notifications, want 1", orderID, len(ids), channel)
+			t.Fatalf("order %s: status events of %d %s notifications (event %q), want 1", orderID, len(ids), channel, event)
 		}
 		for _, s := range seq {
 			if s == status {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/notifier/channel"
 	"github.com/heraldhq/herald/notifier/channel/email"
 	"github.com/heraldhq/herald/notifier/channel/sms"
@@ -73,16 +72,17 @@ type Email struct {
 	HTML    string
 }
 
-// Renderer renders the email of an order confirmation for a user's name and
-// locale (BCP 47).
-type Renderer func(order events.OrderCreated, name, locale string) (Email, error)
+// Renderer renders the email a user gets for an event's data
+// (events.OrderCreated: the order confirmation; events.OrderCancelled: the
+// cancellation notice), for their name and locale (BCP 47).
+type Renderer func(event any, name, locale string) (Email, error)
 
 // RenderLocalized renders with the email channel's per-locale templates
 // (fallback English). The consumer renders at consume time, so the row holds
 // exactly what is sent and a template that fails dead-letters the event
 // instead of failing a send later. It is the default Renderer.
-func RenderLocalized(order events.OrderCreated, name, locale string) (Email, error) {
-	c, err := email.RenderOrderConfirmation(locale, order, name)
+func RenderLocalized(event any, name, locale string) (Email, error) {
+	c, err := email.RenderEvent(locale, event, name)
 	if err != nil {
 		return Email{}, err
 	}

@@ -23,10 +23,13 @@ type Config struct {
 	// SecretKey (HERALD_NOTIFIER_SECRET_KEY) seals the webhook signing
 	// secrets kept on delivery rows; empty stores them unencrypted
 	// (development only).
-	SecretKey   string
-	Topic       string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
-	StatusTopic string // NotificationStatus topic (status events, via the outbox)
-	Group       string
+	SecretKey string
+	Topic     string // OrderCreated topic; its dead-letter topic is Topic + ".dlq"
+	// TopicCancelled is the OrderCancelled topic, read by its own group
+	// (CancelledGroup); its dead-letter topic is TopicCancelled + ".dlq".
+	TopicCancelled string
+	StatusTopic    string // NotificationStatus topic (status events, via the outbox)
+	Group          string // consumer group of Topic
 	// Channels are the channels' configurations (declared by the channel
 	// packages); Run builds its senders from them unless Deps.Senders is set.
 	Channels Channels
@@ -58,6 +61,7 @@ func LoadConfig(v *config.Vars) Config {
 		SubgraphSecret: v.String(subgraphauth.EnvVar, "", "shared secret sent to the users subgraph (set when the subgraphs require it)"),
 		SecretKey:      v.String(SecretKeyVar, "", "base64 of 32 random bytes encrypting webhook signing secrets on delivery rows (empty: stored unencrypted, development only)"),
 		Topic:          v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
+		TopicCancelled: v.String("HERALD_TOPIC_ORDER_CANCELLED", events.TopicOrderCancelled, "topic carrying OrderCancelled events (dead letters go to <topic>"+events.DeadLetterSuffix+"); read by the group <HERALD_NOTIFIER_GROUP>"+CancelledGroupSuffix),
 		StatusTopic:    v.String("HERALD_TOPIC_NOTIFICATION_STATUS", events.TopicNotificationStatus, "topic the notifier publishes delivery status events to"),
 		Group:          v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
 		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
@@ -85,6 +89,8 @@ func LoadConfig(v *config.Vars) Config {
 		v.Check(false, "%s: %v", SecretKeyVar, err)
 	}
 	v.Check(c.Topic != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
+	v.Check(c.TopicCancelled != "", "HERALD_TOPIC_ORDER_CANCELLED: must not be empty")
+	v.Check(c.TopicCancelled != c.Topic, "HERALD_TOPIC_ORDER_CANCELLED: must differ from HERALD_TOPIC_ORDER_CREATED")
 	v.Check(c.StatusTopic != "", "HERALD_TOPIC_NOTIFICATION_STATUS: must not be empty")
 	v.Check(c.MaxAttempts >= 1, "HERALD_DELIVERY_MAX_ATTEMPTS: must be at least 1")
 	v.Check(c.MaxAge > 0, "HERALD_DELIVERY_MAX_AGE: must be positive")
@@ -100,4 +106,31 @@ func LoadConfig(v *config.Vars) Config {
 		"HERALD_DELIVERY_LEASE: %s must exceed the longest channel timeout, %s (HERALD_SMTP_TIMEOUT, HERALD_SMS_TIMEOUT, HERALD_WEBHOOK_TIMEOUT): a send must end before its claim does",
 		c.Lease, c.Channels.MaxTimeout())
 	return c
+}
+
+// CancelledGroupSuffix is appended to the consumer group to name the group
+// that reads OrderCancelled. Each topic has its own group because a Kafka
+// static member (HERALD_STREAM_INSTANCE_ID) can hold its instance id only
+// once per group: two subscribers of one process in one group would fence
+// each other.
+const CancelledGroupSuffix = "-cancelled"
+
+// consumed is one topic the notifier consumes and the group that reads it.
+type consumed struct {
+	Topic string
+	Group string
+}
+
+// consumed lists the topics the notifier consumes with their groups:
+// OrderCreated with Group, OrderCancelled with Group + CancelledGroupSuffix.
+// A topic left empty (a Config built by hand) is not consumed.
+func (c Config) consumed() []consumed {
+	var out []consumed
+	if c.Topic != "" {
+		out = append(out, consumed{Topic: c.Topic, Group: c.Group})
+	}
+	if c.TopicCancelled != "" {
+		out = append(out, consumed{Topic: c.TopicCancelled, Group: c.Group + CancelledGroupSuffix})
+	}
+	return out
 }

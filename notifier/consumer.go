@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -28,7 +29,9 @@ const (
 	HeaderDeadLetterAt = "herald_dlq_at"
 )
 
-// Consumer turns OrderCreated events into delivery rows. Its Handle is a
+// Consumer turns order events (OrderCreated, OrderCancelled) into delivery
+// rows, the same way for each: one policy gate, one inbox keyed by the
+// event's ce_id, one delivery per event and channel. Its Handle is a
 // stream.Handler: it returns nil only once the event is durably recorded (or
 // dead-lettered, or known to be a duplicate), so the stream layer commits the
 // offset only after that; any error makes the stream layer retry the same
@@ -55,18 +58,50 @@ type Consumer struct {
 	Secrets *secretbox.Box
 }
 
-// Handle processes one OrderCreated message.
-func (c *Consumer) Handle(ctx context.Context, m stream.Message) error {
-	var order events.OrderCreated
-	env, err := events.Decode(m, events.TypeOrderCreated, &order)
-	if err == nil {
-		err = order.Validate()
+// orderEvent is a consumed event that notifications are made from.
+type orderEvent struct {
+	env     events.Envelope
+	orderID string
+	userID  string
+	data    any // events.OrderCreated or events.OrderCancelled: what is rendered
+}
+
+// decodeOrderEvent reads an OrderCreated or OrderCancelled CloudEvent,
+// chosen by its ce_type (so each topic's handler is the same), and checks
+// its invariants. Any other type is refused as not an OrderCreated.
+func decodeOrderEvent(m stream.Message) (orderEvent, error) {
+	typ := m.Header(events.HeaderType)
+	if events.EventKind(typ) == "" {
+		typ = events.TypeOrderCreated // the error then names what is expected
 	}
+	var raw json.RawMessage
+	env, err := events.Decode(m, typ, &raw)
+	if err != nil {
+		return orderEvent{env: env}, err
+	}
+	data, err := events.DecodeData(typ, raw)
+	if err != nil {
+		return orderEvent{env: env}, err
+	}
+	ev := orderEvent{env: env, data: data}
+	switch d := data.(type) {
+	case events.OrderCreated:
+		ev.orderID, ev.userID, err = d.OrderID, d.UserID, d.Validate()
+	case events.OrderCancelled:
+		ev.orderID, ev.userID, err = d.OrderID, d.UserID, d.Validate()
+	}
+	return ev, err
+}
+
+// Handle processes one OrderCreated or OrderCancelled message.
+func (c *Consumer) Handle(ctx context.Context, m stream.Message) error {
+	ev, err := decodeOrderEvent(m)
 	if err != nil {
 		return c.deadLetter(ctx, m, err)
 	}
+	env := ev.env
 	tp := traceParent(env.TraceParent)
-	log := c.Logger.With("event_id", env.ID, "order_id", order.OrderID, "user_id", order.UserID, "traceparent", tp)
+	log := c.Logger.With("event_id", env.ID, "event", events.EventKind(env.Type), "order_id", ev.orderID, "user_id", ev.userID, "traceparent", tp)
 	ctx = withTraceParent(ctx, tp)
 
 	// A cheap check before asking the users service; the unique inbox row
@@ -82,16 +117,16 @@ func (c *Consumer) Handle(ctx context.Context, m stream.Message) error {
 	}
 
 	const category = CategoryOrderUpdates
-	policy, err := c.Users.Policy(ctx, order.UserID, category)
+	policy, err := c.Users.Policy(ctx, ev.userID, category)
 	if err != nil {
-		return fmt.Errorf("look up user %s: %w", order.UserID, err)
+		return fmt.Errorf("look up user %s: %w", ev.userID, err)
 	}
 	now := c.now()
 	decisions := Decide(policy, category, now, c.Available)
 	if policy.Status != UserActive {
 		log.Warn("user not active: event recorded without deliveries", "user_status", policy.Status)
 	}
-	rows, err := c.plan(order, env, m.Value, policy, category, decisions)
+	rows, err := c.plan(ev, m.Value, policy, category, decisions)
 	if err != nil {
 		// Rendering is deterministic: retrying cannot help. Dead-letter it
 		// so the rest flows on; replay once the template is fixed.
@@ -140,14 +175,15 @@ type newDelivery struct {
 }
 
 // plan turns the gate's decisions into rows, rendering what they send.
-func (c *Consumer) plan(order events.OrderCreated, env events.Envelope, payload []byte, p Policy, category string, ds []Decision) ([]newDelivery, error) {
+func (c *Consumer) plan(ev orderEvent, payload []byte, p Policy, category string, ds []Decision) ([]newDelivery, error) {
+	env := ev.env
 	var out []newDelivery
 	for _, d := range ds {
 		if d.Status == "" {
 			continue
 		}
 		row := &entnotifier.Delivery{
-			ID: uuid.New(), EventID: env.ID, EventType: env.Type, OrderID: order.OrderID, UserID: order.UserID,
+			ID: uuid.New(), EventID: env.ID, EventType: env.Type, OrderID: ev.orderID, UserID: ev.userID,
 			Channel: delivery.Channel(d.Channel), Category: category, Critical: d.Critical, Locale: p.Locale,
 			Recipient: d.Recipient, Secret: d.Secret, Status: delivery.Status(d.Status),
 			NextAttemptAt: d.DueAt.UTC(), Payload: payload, Traceparent: traceParent(env.TraceParent),
@@ -159,17 +195,17 @@ func (c *Consumer) plan(order events.OrderCreated, env events.Envelope, payload 
 				if render == nil {
 					render = RenderLocalized
 				}
-				e, err := render(order, p.Name, p.Locale)
+				e, err := render(ev.data, p.Name, p.Locale)
 				if err != nil {
-					return nil, fmt.Errorf("render email for order %s: %w", order.OrderID, err)
+					return nil, fmt.Errorf("render email for order %s: %w", ev.orderID, err)
 				}
 				row.Subject, row.Body, row.HTMLBody = e.Subject, e.Text, e.HTML
 			case channel.SMS:
 				// The SMS channel's per-locale text (same language matching
 				// as the email), so the row holds exactly what is sent.
-				text, err := sms.RenderOrderCreated(p.Locale, order)
+				text, err := sms.RenderEvent(p.Locale, ev.data)
 				if err != nil {
-					return nil, fmt.Errorf("render sms for order %s: %w", order.OrderID, err)
+					return nil, fmt.Errorf("render sms for order %s: %w", ev.orderID, err)
 				}
 				row.Body = text
 			}

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -104,6 +105,54 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 		}
 		if n := len(f.deliveries(t, id)); n != 1 {
 			t.Errorf("after redelivery: %d deliveries, want 1", n)
+		}
+	})
+
+	t.Run("cancellation: its own notification, same gate, exactly once", func(t *testing.T) {
+		c := *f.c
+		c.Available = map[string]bool{"email": true, "sms": true}
+		uid := f.users.register(t, "Gil", "gil@example.com", "+4915112345679", true, true)
+		created := orderMessage(t, topic, uid, "ord-cx")
+		if err := c.Handle(ctx, created); err != nil {
+			t.Fatal(err)
+		}
+		cancelled := cancelMessage(t, "OrderCancelled", uid, "ord-cx")
+		// Handled twice: a redelivery of the same cancellation adds nothing.
+		for range 2 {
+			if err := c.Handle(ctx, cancelled); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := cancelled.Header(events.HeaderID)
+		ds := f.deliveries(t, id)
+		if len(ds) != 2 {
+			t.Fatalf("cancellation: %d deliveries, want email and sms", len(ds))
+		}
+		mail, text := ds[0], ds[1]
+		if mail.Channel != delivery.ChannelEmail || mail.Status != delivery.StatusPENDING || mail.EventType != events.TypeOrderCancelled ||
+			mail.Subject != "Order ord-cx cancelled" || !strings.Contains(mail.Body, "Reason given: ordered twice") {
+			t.Errorf("cancellation email = %+v", mail)
+		}
+		if text.Channel != delivery.ChannelSms || text.Body != "Herald: your order ord-cx (EUR 2,024.99) has been cancelled." {
+			t.Errorf("cancellation sms = %q (%s)", text.Body, text.Channel)
+		}
+		// The order's confirmation is a different notification, untouched.
+		if cd := f.deliveries(t, created.Header(events.HeaderID)); len(cd) != 2 || cd[0].ID == mail.ID || cd[0].Subject != "Order ord-cx confirmed" {
+			t.Errorf("confirmation deliveries = %+v", cd)
+		}
+		// Its status event says what it is about.
+		hist, err := StatusHistory(ctx, f.client, mail.ID)
+		if err != nil || len(hist) != 1 {
+			t.Fatalf("history = %v, %v", hist, err)
+		}
+		ob, err := f.client.OutboxEvent.Get(ctx, hist[0].ID.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev events.NotificationStatus
+		if err := json.Unmarshal(ob.Payload, &ev); err != nil || ev.Event != events.EventOrderCancelled ||
+			ev.EventID != id || ev.NotificationID != mail.ID.String() || ev.Status != events.StatusPending {
+			t.Errorf("status event = %+v, %v; want PENDING about ORDER_CANCELLED", ev, err)
 		}
 	})
 
@@ -275,6 +324,20 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 			{"not json", stream.Message{Topic: topic, Key: "k", Headers: good.Headers, Value: []byte("garbage")}, "data is not a valid"},
 			{"no ce headers", stream.Message{Topic: topic, Key: "k", Value: good.Value}, "ce_specversion"},
 			{"invalid order", noItems, "items is empty"},
+			{"invalid cancellation", func() stream.Message {
+				m := cancelMessage(t, topic, "u", "ord-8")
+				m.Value = []byte(`{"orderId":"ord-8","userId":"u","currency":"EUR"}`)
+				return m
+			}(), "cancelledAt is missing"},
+			{"unknown type", func() stream.Message {
+				m := orderMessage(t, topic, "u", "ord-9")
+				for i := range m.Headers {
+					if m.Headers[i].Key == events.HeaderType {
+						m.Headers[i].Value = "io.herald.order.shipped.v1"
+					}
+				}
+				return m
+			}(), `want "` + events.TypeOrderCreated + `"`},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {

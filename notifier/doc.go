@@ -1,4 +1,5 @@
-// Package notifier consumes OrderCreated events, asks the users service for
+// Package notifier consumes OrderCreated and OrderCancelled events (each
+// topic with its own group, one handler for both), asks the users service for
 // the customer's preferences, decides per channel what to send (the policy
 // gate), records one delivery row per channel and sends them from its own
 // database with retries, publishing every status change as a
@@ -10,7 +11,8 @@
 // For each message the consumer (Consumer.Handle):
 //   - dead-letters it to "<topic>.dlq" (original headers plus
 //     herald_dlq_reason, herald_dlq_topic, herald_dlq_at) when it is not a
-//     valid OrderCreated CloudEvent or cannot be rendered, and moves on;
+//     valid OrderCreated or OrderCancelled CloudEvent (chosen by ce_type) or
+//     cannot be rendered, and moves on;
 //   - ignores it when its ce_id is already in the inbox (a redelivery);
 //   - asks the users service (genqlient, package usersclient, behind a
 //     circuit breaker) for the user's preferences. A failing or unreachable
@@ -47,7 +49,8 @@
 // Senders come from Config.Channels (channels.go: the channel packages'
 // configurations, declared once by those packages), emails are rendered at
 // consume time by RenderLocalized (the email channel's per-locale
-// templates); Deps can replace both.
+// templates: the order confirmation or the cancellation notice, by the
+// event's type); Deps can replace both.
 //
 // # Schema, tracing, retention
 //

@@ -187,6 +187,22 @@ func orderMessage(t testing.TB, topic, userID, orderID string) stream.Message {
 	return m
 }
 
+// cancelMessage encodes an OrderCancelled event for userID's order with a
+// fresh event id.
+func cancelMessage(t testing.TB, topic, userID, orderID string) stream.Message {
+	t.Helper()
+	o := sampleOrder()
+	now := time.Now().UTC()
+	m, err := events.Encode(topic, userID, events.Envelope{
+		ID: uuid.NewString(), Source: "/herald/orders", Type: events.TypeOrderCancelled, Subject: orderID, Time: now,
+	}, events.OrderCancelled{OrderID: orderID, UserID: userID, TotalMinor: o.TotalMinor, Currency: o.Currency,
+		Reason: "ordered twice", CreatedAt: o.CreatedAt, CancelledAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // recordingPublisher keeps what is published. Only the consumer's unit tests
 // use it, for its dead-letter output; the integration tests publish to a real
 // broker.

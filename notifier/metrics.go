@@ -136,8 +136,7 @@ func (m *Metrics) breakerState(s int) {
 // failing source is logged and left out of that scrape.
 type stateCollector struct {
 	broker      lagReporter // nil: no lag metric
-	topic       string
-	group       string
+	inputs      []consumed  // topics and groups whose lag is reported
 	db          *entnotifier.Client
 	logger      *slog.Logger
 	lagDesc     *prometheus.Desc
@@ -146,10 +145,10 @@ type stateCollector struct {
 	scrapeLimit time.Duration
 }
 
-func newStateCollector(broker any, topic, group string, db *entnotifier.Client, logger *slog.Logger) *stateCollector {
+func newStateCollector(broker any, inputs []consumed, db *entnotifier.Client, logger *slog.Logger) *stateCollector {
 	lr, _ := broker.(lagReporter)
 	return &stateCollector{
-		broker: lr, topic: topic, group: group, db: db, logger: logger, scrapeLimit: 5 * time.Second,
+		broker: lr, inputs: inputs, db: db, logger: logger, scrapeLimit: 5 * time.Second,
 		lagDesc: prometheus.NewDesc(MetricConsumerLag,
 			"Messages of the topic the notifier's consumer group has not committed yet (broker end offsets minus committed offsets).",
 			[]string{"topic", "group"}, nil),
@@ -169,11 +168,14 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.scrapeLimit)
 	defer cancel()
-	if c.broker != nil {
-		if lag, err := c.broker.Lag(ctx, c.topic, c.group); err != nil {
-			c.logger.Warn("consumer lag unavailable", "err", err)
+	for _, in := range c.inputs {
+		if c.broker == nil {
+			break
+		}
+		if lag, err := c.broker.Lag(ctx, in.Topic, in.Group); err != nil {
+			c.logger.Warn("consumer lag unavailable", "topic", in.Topic, "err", err)
 		} else {
-			ch <- prometheus.MustNewConstMetric(c.lagDesc, prometheus.GaugeValue, float64(lag), c.topic, c.group)
+			ch <- prometheus.MustNewConstMetric(c.lagDesc, prometheus.GaugeValue, float64(lag), in.Topic, in.Group)
 		}
 	}
 	if n, err := c.db.OutboxEvent.Query().Where(outboxevent.StatusEQ(outboxevent.StatusPending)).Count(ctx); err != nil {

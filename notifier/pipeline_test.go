@@ -38,7 +38,8 @@ func pipelineConfig(users *usersService, mp *testenv.MailpitServer, driver, dsn 
 	return Config{
 		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
-		Topic: uniqueName("OrderCreated"), StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
+		Topic: uniqueName("OrderCreated"), TopicCancelled: uniqueName("OrderCancelled"),
+		StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
 		Channels: Channels{Email: mailpitEmail(mp)},
 		Workers:  2, Poll: 200 * time.Millisecond, Lease: time.Minute,
 		Backoff:     Backoff{Base: 200 * time.Millisecond, Max: time.Second, Jitter: 0.5},
@@ -303,11 +304,11 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
 	ctx := context.Background()
 
-	broken := func(o events.OrderCreated, name, locale string) (Email, error) {
-		if o.OrderID == "ord-poison" {
+	broken := func(ev any, name, locale string) (Email, error) {
+		if o, ok := ev.(events.OrderCreated); ok && o.OrderID == "ord-poison" {
 			return Email{}, errors.New("template: no such currency layout")
 		}
-		return RenderLocalized(o, name, locale)
+		return RenderLocalized(ev, name, locale)
 	}
 	stop, base := startRunDeps(t, cfg, Deps{Broker: broker, Render: broken})
 

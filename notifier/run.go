@@ -51,7 +51,8 @@ type Deps struct {
 // StatusSource is the CloudEvents source of NotificationStatus events.
 const StatusSource = "/herald/notifier"
 
-// Run serves until ctx ends: it consumes OrderCreated, runs the delivery
+// Run serves until ctx ends: it consumes OrderCreated and OrderCancelled
+// (each topic with its own group, one handler for both), runs the delivery
 // workers and the status outbox relay, and serves /healthz, /readyz and
 // /metrics, then drains and returns.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
@@ -137,19 +138,25 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	cleaner := &historyCleaner{DB: client, Retention: retention, Logger: logger.With("component", "status-retention")}
 
-	dlqTopic := cfg.Topic + events.DeadLetterSuffix
 	pub, err := deps.Broker.Publisher()
 	if err != nil {
 		cancel()
 		return errors.Join(fmt.Errorf("publisher: %w", err), <-serveDone)
 	}
 	defer pub.Close()
-	sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: cfg.Topic, Group: cfg.Group})
-	if err != nil {
-		cancel()
-		return errors.Join(fmt.Errorf("subscribe %s: %w", cfg.Topic, err), <-serveDone)
+	inputs := cfg.consumed()
+	topics := []string{cfg.StatusTopic} // every topic the notifier reads or writes
+	subs := make([]stream.Subscriber, len(inputs))
+	for i, in := range inputs {
+		sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: in.Topic, Group: in.Group})
+		if err != nil {
+			cancel()
+			return errors.Join(fmt.Errorf("subscribe %s: %w", in.Topic, err), <-serveDone)
+		}
+		defer sub.Close()
+		subs[i] = sub
+		topics = append(topics, in.Topic, in.Topic+events.DeadLetterSuffix)
 	}
-	defer sub.Close()
 	relay, err := outbox.New(outbox.Config{
 		DB: database.SQL, Dialect: database.Dialect, Table: "outbox_events", Publisher: pub,
 		Logger:    logger.With("component", "status-outbox"),
@@ -197,7 +204,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			}
 		},
 	}
-	metrics.Registry.MustRegister(newStateCollector(deps.Broker, cfg.Topic, cfg.Group, client, logger.With("component", "metrics")))
+	metrics.Registry.MustRegister(newStateCollector(deps.Broker, inputs, client, logger.With("component", "metrics")))
 
 	mux := http.NewServeMux()
 	// Liveness: the process serves HTTP. Dependencies are /readyz's job, so
@@ -206,13 +213,13 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	mux.Handle("GET /readyz", httpserver.Health(map[string]func(context.Context) error{
 		"database": database.Ping,
 		"broker":   st.Check("broker", deps.Broker.Ping),
-		"consumer": st.Check("consumer", consumingCheck(sub)),
+		"consumer": st.Check("consumer", consumingCheck(subs)),
 		"users":    guarded.Ping,
 	}))
 	mux.Handle("GET /metrics", metrics.Handler())
 	sw.Set(mux)
 
-	logger.Info("notifier starting", "topic", cfg.Topic, "status_topic", cfg.StatusTopic, "group", cfg.Group, "db", cfg.DBDriver,
+	logger.Info("notifier starting", "consumed", inputs, "status_topic", cfg.StatusTopic, "db", cfg.DBDriver,
 		"workers", workers, "channels", keys(available), "smtp", cfg.Channels.Email.Addr, "smtp_tls", cfg.Channels.Email.TLS)
 	g, gctx := errgroup.WithContext(ctx)
 	// Workers send what the database holds: they need no broker.
@@ -223,7 +230,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error {
 		st.Set("consumer", "waiting for the broker")
 		if _, err := startup.WaitAny(gctx, logger, st, "broker", "broker unreachable", func(ctx context.Context) (struct{}, error) {
-			for _, t := range []string{cfg.Topic, dlqTopic, cfg.StatusTopic} {
+			for _, t := range topics {
 				if err := deps.Broker.EnsureTopic(ctx, t); err != nil {
 					return struct{}{}, fmt.Errorf("ensure topic %s: %w", t, err)
 				}
@@ -235,9 +242,14 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		st.Set("consumer", "")
 		bound.Ready(deps.HTTPReady) // its topics exist: events published now reach it
 		g.Go(func() error { return relay.Run(gctx) })
-		err := sub.Consume(gctx, consumer.Handle)
-		if err != nil && gctx.Err() == nil {
-			return fmt.Errorf("consume %s: %w", cfg.Topic, err)
+		for i, sub := range subs {
+			g.Go(func() error {
+				err := sub.Consume(gctx, consumer.Handle)
+				if err != nil && gctx.Err() == nil {
+					return fmt.Errorf("consume %s: %w", inputs[i].Topic, err)
+				}
+				return nil
+			})
 		}
 		return nil
 	})
@@ -252,16 +264,18 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 }
 
 // consumingCheck is the consumer's readiness: where the backend can tell
-// (stream.Consuming), whether it holds the partitions it should, with the
-// reason when it does not.
-func consumingCheck(sub stream.Subscriber) func(context.Context) error {
+// (stream.Consuming), whether every subscriber holds the partitions it
+// should, with the reason of the first that does not.
+func consumingCheck(subs []stream.Subscriber) func(context.Context) error {
 	return func(ctx context.Context) error {
-		c, ok := sub.(stream.Consuming)
-		if !ok {
-			return nil
-		}
-		if err := c.Consuming(ctx); err != nil {
-			return &httpserver.NotReady{Reason: err.Error()}
+		for _, sub := range subs {
+			c, ok := sub.(stream.Consuming)
+			if !ok {
+				continue
+			}
+			if err := c.Consuming(ctx); err != nil {
+				return &httpserver.NotReady{Reason: err.Error()}
+			}
 		}
 		return nil
 	}

@@ -206,7 +206,7 @@ func (s statusEvents) write(ctx context.Context, tx *entnotifier.Tx, d *entnotif
 		ID: id.String(), Source: s.Source, Type: events.TypeNotificationStatus, Subject: d.ID.String(), Time: at,
 		TraceParent: d.Traceparent, // the consumed OrderCreated's: one trace from the order to its statuses
 	}, events.NotificationStatus{
-		NotificationID: d.ID.String(), EventID: d.EventID, OrderID: d.OrderID, UserID: d.UserID,
+		NotificationID: d.ID.String(), EventID: d.EventID, Event: events.EventKind(d.EventType), OrderID: d.OrderID, UserID: d.UserID,
 		Channel: eventChannel(string(d.Channel)), Status: string(c.To), Attempt: c.Attempt,
 		Reason: reason, NextAttemptAt: next, Time: at,
 	})

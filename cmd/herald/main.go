@@ -2,7 +2,9 @@
 // users, orders, notifier and router, on SQLite files and an embedded NATS
 // JetStream under .run/. Each service reads the same variables as its own
 // binary; HERALD_<SERVICE>_<NAME> overrides HERALD_<NAME> for one service
-// (for example HERALD_ORDERS_HTTP_ADDR). Run with --help to list them.
+// (for example HERALD_ORDERS_HTTP_ADDR). Run with --help to list them. It
+// also serves the mail viewer (internal/mailview) over the local mailpit's
+// API at http://127.0.0.1:8025/.
 package main
 
 import (
@@ -19,7 +21,9 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/logging"
+	"github.com/heraldhq/herald/internal/mailview"
 	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/notifier"
 	"github.com/heraldhq/herald/router"
@@ -35,7 +39,7 @@ func main() {
 }
 
 // parts are the configuration sections of the stack, in --help order.
-var parts = []string{"stream", "users", "orders", "notifier", "router"}
+var parts = []string{"stream", "users", "orders", "notifier", "router", "mailview"}
 
 // devDefaults are the embedded-stack values used when neither the
 // service-prefixed nor the plain variable is set.
@@ -100,6 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	ordersCfg := orders.LoadConfig(vars["orders"])
 	notifierCfg := notifier.LoadConfig(vars["notifier"]) // with its channels (HERALD_SMTP_*, HERALD_SMS_*, HERALD_WEBHOOK_*)
 	routerCfg := router.LoadConfig(vars["router"])
+	mailviewCfg := mailview.LoadConfig(vars["mailview"]) // HERALD_MAILVIEW_HTTP_ADDR, HERALD_MAILPIT_URL
 
 	if config.WantsHelp(args) {
 		fmt.Fprintln(stdout, "herald: the whole Herald platform in one process, for development.")
@@ -129,6 +134,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	logger := logging.New(stdout, level, "herald")
+	var mailView http.Handler // nil: the mail viewer is off
+	if mailviewCfg.Enabled() {
+		var err error
+		if mailView, err = mailview.Handler(mailviewCfg, logger.With("part", "mailview")); err != nil {
+			logger.Error("mail viewer", "err", err.Error())
+			return 1
+		}
+	}
 	broker, err := backend.Open(ctx, streamCfg, logger.With("part", "stream"))
 	if err != nil {
 		logger.Error("open stream backend", "err", err.Error())
@@ -172,7 +185,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return router.Run(ctx, routerCfg, router.Deps{Logger: logger.With("part", "router"), Broker: broker})
 	})
 
-	go announce(ctx, stdout, routerCfg.Addr)
+	mailAt := ""
+	if mailView != nil {
+		mailAt = "http://" + mailviewCfg.Addr + "/"
+		start("mailview", func(ctx context.Context) error {
+			return httpserver.Serve(ctx, logger.With("part", "mailview"), mailviewCfg.Addr, mailView, nil)
+		})
+	}
+
+	go announce(ctx, stdout, routerCfg.Addr, mailAt)
 
 	wg.Wait()
 	if firstErr != nil {
@@ -182,8 +203,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 // announce prints the playground URL once the router answers /healthz, so a
-// person knows when the stack is usable.
-func announce(ctx context.Context, w io.Writer, addr string) {
+// person knows when the stack is usable, and the mail viewer's when it is
+// served.
+func announce(ctx context.Context, w io.Writer, addr, mailAt string) {
 	base := "http://" + addr
 	if strings.HasPrefix(addr, ":") {
 		base = "http://127.0.0.1" + addr
@@ -201,7 +223,11 @@ func announce(ctx context.Context, w io.Writer, addr string) {
 		}
 		_ = resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
-			fmt.Fprintf(w, "\nHerald is up.\n  GraphQL playground: %s/\n  GraphQL endpoint:   %s/graphql\n  Mail catcher:       http://127.0.0.1:8025/\n\n", base, base)
+			fmt.Fprintf(w, "\nHerald is up.\n  GraphQL playground: %s/\n  GraphQL endpoint:   %s/graphql\n", base, base)
+			if mailAt != "" {
+				fmt.Fprintf(w, "  Mail catcher:       %s\n", mailAt)
+			}
+			fmt.Fprintln(w)
 			return
 		}
 	}

@@ -26,6 +26,10 @@ func TestRunHelpAndConfig(t *testing.T) {
 		}, 2, []string{"HERALD_NOTIFIER_SECRET_KEY: must be", "HERALD_USERS_SECRET_KEY: must be"}},
 		{"per-service form", nil, map[string]string{"HERALD_NOTIFIER_NOTIFIER_SECRET_KEY": "short"}, 2,
 			[]string{"HERALD_NOTIFIER_SECRET_KEY: must be"}},
+		{"help lists the mail viewer", []string{"--help"}, nil, 0,
+			[]string{"mailview", "HERALD_MAILPIT_URL", "default: 127.0.0.1:8025"}},
+		{"mail viewer's mailpit URL checked", nil, map[string]string{"HERALD_MAILVIEW_MAILPIT_URL": "127.0.0.1:8026"}, 2,
+			[]string{"HERALD_MAILPIT_URL:"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -161,19 +161,43 @@ const (
 	StatusSkipped  = "SKIPPED"  // will not be sent (channel unusable, user deleted)
 )
 
+// What a notification is about: the kind of event that caused it, as the
+// NotificationStatus event's "event" field and the GraphQL enum
+// NotificationEvent name it. One order has one notification per channel for
+// each of these, told apart by this field (and by eventId).
+const (
+	EventOrderCreated   = "ORDER_CREATED"
+	EventOrderCancelled = "ORDER_CANCELLED"
+)
+
+// EventKind maps a CloudEvents type to what a notification is about
+// (EventOrderCreated, ...); "" for a type no notification is made from.
+func EventKind(ceType string) string {
+	switch ceType {
+	case TypeOrderCreated:
+		return EventOrderCreated
+	case TypeOrderCancelled:
+		return EventOrderCancelled
+	}
+	return ""
+}
+
 // NotificationStatus is published on every status change of one delivery.
 // Key: order id, so that the statuses of one order arrive in order.
 type NotificationStatus struct {
-	NotificationID string     `json:"notificationId"`
-	EventID        string     `json:"eventId"`
-	OrderID        string     `json:"orderId"`
-	UserID         string     `json:"userId"`
-	Channel        string     `json:"channel"`
-	Status         string     `json:"status"`
-	Attempt        int        `json:"attempt"`
-	Reason         string     `json:"reason,omitempty"`
-	NextAttemptAt  *time.Time `json:"nextAttemptAt,omitempty"`
-	Time           time.Time  `json:"time"`
+	NotificationID string `json:"notificationId"`
+	EventID        string `json:"eventId"`
+	// Event is what the notification is about (EventOrderCreated,
+	// EventOrderCancelled); absent from events published before it existed.
+	Event         string     `json:"event,omitempty"`
+	OrderID       string     `json:"orderId"`
+	UserID        string     `json:"userId"`
+	Channel       string     `json:"channel"`
+	Status        string     `json:"status"`
+	Attempt       int        `json:"attempt"`
+	Reason        string     `json:"reason,omitempty"`
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	Time          time.Time  `json:"time"`
 }
 
 // ValidTraceParent checks the W3C traceparent form

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -42,4 +43,25 @@ func (o OrderCancelled) Validate() error {
 		errs = append(errs, errors.New("cancelledAt is missing"))
 	}
 	return errors.Join(errs...)
+}
+
+// DecodeData unmarshals the JSON data of an event that notifications are
+// made from, chosen by its CloudEvents type: an OrderCreated or an
+// OrderCancelled value. Another type is an error.
+func DecodeData(ceType string, data []byte) (any, error) {
+	switch ceType {
+	case TypeOrderCreated:
+		var o OrderCreated
+		if err := json.Unmarshal(data, &o); err != nil {
+			return nil, fmt.Errorf("%s data: %w", ceType, err)
+		}
+		return o, nil
+	case TypeOrderCancelled:
+		var o OrderCancelled
+		if err := json.Unmarshal(data, &o); err != nil {
+			return nil, fmt.Errorf("%s data: %w", ceType, err)
+		}
+		return o, nil
+	}
+	return nil, fmt.Errorf("no notification is made from event type %q", ceType)
 }

@@ -3,7 +3,6 @@ package email
 import (
 	"bytes"
 	"embed"
-	"encoding/json"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
@@ -35,7 +34,11 @@ var matcher = language.NewMatcher(Locales)
 // Template names.
 const (
 	TemplateOrderConfirmation = "order_confirmation"
+	TemplateOrderCancellation = "order_cancellation"
 )
+
+// templateNames are the templates every language in Locales must have.
+var templateNames = []string{TemplateOrderConfirmation, TemplateOrderCancellation}
 
 // set is one template (subject, text and HTML body) in one language.
 type set struct {
@@ -66,8 +69,10 @@ func mustLoad() map[string]set {
 		}
 	}
 	for _, t := range Locales {
-		if _, ok := out[baseOf(t)+"/"+TemplateOrderConfirmation]; !ok {
-			panic("email: no " + TemplateOrderConfirmation + " template for " + t.String())
+		for _, name := range templateNames {
+			if _, ok := out[baseOf(t)+"/"+name]; !ok {
+				panic("email: no " + name + " template for " + t.String())
+			}
 		}
 	}
 	return out
@@ -158,17 +163,44 @@ func RenderOrderConfirmation(locale string, order events.OrderCreated, name stri
 	return Render(TemplateOrderConfirmation, tag.String(), v)
 }
 
+// CancellationView is what the order cancellation templates see.
+type CancellationView struct {
+	Name    string // recipient's name; templates greet without it when empty
+	OrderID string
+	Total   string // the cancelled order's total, formatted for the locale
+	Reason  string // as given to cancelOrder; empty when none was
+}
+
+// RenderOrderCancellation renders the cancellation notice of an order for
+// one recipient in their locale. The HTML body escapes every value taken
+// from the event (the reason is the customer's own text).
+func RenderOrderCancellation(locale string, ev events.OrderCancelled, name string) (Content, error) {
+	tag := MatchLocale(locale)
+	v := CancellationView{Name: name, OrderID: ev.OrderID, Reason: ev.Reason,
+		Total: FormatMoney(message.NewPrinter(tag), ev.TotalMinor, ev.Currency)}
+	return Render(TemplateOrderCancellation, tag.String(), v)
+}
+
+// RenderEvent renders the email for event data of a known kind
+// (events.OrderCreated or events.OrderCancelled) for one recipient.
+func RenderEvent(locale string, data any, name string) (Content, error) {
+	switch ev := data.(type) {
+	case events.OrderCreated:
+		return RenderOrderConfirmation(locale, ev, name)
+	case events.OrderCancelled:
+		return RenderOrderCancellation(locale, ev, name)
+	}
+	return Content{}, fmt.Errorf("email: no template for %T", data)
+}
+
 // renderPayload renders a message the worker sent without a body, from its
-// event payload. Only OrderCreated is known.
+// event payload (OrderCreated or OrderCancelled).
 func renderPayload(eventType, locale string, payload []byte) (Content, error) {
-	if eventType != events.TypeOrderCreated {
-		return Content{}, fmt.Errorf("email: no body given and no template for event type %q", eventType)
+	data, err := events.DecodeData(eventType, payload)
+	if err != nil {
+		return Content{}, fmt.Errorf("email: no body given: %w", err)
 	}
-	var o events.OrderCreated
-	if err := json.Unmarshal(payload, &o); err != nil {
-		return Content{}, fmt.Errorf("email: order payload: %w", err)
-	}
-	return RenderOrderConfirmation(locale, o, "")
+	return RenderEvent(locale, data, "")
 }
 
 // FormatMoney renders an amount in integer minor units of an ISO 4217

@@ -1,6 +1,7 @@
 package email
 
 import (
+	"encoding/json"
 	"flag"
 	"io/fs"
 	"os"
@@ -92,6 +93,88 @@ func TestOrderConfirmationGolden(t *testing.T) {
 				t.Errorf("html body does not declare lang=%q", tc.locale)
 			}
 		})
+	}
+}
+
+func sampleCancellation() events.OrderCancelled {
+	o := sampleOrder()
+	return events.OrderCancelled{
+		OrderID: o.OrderID, UserID: o.UserID, TotalMinor: o.TotalMinor, Currency: o.Currency,
+		Reason:      "Ordered <twice> & too soon",
+		CreatedAt:   o.CreatedAt,
+		CancelledAt: o.CreatedAt.Add(time.Hour),
+	}
+}
+
+// Each locale's cancellation notice, with and without a name and a reason,
+// must match its golden files byte for byte.
+func TestOrderCancellationGolden(t *testing.T) {
+	tests := []struct {
+		locale   string
+		name     string
+		noReason bool
+		dir      string
+		subject  string
+		greet    string
+	}{
+		{"en", "Ada Lovelace", false, "en", "Order ord_01HX7 cancelled", "Hello Ada Lovelace,"},
+		{"de", "Ada Lovelace", false, "de", "Bestellung ord_01HX7 storniert", "Hallo Ada Lovelace,"},
+		{"fr", "Ada Lovelace", false, "fr", "Commande ord_01HX7 annulée", "Bonjour Ada Lovelace,"},
+		{"de", "", true, "de-noname", "Bestellung ord_01HX7 storniert", "Guten Tag,"},
+		{"en", "", true, "en-noname", "Order ord_01HX7 cancelled", "Hello,"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.dir, func(t *testing.T) {
+			ev := sampleCancellation()
+			if tc.noReason {
+				ev.Reason = ""
+			}
+			c, err := RenderOrderCancellation(tc.locale, ev, tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Subject != tc.subject || c.Locale != tc.locale {
+				t.Errorf("subject %q (locale %q), want %q (%q)", c.Subject, c.Locale, tc.subject, tc.locale)
+			}
+			if !strings.HasPrefix(c.Text, tc.greet) {
+				t.Errorf("text starts %q, want %q", firstLine(c.Text), tc.greet)
+			}
+			golden(t, tc.dir+"/order_cancellation.subject.golden", c.Subject+"\n")
+			golden(t, tc.dir+"/order_cancellation.txt.golden", c.Text)
+			golden(t, tc.dir+"/order_cancellation.html.golden", c.HTML)
+			// The reason is the customer's text: escaped in HTML, and left
+			// out with its label when none was given.
+			if tc.noReason == strings.Contains(c.Text, "twice") || strings.Contains(c.HTML, "<twice>") ||
+				!tc.noReason && !strings.Contains(c.HTML, "Ordered &lt;twice&gt; &amp; too soon") {
+				t.Errorf("reason (given: %v) rendered wrongly:\n%s\n%s", !tc.noReason, c.Text, c.HTML)
+			}
+			if !strings.Contains(c.HTML, `<html lang="`+tc.locale+`">`) {
+				t.Errorf("html body does not declare lang=%q", tc.locale)
+			}
+		})
+	}
+}
+
+// The channel renders a message stored without a body from its payload,
+// by event type: each known type gets its own template.
+func TestRenderPayload(t *testing.T) {
+	created, _ := json.Marshal(sampleOrder())
+	cancelled, _ := json.Marshal(sampleCancellation())
+	for _, tc := range []struct {
+		typ     string
+		payload []byte
+		subject string
+	}{
+		{events.TypeOrderCreated, created, "Order ord_01HX7 confirmed"},
+		{events.TypeOrderCancelled, cancelled, "Order ord_01HX7 cancelled"},
+	} {
+		c, err := renderPayload(tc.typ, "en", tc.payload)
+		if err != nil || c.Subject != tc.subject {
+			t.Errorf("renderPayload(%s) = %q, %v; want %q", tc.typ, c.Subject, err, tc.subject)
+		}
+	}
+	if _, err := renderPayload("io.example.other.v1", "en", created); err == nil {
+		t.Error("renderPayload of an unknown event type succeeded")
 	}
 }
 

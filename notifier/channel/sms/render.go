@@ -2,7 +2,6 @@ package sms
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/template"
@@ -15,40 +14,56 @@ import (
 )
 
 // Short texts kept GSM-7 friendly (no characters outside the GSM alphabet
-// where the language allows it) so they fit one segment.
-var smsTemplates = map[string]*template.Template{
-	"en": template.Must(template.New("en").Parse(`Herald: your order {{.OrderID}} is confirmed. Total {{.Total}}.`)),
-	"de": template.Must(template.New("de").Parse(`Herald: Ihre Bestellung {{.OrderID}} ist bestätigt. Summe {{.Total}}.`)),
-	"fr": template.Must(template.New("fr").Parse(`Herald : votre commande {{.OrderID}} est confirmée. Total {{.Total}}.`)),
-}
+// where the language allows it) so they fit one segment. One map per
+// template, keyed by language.
+var (
+	confirmationTexts = map[string]*template.Template{
+		"en": template.Must(template.New("en").Parse(`Herald: your order {{.OrderID}} is confirmed. Total {{.Total}}.`)),
+		"de": template.Must(template.New("de").Parse(`Herald: Ihre Bestellung {{.OrderID}} ist bestätigt. Summe {{.Total}}.`)),
+		"fr": template.Must(template.New("fr").Parse(`Herald : votre commande {{.OrderID}} est confirmée. Total {{.Total}}.`)),
+	}
+	cancellationTexts = map[string]*template.Template{
+		"en": template.Must(template.New("en").Parse(`Herald: your order {{.OrderID}} ({{.Total}}) has been cancelled.`)),
+		"de": template.Must(template.New("de").Parse(`Herald: Ihre Bestellung {{.OrderID}} ({{.Total}}) wurde storniert.`)),
+		"fr": template.Must(template.New("fr").Parse(`Herald : votre commande {{.OrderID}} ({{.Total}}) a été annulée.`)),
+	}
+)
 
 // Render makes the SMS text for an event when the worker did not supply
 // one, in the user's locale (falling back to its base language, then
-// English). Only OrderCreated is known.
+// English). OrderCreated and OrderCancelled are known.
 func Render(eventType, locale string, payload []byte) (string, error) {
-	if eventType != events.TypeOrderCreated {
-		return "", fmt.Errorf("sms: no text given and no SMS template for event type %q", eventType)
+	data, err := events.DecodeData(eventType, payload)
+	if err != nil {
+		return "", fmt.Errorf("sms: no text given: %w", err)
 	}
-	var o events.OrderCreated
-	if err := json.Unmarshal(payload, &o); err != nil {
-		return "", fmt.Errorf("sms: order payload: %w", err)
-	}
-	return RenderOrderCreated(locale, o)
+	return RenderEvent(locale, data)
 }
 
-// RenderOrderCreated is the SMS text of an order confirmation in locale
-// (BCP 47; matched like the email channel's: the exact language, else its
-// base language, else English). The notifier renders it at consume time,
-// so the delivery row holds exactly what is sent.
-func RenderOrderCreated(locale string, o events.OrderCreated) (string, error) {
+// RenderEvent is the SMS text for event data of a known kind
+// (events.OrderCreated or events.OrderCancelled) in locale (BCP 47; matched
+// like the email channel's: the exact language, else its base language,
+// else English). The notifier renders it at consume time, so the delivery
+// row holds exactly what is sent.
+func RenderEvent(locale string, data any) (string, error) {
+	switch ev := data.(type) {
+	case events.OrderCreated:
+		return render(confirmationTexts, locale, ev.OrderID, ev.TotalMinor, ev.Currency)
+	case events.OrderCancelled:
+		return render(cancellationTexts, locale, ev.OrderID, ev.TotalMinor, ev.Currency)
+	}
+	return "", fmt.Errorf("sms: no text for %T", data)
+}
+
+func render(texts map[string]*template.Template, locale, orderID string, totalMinor int64, currency string) (string, error) {
 	tag := email.MatchLocale(locale)
 	base, _ := tag.Base()
-	tmpl, ok := smsTemplates[base.String()]
+	tmpl, ok := texts[base.String()]
 	if !ok { // a language with email templates but no SMS text yet
-		tag, tmpl = language.English, smsTemplates["en"]
+		tag, tmpl = language.English, texts["en"]
 	}
 	var b bytes.Buffer
-	err := tmpl.Execute(&b, struct{ OrderID, Total string }{o.OrderID, formatMoney(tag, o.TotalMinor, o.Currency)})
+	err := tmpl.Execute(&b, struct{ OrderID, Total string }{orderID, formatMoney(tag, totalMinor, currency)})
 	if err != nil {
 		return "", fmt.Errorf("sms: render: %w", err)
 	}

@@ -464,49 +464,66 @@ func TestTimeoutDefault(t *testing.T) {
 	}
 }
 
-func TestRenderOrderCreated(t *testing.T) {
-	o := events.OrderCreated{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR"}
-	const en = "Herald: your order ord_9 is confirmed. Total EUR 19.99."
-	const de = "Herald: Ihre Bestellung ord_9 ist bestätigt. Summe EUR 19,99."
-	const fr = "Herald : votre commande ord_9 est confirmée. Total EUR 19,99."
-	tests := []struct{ locale, want string }{
-		{"de", de},
-		{"de-DE", de},
-		{"de-CH", de},
-		{"fr-FR", fr},
-		{"en-GB", en},
-		{"", en},
-		{"es-ES", en},
-		{"zz", en},
-		{"not a locale!", en},
+func TestRenderEvent(t *testing.T) {
+	created := events.OrderCreated{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR"}
+	cancelled := events.OrderCancelled{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR", Reason: "changed my mind"}
+	texts := map[string][2]string{ // language → confirmation, cancellation
+		"en": {"Herald: your order ord_9 is confirmed. Total EUR 19.99.", "Herald: your order ord_9 (EUR 19.99) has been cancelled."},
+		"de": {"Herald: Ihre Bestellung ord_9 ist bestätigt. Summe EUR 19,99.", "Herald: Ihre Bestellung ord_9 (EUR 19,99) wurde storniert."},
+		"fr": {"Herald : votre commande ord_9 est confirmée. Total EUR 19,99.", "Herald : votre commande ord_9 (EUR 19,99) a été annulée."},
+	}
+	tests := []struct{ locale, lang string }{
+		{"de", "de"},
+		{"de-DE", "de"},
+		{"de-CH", "de"},
+		{"fr-FR", "fr"},
+		{"en-GB", "en"},
+		{"", "en"},
+		{"es-ES", "en"},
+		{"zz", "en"},
+		{"not a locale!", "en"},
 	}
 	for _, tc := range tests {
-		got, err := sms.RenderOrderCreated(tc.locale, o)
-		if err != nil || got != tc.want {
-			t.Errorf("locale %q: %q, %v; want %q", tc.locale, got, err, tc.want)
+		for i, data := range []any{created, cancelled} {
+			got, err := sms.RenderEvent(tc.locale, data)
+			if want := texts[tc.lang][i]; err != nil || got != want {
+				t.Errorf("locale %q, %T: %q, %v; want %q", tc.locale, data, got, err, want)
+			}
 		}
+	}
+	if _, err := sms.RenderEvent("en", "not an event"); err == nil {
+		t.Error("RenderEvent of an unknown kind succeeded")
+	}
+	// From a stored payload, as the channel does for a message without text.
+	payload, _ := json.Marshal(cancelled)
+	if got, err := sms.Render(events.TypeOrderCancelled, "de", payload); err != nil || got != texts["de"][1] {
+		t.Errorf("Render(OrderCancelled payload) = %q, %v; want %q", got, err, texts["de"][1])
 	}
 }
 
 // Every language the email channel speaks has its own SMS text too (a new
 // email language without one would silently fall back to English).
 func TestEveryEmailLanguageHasAnSMSText(t *testing.T) {
-	o := events.OrderCreated{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR"}
-	english, err := sms.RenderOrderCreated("en", o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tag := range email.Locales {
-		got, err := sms.RenderOrderCreated(tag.String(), o)
+	for _, o := range []any{
+		events.OrderCreated{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR"},
+		events.OrderCancelled{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR"},
+	} {
+		english, err := sms.RenderEvent("en", o)
 		if err != nil {
-			t.Errorf("%s: %v", tag, err)
-			continue
+			t.Fatal(err)
 		}
-		if base, _ := tag.Base(); base.String() != "en" && got == english {
-			t.Errorf("%s: SMS text is the English one (%q): add a template to smsTemplates", tag, got)
-		}
-		if info := sms.Analyze(got); info.Encoding != sms.GSM7 || info.Segments != 1 {
-			t.Errorf("%s: %q is %+v, want one GSM-7 segment", tag, got, info)
+		for _, tag := range email.Locales {
+			got, err := sms.RenderEvent(tag.String(), o)
+			if err != nil {
+				t.Errorf("%s: %v", tag, err)
+				continue
+			}
+			if base, _ := tag.Base(); base.String() != "en" && got == english {
+				t.Errorf("%s %T: SMS text is the English one (%q): add a template to render.go", tag, o, got)
+			}
+			if info := sms.Analyze(got); info.Encoding != sms.GSM7 || info.Segments != 1 {
+				t.Errorf("%s %T: %q is %+v, want one GSM-7 segment", tag, o, got, info)
+			}
 		}
 	}
 }
