@@ -30,6 +30,7 @@ func main() {
 // migration or --help, 2 for invalid configuration or arguments, 1 when the
 // service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	args, checkOnly := config.WantsCheck(args)
 	v := config.New(getenv)
 	level := logging.LoadLevel(v)
 	cfg := orders.LoadConfig(v)
@@ -37,7 +38,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "orders", "the Herald orders subgraph (GraphQL federation v2) and its outbox relay\n\n"+
 			"Usage: orders            serve\n"+
-			"       orders migrate    apply pending database migrations and exit")
+			"       orders migrate    apply pending database migrations and exit\n"+
+			"       orders [migrate] "+config.CheckFlag+"    validate the environment (and arguments) and exit")
 		return 0
 	}
 	migrateOnly := false
@@ -52,6 +54,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 2
+	}
+	if checkOnly {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return 0
 	}
 	logger := logging.New(stdout, level, "orders")
 	if migrateOnly {

@@ -31,6 +31,7 @@ func main() {
 // migration or --help, 2 for invalid configuration or arguments, 1 when
 // the service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	args, checkOnly := config.WantsCheck(args)
 	v := config.New(getenv)
 	level := logging.LoadLevel(v)
 	cfg := users.LoadConfig(v)
@@ -40,7 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "users", "the Herald users subgraph (GraphQL federation v2)\n\n"+
 			"Usage: users            serve\n"+
-			"       users migrate    apply pending database migrations and exit")
+			"       users migrate    apply pending database migrations and exit\n"+
+			"       users [migrate] "+config.CheckFlag+"    validate the environment (and arguments) and exit")
 		return 0
 	}
 	migrateOnly := false
@@ -55,6 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 2
+	}
+	if checkOnly {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return 0
 	}
 	logger := logging.New(stdout, level, "users")
 	if migrateOnly {

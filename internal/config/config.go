@@ -162,3 +162,22 @@ func WantsHelp(args []string) bool {
 	}
 	return false
 }
+
+// CheckFlag asks a binary to validate its arguments and environment and
+// exit (0 valid, 2 not) without opening anything: a release pipeline, or a
+// test of the deployment files, learns of a bad variable before a rollout.
+const CheckFlag = "--check-config"
+
+// WantsCheck reports whether args hold CheckFlag and returns them without it.
+func WantsCheck(args []string) ([]string, bool) {
+	rest := make([]string, 0, len(args))
+	found := false
+	for _, a := range args {
+		if a == CheckFlag {
+			found = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return rest, found
+}
