@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -151,6 +152,26 @@ func (v *Vars) Usage(w io.Writer, program, summary string) {
 		}
 		fmt.Fprintf(w, "  %-34s %s [default: %s]\n", d.name, d.help, def)
 	}
+}
+
+// usageLine is one variable as Usage writes it.
+var usageLine = regexp.MustCompile(`^  ([A-Z][A-Z0-9_]*) +.*\[default: (.*)\]$`)
+
+// ParseUsage reads back the variables a Usage text lists, with their
+// defaults ("" for "(empty)"): tests that check deployment files against a
+// binary take what it reads from its --help.
+func ParseUsage(text string) map[string]string {
+	vars := map[string]string{}
+	for line := range strings.SplitSeq(text, "\n") {
+		if m := usageLine.FindStringSubmatch(line); m != nil {
+			def := m[2]
+			if def == "(empty)" {
+				def = ""
+			}
+			vars[m[1]] = def
+		}
+	}
+	return vars
 }
 
 // WantsHelp reports whether the arguments ask for usage.
