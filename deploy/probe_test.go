@@ -112,7 +112,6 @@ func localEnv(t *testing.T, c container) (map[string]string, string) {
 	set("HERALD_NATS_URL", "nats://127.0.0.1:"+strconv.Itoa(ports[1]))
 	set("HERALD_NATS_EMBEDDED_DIR", filepath.Join(dir, "nats"))
 	delete(env, "HERALD_KAFKA_BROKERS")
-	delete(env, "HERALD_STREAM_INSTANCE_ID")
 	if _, ok := env["HERALD_USERS_URL"]; ok {
 		set("HERALD_USERS_URL", "http://"+closed+"/graphql")
 	}
