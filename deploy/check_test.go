@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,20 +159,13 @@ func checkContainer(t *testing.T, c container) {
 		}
 		return
 	}
-	addr, ok := c.Env["HERALD_HTTP_ADDR"]
-	if !ok {
-		addr = vars["HERALD_HTTP_ADDR"]
-	}
-	host, portText, err := net.SplitHostPort(addr)
+	addr := effective(t, c, "HERALD_HTTP_ADDR")
+	host, port, err := splitAddr(addr)
 	if err != nil {
 		t.Fatalf("HERALD_HTTP_ADDR %q: %v", addr, err)
 	}
 	if host != "" && host != "0.0.0.0" && host != "::" {
 		t.Errorf("HERALD_HTTP_ADDR %q listens on %s only: nothing outside the container reaches it", addr, host)
-	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		t.Fatalf("HERALD_HTTP_ADDR %q: port: %v", addr, err)
 	}
 	for _, p := range c.Ports {
 		if p != port {
@@ -184,6 +178,105 @@ func checkContainer(t *testing.T, c container) {
 		}
 	}
 	checkProbePaths(t, c)
+}
+
+// effective is the value the binary uses for name: the container's, or
+// the declared default when unset or empty.
+func effective(t *testing.T, c container, name string) string {
+	t.Helper()
+	if v := c.Env[name]; v != "" {
+		return v
+	}
+	return declared(t, c.Binary)[name]
+}
+
+// httpPort is the port the container's HTTP listener binds.
+func httpPort(t *testing.T, c container) int {
+	t.Helper()
+	_, port, err := splitAddr(effective(t, c, "HERALD_HTTP_ADDR"))
+	if err != nil {
+		t.Fatalf("%s: HERALD_HTTP_ADDR: %v", c.Where, err)
+	}
+	return port
+}
+
+func splitAddr(addr string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portText)
+	return host, port, err
+}
+
+// sharedVars are where the services meet: each must have one value across
+// the services of a deployment that read it.
+var sharedVars = []string{
+	"HERALD_SUBGRAPH_SECRET", "HERALD_STREAM", "HERALD_KAFKA_BROKERS", "HERALD_NATS_URL",
+	"HERALD_TOPIC_ORDER_CREATED", "HERALD_TOPIC_ORDER_CANCELLED", "HERALD_TOPIC_NOTIFICATION_STATUS",
+}
+
+// checkWiring checks that the services agree on sharedVars and that the
+// URLs by which they call each other reach the right service. network maps
+// "host:port" as the deployment's names resolve to the binary serving there.
+func checkWiring(t *testing.T, file string, cs []container, network map[string]string) {
+	t.Helper()
+	var serving []container
+	for _, c := range cs {
+		if len(c.Args) == 0 {
+			serving = append(serving, c)
+		}
+	}
+	for _, name := range sharedVars {
+		groups := map[string][]string{} // value → containers (values stay out of messages: secrets)
+		for _, c := range serving {
+			if _, ok := declared(t, c.Binary)[name]; ok {
+				v := effective(t, c, name)
+				groups[v] = append(groups[v], c.Binary)
+			}
+		}
+		if len(groups) > 1 {
+			var sets []string
+			for _, v := range slices.Sorted(maps.Keys(groups)) {
+				sets = append(sets, strings.Join(groups[v], ", "))
+			}
+			t.Errorf("%s: %s differs between services that must share it: {%s}", file, name, strings.Join(sets, "} {"))
+		}
+	}
+	for _, c := range serving {
+		if _, ok := declared(t, c.Binary)["HERALD_USERS_URL"]; ok {
+			checkReach(t, c, "HERALD_USERS_URL", effective(t, c, "HERALD_USERS_URL"), "users", network)
+		}
+		if _, ok := declared(t, c.Binary)["HERALD_SUBGRAPHS"]; ok {
+			// A subgraph is served by the binary of its name (schema/<name>.graphqls).
+			for _, sg := range strings.Split(effective(t, c, "HERALD_SUBGRAPHS"), ",") {
+				name, raw, _ := strings.Cut(strings.TrimSpace(sg), "=")
+				if raw != "builtin" {
+					checkReach(t, c, "HERALD_SUBGRAPHS", raw, name, network)
+				}
+			}
+		}
+	}
+}
+
+func checkReach(t *testing.T, c container, variable, raw, want string, network map[string]string) {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		t.Errorf("%s: %s: %q is not a URL", c.Where, variable, raw)
+		return
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	got, ok := network[u.Hostname()+":"+port]
+	switch {
+	case !ok:
+		t.Errorf("%s: %s: nothing in the deployment serves %s:%s (%s)", c.Where, variable, u.Hostname(), port, raw)
+	case got != want:
+		t.Errorf("%s: %s: %s reaches %s, not %s", c.Where, variable, raw, got, want)
+	}
 }
 
 // mounted reports whether path lies in one of the mount points.

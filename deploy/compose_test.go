@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,6 +29,7 @@ func TestComposeFile(t *testing.T) {
 	}
 
 	var cs []container
+	network := map[string]string{}
 	for _, name := range slices.Sorted(func(yield func(string) bool) {
 		for n := range project.Services {
 			if !yield(n) {
@@ -68,8 +70,13 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s: healthcheck %v cannot run in the image, which holds the binary alone", where, hc.Test)
 		}
 		cs = append(cs, c)
+		if len(c.Args) == 0 {
+			// On compose's network a service's name reaches its container's ports.
+			network[name+":"+strconv.Itoa(httpPort(t, c))] = binary
+		}
 	}
 	checkContainers(t, "compose.yaml", cs)
+	checkWiring(t, "compose.yaml", cs, network)
 }
 
 // composeBinary returns the binary a service's build produces: the

@@ -99,7 +99,7 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("%s: init container %s: the manifests use none; teach this test what it runs", w, c.Name)
 		}
 	}
-	m.checkServices(t)
+	network := m.checkServices(t)
 	checkMigrations(t, cs)
 	for name, cm := range m.configMaps {
 		for key := range cm.Data {
@@ -116,6 +116,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	}
 	checkContainers(t, "deploy/kubernetes", cs)
+	checkWiring(t, "deploy/kubernetes", cs, network)
 }
 
 func readKustomization(t *testing.T) kustomization {
@@ -293,13 +294,8 @@ func (m *manifests) checkWorkload(t *testing.T, w workload) {
 func (m *manifests) container(t *testing.T, w workload, c corev1.Container, images map[string]bool) container {
 	t.Helper()
 	where := w.String() + " container " + c.Name
-	image := c.Image
-	if i := strings.LastIndex(image, "/"); i >= 0 {
-		image = image[i+1:]
-	}
-	image, _, _ = strings.Cut(image, "@")
-	image, _, _ = strings.Cut(image, ":")
-	if !strings.HasPrefix(image, imagePrefix) {
+	binary := imageBinary(c.Image)
+	if binary == "" {
 		t.Errorf("%s: image %q is not %s<binary>", where, c.Image, imagePrefix)
 	}
 	if !images[c.Image] {
@@ -316,7 +312,7 @@ func (m *manifests) container(t *testing.T, w workload, c corev1.Container, imag
 			t.Errorf("%s: no %s limit", where, res)
 		}
 	}
-	out := container{Where: where, Binary: strings.TrimPrefix(image, imagePrefix), Args: c.Args, Env: m.env(t, where, w, c)}
+	out := container{Where: where, Binary: binary, Args: c.Args, Env: m.env(t, where, w, c)}
 	for _, p := range c.Ports {
 		out.Ports = append(out.Ports, int(p.ContainerPort))
 	}
@@ -483,9 +479,11 @@ func probeOf(kind string, p *corev1.Probe, c corev1.Container) (probe, error) {
 }
 
 // checkServices checks that each Service selects pods and targets ports they
-// declare, and that each StatefulSet's governing Service exists.
-func (m *manifests) checkServices(t *testing.T) {
+// declare, and that each StatefulSet's governing Service exists. It returns
+// where each "service:port" leads: the binary of the pods behind it.
+func (m *manifests) checkServices(t *testing.T) map[string]string {
 	t.Helper()
+	network := map[string]string{}
 	names := map[string]bool{}
 	for _, ls := range m.services {
 		s := ls.obj
@@ -506,9 +504,12 @@ func (m *manifests) checkServices(t *testing.T) {
 		}
 		for _, sp := range s.Spec.Ports {
 			for _, w := range pods {
-				if !servesPort(w.pod, sp.TargetPort, sp.Port) {
+				binary, ok := servesPort(w.pod, sp.TargetPort, sp.Port)
+				if !ok {
 					t.Errorf("%s: port %s targets %s, which %s does not declare", where, sp.Name, sp.TargetPort.String(), w)
+					continue
 				}
+				network[s.Name+":"+strconv.Itoa(int(sp.Port))] = binary
 			}
 		}
 	}
@@ -517,20 +518,38 @@ func (m *manifests) checkServices(t *testing.T) {
 			t.Errorf("%s: serviceName %q names no Service", w, w.serviceName)
 		}
 	}
+	return network
 }
 
-func servesPort(pod corev1.PodSpec, target intstr.IntOrString, port int32) bool {
+// servesPort finds the container a Service port leads to and returns the
+// binary its image holds.
+func servesPort(pod corev1.PodSpec, target intstr.IntOrString, port int32) (string, bool) {
 	for _, c := range pod.Containers {
 		for _, cp := range c.Ports {
 			switch {
 			case target.Type == intstr.String && target.StrVal == cp.Name,
 				target.Type == intstr.Int && target.IntValue() == int(cp.ContainerPort),
 				target.Type == intstr.Int && target.IntVal == 0 && port == cp.ContainerPort:
-				return true
+				return imageBinary(c.Image), true
 			}
 		}
 	}
-	return false
+	return "", false
+}
+
+// imageBinary is the binary an image holds: herald-<binary>[:tag][@digest],
+// after any registry path ("" when the image is not named so).
+func imageBinary(image string) string {
+	if i := strings.LastIndex(image, "/"); i >= 0 {
+		image = image[i+1:]
+	}
+	image, _, _ = strings.Cut(image, "@")
+	image, _, _ = strings.Cut(image, ":")
+	name, ok := strings.CutPrefix(image, imagePrefix)
+	if !ok {
+		return ""
+	}
+	return name
 }
 
 // checkMigrations: a service that leaves migrations to a release step

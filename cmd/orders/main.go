@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/subgraphs/orders"
@@ -50,6 +51,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	default:
 		fmt.Fprintf(stdout, "orders: unknown arguments %q (want no arguments, migrate or --help)\n", args)
 		return 2
+	}
+	if !migrateOnly {
+		// Run refuses this as well; checked here, it is reported with the
+		// other problems, and by --check-config.
+		if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
+			v.Check(false, "HERALD_HTTP_ADDR: %v", err)
+		}
 	}
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/subgraphs/users"
@@ -53,6 +54,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	default:
 		fmt.Fprintf(stdout, "users: unknown arguments %q (want no arguments, migrate or --help)\n", args)
 		return 2
+	}
+	if !migrateOnly {
+		// Run refuses this as well; checked here, it is reported with the
+		// other problems, and by --check-config.
+		if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
+			v.Check(false, "HERALD_HTTP_ADDR: %v", err)
+		}
 	}
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
