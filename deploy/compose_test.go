@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,20 +30,14 @@ func TestComposeFile(t *testing.T) {
 	}
 
 	var cs []container
-	network := map[string]string{}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range project.Services {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	hosts := map[string]string{} // container → its service name on compose's network
+	for _, name := range slices.Sorted(maps.Keys(project.Services)) {
 		svc := project.Services[name]
 		if svc.Build == nil {
 			continue // infrastructure from its own image
 		}
 		where := "compose.yaml service " + name
-		binary := composeBinary(t, where, project.WorkingDir, svc.Build)
+		binary := composeBinary(t, where, svc.Build)
 		if len(svc.Entrypoint) > 0 {
 			t.Errorf("%s: entrypoint %v replaces the image's, which is the binary", where, svc.Entrypoint)
 		}
@@ -70,18 +65,22 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s: healthcheck %v cannot run in the image, which holds the binary alone", where, hc.Test)
 		}
 		cs = append(cs, c)
-		if len(c.Args) == 0 {
-			// On compose's network a service's name reaches its container's ports.
-			network[name+":"+strconv.Itoa(httpPort(t, c))] = binary
-		}
+		hosts[where] = name
 	}
 	checkContainers(t, "compose.yaml", cs)
+	// On compose's network a service's name reaches its container's ports.
+	network := map[string]string{}
+	for _, c := range cs {
+		if len(c.Args) == 0 && built(t, c.Binary) {
+			network[hosts[c.Where]+":"+strconv.Itoa(httpPort(t, c))] = c.Binary
+		}
+	}
 	checkWiring(t, "compose.yaml", cs, network)
 }
 
 // composeBinary returns the binary a service's build produces: the
 // repository's Dockerfile builds ./cmd/$SERVICE.
-func composeBinary(t *testing.T, where, workDir string, b *types.BuildConfig) string {
+func composeBinary(t *testing.T, where string, b *types.BuildConfig) string {
 	t.Helper()
 	root, _ := filepath.Abs("..")
 	if ctxDir, _ := filepath.Abs(b.Context); ctxDir != root {

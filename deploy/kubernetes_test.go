@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -52,6 +53,7 @@ type manifests struct {
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	services   []located[*corev1.Service]
+	budgets    []located[*policyv1.PodDisruptionBudget]
 	workloads  []workload
 	used       map[string]bool // "ConfigMap/name/key", "Secret/name/key" read by a container
 }
@@ -150,6 +152,7 @@ func readKustomization(t *testing.T) kustomization {
 var apiVersions = map[string]string{
 	"ConfigMap": "v1", "Secret": "v1", "Service": "v1",
 	"Deployment": "apps/v1", "StatefulSet": "apps/v1", "Job": "batch/v1",
+	"PodDisruptionBudget": "policy/v1",
 }
 
 // decodeFile decodes each YAML document of file strictly into its type.
@@ -219,6 +222,12 @@ func (m *manifests) add(file, kind string, doc []byte) error {
 			return err
 		}
 		m.services = append(m.services, located[*corev1.Service]{file, &o})
+	case "PodDisruptionBudget":
+		var o policyv1.PodDisruptionBudget
+		if err := decode(&o); err != nil {
+			return err
+		}
+		m.budgets = append(m.budgets, located[*policyv1.PodDisruptionBudget]{file, &o})
 	case "Deployment":
 		var o appsv1.Deployment
 		if err := decode(&o); err != nil {
@@ -479,7 +488,8 @@ func probeOf(kind string, p *corev1.Probe, c corev1.Container) (probe, error) {
 }
 
 // checkServices checks that each Service selects pods and targets ports they
-// declare, and that each StatefulSet's governing Service exists. It returns
+// declare, that each PodDisruptionBudget selects pods, and that each
+// StatefulSet's governing Service exists. It returns
 // where each "service:port" leads: the binary of the pods behind it.
 func (m *manifests) checkServices(t *testing.T) map[string]string {
 	t.Helper()
@@ -511,6 +521,16 @@ func (m *manifests) checkServices(t *testing.T) map[string]string {
 				}
 				network[s.Name+":"+strconv.Itoa(int(sp.Port))] = binary
 			}
+		}
+	}
+	for _, lb := range m.budgets {
+		sel, err := metav1.LabelSelectorAsSelector(lb.obj.Spec.Selector)
+		if err != nil || sel.Empty() {
+			t.Errorf("%s PodDisruptionBudget/%s: selector %v: %v", lb.file, lb.obj.Name, lb.obj.Spec.Selector, err)
+			continue
+		}
+		if !slices.ContainsFunc(m.workloads, func(w workload) bool { return !w.oneShot && sel.Matches(labels.Set(w.podLabels)) }) {
+			t.Errorf("%s PodDisruptionBudget/%s: selector %v matches no Deployment's or StatefulSet's pods", lb.file, lb.obj.Name, sel)
 		}
 	}
 	for _, w := range m.workloads {
