@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,50 +23,11 @@ import (
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// binaries builds the four service binaries once per test process, so the
-// test exercises exactly what ships.
+// binaries returns the folder of the built service binaries, so the test
+// exercises exactly what ships.
 func binaries(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		sweepBinaries()
-		dir, err := os.MkdirTemp("", fmt.Sprintf("herald-e2e-bin-%d-", os.Getpid()))
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binDir = dir
-		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
-			"../cmd/users", "../cmd/orders", "../cmd/notifier", "../cmd/router")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
-}
-
-// sweepBinaries removes the binary folders of earlier test processes that
-// have ended (TestMain ends in os.Exit, so none removes its own).
-func sweepBinaries() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "herald-e2e-bin-*-*"))
-	for _, dir := range dirs {
-		var pid int
-		if _, err := fmt.Sscanf(filepath.Base(dir), "herald-e2e-bin-%d-", &pid); err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = os.RemoveAll(dir)
-		}
-	}
+	return testenv.Binaries(t)
 }
 
 // services in start order: each one's dependencies come before it.

@@ -35,19 +35,21 @@ func main() {
 // run returns the process exit code: 0 after a clean shutdown or --help,
 // 2 for invalid configuration or usage, 1 when the service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	args, checkOnly := config.WantsCheck(args)
 	v := config.New(getenv)
 	level := logging.LoadLevel(v)
 	streamCfg := backend.LoadConfig(v)
 	cfg := notifier.LoadConfig(v) // with the channels' variables (cfg.Channels)
 
 	if len(args) >= 1 && args[0] == "dlq" {
-		return runDLQ(ctx, args[1:], v, level, streamCfg, cfg, stdout)
+		return runDLQ(ctx, args[1:], checkOnly, v, level, streamCfg, cfg, stdout)
 	}
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "notifier", "consumes OrderCreated and delivers Herald's notifications\n\n"+
 			"Subcommands:\n"+
 			"  migrate                                       apply pending database migrations and exit\n"+
-			"  dlq replay [-topic T] [-limit N] [-group G]   republish the dead letters present at its start (see: notifier dlq replay --help)")
+			"  dlq replay [-topic T] [-limit N] [-group G]   republish the dead letters present at its start (see: notifier dlq replay --help)\n\n"+
+			"With "+config.CheckFlag+" (beside any subcommand) the notifier validates the environment and arguments and exits.")
 		return 0
 	}
 	migrateOnly := false
@@ -62,6 +64,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 2
+	}
+	if checkOnly {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return 0
 	}
 	logger := logging.New(stdout, level, "notifier")
 	if migrateOnly {
@@ -90,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // runDLQ implements `notifier dlq replay`: it reads <topic>.dlq with its own
 // consumer group and republishes each message to the topic it came from,
 // without the dead-letter headers.
-func runDLQ(ctx context.Context, args []string, v *config.Vars, level string, streamCfg backend.Config, cfg notifier.Config, stdout io.Writer) int {
+func runDLQ(ctx context.Context, args []string, checkOnly bool, v *config.Vars, level string, streamCfg backend.Config, cfg notifier.Config, stdout io.Writer) int {
 	if len(args) == 0 || args[0] != "replay" {
 		fmt.Fprintln(stdout, "usage: notifier dlq replay [-topic T] [-limit N] [-group G]")
 		return 2
@@ -118,6 +124,10 @@ func runDLQ(ctx context.Context, args []string, v *config.Vars, level string, st
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 2
+	}
+	if checkOnly {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return 0
 	}
 	logger := logging.New(stdout, level, "notifier-dlq")
 	broker, err := backend.Open(ctx, streamCfg, logger)

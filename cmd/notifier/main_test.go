@@ -48,6 +48,11 @@ func TestRunHelpAndConfig(t *testing.T) {
 			[]string{"HERALD_DELIVERY_LEASE", "HERALD_WEBHOOK_TIMEOUT"}},
 		{"lease shorter than the SMS timeout", nil, map[string]string{"HERALD_SMS_TIMEOUT": "5m"}, 2,
 			[]string{"HERALD_DELIVERY_LEASE", "5m0s"}},
+		{"check-config valid", []string{"--check-config"}, nil, 0, []string{"configuration is valid"}},
+		{"migrate check-config opens no database", []string{"migrate", "--check-config"},
+			map[string]string{"HERALD_DB_DRIVER": "postgres", "HERALD_DB_DSN": "postgres://herald@127.0.0.1:1/notifier"}, 0, []string{"configuration is valid"}},
+		{"dlq replay check-config", []string{"dlq", "replay", "--check-config", "-limit", "3"}, nil, 0, []string{"configuration is valid"}},
+		{"check-config invalid", []string{"--check-config"}, map[string]string{"HERALD_SMTP_TLS": "sometimes"}, 2, []string{"HERALD_SMTP_TLS"}},
 		{"unknown migrate mode", nil, map[string]string{"HERALD_DB_MIGRATE": "sometimes"}, 2, []string{"HERALD_DB_MIGRATE"}},
 		{"help names the secret key", []string{"--help"}, nil, 0, []string{"HERALD_NOTIFIER_SECRET_KEY", "encrypting webhook signing secrets"}},
 		{"invalid secret key reported with the others", nil, map[string]string{

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/subgraphs/orders"
@@ -30,6 +31,7 @@ func main() {
 // migration or --help, 2 for invalid configuration or arguments, 1 when the
 // service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	args, checkOnly := config.WantsCheck(args)
 	v := config.New(getenv)
 	level := logging.LoadLevel(v)
 	cfg := orders.LoadConfig(v)
@@ -37,7 +39,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "orders", "the Herald orders subgraph (GraphQL federation v2) and its outbox relay\n\n"+
 			"Usage: orders            serve\n"+
-			"       orders migrate    apply pending database migrations and exit")
+			"       orders migrate    apply pending database migrations and exit\n"+
+			"       orders [migrate] "+config.CheckFlag+"    validate the environment (and arguments) and exit")
 		return 0
 	}
 	migrateOnly := false
@@ -49,9 +52,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintf(stdout, "orders: unknown arguments %q (want no arguments, migrate or --help)\n", args)
 		return 2
 	}
+	if !migrateOnly {
+		// Run refuses this as well; checked here, it is reported with the
+		// other problems, and by --check-config.
+		if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
+			v.Check(false, "HERALD_HTTP_ADDR: %v", err)
+		}
+	}
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 2
+	}
+	if checkOnly {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return 0
 	}
 	logger := logging.New(stdout, level, "orders")
 	if migrateOnly {

@@ -34,6 +34,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if len(args) > 0 && args[0] == "compose" {
 		return compose(ctx, args[1:], stdout)
 	}
+	args, checkOnly := config.WantsCheck(args)
 	v := config.New(getenv)
 	level := logging.LoadLevel(v)
 	cfg := router.LoadConfig(v)
@@ -41,6 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "router", "Herald's GraphQL federation router (GraphiQL at /, GraphQL at /graphql)")
 		fmt.Fprintln(stdout, "\nSubcommands:\n  compose    compose schema/*.graphqls into schema/supergraph.json (see router compose --help)")
+		fmt.Fprintln(stdout, "\nWith "+config.CheckFlag+" the router validates the environment and exits.")
 		return 0
 	}
 	if len(args) > 0 {
@@ -50,6 +52,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 2
+	}
+	if checkOnly {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return 0
 	}
 	logger := logging.New(stdout, level, "router")
 	// SIGHUP re-reads the subgraphs' SDL (or HERALD_ROUTER_CONFIG) and swaps

@@ -29,6 +29,8 @@ func TestRun(t *testing.T) {
 		{"invalid config", nil, map[string]string{"HERALD_SUBGRAPHS": "users", "HERALD_ROUTER_MAX_REQUEST_BYTES": "x"}, 2,
 			[]string{"HERALD_SUBGRAPHS", "HERALD_ROUTER_MAX_REQUEST_BYTES"}},
 		{"unknown argument", []string{"serve"}, nil, 2, []string{`unknown argument "serve"`}},
+		{"check-config valid", []string{"--check-config"}, nil, 0, []string{"configuration is valid"}},
+		{"check-config invalid", []string{"--check-config"}, map[string]string{"HERALD_ROUTER_MAX_DEPTH": "0"}, 2, []string{"HERALD_ROUTER_MAX_DEPTH"}},
 		{"compose check", []string{"compose", "-check", "-schema-dir", filepath.Join("..", "..", "schema"), "-out", filepath.Join("..", "..", "schema", "supergraph.json")}, nil, 0, nil},
 		{"compose missing SDL", []string{"compose", "-schema-dir", t.TempDir(), "-out", filepath.Join(t.TempDir(), "x.json")}, nil, 2, []string{"subgraph users"}},
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/subgraphs/users"
@@ -31,6 +32,7 @@ func main() {
 // migration or --help, 2 for invalid configuration or arguments, 1 when
 // the service fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	args, checkOnly := config.WantsCheck(args)
 	v := config.New(getenv)
 	level := logging.LoadLevel(v)
 	cfg := users.LoadConfig(v)
@@ -40,7 +42,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if config.WantsHelp(args) {
 		v.Usage(stdout, "users", "the Herald users subgraph (GraphQL federation v2)\n\n"+
 			"Usage: users            serve\n"+
-			"       users migrate    apply pending database migrations and exit")
+			"       users migrate    apply pending database migrations and exit\n"+
+			"       users [migrate] "+config.CheckFlag+"    validate the environment (and arguments) and exit")
 		return 0
 	}
 	migrateOnly := false
@@ -52,9 +55,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintf(stdout, "users: unknown arguments %q (want no arguments, migrate or --help)\n", args)
 		return 2
 	}
+	if !migrateOnly {
+		// Run refuses this as well; checked here, it is reported with the
+		// other problems, and by --check-config.
+		if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
+			v.Check(false, "HERALD_HTTP_ADDR: %v", err)
+		}
+	}
 	if err := v.Err(); err != nil {
 		fmt.Fprintln(stdout, err)
 		return 2
+	}
+	if checkOnly {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return 0
 	}
 	logger := logging.New(stdout, level, "users")
 	if migrateOnly {

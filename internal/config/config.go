@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -153,6 +154,26 @@ func (v *Vars) Usage(w io.Writer, program, summary string) {
 	}
 }
 
+// usageLine is one variable as Usage writes it.
+var usageLine = regexp.MustCompile(`^  ([A-Z][A-Z0-9_]*) +.*\[default: (.*)\]$`)
+
+// ParseUsage reads back the variables a Usage text lists, with their
+// defaults ("" for "(empty)"): tests that check deployment files against a
+// binary take what it reads from its --help.
+func ParseUsage(text string) map[string]string {
+	vars := map[string]string{}
+	for line := range strings.SplitSeq(text, "\n") {
+		if m := usageLine.FindStringSubmatch(line); m != nil {
+			def := m[2]
+			if def == "(empty)" {
+				def = ""
+			}
+			vars[m[1]] = def
+		}
+	}
+	return vars
+}
+
 // WantsHelp reports whether the arguments ask for usage.
 func WantsHelp(args []string) bool {
 	for _, a := range args {
@@ -161,4 +182,23 @@ func WantsHelp(args []string) bool {
 		}
 	}
 	return false
+}
+
+// CheckFlag asks a binary to validate its arguments and environment and
+// exit (0 valid, 2 not) without opening anything: a release pipeline, or a
+// test of the deployment files, learns of a bad variable before a rollout.
+const CheckFlag = "--check-config"
+
+// WantsCheck reports whether args hold CheckFlag and returns them without it.
+func WantsCheck(args []string) ([]string, bool) {
+	rest := make([]string, 0, len(args))
+	found := false
+	for _, a := range args {
+		if a == CheckFlag {
+			found = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return rest, found
 }
