@@ -12,9 +12,22 @@ import (
 
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/router/auth/authtest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// issuer is the identity provider of every stack: its key set is served
+// over HTTP by this process, and the router fetches it as it would a real
+// provider's.
+var issuer *authtest.Issuer
+
+func TestMain(m *testing.M) {
+	is, err := authtest.StartIssuer("https://id.e2e.herald.test", authtest.ES256)
+	if err != nil {
+		panic(err)
+	}
+	issuer = is
+	testenv.Main(m)
+}
 
 func TestOrderConfirmationKafka(t *testing.T) {
 	k := testenv.Kafka(t)

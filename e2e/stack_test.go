@@ -130,7 +130,10 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 			"HERALD_SMTP_CA_FILE":       o.Mailpit.CAFile,
 		},
 		"router": {
-			"HERALD_SUBGRAPHS": "users=" + url("users", "/graphql") + ",orders=" + url("orders", "/graphql"),
+			"HERALD_AUTH_JWKS_URLS": issuer.URL,
+			"HERALD_AUTH_ISSUER":    issuer.Name,
+			"HERALD_AUTH_AUDIENCE":  issuer.Audience,
+			"HERALD_SUBGRAPHS":      "users=" + url("users", "/graphql") + ",orders=" + url("orders", "/graphql"),
 		},
 	}
 	if o.Statuses {
@@ -160,7 +163,7 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 			s.Start(t, ctx, name)
 		}
 	}
-	s.Router = &client{url: url("router", "/graphql")}
+	s.Router = &client{url: url("router", "/graphql"), token: issuer.Operator("e2e-operator"), users: &sync.Map{}}
 	return s
 }
 
@@ -481,7 +484,21 @@ func tail(b []byte, n int) string {
 }
 
 // client is a minimal GraphQL-over-HTTP client for the router.
-type client struct{ url string }
+// client calls the router with a bearer token: an operator's, or a user's
+// for the users it registered (as).
+type client struct {
+	url   string
+	token string
+	users *sync.Map // user id → token of the user it registered
+}
+
+// as is c calling as the user userID when c registered them, else c.
+func (c *client) as(userID string) *client {
+	if tok, ok := c.users.Load(userID); ok {
+		return &client{url: c.url, token: tok.(string), users: c.users}
+	}
+	return c
+}
 
 type gqlError struct {
 	Message    string         `json:"message"`
@@ -501,6 +518,7 @@ func (c *client) call(ctx context.Context, query string, vars map[string]any, ou
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("POST %s: %w", c.url, err)
@@ -562,16 +580,20 @@ func registerUser(t *testing.T, ctx context.Context, c *client, name, email stri
 	return id
 }
 
-// tryRegisterUser registers a user and sets the email switch (SMS off). It
-// uses only what both the first and the full preference model offer.
+// tryRegisterUser registers a user as themselves (a token for a subject of
+// their own, which later calls for them through c.as use) and sets the
+// email switch (SMS off). It uses only what both the first and the full
+// preference model offer.
 func tryRegisterUser(ctx context.Context, c *client, name, email string, emailOn bool) (string, error) {
 	var r struct {
 		RegisterUser struct{ ID string } `json:"registerUser"`
 	}
+	c = &client{url: c.url, token: issuer.Token("user:" + email), users: c.users}
 	if err := c.try(ctx, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`,
 		map[string]any{"in": map[string]any{"name": name, "email": email, "phone": "+14155550123"}}, &r); err != nil {
 		return "", fmt.Errorf("registerUser %s: %w", email, err)
 	}
+	c.users.Store(r.RegisterUser.ID, c.token)
 	var p struct {
 		UpdateNotificationPreferences struct {
 			Preferences struct{ Email bool } `json:"preferences"`
@@ -615,7 +637,7 @@ func tryCreateOrder(ctx context.Context, c *client, userID string) (string, erro
 			TotalMinor int    `json:"totalMinor"`
 		} `json:"createOrder"`
 	}
-	if err := c.try(ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id totalMinor } }`,
+	if err := c.as(userID).try(ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id totalMinor } }`,
 		map[string]any{"in": orderInput(userID)}, &r); err != nil {
 		return "", fmt.Errorf("createOrder for %s: %w", userID, err)
 	}

@@ -442,7 +442,8 @@ func setWebhook(t *testing.T, ctx context.Context, c *client, userID string, in 
 			WebhookSigningSecret *string `json:"webhookSigningSecret"`
 		} `json:"updateUser"`
 	}
-	c.mustDo(t, ctx, `mutation($id: ID!, $in: UpdateUserInput!){ updateUser(id: $id, input: $in){
+	// As the user: the signing secret is shown to its owner only.
+	c.as(userID).mustDo(t, ctx, `mutation($id: ID!, $in: UpdateUserInput!){ updateUser(id: $id, input: $in){
 		user { preferences { webhook channels { channel address usable } } } webhookSigningSecret } }`,
 		map[string]any{"id": userID, "in": map[string]any{"webhook": in}}, &r)
 	u := r.UpdateUser
@@ -497,6 +498,7 @@ func subscribeStatuses(t *testing.T, ctx context.Context, c *client, userID stri
 	req, _ := http.NewRequestWithContext(sctx, http.MethodPost, c.url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+c.as(userID).token) // a user watches their own notifications
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()

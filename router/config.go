@@ -72,6 +72,10 @@ type Config struct {
 	DisableIntrospection bool
 	// DisablePlayground stops serving the GraphiQL playground.
 	DisablePlayground bool
+	// PlaygroundHeaders are the request headers the playground starts with
+	// (the development stack's demo token). Never set it in production:
+	// whoever opens the playground would call as that identity.
+	PlaygroundHeaders map[string]string
 	// DisableMetrics stops serving /metrics.
 	DisableMetrics bool
 	// MetricsMaxOperations bounds the distinct operation names used as

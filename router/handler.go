@@ -97,6 +97,7 @@ func newRouterHandler(logger *slog.Logger, cfg Config, subs *subscription.Server
 	if !cfg.DisablePlayground {
 		h.mux.HandleFunc("GET /{$}", playground.Index)
 		h.mux.HandleFunc("GET "+playground.Prefix, playground.Assets)
+		h.mux.Handle("GET "+playground.Prefix+"defaults.json", playground.Defaults(cfg.PlaygroundHeaders))
 	}
 	if !cfg.DisableMetrics {
 		h.mux.Handle("GET /metrics", m.handler())

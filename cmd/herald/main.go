@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,9 @@ var devDefaults = map[string]map[string]string{
 	"router": {
 		"HERALD_HTTP_ADDR": "127.0.0.1:4000",
 		"HERALD_SUBGRAPHS": "users=http://127.0.0.1:4001/graphql,orders=http://127.0.0.1:4002/graphql,notifications=builtin",
+		// The stack's own signing key (token.go) unless another provider
+		// is configured.
+		"HERALD_AUTH_PUBLIC_KEY_FILE": devPublicKey,
 	},
 }
 
@@ -92,6 +96,9 @@ func perService(service string, getenv func(string) string) func(string) string 
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], stdout, stdout)
+	}
 	common := config.New(getenv)
 	level := logging.LoadLevel(common)
 
@@ -134,6 +141,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	logger := logging.New(stdout, level, "herald")
+	demoToken := ""
+	if routerCfg.Auth.PublicKeyFile == devPublicKey {
+		signer, err := devSigner(devSigningKey, devPublicKey)
+		if err == nil {
+			demoToken, err = signer.Mint(devSubject, nil, devTTL)
+		}
+		if err != nil {
+			logger.Error("development signing key", "err", err.Error())
+			return 1
+		}
+		// The playground starts signed in as the demo user.
+		routerCfg.PlaygroundHeaders = map[string]string{"Authorization": "Bearer " + demoToken}
+	}
+	if routerCfg.SubgraphSecret == "" {
+		// Identity headers are believed only with the router's secret:
+		// the stack makes one for this run unless one is configured.
+		secret := rand.Text()
+		routerCfg.SubgraphSecret, usersCfg.SubgraphSecret, ordersCfg.SubgraphSecret, notifierCfg.SubgraphSecret = secret, secret, secret, secret
+	}
 	var mailView http.Handler // nil: the mail viewer is off
 	if mailviewCfg.Enabled() {
 		var err error
@@ -193,7 +219,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		})
 	}
 
-	go announce(ctx, stdout, routerCfg.Addr, mailAt)
+	go announce(ctx, stdout, routerCfg.Addr, mailAt, demoToken)
 
 	wg.Wait()
 	if firstErr != nil {
@@ -205,7 +231,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // announce prints the playground URL once the router answers /healthz, so a
 // person knows when the stack is usable, and the mail viewer's when it is
 // served.
-func announce(ctx context.Context, w io.Writer, addr, mailAt string) {
+func announce(ctx context.Context, w io.Writer, addr, mailAt, token string) {
 	base := "http://" + addr
 	if strings.HasPrefix(addr, ":") {
 		base = "http://127.0.0.1" + addr
@@ -226,6 +252,10 @@ func announce(ctx context.Context, w io.Writer, addr, mailAt string) {
 			fmt.Fprintf(w, "\nHerald is up.\n  GraphQL playground: %s/\n  GraphQL endpoint:   %s/graphql\n", base, base)
 			if mailAt != "" {
 				fmt.Fprintf(w, "  Mail catcher:       %s\n", mailAt)
+			}
+			if token != "" {
+				fmt.Fprintf(w, "  Signed in as %q in the playground. The same token, valid %s, for curl and apps:\n    Authorization: Bearer %s\n", devSubject, devTTL, token)
+				fmt.Fprintln(w, "  Other users and operators: bin/herald token -sub alice   |   bin/herald token -sub ops -scope herald:admin")
 			}
 			fmt.Fprintln(w)
 			return

@@ -13,11 +13,14 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/router/auth/authtest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestRun(t *testing.T) {
+	// A key set address is all --check-config needs (it fetches nothing).
+	jwks := map[string]string{"HERALD_AUTH_JWKS_URLS": "https://id.example.com/.well-known/jwks.json"}
 	tests := []struct {
 		name     string
 		args     []string
@@ -29,8 +32,10 @@ func TestRun(t *testing.T) {
 		{"invalid config", nil, map[string]string{"HERALD_SUBGRAPHS": "users", "HERALD_ROUTER_MAX_REQUEST_BYTES": "x"}, 2,
 			[]string{"HERALD_SUBGRAPHS", "HERALD_ROUTER_MAX_REQUEST_BYTES"}},
 		{"unknown argument", []string{"serve"}, nil, 2, []string{`unknown argument "serve"`}},
-		{"check-config valid", []string{"--check-config"}, nil, 0, []string{"configuration is valid"}},
+		{"check-config valid", []string{"--check-config"}, jwks, 0, []string{"configuration is valid"}},
 		{"check-config invalid", []string{"--check-config"}, map[string]string{"HERALD_ROUTER_MAX_DEPTH": "0"}, 2, []string{"HERALD_ROUTER_MAX_DEPTH"}},
+		{"no token verification", []string{"--check-config"}, nil, 2, []string{"HERALD_AUTH_JWKS_URLS", "HERALD_AUTH_PUBLIC_KEY_FILE"}},
+		{"HS256 secret too short", []string{"--check-config"}, map[string]string{"HERALD_AUTH_DEV_HS256_SECRET": "short"}, 2, []string{"at least 32 bytes"}},
 		{"compose check", []string{"compose", "-check", "-schema-dir", filepath.Join("..", "..", "schema"), "-out", filepath.Join("..", "..", "schema", "supergraph.json")}, nil, 0, nil},
 		{"compose missing SDL", []string{"compose", "-schema-dir", t.TempDir(), "-out", filepath.Join(t.TempDir(), "x.json")}, nil, 2, []string{"subgraph users"}},
 	}
@@ -109,10 +114,11 @@ func TestSIGHUPReloadsTheSupergraph(t *testing.T) {
 	env := map[string]string{
 		// Port 0: the test never connects, and a port reserved then freed
 		// could be taken by another test process before the router binds it.
-		"HERALD_HTTP_ADDR":     "127.0.0.1:0",
-		"HERALD_ROUTER_CONFIG": cfgPath,
-		"HERALD_STREAM":        "nats",
-		"HERALD_NATS_URL":      testenv.NATS(t),
+		"HERALD_HTTP_ADDR":      "127.0.0.1:0",
+		"HERALD_ROUTER_CONFIG":  cfgPath,
+		"HERALD_AUTH_JWKS_URLS": authtest.NewIssuer(t, "sighup-test", authtest.Ed25519).URL,
+		"HERALD_STREAM":         "nats",
+		"HERALD_NATS_URL":       testenv.NATS(t),
 		// Not the default topic: other packages use the same NATS server.
 		"HERALD_TOPIC_NOTIFICATION_STATUS": "RouterSIGHUPTest" + strconv.FormatInt(time.Now().UnixNano(), 10),
 	}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"embed"
+	"encoding/json"
 	"hash/fnv"
 	"io/fs"
 	"mime"
@@ -27,6 +28,20 @@ const Prefix = "/playground/"
 // Index serves the playground page.
 func Index(w http.ResponseWriter, r *http.Request) {
 	serveFile(w, r, "index.html")
+}
+
+// Defaults serves what the page starts with: the request headers (the
+// development stack's demo token; none in production).
+func Defaults(headers map[string]string) http.Handler {
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	body, _ := json.Marshal(map[string]any{"headers": headers})
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(body)
+	})
 }
 
 // Assets serves the page's scripts and styles under Prefix.
