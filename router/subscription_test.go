@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -172,6 +173,19 @@ type wsTestMessage struct {
 
 func dialWS(t *testing.T, ctx context.Context, base string) *wsClient {
 	t.Helper()
+	cl, ack := dialWSAs(t, ctx, base, `{}`)
+	if ack.Type != "connection_ack" {
+		t.Fatalf("first message %+v, want connection_ack", ack)
+	}
+	go cl.readLoop()
+	return cl
+}
+
+// dialWSAs opens a connection whose connection_init carries init (with no
+// Authorization in it, the upgrade request's operator token counts) and
+// returns the first message; err in it is why the connection ended instead.
+func dialWSAs(t *testing.T, ctx context.Context, base, init string) (*wsClient, wsTestMessage) {
+	t.Helper()
 	c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql",
 		&websocket.DialOptions{Subprotocols: []string{subscription.Protocol}})
 	if err != nil {
@@ -183,14 +197,12 @@ func dialWS(t *testing.T, ctx context.Context, base string) *wsClient {
 	c.SetReadLimit(64 << 20)
 	t.Cleanup(func() { c.CloseNow() })
 	cl := &wsClient{t: t, c: c, ctx: ctx, subs: map[string]chan wsTestMessage{}, pongs: make(chan struct{}, 8)}
-	cl.write(wsTestMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)})
+	cl.write(wsTestMessage{Type: "connection_init", Payload: json.RawMessage(init)})
 	var ack wsTestMessage
-	cl.read(&ack)
-	if ack.Type != "connection_ack" {
-		t.Fatalf("first message %+v, want connection_ack", ack)
+	if err := cl.read(&ack); err != nil {
+		ack.Type, ack.Payload = "closed", json.RawMessage(strconv.Quote(err.Error()))
 	}
-	go cl.readLoop()
-	return cl
+	return cl, ack
 }
 
 func (cl *wsClient) write(m wsTestMessage) {
@@ -260,6 +272,12 @@ type sseEvent struct {
 
 func sseSubscribe(t *testing.T, ctx context.Context, method, base, query string, vars map[string]any) <-chan sseEvent {
 	t.Helper()
+	return sseSubscribeAs(t, ctx, "", method, base, query, vars)
+}
+
+// sseSubscribeAs subscribes with token ("" keeps the default operator's).
+func sseSubscribeAs(t *testing.T, ctx context.Context, token, method, base, query string, vars map[string]any) <-chan sseEvent {
+	t.Helper()
 	var req *http.Request
 	var err error
 	varsJSON, _ := json.Marshal(vars)
@@ -277,6 +295,9 @@ func sseSubscribe(t *testing.T, ctx context.Context, method, base, query string,
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("SSE %s: %v", method, err)

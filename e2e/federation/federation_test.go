@@ -15,18 +15,67 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/router"
+	"github.com/heraldhq/herald/router/auth/authtest"
 	"github.com/heraldhq/herald/subgraphs/orders"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// graph is the router's /graphql URL.
-type graph string
+// graph is the router's /graphql endpoint and who calls it.
+type graph struct {
+	url string
+	// token is the caller's bearer token; nil calls anonymously. By
+	// default an operator with a fresh subject each call, so that every
+	// registration binds a subject of its own.
+	token func() string
+	// issuer is the identity provider the router trusts.
+	issuer *authtest.Issuer
+	// usersURL and ordersURL are the subgraphs' own endpoints.
+	usersURL, ordersURL string
+}
+
+// as calls with tok; "" calls anonymously.
+func (g graph) as(tok string) graph {
+	g.token = nil
+	if tok != "" {
+		g.token = func() string { return tok }
+	}
+	return g
+}
+
+// response is one answer of the router, with its HTTP status.
+type response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// post sends one operation and returns the whole answer.
+func (g graph) post(t *testing.T, query string, vars map[string]any) response {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, g.url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if g.token != nil {
+		req.Header.Set("Authorization", "Bearer "+g.token())
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", g.url, err)
+	}
+	defer resp.Body.Close()
+	r := response{Status: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatalf("decode (HTTP %d): %v", resp.StatusCode, err)
+	}
+	return r
+}
 
 type gqlError struct {
 	Message    string         `json:"message"`
@@ -35,19 +84,7 @@ type gqlError struct {
 
 func (g graph) do(t *testing.T, query string, vars map[string]any, out any) []gqlError {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	resp, err := http.Post(string(g), "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("POST %s: %v", g, err)
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []gqlError      `json:"errors"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatalf("decode: %v", err)
-	}
+	r := g.post(t, query, vars)
 	if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
 		if err := json.Unmarshal(r.Data, out); err != nil {
 			t.Fatalf("decode data %s: %v", r.Data, err)
@@ -136,9 +173,13 @@ func startGraph(t *testing.T) graph {
 		t.FailNow()
 	}
 
+	issuer := authtest.NewIssuer(t, "https://id.federation.test", authtest.RS256)
 	rv := vars(map[string]string{
-		"HERALD_HTTP_ADDR": "127.0.0.1:0",
-		"HERALD_SUBGRAPHS": "users=http://" + ua.String() + "/graphql,orders=http://" + oa.String() + "/graphql,notifications=builtin",
+		"HERALD_AUTH_JWKS_URLS": issuer.URL,
+		"HERALD_AUTH_ISSUER":    issuer.Name,
+		"HERALD_AUTH_AUDIENCE":  issuer.Audience,
+		"HERALD_HTTP_ADDR":      "127.0.0.1:0",
+		"HERALD_SUBGRAPHS":      "users=http://" + ua.String() + "/graphql,orders=http://" + oa.String() + "/graphql,notifications=builtin",
 	})
 	rcfg := router.LoadConfig(rv)
 	if err := rv.Err(); err != nil {
@@ -175,7 +216,9 @@ func startGraph(t *testing.T) graph {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("users subgraph called without the secret: HTTP %d, want 401", resp.StatusCode)
 	}
-	return graph(base + "/graphql")
+	return graph{url: base + "/graphql", issuer: issuer,
+		token:    func() string { return issuer.Operator("operator-" + uuid.NewString()) },
+		usersURL: "http://" + ua.String() + "/graphql", ordersURL: "http://" + oa.String() + "/graphql"}
 }
 
 type testWriter struct{ t *testing.T }

@@ -155,3 +155,6 @@ func LoadOrCreateSigner(path string) (*Signer, error) {
 	}
 	return NewSigner(cs, "")
 }
+
+// Key is the private key.
+func (s *Signer) Key() crypto.Signer { return s.key }
