@@ -112,7 +112,7 @@ func startGraph(t *testing.T) graph {
 		"HERALD_DB_DRIVER":           "postgres",
 		"HERALD_TOPIC_ORDER_CREATED": suffix + ".OrderCreated",
 		"HERALD_USERS_GROUP":         suffix + "-users",
-		"HERALD_SUBGRAPH_SECRET":     "federation-test-secret-0123456789",
+		"HERALD_SUBGRAPH_SECRET":     subgraphSecret,
 	}
 	vars := func(extra map[string]string) *config.Vars {
 		return config.New(func(k string) string {
