@@ -16,13 +16,14 @@ import (
 // gqlClient posts GraphQL operations to the router over kept-alive
 // connections.
 type gqlClient struct {
-	url  string
-	http *http.Client
+	url   string
+	token string
+	http  *http.Client
 }
 
-func newGQLClient(url string) *gqlClient {
+func newGQLClient(url, token string) *gqlClient {
 	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}
-	return &gqlClient{url: url, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &gqlClient{url: url, token: token, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, out any) error {
@@ -32,6 +33,7 @@ func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, o
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -71,6 +73,8 @@ func registerUsers(ctx context.Context, c *gqlClient, runID string, n int) (ids,
 		err := c.do(ctx, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`,
 			map[string]any{"in": map[string]any{
 				"name": fmt.Sprintf("Bench %d", i), "email": email,
+				// The operator registers each user under a subject of its own.
+				"subject":     fmt.Sprintf("bench-%s-%d", runID, i),
 				"preferences": map[string]any{"email": true, "sms": false},
 			}}, &r)
 		if err != nil {

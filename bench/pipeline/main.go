@@ -192,7 +192,7 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, l
 	}
 	defer st.stop()
 
-	client := newGQLClient(st.RouterURL)
+	client := newGQLClient(st.RouterURL, st.Token)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	watch := newMailWatch(inf.MailAPI, "bench-"+runID+"-")

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/bench/internal/routerproc"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -56,7 +58,9 @@ type stack struct {
 	Services          map[string]*service
 	RouterURL         string
 	TopicOrderCreated string
-	order             []*service
+	// Token is an operator's: the load registers users and orders for them.
+	Token string
+	order []*service
 }
 
 // startStack runs users, orders, notifier and router on free loopback ports
@@ -72,6 +76,13 @@ func startStack(ctx context.Context, c stackConfig) (*stack, error) {
 		ports[n] = picked[i]
 	}
 	url := func(n, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", ports[n], path) }
+	signer, pubKey, err := routerproc.SigningKey(c.LogDir)
+	if err != nil {
+		return nil, err
+	}
+	if s.Token, err = signer.Mint("bench-operator", []string{identity.OperatorScope}, 24*time.Hour); err != nil {
+		return nil, err
+	}
 	common := map[string]string{
 		"HERALD_LOG_LEVEL":                 "info",
 		"HERALD_DB_DRIVER":                 "postgres",
@@ -98,7 +109,10 @@ func startStack(ctx context.Context, c stackConfig) (*stack, error) {
 			"HERALD_SMTP_TLS":     "starttls-required",
 			"HERALD_SMTP_CA_FILE": c.Inf.MailCA,
 		},
-		"router": {"HERALD_SUBGRAPHS": "users=" + url("users", "/graphql") + ",orders=" + url("orders", "/graphql")},
+		"router": {"HERALD_SUBGRAPHS": "users=" + url("users", "/graphql") + ",orders=" + url("orders", "/graphql"),
+			"HERALD_AUTH_PUBLIC_KEY_FILE": pubKey,
+			// The load generator is one caller (an operator).
+			"HERALD_ROUTER_RATE_LIMIT": "0"},
 	}
 	for _, n := range services {
 		env := map[string]string{}

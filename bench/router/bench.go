@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -96,12 +97,20 @@ func measureQuery(ctx context.Context, o options, bin, logPath string, set *subg
 	}
 	m.rssReady = mem.RSS
 
-	routerTarget, size, err := target(ctx, rp.URL, q.Router)
+	var header http.Header
+	if o.token {
+		tok, err := rp.Signer.Mint("bench", nil, time.Hour)
+		if err != nil {
+			return m, err
+		}
+		header = http.Header{"Authorization": {"Bearer " + tok}}
+	}
+	routerTarget, size, err := target(ctx, rp.URL, q.Router, header)
 	if err != nil {
 		return m, fmt.Errorf("router: %w", err)
 	}
 	m.responseSize = size
-	floorTarget, size, err := target(ctx, set.URLs[q.FloorSubgraph], q.Floor)
+	floorTarget, size, err := target(ctx, set.URLs[q.FloorSubgraph], q.Floor, nil)
 	if err != nil {
 		return m, fmt.Errorf("floor: %w", err)
 	}
@@ -150,12 +159,12 @@ func measureQuery(ctx context.Context, o options, bin, logPath string, set *subg
 // target sends query once, insists on a clean answer with data, and returns
 // a load target that counts any answer differing from that first one as an
 // error (the data is fixed, so every correct answer is byte-identical).
-func target(ctx context.Context, url, query string) (load.Target, int, error) {
+func target(ctx context.Context, url, query string, header http.Header) (load.Target, int, error) {
 	body, err := json.Marshal(map[string]string{"query": query})
 	if err != nil {
 		return load.Target{}, 0, err
 	}
-	t := load.Target{URL: url, Body: body}
+	t := load.Target{URL: url, Body: body, Header: header}
 	if err := load.CheckLoopback(url); err != nil {
 		return t, 0, err
 	}
@@ -189,6 +198,11 @@ func render(o options, ms []measurement, started time.Time, loadStart string) st
 	var b strings.Builder
 	fmt.Fprintf(&b, "Router benchmark, %s; %d CPUs (GOMAXPROCS %d), %s; load average %s at start.\n",
 		started.UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadStart)
+	if o.token {
+		b.WriteString("Every router request carries a bearer token (Ed25519) that the router verifies.\n")
+	} else {
+		b.WriteString("Router requests carry no token (anonymous callers; the benchmark graph has no @authenticated fields).\n")
+	}
 	fmt.Fprintf(&b, "Closed loop, %d workers, %s measured after %s warm-up per run; supergraph from %s.\n",
 		o.concurrency, o.duration, o.warmup, map[string]string{"file": "a composed file (HERALD_ROUTER_CONFIG)", "startup": "composition at start-up"}[o.compose])
 	b.WriteString("Floor: the same load sent straight to one subgraph (in the benchmark process) with a query of the same shape that it answers alone:")

@@ -38,6 +38,9 @@ type options struct {
 	routerBin   string
 	compose     string
 	out         string
+	// token sends a bearer token the router verifies on every request
+	// (the cost of verification, against a run without).
+	token bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -52,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.routerBin, "router-bin", "", "router binary to run (default: go build ./cmd/router into a temp dir)")
 	fs.StringVar(&o.compose, "compose", "file", "file: compose once with `router compose` and start from HERALD_ROUTER_CONFIG (as deployed); startup: the router composes from the subgraphs' _service SDL")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
+	fs.BoolVar(&o.token, "token", false, "send a bearer token (Ed25519, verified by the router with its public key) on every router request")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0

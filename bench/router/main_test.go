@@ -44,7 +44,7 @@ func TestWorkloadAnswers(t *testing.T) {
 			{"floor", set.URLs[q.FloorSubgraph], q.Floor},
 		} {
 			t.Run(name+"/"+c.kind, func(t *testing.T) {
-				tg, _, err := target(context.Background(), c.url, c.query)
+				tg, _, err := target(context.Background(), c.url, c.query, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/heraldhq/herald/bench/internal/proc"
 	"github.com/heraldhq/herald/bench/internal/routerproc"
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/router/subscription"
 )
@@ -237,8 +238,13 @@ func benchmark(ctx context.Context, o options, getenv func(string) string, logw 
 	if err != nil {
 		return nil, err
 	}
+	// An operator: subscribers filter on a user of the benchmark's own.
+	token, err := rp.Signer.Mint("bench-operator", []string{identity.OperatorScope}, 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
 	res.router, err = measureSide(ctx, o, sideEnv{
-		name: "router", base: rp.Base, pid: rp.PID(), runID: runID, user: user, order: order, topic: topic,
+		name: "router", base: rp.Base, pid: rp.PID(), runID: runID, user: user, order: order, topic: topic, token: token,
 		pub: pub, tail: tr, logw: logw, subgraph: sg,
 		stats:  routerStats(rp.Base),
 		after:  func(ctx context.Context) map[string]float64 { v, _ := scrapeMetrics(ctx, rp.Base+"/metrics"); return v },
@@ -311,6 +317,7 @@ func routerStats(base string) func(context.Context) (serverStats, error) {
 // sideEnv is what measureSide needs of one server.
 type sideEnv struct {
 	name, base, runID, user, order, topic string
+	token                                 string // subscribers' bearer token ("" none)
 	pid                                   int
 	pub                                   stream.Publisher
 	tail                                  *tailRecorder
@@ -357,6 +364,7 @@ func measureSide(ctx context.Context, o options, env sideEnv) (*side, error) {
 		ids = append(ids, measuredID(env.runID, env.name, k))
 	}
 	f := newFleet(o.subscribers, nWS, env.user, ids)
+	f.token = env.token
 	f.withOrder = o.selection == "order"
 	cctx, stopClients := context.WithCancel(ctx)
 	var clients sync.WaitGroup

@@ -42,6 +42,9 @@ const orderSelection = `subscription BenchStatusOrder($userId: ID) {
 // does not compete with the server for CPU while it fans out.
 type fleet struct {
 	n, nWS int
+	// token is sent by every subscriber ("" sends none): the router's
+	// live status needs a signed-in caller.
+	token  string
 	start  time.Time // receive times are offsets from it
 	ids    map[string]int
 	recv   [][]atomic.Int64 // [event][client] ns since start, 0 = not received
@@ -262,7 +265,11 @@ func (f *fleet) runWS(ctx context.Context, httpc *http.Client, base string, i in
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(1 << 20)
-	err = c.Write(dctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":{}}`))
+	init := []byte(`{"type":"connection_init","payload":{}}`)
+	if f.token != "" {
+		init = []byte(`{"type":"connection_init","payload":{"Authorization":"Bearer ` + f.token + `"}}`)
+	}
+	err = c.Write(dctx, websocket.MessageText, init)
 	if err == nil {
 		var b []byte
 		if _, b, err = c.Read(dctx); err == nil && !bytes.Contains(b, []byte(`"connection_ack"`)) {
@@ -318,6 +325,9 @@ func (f *fleet) runSSE(ctx context.Context, httpc *http.Client, base string, i i
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+	}
 	resp, err := httpc.Do(req)
 	if err != nil {
 		opened(err)

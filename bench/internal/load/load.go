@@ -22,6 +22,8 @@ import (
 type Target struct {
 	URL  string
 	Body []byte
+	// Header is sent with every request (an Authorization, say).
+	Header http.Header
 	// Check judges a 200 response body; nil accepts any.
 	Check func(body []byte) error
 }
@@ -99,6 +101,9 @@ func Do(ctx context.Context, client *http.Client, t Target, buf *bytes.Buffer) e
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(t.Body))
 	if err != nil {
 		return err
+	}
+	for k, v := range t.Header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/router/auth"
 )
 
 // Build compiles ./cmd/router into dir and returns the binary's path.
@@ -96,6 +97,24 @@ func BaseEnv() []string {
 	return env
 }
 
+// SigningKey makes (or reads) a signing key in dir and writes its public
+// half beside it, for HERALD_AUTH_PUBLIC_KEY_FILE.
+func SigningKey(dir string) (*auth.Signer, string, error) {
+	s, err := auth.LoadOrCreateSigner(filepath.Join(dir, "signing-key.pem"))
+	if err != nil {
+		return nil, "", err
+	}
+	pub, err := s.PublicKeyPEM()
+	if err != nil {
+		return nil, "", err
+	}
+	path := filepath.Join(dir, "signing-key.pub.pem")
+	if err := os.WriteFile(path, pub, 0o644); err != nil {
+		return nil, "", err
+	}
+	return s, path, nil
+}
+
 // Options configure one router process.
 type Options struct {
 	// Subgraphs is HERALD_SUBGRAPHS.
@@ -109,7 +128,10 @@ type Options struct {
 
 // Proc is a running router binary.
 type Proc struct {
-	cmd *exec.Cmd
+	// Signer mints tokens the router accepts (its HERALD_AUTH_PUBLIC_KEY_FILE
+	// is this key's public half).
+	Signer *auth.Signer
+	cmd    *exec.Cmd
 	// Base is http://127.0.0.1:port; URL is its GraphQL endpoint.
 	Base, URL string
 	logs      string // file holding its stdout and stderr
@@ -125,11 +147,19 @@ func Start(ctx context.Context, bin, logPath string, o Options) (*Proc, error) {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	signer, pubPath, err := SigningKey(filepath.Dir(logPath))
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(BaseEnv(),
 		"HERALD_HTTP_ADDR="+addr,
 		"HERALD_SUBGRAPHS="+o.Subgraphs,
 		"HERALD_LOG_LEVEL=warn",
+		"HERALD_AUTH_PUBLIC_KEY_FILE="+pubPath,
+		// One load generator is one caller: the benchmark measures the
+		// router, not its rate limit.
+		"HERALD_ROUTER_RATE_LIMIT=0",
 	)
 	if o.Supergraph != "" {
 		cmd.Env = append(cmd.Env, "HERALD_ROUTER_CONFIG="+o.Supergraph)
@@ -140,7 +170,7 @@ func Start(ctx context.Context, bin, logPath string, o Options) (*Proc, error) {
 		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
-	p := &Proc{cmd: cmd, Base: "http://" + addr, URL: "http://" + addr + "/graphql", logs: logPath, done: make(chan error, 1)}
+	p := &Proc{Signer: signer, cmd: cmd, Base: "http://" + addr, URL: "http://" + addr + "/graphql", logs: logPath, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start router: %w", err)
