@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -281,5 +282,56 @@ func TestSubscriptionEndsWhenTokenExpires(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("WS subscription outlived its token")
+	}
+}
+
+// The identity provider rotates its key while requests flow: tokens of the
+// old key keep working while it is published, tokens of the new key work
+// from the first key set fetch their key id causes, and none fails after
+// that.
+func TestJWKSRotationWhileRequestsFlow(t *testing.T) {
+	is := authtest.NewIssuer(t, "https://rotating.example.test", authtest.ES256)
+	cfg := testConfig(Subgraph{Name: "users", URL: newUsersFake(t).URL()})
+	cfg.Auth = is.Config()
+	tr := startRouter(t, cfg)
+	tr.waitReady(t)
+	q := `{"query":"{ user(id: \"u1\") { name } }"}`
+	oldTok := "Bearer " + is.Token("alice")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	failures := make(chan string, 64)
+	var wg sync.WaitGroup
+	for range 4 { // old-key clients, through the whole rotation
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if r := postAs(t, tr.url, oldTok, q); r.status != http.StatusOK || strings.Contains(r.body, "errors") {
+					failures <- r.body
+					return
+				}
+			}
+		})
+	}
+	is.Rotate(authtest.Ed25519, true) // new key signs; the old one stays published
+	newTok := "Bearer " + is.Token("alice")
+	deadline := time.Now().Add(60 * time.Second)
+	accepted := 0
+	for accepted < 50 {
+		r := postAs(t, tr.url, newTok, q)
+		switch {
+		case r.status == http.StatusOK && !strings.Contains(r.body, "errors"):
+			accepted++
+		case accepted > 0:
+			t.Fatalf("new-key token refused after it was accepted: %d %s", r.status, r.body)
+		case time.Now().After(deadline):
+			t.Fatalf("new-key token still refused after 60s: %d %s", r.status, r.body)
+		default:
+			time.Sleep(20 * time.Millisecond) // before the key set fetch: refused, try again
+		}
+	}
+	cancel()
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Errorf("an old-key request failed during the rotation: %s", f)
 	}
 }

@@ -254,7 +254,7 @@ func announce(ctx context.Context, w io.Writer, addr, mailAt, token string) {
 				fmt.Fprintf(w, "  Mail catcher:       %s\n", mailAt)
 			}
 			if token != "" {
-				fmt.Fprintf(w, "  Signed in as %q in the playground. The same token, valid %s, for curl and apps:\n    Authorization: Bearer %s\n", devSubject, devTTL, token)
+				fmt.Fprintf(w, "  Signed in as %q in the playground. The same token, valid %v hours, for curl and apps:\n    Authorization: Bearer %s\n", devSubject, devTTL.Hours(), token)
 				fmt.Fprintln(w, "  Other users and operators: bin/herald token -sub alice   |   bin/herald token -sub ops -scope herald:admin")
 			}
 			fmt.Fprintln(w)
