@@ -90,13 +90,34 @@ func (g *gate) identify(ctx context.Context, tok string) (identity.Identity, tim
 	return id, exp, nil
 }
 
-// identifyRequest reads and verifies the bearer token of r.
+// identifyRequest reads and verifies the bearer token of r. Refused tokens
+// count against the client address's bucket, and an address whose bucket
+// is empty is answered 429 before its next token is verified: a flood of
+// made-up tokens costs one signature check per allowed request.
 func (g *gate) identifyRequest(r *http.Request) (identity.Identity, time.Time, *callerRefusal) {
 	tok, err := auth.Token(r.Header)
 	if err != nil {
 		return identity.Identity{}, time.Time{}, unauthenticated(err.Error())
 	}
-	return g.identify(r.Context(), tok)
+	if tok != "" && g.buckets != nil {
+		if b, ok := g.buckets.Peek(addressKey(r.RemoteAddr)); ok && b.Tokens() < 1 {
+			return identity.Identity{}, time.Time{}, g.allow(identity.Identity{}, r.RemoteAddr)
+		}
+	}
+	id, exp, refused := g.identify(r.Context(), tok)
+	if refused != nil && tok != "" {
+		_ = g.allow(identity.Identity{}, r.RemoteAddr) // one from the address's bucket
+	}
+	return id, exp, refused
+}
+
+// addressKey is the bucket of an anonymous caller at remoteAddr.
+func addressKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	return "ip:" + host
 }
 
 func unauthenticated(msg string) *callerRefusal {
@@ -110,11 +131,7 @@ func (g *gate) allow(id identity.Identity, remoteAddr string) *callerRefusal {
 	}
 	key := "sub:" + id.Subject
 	if id.Subject == "" {
-		host, _, err := net.SplitHostPort(remoteAddr)
-		if err != nil {
-			host = remoteAddr
-		}
-		key = "ip:" + host
+		key = addressKey(remoteAddr)
 	}
 	b, ok := g.buckets.Get(key)
 	if !ok {

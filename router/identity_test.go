@@ -335,3 +335,18 @@ func TestJWKSRotationWhileRequestsFlow(t *testing.T) {
 		t.Errorf("an old-key request failed during the rotation: %s", f)
 	}
 }
+
+// Refused tokens count against the client address: once its bucket is
+// empty, the next token is answered 429 without being verified.
+func TestRefusedTokensAreRateLimited(t *testing.T) {
+	cfg := testConfig(Subgraph{Name: "users", URL: newUsersFake(t).URL()})
+	cfg.RateLimit = RateLimit{PerSecond: 0.01, Burst: 2}
+	tr := startRouter(t, cfg)
+	tr.waitReady(t)
+	q := `{"query":"{ __typename }"}`
+	for i, want := range []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests} {
+		if r := postAs(t, tr.url, "Bearer made.up.token", q); r.status != want {
+			t.Fatalf("bad token %d: %d %s, want %d", i, r.status, r.body, want)
+		}
+	}
+}

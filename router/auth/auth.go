@@ -27,6 +27,7 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
 	"github.com/heraldhq/herald/internal/config"
@@ -59,6 +60,13 @@ type Config struct {
 	// ScopeClaim names the claim holding scopes: a space-separated string
 	// ("scope", OAuth 2.0) or a list of strings ("scp", "scopes").
 	ScopeClaim string
+	// CacheSize is how many verified tokens are remembered (0: none). A
+	// remembered token is not verified again until CacheTTL passes or it
+	// expires, whichever is first.
+	CacheSize int
+	// CacheTTL bounds how long a verified token is remembered: a key the
+	// provider withdraws is noticed at the next JWKS fetch anyway.
+	CacheTTL time.Duration
 }
 
 // Enabled tells whether any way to verify tokens is configured.
@@ -72,6 +80,8 @@ const (
 	DefaultJWKSRefresh            = 5 * time.Minute
 	DefaultJWKSUnknownKIDInterval = 10 * time.Second
 	DefaultScopeClaim             = "scope"
+	DefaultCacheSize              = 10_000
+	DefaultCacheTTL               = time.Minute
 )
 
 // Load reads the configuration from v.
@@ -87,7 +97,10 @@ func Load(v *config.Vars) Config {
 		JWKSUnknownKIDInterval: v.Duration("HERALD_AUTH_JWKS_UNKNOWN_KID_INTERVAL", DefaultJWKSUnknownKIDInterval, "least time between JWKS fetches caused by unknown key ids"),
 		OperatorScope:          v.String("HERALD_AUTH_OPERATOR_SCOPE", identity.OperatorScope, "the identity provider's scope that lets a caller act on anyone's data"),
 		ScopeClaim:             v.String("HERALD_AUTH_SCOPE_CLAIM", DefaultScopeClaim, "claim holding the scopes (space-separated string or list)"),
+		CacheSize:              v.Int("HERALD_AUTH_CACHE_SIZE", DefaultCacheSize, "verified tokens remembered, so a client's next requests skip the signature check; 0 verifies every request"),
+		CacheTTL:               v.Duration("HERALD_AUTH_CACHE_TTL", DefaultCacheTTL, "longest a verified token is remembered (never past its exp)"),
 	}
+	v.Check(c.CacheSize >= 0, "HERALD_AUTH_CACHE_SIZE must not be negative")
 	v.Check(c.DevHS256Secret == "" || len(c.DevHS256Secret) >= 32, "HERALD_AUTH_DEV_HS256_SECRET must be at least 32 bytes")
 	for _, u := range c.JWKSURLs {
 		v.Check(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://"), "HERALD_AUTH_JWKS_URLS: %q is not an http(s) URL", u)
@@ -98,6 +111,8 @@ func Load(v *config.Vars) Config {
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
+	cache    *lru.Cache[string, verified] // nil: every token verified
+	cacheTTL time.Duration
 	parser   *jwt.Parser
 	jwks     keyfunc.Keyfunc // nil: none configured
 	static   any             // public key from PublicKeyFile; nil: none
@@ -126,7 +141,13 @@ func NewVerifier(ctx context.Context, c Config, client *http.Client, logger *slo
 	if c.ScopeClaim == "" {
 		c.ScopeClaim = DefaultScopeClaim
 	}
-	v := &Verifier{operator: c.OperatorScope, claim: c.ScopeClaim}
+	v := &Verifier{operator: c.OperatorScope, claim: c.ScopeClaim, cacheTTL: c.CacheTTL}
+	if c.CacheSize > 0 {
+		if v.cacheTTL <= 0 {
+			v.cacheTTL = DefaultCacheTTL
+		}
+		v.cache, _ = lru.New[string, verified](c.CacheSize)
+	}
 	methods := []string{"RS256", "ES256", "EdDSA"}
 	if c.DevHS256Secret != "" {
 		v.hmac = []byte(c.DevHS256Secret)
@@ -198,9 +219,41 @@ func Token(h http.Header) (string, error) {
 	return strings.TrimSpace(tok), nil
 }
 
+// verified is a remembered verification.
+type verified struct {
+	id     identity.Identity
+	exp    time.Time
+	forget time.Time // when to verify again
+}
+
 // Verify checks raw and returns the caller and when the token expires.
 // Errors are ErrExpired or ErrInvalid, wrapping the cause (for logs).
+// A token verified within CacheTTL (and not expired) is answered from
+// memory; refusals are never remembered.
 func (v *Verifier) Verify(ctx context.Context, raw string) (identity.Identity, time.Time, error) {
+	if v.cache == nil {
+		return v.verify(ctx, raw)
+	}
+	now := time.Now()
+	if e, ok := v.cache.Get(raw); ok && now.Before(e.forget) {
+		return e.id, e.exp, nil
+	}
+	id, exp, err := v.verify(ctx, raw)
+	if err == nil {
+		v.cache.Add(raw, verified{id: id, exp: exp, forget: earliest(exp, now.Add(v.cacheTTL))})
+	}
+	return id, exp, err
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// verify checks raw's signature and claims.
+func (v *Verifier) verify(ctx context.Context, raw string) (identity.Identity, time.Time, error) {
 	claims := jwt.MapClaims{}
 	_, err := v.parser.ParseWithClaims(raw, claims, v.keyFor(ctx))
 	if err != nil {

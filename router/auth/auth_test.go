@@ -220,3 +220,62 @@ func TestLoadChecks(t *testing.T) {
 		t.Error("a verifier with no key source was made")
 	}
 }
+
+// The verified-token cache answers exactly as verification does: the same
+// identity and expiry for every accepted token, the same refusal for every
+// refused one (refusals are never remembered), and a remembered token is
+// refused once it expires.
+func TestVerifyCacheAnswersLikeVerification(t *testing.T) {
+	is := authtest.NewIssuer(t, "https://id.example.test", authtest.ES256)
+	other := authtest.NewIssuer(t, "https://other.example.test", authtest.ES256)
+	plainCfg := is.Config()
+	cachedCfg := is.Config()
+	cachedCfg.CacheSize, cachedCfg.CacheTTL = 100, time.Hour
+	plain, cached := verifier(t, plainCfg), verifier(t, cachedCfg)
+
+	unknown, _ := is.NewKey(authtest.ES256).Mint("x", nil, time.Hour)
+	corpus := []string{
+		is.Token("alice"), is.Token("alice", "orders:read"), is.Token("bob", identity.OperatorScope),
+		is.Token("carol", "a", "b", "c"), is.TokenFor("dave", -time.Minute), other.Token("alice"),
+		unknown, tamper(is.Token("alice")), "not.a.token", "",
+	}
+	type answer struct {
+		id  string
+		exp int64
+		err string
+	}
+	ask := func(v *auth.Verifier, tok string) answer {
+		id, exp, err := v.Verify(t.Context(), tok)
+		a := answer{id: id.Subject + "|" + strings.Join(id.Scopes, " "), exp: exp.Unix()}
+		switch {
+		case errors.Is(err, auth.ErrExpired):
+			a.err = "expired"
+		case err != nil:
+			a.err = "invalid"
+		}
+		return a
+	}
+	for round := range 3 { // the second and third rounds meet the cache
+		for i, tok := range corpus {
+			if p, c := ask(plain, tok), ask(cached, tok); p != c {
+				t.Errorf("round %d, token %d: verified %+v, cached %+v", round, i, p, c)
+			}
+		}
+	}
+
+	// A remembered token is refused once it expires (the leeway included).
+	short := is.TokenFor("erin", 2*time.Second)
+	if a := ask(cached, short); a.err != "" {
+		t.Fatalf("fresh short token: %+v", a)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for ask(plain, short).err == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("short token never expired")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a := ask(cached, short); a.err != "expired" {
+		t.Fatalf("expired token from the cache: %+v, want refused as expired", a)
+	}
+}
