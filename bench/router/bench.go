@@ -82,7 +82,7 @@ func benchmark(ctx context.Context, o options, logw io.Writer) (string, error) {
 // alone), checks both answers once, then measures the router and the floor.
 func measureQuery(ctx context.Context, o options, bin, logPath string, set *subgraphs.Set, supergraph string, q subgraphs.Query, logw io.Writer) (m measurement, err error) {
 	m.query = q
-	rp, err := startRouter(ctx, bin, logPath, set, supergraph)
+	rp, err := startRouter(ctx, bin, logPath, set, supergraph, o.tokenCache)
 	if err != nil {
 		return m, err
 	}
@@ -199,7 +199,12 @@ func render(o options, ms []measurement, started time.Time, loadStart string) st
 	fmt.Fprintf(&b, "Router benchmark, %s; %d CPUs (GOMAXPROCS %d), %s; load average %s at start.\n",
 		started.UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadStart)
 	if o.token {
-		b.WriteString("Every router request carries a bearer token (Ed25519) that the router verifies.\n")
+		b.WriteString("Every router request carries a bearer token (Ed25519) that the router verifies")
+		if o.tokenCache {
+			b.WriteString(" (its verified-token cache on: one signature check per token and minute).\n")
+		} else {
+			b.WriteString(" on every request (HERALD_AUTH_CACHE_SIZE=0).\n")
+		}
 	} else {
 		b.WriteString("Router requests carry no token (anonymous callers; the benchmark graph has no @authenticated fields).\n")
 	}

@@ -41,6 +41,8 @@ type options struct {
 	// token sends a bearer token the router verifies on every request
 	// (the cost of verification, against a run without).
 	token bool
+	// tokenCache keeps the router's verified-token cache on.
+	tokenCache bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -56,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.compose, "compose", "file", "file: compose once with `router compose` and start from HERALD_ROUTER_CONFIG (as deployed); startup: the router composes from the subgraphs' _service SDL")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.token, "token", false, "send a bearer token (Ed25519, verified by the router with its public key) on every router request")
+	fs.BoolVar(&o.tokenCache, "token-cache", true, "with -token: keep the router's verified-token cache on (off: every request's signature is checked)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0

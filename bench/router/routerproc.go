@@ -25,11 +25,14 @@ func composeSupergraph(ctx context.Context, bin, dir string, set *subgraphs.Set)
 
 // startRouter runs bin on a free loopback port against set and waits until
 // /healthz answers 200 (the supergraph is loaded).
-func startRouter(ctx context.Context, bin, logPath string, set *subgraphs.Set, supergraph string) (*routerproc.Proc, error) {
-	return routerproc.Start(ctx, bin, logPath, routerproc.Options{Subgraphs: set.RouterEnv(), Supergraph: supergraph,
-		// The deep query nests four lists without first (reviews), so its
-		// worst-case estimate is about 5 million values against the
-		// default cost limit of 50,000; its real answer is 22 kB. The
-		// benchmark measures execution, not the cost limit.
-		Env: []string{"HERALD_ROUTER_MAX_COST=10000000"}})
+func startRouter(ctx context.Context, bin, logPath string, set *subgraphs.Set, supergraph string, tokenCache bool) (*routerproc.Proc, error) {
+	// The deep query nests four lists without first (reviews), so its
+	// worst-case estimate is about 5 million values against the default
+	// cost limit of 50,000; its real answer is 22 kB. The benchmark
+	// measures execution, not the cost limit.
+	env := []string{"HERALD_ROUTER_MAX_COST=10000000"}
+	if !tokenCache {
+		env = append(env, "HERALD_AUTH_CACHE_SIZE=0")
+	}
+	return routerproc.Start(ctx, bin, logPath, routerproc.Options{Subgraphs: set.RouterEnv(), Supergraph: supergraph, Env: env})
 }
