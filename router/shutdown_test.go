@@ -2,12 +2,15 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/heraldhq/herald/internal/stream"
 )
 
@@ -79,5 +82,52 @@ func TestRunStopsWhileSubscribersLeave(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// A router that stops says goodbye: WebSocket clients get a close frame
+// 1001 (Going Away), SSE streams end with `complete`, so clients know to
+// reconnect rather than treat it as a network failure.
+func TestShutdownClosesSubscribersCleanly(t *testing.T) {
+	broker := subscriptionBackends[1].open(t)
+	cfg := testConfig(Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()}, builtinNotifications())
+	cfg.Subscriptions.Topic = uniqueTopic(t)
+	tr, srv := startSubscriptionRouter(t, cfg, broker)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	ws, ack := dialWSAs(t, ctx, tr.url, `{}`)
+	if ack.Type != "connection_ack" {
+		t.Fatalf("connection_init: %+v", ack)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			var m wsTestMessage
+			if err := ws.read(&m); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	ws.write(wsTestMessage{ID: "s", Type: "subscribe", Payload: json.RawMessage(`{"query":` + strconv.Quote(statusQuery) + `}`)})
+	sse := sseSubscribe(t, ctx, http.MethodPost, tr.url, statusQuery, map[string]any{"orderId": "o1"})
+	waitWatchers(t, srv, 2)
+
+	tr.shutdown(t)
+	select {
+	case err := <-closed:
+		if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+			t.Errorf("WebSocket ended with %v, want close status 1001", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("WebSocket not closed")
+	}
+	var last sseEvent
+	for ev := range sse {
+		last = ev
+	}
+	if last.event != "complete" {
+		t.Errorf("SSE stream ended after %q %q, want complete", last.event, last.data)
 	}
 }

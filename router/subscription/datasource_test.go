@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/identity"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 )
 
@@ -45,7 +46,8 @@ func TestTriggerFallingBehindEndsTooSlow(t *testing.T) {
 	hub := &Hub{buffer: 1, watchers: map[*watcher]struct{}{}, log: slog.New(slog.DiscardHandler)}
 	src := &source{hub: hub}
 	u := &blockingUpdater{entered: make(chan []byte), release: make(chan struct{}), done: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
+	// An operator's subscription: the filter stays as given.
+	ctx, cancel := context.WithCancel(identity.With(context.Background(), identity.Identity{Subject: "ops", Scopes: []string{identity.OperatorScope}}))
 	defer cancel()
 	if err := src.Start(resolve.NewContext(ctx), nil, []byte(`{"orderId":"o1"}`), u); err != nil {
 		t.Fatal(err)

@@ -102,13 +102,18 @@ func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng Engine, re
 				if qw.last != nil && !next(qw.last) {
 					return
 				}
-				if ctx.Err() != nil {
-					return // the client left or the router stops: nobody reads a complete
+				if r.Context().Err() != nil {
+					return // the client left: nobody reads a complete
 				}
 			}
 			write([]byte("event: complete\ndata:\n\n"))
 			return
 		case <-ctx.Done():
+			if r.Context().Err() == nil {
+				// The router stops: say so, so the client reconnects
+				// rather than report a broken stream.
+				write([]byte("event: complete\ndata:\n\n"))
+			}
 			return
 		}
 	}

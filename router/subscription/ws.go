@@ -103,13 +103,22 @@ func (cn *wsConn) serve() {
 	defer initTimer.Stop()
 	go cn.keepAlive()
 
+	// Reads are not bound to cn.ctx: the library drops a connection whose
+	// read context ends without a close frame. When the connection's
+	// context ends, it is closed here instead: 1001 Going Away when the
+	// router stops, so clients reconnect.
+	defer context.AfterFunc(cn.ctx, func() {
+		if cn.s.ctx.Err() != nil {
+			cn.close(websocket.StatusGoingAway, "server shutting down")
+			return
+		}
+		_ = cn.c.CloseNow()
+	})()
+	readCtx := context.WithoutCancel(cn.ctx)
 	initialised := false
 	for {
-		typ, data, err := cn.c.Read(cn.ctx)
+		typ, data, err := cn.c.Read(readCtx)
 		if err != nil {
-			if cn.ctx.Err() != nil && cn.s.ctx.Err() != nil {
-				cn.close(websocket.StatusGoingAway, "server shutting down")
-			}
 			return
 		}
 		if typ != websocket.MessageText {
