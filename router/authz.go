@@ -52,12 +52,6 @@ func newFieldRules(ec *nodev1.EngineConfiguration) fieldRules {
 	return rules
 }
 
-// protected tells whether the field has a rule (the planner's flag).
-func (rs fieldRules) protected(typeName, fieldName string) bool {
-	_, ok := rs[resolve.GraphCoordinate{TypeName: typeName, FieldName: fieldName}]
-	return ok
-}
-
 // decide is the rule applied to a caller.
 func (r fieldRule) decide(id identity.Identity) resolve.AuthorizationDecision {
 	if r.authenticated && id.Subject == "" {

@@ -68,10 +68,10 @@ func WithOriginPatterns(patterns ...string) Option {
 // when the client leaves or when the server's context ends (router shutdown).
 type Server struct {
 	authenticate Authenticate // nil: connection_init proves nothing
-	ctx context.Context
-	cfg Config
-	log *slog.Logger
-	hub *Hub
+	ctx          context.Context
+	cfg          Config
+	log          *slog.Logger
+	hub          *Hub
 
 	check          func(context.Context, *graphql.Request) error
 	originPatterns []string
