@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heraldhq/herald/bench/internal/proc"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -27,6 +30,10 @@ type infra struct {
 	MailCA       string
 	// Given names what came from the environment rather than this process.
 	Given []string
+	// pids are the infrastructure's processes found by their listening
+	// ports (broker, postgres, mailpit), for CPU per order; those this
+	// process cannot see are left out.
+	pids map[string]int
 
 	stops []func()
 }
@@ -116,7 +123,43 @@ func startInfra(ctx context.Context, streamKind string, getenv func(string) stri
 		}
 		fmt.Fprintf(log, "pipeline: %s %s in %s\n", p.name, how, time.Since(t0).Round(10*time.Millisecond))
 	}
+	inf.findPIDs(streamKind, log)
 	return inf, nil
+}
+
+// findPIDs looks up the infrastructure's processes by the ports they
+// listen on.
+func (inf *infra) findPIDs(streamKind string, log io.Writer) {
+	inf.pids = map[string]int{}
+	addrs := map[string]string{"postgres": hostOf(inf.PostgresDSN), "mailpit": inf.MailSMTP}
+	if streamKind == "kafka" {
+		addrs["kafka"] = inf.KafkaBrokers[0]
+	} else {
+		addrs["nats"] = hostOf(inf.NATSURL)
+	}
+	for name, addr := range addrs {
+		_, port, err := net.SplitHostPort(addr)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			fmt.Fprintf(log, "pipeline: no CPU figure for %s (address %q)\n", name, addr)
+			continue
+		}
+		pid, err := proc.ListenerPID(p)
+		if err != nil {
+			fmt.Fprintf(log, "pipeline: no CPU figure for %s: %v\n", name, err)
+			continue
+		}
+		inf.pids[name] = pid
+	}
+}
+
+// hostOf is the host:port of a URL or DSN.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 func (inf *infra) close() {

@@ -40,9 +40,13 @@ type rateResult struct {
 	Why          string
 	Stages       []stage
 	StagesErr    error
-	CPU          map[string]float64 // service → cores used during load and drain
-	MachineBusy  float64            // share of all cores busy during load and drain
-	SMTP         histogram          // notifier's email send durations during load and drain
+	CPU          map[string]float64 // process → cores used during load and drain
+	// CPUPerOrder is process → CPU milliseconds per created order, for
+	// Herald's services and the infrastructure (broker, PostgreSQL with
+	// its backends, mail catcher) when this process can see them.
+	CPUPerOrder map[string]float64
+	MachineBusy float64   // share of all cores busy during load and drain
+	SMTP        histogram // notifier's email send durations during load and drain
 }
 
 // sendDurationMetric is the notifier's histogram of one send attempt.
@@ -53,6 +57,9 @@ func runRate(ctx context.Context, o options, c *gqlClient, watch *mailWatch, st 
 	cpu0 := map[string]time.Duration{}
 	for n, s := range st.Services {
 		cpu0[n] = processCPU(s.PID())
+	}
+	for n, pid := range inf.pids {
+		cpu0[n], _ = proc.TreeCPU(pid)
 	}
 	busy0, total0 := machineCPU()
 	wall0 := time.Now()
@@ -111,9 +118,18 @@ func runRate(ctx context.Context, o options, c *gqlClient, watch *mailWatch, st 
 	<-sampled
 
 	wall := time.Since(wall0)
-	res.CPU = map[string]float64{}
+	res.CPU, res.CPUPerOrder = map[string]float64{}, map[string]float64{}
+	used := map[string]time.Duration{}
 	for n, s := range st.Services {
-		res.CPU[n] = (processCPU(s.PID()) - cpu0[n]).Seconds() / wall.Seconds()
+		used[n] = processCPU(s.PID()) - cpu0[n]
+	}
+	for n, pid := range inf.pids {
+		if c, err := proc.TreeCPU(pid); err == nil {
+			used[n] = c - cpu0[n]
+		}
+	}
+	for n, c := range used {
+		res.CPU[n] = c.Seconds() / wall.Seconds()
 	}
 	if busy1, total1 := machineCPU(); total1 > total0 {
 		res.MachineBusy = float64(busy1-busy0) / float64(total1-total0)
@@ -164,6 +180,11 @@ func runRate(ctx context.Context, o options, c *gqlClient, watch *mailWatch, st 
 	}
 	window := max(d, lastResp.Sub(t0))
 	res.Achieved = float64(res.OK) / window.Seconds()
+	if res.OK > 0 {
+		for n, c := range used {
+			res.CPUPerOrder[n] = float64(c.Microseconds()) / 1000 / float64(res.OK)
+		}
+	}
 	if !lastArrival.IsZero() {
 		res.LastAfterEnd = lastArrival.Sub(loadEnd)
 	}

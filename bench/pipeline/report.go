@@ -190,6 +190,24 @@ func (r *report) markdown() string {
 	for _, x := range r.rates {
 		p(" %.2f / %.2f / %.2f / %.2f; %.0f%% |", x.CPU["users"], x.CPU["orders"], x.CPU["notifier"], x.CPU["router"], 100*x.MachineBusy)
 	}
+	p("\n")
+	p("| CPU per order (ms) | router / orders / users / notifier / broker / PostgreSQL / mail catcher = sum |")
+	for _, x := range r.rates {
+		sum := 0.0
+		var parts []string
+		for _, n := range []string{"router", "orders", "users", "notifier", "kafka", "nats", "postgres", "mailpit"} {
+			v, ok := x.CPUPerOrder[n]
+			if !ok {
+				if n != "kafka" && n != "nats" {
+					parts = append(parts, "–")
+				}
+				continue
+			}
+			sum += v
+			parts = append(parts, fmt.Sprintf("%.2f", v))
+		}
+		p(" %s = %.2f |", strings.Join(parts, " / "), sum)
+	}
 	p("\n\n")
 	for _, x := range r.rates {
 		if x.StagesErr != nil {

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"net"
 	"os"
 	"regexp"
 	"testing"
@@ -39,5 +40,27 @@ func TestReadSelf(t *testing.T) {
 	}
 	if la := LoadAverage(); !regexp.MustCompile(`^[0-9.]+ [0-9.]+ [0-9.]+$`).MatchString(la) {
 		t.Errorf("LoadAverage() = %q", la)
+	}
+}
+
+// The test process listens on a port; ListenerPID finds it, and TreeCPU
+// counts at least its own CPU time.
+func TestListenerAndTree(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pid, err := ListenerPID(l.Addr().(*net.TCPAddr).Port)
+	if err != nil || pid != os.Getpid() {
+		t.Fatalf("ListenerPID = %d, %v; want %d", pid, err, os.Getpid())
+	}
+	own, err := ReadCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := TreeCPU(pid)
+	if err != nil || tree < own {
+		t.Fatalf("TreeCPU = %v, %v; own CPU %v", tree, err, own)
 	}
 }
