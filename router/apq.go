@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"sync"
+
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 // Automatic Persisted Queries (Apollo's APQ protocol): a client sends
@@ -15,13 +17,8 @@ import (
 // (after checking the hash) for the next time. It saves clients sending long
 // queries again and again, and lets GET requests with a short URL be cached.
 
-// APQ error codes, as Apollo clients expect them. Clients react to the
+// APQ errors carry gqlwire's CodePersistedQuery* codes. Clients react to the
 // message of NOT_FOUND and NOT_SUPPORTED as well, so those are kept verbatim.
-const (
-	CodePersistedQueryNotFound     = "PERSISTED_QUERY_NOT_FOUND"
-	CodePersistedQueryNotSupported = "PERSISTED_QUERY_NOT_SUPPORTED"
-	CodePersistedQueryHashMismatch = "PERSISTED_QUERY_HASH_MISMATCH"
-)
 
 // persistedQuery is extensions.persistedQuery of one request.
 type persistedQuery struct {
@@ -110,25 +107,25 @@ func resolvePersisted(store *apqStore, pq persistedQuery, query *string) (outcom
 		if *query != "" {
 			return "", nil // the query is there: run it, ignore the hash
 		}
-		return "", &errorResponse{http.StatusBadRequest, CodePersistedQueryNotSupported, "PersistedQueryNotSupported"}
+		return "", &errorResponse{http.StatusBadRequest, gqlwire.CodePersistedQueryNotSupported, "PersistedQueryNotSupported"}
 	}
 	if pq.version != 1 {
-		return "", &errorResponse{http.StatusBadRequest, CodePersistedQueryNotSupported, "PersistedQueryNotSupported: only version 1 is supported"}
+		return "", &errorResponse{http.StatusBadRequest, gqlwire.CodePersistedQueryNotSupported, "PersistedQueryNotSupported: only version 1 is supported"}
 	}
 	if len(pq.hash) != sha256.Size*2 {
-		return "", &errorResponse{http.StatusBadRequest, CodePersistedQueryHashMismatch, "persistedQuery.sha256Hash must be a hex SHA-256 hash"}
+		return "", &errorResponse{http.StatusBadRequest, gqlwire.CodePersistedQueryHashMismatch, "persistedQuery.sha256Hash must be a hex SHA-256 hash"}
 	}
 	if *query == "" {
 		q, ok := store.get(pq.hash)
 		if !ok {
 			// 200, as Apollo's clients expect, so that they resend with the query.
-			return "miss", &errorResponse{http.StatusOK, CodePersistedQueryNotFound, "PersistedQueryNotFound"}
+			return "miss", &errorResponse{http.StatusOK, gqlwire.CodePersistedQueryNotFound, "PersistedQueryNotFound"}
 		}
 		*query = q
 		return "hit", nil
 	}
 	if sha256Hex(*query) != pq.hash {
-		return "", &errorResponse{http.StatusBadRequest, CodePersistedQueryHashMismatch, "provided sha does not match query"}
+		return "", &errorResponse{http.StatusBadRequest, gqlwire.CodePersistedQueryHashMismatch, "provided sha does not match query"}
 	}
 	store.put(pq.hash, *query)
 	return "stored", nil

@@ -6,8 +6,8 @@ import (
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 
-	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/identity"
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 // Authorization declared in the schema (@authenticated, @requiresScopes)
@@ -103,9 +103,9 @@ func (a authorizer) AuthorizeFields(_ *resolve.Context, coords []resolve.GraphCo
 }
 
 // authzCode is the code for an engine authorization error's message.
-func authzCode(msg []byte) apperr.Code {
+func authzCode(msg []byte) string {
 	if strings.Contains(string(msg), reasonUnauthenticated) {
-		return apperr.Unauthenticated
+		return gqlwire.CodeUnauthenticated
 	}
-	return apperr.Forbidden
+	return gqlwire.CodeForbidden
 }

@@ -6,12 +6,9 @@ import (
 	"strconv"
 
 	"github.com/buger/jsonparser"
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
 )
-
-// CodeQueryTooExpensive refuses an operation whose worst-case answer,
-// estimated from list sizes, is over the cost limit.
-const CodeQueryTooExpensive = "QUERY_TOO_EXPENSIVE"
 
 // The cost of an operation is the number of values its answer can hold at
 // most: every field counts once per object it is selected on, and a list
@@ -374,6 +371,6 @@ func (l Limits) checkCost(p *costPlan, vars []byte) *errorResponse {
 	if c <= l.MaxCost {
 		return nil
 	}
-	return &errorResponse{http.StatusBadRequest, CodeQueryTooExpensive,
+	return &errorResponse{http.StatusBadRequest, gqlwire.CodeQueryTooExpensive,
 		"the operation's estimated cost is " + countString(c) + " (values its answer can hold, from list sizes); the limit is " + strconv.Itoa(l.MaxCost)}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/astparser"
@@ -102,7 +103,7 @@ func TestCostFragmentBombIsLinear(t *testing.T) {
 		t.Errorf("cost = %d, want the saturated %d", c, saturate)
 	}
 	e := (Limits{}).withDefaults().checkCost(p, nil)
-	if e == nil || e.code != CodeQueryTooExpensive || !strings.Contains(e.message, "more than 1099511627776") {
+	if e == nil || e.code != gqlwire.CodeQueryTooExpensive || !strings.Contains(e.message, "more than 1099511627776") {
 		t.Errorf("checkCost = %+v", e)
 	}
 }

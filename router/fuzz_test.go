@@ -173,7 +173,7 @@ func FuzzQueryLimits(f *testing.F) {
 			if e == nil {
 				t.Fatalf("%+v accepted under %+v, below its counts", st, smaller)
 			}
-			if e.code != CodeQueryTooDeep && e.code != CodeQueryTooComplex {
+			if e.code != gqlwire.CodeQueryTooDeep && e.code != gqlwire.CodeQueryTooComplex {
 				t.Fatalf("%+v refused under %+v with code %s", st, smaller, e.code)
 			}
 		}

@@ -13,14 +13,10 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
-	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/router/auth"
 	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
-
-// CodeRateLimited refuses a caller over its request rate (HTTP 429).
-const CodeRateLimited apperr.Code = "RATE_LIMITED"
 
 // RateLimit is the token bucket each caller gets: per verified subject, or
 // per client IP address when anonymous. Counts are per router instance.
@@ -121,7 +117,7 @@ func addressKey(remoteAddr string) string {
 }
 
 func unauthenticated(msg string) *callerRefusal {
-	return &callerRefusal{errorResponse: errorResponse{http.StatusUnauthorized, apperr.Unauthenticated, msg}}
+	return &callerRefusal{errorResponse: errorResponse{http.StatusUnauthorized, gqlwire.CodeUnauthenticated, msg}}
 }
 
 // allow takes one request from the caller's bucket.
@@ -146,7 +142,7 @@ func (g *gate) allow(id identity.Identity, remoteAddr string) *callerRefusal {
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
 		return &callerRefusal{
-			errorResponse: errorResponse{http.StatusTooManyRequests, CodeRateLimited, "too many requests: slow down and retry after the time in Retry-After"},
+			errorResponse: errorResponse{http.StatusTooManyRequests, gqlwire.CodeRateLimited, "too many requests: slow down and retry after the time in Retry-After"},
 			retryAfter:    d,
 		}
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/errorcodes"
 
-	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/router/auth"
@@ -132,17 +131,14 @@ var extensionPaths = [][]string{{"persistedQuery", "version"}, {"persistedQuery"
 // errorResponse is a request-level failure, reported before execution.
 type errorResponse struct {
 	status  int
-	code    apperr.Code
+	code    string
 	message string
 }
-
-// codeForbidden refuses a WebSocket from an origin that is not allowed.
-const codeForbidden = "FORBIDDEN"
 
 func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && subscription.IsWebSocket(r) {
 		if !h.cors.allowWebSocket(r) {
-			h.writeRequestError(w, errorResponse{http.StatusForbidden, codeForbidden, "WebSocket connections from this origin are not allowed"})
+			h.writeRequestError(w, errorResponse{http.StatusForbidden, gqlwire.CodeForbidden, "WebSocket connections from this origin are not allowed"})
 			return
 		}
 		// The caller proves who they are in connection_init
@@ -172,7 +168,7 @@ func (h *handler) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(subscription.WithExpiry(identity.With(r.Context(), id), expires))
 	eng := h.acquireEngine()
 	if eng == nil {
-		h.writeRequestError(w, errorResponse{http.StatusServiceUnavailable, apperr.Unavailable, "the router is starting: the supergraph is not composed yet"})
+		h.writeRequestError(w, errorResponse{http.StatusServiceUnavailable, gqlwire.CodeUnavailable, "the router is starting: the supergraph is not composed yet"})
 		return
 	}
 	defer eng.release() // an SSE subscription runs inside this call
@@ -281,8 +277,8 @@ func wsToken(payload json.RawMessage, upgrade http.Header) (string, error) {
 // refuse answers a request-level error and counts it.
 func (h *handler) refuse(w http.ResponseWriter, e errorResponse) {
 	h.metrics.request(opOther, time.Now(), false)
-	if e.code == CodeRequestTooLarge {
-		h.metrics.refusal(CodeRequestTooLarge)
+	if e.code == gqlwire.CodeRequestTooLarge {
+		h.metrics.refusal(gqlwire.CodeRequestTooLarge)
 	}
 	h.writeRequestError(w, e)
 }
@@ -297,11 +293,11 @@ func (h *handler) serveBatch(w http.ResponseWriter, r *http.Request, eng *execut
 	})
 	switch {
 	case len(elems) == 0:
-		h.refuse(w, errorResponse{http.StatusBadRequest, apperr.BadUserInput, "a batch must hold at least one operation"})
+		h.refuse(w, errorResponse{http.StatusBadRequest, gqlwire.CodeBadUserInput, "a batch must hold at least one operation"})
 		return
 	case len(elems) > h.cfg.Limits.MaxBatch:
-		h.metrics.refusal(CodeBatchTooLarge)
-		h.refuse(w, errorResponse{http.StatusBadRequest, CodeBatchTooLarge,
+		h.metrics.refusal(gqlwire.CodeBatchTooLarge)
+		h.refuse(w, errorResponse{http.StatusBadRequest, gqlwire.CodeBatchTooLarge,
 			"the batch holds " + strconv.Itoa(len(elems)) + " operations; the limit is " + strconv.Itoa(h.cfg.Limits.MaxBatch)})
 		return
 	}
@@ -326,7 +322,7 @@ func (h *handler) serveBatch(w http.ResponseWriter, r *http.Request, eng *execut
 		)
 		if el[0] != '{' {
 			res = runResult{status: http.StatusBadRequest, label: opOther}
-			appendErrors(item, []gqlwire.Error{gqlwire.Coded(string(apperr.BadUserInput), "each operation of a batch must be a JSON object")})
+			appendErrors(item, []gqlwire.Error{gqlwire.Coded(string(gqlwire.CodeBadUserInput), "each operation of a batch must be a JSON object")})
 		} else if e := parseRequestObject(el, &req, &pq); e != nil {
 			res = runResult{status: e.status, label: opOther}
 			appendErrors(item, []gqlwire.Error{e.gqlError()})
@@ -381,14 +377,14 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *
 	switch {
 	case op.typ == ast.OperationTypeMutation && r.Method == http.MethodGet:
 		// GET must stay safe: caches and prefetchers may repeat it.
-		res := fail(label, errorResponse{http.StatusMethodNotAllowed, apperr.BadUserInput, "mutations must be sent with POST"})
+		res := fail(label, errorResponse{http.StatusMethodNotAllowed, gqlwire.CodeBadUserInput, "mutations must be sent with POST"})
 		res.allow = http.MethodPost
 		return res
 	case op.typ == ast.OperationTypeSubscription && single && subscription.WantsSSE(r):
 		return runResult{sse: true, label: label, op: op}
 	case op.typ == ast.OperationTypeSubscription:
 		// Served over WebSocket (graphql-transport-ws) or with Accept: text/event-stream.
-		return fail(label, errorResponse{http.StatusBadRequest, apperr.BadUserInput, "subscriptions are not served over a plain HTTP request"})
+		return fail(label, errorResponse{http.StatusBadRequest, gqlwire.CodeBadUserInput, "subscriptions are not served over a plain HTTP request"})
 	}
 
 	rw := resultWriterPool.Get().(*resultWriter)
@@ -399,9 +395,9 @@ func (h *handler) run(ctx context.Context, r *http.Request, eng *executor, req *
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
 		// Whatever the engine wrote is partial: subgraph fetches were cut.
 		out.Reset()
-		h.metrics.refusal(CodeTimeout)
+		h.metrics.refusal(gqlwire.CodeTimeout)
 		h.logger.Warn("graphql request timed out", "operation", label, "timeout", h.cfg.RequestTimeout.String())
-		return fail(label, errorResponse{http.StatusGatewayTimeout, CodeTimeout,
+		return fail(label, errorResponse{http.StatusGatewayTimeout, gqlwire.CodeTimeout,
 			"the request did not complete within " + h.cfg.RequestTimeout.String()})
 	}
 	if err != nil {
@@ -469,7 +465,7 @@ type wsEngine struct {
 func (e wsEngine) Execute(ctx context.Context, req *graphql.Request, w resolve.SubscriptionResponseWriter) error {
 	x := e.h.acquireEngine()
 	if x == nil {
-		return &subscription.Refusal{Code: string(apperr.Unavailable), Message: "the router is starting: the supergraph is not composed yet"}
+		return &subscription.Refusal{Code: string(gqlwire.CodeUnavailable), Message: "the router is starting: the supergraph is not composed yet"}
 	}
 	defer x.release()
 	op, err := x.parse(req)
@@ -574,7 +570,7 @@ func annotateFetchErrors(body []byte) []byte {
 			ext = astjson.ObjectValue(nil) // nil arena: on the heap, like the parsed body
 			e.Set(nil, "extensions", ext)
 		}
-		ext.Set(nil, "code", astjson.StringValue(nil, string(apperr.Unavailable)))
+		ext.Set(nil, "code", astjson.StringValue(nil, string(gqlwire.CodeUnavailable)))
 		changed = true
 	}
 	if !changed {
@@ -607,7 +603,7 @@ func readGET(r *http.Request, req *graphql.Request, pq *persistedQuery) *errorRe
 	if ext := q.Get("extensions"); ext != "" {
 		b := []byte(ext)
 		if !json.Valid(b) {
-			return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "extensions is not valid JSON"}
+			return &errorResponse{http.StatusBadRequest, gqlwire.CodeBadUserInput, "extensions is not valid JSON"}
 		}
 		var bad string
 		jsonparser.EachKey(b, func(i int, v []byte, vt jsonparser.ValueType, err error) {
@@ -616,7 +612,7 @@ func readGET(r *http.Request, req *graphql.Request, pq *persistedQuery) *errorRe
 			}
 		}, extensionPaths...)
 		if bad != "" {
-			return &errorResponse{http.StatusBadRequest, apperr.BadUserInput, bad}
+			return &errorResponse{http.StatusBadRequest, gqlwire.CodeBadUserInput, bad}
 		}
 	}
 	return nil
@@ -626,7 +622,7 @@ func readGET(r *http.Request, req *graphql.Request, pq *persistedQuery) *errorRe
 // object or array.
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request, body *bytes.Buffer) ([]byte, *errorResponse) {
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
-		return nil, &errorResponse{http.StatusUnsupportedMediaType, apperr.BadUserInput, "the request body must be application/json"}
+		return nil, &errorResponse{http.StatusUnsupportedMediaType, gqlwire.CodeBadUserInput, "the request body must be application/json"}
 	}
 	if r.ContentLength > h.cfg.MaxRequestBytes {
 		return nil, tooLarge(h.cfg.MaxRequestBytes)
@@ -636,16 +632,16 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, body *bytes.B
 		if errors.As(err, &mbe) {
 			return nil, tooLarge(h.cfg.MaxRequestBytes)
 		}
-		return nil, &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "could not read the request body"}
+		return nil, &errorResponse{http.StatusBadRequest, gqlwire.CodeBadUserInput, "could not read the request body"}
 	}
 	data := bytes.TrimSpace(body.Bytes())
 	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
-		return nil, &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "the request body must be a JSON object"}
+		return nil, &errorResponse{http.StatusBadRequest, gqlwire.CodeBadUserInput, "the request body must be a JSON object"}
 	}
 	// json.Valid scans without allocating; EachKey then picks the keys in
 	// one pass. Neither reflects on a struct.
 	if !json.Valid(data) {
-		return nil, &errorResponse{http.StatusBadRequest, apperr.BadUserInput, "the request body is not valid JSON"}
+		return nil, &errorResponse{http.StatusBadRequest, gqlwire.CodeBadUserInput, "the request body is not valid JSON"}
 	}
 	return data, nil
 }
@@ -690,7 +686,7 @@ func validateRequest(req *graphql.Request) *errorResponse {
 
 // badRequest answers a refused request object: 400 BAD_USER_INPUT.
 func badRequest(e *gqlwire.RequestError) *errorResponse {
-	return &errorResponse{http.StatusBadRequest, gqlwire.Code, e.Message}
+	return &errorResponse{http.StatusBadRequest, gqlwire.CodeBadUserInput, e.Message}
 }
 
 // isJSONContentType accepts application/json with any parameters. The
@@ -705,11 +701,8 @@ func isJSONContentType(ct string) bool {
 	return err == nil && mt == "application/json"
 }
 
-// CodeRequestTooLarge refuses a request body over the limit (413).
-const CodeRequestTooLarge = "REQUEST_TOO_LARGE"
-
 func tooLarge(limit int64) *errorResponse {
-	return &errorResponse{http.StatusRequestEntityTooLarge, CodeRequestTooLarge,
+	return &errorResponse{http.StatusRequestEntityTooLarge, gqlwire.CodeRequestTooLarge,
 		"the request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"}
 }
 
@@ -725,7 +718,7 @@ func (h *handler) executionError(out *bytes.Buffer, r *http.Request, err error, 
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; nobody reads the answer.
-		appendErrors(out, []gqlwire.Error{gqlwire.Coded(string(apperr.Unavailable), "request canceled")})
+		appendErrors(out, []gqlwire.Error{gqlwire.Coded(string(gqlwire.CodeUnavailable), "request canceled")})
 		return http.StatusServiceUnavailable
 	}
 	h.logger.Error("graphql execution failed", "err", err)

@@ -45,13 +45,13 @@ func TestHostileDocumentsAreRefusedOnEveryTransport(t *testing.T) {
 	deep := strings.Repeat("{a", 8) + strings.Repeat("}", 8)
 	cases := []hostileCase{
 		{"query text too large", padded, ``, http.StatusRequestEntityTooLarge,
-			refusal(CodeRequestTooLarge, "the query is "+strconv.Itoa(len(padded))+" bytes; the limit is 300")},
+			refusal(gqlwire.CodeRequestTooLarge, "the query is "+strconv.Itoa(len(padded))+" bytes; the limit is 300")},
 		{"too many tokens", tokens, ``, http.StatusBadRequest,
-			refusal(CodeQueryTooComplex, "the query has more than 60 tokens; the limit is 60")},
+			refusal(gqlwire.CodeQueryTooComplex, "the query has more than 60 tokens; the limit is 60")},
 		{"too deep, refused before parsing", deep, ``, http.StatusBadRequest,
-			refusal(CodeQueryTooDeep, "the operation is nested more than 4 levels deep; the limit is 4")},
+			refusal(gqlwire.CodeQueryTooDeep, "the operation is nested more than 4 levels deep; the limit is 4")},
 		{"too expensive, list size from a variable", pages, `{"n":100}`, http.StatusBadRequest,
-			refusal(CodeQueryTooExpensive, "the operation's estimated cost is 301 (values its answer can hold, from list sizes); the limit is 100")},
+			refusal(gqlwire.CodeQueryTooExpensive, "the operation's estimated cost is 301 (values its answer can hold, from list sizes); the limit is 100")},
 	}
 
 	for i, c := range cases {
@@ -99,7 +99,7 @@ func TestHostileDocumentsAreRefusedOnEveryTransport(t *testing.T) {
 	// POST, a batch element, a GET, an SSE request, a WebSocket operation
 	// and two APQ requests.
 	metrics := do(t, mustRequest(t, http.MethodGet, tr.url+"/metrics")).body
-	for _, code := range []string{CodeRequestTooLarge, CodeQueryTooComplex, CodeQueryTooDeep, CodeQueryTooExpensive} {
+	for _, code := range []string{gqlwire.CodeRequestTooLarge, gqlwire.CodeQueryTooComplex, gqlwire.CodeQueryTooDeep, gqlwire.CodeQueryTooExpensive} {
 		if want := `herald_router_refused_requests_total{code="` + code + `"} 7`; !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -126,7 +126,7 @@ func TestHostileDocumentsAreRefusedOnEveryTransport(t *testing.T) {
 func TestMillionRowQueryIsTooExpensive(t *testing.T) {
 	tr := limitsRouter(t, func(c *Config) { c.Limits = Limits{} })
 	body := `{"query":` + strconv.Quote(millionRows) + `,"variables":{"u":"u1"}}`
-	want := `{"errors":` + refusal(CodeQueryTooExpensive,
+	want := `{"errors":` + refusal(gqlwire.CodeQueryTooExpensive,
 		"the operation's estimated cost is 2020201 (values its answer can hold, from list sizes); the limit is 50000") + `}`
 	if r := postJSON(t, tr.url+"/graphql", body); r.status != http.StatusBadRequest || r.body != want {
 		t.Errorf("%d %s, want 400 %s", r.status, r.body, want)
@@ -149,9 +149,9 @@ func TestMegabyteNestedDocumentIsRefused(t *testing.T) {
 		want   string
 	}{
 		{"default limits: query size", Limits{}, http.StatusRequestEntityTooLarge,
-			refusal(CodeRequestTooLarge, "the query is 999999 bytes; the limit is 131072")},
+			refusal(gqlwire.CodeRequestTooLarge, "the query is 999999 bytes; the limit is 131072")},
 		{"query size limit at 1 MiB: nesting", Limits{MaxQueryBytes: 1 << 20}, http.StatusBadRequest,
-			refusal(CodeQueryTooDeep, "the operation is nested more than 15 levels deep; the limit is 15")},
+			refusal(gqlwire.CodeQueryTooDeep, "the operation is nested more than 15 levels deep; the limit is 15")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,15 +37,6 @@ const (
 	DefaultListSize = 20
 )
 
-// Codes of the limits, in extensions.code.
-const (
-	CodeQueryTooDeep          = "QUERY_TOO_DEEP"
-	CodeQueryTooComplex       = "QUERY_TOO_COMPLEX"
-	CodeBatchTooLarge         = "BATCH_TOO_LARGE"
-	CodeTimeout               = "TIMEOUT"
-	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
-)
-
 // Limits bound one operation. They are checked on the parsed document,
 // before normalisation, validation and planning, so a hostile operation
 // costs the router one parse and one linear walk.
@@ -116,7 +107,7 @@ func (r *limitRefusal) Error() string { return string(r.code) + ": " + r.message
 // 700 MB; the scan refuses it after a few bytes and allocates nothing.
 func (l Limits) scan(query string) error {
 	if len(query) > l.MaxQueryBytes {
-		return &limitRefusal{errorResponse{http.StatusRequestEntityTooLarge, CodeRequestTooLarge,
+		return &limitRefusal{errorResponse{http.StatusRequestEntityTooLarge, gqlwire.CodeRequestTooLarge,
 			"the query is " + strconv.Itoa(len(query)) + " bytes; the limit is " + strconv.Itoa(l.MaxQueryBytes)}}
 	}
 	// The scan stops at the first limit passed: the messages say "more than".
@@ -125,10 +116,10 @@ func (l Limits) scan(query string) error {
 	case !over:
 		return nil
 	case st.Depth > l.MaxDepth:
-		return &limitRefusal{errorResponse{http.StatusBadRequest, CodeQueryTooDeep,
+		return &limitRefusal{errorResponse{http.StatusBadRequest, gqlwire.CodeQueryTooDeep,
 			"the operation is nested more than " + strconv.Itoa(l.MaxDepth) + " levels deep; the limit is " + strconv.Itoa(l.MaxDepth)}}
 	default:
-		return &limitRefusal{errorResponse{http.StatusBadRequest, CodeQueryTooComplex,
+		return &limitRefusal{errorResponse{http.StatusBadRequest, gqlwire.CodeQueryTooComplex,
 			"the query has more than " + strconv.Itoa(l.MaxTokens) + " tokens; the limit is " + strconv.Itoa(l.MaxTokens)}}
 	}
 }
@@ -283,15 +274,15 @@ func (m *measurer) fragment(name string) opStats {
 func (l Limits) check(st opStats, introspectionOff bool) *errorResponse {
 	switch {
 	case introspectionOff && st.introspection:
-		return &errorResponse{http.StatusBadRequest, CodeIntrospectionDisabled, "introspection is disabled on this router"}
+		return &errorResponse{http.StatusBadRequest, gqlwire.CodeIntrospectionDisabled, "introspection is disabled on this router"}
 	case st.depth > l.MaxDepth:
-		return &errorResponse{http.StatusBadRequest, CodeQueryTooDeep,
+		return &errorResponse{http.StatusBadRequest, gqlwire.CodeQueryTooDeep,
 			"the operation is nested " + strconv.Itoa(st.depth) + " levels deep; the limit is " + strconv.Itoa(l.MaxDepth)}
 	case st.fields > l.MaxFields:
-		return &errorResponse{http.StatusBadRequest, CodeQueryTooComplex,
+		return &errorResponse{http.StatusBadRequest, gqlwire.CodeQueryTooComplex,
 			"the operation selects " + countString(st.fields) + " fields (fragments expanded); the limit is " + strconv.Itoa(l.MaxFields)}
 	case st.aliases > l.MaxAliases:
-		return &errorResponse{http.StatusBadRequest, CodeQueryTooComplex,
+		return &errorResponse{http.StatusBadRequest, gqlwire.CodeQueryTooComplex,
 			"the operation has " + countString(st.aliases) + " aliases (fragments expanded); the limit is " + strconv.Itoa(l.MaxAliases)}
 	}
 	return nil

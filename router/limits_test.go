@@ -13,6 +13,7 @@ import (
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/astparser"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 func TestMeasureOperation(t *testing.T) {
@@ -73,7 +74,7 @@ func TestMeasureFragmentBombIsLinear(t *testing.T) {
 	if st.fields != saturate {
 		t.Errorf("fields = %d, want the saturated count %d", st.fields, saturate)
 	}
-	if e := (Limits{}).withDefaults().check(st, false); e == nil || e.code != CodeQueryTooComplex {
+	if e := (Limits{}).withDefaults().check(st, false); e == nil || e.code != gqlwire.CodeQueryTooComplex {
 		t.Errorf("check = %+v, want QUERY_TOO_COMPLEX", e)
 	}
 }

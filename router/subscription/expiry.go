@@ -34,7 +34,7 @@ func expiry(ctx context.Context) (fired <-chan time.Time, stop func()) {
 	return timer.C, func() { timer.Stop() }
 }
 
-var expiredErrors = []gqlwire.Error{gqlwire.Coded("UNAUTHENTICATED",
+var expiredErrors = []gqlwire.Error{gqlwire.Coded(gqlwire.CodeUnauthenticated,
 	"the token has expired: subscribe again with a new one")}
 
 // Authenticate checks what a WebSocket client sent in connection_init (the

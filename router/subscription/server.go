@@ -255,7 +255,7 @@ func (s *Server) execute(ctx context.Context, eng Engine, req *graphql.Request, 
 	w.executed(eng.Execute(ctx, req, w), s.log)
 }
 
-var tooSlowErrors = []gqlwire.Error{gqlwire.Coded(CodeTooSlow,
+var tooSlowErrors = []gqlwire.Error{gqlwire.Coded(gqlwire.CodeTooSlow,
 	"the subscription was closed because the client did not read its messages fast enough; subscribe again and refetch the current state")}
 
 // executionErrors maps a refusal of the check, and what the engine refused

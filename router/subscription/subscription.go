@@ -71,10 +71,6 @@ const BuiltinURL = "builtin"
 //go:embed notifications.graphqls
 var SDL string
 
-// CodeTooSlow is the extensions.code of the error that ends a subscription
-// whose client does not read fast enough.
-const CodeTooSlow = "SUBSCRIBER_TOO_SLOW"
-
 // Config tunes the subscription transports and the stream reader. Zero
 // values take the defaults.
 type Config struct {

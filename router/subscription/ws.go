@@ -264,11 +264,11 @@ func (cn *wsConn) start(id string, req *graphql.Request, refused *gqlwire.Reques
 			cn.mu.Unlock()
 		}()
 		if eng == nil {
-			cn.sendError(id, []gqlwire.Error{gqlwire.Coded("UNAVAILABLE", "the router is starting: the supergraph is not composed yet")})
+			cn.sendError(id, []gqlwire.Error{gqlwire.Coded(gqlwire.CodeUnavailable, "the router is starting: the supergraph is not composed yet")})
 			return
 		}
 		if refused != nil {
-			cn.sendError(id, []gqlwire.Error{gqlwire.Coded(string(gqlwire.Code), refused.Message)})
+			cn.sendError(id, []gqlwire.Error{gqlwire.Coded(gqlwire.CodeBadUserInput, refused.Message)})
 			return
 		}
 		if cn.s.check != nil {

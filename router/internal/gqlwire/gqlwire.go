@@ -38,20 +38,11 @@ func Coded(code, message string) Error {
 	return Error{Message: message, Extensions: map[string]any{"code": code}}
 }
 
-// Codes of errors found before execution, as most GraphQL clients know them.
-const (
-	CodeParseFailed      = "GRAPHQL_PARSE_FAILED"
-	CodeValidationFailed = "GRAPHQL_VALIDATION_FAILED"
-)
-
 // RequestError refuses a request object before its operation is parsed.
 // Its code is always BAD_USER_INPUT.
 type RequestError struct {
 	Message string
 }
-
-// Code is the extensions.code of every RequestError.
-const Code = apperr.BadUserInput
 
 func (e *RequestError) Error() string { return e.Message }
 
