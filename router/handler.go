@@ -734,21 +734,15 @@ func (h *handler) writeRequestError(w http.ResponseWriter, e errorResponse) {
 	writeErrors(w, e.status, []gqlwire.Error{e.gqlError()})
 }
 
-type errorList struct {
-	Errors []gqlwire.Error `json:"errors"`
-}
-
 // appendErrors and writeErrors are for the rare error paths only;
 // successful responses are written by the engine straight into a pooled
 // buffer.
 func appendErrors(out *bytes.Buffer, errs []gqlwire.Error) {
-	b, _ := json.Marshal(errorList{errs})
-	out.Write(b)
+	out.Write(gqlwire.Response(errs))
 }
 
 func writeErrors(w http.ResponseWriter, status int, errs []gqlwire.Error) {
-	b, _ := json.Marshal(errorList{errs})
-	writeJSON(w, status, b)
+	writeJSON(w, status, gqlwire.Response(errs))
 }
 
 // jsonContentType is shared by every response: assigning the slice

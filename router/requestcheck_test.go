@@ -141,7 +141,7 @@ func TestRequestChecksAreTheSameOnEveryTransport(t *testing.T) {
 		}
 		// The subscription passes the checks and starts: without a
 		// broker its first result is UNAVAILABLE.
-		const unavailable = `{"errors":[{"extensions":{"code":"UNAVAILABLE"},"message":"live notification status is not available on this router (no stream configured)"}]}`
+		const unavailable = `{"errors":[{"message":"live notification status is not available on this router (no stream configured)","extensions":{"code":"UNAVAILABLE"}}]}`
 		sub := `{"query":"` + checkSubscription + `","variables":null}`
 		if m := nextWS(t, ctx, ws.subscribeRaw("null-sub", sub)); m.Type != "next" || string(m.Payload) != unavailable {
 			t.Errorf("WebSocket subscription: %s %s, want next %s", m.Type, m.Payload, unavailable)

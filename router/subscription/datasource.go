@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/identity"
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
 // Serves tells whether rc composes the built-in notifications subgraph, so
@@ -294,10 +295,7 @@ func (s *source) Start(ctx *resolve.Context, _ http.Header, input []byte, update
 	return nil
 }
 
-var tooSlowResponse = func() []byte {
-	b, _ := json.Marshal(map[string]any{"errors": tooSlowErrors})
-	return b
-}()
+var tooSlowResponse = gqlwire.Response(tooSlowErrors)
 
 // AsyncErrorWriter writes the errors the engine meets outside a request
 // (a trigger that cannot start, an update that cannot be resolved) as one
@@ -306,15 +304,12 @@ var tooSlowResponse = func() []byte {
 type AsyncErrorWriter struct{}
 
 func (AsyncErrorWriter) WriteError(_ *resolve.Context, err error, _ *resolve.GraphQLResponse, w io.Writer) {
-	code, msg := apperr.Internal, "internal server error"
+	errs := gqlwire.Internal()
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
-		code, msg = ae.Code, ae.Message
+		errs = []gqlwire.Error{gqlwire.Coded(string(ae.Code), ae.Message)}
 	}
-	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
-		"message": msg, "extensions": map[string]any{"code": string(code)},
-	}}})
-	if _, werr := w.Write(b); werr != nil {
+	if _, werr := w.Write(gqlwire.Response(errs)); werr != nil {
 		return
 	}
 	if f, ok := w.(interface{ Flush() error }); ok {

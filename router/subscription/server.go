@@ -3,7 +3,6 @@ package subscription
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -280,9 +279,4 @@ func executionErrors(err error, log *slog.Logger) []gqlwire.Error {
 	}
 	log.Error("subscription execution failed", "err", err)
 	return gqlwire.Internal()
-}
-
-func marshalErrors(errs []gqlwire.Error) []byte {
-	b, _ := json.Marshal(errs)
-	return b
 }

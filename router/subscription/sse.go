@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/heraldhq/herald/router/internal/gqlwire"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 )
 
@@ -66,7 +67,7 @@ func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng Engine, re
 		select {
 		case <-expired:
 			cancel()
-			next([]byte(`{"errors":` + string(marshalErrors(expiredErrors)) + `}`))
+			next(gqlwire.Response(expiredErrors))
 			write([]byte("event: complete\ndata:\n\n"))
 			return
 		case msg := <-qw.q:
@@ -82,12 +83,12 @@ func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng Engine, re
 			case endTooSlow:
 				cancel()
 				s.log.Warn("SSE subscriber too slow: closed", "buffer", s.cfg.Buffer)
-				next([]byte(`{"errors":` + string(marshalErrors(tooSlowErrors)) + `}`))
+				next(gqlwire.Response(tooSlowErrors))
 			case endFailed:
 				if qw.errs == nil {
 					return
 				}
-				next([]byte(`{"errors":` + string(marshalErrors(qw.errs)) + `}`))
+				next(gqlwire.Response(qw.errs))
 			default:
 				for drained := false; !drained; {
 					select {

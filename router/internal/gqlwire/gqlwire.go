@@ -190,3 +190,17 @@ func (e Error) Code() string {
 	c, _ := e.Extensions["code"].(string)
 	return c
 }
+
+// Response is the GraphQL response {"errors":[…]} carrying errs: the one
+// way every transport writes errors the router itself raises (successful
+// answers are written by the engine).
+func Response(errs []Error) []byte {
+	b, err := json.Marshal(struct {
+		Errors []Error `json:"errors"`
+	}{errs})
+	if err != nil {
+		// Only strings and string-keyed maps of strings are in an Error.
+		panic("gqlwire: " + err.Error())
+	}
+	return b
+}
