@@ -84,9 +84,11 @@ func Handler(routerURL string, extra http.Handler, logger *slog.Logger) (http.Ha
 	mux.Handle("GET /graphql", proxy)
 	mux.Handle("POST /graphql", proxy)
 	mux.Handle("GET /healthz", proxy)
-	if extra != nil {
-		mux.Handle("POST /dev/", extra)
+	if extra == nil {
+		// Without it the page says so (it asks for a pasted token instead).
+		extra = http.NotFoundHandler()
 	}
+	mux.Handle("POST /dev/", extra)
 	mux.Handle("GET /", page)
 	return mux, nil
 }
