@@ -31,13 +31,13 @@ test('sign in, set preferences, order, watch it delivered, cancel', async ({ pag
   const sub = `web-${run}`;
   const email = `web-${run}@example.com`;
 
-  // Sign in with the keyboard only: the first field takes focus from a Tab
-  // after the skip link and the submit is Enter.
+  // Sign in with the keyboard only: the page heading has focus, Tab reaches
+  // the first field and Enter submits.
   await page.goto('/');
   await expect(page.getByRole('heading', { level: 1, name: 'Sign in to Herald' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('textbox', { name: 'User name' })).toBeFocused();
   await shot(page, '01-sign-in');
-  const user = page.getByLabel('User name');
-  await user.focus();
   await page.keyboard.type(sub);
   await page.keyboard.press('Enter');
 
@@ -73,6 +73,7 @@ test('sign in, set preferences, order, watch it delivered, cancel', async ({ pag
   await expect(page.locator('.field', { has: webhook }).locator('.field-error')).toBeVisible();
   await shot(page, '03-preferences-field-error');
   await webhook.fill('https://hooks.example.com/herald');
+  await expect(page.getByLabel('Webhook on')).toBeChecked();
   await page.getByRole('button', { name: 'Save preferences' }).click();
   await expect(page.getByText('Preferences saved.')).toBeVisible();
   const secret = page.getByTestId('webhook-secret');
@@ -134,4 +135,19 @@ test('sign in, set preferences, order, watch it delivered, cancel', async ({ pag
   await page.getByRole('link', { name: 'Live feed' }).click();
   await expect(page.locator(`ul[aria-label="Deliveries now"] li[data-order="${orderId}"] .delivery[data-event="ORDER_CANCELLED"][data-channel="EMAIL"]`)).toHaveAttribute('data-status', 'SENT');
   await shot(page, '08-live-feed-cancelled');
+
+  // Pages of five: five more orders push the first one to page two.
+  await page.getByRole('link', { name: 'Orders' }).click();
+  for (let i = 1; i <= 5; i++) {
+    await page.getByLabel('Item').fill(`Pencil ${i}`);
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await expect(page.locator('li.order', { hasText: `Pencil ${i}` })).toBeVisible();
+  }
+  await expect(page.locator(`li.order[data-order="${orderId}"]`)).toHaveCount(0);
+  await page.getByRole('button', { name: 'Older' }).click();
+  await expect(page.getByText('Page 2')).toBeVisible();
+  await expect(page.locator(`li.order[data-order="${orderId}"]`)).toHaveAttribute('data-status', 'CANCELLED');
+  await shot(page, '09-orders-page-2');
+  await page.getByRole('button', { name: 'Newer' }).click();
+  await expect(page.locator('li.order', { hasText: 'Pencil 5' })).toBeVisible();
 });

@@ -53,6 +53,13 @@ export const preferencesPage: Page = async (main) => {
   const email = h('input', { name: 'email', type: 'email', autocomplete: 'email', value: me.email, 'data-field': 'input.email' });
   const phone = h('input', { name: 'phone', type: 'tel', autocomplete: 'tel', value: me.phone ?? '', 'data-field': 'input.phone' });
   const webhookURL = h('input', { name: 'webhook', type: 'url', inputmode: 'url', value: ch('WEBHOOK').address ?? '', 'data-field': 'input.webhook.url' });
+  // A URL typed in switches the channel on, as the API does for a new URL;
+  // clearing it switches it off.
+  webhookURL.addEventListener('input', () => {
+    const url = webhookURL.value.trim();
+    if (url && !ch('WEBHOOK').address) on.WEBHOOK.checked = true;
+    if (!url) on.WEBHOOK.checked = false;
+  });
   const rotate = h('input', { type: 'checkbox', name: 'rotate', 'data-field': 'input.webhook.rotateSecret' });
   const check = (c: string) => field(`${channelNames[c]} on`, on[c]);
   const channels = h('fieldset', {},
