@@ -23,8 +23,9 @@ export default defineConfig({
     isMobile: true,
     launchOptions: {
       executablePath: process.env.HERALD_CHROMIUM || '/usr/bin/chromium',
-      // Chromium's sandbox refuses to start as root (CI containers).
-      args: root ? ['--no-sandbox'] : [],
+      // Containers have a small /dev/shm; Chromium's sandbox refuses to
+      // start as root (CI runs as root).
+      args: ['--disable-dev-shm-usage', ...(root ? ['--no-sandbox'] : [])],
     },
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',

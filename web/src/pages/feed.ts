@@ -1,7 +1,7 @@
 import { h } from '../dom';
 import { feed } from '../feed';
 import type { Page } from './page';
-import { statusLine, when } from './status';
+import { orderRef, statusLine, when } from './status';
 
 // The in-app channel made visible: every status change of the caller's
 // notifications as it happens, and each delivery's current state.
@@ -10,9 +10,9 @@ export const feedPage: Page = async (main) => {
   const history = h('ol', { class: 'events', 'aria-label': 'Status changes, newest first' });
   const render = () => {
     const ds = [...feed.deliveries.values()].sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
-    current.replaceChildren(...ds.map((d) => h('li', { 'data-order': d.orderId }, h('span', { class: 'order-ref' }, `Order ${d.orderId.slice(0, 8)}`), ' ', statusLine(d))));
+    current.replaceChildren(...ds.map((d) => h('li', { 'data-order': d.orderId }, h('span', { class: 'order-ref' }, orderRef(d.orderId)), ' ', statusLine(d))));
     history.replaceChildren(...feed.events.slice(0, 100).map((e) =>
-      h('li', { 'data-order': e.orderId }, h('time', { datetime: e.time }, when(e.time)), ' ', h('span', { class: 'order-ref' }, `Order ${e.orderId.slice(0, 8)}`), ' ', statusLine(e))));
+      h('li', { 'data-order': e.orderId }, h('time', { datetime: e.time }, when(e.time)), ' ', h('span', { class: 'order-ref' }, orderRef(e.orderId)), ' ', statusLine(e))));
     if (!ds.length) current.append(h('li', {}, 'Nothing yet: place an order and its notifications appear here as they are delivered.'));
   };
   render();

@@ -3,7 +3,7 @@ import { busy, field, formError, h } from '../dom';
 import { feed } from '../feed';
 import { currentUser } from '../session';
 import type { Page } from './page';
-import { statusLine, when } from './status';
+import { orderRef, statusLine, when } from './status';
 
 interface Order {
   id: string;
@@ -90,7 +90,7 @@ export const ordersPage: Page = async (main) => {
   const orderRow = (o: Order) => {
     const li = h('li', { class: 'order', 'data-order': o.id, 'data-status': o.status },
       h('h3', {}, `${o.items.map((i) => `${i.quantity} × ${i.name}`).join(', ')} — ${money(o.totalMinor, o.currency)}`),
-      h('p', {}, `Order ${o.id.slice(0, 8)} · placed ${when(o.createdAt)} · `, h('strong', { class: 'order-status' }, o.status),
+      h('p', {}, `${orderRef(o.id)} · placed ${when(o.createdAt)} · `, h('strong', { class: 'order-status' }, o.status),
         o.cancelReason ? ` (${o.cancelReason})` : ''),
       h('ul', { class: 'deliveries', 'aria-label': 'Notifications', 'data-order': o.id }),
     );

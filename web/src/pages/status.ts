@@ -7,6 +7,12 @@ export function eventName(e: StatusEvent): string {
   return e.event ? eventNames[e.event] ?? e.event : 'Notification';
 }
 
+// orderRef is how an order is named on screen: the end of its id, since
+// ids are time-ordered (UUIDv7) and orders placed together share the start.
+export function orderRef(id: string): string {
+  return `Order …${id.slice(-8)}`;
+}
+
 export function when(t: string | null): string {
   return t ? new Date(t).toLocaleString() : '';
 }
