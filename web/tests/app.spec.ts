@@ -151,3 +151,23 @@ test('sign in, set preferences, order, watch it delivered, cancel', async ({ pag
   await page.getByRole('button', { name: 'Newer' }).click();
   await expect(page.locator('li.order', { hasText: 'Pencil 5' })).toBeVisible();
 });
+
+// Production's way in: a token from the identity provider, pasted. One that
+// is not a JWT is refused next to its field; a valid one signs in.
+test('sign in with a pasted token', async ({ page, request }) => {
+  const resp = await request.post('/dev/token', { data: { sub: `paste-${Date.now()}` } });
+  expect(resp.ok()).toBe(true);
+  const { token } = (await resp.json()) as { token: string };
+
+  await page.goto('/');
+  const field = page.getByLabel('Access token');
+  await field.fill('not-a-token');
+  await page.getByRole('button', { name: 'Use token' }).click();
+  await expect(field).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('.field', { has: field }).locator('.field-error')).toContainText('JSON Web Token');
+  await field.fill(token);
+  await page.getByRole('button', { name: 'Use token' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Register' })).toBeVisible();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Sign in to Herald' })).toBeVisible();
+});
