@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := bin
 SERVICES := herald users orders notifier router
 
-.PHONY: all build run test test-stress test-unit generate check-generate lint fmt clean help
+.PHONY: all build run test test-stress test-unit generate check-generate web check-web lint fmt clean help
 
 all: build
 
@@ -33,6 +33,16 @@ generate: ## regenerate ent, gqlgen, genqlient, the composed router config and d
 check-generate: generate ## fail when generated code differs from what is committed
 	@git diff --exit-code --stat -- . || (echo "generated code is stale: run make generate and commit" >&2; exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- ent subgraphs notifier router schema docs)" || (git status --porcelain -- ent subgraphs notifier router schema docs; echo "make generate created files that are not committed" >&2; exit 1)
+
+# The web app's built pages are committed (web/webapp/dist), so a Go build
+# needs no Node.js; `make web` rebuilds them from web/ with the locked npm
+# packages and `make check-web` fails when the committed copy is stale.
+web: ## rebuild the web app's committed assets (web/webapp/dist) with npm
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+check-web: web ## fail when web/webapp/dist differs from a fresh build of web/
+	@git diff --exit-code --stat -- web/webapp/dist || (echo "web/webapp/dist is stale: run make web and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- web/webapp/dist)" || (git status --porcelain -- web/webapp/dist; echo "make web created files that are not committed" >&2; exit 1)
 
 lint: ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)

@@ -323,11 +323,19 @@ func environ(vars map[string]string) []string {
 // again until the next process is launched on it or the test ends.
 func startProcess(t *testing.T, path string, env []string, logPath string, port int) *proc {
 	t.Helper()
+	return startProcessIn(t, "", path, env, logPath, port)
+}
+
+// startProcessIn is startProcess in the working directory dir ("": the
+// test's).
+func startProcessIn(t *testing.T, dir, path string, env []string, logPath string, port int) *proc {
+	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(path)
+	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout = logf
 	cmd.Stderr = logf

@@ -4,7 +4,8 @@
 // binary; HERALD_<SERVICE>_<NAME> overrides HERALD_<NAME> for one service
 // (for example HERALD_ORDERS_HTTP_ADDR). Run with --help to list them. It
 // also serves the mail viewer (internal/mailview) over the local mailpit's
-// API at http://127.0.0.1:8025/.
+// API at http://127.0.0.1:8025/, and the web app (web/webapp) at
+// http://127.0.0.1:8080/ with a development sign-in.
 package main
 
 import (
@@ -30,6 +31,7 @@ import (
 	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/subgraphs/orders"
 	"github.com/heraldhq/herald/subgraphs/users"
+	"github.com/heraldhq/herald/web/webapp"
 )
 
 func main() {
@@ -40,7 +42,7 @@ func main() {
 }
 
 // parts are the configuration sections of the stack, in --help order.
-var parts = []string{"stream", "users", "orders", "notifier", "router", "mailview"}
+var parts = []string{"stream", "users", "orders", "notifier", "router", "mailview", "webapp"}
 
 // devDefaults are the embedded-stack values used when neither the
 // service-prefixed nor the plain variable is set.
@@ -112,6 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	notifierCfg := notifier.LoadConfig(vars["notifier"]) // with its channels (HERALD_SMTP_*, HERALD_SMS_*, HERALD_WEBHOOK_*)
 	routerCfg := router.LoadConfig(vars["router"])
 	mailviewCfg := mailview.LoadConfig(vars["mailview"]) // HERALD_MAILVIEW_HTTP_ADDR, HERALD_MAILPIT_URL
+	webappCfg := webapp.LoadConfig(vars["webapp"])       // HERALD_WEBAPP_HTTP_ADDR
 
 	if config.WantsHelp(args) {
 		fmt.Fprintln(stdout, "herald: the whole Herald platform in one process, for development.")
@@ -142,6 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	logger := logging.New(stdout, level, "herald")
 	demoToken := ""
+	var devSignIn http.Handler // the web app's development sign-in; nil with another identity provider
 	if routerCfg.Auth.PublicKeyFile == devPublicKey {
 		signer, err := devSigner(devSigningKey, devPublicKey)
 		if err == nil {
@@ -153,6 +157,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		// The playground starts signed in as the demo user.
 		routerCfg.PlaygroundHeaders = map[string]string{"Authorization": "Bearer " + demoToken}
+		devSignIn = devTokenHandler(signer)
 	}
 	if routerCfg.SubgraphSecret == "" {
 		// Identity headers are believed only with the router's secret:
@@ -165,6 +170,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		var err error
 		if mailView, err = mailview.Handler(mailviewCfg, logger.With("part", "mailview")); err != nil {
 			logger.Error("mail viewer", "err", err.Error())
+			return 1
+		}
+	}
+	var webApp http.Handler // nil: the web app is off
+	if webappCfg.Enabled() {
+		var err error
+		if webApp, err = webapp.Handler(baseURL(routerCfg.Addr), devSignIn, logger.With("part", "webapp")); err != nil {
+			logger.Error("web app", "err", err.Error())
 			return 1
 		}
 	}
@@ -219,7 +232,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		})
 	}
 
-	go announce(ctx, stdout, routerCfg.Addr, mailAt, demoToken)
+	appAt := ""
+	if webApp != nil {
+		appAt = baseURL(webappCfg.Addr) + "/"
+		start("webapp", func(ctx context.Context) error {
+			return httpserver.Serve(ctx, logger.With("part", "webapp"), webappCfg.Addr, webApp, nil)
+		})
+	}
+
+	go announce(ctx, stdout, routerCfg.Addr, mailAt, appAt, demoToken)
 
 	wg.Wait()
 	if firstErr != nil {
@@ -231,11 +252,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // announce prints the playground URL once the router answers /healthz, so a
 // person knows when the stack is usable, and the mail viewer's when it is
 // served.
-func announce(ctx context.Context, w io.Writer, addr, mailAt, token string) {
-	base := "http://" + addr
-	if strings.HasPrefix(addr, ":") {
-		base = "http://127.0.0.1" + addr
-	}
+func announce(ctx context.Context, w io.Writer, addr, mailAt, appAt, token string) {
+	base := baseURL(addr)
 	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
@@ -250,6 +268,9 @@ func announce(ctx context.Context, w io.Writer, addr, mailAt, token string) {
 		_ = resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
 			fmt.Fprintf(w, "\nHerald is up.\n  GraphQL playground: %s/\n  GraphQL endpoint:   %s/graphql\n", base, base)
+			if appAt != "" {
+				fmt.Fprintf(w, "  Web app:            %s\n", appAt)
+			}
 			if mailAt != "" {
 				fmt.Fprintf(w, "  Mail catcher:       %s\n", mailAt)
 			}
@@ -261,4 +282,13 @@ func announce(ctx context.Context, w io.Writer, addr, mailAt, token string) {
 			return
 		}
 	}
+}
+
+// baseURL is the http URL of a listen address (":4000" is served on every
+// interface; loopback reaches it).
+func baseURL(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "http://127.0.0.1" + addr
+	}
+	return "http://" + addr
 }

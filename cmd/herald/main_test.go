@@ -28,6 +28,8 @@ func TestRunHelpAndConfig(t *testing.T) {
 			[]string{"HERALD_NOTIFIER_SECRET_KEY: must be"}},
 		{"help lists the mail viewer", []string{"--help"}, nil, 0,
 			[]string{"mailview", "HERALD_MAILPIT_URL", "default: 127.0.0.1:8025"}},
+		{"help lists the web app", []string{"--help"}, nil, 0,
+			[]string{"webapp", "default: 127.0.0.1:8080"}},
 		{"mail viewer's mailpit URL checked", nil, map[string]string{"HERALD_MAILVIEW_MAILPIT_URL": "127.0.0.1:8026"}, 2,
 			[]string{"HERALD_MAILPIT_URL:"}},
 	}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/router/auth"
 )
@@ -75,4 +78,41 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, tok)
 	return 0
+}
+
+// devTokenHandler is the web app's development sign-in (POST /dev/token
+// {"sub": "alice"} → {"token": "…"}): anyone who can reach the dev stack
+// may be anyone, which is what a development stack is for. It mints user
+// tokens only, never operator scopes. Only this binary serves it, and only
+// while the router trusts the development key; the router binary has no
+// such endpoint.
+func devTokenHandler(s *auth.Signer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /dev/token", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Sub string `json:"sub"`
+		}
+		reply := func(code int, body map[string]string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(body)
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&in); err != nil {
+			reply(http.StatusBadRequest, map[string]string{"error": "expected a JSON body {\"sub\": \"a user name\"}"})
+			return
+		}
+		in.Sub = strings.TrimSpace(in.Sub)
+		if in.Sub == "" || len(in.Sub) > 255 || !utf8.ValidString(in.Sub) {
+			reply(http.StatusBadRequest, map[string]string{"error": "the user name must be 1 to 255 bytes of text"})
+			return
+		}
+		tok, err := s.Mint(in.Sub, nil, devTTL)
+		if err != nil {
+			reply(http.StatusInternalServerError, map[string]string{"error": "minting failed"})
+			return
+		}
+		reply(http.StatusOK, map[string]string{"token": tok})
+	})
+	return mux
 }
