@@ -12,6 +12,7 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 build: ## build every binary into bin/
+	@echo "== building bin/ ($(SERVICES)); the first build compiles every dependency and takes minutes"
 	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(SERVICES))
 
 run: build ## run the whole platform on embedded defaults (SQLite, embedded NATS, mailpit)

@@ -9,10 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .run
 
+if [[ ! -x .bin/mailpit ]]; then
+	echo "== building the pinned mailpit (the local mail catcher) into .bin/: a minute or two, once"
+fi
 mailpit=$(bash scripts/mailpit.sh)
 "$mailpit" --smtp 127.0.0.1:1025 --listen 127.0.0.1:8026 --database .run/mailpit.db >.run/mailpit.log 2>&1 &
 mailpit_pid=$!
 trap 'kill "$mailpit_pid" 2>/dev/null || true' EXIT
 
-echo "mail catcher: http://127.0.0.1:8025 (mailpit's API: http://127.0.0.1:8026/api/v1)"
+echo "== starting Herald (users, orders, notifier, router, web app, mail viewer); it prints its URLs when ready"
 bin/herald
