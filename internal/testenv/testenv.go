@@ -15,7 +15,10 @@
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 //
 // NewKafka and NewMailpit start a private server for one test instead, stopped in t.Cleanup:
-// use them for tests that stop, restart, clear or break the server.
+// use them for tests that stop, restart, clear or break the server. NewKafkaCluster starts a
+// private multi-node Kafka cluster (every node both broker and KRaft controller; see
+// KafkaCluster for why) whose nodes can be killed and restarted one by one, and which names
+// partition leaders, in-sync replicas and the active controller.
 //
 // When a piece cannot be had, the test is skipped with the reason, except under CI=true, where it
 // fails: CI must never pass by skipping.

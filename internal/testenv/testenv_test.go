@@ -31,8 +31,9 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// roundTrip produces one record to a new topic and consumes it back.
-func roundTrip(t *testing.T, brokers []string) {
+// roundTrip produces one record to a new topic of the given replicas and consumes it back; it
+// returns the topic.
+func roundTrip(t *testing.T, brokers []string, replicas int16) string {
 	t.Helper()
 	c := ctx(t)
 	topic := "testenv-" + uuid.NewString()
@@ -42,7 +43,7 @@ func roundTrip(t *testing.T, brokers []string) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(c, 1, 1, nil, topic); err != nil {
+	if _, err := kadm.NewClient(cl).CreateTopic(c, 1, replicas, nil, topic); err != nil {
 		t.Fatalf("create topic: %v", err)
 	}
 	want := "hello " + topic
@@ -61,7 +62,7 @@ func roundTrip(t *testing.T, brokers []string) {
 			if got := string(recs[0].Value); got != want {
 				t.Fatalf("consumed %q, want %q", got, want)
 			}
-			return
+			return topic
 		}
 	}
 }
@@ -71,7 +72,7 @@ func TestKafkaShared(t *testing.T) {
 	if len(k.Brokers) == 0 {
 		t.Fatal("no broker address")
 	}
-	roundTrip(t, k.Brokers)
+	roundTrip(t, k.Brokers, 1)
 	if again := testenv.Kafka(t); strings.Join(again.Brokers, ",") != strings.Join(k.Brokers, ",") {
 		t.Fatalf("second call gave %v, first %v: not shared", again.Brokers, k.Brokers)
 	}
@@ -82,7 +83,7 @@ func TestKafkaRestart(t *testing.T) {
 		t.Skip("starts its own broker; -short skips it")
 	}
 	k := testenv.NewKafka(t)
-	roundTrip(t, k.Brokers)
+	roundTrip(t, k.Brokers, 1)
 
 	k.Stop(t)
 	c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -92,11 +93,76 @@ func TestKafkaRestart(t *testing.T) {
 		t.Fatalf("broker %s still accepts connections after Stop", k.Brokers[0])
 	}
 	k.Start(t)
-	roundTrip(t, k.Brokers)
+	roundTrip(t, k.Brokers, 1)
 
 	k.Kill(t)
 	k.Start(t)
-	roundTrip(t, k.Brokers)
+	roundTrip(t, k.Brokers, 1)
+}
+
+// TestKafkaCluster kills a partition leader and then the active controller of a three-node
+// cluster: the other two serve meanwhile, and each node rejoins the ISR after its restart.
+func TestKafkaCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own cluster; -short skips it")
+	}
+	c := testenv.NewKafkaCluster(t, 3)
+	if len(c.Brokers) != 3 || len(c.Nodes) != 3 {
+		t.Fatalf("cluster of %d addresses and %d nodes, want 3", len(c.Brokers), len(c.Nodes))
+	}
+	bg, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	topic := roundTrip(t, c.Brokers, 3)
+	leader := waitLeader(t, bg, c, topic, -1)
+
+	c.Kill(t, leader)
+	roundTrip(t, c.Brokers, 3) // two of three take RF3 writes
+	moved := waitLeader(t, bg, c, topic, leader)
+	t.Logf("leader of %s/0 moved from node %d to %d", topic, leader, moved)
+	c.Start(t, leader)
+	c.WaitInSync(t, bg, leader, topic)
+
+	var ctrl int32
+	for {
+		var err error
+		if ctrl, err = c.ActiveController(bg); err == nil {
+			break
+		}
+		if bg.Err() != nil {
+			t.Fatalf("no active controller: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.Kill(t, ctrl)
+	for {
+		now, err := c.ActiveController(bg)
+		if err == nil && now != ctrl {
+			t.Logf("active controller moved from node %d to %d", ctrl, now)
+			break
+		}
+		if bg.Err() != nil {
+			t.Fatalf("controller still %d after killing it (err %v)", now, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	roundTrip(t, c.Brokers, 3)
+	c.Start(t, ctrl)
+	c.WaitInSync(t, bg, ctrl, topic)
+}
+
+// waitLeader waits until partition 0 of topic has a leader other than not, and returns it.
+func waitLeader(t *testing.T, ctx context.Context, c *testenv.KafkaCluster, topic string, not int32) int32 {
+	t.Helper()
+	for {
+		l, err := c.Leader(ctx, topic, 0)
+		if err == nil && l >= 0 && l != not {
+			return l
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s/0: leader %d (err %v), want one other than %d", topic, l, err, not)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func TestPostgres(t *testing.T) {
