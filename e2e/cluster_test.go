@@ -1,0 +1,225 @@
+package e2e
+
+// Scale-out proofs: Herald on a three-broker Kafka cluster (and, below, a
+// three-server NATS cluster) keeps its promise while brokers die. Orders
+// flow through the router at a steady pace; a broker is SIGKILLed in the
+// middle (the leader of the OrderCreated partitions, then of the
+// NotificationStatus partitions, then the active controller), comes back and
+// rejoins the in-sync replicas; then one stays down while the other two
+// serve. The audit is the same as on one broker: every acknowledged order
+// has exactly one email and a forward-only status sequence. Times from each
+// kill to the next email are logged (RECOVERY lines), never asserted.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/testenv"
+)
+
+// clusterProof is a proof's stack on a Kafka cluster with its status feed.
+type clusterProof struct {
+	*proof
+	cluster  *testenv.KafkaCluster
+	statuses *collector
+	cs       []customer // one order each, used up phase by phase
+	next     int        // first customer not used yet
+	book     *orderBook
+}
+
+// perPhase orders are placed 100 ms apart in each phase: the kill lands in
+// the middle of them.
+const perPhase = 100
+
+func startClusterProof(t *testing.T, ctx context.Context, phases int) *clusterProof {
+	t.Helper()
+	c := testenv.NewKafkaCluster(t, 3)
+	p := startProof(t, ctx, c.Brokers, nil, stackOptions{})
+	cp := &clusterProof{proof: p, cluster: c, book: &orderBook{}}
+	cp.statuses = collect(t, ctx, kafkaBroker(t, ctx, c.Brokers), p.stack.TopicNotificationStatus, "e2e-status-"+uuid.NewString())
+	// A probe customer per phase, beside the load: the first order placed
+	// after a kill.
+	cp.cs = registerCustomers(t, ctx, p.stack.Router, "cluster", phases*(perPhase+1))
+	waitReady(t, ctx, p.stack.Proc("notifier"), "/readyz")
+	for _, topic := range []string{p.stack.TopicOrderCreated, p.stack.TopicNotificationStatus} {
+		ps, err := c.Partitions(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, part := range ps {
+			if len(part.Replicas) != 3 {
+				t.Fatalf("%s/%d has replicas %v, want three", topic, n, part.Replicas)
+			}
+		}
+	}
+	return cp
+}
+
+// take hands out the next n customers.
+func (cp *clusterProof) take(t *testing.T, n int) []customer {
+	t.Helper()
+	if cp.next+n > len(cp.cs) {
+		t.Fatalf("only %d customers left, want %d", len(cp.cs)-cp.next, n)
+	}
+	cs := cp.cs[cp.next : cp.next+n]
+	cp.next += n
+	return cs
+}
+
+// topics are the ones whose replicas a restarted broker must catch up on.
+func (cp *clusterProof) topics() []string {
+	return []string{cp.stack.TopicOrderCreated, cp.stack.TopicNotificationStatus, "__consumer_offsets"}
+}
+
+// busiestLeader is the broker leading most partitions of topic (the lowest
+// id on a tie) and the partitions it leads.
+func (cp *clusterProof) busiestLeader(t *testing.T, topic string) (int32, []int32) {
+	t.Helper()
+	ps, err := cp.cluster.Partitions(cp.ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led := map[int32][]int32{}
+	for n, p := range ps {
+		if p.Leader >= 0 {
+			led[p.Leader] = append(led[p.Leader], n)
+		}
+	}
+	best := int32(-1)
+	for id, parts := range led {
+		if best < 0 || len(parts) > len(led[best]) || (len(parts) == len(led[best]) && id < best) {
+			best = id
+		}
+	}
+	if best < 0 {
+		t.Fatalf("%s has no partition leader", topic)
+	}
+	slices.Sort(led[best])
+	return best, led[best]
+}
+
+// outage kills a broker while a phase's orders flow, measures how long the
+// pipeline takes to deliver again, and, unless stayDown, restarts the broker
+// and waits until it is back in every in-sync replica set. moved reports
+// when the broker's role has gone to another node.
+func (cp *clusterProof) outage(t *testing.T, name string, victim int32, moved func() bool, stayDown bool) {
+	t.Helper()
+	ctx := cp.ctx
+	load := cp.take(t, perPhase)
+	probe := cp.take(t, 1)[0]
+	before, err := mailCount(ctx, cp.mailpit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := make(chan error, 1)
+	go func() { created <- pacedOrders(ctx, cp.stack.Router, load, 100*time.Millisecond, cp.book) }()
+	waitMailTotal(t, ctx, cp.mailpit, before+15, 2*time.Minute) // mail is flowing
+
+	atKill, err := mailCount(ctx, cp.mailpit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	cp.cluster.Kill(t, victim)
+	movedAt := make(chan time.Duration, 1)
+	go func() {
+		for !moved() {
+			if ctx.Err() != nil {
+				movedAt <- -1
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		movedAt <- time.Since(killed)
+	}()
+	probeID, err := tryCreateOrder(ctx, cp.stack.Router, probe.ID)
+	if err != nil {
+		t.Fatalf("order placed after the kill: %v", err)
+	}
+	cp.book.add(expectation{Recipient: probe.Email, OrderID: probeID})
+	next := firstMailAfter(t, ctx, cp.proof, atKill, killed, 3*time.Minute)
+	movedAfter := <-movedAt
+	if movedAfter < 0 {
+		t.Fatalf("%s: node %d's role never moved to another node", name, victim)
+	}
+	waitForMail(t, ctx, cp.mailpit, probe.Email, 1, 3*time.Minute)
+	probeAfter := time.Since(killed)
+	if err := <-created; err != nil {
+		t.Fatalf("orders during the outage: %v", err)
+	}
+	back := "stays down"
+	if !stayDown {
+		began := time.Now()
+		cp.cluster.Start(t, victim)
+		cp.cluster.WaitInSync(t, ctx, victim, cp.topics()...)
+		back = fmt.Sprintf("restarted and back in every ISR %s later", time.Since(began).Round(10*time.Millisecond))
+	}
+	t.Logf("RECOVERY kafka cluster SIGKILL %s (node %d): role moved after %s; next email %s after the kill; "+
+		"first email of an order placed after the kill %s after it; node %s",
+		name, victim, movedAfter.Round(10*time.Millisecond), next.Round(10*time.Millisecond),
+		probeAfter.Round(10*time.Millisecond), back)
+}
+
+// leaderMoved reports whether no partition of topic among parts is led by
+// victim any more (each has another leader).
+func (cp *clusterProof) leaderMoved(topic string, parts []int32, victim int32) func() bool {
+	return func() bool {
+		for _, n := range parts {
+			l, err := cp.cluster.Leader(cp.ctx, topic, n)
+			if err != nil || l < 0 || l == victim {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// audit waits until everything acknowledged is delivered and settled, logs
+// the audit and checks it: one email per order, forward-only statuses.
+func (cp *clusterProof) audit(t *testing.T, name string) {
+	t.Helper()
+	want := cp.book.all()
+	cp.finish(t, want, 0, 3*time.Minute)
+	logAudit(t, name, cp.proof, want)
+	requireStatusHistory(t, cp.ctx, cp.statuses, want, false)
+}
+
+// Proof 10: a three-broker Kafka cluster loses, in turn, the leader of the
+// OrderCreated partitions, the leader of the NotificationStatus partitions
+// and the active controller (each SIGKILLed under load, restarted, back in
+// the ISR), and then a broker that stays down while the other two serve:
+// every acknowledged order has exactly one email and forward-only statuses.
+func TestProof10KafkaClusterBrokerKills(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cp := startClusterProof(t, ctx, 4)
+	oc, ns := cp.stack.TopicOrderCreated, cp.stack.TopicNotificationStatus
+
+	victim, parts := cp.busiestLeader(t, oc)
+	cp.outage(t, fmt.Sprintf("leader of OrderCreated partitions %v", parts), victim, cp.leaderMoved(oc, parts, victim), false)
+
+	victim, parts = cp.busiestLeader(t, ns)
+	cp.outage(t, fmt.Sprintf("leader of NotificationStatus partitions %v", parts), victim, cp.leaderMoved(ns, parts, victim), false)
+
+	ctrl, err := cp.cluster.ActiveController(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.outage(t, "active controller", ctrl, func() bool {
+		now, err := cp.cluster.ActiveController(ctx)
+		return err == nil && now != ctrl
+	}, false)
+
+	victim, parts = cp.busiestLeader(t, oc)
+	cp.outage(t, fmt.Sprintf("leader of OrderCreated partitions %v, left down", parts), victim, cp.leaderMoved(oc, parts, victim), true)
+	// The audit runs with the broker still down: the other two serve.
+	cp.audit(t, "proof 10 kafka cluster")
+	cp.cluster.Start(t, victim)
+	cp.cluster.WaitInSync(t, ctx, victim, cp.topics()...)
+	t.Logf("node %d back in every ISR after the audit", victim)
+}
