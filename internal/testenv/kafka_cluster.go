@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,28 +50,11 @@ type KafkaCluster struct {
 // folder is kept when the test failed).
 func NewKafkaCluster(t testing.TB, n int) *KafkaCluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	began := time.Now()
-	c, err := StartKafkaCluster(ctx, n)
-	if err != nil {
-		unavailable(t, "Kafka cluster", err)
-	}
-	t.Logf("testenv: Kafka cluster %v ready in %s (folders in %s)", c.Brokers, time.Since(began).Round(10*time.Millisecond), c.Dir)
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, k := range c.Nodes {
-				k.shutdown()
-			}
-			c.closeAdmin()
-			keepDir(c.Dir)
-			t.Logf("testenv: Kafka cluster logs kept in %s/node-*/logs", c.Dir)
-			return
-		}
-		_ = c.Close()
-	})
-	return c
+	return newPrivate(t, "Kafka cluster", func(ctx context.Context) (*KafkaCluster, error) { return StartKafkaCluster(ctx, n) })
 }
+
+func (c *KafkaCluster) addrs() string  { return strings.Join(c.Brokers, ",") }
+func (c *KafkaCluster) folder() string { return c.Dir }
 
 // StartKafkaCluster formats n nodes with one cluster id and static voters, starts them together
 // (a quorum needs a majority before any node is ready) and waits until metadata lists every
@@ -86,13 +70,8 @@ func StartKafkaCluster(ctx context.Context, n int) (*KafkaCluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := newDir("kafka-cluster")
+	dir, ports, err := clusterDir("kafka-cluster", n)
 	if err != nil {
-		return nil, err
-	}
-	ports, err := FreePorts(2 * n)
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	nodes := make([]kafkaNode, n)
@@ -106,9 +85,7 @@ func StartKafkaCluster(ctx context.Context, n int) (*KafkaCluster, error) {
 	}
 	c := &KafkaCluster{Dir: dir}
 	fail := func(err error) (*KafkaCluster, error) {
-		for _, k := range c.Nodes {
-			k.shutdown()
-		}
+		c.shutdown()
 		keepDir(dir)
 		return nil, fmt.Errorf("%w (folders in %s)", err, dir)
 	}
@@ -132,6 +109,20 @@ func StartKafkaCluster(ctx context.Context, n int) (*KafkaCluster, error) {
 		return fail(err)
 	}
 	return c, nil
+}
+
+// clusterDir makes a cluster's folder and picks two ports per member (clients, peers).
+func clusterDir(prefix string, members int) (string, []int, error) {
+	dir, err := newDir(prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	ports, err := FreePorts(2 * members)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, ports, nil
 }
 
 // eachNode runs f on every node at once and returns the errors joined.
@@ -172,13 +163,20 @@ func (c *KafkaCluster) waitBrokers(ctx context.Context, want int) error {
 // Node returns the node with the given id (1..n); it fails the test for an unknown id.
 func (c *KafkaCluster) Node(t testing.TB, id int32) *KafkaBroker {
 	t.Helper()
-	for _, k := range c.Nodes {
-		if k.NodeID == id {
-			return k
+	return member(t, "Kafka cluster node", c.Nodes, func(k *KafkaBroker) int32 { return k.NodeID }, id)
+}
+
+// member returns the member of a cluster whose key is key; it fails the test when none is.
+func member[M any, K comparable](t testing.TB, what string, members []M, keyOf func(M) K, key K) M {
+	t.Helper()
+	for _, m := range members {
+		if keyOf(m) == key {
+			return m
 		}
 	}
-	t.Fatalf("testenv: Kafka cluster has no node %d", id)
-	return nil
+	t.Fatalf("testenv: no %s %v", what, key)
+	var zero M
+	return zero
 }
 
 // Kill ends node id at once (SIGKILL), as a crash would; Start brings it back.
@@ -279,9 +277,7 @@ func (c *KafkaCluster) ActiveController(ctx context.Context) (int32, error) {
 // every partition of the topics it holds a replica of: it has caught up and rejoined.
 func (c *KafkaCluster) WaitInSync(t testing.TB, ctx context.Context, id int32, topics ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	err := poll(ctx, nil, func(ctx context.Context) error {
+	waitRejoined(t, ctx, fmt.Sprintf("Kafka node %d", id), func(ctx context.Context) error {
 		for _, topic := range topics {
 			ps, err := c.Partitions(ctx, topic)
 			if err != nil {
@@ -295,18 +291,30 @@ func (c *KafkaCluster) WaitInSync(t testing.TB, ctx context.Context, id int32, t
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("testenv: Kafka node %d never rejoined: %v", id, err)
+}
+
+// waitRejoined polls check, for up to three minutes, until a restarted server has caught up
+// with its cluster.
+func waitRejoined(t testing.TB, ctx context.Context, what string, check func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := poll(ctx, nil, check); err != nil {
+		t.Fatalf("testenv: %s never rejoined: %v", what, err)
 	}
 }
 
-// Close stops every node and removes the cluster's folder.
-func (c *KafkaCluster) Close() error {
+func (c *KafkaCluster) shutdown() {
 	c.closeAdmin()
 	var wg sync.WaitGroup
 	for _, k := range c.Nodes {
 		wg.Go(k.shutdown)
 	}
 	wg.Wait()
+}
+
+// Close stops every node and removes the cluster's folder.
+func (c *KafkaCluster) Close() error {
+	c.shutdown()
 	return removeDir(c.Dir)
 }

@@ -214,19 +214,26 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
+// jetStream connects to url (reconnecting for ever) and returns a fresh stream name and its
+// subject.
+func jetStream(t *testing.T, url string) (js jetstream.JetStream, name, subject string) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err = jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name = "TESTENV_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	return js, name, "testenv." + name
+}
+
 func TestNATS(t *testing.T) {
 	c := ctx(t)
-	nc, err := nats.Connect(testenv.NATS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "TESTENV_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	subject := "testenv." + name
+	js, name, subject := jetStream(t, testenv.NATS(t))
 	stream, err := js.CreateStream(c, jetstream.StreamConfig{Name: name, Subjects: []string{subject}})
 	if err != nil {
 		t.Fatalf("create stream: %v", err)
@@ -246,6 +253,57 @@ func TestNATS(t *testing.T) {
 	if string(msg.Data) != "hello" {
 		t.Fatalf("stored %q, want hello", msg.Data)
 	}
+}
+
+// TestNATSCluster kills the leader of an R3 stream: another server leads it, publishing goes
+// on, and the restarted server catches up.
+func TestNATSCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own cluster; -short skips it")
+	}
+	c := testenv.NewNATSCluster(t, 3)
+	bg, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	js, name, subject := jetStream(t, c.URL)
+	if _, err := js.CreateStream(bg, jetstream.StreamConfig{Name: name, Subjects: []string{subject}, Replicas: 3}); err != nil {
+		t.Fatalf("create R3 stream: %v", err)
+	}
+	publish := func() {
+		t.Helper()
+		for {
+			_, err := js.Publish(bg, subject, []byte("hello"))
+			if err == nil {
+				return
+			}
+			if bg.Err() != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	publish()
+	leader := ""
+	for leader == "" {
+		var err error
+		if leader, err = c.StreamLeader(bg, name); bg.Err() != nil {
+			t.Fatalf("no stream leader: %v", err)
+		}
+	}
+	c.Kill(t, leader)
+	publish() // two of three servers take R3 writes
+	for {
+		now, err := c.StreamLeader(bg, name)
+		if err == nil && now != "" && now != leader {
+			t.Logf("stream leader moved from %s to %s", leader, now)
+			break
+		}
+		if bg.Err() != nil {
+			t.Fatalf("stream leader still %q after killing %s (err %v)", now, leader, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.Start(t, leader)
+	c.WaitCurrent(t, bg, leader, name)
 }
 
 // send mails through mp with STARTTLS required and the CA from mp.CAFile trusted.
