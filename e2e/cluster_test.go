@@ -19,13 +19,16 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/stream"
+	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
-// clusterProof is a proof's stack on a Kafka cluster with its status feed.
+// clusterProof is a proof's stack on a broker cluster with its status feed.
 type clusterProof struct {
 	*proof
-	cluster  *testenv.KafkaCluster
+	kafka    *testenv.KafkaCluster // the cluster of a Kafka proof
+	nats     *testenv.NATSCluster  // the cluster of a NATS proof
 	statuses *collector
 	cs       []customer // one order each, used up phase by phase
 	next     int        // first customer not used yet
@@ -36,16 +39,25 @@ type clusterProof struct {
 // the middle of them.
 const perPhase = 100
 
-func startClusterProof(t *testing.T, ctx context.Context, phases int) *clusterProof {
+// newClusterProof adds the status feed (read through b) and the customers
+// of phases outages to a started proof.
+func newClusterProof(t *testing.T, p *proof, b stream.Broker, phases int) *clusterProof {
+	t.Helper()
+	cp := &clusterProof{proof: p, book: &orderBook{}}
+	cp.statuses = collect(t, p.ctx, b, p.stack.TopicNotificationStatus, "e2e-status-"+uuid.NewString())
+	// A probe customer per phase, beside the load: the first order placed
+	// after a kill.
+	cp.cs = registerCustomers(t, p.ctx, p.stack.Router, "cluster", phases*(perPhase+1))
+	waitReady(t, p.ctx, p.stack.Proc("notifier"), "/readyz")
+	return cp
+}
+
+func startKafkaClusterProof(t *testing.T, ctx context.Context, phases int) *clusterProof {
 	t.Helper()
 	c := testenv.NewKafkaCluster(t, 3)
 	p := startProof(t, ctx, c.Brokers, nil, stackOptions{})
-	cp := &clusterProof{proof: p, cluster: c, book: &orderBook{}}
-	cp.statuses = collect(t, ctx, kafkaBroker(t, ctx, c.Brokers), p.stack.TopicNotificationStatus, "e2e-status-"+uuid.NewString())
-	// A probe customer per phase, beside the load: the first order placed
-	// after a kill.
-	cp.cs = registerCustomers(t, ctx, p.stack.Router, "cluster", phases*(perPhase+1))
-	waitReady(t, ctx, p.stack.Proc("notifier"), "/readyz")
+	cp := newClusterProof(t, p, kafkaBroker(t, ctx, c.Brokers), phases)
+	cp.kafka = c
 	for _, topic := range []string{p.stack.TopicOrderCreated, p.stack.TopicNotificationStatus} {
 		ps, err := c.Partitions(ctx, topic)
 		if err != nil {
@@ -55,6 +67,24 @@ func startClusterProof(t *testing.T, ctx context.Context, phases int) *clusterPr
 			if len(part.Replicas) != 3 {
 				t.Fatalf("%s/%d has replicas %v, want three", topic, n, part.Replicas)
 			}
+		}
+	}
+	return cp
+}
+
+func startNATSClusterProof(t *testing.T, ctx context.Context, phases int) *clusterProof {
+	t.Helper()
+	c := testenv.NewNATSCluster(t, 3)
+	p := startProof(t, ctx, nil, nil, stackOptions{Stream: map[string]string{"HERALD_STREAM": "nats", "HERALD_NATS_URL": c.URL}})
+	cp := newClusterProof(t, p, natsBroker(t, ctx, c.URL), phases)
+	cp.nats = c
+	for _, stream := range cp.natsStreams() {
+		ci, err := c.StreamCluster(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ci.Replicas)+1 != 3 { // Replicas lists the followers
+			t.Fatalf("stream %s led by %s has followers %d, want two", stream, ci.Leader, len(ci.Replicas))
 		}
 	}
 	return cp
@@ -71,16 +101,22 @@ func (cp *clusterProof) take(t *testing.T, n int) []customer {
 	return cs
 }
 
-// topics are the ones whose replicas a restarted broker must catch up on.
-func (cp *clusterProof) topics() []string {
+// kafkaTopics are the topics whose replicas a restarted broker must catch
+// up on.
+func (cp *clusterProof) kafkaTopics() []string {
 	return []string{cp.stack.TopicOrderCreated, cp.stack.TopicNotificationStatus, "__consumer_offsets"}
 }
 
-// busiestLeader is the broker leading most partitions of topic (the lowest
-// id on a tie) and the partitions it leads.
+// natsStreams are the streams of OrderCreated and NotificationStatus.
+func (cp *clusterProof) natsStreams() []string {
+	return []string{heraldnats.StreamName(cp.stack.TopicOrderCreated), heraldnats.StreamName(cp.stack.TopicNotificationStatus)}
+}
+
+// busiestLeader is the Kafka broker leading most partitions of topic (the
+// lowest id on a tie) and the partitions it leads.
 func (cp *clusterProof) busiestLeader(t *testing.T, topic string) (int32, []int32) {
 	t.Helper()
-	ps, err := cp.cluster.Partitions(cp.ctx, topic)
+	ps, err := cp.kafka.Partitions(cp.ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +139,68 @@ func (cp *clusterProof) busiestLeader(t *testing.T, topic string) (int32, []int3
 	return best, led[best]
 }
 
+// kafkaFault is SIGKILL of Kafka node victim; moved tells when its role
+// has gone to another node.
+func (cp *clusterProof) kafkaFault(t *testing.T, what string, victim int32, moved func() bool) fault {
+	return fault{
+		what:  fmt.Sprintf("kafka cluster SIGKILL %s (node %d)", what, victim),
+		kill:  func() { cp.kafka.Kill(t, victim) },
+		moved: moved,
+		back: func() {
+			cp.kafka.Start(t, victim)
+			cp.kafka.WaitInSync(t, cp.ctx, victim, cp.kafkaTopics()...)
+		},
+	}
+}
+
+// kafkaLeaderMoved reports whether no partition of topic among parts is led
+// by victim any more (each has another leader).
+func (cp *clusterProof) kafkaLeaderMoved(topic string, parts []int32, victim int32) func() bool {
+	return func() bool {
+		for _, n := range parts {
+			l, err := cp.kafka.Leader(cp.ctx, topic, n)
+			if err != nil || l < 0 || l == victim {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// natsLeaderFault is SIGKILL of the server leading the stream of topic.
+func (cp *clusterProof) natsLeaderFault(t *testing.T, what, topic string) fault {
+	t.Helper()
+	stream := heraldnats.StreamName(topic)
+	victim, err := cp.nats.StreamLeader(cp.ctx, stream)
+	if err != nil || victim == "" {
+		t.Fatalf("leader of stream %s: %q, %v", stream, victim, err)
+	}
+	return fault{
+		what: fmt.Sprintf("nats cluster SIGKILL leader of the %s stream (%s)", what, victim),
+		kill: func() { cp.nats.Kill(t, victim) },
+		moved: func() bool {
+			now, err := cp.nats.StreamLeader(cp.ctx, stream)
+			return err == nil && now != "" && now != victim
+		},
+		back: func() {
+			cp.nats.Start(t, victim)
+			cp.nats.WaitCurrent(t, cp.ctx, victim, cp.natsStreams()...)
+		},
+	}
+}
+
+// fault is one broker killed in a cluster.
+type fault struct {
+	what  string      // for the log
+	kill  func()      // SIGKILL
+	moved func() bool // whether its role has gone to another member
+	back  func()      // restart it and wait until it has rejoined
+}
+
 // outage kills a broker while a phase's orders flow, measures how long the
-// pipeline takes to deliver again, and, unless stayDown, restarts the broker
-// and waits until it is back in every in-sync replica set. moved reports
-// when the broker's role has gone to another node.
-func (cp *clusterProof) outage(t *testing.T, name string, victim int32, moved func() bool, stayDown bool) {
+// pipeline takes to deliver again, and brings the broker back (f.back)
+// unless it is to stay down.
+func (cp *clusterProof) outage(t *testing.T, f fault, stayDown bool) {
 	t.Helper()
 	ctx := cp.ctx
 	load := cp.take(t, perPhase)
@@ -125,10 +218,10 @@ func (cp *clusterProof) outage(t *testing.T, name string, victim int32, moved fu
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	cp.cluster.Kill(t, victim)
+	f.kill()
 	movedAt := make(chan time.Duration, 1)
 	go func() {
-		for !moved() {
+		for !f.moved() {
 			if ctx.Err() != nil {
 				movedAt <- -1
 				return
@@ -145,38 +238,23 @@ func (cp *clusterProof) outage(t *testing.T, name string, victim int32, moved fu
 	next := firstMailAfter(t, ctx, cp.proof, atKill, killed, 3*time.Minute)
 	movedAfter := <-movedAt
 	if movedAfter < 0 {
-		t.Fatalf("%s: node %d's role never moved to another node", name, victim)
+		t.Fatalf("%s: the role never moved to another member", f.what)
 	}
 	waitForMail(t, ctx, cp.mailpit, probe.Email, 1, 3*time.Minute)
 	probeAfter := time.Since(killed)
 	if err := <-created; err != nil {
 		t.Fatalf("orders during the outage: %v", err)
 	}
-	back := "stays down"
+	back := "it stays down"
 	if !stayDown {
 		began := time.Now()
-		cp.cluster.Start(t, victim)
-		cp.cluster.WaitInSync(t, ctx, victim, cp.topics()...)
-		back = fmt.Sprintf("restarted and back in every ISR %s later", time.Since(began).Round(10*time.Millisecond))
+		f.back()
+		back = fmt.Sprintf("restarted and rejoined (in sync) %s later", time.Since(began).Round(10*time.Millisecond))
 	}
-	t.Logf("RECOVERY kafka cluster SIGKILL %s (node %d): role moved after %s; next email %s after the kill; "+
-		"first email of an order placed after the kill %s after it; node %s",
-		name, victim, movedAfter.Round(10*time.Millisecond), next.Round(10*time.Millisecond),
+	t.Logf("RECOVERY %s: role moved after %s; next email %s after the kill; "+
+		"first email of an order placed after the kill %s after it; %s",
+		f.what, movedAfter.Round(10*time.Millisecond), next.Round(10*time.Millisecond),
 		probeAfter.Round(10*time.Millisecond), back)
-}
-
-// leaderMoved reports whether no partition of topic among parts is led by
-// victim any more (each has another leader).
-func (cp *clusterProof) leaderMoved(topic string, parts []int32, victim int32) func() bool {
-	return func() bool {
-		for _, n := range parts {
-			l, err := cp.cluster.Leader(cp.ctx, topic, n)
-			if err != nil || l < 0 || l == victim {
-				return false
-			}
-		}
-		return true
-	}
 }
 
 // audit waits until everything acknowledged is delivered and settled, logs
@@ -197,29 +275,50 @@ func (cp *clusterProof) audit(t *testing.T, name string) {
 func TestProof10KafkaClusterBrokerKills(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	cp := startClusterProof(t, ctx, 4)
+	cp := startKafkaClusterProof(t, ctx, 4)
 	oc, ns := cp.stack.TopicOrderCreated, cp.stack.TopicNotificationStatus
 
 	victim, parts := cp.busiestLeader(t, oc)
-	cp.outage(t, fmt.Sprintf("leader of OrderCreated partitions %v", parts), victim, cp.leaderMoved(oc, parts, victim), false)
+	cp.outage(t, cp.kafkaFault(t, fmt.Sprintf("leader of OrderCreated partitions %v", parts), victim, cp.kafkaLeaderMoved(oc, parts, victim)), false)
 
 	victim, parts = cp.busiestLeader(t, ns)
-	cp.outage(t, fmt.Sprintf("leader of NotificationStatus partitions %v", parts), victim, cp.leaderMoved(ns, parts, victim), false)
+	cp.outage(t, cp.kafkaFault(t, fmt.Sprintf("leader of NotificationStatus partitions %v", parts), victim, cp.kafkaLeaderMoved(ns, parts, victim)), false)
 
-	ctrl, err := cp.cluster.ActiveController(ctx)
+	ctrl, err := cp.kafka.ActiveController(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp.outage(t, "active controller", ctrl, func() bool {
-		now, err := cp.cluster.ActiveController(ctx)
+	cp.outage(t, cp.kafkaFault(t, "active controller", ctrl, func() bool {
+		now, err := cp.kafka.ActiveController(ctx)
 		return err == nil && now != ctrl
-	}, false)
+	}), false)
 
 	victim, parts = cp.busiestLeader(t, oc)
-	cp.outage(t, fmt.Sprintf("leader of OrderCreated partitions %v, left down", parts), victim, cp.leaderMoved(oc, parts, victim), true)
+	last := cp.kafkaFault(t, fmt.Sprintf("leader of OrderCreated partitions %v, left down", parts), victim, cp.kafkaLeaderMoved(oc, parts, victim))
+	cp.outage(t, last, true)
 	// The audit runs with the broker still down: the other two serve.
 	cp.audit(t, "proof 10 kafka cluster")
-	cp.cluster.Start(t, victim)
-	cp.cluster.WaitInSync(t, ctx, victim, cp.topics()...)
+	last.back()
 	t.Logf("node %d back in every ISR after the audit", victim)
+}
+
+// Proof 11: a three-server NATS JetStream cluster with R3 streams loses the
+// leader of the OrderCreated stream, then of the NotificationStatus stream
+// (each SIGKILLed under load, restarted, a current replica again), then a
+// server that stays down while the other two serve: every acknowledged order
+// has exactly one email and forward-only statuses.
+func TestProof11NATSClusterStreamLeaderKills(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	cp := startNATSClusterProof(t, ctx, 3)
+	oc, ns := cp.stack.TopicOrderCreated, cp.stack.TopicNotificationStatus
+
+	cp.outage(t, cp.natsLeaderFault(t, "OrderCreated", oc), false)
+	cp.outage(t, cp.natsLeaderFault(t, "NotificationStatus", ns), false)
+	last := cp.natsLeaderFault(t, "OrderCreated", oc)
+	cp.outage(t, last, true)
+	// The audit runs with the server still down: the other two serve.
+	cp.audit(t, "proof 11 nats cluster")
+	last.back()
+	t.Logf("%s: a current replica again after the audit", last.what)
 }

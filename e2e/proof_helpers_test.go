@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/kafka"
+	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -522,6 +523,18 @@ func kafkaBroker(t *testing.T, ctx context.Context, brokers []string) stream.Bro
 	b, err := kafka.New(ctx, kafka.Config{Brokers: brokers, ClientID: "herald-e2e"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("kafka client: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// natsBroker opens Herald's stream layer on NATS JetStream (url may list
+// several servers), as a test client beside the services.
+func natsBroker(t *testing.T, ctx context.Context, url string) stream.Broker {
+	t.Helper()
+	b, err := heraldnats.New(ctx, heraldnats.Config{URL: url, Name: "herald-e2e"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("nats client: %v", err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return b

@@ -41,15 +41,17 @@ type proof struct {
 	feats   notifierFeatures
 }
 
-// startProof runs the four services on Kafka (brokers) with a private
-// mailpit, three fresh PostgreSQL databases (unless o.DSN names them) and
-// the fast notifier settings.
+// startProof runs the four services on Kafka (brokers), or on the stream
+// o.Stream names, with a private mailpit, three fresh PostgreSQL databases
+// (unless o.DSN names them) and the fast notifier settings.
 func startProof(t *testing.T, ctx context.Context, brokers []string, mp *testenv.MailpitServer, o stackOptions) *proof {
 	t.Helper()
 	if mp == nil {
 		mp = testenv.NewMailpit(t)
 	}
-	o.Stream = map[string]string{"HERALD_STREAM": "kafka", "HERALD_KAFKA_BROKERS": strings.Join(brokers, ",")}
+	if o.Stream == nil {
+		o.Stream = map[string]string{"HERALD_STREAM": "kafka", "HERALD_KAFKA_BROKERS": strings.Join(brokers, ",")}
+	}
 	o.Mailpit = mp
 	if o.DSN == nil {
 		o.DSN = map[string]string{

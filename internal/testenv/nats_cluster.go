@@ -220,6 +220,10 @@ func (c *NATSCluster) StreamCluster(ctx context.Context, stream string) (*jetstr
 	if err != nil {
 		return nil, err
 	}
+	// A request sent while the connection moves to another server can go
+	// unanswered: bound each one, callers poll.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		return nil, err
