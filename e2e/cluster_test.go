@@ -210,7 +210,7 @@ func (cp *clusterProof) outage(t *testing.T, f fault, stayDown bool) {
 		t.Fatal(err)
 	}
 	created := make(chan error, 1)
-	go func() { created <- pacedOrders(ctx, cp.stack.Router, load, 100*time.Millisecond, cp.book) }()
+	go func() { created <- pacedOrders(ctx, through(cp.stack.Router), load, 100*time.Millisecond, cp.book) }()
 	waitMailTotal(t, ctx, cp.mailpit, before+15, 2*time.Minute) // mail is flowing
 
 	atKill, err := mailCount(ctx, cp.mailpit)
@@ -258,11 +258,12 @@ func (cp *clusterProof) outage(t *testing.T, f fault, stayDown bool) {
 }
 
 // audit waits until everything acknowledged is delivered and settled, logs
-// the audit and checks it: one email per order, forward-only statuses.
-func (cp *clusterProof) audit(t *testing.T, name string) {
+// the audit and checks it: one email per order (allowedResends copies of
+// one Message-ID aside, see requireExactlyOnce), forward-only statuses.
+func (cp *clusterProof) audit(t *testing.T, name string, allowedResends int) {
 	t.Helper()
 	want := cp.book.all()
-	cp.finish(t, want, 0, 3*time.Minute)
+	cp.finish(t, want, allowedResends, 3*time.Minute)
 	logAudit(t, name, cp.proof, want)
 	requireStatusHistory(t, cp.ctx, cp.statuses, want, false)
 }
@@ -297,7 +298,7 @@ func TestProof10KafkaClusterBrokerKills(t *testing.T) {
 	last := cp.kafkaFault(t, fmt.Sprintf("leader of OrderCreated partitions %v, left down", parts), victim, cp.kafkaLeaderMoved(oc, parts, victim))
 	cp.outage(t, last, true)
 	// The audit runs with the broker still down: the other two serve.
-	cp.audit(t, "proof 10 kafka cluster")
+	cp.audit(t, "proof 10 kafka cluster", 0)
 	last.back()
 	t.Logf("node %d back in every ISR after the audit", victim)
 }
@@ -318,7 +319,115 @@ func TestProof11NATSClusterStreamLeaderKills(t *testing.T) {
 	last := cp.natsLeaderFault(t, "OrderCreated", oc)
 	cp.outage(t, last, true)
 	// The audit runs with the server still down: the other two serve.
-	cp.audit(t, "proof 11 nats cluster")
+	cp.audit(t, "proof 11 nats cluster", 0)
 	last.back()
 	t.Logf("%s: a current replica again after the audit", last.what)
+}
+
+// instance is one process of a service that a proof crashes and restarts.
+type instance struct {
+	name string
+	env  map[string]string // Launch overrides (nil: the stack's first instance)
+	proc *proc
+}
+
+// twoOfEach starts a second users, orders, notifier and router beside the
+// stack's first ones, wired to each other (router B → users B and orders B;
+// orders B and notifier B → users B), on the same databases and topics.
+// It returns both instances of each service, A first.
+func twoOfEach(t *testing.T, ctx context.Context, s *stack) map[string][2]*instance {
+	t.Helper()
+	port := map[string]int{}
+	for _, name := range services {
+		port[name] = freePort(t)
+	}
+	url := func(name string) string { return fmt.Sprintf("http://127.0.0.1:%d/graphql", port[name]) }
+	env := map[string]map[string]string{
+		"users":    {"HERALD_STREAM_INSTANCE_ID": s.env["users"]["HERALD_STREAM_INSTANCE_ID"] + "-second"},
+		"orders":   {"HERALD_USERS_URL": url("users")},
+		"notifier": {"HERALD_USERS_URL": url("users"), "HERALD_STREAM_INSTANCE_ID": s.env["notifier"]["HERALD_STREAM_INSTANCE_ID"] + "-second"},
+		"router":   {"HERALD_SUBGRAPHS": "users=" + url("users") + ",orders=" + url("orders")},
+	}
+	out := map[string][2]*instance{}
+	for _, name := range services { // in start order
+		env[name]["HERALD_HTTP_ADDR"] = fmt.Sprintf("127.0.0.1:%d", port[name])
+		b := &instance{name: name, env: env[name], proc: s.Launch(t, name, env[name])}
+		b.proc.waitHealthy(t, ctx)
+		out[name] = [2]*instance{{name: name, proc: s.Procs(name)[0]}, b}
+	}
+	return out
+}
+
+// Proof 12: two of everything. Two routers, two orders, two users and two
+// notifier instances share the databases and a Kafka cluster; clients spread
+// orders over both routers and, like a client behind a load balancer, retry
+// UNAVAILABLE and an unreachable router on the other one with the same
+// idempotency key. One instance of each service is SIGKILLed in turn under
+// load and stays down while 40 orders are acknowledged without it, then
+// restarts: every acknowledged order has exactly one email and
+// forward-only statuses, and clients saw only UNAVAILABLE or a refused
+// connection.
+func TestProof12TwoOfEverything(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	c := testenv.NewKafkaCluster(t, 3)
+	p := startProof(t, ctx, c.Brokers, nil, stackOptions{})
+	cp := newClusterProof(t, p, kafkaBroker(t, ctx, c.Brokers), 4)
+	pairs := twoOfEach(t, ctx, p.stack)
+	routers := []*client{p.stack.Router, {url: pairs["router"][1].proc.HTTP + "/graphql"}}
+	waitGroupShared(t, ctx, c.Brokers, p.stack.NotifierGroup, 2, 2*time.Minute)
+	tally := &codeTally{}
+	// Order i starts on router i mod 2 and moves to the other on a retry.
+	spread := func(ctx context.Context, i int, userID string) (string, error) {
+		return createOrderRetrying(ctx, []*client{routers[i%2], routers[(i+1)%2]}, userID, tally)
+	}
+
+	for _, name := range []string{"router", "orders", "users", "notifier"} {
+		a := pairs[name][0]
+		load := cp.take(t, perPhase)
+		cp.take(t, 1) // the phase's probe customer is not needed here
+		before, err := mailCount(ctx, cp.mailpit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created := make(chan error, 1)
+		go func() { created <- pacedOrders(ctx, spread, load, 100*time.Millisecond, cp.book) }()
+		waitMailTotal(t, ctx, cp.mailpit, before+15, 2*time.Minute) // mail is flowing
+		atKill, err := mailCount(ctx, cp.mailpit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked := cp.book.len()
+		killed := time.Now()
+		a.proc.Kill()
+		next := firstMailAfter(t, ctx, cp.proof, atKill, killed, 3*time.Minute)
+		// Down while 40 more orders are acknowledged through the others.
+		for cp.book.len() < acked+40 {
+			select {
+			case err := <-created:
+				t.Fatalf("the phase's orders ended (err %v) with %s A down before 40 more were acknowledged", err, name)
+			case <-ctx.Done():
+				t.Fatalf("fewer than 40 orders acknowledged with %s A down", name)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		down := time.Since(killed)
+		a.proc = p.stack.Launch(t, name, a.env)
+		a.proc.waitHealthy(t, ctx)
+		if err := <-created; err != nil {
+			t.Fatalf("clients with %s A killed: %v (codes seen: %v)", name, err, tally.snapshot())
+		}
+		t.Logf("RECOVERY two of everything, %s A SIGKILL: next email %s after the kill; down %s while 40 orders were acknowledged; restarted",
+			name, next.Round(10*time.Millisecond), down.Round(10*time.Millisecond))
+	}
+	// A notifier killed between the relay's accept and its commit resends
+	// with the same Message-ID: at most one per delivery worker.
+	cp.audit(t, "proof 12 two of everything", deliveryWorkers)
+	codes := tally.snapshot()
+	for code := range codes {
+		if code != "UNAVAILABLE" && code != "TRANSPORT" {
+			t.Fatalf("clients saw %s (%q); want only UNAVAILABLE or an unreachable router (all: %v)", code, tally.first[code], codes)
+		}
+	}
+	t.Logf("clients saw %v and retried (on the other router) by idempotency key", codes)
 }
