@@ -9,6 +9,8 @@ package e2e
 // serve. The audit is the same as on one broker: every acknowledged order
 // has exactly one email and a forward-only status sequence. Times from each
 // kill to the next email are logged (RECOVERY lines), never asserted.
+// Proof 12 scales the services out instead: two of each, one of each
+// killed in turn.
 
 import (
 	"context"

@@ -33,7 +33,8 @@ var (
 	formatJVM = []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"}
 )
 
-// KafkaBroker is a single-node Apache Kafka (KRaft, combined broker and controller).
+// KafkaBroker is one Apache Kafka node (KRaft, combined broker and controller): a single-node
+// cluster of its own (NewKafka, StartKafka) or one node of a KafkaCluster.
 type KafkaBroker struct {
 	// Brokers are the bootstrap addresses (host:port) for clients.
 	Brokers []string
