@@ -271,7 +271,11 @@ func TestNATSCluster(t *testing.T) {
 	publish := func() {
 		t.Helper()
 		for {
-			_, err := js.Publish(bg, subject, []byte("hello"))
+			// A publish sent while the connection moves to another
+			// server can go unanswered: bound each attempt.
+			attempt, cancel := context.WithTimeout(bg, 5*time.Second)
+			_, err := js.Publish(attempt, subject, []byte("hello"))
+			cancel()
 			if err == nil {
 				return
 			}
