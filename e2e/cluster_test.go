@@ -191,6 +191,27 @@ func (cp *clusterProof) natsLeaderFault(t *testing.T, what, topic string) fault 
 	}
 }
 
+// natsMetaFault is SIGKILL of the JetStream meta leader.
+func (cp *clusterProof) natsMetaFault(t *testing.T) fault {
+	t.Helper()
+	victim, err := cp.nats.MetaLeader(cp.ctx)
+	if err != nil {
+		t.Fatalf("meta leader: %v", err)
+	}
+	return fault{
+		what: fmt.Sprintf("nats cluster SIGKILL JetStream meta leader (%s)", victim),
+		kill: func() { cp.nats.Kill(t, victim) },
+		moved: func() bool {
+			now, err := cp.nats.MetaLeader(cp.ctx)
+			return err == nil && now != victim
+		},
+		back: func() {
+			cp.nats.Start(t, victim)
+			cp.nats.WaitCurrent(t, cp.ctx, victim, cp.natsStreams()...)
+		},
+	}
+}
+
 // fault is one broker killed in a cluster.
 type fault struct {
 	what  string      // for the log
@@ -306,18 +327,20 @@ func TestProof10KafkaClusterBrokerKills(t *testing.T) {
 }
 
 // Proof 11: a three-server NATS JetStream cluster with R3 streams loses the
-// leader of the OrderCreated stream, then of the NotificationStatus stream
-// (each SIGKILLed under load, restarted, a current replica again), then a
+// leader of the OrderCreated stream, then of the NotificationStatus stream,
+// then the JetStream meta leader (each SIGKILLed under load, restarted, a
+// current replica again), then a
 // server that stays down while the other two serve: every acknowledged order
 // has exactly one email and forward-only statuses.
 func TestProof11NATSClusterStreamLeaderKills(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	cp := startNATSClusterProof(t, ctx, 3)
+	cp := startNATSClusterProof(t, ctx, 4)
 	oc, ns := cp.stack.TopicOrderCreated, cp.stack.TopicNotificationStatus
 
 	cp.outage(t, cp.natsLeaderFault(t, "OrderCreated", oc), false)
 	cp.outage(t, cp.natsLeaderFault(t, "NotificationStatus", ns), false)
+	cp.outage(t, cp.natsMetaFault(t), false)
 	last := cp.natsLeaderFault(t, "OrderCreated", oc)
 	cp.outage(t, last, true)
 	// The audit runs with the server still down: the other two serve.

@@ -70,7 +70,7 @@ func StartKafkaCluster(ctx context.Context, n int) (*KafkaCluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, ports, err := clusterDir("kafka-cluster", n)
+	dir, ports, err := clusterDir("kafka-cluster", n, 2) // broker, controller
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +111,13 @@ func StartKafkaCluster(ctx context.Context, n int) (*KafkaCluster, error) {
 	return c, nil
 }
 
-// clusterDir makes a cluster's folder and picks two ports per member (clients, peers).
-func clusterDir(prefix string, members int) (string, []int, error) {
+// clusterDir makes a cluster's folder and picks perMember ports for each member.
+func clusterDir(prefix string, members, perMember int) (string, []int, error) {
 	dir, err := newDir(prefix)
 	if err != nil {
 		return "", nil, err
 	}
-	ports, err := FreePorts(2 * members)
+	ports, err := FreePorts(perMember * members)
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err

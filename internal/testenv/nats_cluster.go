@@ -3,7 +3,10 @@ package testenv
 import (
 	"context"
 	"debug/buildinfo"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,10 +47,11 @@ type NATSNode struct {
 	URL  string // nats://127.0.0.1:port
 	Dir  string
 
-	bin    string
-	config string
-	mu     sync.Mutex
-	proc   *process
+	bin     string
+	config  string
+	monitor string // base URL of the monitoring endpoint (/jsz)
+	mu      sync.Mutex
+	proc    *process
 }
 
 // NewNATSCluster starts a cluster of n servers for this test alone, removed in t.Cleanup (its
@@ -70,31 +74,33 @@ func StartNATSCluster(ctx context.Context, n int) (*NATSCluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, ports, err := clusterDir("nats-cluster", n)
+	dir, ports, err := clusterDir("nats-cluster", n, 3) // clients, routes, monitoring
 	if err != nil {
 		return nil, err
 	}
 	var routes []string
 	for i := range n {
-		routes = append(routes, fmt.Sprintf("%q", fmt.Sprintf("nats-route://127.0.0.1:%d", ports[2*i+1])))
+		routes = append(routes, fmt.Sprintf("%q", fmt.Sprintf("nats-route://127.0.0.1:%d", ports[3*i+1])))
 	}
 	c := &NATSCluster{Dir: dir}
 	var urls []string
 	for i := range n {
-		s := &NATSNode{Name: fmt.Sprintf("n%d", i+1), URL: fmt.Sprintf("nats://127.0.0.1:%d", ports[2*i]), bin: bin}
+		s := &NATSNode{Name: fmt.Sprintf("n%d", i+1), URL: fmt.Sprintf("nats://127.0.0.1:%d", ports[3*i]), bin: bin,
+			monitor: fmt.Sprintf("http://127.0.0.1:%d", ports[3*i+2])}
 		s.Dir = filepath.Join(dir, s.Name)
 		s.config = filepath.Join(s.Dir, "server.conf")
 		// The default sync interval (2 min) is kept: a process kill loses nothing the kernel
 		// has, and three replicas stand in for an OS crash.
 		conf := fmt.Sprintf(`server_name: %q
 listen: "127.0.0.1:%d"
+http: "127.0.0.1:%d"
 jetstream { store_dir: %q }
 cluster {
   name: "herald-test"
   listen: "127.0.0.1:%d"
   routes: [%s]
 }
-`, s.Name, ports[2*i], filepath.Join(s.Dir, "jetstream"), ports[2*i+1], strings.Join(routes, ", "))
+`, s.Name, ports[3*i], ports[3*i+2], filepath.Join(s.Dir, "jetstream"), ports[3*i+1], strings.Join(routes, ", "))
 		if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
@@ -242,6 +248,48 @@ func (c *NATSCluster) StreamLeader(ctx context.Context, stream string) (string, 
 		return "", err
 	}
 	return ci.Leader, nil
+}
+
+// MetaLeader names the JetStream meta leader, the server that places streams and consumers (the
+// counterpart of Kafka's active controller), as the first live server's /jsz reports it.
+func (c *NATSCluster) MetaLeader(ctx context.Context) (string, error) {
+	var errs []error
+	for _, s := range c.Servers {
+		var jsz struct {
+			Meta *struct {
+				Leader string `json:"leader"`
+			} `json:"meta_cluster"`
+		}
+		err := getJSON(ctx, s.monitor+"/jsz", &jsz)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
+		case jsz.Meta == nil || jsz.Meta.Leader == "":
+			errs = append(errs, fmt.Errorf("%s knows no meta leader", s.Name))
+		default:
+			return jsz.Meta.Leader, nil
+		}
+	}
+	return "", errors.Join(errs...)
+}
+
+// getJSON decodes the answer to a GET of url, bounded to 2 s.
+func getJSON(ctx context.Context, url string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // WaitCurrent waits until the server leads or is a current (caught up, online) replica of every

@@ -308,6 +308,9 @@ func TestNATSCluster(t *testing.T) {
 	}
 	c.Start(t, leader)
 	c.WaitCurrent(t, bg, leader, name)
+	if meta, err := c.MetaLeader(bg); err != nil || c.Server(t, meta) == nil {
+		t.Fatalf("meta leader %q: %v", meta, err)
+	}
 }
 
 // send mails through mp with STARTTLS required and the CA from mp.CAFile trusted.
