@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"sort"
@@ -173,19 +171,7 @@ func mailText(ctx context.Context, mp *testenv.MailpitServer, id string) (string
 func mailpitGet(ctx context.Context, mp *testenv.MailpitServer, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, mp.APIURL+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("mailpit GET %s: %s", path, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return testenv.GetJSON(ctx, mp.APIURL+path, out)
 }
 
 // waitMailTotal waits until mailpit holds at least n messages.

@@ -260,7 +260,9 @@ func (c *NATSCluster) MetaLeader(ctx context.Context) (string, error) {
 				Leader string `json:"leader"`
 			} `json:"meta_cluster"`
 		}
-		err := getJSON(ctx, s.monitor+"/jsz", &jsz)
+		attempt, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := GetJSON(attempt, s.monitor+"/jsz", &jsz)
+		cancel()
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
@@ -273,10 +275,9 @@ func (c *NATSCluster) MetaLeader(ctx context.Context) (string, error) {
 	return "", errors.Join(errs...)
 }
 
-// getJSON decodes the answer to a GET of url, bounded to 2 s.
-func getJSON(ctx context.Context, url string, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
+// GetJSON decodes the JSON answer to a GET of url (an HTTP status other than 200 is an error).
+// Bound it with ctx.
+func GetJSON(ctx context.Context, url string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
