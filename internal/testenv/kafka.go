@@ -77,26 +77,17 @@ func Kafka(t testing.TB) *KafkaBroker {
 // restart it on the same ports and data, as a broker outage would.
 func NewKafka(t testing.TB) *KafkaBroker {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	began := time.Now()
-	k, err := StartKafka(ctx)
-	if err != nil {
-		unavailable(t, "Kafka", err)
-	}
-	t.Logf("testenv: private Kafka %v ready in %s (logs in %s)", k.Brokers, time.Since(began).Round(10*time.Millisecond), k.LogDir)
-	k.private = true
-	t.Cleanup(func() {
-		if t.Failed() {
-			k.shutdown()
-			keepDir(k.Dir)
-			t.Logf("testenv: Kafka logs kept in %s", k.LogDir)
-			return
+	return newPrivate(t, "private Kafka", func(ctx context.Context) (*KafkaBroker, error) {
+		k, err := StartKafka(ctx)
+		if err == nil {
+			k.private = true
 		}
-		_ = k.Close()
+		return k, err
 	})
-	return k
 }
+
+func (k *KafkaBroker) addrs() string  { return strings.Join(k.Brokers, ",") }
+func (k *KafkaBroker) folder() string { return k.Dir }
 
 // StartKafka formats and starts a fresh single-node broker on free loopback ports and waits until
 // it answers metadata requests. Close stops it and removes its folder. The Kafka jars come from
