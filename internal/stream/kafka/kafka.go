@@ -155,7 +155,8 @@ func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
 		return fmt.Errorf("kafka: create topic %s: %w", topic, err)
 	}
 	var configs map[string]*string
-	if isr := minInsync(b.cfg.MinInsyncReplicas, rf); isr > int(rf) {
+	isr := minInsync(b.cfg.MinInsyncReplicas, rf)
+	if isr > int(rf) {
 		// No acks=all write could ever succeed on such a topic.
 		return fmt.Errorf("kafka: create topic %s: min.insync.replicas %d is more than its %d replicas", topic, isr, rf)
 	} else if isr > 0 {
@@ -167,7 +168,7 @@ func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
 	}
 	switch {
 	case err == nil:
-		b.log.Info("topic created", "topic", topic, "partitions", b.cfg.Partitions, "replicas", rf, "min_insync_replicas", configs["min.insync.replicas"])
+		b.log.Info("topic created", "topic", topic, "partitions", b.cfg.Partitions, "replicas", rf, "min_insync_replicas", isr) // 0: the broker's default
 	case !errors.Is(err, kerr.TopicAlreadyExists):
 		return fmt.Errorf("kafka: create topic %s: %w", topic, err)
 	}
