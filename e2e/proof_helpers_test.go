@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"sort"
@@ -22,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/kafka"
+	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -172,19 +171,7 @@ func mailText(ctx context.Context, mp *testenv.MailpitServer, id string) (string
 func mailpitGet(ctx context.Context, mp *testenv.MailpitServer, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, mp.APIURL+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("mailpit GET %s: %s", path, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return testenv.GetJSON(ctx, mp.APIURL+path, out)
 }
 
 // waitMailTotal waits until mailpit holds at least n messages.
@@ -522,6 +509,18 @@ func kafkaBroker(t *testing.T, ctx context.Context, brokers []string) stream.Bro
 	b, err := kafka.New(ctx, kafka.Config{Brokers: brokers, ClientID: "herald-e2e"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("kafka client: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// natsBroker opens Herald's stream layer on NATS JetStream (url may list
+// several servers), as a test client beside the services.
+func natsBroker(t *testing.T, ctx context.Context, url string) stream.Broker {
+	t.Helper()
+	b, err := heraldnats.New(ctx, heraldnats.Config{URL: url, Name: "herald-e2e"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("nats client: %v", err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return b

@@ -93,14 +93,22 @@ func logAudit(t *testing.T, name string, p *proof, want []expectation) {
 		name, len(want), len(want)-len(a.Missing)-len(a.Doubled), len(a.Missing), len(a.Doubled), a.resends())
 }
 
-// pacedOrders creates one order per customer at about rate orders a second
-// until cs is used up or ctx ends.
-func pacedOrders(ctx context.Context, c *client, cs []customer, every time.Duration, book *orderBook) error {
+// placeOrder creates the i-th order of a load, for userID, and returns its id.
+type placeOrder func(ctx context.Context, i int, userID string) (string, error)
+
+// through places orders through one router, failing on any error.
+func through(c *client) placeOrder {
+	return func(ctx context.Context, _ int, userID string) (string, error) { return tryCreateOrder(ctx, c, userID) }
+}
+
+// pacedOrders creates one order per customer, one every `every`, until cs
+// is used up or ctx ends.
+func pacedOrders(ctx context.Context, place placeOrder, cs []customer, every time.Duration, book *orderBook) error {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var wg sync.WaitGroup
 	errc := make(chan error, len(cs))
-	for _, cu := range cs {
+	for i, cu := range cs {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
@@ -108,7 +116,7 @@ func pacedOrders(ctx context.Context, c *client, cs []customer, every time.Durat
 		case <-tick.C:
 		}
 		wg.Go(func() {
-			id, err := tryCreateOrder(ctx, c, cu.ID)
+			id, err := place(ctx, i, cu.ID)
 			if err != nil {
 				errc <- err
 				return
@@ -138,7 +146,7 @@ func TestProof7NotifierRestartResumesAtOnce(t *testing.T) {
 	round := func(name string, from, to int, env map[string]string) {
 		kills++
 		created := make(chan error, 1)
-		go func() { created <- pacedOrders(ctx, p.stack.Router, cs[from:to], 100*time.Millisecond, book) }()
+		go func() { created <- pacedOrders(ctx, through(p.stack.Router), cs[from:to], 100*time.Millisecond, book) }()
 		waitMailTotal(t, ctx, p.mailpit, from+10, 2*time.Minute) // mail is flowing
 		killed := time.Now()
 		p.stack.Proc("notifier").Kill()
@@ -258,26 +266,32 @@ var errNotRetryable = errors.New("error other than UNAVAILABLE")
 
 // createOrderRetrying creates one order with an idempotency key of its own
 // and retries it, with the same key, for as long as the only errors are
-// UNAVAILABLE (what a well-behaved client does).
-func createOrderRetrying(ctx context.Context, c *client, userID string, tally *codeTally) (string, error) {
+// UNAVAILABLE (what a well-behaved client does). With more than one router
+// it also moves to the next router on each retry and takes a router it
+// cannot reach (TRANSPORT) as retryable, as a client behind a load
+// balancer would; with one, that router being unreachable is an error.
+func createOrderRetrying(ctx context.Context, routers []*client, userID string, tally *codeTally) (string, error) {
 	in := orderInput(userID)
 	in["idempotencyKey"] = uuid.NewString()
 	wait := 100 * time.Millisecond
-	for {
+	for try := 0; ; try++ {
 		var r struct {
 			CreateOrder struct {
 				ID string `json:"id"`
 			} `json:"createOrder"`
 		}
+		c := routers[try%len(routers)]
 		errs, err := c.call(ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id } }`, map[string]any{"in": in}, &r)
 		if err != nil {
 			if ctx.Err() != nil {
 				return "", ctx.Err()
 			}
 			tally.add(gqlError{Message: err.Error(), Extensions: map[string]any{"code": "TRANSPORT"}})
-			return "", fmt.Errorf("%w: %v", errNotRetryable, err)
-		}
-		if len(errs) == 0 && r.CreateOrder.ID != "" {
+			if len(routers) == 1 {
+				return "", fmt.Errorf("%w: %v", errNotRetryable, err)
+			}
+			errs = nil
+		} else if len(errs) == 0 && r.CreateOrder.ID != "" {
 			return r.CreateOrder.ID, nil
 		}
 		for _, e := range errs {
@@ -348,7 +362,7 @@ func TestProof9PostgresKilledUnderLoad(t *testing.T) {
 					return ctx.Err()
 				}
 			}
-			id, err := createOrderRetrying(ctx, p.stack.Router, cs[i].ID, tally)
+			id, err := createOrderRetrying(ctx, []*client{p.stack.Router}, cs[i].ID, tally)
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,8 @@ var (
 	formatJVM = []string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"}
 )
 
-// KafkaBroker is a single-node Apache Kafka (KRaft, combined broker and controller).
+// KafkaBroker is one Apache Kafka node (KRaft, combined broker and controller): a single-node
+// cluster of its own (NewKafka, StartKafka) or one node of a KafkaCluster.
 type KafkaBroker struct {
 	// Brokers are the bootstrap addresses (host:port) for clients.
 	Brokers []string
@@ -41,11 +42,14 @@ type KafkaBroker struct {
 	Dir string
 	// LogDir holds server.log, controller.log and stdout.log.
 	LogDir string
+	// NodeID is the KRaft node id (1 for a single broker; 1..n in a KafkaCluster).
+	NodeID int32
 
 	private bool // started for one test: Stop/Start/Kill are allowed
 
 	mu        sync.Mutex
 	classpath string
+	jvm       []string // heap and GC flags of the broker process
 	props     string
 	proc      *process
 }
@@ -73,26 +77,17 @@ func Kafka(t testing.TB) *KafkaBroker {
 // restart it on the same ports and data, as a broker outage would.
 func NewKafka(t testing.TB) *KafkaBroker {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	began := time.Now()
-	k, err := StartKafka(ctx)
-	if err != nil {
-		unavailable(t, "Kafka", err)
-	}
-	t.Logf("testenv: private Kafka %v ready in %s (logs in %s)", k.Brokers, time.Since(began).Round(10*time.Millisecond), k.LogDir)
-	k.private = true
-	t.Cleanup(func() {
-		if t.Failed() {
-			k.shutdown()
-			keepDir(k.Dir)
-			t.Logf("testenv: Kafka logs kept in %s", k.LogDir)
-			return
+	return newPrivate(t, "private Kafka", func(ctx context.Context) (*KafkaBroker, error) {
+		k, err := StartKafka(ctx)
+		if err == nil {
+			k.private = true
 		}
-		_ = k.Close()
+		return k, err
 	})
-	return k
 }
+
+func (k *KafkaBroker) addrs() string  { return strings.Join(k.Brokers, ",") }
+func (k *KafkaBroker) folder() string { return k.Dir }
 
 // StartKafka formats and starts a fresh single-node broker on free loopback ports and waits until
 // it answers metadata requests. Close stops it and removes its folder. The Kafka jars come from
@@ -117,7 +112,7 @@ func StartKafka(ctx context.Context) (*KafkaBroker, error) {
 		return nil, err
 	}
 	t1 := time.Now()
-	if err := k.format(ctx); err != nil {
+	if err := k.format(ctx, newClusterID()); err != nil {
 		keepDir(dir)
 		return nil, fmt.Errorf("%w (logs in %s)", err, k.LogDir)
 	}
@@ -132,38 +127,63 @@ func StartKafka(ctx context.Context) (*KafkaBroker, error) {
 	return k, nil
 }
 
-// configure picks the ports and writes server.properties.
+// configure picks the ports of a single node and writes server.properties.
 func (k *KafkaBroker) configure() error {
-	if err := os.MkdirAll(k.LogDir, 0o755); err != nil {
-		return err
-	}
 	ports, err := FreePorts(2)
 	if err != nil {
 		return err
 	}
-	brokerPort, controllerPort := ports[0], ports[1]
-	broker := fmt.Sprintf("127.0.0.1:%d", brokerPort)
-	controller := fmt.Sprintf("127.0.0.1:%d", controllerPort)
+	n := kafkaNode{id: 1, brokerPort: ports[0], controllerPort: ports[1]}
+	return k.writeProps(n, n.voter(), 1)
+}
+
+// kafkaNode is one node's identity and ports in a KRaft quorum.
+type kafkaNode struct {
+	id                         int32
+	brokerPort, controllerPort int
+}
+
+func (n kafkaNode) broker() string { return fmt.Sprintf("127.0.0.1:%d", n.brokerPort) }
+
+// voter is the node's entry in controller.quorum.voters.
+func (n kafkaNode) voter() string {
+	return fmt.Sprintf("%d@127.0.0.1:%d", n.id, n.controllerPort)
+}
+
+// writeProps writes server.properties for node n of a quorum with the given static voters;
+// replicas is how many copies the broker's internal topics keep (the node count, up to 3).
+func (k *KafkaBroker) writeProps(n kafkaNode, voters string, replicas int) error {
+	if err := os.MkdirAll(k.LogDir, 0o755); err != nil {
+		return err
+	}
+	broker := n.broker()
+	controller := fmt.Sprintf("127.0.0.1:%d", n.controllerPort)
 	k.Brokers = []string{broker}
+	k.NodeID = n.id
 	k.props = filepath.Join(k.Dir, "server.properties")
-	// Static voters (not --standalone with controller.quorum.bootstrap.servers): one node that
+	// Internal topics (offsets, transactions, share state) keep `replicas` copies; with three,
+	// two must acknowledge a write, as Herald's own topics ask of a cluster.
+	minISR := 1
+	if replicas >= 3 {
+		minISR = 2
+	}
+	// Static voters (not --standalone with controller.quorum.bootstrap.servers): every node
 	// is both controller and broker, so the quorum is fixed and needs no bootstrap.
 	props := strings.Join([]string{
 		"process.roles=broker,controller",
-		"node.id=1",
-		"controller.quorum.voters=1@" + controller,
+		fmt.Sprintf("node.id=%d", n.id),
+		"controller.quorum.voters=" + voters,
 		"listeners=PLAINTEXT://" + broker + ",CONTROLLER://" + controller,
 		"advertised.listeners=PLAINTEXT://" + broker,
 		"controller.listener.names=CONTROLLER",
 		"inter.broker.listener.name=PLAINTEXT",
 		"listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
 		"log.dirs=" + filepath.Join(k.Dir, "data"),
-		// One node: every internal topic must live with one replica.
-		"offsets.topic.replication.factor=1",
-		"transaction.state.log.replication.factor=1",
-		"transaction.state.log.min.isr=1",
-		"share.coordinator.state.topic.replication.factor=1",
-		"share.coordinator.state.topic.min.isr=1",
+		fmt.Sprintf("offsets.topic.replication.factor=%d", replicas),
+		fmt.Sprintf("transaction.state.log.replication.factor=%d", replicas),
+		fmt.Sprintf("transaction.state.log.min.isr=%d", minISR),
+		fmt.Sprintf("share.coordinator.state.topic.replication.factor=%d", replicas),
+		fmt.Sprintf("share.coordinator.state.topic.min.isr=%d", minISR),
 		// Tests join groups constantly: no 3 s wait for more members, and a smaller offsets
 		// topic so the first group does not wait for 50 partitions to be created.
 		"group.initial.rebalance.delay.ms=0",
@@ -187,15 +207,19 @@ func (k *KafkaBroker) javaArgs(jvm []string, mainClass string, args ...string) [
 	return append(out, args...)
 }
 
-// format writes the KRaft metadata for a new cluster into the data folder.
-func (k *KafkaBroker) format(ctx context.Context) error {
+// newClusterID returns a random KRaft cluster id (16 bytes, URL-safe base64).
+func newClusterID() string {
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	return base64.RawURLEncoding.EncodeToString(id[:])
+}
+
+// format writes the KRaft metadata of cluster clusterID into the node's data folder.
+func (k *KafkaBroker) format(ctx context.Context, clusterID string) error {
 	java, err := javaPath()
 	if err != nil {
 		return err
 	}
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	clusterID := base64.RawURLEncoding.EncodeToString(id[:])
 	// "--cluster-id=<id>" in one argument: a URL-safe base64 id starts with
 	// '-' one time in 64, and the tool's parser then takes it for an option.
 	cmd := exec.CommandContext(ctx, java, k.javaArgs(formatJVM, "kafka.tools.StorageTool",
@@ -214,7 +238,11 @@ func (k *KafkaBroker) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(java, k.javaArgs(brokerJVM, "kafka.Kafka", k.props)...)
+	jvm := k.jvm
+	if jvm == nil {
+		jvm = brokerJVM
+	}
+	cmd := exec.Command(java, k.javaArgs(jvm, "kafka.Kafka", k.props)...)
 	cmd.Dir = k.Dir
 	p, err := startProcess("kafka", cmd, filepath.Join(k.LogDir, "stdout.log"), nil)
 	if err != nil {

@@ -327,19 +327,31 @@ func (m *MailpitServer) do(ctx context.Context, method, path string, in, out any
 func MailpitBinary(ctx context.Context) (string, error) { return mailpitBinary(ctx) }
 
 func mailpitBinary(ctx context.Context) (string, error) {
+	return toolBinary(ctx, "mailpit", mailpitCurrent, func(goBin, binDir string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, goBin, "install", mailpitModule+"@"+mailpitVersion)
+		cmd.Dir = os.TempDir() // outside our module: mailpit's own go.mod decides its dependencies
+		cmd.Env = append(withoutEnv(os.Environ(), "GOFLAGS", "GOBIN"), "GOBIN="+binDir)
+		return cmd
+	})
+}
+
+// toolBinary returns <repo>/.bin/<name>, building it with the command build makes when current
+// says the file there is missing or another version. Builds from parallel test processes are
+// serialised by a lock file.
+func toolBinary(ctx context.Context, name string, current func(bin string) bool, build func(goBin, binDir string) *exec.Cmd) (string, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return "", err
 	}
 	binDir := filepath.Join(root, ".bin")
-	bin := filepath.Join(binDir, "mailpit")
-	if mailpitCurrent(bin) {
+	bin := filepath.Join(binDir, name)
+	if current(bin) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return "", err
 	}
-	lock, err := os.OpenFile(filepath.Join(binDir, ".mailpit.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(binDir, "."+name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", err
 	}
@@ -348,21 +360,18 @@ func mailpitBinary(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if mailpitCurrent(bin) { // another process built it while we waited
+	if current(bin) { // another process built it while we waited
 		return bin, nil
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return "", fmt.Errorf("building mailpit needs the go command on PATH: %w", err)
+		return "", fmt.Errorf("building %s needs the go command on PATH: %w", name, err)
 	}
-	cmd := exec.CommandContext(ctx, goBin, "install", mailpitModule+"@"+mailpitVersion)
-	cmd.Dir = os.TempDir() // outside our module: mailpit's own go.mod decides its dependencies
-	cmd.Env = append(withoutEnv(os.Environ(), "GOFLAGS", "GOBIN"), "GOBIN="+binDir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build mailpit %s: %w: %s", mailpitVersion, err, strings.TrimSpace(string(out)))
+	if out, err := build(goBin, binDir).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}
-	if !mailpitCurrent(bin) {
-		return "", fmt.Errorf("built mailpit, but %s is not %s", bin, mailpitVersion)
+	if !current(bin) {
+		return "", fmt.Errorf("built %s, but %s is not the version wanted", name, bin)
 	}
 	return bin, nil
 }

@@ -15,7 +15,12 @@
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 //
 // NewKafka and NewMailpit start a private server for one test instead, stopped in t.Cleanup:
-// use them for tests that stop, restart, clear or break the server.
+// use them for tests that stop, restart, clear or break the server. NewKafkaCluster starts a
+// private multi-node Kafka cluster (every node both broker and KRaft controller; see
+// KafkaCluster for why) whose nodes can be killed and restarted one by one, and which names
+// partition leaders, in-sync replicas and the active controller. NewNATSCluster starts a
+// JetStream cluster of nats-server processes (built from the module's own nats-server version
+// into <repo>/.bin), so that a kill is a real SIGKILL, and names stream leaders and replicas.
 //
 // When a piece cannot be had, the test is skipped with the reason, except under CI=true, where it
 // fails: CI must never pass by skipping.
@@ -131,6 +136,38 @@ func (s *shared[T]) get(t testing.TB, what, envVar string, start func(context.Co
 		unavailable(t, what, s.err)
 	}
 	return s.val
+}
+
+// privateCluster is a cluster started for one test by newPrivate.
+type privateCluster interface {
+	addrs() string  // client addresses, for the log
+	folder() string // the cluster's folder, kept when the test failed
+	shutdown()      // stop every process, keeping the folder
+	Close() error   // stop and remove the folder
+}
+
+// newPrivate starts a cluster for one test (unavailable when it cannot), stopped and removed in
+// t.Cleanup, or only stopped, its folder kept for the logs, when the test failed.
+func newPrivate[C privateCluster](t testing.TB, what string, start func(context.Context) (C, error)) C {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	began := time.Now()
+	c, err := start(ctx)
+	if err != nil {
+		unavailable(t, what, err)
+	}
+	t.Logf("testenv: %s %s ready in %s (folders in %s)", what, c.addrs(), time.Since(began).Round(10*time.Millisecond), c.folder())
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.shutdown()
+			keepDir(c.folder())
+			t.Logf("testenv: %s folders (logs) kept in %s", what, c.folder())
+			return
+		}
+		_ = c.Close()
+	})
+	return c
 }
 
 // startupLog notes on stderr how long a shared server took, visible with `go test -v` and in CI.

@@ -31,8 +31,9 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// roundTrip produces one record to a new topic and consumes it back.
-func roundTrip(t *testing.T, brokers []string) {
+// roundTrip produces one record to a new topic of the given replicas and consumes it back; it
+// returns the topic.
+func roundTrip(t *testing.T, brokers []string, replicas int16) string {
 	t.Helper()
 	c := ctx(t)
 	topic := "testenv-" + uuid.NewString()
@@ -42,7 +43,7 @@ func roundTrip(t *testing.T, brokers []string) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(c, 1, 1, nil, topic); err != nil {
+	if _, err := kadm.NewClient(cl).CreateTopic(c, 1, replicas, nil, topic); err != nil {
 		t.Fatalf("create topic: %v", err)
 	}
 	want := "hello " + topic
@@ -61,7 +62,7 @@ func roundTrip(t *testing.T, brokers []string) {
 			if got := string(recs[0].Value); got != want {
 				t.Fatalf("consumed %q, want %q", got, want)
 			}
-			return
+			return topic
 		}
 	}
 }
@@ -71,7 +72,7 @@ func TestKafkaShared(t *testing.T) {
 	if len(k.Brokers) == 0 {
 		t.Fatal("no broker address")
 	}
-	roundTrip(t, k.Brokers)
+	roundTrip(t, k.Brokers, 1)
 	if again := testenv.Kafka(t); strings.Join(again.Brokers, ",") != strings.Join(k.Brokers, ",") {
 		t.Fatalf("second call gave %v, first %v: not shared", again.Brokers, k.Brokers)
 	}
@@ -82,7 +83,7 @@ func TestKafkaRestart(t *testing.T) {
 		t.Skip("starts its own broker; -short skips it")
 	}
 	k := testenv.NewKafka(t)
-	roundTrip(t, k.Brokers)
+	roundTrip(t, k.Brokers, 1)
 
 	k.Stop(t)
 	c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -92,11 +93,76 @@ func TestKafkaRestart(t *testing.T) {
 		t.Fatalf("broker %s still accepts connections after Stop", k.Brokers[0])
 	}
 	k.Start(t)
-	roundTrip(t, k.Brokers)
+	roundTrip(t, k.Brokers, 1)
 
 	k.Kill(t)
 	k.Start(t)
-	roundTrip(t, k.Brokers)
+	roundTrip(t, k.Brokers, 1)
+}
+
+// TestKafkaCluster kills a partition leader and then the active controller of a three-node
+// cluster: the other two serve meanwhile, and each node rejoins the ISR after its restart.
+func TestKafkaCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own cluster; -short skips it")
+	}
+	c := testenv.NewKafkaCluster(t, 3)
+	if len(c.Brokers) != 3 || len(c.Nodes) != 3 {
+		t.Fatalf("cluster of %d addresses and %d nodes, want 3", len(c.Brokers), len(c.Nodes))
+	}
+	bg, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	topic := roundTrip(t, c.Brokers, 3)
+	leader := waitLeader(t, bg, c, topic, -1)
+
+	c.Kill(t, leader)
+	roundTrip(t, c.Brokers, 3) // two of three take RF3 writes
+	moved := waitLeader(t, bg, c, topic, leader)
+	t.Logf("leader of %s/0 moved from node %d to %d", topic, leader, moved)
+	c.Start(t, leader)
+	c.WaitInSync(t, bg, leader, topic)
+
+	var ctrl int32
+	for {
+		var err error
+		if ctrl, err = c.ActiveController(bg); err == nil {
+			break
+		}
+		if bg.Err() != nil {
+			t.Fatalf("no active controller: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.Kill(t, ctrl)
+	for {
+		now, err := c.ActiveController(bg)
+		if err == nil && now != ctrl {
+			t.Logf("active controller moved from node %d to %d", ctrl, now)
+			break
+		}
+		if bg.Err() != nil {
+			t.Fatalf("controller still %d after killing it (err %v)", now, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	roundTrip(t, c.Brokers, 3)
+	c.Start(t, ctrl)
+	c.WaitInSync(t, bg, ctrl, topic)
+}
+
+// waitLeader waits until partition 0 of topic has a leader other than not, and returns it.
+func waitLeader(t *testing.T, ctx context.Context, c *testenv.KafkaCluster, topic string, not int32) int32 {
+	t.Helper()
+	for {
+		l, err := c.Leader(ctx, topic, 0)
+		if err == nil && l >= 0 && l != not {
+			return l
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s/0: leader %d (err %v), want one other than %d", topic, l, err, not)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func TestPostgres(t *testing.T) {
@@ -148,19 +214,26 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
+// jetStream connects to url (reconnecting for ever) and returns a fresh stream name and its
+// subject.
+func jetStream(t *testing.T, url string) (js jetstream.JetStream, name, subject string) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err = jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name = "TESTENV_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	return js, name, "testenv." + name
+}
+
 func TestNATS(t *testing.T) {
 	c := ctx(t)
-	nc, err := nats.Connect(testenv.NATS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "TESTENV_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	subject := "testenv." + name
+	js, name, subject := jetStream(t, testenv.NATS(t))
 	stream, err := js.CreateStream(c, jetstream.StreamConfig{Name: name, Subjects: []string{subject}})
 	if err != nil {
 		t.Fatalf("create stream: %v", err)
@@ -179,6 +252,64 @@ func TestNATS(t *testing.T) {
 	}
 	if string(msg.Data) != "hello" {
 		t.Fatalf("stored %q, want hello", msg.Data)
+	}
+}
+
+// TestNATSCluster kills the leader of an R3 stream: another server leads it, publishing goes
+// on, and the restarted server catches up.
+func TestNATSCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own cluster; -short skips it")
+	}
+	c := testenv.NewNATSCluster(t, 3)
+	bg, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	js, name, subject := jetStream(t, c.URL)
+	if _, err := js.CreateStream(bg, jetstream.StreamConfig{Name: name, Subjects: []string{subject}, Replicas: 3}); err != nil {
+		t.Fatalf("create R3 stream: %v", err)
+	}
+	publish := func() {
+		t.Helper()
+		for {
+			// A publish sent while the connection moves to another
+			// server can go unanswered: bound each attempt.
+			attempt, cancel := context.WithTimeout(bg, 5*time.Second)
+			_, err := js.Publish(attempt, subject, []byte("hello"))
+			cancel()
+			if err == nil {
+				return
+			}
+			if bg.Err() != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	publish()
+	leader := ""
+	for leader == "" {
+		var err error
+		if leader, err = c.StreamLeader(bg, name); bg.Err() != nil {
+			t.Fatalf("no stream leader: %v", err)
+		}
+	}
+	c.Kill(t, leader)
+	publish() // two of three servers take R3 writes
+	for {
+		now, err := c.StreamLeader(bg, name)
+		if err == nil && now != "" && now != leader {
+			t.Logf("stream leader moved from %s to %s", leader, now)
+			break
+		}
+		if bg.Err() != nil {
+			t.Fatalf("stream leader still %q after killing %s (err %v)", now, leader, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.Start(t, leader)
+	c.WaitCurrent(t, bg, leader, name)
+	if meta, err := c.MetaLeader(bg); err != nil || c.Server(t, meta) == nil {
+		t.Fatalf("meta leader %q: %v", meta, err)
 	}
 }
 

@@ -37,9 +37,13 @@ type Config struct {
 	// every write (see internal/stream/nats for why that is the default).
 	NATSSyncInterval time.Duration
 	// Partitions of topics created by EnsureTopic (0: the backend's
-	// default, Kafka 3, NATS 8) and their replicas.
+	// default, Kafka 3, NATS 8) and their replicas (0: the backend picks:
+	// 3 on a cluster, see kafka.Config and heraldnats.Config).
 	Partitions int
 	Replicas   int
+	// KafkaMinInsyncReplicas is min.insync.replicas of Kafka topics Herald
+	// creates (0: 2 on topics of three replicas or more).
+	KafkaMinInsyncReplicas int
 	// InstanceID makes this process a static member of its Kafka consumer
 	// groups (see kafka.Config.InstanceID); empty means dynamic membership.
 	InstanceID string
@@ -57,7 +61,10 @@ func LoadConfig(v *config.Vars) Config {
 		NATSEmbeddedDir:  v.String("HERALD_NATS_EMBEDDED_DIR", "", "run an embedded NATS JetStream server storing its data in this folder (empty: use an external server)"),
 		NATSSyncInterval: v.Duration("HERALD_NATS_SYNC_INTERVAL", 0, "embedded NATS fsync interval; 0 syncs every write"),
 		Partitions:       v.Int("HERALD_STREAM_PARTITIONS", 0, "partitions of topics Herald creates (0: Kafka 3, NATS 8)"),
-		Replicas:         v.Int("HERALD_STREAM_REPLICAS", 1, "replicas of topics Herald creates"),
+		Replicas: v.Int("HERALD_STREAM_REPLICAS", 0,
+			"replicas of topics Herald creates; 0: Kafka 3 on a cluster of three brokers or more (else one per broker), NATS 3 when the server is in a cluster (else 1)"),
+		KafkaMinInsyncReplicas: v.Int("HERALD_KAFKA_MIN_INSYNC_REPLICAS", 0,
+			"Kafka: min.insync.replicas of topics Herald creates (replicas that must have a record before it is acknowledged); 0: 2 on topics of three replicas or more, else the broker's default"),
 		InstanceID: v.String("HERALD_STREAM_INSTANCE_ID", "",
 			"Kafka: this process's stable, unique id in its consumer groups (static membership: a restart resumes at once); empty: dynamic membership"),
 		KafkaSessionTimeout: v.Duration("HERALD_KAFKA_SESSION_TIMEOUT", kafka.DefaultSessionTimeout,
@@ -65,7 +72,10 @@ func LoadConfig(v *config.Vars) Config {
 	}
 	v.Check(c.KafkaSessionTimeout >= 6*time.Second, "HERALD_KAFKA_SESSION_TIMEOUT: %s is below the broker's default minimum of 6s", c.KafkaSessionTimeout)
 	v.Check(c.Partitions >= 0, "HERALD_STREAM_PARTITIONS: %d must not be negative", c.Partitions)
-	v.Check(c.Replicas >= 1 && c.Replicas <= 32767, "HERALD_STREAM_REPLICAS: %d must be between 1 and 32767", c.Replicas)
+	v.Check(c.Replicas >= 0 && c.Replicas <= 32767, "HERALD_STREAM_REPLICAS: %d must be between 0 (automatic) and 32767", c.Replicas)
+	v.Check(c.KafkaMinInsyncReplicas >= 0, "HERALD_KAFKA_MIN_INSYNC_REPLICAS: %d must not be negative", c.KafkaMinInsyncReplicas)
+	v.Check(c.Replicas == 0 || c.KafkaMinInsyncReplicas <= c.Replicas,
+		"HERALD_KAFKA_MIN_INSYNC_REPLICAS: %d is more than HERALD_STREAM_REPLICAS (%d): no write could succeed", c.KafkaMinInsyncReplicas, c.Replicas)
 	switch c.Kind {
 	case Kafka:
 		v.Check(len(c.KafkaBrokers) > 0, "HERALD_KAFKA_BROKERS: must name at least one broker")
@@ -106,6 +116,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (stream.Broker, 
 			Brokers:           cfg.KafkaBrokers,
 			Partitions:        int32(cfg.Partitions),
 			ReplicationFactor: int16(cfg.Replicas),
+			MinInsyncReplicas: cfg.KafkaMinInsyncReplicas,
 			InstanceID:        cfg.InstanceID,
 			SessionTimeout:    cfg.KafkaSessionTimeout,
 		}, logger)

@@ -27,22 +27,32 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: backend.Config{Kind: "nats", KafkaBrokers: []string{"127.0.0.1:9092"}, NATSURL: "nats://127.0.0.1:4222", Replicas: 1},
+			want: backend.Config{Kind: "nats", KafkaBrokers: []string{"127.0.0.1:9092"}, NATSURL: "nats://127.0.0.1:4222"},
 		},
 		{
 			name: "kafka",
 			env:  map[string]string{"HERALD_STREAM": "kafka", "HERALD_KAFKA_BROKERS": "a:9092, b:9093", "HERALD_STREAM_PARTITIONS": "6"},
-			want: backend.Config{Kind: "kafka", KafkaBrokers: []string{"a:9092", "b:9093"}, NATSURL: "nats://127.0.0.1:4222", Partitions: 6, Replicas: 1},
+			want: backend.Config{Kind: "kafka", KafkaBrokers: []string{"a:9092", "b:9093"}, NATSURL: "nats://127.0.0.1:4222", Partitions: 6},
 		},
 		{
 			name: "embedded nats",
 			env:  map[string]string{"HERALD_NATS_EMBEDDED_DIR": ".run/nats", "HERALD_NATS_SYNC_INTERVAL": "1s"},
-			want: backend.Config{Kind: "nats", KafkaBrokers: []string{"127.0.0.1:9092"}, NATSURL: "nats://127.0.0.1:4222", NATSEmbeddedDir: ".run/nats", NATSSyncInterval: time.Second, Replicas: 1},
+			want: backend.Config{Kind: "nats", KafkaBrokers: []string{"127.0.0.1:9092"}, NATSURL: "nats://127.0.0.1:4222", NATSEmbeddedDir: ".run/nats", NATSSyncInterval: time.Second},
 		},
 		{
 			name:    "every problem at once",
-			env:     map[string]string{"HERALD_STREAM": "rabbit", "HERALD_STREAM_PARTITIONS": "-1", "HERALD_STREAM_REPLICAS": "0", "HERALD_NATS_URL": "::bad"},
-			wantErr: []string{"HERALD_STREAM:", "HERALD_STREAM_PARTITIONS", "HERALD_STREAM_REPLICAS", "HERALD_NATS_URL"},
+			env:     map[string]string{"HERALD_STREAM": "rabbit", "HERALD_STREAM_PARTITIONS": "-1", "HERALD_STREAM_REPLICAS": "-1", "HERALD_KAFKA_MIN_INSYNC_REPLICAS": "-2", "HERALD_NATS_URL": "::bad"},
+			wantErr: []string{"HERALD_STREAM:", "HERALD_STREAM_PARTITIONS", "HERALD_STREAM_REPLICAS", "HERALD_KAFKA_MIN_INSYNC_REPLICAS", "HERALD_NATS_URL"},
+		},
+		{
+			name: "kafka replication",
+			env:  map[string]string{"HERALD_STREAM": "kafka", "HERALD_STREAM_REPLICAS": "5", "HERALD_KAFKA_MIN_INSYNC_REPLICAS": "3"},
+			want: backend.Config{Kind: "kafka", KafkaBrokers: []string{"127.0.0.1:9092"}, NATSURL: "nats://127.0.0.1:4222", Replicas: 5, KafkaMinInsyncReplicas: 3},
+		},
+		{
+			name:    "more in sync than replicas",
+			env:     map[string]string{"HERALD_STREAM": "kafka", "HERALD_STREAM_REPLICAS": "2", "HERALD_KAFKA_MIN_INSYNC_REPLICAS": "3"},
+			wantErr: []string{"HERALD_KAFKA_MIN_INSYNC_REPLICAS: 3 is more than HERALD_STREAM_REPLICAS (2)"},
 		},
 		{
 			name:    "kafka without brokers",
@@ -71,7 +81,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 			if got.Kind != tc.want.Kind || !slices.Equal(got.KafkaBrokers, tc.want.KafkaBrokers) || got.NATSURL != tc.want.NATSURL ||
 				got.NATSEmbeddedDir != tc.want.NATSEmbeddedDir || got.NATSSyncInterval != tc.want.NATSSyncInterval ||
-				got.Partitions != tc.want.Partitions || got.Replicas != tc.want.Replicas {
+				got.Partitions != tc.want.Partitions || got.Replicas != tc.want.Replicas || got.KafkaMinInsyncReplicas != tc.want.KafkaMinInsyncReplicas {
 				t.Errorf("LoadConfig = %+v, want %+v", got, tc.want)
 			}
 		})

@@ -1,5 +1,10 @@
 // Package kafka is the Apache Kafka backend of internal/stream, on franz-go.
 //
+// EnsureTopic creates a topic with three replicas and min.insync.replicas=2
+// on a cluster of three brokers or more (Config.ReplicationFactor and
+// Config.MinInsyncReplicas override it), so that with acks=all an
+// acknowledged record is on two brokers and one broker may be lost.
+//
 // Publishing uses an idempotent producer with acks=all, the message key as
 // the record key (so one key stays on one partition, in order) and headers as
 // record headers. Publish waits for every record's result and is bounded by
@@ -28,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -44,10 +50,19 @@ type Config struct {
 	Brokers []string
 	// ClientID names the client in broker logs and quotas (default "herald").
 	ClientID string
-	// Partitions and ReplicationFactor of topics made by EnsureTopic
-	// (defaults 3 and 1; use 3 replicas on a real cluster).
-	Partitions        int32
+	// Partitions of topics made by EnsureTopic (default 3).
+	Partitions int32
+	// ReplicationFactor of topics made by EnsureTopic; 0 picks it from the
+	// brokers alive at creation: 3 on a cluster of three or more, else one
+	// per broker. A single broker keeps working; a cluster gets copies
+	// that survive a broker's loss without anyone having to ask.
 	ReplicationFactor int16
+	// MinInsyncReplicas is the topics' min.insync.replicas: how many
+	// replicas must have a record before an acks=all produce succeeds. 0
+	// sets 2 on topics of three replicas or more (one broker may be down
+	// and no acknowledged record lives on one disk only) and leaves the
+	// broker's default otherwise.
+	MinInsyncReplicas int
 	// PublishTimeout bounds Publish when the context has no earlier
 	// deadline (default 10s).
 	PublishTimeout time.Duration
@@ -84,9 +99,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Partitions <= 0 {
 		c.Partitions = 3
-	}
-	if c.ReplicationFactor <= 0 {
-		c.ReplicationFactor = 1
 	}
 	if c.MaxQueued <= 0 {
 		c.MaxQueued = 500
@@ -138,11 +150,26 @@ func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
 	if b.closed.Load() {
 		return stream.ErrClosed
 	}
-	resp, err := b.admin.CreateTopic(ctx, b.cfg.Partitions, b.cfg.ReplicationFactor, nil, topic)
+	rf, err := b.replicationFactor(ctx)
+	if err != nil {
+		return fmt.Errorf("kafka: create topic %s: %w", topic, err)
+	}
+	var configs map[string]*string
+	isr := minInsync(b.cfg.MinInsyncReplicas, rf)
+	if isr > int(rf) {
+		// No acks=all write could ever succeed on such a topic.
+		return fmt.Errorf("kafka: create topic %s: min.insync.replicas %d is more than its %d replicas", topic, isr, rf)
+	} else if isr > 0 {
+		configs = map[string]*string{"min.insync.replicas": kadm.StringPtr(strconv.Itoa(isr))}
+	}
+	resp, err := b.admin.CreateTopic(ctx, b.cfg.Partitions, rf, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	switch {
+	case err == nil:
+		b.log.Info("topic created", "topic", topic, "partitions", b.cfg.Partitions, "replicas", rf, "min_insync_replicas", isr) // 0: the broker's default
+	case !errors.Is(err, kerr.TopicAlreadyExists):
 		return fmt.Errorf("kafka: create topic %s: %w", topic, err)
 	}
 	// Wait until every partition has a leader, so the first publish and
@@ -160,6 +187,32 @@ func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// replicationFactor is the configured one, or else 3 on a cluster of three
+// brokers or more and one per broker below that (counting the brokers
+// metadata lists as alive now).
+func (b *broker) replicationFactor(ctx context.Context) (int16, error) {
+	if b.cfg.ReplicationFactor > 0 {
+		return b.cfg.ReplicationFactor, nil
+	}
+	md, err := b.admin.BrokerMetadata(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count brokers: %w", err)
+	}
+	return int16(max(1, min(3, len(md.Brokers)))), nil
+}
+
+// minInsync is the min.insync.replicas to set on a topic of rf replicas; 0
+// leaves the broker's default.
+func minInsync(configured int, rf int16) int {
+	if configured > 0 {
+		return configured
+	}
+	if rf >= 3 {
+		return 2
+	}
+	return 0
 }
 
 func leadersKnown(td kadm.TopicDetail) bool {

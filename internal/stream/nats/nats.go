@@ -80,7 +80,8 @@ type Config struct {
 	// Partitions per new topic (default 8): the group's maximum parallelism.
 	// Fixed at topic creation; changing it later affects only new topics.
 	Partitions int
-	// Replicas per stream (default 1; 3 on a cluster).
+	// Replicas per stream; 0 picks 3 when the server belongs to a cluster
+	// (a JetStream cluster has three servers or more) and 1 otherwise.
 	Replicas int
 	// MaxAge is the stream retention (default 7 days, like Kafka's default).
 	MaxAge time.Duration
@@ -108,9 +109,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Partitions <= 0 {
 		c.Partitions = 8
-	}
-	if c.Replicas <= 0 {
-		c.Replicas = 1
 	}
 	if c.Name == "" {
 		c.Name = "herald"
@@ -244,7 +242,7 @@ func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      b.cfg.MaxAge,
-		Replicas:    b.cfg.Replicas,
+		Replicas:    b.replicas(),
 		Duplicates:  b.cfg.DuplicateWindow,
 		Metadata: map[string]string{
 			metaTopic:      topic,
@@ -262,6 +260,18 @@ func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
 	}
 	_, err = b.partitionsOf(topic, s.CachedInfo())
 	return err
+}
+
+// replicas is the configured count, else 3 when the connected server is in
+// a cluster and 1 when it stands alone.
+func (b *broker) replicas() int {
+	if b.cfg.Replicas > 0 {
+		return b.cfg.Replicas
+	}
+	if b.nc.ConnectedClusterName() != "" {
+		return 3
+	}
+	return 1
 }
 
 // partitionsOf reads and caches the partition count from a stream's info.
