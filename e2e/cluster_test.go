@@ -399,7 +399,7 @@ func TestProof12TwoOfEverything(t *testing.T) {
 	p := startProof(t, ctx, c.Brokers, nil, stackOptions{})
 	cp := newClusterProof(t, p, kafkaBroker(t, ctx, c.Brokers), 4)
 	pairs := twoOfEach(t, ctx, p.stack)
-	routers := []*client{p.stack.Router, {url: pairs["router"][1].proc.HTTP + "/graphql"}}
+	routers := []*client{p.stack.Router, p.stack.Router.at(pairs["router"][1].proc.HTTP + "/graphql")}
 	waitGroupShared(t, ctx, c.Brokers, p.stack.NotifierGroup, 2, 2*time.Minute)
 	tally := &codeTally{}
 	// Order i starts on router i mod 2 and moves to the other on a retry.

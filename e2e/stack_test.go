@@ -500,6 +500,11 @@ type client struct {
 	users *sync.Map // user id → token of the user it registered
 }
 
+// at is c calling another router at url, with the same token.
+func (c *client) at(url string) *client {
+	return &client{url: url, token: c.token, users: c.users}
+}
+
 // as is c calling as the user userID when c registered them, else c.
 func (c *client) as(userID string) *client {
 	if tok, ok := c.users.Load(userID); ok {
