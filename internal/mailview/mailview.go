@@ -19,10 +19,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/httpserver"
 )
 
 //go:embed static
@@ -44,7 +43,7 @@ func LoadConfig(v *config.Vars) Config {
 		MailpitURL: v.String("HERALD_MAILPIT_URL", "http://127.0.0.1:8026", "base URL of the mailpit HTTP API the mail viewer reads"),
 	}
 	if c.Enabled() {
-		_, err := mailpitURL(c.MailpitURL)
+		_, err := httpserver.BaseURL(c.MailpitURL)
 		v.Check(err == nil, "HERALD_MAILPIT_URL: %v", err)
 	}
 	return c
@@ -53,23 +52,12 @@ func LoadConfig(v *config.Vars) Config {
 // Enabled reports whether the viewer is to be served.
 func (c Config) Enabled() bool { return c.Addr != "" && c.Addr != Off }
 
-func mailpitURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an http(s) URL with a host", s)
-	}
-	return u, nil
-}
-
 // Handler serves the page at / and proxies /api/ to mailpit.
 func Handler(c Config, logger *slog.Logger) (http.Handler, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	target, err := mailpitURL(c.MailpitURL)
+	target, err := httpserver.BaseURL(c.MailpitURL)
 	if err != nil {
 		return nil, fmt.Errorf("mailview: HERALD_MAILPIT_URL: %w", err)
 	}
@@ -77,23 +65,12 @@ func Handler(c Config, logger *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, errors.New("mailview: page missing from the build")
 	}
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) },
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			logger.Warn("mail catcher unreachable", "mailpit", target.String(), "path", r.URL.Path, "err", err)
-			http.Error(w, "mail catcher unreachable", http.StatusBadGateway)
-		},
-	}
-	pages := http.FileServerFS(files)
-	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Mail bodies are shown in a sandboxed frame without scripts; this
-		// keeps the page itself to its own files and mailpit's API, and
-		// keeps a mail's remote images and scripts out.
-		w.Header().Set("Content-Security-Policy",
-			"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		pages.ServeHTTP(w, r)
-	})
+	proxy := httpserver.Proxy(target, "mail catcher", false, logger)
+	// Mail bodies are shown in a sandboxed frame without scripts; this keeps
+	// the page itself to its own files and mailpit's API, and keeps a mail's
+	// remote images and scripts out.
+	page := httpserver.Pages(files, http.Header{"Content-Security-Policy": {
+		"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"}})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", proxy)
 	mux.Handle("GET /{$}", page)

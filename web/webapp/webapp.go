@@ -12,10 +12,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/httpserver"
 )
 
 //go:embed all:dist
@@ -46,9 +45,9 @@ func Handler(routerURL string, extra http.Handler, logger *slog.Logger) (http.Ha
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	target, err := url.Parse(routerURL)
-	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-		return nil, fmt.Errorf("webapp: router URL %q is not an http(s) URL with a host", routerURL)
+	target, err := httpserver.BaseURL(routerURL)
+	if err != nil {
+		return nil, fmt.Errorf("webapp: router URL: %w", err)
 	}
 	files, err := fs.Sub(dist, "dist")
 	if err != nil {
@@ -57,27 +56,14 @@ func Handler(routerURL string, extra http.Handler, logger *slog.Logger) (http.Ha
 	if _, err := fs.Stat(files, "index.html"); err != nil {
 		return nil, errors.New("webapp: dist/index.html missing: run make web")
 	}
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			// The router compares a WebSocket's Origin with the Host it was
-			// asked for: keep the browser's, which is this origin.
-			r.Out.Host = r.In.Host
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			logger.Warn("router unreachable", "router", target.String(), "path", r.URL.Path, "err", err)
-			http.Error(w, "router unreachable", http.StatusBadGateway)
-		},
-	}
-	pages := http.FileServerFS(files)
-	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The app loads only its own files and talks only to its origin
-		// (ws: and wss: for the live feed).
-		w.Header().Set("Content-Security-Policy",
-			"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		pages.ServeHTTP(w, r)
+	// The router compares a WebSocket's Origin with the Host it was asked
+	// for: keep the browser's, which is this origin.
+	proxy := httpserver.Proxy(target, "router", true, logger)
+	// The app loads only its own files and talks only to its origin (ws:
+	// and wss: for the live feed).
+	page := httpserver.Pages(files, http.Header{
+		"Content-Security-Policy": {"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'"},
+		"Referrer-Policy":         {"no-referrer"},
 	})
 	mux := http.NewServeMux()
 	// The router's own methods: GET also carries the WebSocket upgrade.
