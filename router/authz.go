@@ -32,7 +32,7 @@ type fieldRules map[resolve.GraphCoordinate]fieldRule
 
 // Reasons the router gives for a denial; authzCode reads them back.
 const (
-	reasonUnauthenticated = "sign in first: this needs a bearer token"
+	reasonUnauthenticated = identity.SignIn
 	reasonMissingScope    = "a scope is missing: "
 )
 

@@ -507,16 +507,30 @@ func (w *resultWriter) Heartbeat() error            { return nil }
 var resultWriterPool = sync.Pool{New: func() any { return new(resultWriter) }}
 
 // annotatingWriter gives subscription messages the same error codes as
-// answers over HTTP (annotateFetchErrors): each message is buffered until
-// its Flush.
+// answers over HTTP (annotateFetchErrors). The engine writes errors first,
+// so a message whose start is not the errors prefix goes straight through;
+// one with errors is buffered until its Flush.
 type annotatingWriter struct {
-	w   resolve.SubscriptionResponseWriter
-	buf bytes.Buffer
+	w       resolve.SubscriptionResponseWriter
+	buf     bytes.Buffer
+	through bool // the message being written has no errors
 }
 
-func (a *annotatingWriter) Write(p []byte) (int, error) { return a.buf.Write(p) }
+func (a *annotatingWriter) Write(p []byte) (int, error) {
+	if !a.through && a.buf.Len() == 0 && len(p) >= len(errorsPrefix) && !bytes.HasPrefix(p, errorsPrefix) {
+		a.through = true
+	}
+	if a.through {
+		return a.w.Write(p)
+	}
+	return a.buf.Write(p)
+}
 
 func (a *annotatingWriter) Flush() error {
+	if a.through {
+		a.through = false
+		return a.w.Flush()
+	}
 	b := a.buf.Bytes()
 	if bytes.HasPrefix(b, errorsPrefix) {
 		b = annotateFetchErrors(b)

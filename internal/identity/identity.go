@@ -59,6 +59,12 @@ func (id Identity) Operator() bool { return id.HasScope(OperatorScope) }
 // IsService tells whether the caller is the named internal service.
 func (id Identity) IsService(name string) bool { return id.Service != "" && id.Service == name }
 
+// SignIn is what an anonymous caller is told where a signed-in one is needed.
+const SignIn = "sign in first: this needs a bearer token"
+
+// ErrSignIn refuses an anonymous caller (UNAUTHENTICATED).
+func ErrSignIn() error { return apperr.New(apperr.Unauthenticated, SignIn) }
+
 // RequireUser refuses anonymous callers with UNAUTHENTICATED and services
 // with FORBIDDEN: what follows acts for a person.
 func (id Identity) RequireUser() error {
@@ -68,7 +74,7 @@ func (id Identity) RequireUser() error {
 	case id.Service != "":
 		return apperr.New(apperr.Forbidden, "a service identity cannot do this")
 	default:
-		return apperr.New(apperr.Unauthenticated, "sign in first: this needs a bearer token")
+		return ErrSignIn()
 	}
 }
 
@@ -174,7 +180,7 @@ func (id Identity) RequireUserOwner(userID string) error {
 		return nil
 	}
 	if id.Anonymous() {
-		return apperr.New(apperr.Unauthenticated, "sign in first: this needs a bearer token")
+		return ErrSignIn()
 	}
 	return apperr.New(apperr.Forbidden, "this belongs to another user")
 }

@@ -23,10 +23,16 @@ func WithExpiry(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, expiryKey{}, t)
 }
 
+// expiresAt is when ctx's token expires; false without one.
+func expiresAt(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(expiryKey{}).(time.Time)
+	return t, ok
+}
+
 // expiry returns a channel that fires when ctx's token expires; nil (never)
 // without one. stop releases the timer.
 func expiry(ctx context.Context) (fired <-chan time.Time, stop func()) {
-	t, ok := ctx.Value(expiryKey{}).(time.Time)
+	t, ok := expiresAt(ctx)
 	if !ok {
 		return nil, func() {}
 	}

@@ -148,7 +148,7 @@ func (cn *wsConn) serve() {
 				cn.mu.Lock()
 				cn.opCtx = ctx
 				cn.mu.Unlock()
-				go cn.expireAt(ctx)
+				cn.expireAt(ctx)
 			}
 			cn.mu.Lock()
 			cn.acked = true
@@ -352,19 +352,24 @@ func (cn *wsConn) pump(ctx context.Context, id string, sub *wsSub, eng Engine, r
 	}
 }
 
-// expireAt ends every subscription of the connection with an
-// UNAUTHENTICATED error when its token expires, then closes the connection.
+// expireAt arranges for every subscription of the connection to end with
+// an UNAUTHENTICATED error when ctx's token expires, and the connection to
+// close then. A timer, released with the connection: no goroutine waits
+// per connection.
 func (cn *wsConn) expireAt(ctx context.Context) {
-	fired, stop := expiry(ctx)
-	defer stop()
-	if fired == nil {
+	t, ok := expiresAt(ctx)
+	if !ok {
 		return
 	}
-	select {
-	case <-cn.ctx.Done():
-		return
-	case <-fired:
-	}
+	timer := time.AfterFunc(time.Until(t), func() {
+		if cn.ctx.Err() == nil {
+			cn.expire()
+		}
+	})
+	context.AfterFunc(cn.ctx, func() { timer.Stop() })
+}
+
+func (cn *wsConn) expire() {
 	cn.mu.Lock()
 	ids := make([]string, 0, len(cn.subs))
 	for id, sub := range cn.subs {

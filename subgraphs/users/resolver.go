@@ -513,7 +513,7 @@ func (r *Resolver) notificationPolicy(ctx context.Context, userID string, catego
 	notifier := caller.IsService(identity.ServiceNotifier)
 	if !notifier && !caller.Operator() {
 		if caller.Anonymous() {
-			return nil, apperr.New(apperr.Unauthenticated, "sign in first: this needs a bearer token")
+			return nil, identity.ErrSignIn()
 		}
 		return nil, apperr.New(apperr.Forbidden, "notification policies are for the notifier and operators")
 	}
