@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -122,5 +123,46 @@ func TestRequestKeys(t *testing.T) {
 		if other == base {
 			t.Error("another operation or other variables got the same keys")
 		}
+	}
+}
+
+// Identical queries arriving while an earlier one finishes: every one is
+// answered, each with the same answer. (The engine's own deduplication
+// panicked on a request that joined a flight as it finished; the router
+// deduplicates itself, executor.resolveShared.)
+func TestDeduplicationUnderConstantArrivals(t *testing.T) {
+	tr := startRouter(t, testConfig(Subgraph{Name: "users", URL: newUsersFake(t).URL()}))
+	tr.waitReady(t)
+	const workers, each = 16, 100
+	q := `{"query":"{ user(id: \"u1\") { name email } }"}`
+	want := postJSON(t, tr.url+"/graphql", q)
+	if want.status != http.StatusOK || strings.Contains(want.body, "errors") {
+		t.Fatalf("first answer %d %s", want.status, want.body)
+	}
+	var wg sync.WaitGroup
+	failures := make(chan string, workers)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				req, _ := http.NewRequest(http.MethodPost, tr.url+"/graphql", strings.NewReader(q))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					failures <- err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || string(b) != want.body {
+					failures <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Error(f)
 	}
 }

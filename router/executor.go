@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ import (
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/operationreport"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/pool"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/variablesvalidation"
+	"golang.org/x/sync/singleflight"
 )
 
 // executor runs client operations on one composed supergraph. It does what
@@ -59,8 +61,9 @@ type executor struct {
 	resolver *resolve.Resolver
 	plans    *lru.Cache[uint64, plan.Plan]
 	ops      *lru.Cache[opKey, *operation]
-	limits   Limits     // checked before parsing, measured after (limits.go)
-	rules    fieldRules // @authenticated and @requiresScopes (authz.go)
+	limits   Limits             // checked before parsing, measured after (limits.go)
+	rules    fieldRules         // @authenticated and @requiresScopes (authz.go)
+	inflight singleflight.Group // identical queries in flight (resolveShared)
 
 	// postOptions configure the post-processor that makes each plan
 	// executable (one per plan: processors keep state while they run).
@@ -384,12 +387,21 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 	}
 	switch p := p.(type) {
 	case *plan.SynchronousResponsePlan:
-		_, err := x.resolver.ArenaResolveGraphQLResponse(rctx, p.Response, w)
+		// Identical queries in flight at once are resolved once, by the
+		// router rather than by the engine: the engine's inbound
+		// deduplication (v2.16.0) lets a request that joins as its leader
+		// finishes resolve again as a leader and then close the finished
+		// flight a second time, which panics.
+		rctx.ExecutionOptions.DisableInboundRequestDeduplication = true
+		if !p.Response.SingleFlightAllowed() {
+			_, err := x.resolver.ArenaResolveGraphQLResponse(rctx, p.Response, w)
+			return err
+		}
+		err := x.resolveShared(ctx, rctx, p.Response, w)
 		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			// A deduplicated request shares its leader's failure, and the
 			// leader's client may have left or run out of time: resolve
 			// this one on its own instead.
-			rctx.ExecutionOptions.DisableInboundRequestDeduplication = true
 			_, err = x.resolver.ArenaResolveGraphQLResponse(rctx, p.Response, w)
 		}
 		return err
@@ -397,6 +409,35 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 		return x.resolver.ResolveGraphQLSubscription(rctx, p.Response, &annotatingWriter{w: w})
 	default:
 		return errors.New("execution of operation is not possible")
+	}
+}
+
+// resolveShared resolves response once for all identical requests in
+// flight: same operation, variables and forwarded headers with the caller's
+// identity (outbound.HashAll), the key the engine's own deduplication uses.
+// The first request resolves; the others receive a copy of its answer, or
+// its error.
+func (x *executor) resolveShared(ctx context.Context, rctx *resolve.Context, response *resolve.GraphQLResponse, w io.Writer) error {
+	var key [24]byte
+	binary.LittleEndian.PutUint64(key[0:8], rctx.Request.ID)
+	binary.LittleEndian.PutUint64(key[8:16], rctx.VariablesHash)
+	if rctx.SubgraphHeadersBuilder != nil {
+		binary.LittleEndian.PutUint64(key[16:24], rctx.SubgraphHeadersBuilder.HashAll())
+	}
+	ch := x.inflight.DoChan(string(key[:]), func() (any, error) {
+		var buf bytes.Buffer
+		_, err := x.resolver.ArenaResolveGraphQLResponse(rctx, response, &buf)
+		return buf.Bytes(), err
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return res.Err
+		}
+		_, err := w.Write(res.Val.([]byte))
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
