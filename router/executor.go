@@ -35,7 +35,6 @@ import (
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/operationreport"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/pool"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/variablesvalidation"
-	"golang.org/x/sync/singleflight"
 )
 
 // executor runs client operations on one composed supergraph. It does what
@@ -61,9 +60,11 @@ type executor struct {
 	resolver *resolve.Resolver
 	plans    *lru.Cache[uint64, plan.Plan]
 	ops      *lru.Cache[opKey, *operation]
-	limits   Limits             // checked before parsing, measured after (limits.go)
-	rules    fieldRules         // @authenticated and @requiresScopes (authz.go)
-	inflight singleflight.Group // identical queries in flight (resolveShared)
+	limits   Limits     // checked before parsing, measured after (limits.go)
+	rules    fieldRules // @authenticated and @requiresScopes (authz.go)
+	// Identical queries in flight (resolveShared).
+	flightsMu sync.Mutex
+	flights   map[string]*flight
 
 	// postOptions configure the post-processor that makes each plan
 	// executable (one per plan: processors keep state while they run).
@@ -133,6 +134,7 @@ func newExecutor(ctx context.Context, cfg Config, rc *nodev1.RouterConfig, conf 
 		plans:    plans, ops: ops,
 		limits:      cfg.Limits.withDefaults(),
 		rules:       newFieldRules(rc.GetEngineConfig()),
+		flights:     map[string]*flight{},
 		postOptions: []postprocess.ProcessorOption{postprocess.EnableMultiFetch()},
 		ctx:         ctx, stop: func() {},
 	}, nil
@@ -415,30 +417,84 @@ func (x *executor) run(ctx context.Context, op *operation, req *graphql.Request,
 // resolveShared resolves response once for all identical requests in
 // flight: same operation, variables and forwarded headers with the caller's
 // identity (outbound.HashAll), the key the engine's own deduplication uses.
-// The first request resolves; the others receive a copy of its answer, or
-// its error.
+// The first request resolves and writes its answer straight to its client;
+// while it writes, the flight is closed to newcomers and the answer copied
+// for those who joined (only when someone did). They get the copy, or its
+// error.
 func (x *executor) resolveShared(ctx context.Context, rctx *resolve.Context, response *resolve.GraphQLResponse, w io.Writer) error {
-	var key [24]byte
-	binary.LittleEndian.PutUint64(key[0:8], rctx.Request.ID)
-	binary.LittleEndian.PutUint64(key[8:16], rctx.VariablesHash)
+	var k [24]byte
+	binary.LittleEndian.PutUint64(k[0:8], rctx.Request.ID)
+	binary.LittleEndian.PutUint64(k[8:16], rctx.VariablesHash)
 	if rctx.SubgraphHeadersBuilder != nil {
-		binary.LittleEndian.PutUint64(key[16:24], rctx.SubgraphHeadersBuilder.HashAll())
+		binary.LittleEndian.PutUint64(k[16:24], rctx.SubgraphHeadersBuilder.HashAll())
 	}
-	ch := x.inflight.DoChan(string(key[:]), func() (any, error) {
-		var buf bytes.Buffer
-		_, err := x.resolver.ArenaResolveGraphQLResponse(rctx, response, &buf)
-		return buf.Bytes(), err
-	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return res.Err
+	key := string(k[:])
+	x.flightsMu.Lock()
+	if f, ok := x.flights[key]; ok {
+		f.followers++
+		x.flightsMu.Unlock()
+		select {
+		case <-f.done:
+			if f.err != nil {
+				return f.err
+			}
+			_, err := w.Write(f.data)
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		_, err := w.Write(res.Val.([]byte))
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	f := &flight{done: make(chan struct{})}
+	x.flights[key] = f
+	x.flightsMu.Unlock()
+
+	fw := &flightWriter{x: x, key: key, f: f, w: w}
+	_, err := x.resolver.ArenaResolveGraphQLResponse(rctx, response, fw)
+	fw.close() // no Write: the flight failed
+	if f.data == nil && err == nil && f.followers > 0 {
+		err = errors.New("the shared request wrote no answer")
+	}
+	f.err = err
+	close(f.done)
+	return err
+}
+
+// flight is one deduplicated query in flight.
+type flight struct {
+	done      chan struct{}
+	followers int    // guarded by executor.flightsMu until the flight closes
+	data      []byte // the answer, copied for followers
+	err       error
+}
+
+// flightWriter passes the leader's answer to its client, copying it for
+// the followers; the engine writes an answer in one Write, from a buffer it
+// reuses as soon as Write returns.
+type flightWriter struct {
+	x      *executor
+	key    string
+	f      *flight
+	w      io.Writer
+	closed bool
+}
+
+// close takes the flight out of the map: nobody joins it any more.
+func (fw *flightWriter) close() {
+	if fw.closed {
+		return
+	}
+	fw.closed = true
+	fw.x.flightsMu.Lock()
+	delete(fw.x.flights, fw.key)
+	fw.x.flightsMu.Unlock()
+}
+
+func (fw *flightWriter) Write(p []byte) (int, error) {
+	fw.close()
+	if fw.f.followers > 0 {
+		fw.f.data = append(fw.f.data, p...)
+	}
+	return fw.w.Write(p)
 }
 
 // validateVariables checks a request's variables (an object, or none) against
