@@ -196,6 +196,21 @@ func (w *queueWriter) finishWith(kind endKind, errs []gqlwire.Error, last []byte
 	return first
 }
 
+// flushRest hands next, after an endComplete, the updates still queued and
+// the terminal response, if any; false when next failed (the client is gone).
+func (w *queueWriter) flushRest(next func([]byte) bool) bool {
+	for {
+		select {
+		case msg := <-w.q:
+			if !next(msg) {
+				return false
+			}
+		default:
+			return w.last == nil || next(w.last)
+		}
+	}
+}
+
 func (w *queueWriter) finished() bool {
 	select {
 	case <-w.done:

@@ -90,17 +90,7 @@ func (s *Server) ServeSSE(w http.ResponseWriter, r *http.Request, eng Engine, re
 				}
 				next(gqlwire.Response(qw.errs))
 			default:
-				for drained := false; !drained; {
-					select {
-					case msg := <-qw.q:
-						if !next(msg) {
-							return
-						}
-					default:
-						drained = true
-					}
-				}
-				if qw.last != nil && !next(qw.last) {
+				if !qw.flushRest(next) {
 					return
 				}
 				if r.Context().Err() != nil {

@@ -329,17 +329,7 @@ func (cn *wsConn) pump(ctx context.Context, id string, sub *wsSub, eng Engine, r
 				}
 				return
 			}
-			for drained := false; !drained; {
-				select {
-				case msg := <-qw.q:
-					if !next(msg) {
-						return
-					}
-				default:
-					drained = true
-				}
-			}
-			if qw.last != nil && !next(qw.last) {
+			if !qw.flushRest(next) {
 				return
 			}
 			if cn.ctx.Err() == nil {

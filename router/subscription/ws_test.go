@@ -72,6 +72,21 @@ func wsRead(t *testing.T, ctx context.Context, c *websocket.Conn) wsMsg {
 	return m
 }
 
+// wsInit dials url and has the connection acknowledged.
+func wsInit(t *testing.T, ctx context.Context, url string) *websocket.Conn {
+	t.Helper()
+	c, _, err := wsDial(t, ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsSend(t, ctx, c, wsMsg{Type: "connection_init"})
+	if m := wsRead(t, ctx, c); m.Type != "connection_ack" {
+		c.CloseNow()
+		t.Fatalf("got %+v", m)
+	}
+	return c
+}
+
 // WithCheck refuses an operation before the engine sees it; the client gets
 // an error message with the refusal's code, and the connection goes on.
 func TestWithCheckRefusesBeforeExecution(t *testing.T) {
@@ -87,15 +102,8 @@ func TestWithCheckRefusesBeforeExecution(t *testing.T) {
 	}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := wsDial(t, ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := wsInit(t, ctx, url)
 	defer c.CloseNow()
-	wsSend(t, ctx, c, wsMsg{Type: "connection_init"})
-	if m := wsRead(t, ctx, c); m.Type != "connection_ack" {
-		t.Fatalf("got %+v", m)
-	}
 	tests := []struct {
 		id, query string
 		want      []wsMsg
@@ -185,15 +193,8 @@ func TestSubscribePayloadIsValidated(t *testing.T) {
 	}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := wsDial(t, ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := wsInit(t, ctx, url)
 	defer c.CloseNow()
-	wsSend(t, ctx, c, wsMsg{Type: "connection_init"})
-	if m := wsRead(t, ctx, c); m.Type != "connection_ack" {
-		t.Fatalf("got %+v", m)
-	}
 	refused := func(msg string) string {
 		return `[{"message":"` + msg + `","extensions":{"code":"BAD_USER_INPUT"}}]`
 	}
@@ -244,16 +245,9 @@ func TestSubscribePayloadIsValidated(t *testing.T) {
 	}
 
 	for _, payload := range []string{"", `null`, `[{"query":"{ fine }"}]`, `"{ fine }"`} {
-		c, _, err := wsDial(t, ctx, url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wsSend(t, ctx, c, wsMsg{Type: "connection_init"})
-		if m := wsRead(t, ctx, c); m.Type != "connection_ack" {
-			t.Fatalf("got %+v", m)
-		}
+		c := wsInit(t, ctx, url)
 		wsSend(t, ctx, c, wsMsg{ID: "1", Type: "subscribe", Payload: json.RawMessage(payload)})
-		_, _, err = c.Read(ctx)
+		_, _, err := c.Read(ctx)
 		if websocket.CloseStatus(err) != closeBadRequest {
 			t.Errorf("payload %s: read %v, want close %d", payload, err, closeBadRequest)
 		}
