@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 
@@ -18,9 +19,9 @@ import (
 type fakeSubgraph struct {
 	t    testing.TB
 	sdl  string
-	root map[string]func(args map[string]any) (any, *fakeError)
+	root map[string]resolver
 	// entity resolves one representation; nil means "not found".
-	entity func(rep map[string]any) (any, *fakeError)
+	entity resolver
 
 	mu      sync.Mutex
 	queries []string
@@ -77,18 +78,39 @@ func (f *fakeSubgraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.queries = append(f.queries, req.Query)
 	f.mu.Unlock()
 
-	doc, err := parser.ParseQuery(&ast.Source{Input: req.Query})
-	if err != nil || len(doc.Operations) != 1 {
-		f.t.Errorf("fake subgraph got an unparsable query %q: %v", req.Query, err)
-		http.Error(w, "bad query", http.StatusBadRequest)
-		return
-	}
-	op := doc.Operations[0]
 	ex := &fakeExec{vars: req.Variables}
+	if resp, ok := ex.answer(f.t, "fake subgraph", req.Query, f.sdl, f.root, f.entity); ok {
+		writeFedJSON(w, resp)
+	} else {
+		http.Error(w, "bad query", http.StatusBadRequest)
+	}
+}
+
+// fakeExec answers one operation by walking its selection sets over plain
+// maps. Values that are functions are field resolvers taking the field's
+// arguments.
+type fakeExec struct {
+	vars map[string]any
+	// implements maps a concrete type to the interfaces and unions it
+	// belongs to; without it a type condition matches its own type only.
+	implements map[string][]string
+	errs       []fakeError
+}
+
+// answer runs query: root fields through root, _entities through entity,
+// _service with sdl. It fails the test and returns false when query is not
+// one parsable operation.
+func (ex *fakeExec) answer(t testing.TB, who, query, sdl string, root map[string]resolver, entity resolver) (map[string]any, bool) {
+	doc, err := parser.ParseQuery(&ast.Source{Input: query})
+	if err != nil || len(doc.Operations) != 1 {
+		t.Errorf("%s got an unparsable query %q: %v", who, query, err)
+		return nil, false
+	}
 	data := map[string]any{}
-	for _, sel := range op.SelectionSet {
+	for _, sel := range doc.Operations[0].SelectionSet {
 		field, ok := sel.(*ast.Field)
 		if !ok {
+			t.Errorf("%s: unexpected root selection in %q", who, query)
 			continue
 		}
 		key := responseKey(field)
@@ -97,46 +119,45 @@ func (f *fakeSubgraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case "__typename":
 			data[key] = "Query"
 		case "_service":
-			data[key] = ex.project(map[string]any{"sdl": f.sdl}, field.SelectionSet, []any{key})
+			data[key] = ex.project(map[string]any{"sdl": sdl}, field.SelectionSet, []any{key})
 		case "_entities":
 			reps, _ := args["representations"].([]any)
 			out := make([]any, len(reps))
 			for i, rep := range reps {
 				m, _ := rep.(map[string]any)
-				v, ferr := f.entity(m)
-				if ferr != nil {
-					ferr.Path = []any{key, i}
-					ex.errs = append(ex.errs, *ferr)
-				}
-				out[i] = ex.project(v, field.SelectionSet, []any{key, i})
+				out[i] = ex.resolve(entity, m, field.SelectionSet, []any{key, i})
 			}
 			data[key] = out
 		default:
-			fn, ok := f.root[field.Name]
+			fn, ok := root[field.Name]
 			if !ok {
-				f.t.Errorf("fake subgraph has no root field %q (query %q)", field.Name, req.Query)
+				t.Errorf("%s has no root field %q (query %q)", who, field.Name, query)
 				data[key] = nil
 				continue
 			}
-			v, ferr := fn(args)
-			if ferr != nil {
-				ferr.Path = []any{key}
-				ex.errs = append(ex.errs, *ferr)
-			}
-			data[key] = ex.project(v, field.SelectionSet, []any{key})
+			data[key] = ex.resolve(fn, args, field.SelectionSet, []any{key})
 		}
 	}
 	resp := map[string]any{"data": data}
 	if len(ex.errs) > 0 {
 		resp["errors"] = ex.errs
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(resp)
+	return resp, true
 }
 
-type fakeExec struct {
-	vars map[string]any
-	errs []fakeError
+// resolve calls fn, records its error at path and projects its value.
+func (ex *fakeExec) resolve(fn resolver, args map[string]any, sels ast.SelectionSet, path []any) any {
+	v, ferr := fn(args)
+	if ferr != nil {
+		ferr.Path = path
+		ex.errs = append(ex.errs, *ferr)
+	}
+	return ex.project(v, sels, path)
+}
+
+func writeFedJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func responseKey(f *ast.Field) string {
@@ -157,8 +178,7 @@ func (ex *fakeExec) args(f *ast.Field) map[string]any {
 	return out
 }
 
-// project keeps what the selection set asks for. Values that are functions
-// are field resolvers taking the field's arguments.
+// project keeps what the selection set asks for.
 func (ex *fakeExec) project(v any, sels ast.SelectionSet, path []any) any {
 	if v == nil || len(sels) == 0 {
 		return v
@@ -167,13 +187,13 @@ func (ex *fakeExec) project(v any, sels ast.SelectionSet, path []any) any {
 	case []map[string]any:
 		out := make([]any, len(val))
 		for i, item := range val {
-			out[i] = ex.project(item, sels, append(path, i))
+			out[i] = ex.project(item, sels, append(slices.Clip(path), i))
 		}
 		return out
 	case []any:
 		out := make([]any, len(val))
 		for i, item := range val {
-			out[i] = ex.project(item, sels, append(path, i))
+			out[i] = ex.project(item, sels, append(slices.Clip(path), i))
 		}
 		return out
 	case map[string]any:
@@ -182,6 +202,11 @@ func (ex *fakeExec) project(v any, sels ast.SelectionSet, path []any) any {
 		return out
 	}
 	return v
+}
+
+func (ex *fakeExec) matches(obj map[string]any, cond string) bool {
+	typename, _ := obj["__typename"].(string)
+	return cond == "" || cond == typename || slices.Contains(ex.implements[typename], cond)
 }
 
 func (ex *fakeExec) collect(obj map[string]any, sels ast.SelectionSet, out map[string]any, path []any) {
@@ -193,18 +218,15 @@ func (ex *fakeExec) collect(obj map[string]any, sels ast.SelectionSet, out map[s
 				out[key] = obj["__typename"]
 				continue
 			}
+			fieldPath := append(slices.Clip(path), key)
 			v := obj[s.Name]
-			if fn, ok := v.(func(map[string]any) (any, *fakeError)); ok {
-				var ferr *fakeError
-				v, ferr = fn(ex.args(s))
-				if ferr != nil {
-					ferr.Path = append(append([]any(nil), path...), key)
-					ex.errs = append(ex.errs, *ferr)
-				}
+			if fn, ok := v.(resolver); ok {
+				out[key] = ex.resolve(fn, ex.args(s), s.SelectionSet, fieldPath)
+				continue
 			}
-			out[key] = ex.project(v, s.SelectionSet, append(append([]any(nil), path...), key))
+			out[key] = ex.project(v, s.SelectionSet, fieldPath)
 		case *ast.InlineFragment:
-			if s.TypeCondition == "" || s.TypeCondition == obj["__typename"] {
+			if ex.matches(obj, s.TypeCondition) {
 				ex.collect(obj, s.SelectionSet, out, path)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,7 +17,7 @@ import (
 
 // fedSubgraph is a purpose-built test subgraph: a real HTTP server speaking
 // the federation protocol over fixed data (like fakeSubgraph, whose
-// fakeError it shares), plus what the federation tests need: interface
+// fakeExec answers its operations), plus what the federation tests need: interface
 // type conditions (implementations are read from the SDL), entity
 // resolvers per type, an SDL that can change while it runs (reload tests),
 // and a log of every operation the router sent (planning assertions).
@@ -149,128 +148,21 @@ func (s *fedSubgraph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	doc, err := parser.ParseQuery(&ast.Source{Input: req.Query})
-	if err != nil || len(doc.Operations) != 1 {
-		s.t.Errorf("subgraph %s got an unparsable query %q: %v", s.name, req.Query, err)
-		http.Error(w, "bad query", http.StatusBadRequest)
-		return
-	}
-	ex := &fedExec{fakeExec: fakeExec{vars: vars}, implements: *s.implements.Load()}
-	data := map[string]any{}
-	for _, sel := range doc.Operations[0].SelectionSet {
-		field, ok := sel.(*ast.Field)
+	ex := &fakeExec{vars: vars, implements: *s.implements.Load()}
+	who := "subgraph " + s.name
+	entity := func(rep map[string]any) (any, *fakeError) {
+		typename, _ := rep["__typename"].(string)
+		fn, ok := s.entities[typename]
 		if !ok {
-			s.t.Errorf("subgraph %s: unexpected root selection in %q", s.name, req.Query)
-			continue
+			s.t.Errorf("%s has no entity resolver for %s", who, typename)
+			return nil, nil
 		}
-		key := responseKey(field)
-		args := ex.args(field)
-		switch field.Name {
-		case "__typename":
-			data[key] = "Query"
-		case "_entities":
-			reps, _ := args["representations"].([]any)
-			out := make([]any, len(reps))
-			for i, rep := range reps {
-				m, _ := rep.(map[string]any)
-				typename, _ := m["__typename"].(string)
-				fn, ok := s.entities[typename]
-				if !ok {
-					s.t.Errorf("subgraph %s has no entity resolver for %s", s.name, typename)
-					continue
-				}
-				v, ferr := fn(m)
-				path := []any{key, i}
-				if ferr != nil {
-					ferr.Path = path
-					ex.errs = append(ex.errs, *ferr)
-				}
-				out[i] = ex.project(v, field.SelectionSet, path)
-			}
-			data[key] = out
-		default:
-			fn, ok := s.root[field.Name]
-			if !ok {
-				s.t.Errorf("subgraph %s has no root field %q (query %q)", s.name, field.Name, req.Query)
-				data[key] = nil
-				continue
-			}
-			v, ferr := fn(args)
-			if ferr != nil {
-				ferr.Path = []any{key}
-				ex.errs = append(ex.errs, *ferr)
-			}
-			data[key] = ex.project(v, field.SelectionSet, []any{key})
-		}
+		return fn(rep)
 	}
-	resp := map[string]any{"data": data}
-	if len(ex.errs) > 0 {
-		resp["errors"] = ex.errs
-	}
-	writeFedJSON(w, resp)
-}
-
-func writeFedJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// fedExec walks selection sets over plain maps like fakeExec, and also
-// applies inline fragments on interfaces the object's type implements.
-type fedExec struct {
-	fakeExec
-	implements map[string][]string
-}
-
-func (ex *fedExec) project(v any, sels ast.SelectionSet, path []any) any {
-	if v == nil || len(sels) == 0 {
-		return v
-	}
-	switch val := v.(type) {
-	case []any:
-		out := make([]any, len(val))
-		for i, item := range val {
-			out[i] = ex.project(item, sels, append(append([]any(nil), path...), i))
-		}
-		return out
-	case map[string]any:
-		out := map[string]any{}
-		ex.collect(val, sels, out, path)
-		return out
-	}
-	return v
-}
-
-func (ex *fedExec) matches(obj map[string]any, cond string) bool {
-	typename, _ := obj["__typename"].(string)
-	return cond == "" || cond == typename || slices.Contains(ex.implements[typename], cond)
-}
-
-func (ex *fedExec) collect(obj map[string]any, sels ast.SelectionSet, out map[string]any, path []any) {
-	for _, sel := range sels {
-		switch s := sel.(type) {
-		case *ast.Field:
-			key := responseKey(s)
-			if s.Name == "__typename" {
-				out[key] = obj["__typename"]
-				continue
-			}
-			fieldPath := append(append([]any(nil), path...), key)
-			v := obj[s.Name]
-			if fn, ok := v.(resolver); ok {
-				var ferr *fakeError
-				v, ferr = fn(ex.args(s))
-				if ferr != nil {
-					ferr.Path = fieldPath
-					ex.errs = append(ex.errs, *ferr)
-				}
-			}
-			out[key] = ex.project(v, s.SelectionSet, fieldPath)
-		case *ast.InlineFragment:
-			if ex.matches(obj, s.TypeCondition) {
-				ex.collect(obj, s.SelectionSet, out, path)
-			}
-		}
+	if resp, ok := ex.answer(s.t, who, req.Query, *s.sdl.Load(), s.root, entity); ok {
+		writeFedJSON(w, resp)
+	} else {
+		http.Error(w, "bad query", http.StatusBadRequest)
 	}
 }
 
