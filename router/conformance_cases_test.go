@@ -122,75 +122,57 @@ type Item @key(fields: "id") {
 // authors' names it was given along with the post; elsewhere people owns
 // them. posts answers "WRONG ..." when asked for a name it does not have.
 func providesInterfaceCase() confCase {
-	return confCase{
-		name: "provides_interface",
-		subgraphs: []fedSpec{
-			{name: "people", sdl: fedLink("@key") + `
+	return providesAuthorCase("provides_interface", `
 interface Person { id: ID! name: String! }
 type User implements Person @key(fields: "id") { id: ID! name: String! }
 type Bot implements Person @key(fields: "id") { id: ID! name: String! }
-`,
-				entities: map[string]resolver{
-					"User": byID("id", obj("User", "id", "u1", "name", "Ada")),
-					"Bot":  byID("id", obj("Bot", "id", "b1", "name", "Beep")),
-				},
-			},
-			{name: "posts", sdl: fedLink("@key", "@external", "@provides") + `
+`, `
 type Query { posts: [Post!]! }
 type Post { id: ID! author: Person! @provides(fields: "... on User { name } ... on Bot { name }") }
 interface Person { id: ID! }
 type User implements Person @key(fields: "id") { id: ID! name: String! @external }
 type Bot implements Person @key(fields: "id") { id: ID! name: String! @external }
-`,
-				root: map[string]resolver{"posts": listOf(
-					obj("Post", "id", "p1", "author", obj("User", "id", "u1", "name", "Ada")),
-					obj("Post", "id", "p2", "author", obj("Bot", "id", "b1", "name", "Beep")))},
-				entities: map[string]resolver{
-					"User": func(rep map[string]any) (any, *fakeError) {
-						return obj("User", "id", rep["id"], "name", "WRONG: not provided here"), nil
-					},
-					"Bot": func(rep map[string]any) (any, *fakeError) {
-						return obj("Bot", "id", rep["id"], "name", "WRONG: not provided here"), nil
-					},
-				},
-			},
-		},
-		checks: map[string]confCheck{"provided names need no entity fetch": askedNothing("people")},
-	}
+`)
 }
 
 // @provides on a field whose type is a union.
 func providesUnionCase() confCase {
-	return confCase{
-		name: "provides_union",
-		subgraphs: []fedSpec{
-			{name: "people", sdl: fedLink("@key") + `
+	return providesAuthorCase("provides_union", `
 type User @key(fields: "id") { id: ID! name: String! }
 type Bot @key(fields: "id") { id: ID! name: String! }
-`,
-				entities: map[string]resolver{
-					"User": byID("id", obj("User", "id", "u1", "name", "Ada")),
-					"Bot":  byID("id", obj("Bot", "id", "b1", "name", "Beep")),
-				},
-			},
-			{name: "posts", sdl: fedLink("@key", "@external", "@provides") + `
+`, `
 type Query { posts: [Post!]! }
 type Post { id: ID! author: Actor! @provides(fields: "... on User { name } ... on Bot { name }") }
 union Actor = User | Bot
 type User @key(fields: "id") { id: ID! name: String! @external }
 type Bot @key(fields: "id") { id: ID! name: String! @external }
-`,
+`)
+}
+
+// providesAuthorCase is the graph of the @provides cases: people owns the
+// User and Bot entities, posts provides their names on Post.author and
+// answers "WRONG ..." when asked for a name it does not have. The schemas
+// say what type author is.
+func providesAuthorCase(name, peopleSDL, postsSDL string) confCase {
+	notProvided := func(typename string) resolver {
+		return func(rep map[string]any) (any, *fakeError) {
+			return obj(typename, "id", rep["id"], "name", "WRONG: not provided here"), nil
+		}
+	}
+	return confCase{
+		name: name,
+		subgraphs: []fedSpec{
+			{name: "people", sdl: fedLink("@key") + peopleSDL,
+				entities: map[string]resolver{
+					"User": byID("id", obj("User", "id", "u1", "name", "Ada")),
+					"Bot":  byID("id", obj("Bot", "id", "b1", "name", "Beep")),
+				},
+			},
+			{name: "posts", sdl: fedLink("@key", "@external", "@provides") + postsSDL,
 				root: map[string]resolver{"posts": listOf(
 					obj("Post", "id", "p1", "author", obj("User", "id", "u1", "name", "Ada")),
 					obj("Post", "id", "p2", "author", obj("Bot", "id", "b1", "name", "Beep")))},
-				entities: map[string]resolver{
-					"User": func(rep map[string]any) (any, *fakeError) {
-						return obj("User", "id", rep["id"], "name", "WRONG: not provided here"), nil
-					},
-					"Bot": func(rep map[string]any) (any, *fakeError) {
-						return obj("Bot", "id", rep["id"], "name", "WRONG: not provided here"), nil
-					},
-				},
+				entities: map[string]resolver{"User": notProvided("User"), "Bot": notProvided("Bot")},
 			},
 		},
 		checks: map[string]confCheck{"provided names need no entity fetch": askedNothing("people")},

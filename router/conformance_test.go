@@ -234,12 +234,9 @@ func runConfCase(t *testing.T, c confCase) []string {
 			t.Fatalf("check for unknown operation %q", name)
 		}
 	}
-	sgs := map[string]*fedSubgraph{}
-	var list []Subgraph
-	for _, spec := range c.subgraphs {
-		s := startFedSubgraph(t, spec)
-		sgs[spec.name] = s
-		list = append(list, Subgraph{Name: spec.name, URL: s.URL(), SDL: spec.sdl})
+	sgs, list := startFedSubgraphs(t, c.subgraphs)
+	for i := range list { // composed from the SDL given, not fetched
+		list[i].SDL = c.subgraphs[i].sdl
 	}
 
 	// Composition first: the composer's verdict on the graph.
@@ -284,14 +281,7 @@ func runConfCase(t *testing.T, c confCase) []string {
 	tr.waitReady(t)
 	for i := range f.Ops {
 		op := &f.Ops[i]
-		for _, s := range sgs {
-			s.reset()
-		}
-		body, err := json.Marshal(map[string]any{"query": op.Query, "variables": op.Variables})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := postJSON(t, tr.url+"/graphql", string(body))
+		r := askFed(t, tr, sgs, op.Query, op.Variables)
 		probs := op.Want.problems(r.status, r.body)
 		if check := c.checks[op.Name]; check != nil {
 			if p := check(sgs); p != "" {

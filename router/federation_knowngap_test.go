@@ -11,24 +11,6 @@ import (
 // case — the day the behaviour is fixed (an engine upgrade or a router-side
 // fix). docs and the issue's closing note list the same cases.
 
-// knownGapRouter starts the router over one of the directive graphs.
-func knownGapRouter(t *testing.T, c fedCase) (*testRouter, map[string]*fedSubgraph) {
-	t.Helper()
-	sgs := map[string]*fedSubgraph{}
-	var list []Subgraph
-	for _, spec := range c.subgraphs {
-		s := startFedSubgraph(t, spec)
-		sgs[spec.name] = s
-		list = append(list, s.subgraph())
-	}
-	tr := startRouter(t, testConfig(list...))
-	tr.waitReady(t)
-	if c.setup != nil {
-		c.setup(t, sgs)
-	}
-	return tr, sgs
-}
-
 type knownGap struct {
 	name  string
 	query string
@@ -67,7 +49,7 @@ func jsonString(s string) string {
 // index belongs (resolve.rewriteErrorPaths drops the _entities index). The
 // message and code pass through correctly.
 func TestKnownGap_EntityErrorPathIndex(t *testing.T) {
-	tr, _ := knownGapRouter(t, errorsCase())
+	tr, _ := startFedCase(t, errorsCase())
 	knownGap{name: "list index is @",
 		query: `{ orders { id customer { name } } }`,
 		got:   `{"errors":[{"message":"customer gone was erased","path":["orders","@","customer"],"extensions":{"code":"NOT_FOUND"}}],"data":{"orders":[{"id":"o1","customer":{"name":"name of c1"}},{"id":"o2","customer":{"name":null}},{"id":"o3","customer":{"name":"name of c3"}}]}}`,
@@ -80,7 +62,7 @@ func TestKnownGap_EntityErrorPathIndex(t *testing.T) {
 // for the missing part has no "path" (the 503 form names nothing; the
 // unreachable form names the path only inside its message).
 func TestKnownGap_PartialDataErrorPath(t *testing.T) {
-	tr, sgs := knownGapRouter(t, errorsCase()) // loyalty answers 503
+	tr, sgs := startFedCase(t, errorsCase()) // loyalty answers 503
 	knownGap{name: "HTTP 503",
 		query: `{ orders { id customer { points } } }`,
 		got:   `{"errors":[{"message":"503: Service Unavailable","extensions":{"code":"UNAVAILABLE"}}],"data":{"orders":[{"id":"o1","customer":{"points":null}},{"id":"o2","customer":{"points":null}},{"id":"o3","customer":{"points":null}}]}}`,

@@ -59,28 +59,10 @@ type goldenOp struct {
 // compares the results with the golden file.
 func runFedCase(t *testing.T, c fedCase) map[string]*fedSubgraph {
 	t.Helper()
-	sgs := map[string]*fedSubgraph{}
-	var list []Subgraph
-	for _, spec := range c.subgraphs {
-		s := startFedSubgraph(t, spec)
-		sgs[spec.name] = s
-		list = append(list, s.subgraph())
-	}
-	tr := startRouter(t, testConfig(list...))
-	tr.waitReady(t)
-	if c.setup != nil {
-		c.setup(t, sgs)
-	}
+	tr, sgs := startFedCase(t, c)
 	var got []goldenOp
 	for _, op := range c.ops {
-		for _, s := range sgs {
-			s.reset()
-		}
-		body, err := json.Marshal(map[string]any{"query": op.query, "variables": op.variables})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := postJSON(t, tr.url+"/graphql", string(body))
+		r := askFed(t, tr, sgs, op.query, op.variables)
 		if r.status != 200 {
 			t.Errorf("%s: status %d, body %s", op.name, r.status, r.body)
 		}
@@ -99,6 +81,47 @@ func runFedCase(t *testing.T, c fedCase) map[string]*fedSubgraph {
 	}
 	compareGolden(t, c.name, got)
 	return sgs
+}
+
+// startFedSubgraphs starts a subgraph per spec, by name, and lists them
+// for the router's configuration.
+func startFedSubgraphs(t *testing.T, specs []fedSpec) (map[string]*fedSubgraph, []Subgraph) {
+	t.Helper()
+	sgs := map[string]*fedSubgraph{}
+	var list []Subgraph
+	for _, spec := range specs {
+		s := startFedSubgraph(t, spec)
+		sgs[spec.name] = s
+		list = append(list, s.subgraph())
+	}
+	return sgs, list
+}
+
+// startFedCase starts the case's subgraphs and the router over them, ready
+// and set up.
+func startFedCase(t *testing.T, c fedCase) (*testRouter, map[string]*fedSubgraph) {
+	t.Helper()
+	sgs, list := startFedSubgraphs(t, c.subgraphs)
+	tr := startRouter(t, testConfig(list...))
+	tr.waitReady(t)
+	if c.setup != nil {
+		c.setup(t, sgs)
+	}
+	return tr, sgs
+}
+
+// askFed posts one operation to the router, with the subgraphs' request
+// logs emptied first so that they hold what this operation caused.
+func askFed(t *testing.T, tr *testRouter, sgs map[string]*fedSubgraph, query string, variables map[string]any) httpResult {
+	t.Helper()
+	for _, s := range sgs {
+		s.reset()
+	}
+	body, err := json.Marshal(map[string]any{"query": query, "variables": variables})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return postJSON(t, tr.url+"/graphql", string(body))
 }
 
 // sortErrors puts the response's top-level errors in a fixed order (by
