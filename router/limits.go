@@ -67,31 +67,23 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultMaxDepth
-	}
-	if l.MaxFields <= 0 {
-		l.MaxFields = DefaultMaxFields
-	}
-	if l.MaxAliases <= 0 {
-		l.MaxAliases = DefaultMaxAliases
-	}
-	if l.MaxBatch <= 0 {
-		l.MaxBatch = DefaultMaxBatch
-	}
-	if l.MaxQueryBytes <= 0 {
-		l.MaxQueryBytes = DefaultMaxQueryBytes
-	}
-	if l.MaxTokens <= 0 {
-		l.MaxTokens = DefaultMaxTokens
-	}
-	if l.MaxCost <= 0 {
-		l.MaxCost = DefaultMaxCost
-	}
-	if l.DefaultListSize <= 0 {
-		l.DefaultListSize = DefaultListSize
-	}
+	l.MaxDepth = positiveOr(l.MaxDepth, DefaultMaxDepth)
+	l.MaxFields = positiveOr(l.MaxFields, DefaultMaxFields)
+	l.MaxAliases = positiveOr(l.MaxAliases, DefaultMaxAliases)
+	l.MaxBatch = positiveOr(l.MaxBatch, DefaultMaxBatch)
+	l.MaxQueryBytes = positiveOr(l.MaxQueryBytes, DefaultMaxQueryBytes)
+	l.MaxTokens = positiveOr(l.MaxTokens, DefaultMaxTokens)
+	l.MaxCost = positiveOr(l.MaxCost, DefaultMaxCost)
+	l.DefaultListSize = positiveOr(l.DefaultListSize, DefaultListSize)
 	return l
+}
+
+// positiveOr is v, or def when v is not set (zero or negative).
+func positiveOr(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // limitRefusal is an operation refused by a limit before it was parsed

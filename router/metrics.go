@@ -36,62 +36,63 @@ const (
 func newMetrics(maxOperations int, subs *subscription.Server) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_router_requests_total",
-			Help: "GraphQL operations served over HTTP, by operation name (anonymous, other beyond the label budget) and outcome (ok, or error when the response has errors or a non-200 status).",
-		}, []string{"operation", "outcome"}),
-		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "herald_router_request_duration_seconds",
-			Help:    "Time to serve one GraphQL operation over HTTP, by operation name.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"operation"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_router_refused_requests_total",
-			Help: "Operations refused before execution by a limit or policy, by extensions.code.",
-		}, []string{"code"}),
-		subgraphRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_router_subgraph_requests_total",
-			Help: "HTTP fetches from subgraphs, by subgraph and outcome (error: transport failure, HTTP status >= 400 or a failed body read).",
-		}, []string{"subgraph", "outcome"}),
-		subgraphDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "herald_router_subgraph_request_duration_seconds",
-			Help:    "Time of one subgraph fetch, response body included, by subgraph.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"subgraph"}),
-		apq: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_router_persisted_queries_total",
-			Help: "Automatic Persisted Query lookups, by outcome (hit, miss, stored).",
-		}, []string{"outcome"}),
+		requests: counterVec("herald_router_requests_total",
+			"GraphQL operations served over HTTP, by operation name (anonymous, other beyond the label budget) and outcome (ok, or error when the response has errors or a non-200 status).",
+			"operation", "outcome"),
+		requestDuration: histogramVec("herald_router_request_duration_seconds",
+			"Time to serve one GraphQL operation over HTTP, by operation name.",
+			"operation"),
+		refused: counterVec("herald_router_refused_requests_total",
+			"Operations refused before execution by a limit or policy, by extensions.code.",
+			"code"),
+		subgraphRequests: counterVec("herald_router_subgraph_requests_total",
+			"HTTP fetches from subgraphs, by subgraph and outcome (error: transport failure, HTTP status >= 400 or a failed body read).",
+			"subgraph", "outcome"),
+		subgraphDuration: histogramVec("herald_router_subgraph_request_duration_seconds",
+			"Time of one subgraph fetch, response body included, by subgraph.",
+			"subgraph"),
+		apq: counterVec("herald_router_persisted_queries_total",
+			"Automatic Persisted Query lookups, by outcome (hit, miss, stored).",
+			"outcome"),
 		ops: &opLabels{max: maxOperations, known: make(map[string]struct{})},
 	}
 	m.reg.MustRegister(m.requests, m.requestDuration, m.refused, m.subgraphRequests, m.subgraphDuration, m.apq,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if subs != nil {
-		stats := func() subscription.Stats { return subs.Stats() }
+		stats := subs.Stats
 		m.reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "herald_router_subscriptions_active",
 				Help: "Subscriptions open now (WebSocket and SSE).",
 			}, func() float64 { return float64(stats().Active) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "herald_router_subscription_messages_dropped_total",
-				Help: "Subscription messages discarded because their subscriber did not read fast enough.",
-			}, func() float64 { return float64(stats().Dropped) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "herald_router_subscriptions_too_slow_total",
-				Help: "Subscriptions closed with SUBSCRIBER_TOO_SLOW.",
-			}, func() float64 { return float64(stats().TooSlow) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "herald_router_notification_events_received_total",
-				Help: "Notification status events read from the stream.",
-			}, func() float64 { return float64(stats().Received) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "herald_router_notification_events_malformed_total",
-				Help: "Notification status events read from the stream that could not be decoded.",
-			}, func() float64 { return float64(stats().Malformed) }),
+			counterFunc("herald_router_subscription_messages_dropped_total",
+				"Subscription messages discarded because their subscriber did not read fast enough.",
+				func() float64 { return float64(stats().Dropped) }),
+			counterFunc("herald_router_subscriptions_too_slow_total",
+				"Subscriptions closed with SUBSCRIBER_TOO_SLOW.",
+				func() float64 { return float64(stats().TooSlow) }),
+			counterFunc("herald_router_notification_events_received_total",
+				"Notification status events read from the stream.",
+				func() float64 { return float64(stats().Received) }),
+			counterFunc("herald_router_notification_events_malformed_total",
+				"Notification status events read from the stream that could not be decoded.",
+				func() float64 { return float64(stats().Malformed) }),
 		)
 	}
 	return m
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+// histogramVec observes seconds in the default buckets.
+func histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: prometheus.DefBuckets}, labels)
+}
+
+func counterFunc(name, help string, f func() float64) prometheus.CounterFunc {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 }
 
 func (m *metrics) handler() http.Handler {
@@ -100,23 +101,23 @@ func (m *metrics) handler() http.Handler {
 
 // request records one operation served over HTTP.
 func (m *metrics) request(operation string, start time.Time, ok bool) {
-	outcome := outcomeOK
-	if !ok {
-		outcome = outcomeError
-	}
-	m.requests.WithLabelValues(operation, outcome).Inc()
-	m.requestDuration.WithLabelValues(operation).Observe(time.Since(start).Seconds())
+	observe(m.requests, m.requestDuration, operation, start, ok)
 }
 
 func (m *metrics) refusal(code string) { m.refused.WithLabelValues(code).Inc() }
 
 func (m *metrics) subgraphFetch(subgraph string, start time.Time, ok bool) {
+	observe(m.subgraphRequests, m.subgraphDuration, subgraph, start, ok)
+}
+
+// observe counts one request of who by its outcome and records its duration.
+func observe(count *prometheus.CounterVec, duration *prometheus.HistogramVec, who string, start time.Time, ok bool) {
 	outcome := outcomeOK
 	if !ok {
 		outcome = outcomeError
 	}
-	m.subgraphRequests.WithLabelValues(subgraph, outcome).Inc()
-	m.subgraphDuration.WithLabelValues(subgraph).Observe(time.Since(start).Seconds())
+	count.WithLabelValues(who, outcome).Inc()
+	duration.WithLabelValues(who).Observe(time.Since(start).Seconds())
 }
 
 func (m *metrics) persisted(outcome string) {
