@@ -59,25 +59,27 @@ func newMetrics(maxOperations int, subs *subscription.Server) *metrics {
 	m.reg.MustRegister(m.requests, m.requestDuration, m.refused, m.subgraphRequests, m.subgraphDuration, m.apq,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if subs != nil {
-		stats := subs.Stats
-		m.reg.MustRegister(
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "herald_router_subscriptions_active",
-				Help: "Subscriptions open now (WebSocket and SSE).",
-			}, func() float64 { return float64(stats().Active) }),
-			counterFunc("herald_router_subscription_messages_dropped_total",
-				"Subscription messages discarded because their subscriber did not read fast enough.",
-				func() float64 { return float64(stats().Dropped) }),
-			counterFunc("herald_router_subscriptions_too_slow_total",
-				"Subscriptions closed with SUBSCRIBER_TOO_SLOW.",
-				func() float64 { return float64(stats().TooSlow) }),
-			counterFunc("herald_router_notification_events_received_total",
-				"Notification status events read from the stream.",
-				func() float64 { return float64(stats().Received) }),
-			counterFunc("herald_router_notification_events_malformed_total",
-				"Notification status events read from the stream that could not be decoded.",
-				func() float64 { return float64(stats().Malformed) }),
-		)
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_router_subscriptions_active",
+			Help: "Subscriptions open now (WebSocket and SSE).",
+		}, func() float64 { return float64(subs.Stats().Active) }))
+		for _, c := range []struct {
+			name, help string
+			value      func(subscription.Stats) uint64
+		}{
+			{"herald_router_subscription_messages_dropped_total", "Subscription messages discarded because their subscriber did not read fast enough.",
+				func(s subscription.Stats) uint64 { return s.Dropped }},
+			{"herald_router_subscriptions_too_slow_total", "Subscriptions closed with SUBSCRIBER_TOO_SLOW.",
+				func(s subscription.Stats) uint64 { return s.TooSlow }},
+			{"herald_router_notification_events_received_total", "Notification status events read from the stream.",
+				func(s subscription.Stats) uint64 { return s.Received }},
+			{"herald_router_notification_events_malformed_total", "Notification status events read from the stream that could not be decoded.",
+				func(s subscription.Stats) uint64 { return s.Malformed }},
+		} {
+			value := c.value
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+				func() float64 { return float64(value(subs.Stats())) }))
+		}
 	}
 	return m
 }
@@ -89,10 +91,6 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 // histogramVec observes seconds in the default buckets.
 func histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {
 	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: prometheus.DefBuckets}, labels)
-}
-
-func counterFunc(name, help string, f func() float64) prometheus.CounterFunc {
-	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 }
 
 func (m *metrics) handler() http.Handler {
