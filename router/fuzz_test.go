@@ -45,29 +45,39 @@ func checkRequestObject(t *testing.T, data []byte) {
 	t.Helper()
 	var req graphql.Request
 	var pq persistedQuery
-	if e := parseRequestObject(data, &req, &pq); e != nil {
-		if e.status != http.StatusBadRequest || e.message == "" {
-			t.Fatalf("parseRequestObject(%q) refused with %+v, want a 400 with a message", data, *e)
-		}
-		return
-	}
-	if e := validateRequest(&req); e != nil {
-		if e.status != http.StatusBadRequest || e.message == "" {
-			t.Fatalf("validateRequest(%q) refused with %+v, want a 400 with a message", data, *e)
-		}
+	if refusedAs400(t, "parseRequestObject", data, parseRequestObject(data, &req, &pq)) ||
+		refusedAs400(t, "validateRequest", data, validateRequest(&req)) {
 		return
 	}
 	if strings.TrimSpace(req.Query) == "" {
 		t.Fatalf("accepted %q with an empty query", data)
 	}
+	checkAccepted(t, data, &req, pq)
+}
+
+// refusedAs400 reports whether fn refused input, failing t unless the
+// refusal is a 400 with a message.
+func refusedAs400[T []byte | string](t *testing.T, fn string, input T, e *errorResponse) bool {
+	t.Helper()
+	if e != nil && (e.status != http.StatusBadRequest || e.message == "") {
+		t.Fatalf("%s(%q) refused with %+v, want a 400 with a message", fn, input, *e)
+	}
+	return e != nil
+}
+
+// checkAccepted checks what the executor relies on in every accepted
+// request: variables are a JSON object, a persisted query hash is lower
+// case.
+func checkAccepted[T []byte | string](t *testing.T, input T, req *graphql.Request, pq persistedQuery) {
+	t.Helper()
 	if len(req.Variables) > 0 {
 		v := bytes.TrimSpace(req.Variables)
 		if v[0] != '{' || !json.Valid(v) {
-			t.Fatalf("accepted %q with variables %q, want a JSON object", data, req.Variables)
+			t.Fatalf("accepted %q with variables %q, want a JSON object", input, req.Variables)
 		}
 	}
 	if pq.hash != strings.ToLower(pq.hash) {
-		t.Fatalf("accepted %q with persisted query hash %q, want it lower-cased", data, pq.hash)
+		t.Fatalf("accepted %q with persisted query hash %q, want it lower-cased", input, pq.hash)
 	}
 }
 
@@ -78,10 +88,7 @@ func FuzzReadGET(f *testing.F) {
 		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/graphql", RawQuery: rawQuery}}
 		var req graphql.Request
 		var pq persistedQuery
-		if e := readGET(r, &req, &pq); e != nil {
-			if e.status != http.StatusBadRequest || e.message == "" {
-				t.Fatalf("readGET(%q) refused with %+v, want a 400 with a message", rawQuery, *e)
-			}
+		if refusedAs400(t, "readGET", rawQuery, readGET(r, &req, &pq)) {
 			return
 		}
 		if req.Query != r.URL.Query().Get("query") {
@@ -90,15 +97,7 @@ func FuzzReadGET(f *testing.F) {
 		if e := validateRequest(&req); e != nil {
 			return
 		}
-		if len(req.Variables) > 0 {
-			v := bytes.TrimSpace(req.Variables)
-			if v[0] != '{' || !json.Valid(v) {
-				t.Fatalf("accepted %q with variables %q, want a JSON object", rawQuery, req.Variables)
-			}
-		}
-		if pq.hash != strings.ToLower(pq.hash) {
-			t.Fatalf("accepted %q with persisted query hash %q, want it lower-cased", rawQuery, pq.hash)
-		}
+		checkAccepted(t, rawQuery, &req, pq)
 	})
 }
 
