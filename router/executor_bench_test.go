@@ -40,20 +40,11 @@ func BenchmarkExecuteUncached(b *testing.B) {
 	env := loadBenchEnv(b)
 	ctx := context.Background()
 	for _, name := range benchQueries {
-		b.Run(name, func(b *testing.B) {
-			q := uncachedQuery(b, subgraphs.Queries[name].Router)
-			var out bytes.Buffer
-			b.ReportAllocs()
-			for b.Loop() {
-				out.Reset()
-				req := graphql.Request{Query: q, Variables: yes}
-				rw := graphql.NewEngineResultWriterFromBuffer(&out)
-				if err := env.eng.Execute(ctx, &req, &rw); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			env.checkAnswer(b, name, out.Bytes())
+		q := uncachedQuery(b, subgraphs.Queries[name].Router)
+		env.benchAnswer(b, name, name, func(out *bytes.Buffer) error {
+			req := graphql.Request{Query: q, Variables: yes}
+			rw := graphql.NewEngineResultWriterFromBuffer(out)
+			return env.eng.Execute(ctx, &req, &rw)
 		})
 	}
 }
@@ -75,19 +66,10 @@ func BenchmarkWebSocketOperation(b *testing.B) {
 			if !cached {
 				q, vars, label = uncachedQuery(b, q), yes, name+"/uncached"
 			}
-			b.Run(label, func(b *testing.B) {
-				var out bytes.Buffer
-				b.ReportAllocs()
-				for b.Loop() {
-					out.Reset()
-					req := graphql.Request{Query: q, Variables: vars}
-					rw := graphql.NewEngineResultWriterFromBuffer(&out)
-					if err := benchWSRun(ctx, h, &req, &rw); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StopTimer()
-				env.checkAnswer(b, name, out.Bytes())
+			env.benchAnswer(b, label, name, func(out *bytes.Buffer) error {
+				req := graphql.Request{Query: q, Variables: vars}
+				rw := graphql.NewEngineResultWriterFromBuffer(out)
+				return benchWSRun(ctx, h, &req, &rw)
 			})
 		}
 	}

@@ -316,22 +316,14 @@ func BenchmarkResolve(b *testing.B) {
 	ctx := context.Background()
 	resolver := resolve.New(ctx, resolverOptions(env.cfg))
 	for _, name := range benchQueries {
-		b.Run(name, func(b *testing.B) {
-			req := env.prepare(b, subgraphs.Queries[name].Router)
-			p := env.planOnce(b, req)
-			vars := req.Variables // extracted from arguments (first: 5), as Execute passes them
-			var out bytes.Buffer
-			b.ReportAllocs()
-			for b.Loop() {
-				out.Reset()
-				rctx := resolve.NewContext(ctx)
-				rctx.Variables = astjson.MustParseBytes(vars)
-				if _, err := resolver.ResolveGraphQLResponse(rctx, p.Response, nil, &out); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			env.checkAnswer(b, name, out.Bytes())
+		req := env.prepare(b, subgraphs.Queries[name].Router)
+		p := env.planOnce(b, req)
+		vars := req.Variables // extracted from arguments (first: 5), as Execute passes them
+		env.benchAnswer(b, name, name, func(out *bytes.Buffer) error {
+			rctx := resolve.NewContext(ctx)
+			rctx.Variables = astjson.MustParseBytes(vars)
+			_, err := resolver.ResolveGraphQLResponse(rctx, p.Response, nil, out)
+			return err
 		})
 	}
 }
@@ -354,19 +346,25 @@ func benchExecute(b *testing.B, execute func(*benchEnv, context.Context, string,
 	env := loadBenchEnv(b)
 	ctx := context.Background()
 	for _, name := range benchQueries {
-		b.Run(name, func(b *testing.B) {
-			var out bytes.Buffer
-			b.ReportAllocs()
-			for b.Loop() {
-				out.Reset()
-				if err := execute(env, ctx, name, &out); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			env.checkAnswer(b, name, out.Bytes())
-		})
+		env.benchAnswer(b, name, name, func(out *bytes.Buffer) error { return execute(env, ctx, name, out) })
 	}
+}
+
+// benchAnswer runs the sub-benchmark label, whose every operation writes
+// the answer to query name into out, and checks the last answer.
+func (env *benchEnv) benchAnswer(b *testing.B, label, name string, op func(out *bytes.Buffer) error) {
+	b.Run(label, func(b *testing.B) {
+		var out bytes.Buffer
+		b.ReportAllocs()
+		for b.Loop() {
+			out.Reset()
+			if err := op(&out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		env.checkAnswer(b, name, out.Bytes())
+	})
 }
 
 // BenchmarkServeHTTP: the router's HTTP handler around Execute (request
