@@ -6,6 +6,7 @@ import (
 
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/ast"
 
+	"github.com/heraldhq/herald/router/internal/defaults"
 	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
@@ -67,23 +68,15 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	l.MaxDepth = positiveOr(l.MaxDepth, DefaultMaxDepth)
-	l.MaxFields = positiveOr(l.MaxFields, DefaultMaxFields)
-	l.MaxAliases = positiveOr(l.MaxAliases, DefaultMaxAliases)
-	l.MaxBatch = positiveOr(l.MaxBatch, DefaultMaxBatch)
-	l.MaxQueryBytes = positiveOr(l.MaxQueryBytes, DefaultMaxQueryBytes)
-	l.MaxTokens = positiveOr(l.MaxTokens, DefaultMaxTokens)
-	l.MaxCost = positiveOr(l.MaxCost, DefaultMaxCost)
-	l.DefaultListSize = positiveOr(l.DefaultListSize, DefaultListSize)
+	l.MaxDepth = defaults.Positive(l.MaxDepth, DefaultMaxDepth)
+	l.MaxFields = defaults.Positive(l.MaxFields, DefaultMaxFields)
+	l.MaxAliases = defaults.Positive(l.MaxAliases, DefaultMaxAliases)
+	l.MaxBatch = defaults.Positive(l.MaxBatch, DefaultMaxBatch)
+	l.MaxQueryBytes = defaults.Positive(l.MaxQueryBytes, DefaultMaxQueryBytes)
+	l.MaxTokens = defaults.Positive(l.MaxTokens, DefaultMaxTokens)
+	l.MaxCost = defaults.Positive(l.MaxCost, DefaultMaxCost)
+	l.DefaultListSize = defaults.Positive(l.DefaultListSize, DefaultListSize)
 	return l
-}
-
-// positiveOr is v, or def when v is not set (zero or negative).
-func positiveOr(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 // limitRefusal is an operation refused by a limit before it was parsed

@@ -55,6 +55,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/router/internal/defaults"
 )
 
 // SubgraphName is the name of the built-in subgraph in HERALD_SUBGRAPHS.
@@ -100,18 +101,10 @@ func (c Config) withDefaults() Config {
 	if c.Topic == "" {
 		c.Topic = events.TopicNotificationStatus
 	}
-	if c.Buffer <= 0 {
-		c.Buffer = DefaultBuffer
-	}
-	if c.InitTimeout <= 0 {
-		c.InitTimeout = DefaultInitTimeout
-	}
-	if c.KeepAlive <= 0 {
-		c.KeepAlive = DefaultKeepAlive
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
+	c.Buffer = defaults.Positive(c.Buffer, DefaultBuffer)
+	c.InitTimeout = defaults.Positive(c.InitTimeout, DefaultInitTimeout)
+	c.KeepAlive = defaults.Positive(c.KeepAlive, DefaultKeepAlive)
+	c.WriteTimeout = defaults.Positive(c.WriteTimeout, DefaultWriteTimeout)
 	return c
 }
 
