@@ -189,11 +189,8 @@ func TestRateLimitPerCaller(t *testing.T) {
 // connection with 4403.
 func TestLiveStatusIsPrivate(t *testing.T) {
 	broker := subscriptionBackends[1].open(t)
-	topic := uniqueTopic(t)
-	cfg := testConfig(Subgraph{Name: "users", URL: newUsersFake(t).URL()},
-		Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()}, builtinNotifications())
-	cfg.Subscriptions.Topic = topic
-	tr, srv := startSubscriptionRouter(t, cfg, broker)
+	tr, srv, topic := startStatusRouter(t, broker, Subgraph{Name: "users", URL: newUsersFake(t).URL()},
+		Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -234,9 +231,9 @@ func TestLiveStatusIsPrivate(t *testing.T) {
 
 	// Events of one order arrive in order, and bob's came first: had it
 	// leaked, it would be among what alice receives before her own.
-	assertExact(t, "alice over ws", collectWS(t, "ws mine", mine, 2), expect(evAlice, evAlice2))
-	assertExact(t, "alice over SSE", collectSSE(t, "sse mine", sseMine, 2), expect(evAlice, evAlice2))
-	assertPerOrder(t, "operator", collectSSE(t, "sse op", opAll, 3), expect(evBob, evAlice, evAlice2))
+	assertExact(t, "alice over ws", collect(t, "ws mine", mine, 2), expect(evAlice, evAlice2))
+	assertExact(t, "alice over SSE", collect(t, "sse mine", sseMine, 2), expect(evAlice, evAlice2))
+	assertPerOrder(t, "operator", collect(t, "sse op", opAll, 3), expect(evBob, evAlice, evAlice2))
 
 	if _, ack := dialWSAs(t, ctx, tr.url, `{"Authorization":"Bearer not-a-token"}`); ack.Type != "closed" || !strings.Contains(string(ack.Payload), "4403") {
 		t.Fatalf("connection_init with a bad token: %+v, want the connection closed with 4403", ack)
@@ -248,9 +245,7 @@ func TestLiveStatusIsPrivate(t *testing.T) {
 // an error for the operation, then the connection closes).
 func TestSubscriptionEndsWhenTokenExpires(t *testing.T) {
 	broker := subscriptionBackends[1].open(t)
-	cfg := testConfig(Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()}, builtinNotifications())
-	cfg.Subscriptions.Topic = uniqueTopic(t)
-	tr, _ := startSubscriptionRouter(t, cfg, broker)
+	tr, _, _ := startStatusRouter(t, broker, Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -38,10 +38,7 @@ func TestRunStopsWhileSubscribersLeave(t *testing.T) {
 	users, orders := newUsersFake(t), newOrderEntitiesFake(t)
 	for round := range rounds {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
-			cfg := testConfig(Subgraph{Name: "users", URL: users.URL()},
-				Subgraph{Name: "orders", URL: orders.URL()}, builtinNotifications())
-			cfg.Subscriptions.Topic = uniqueTopic(t)
-			tr, srv := startSubscriptionRouter(t, cfg, broker)
+			tr, srv, _ := startStatusRouter(t, broker, Subgraph{Name: "users", URL: users.URL()}, Subgraph{Name: "orders", URL: orders.URL()})
 
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -90,9 +87,7 @@ func TestRunStopsWhileSubscribersLeave(t *testing.T) {
 // reconnect rather than treat it as a network failure.
 func TestShutdownClosesSubscribersCleanly(t *testing.T) {
 	broker := subscriptionBackends[1].open(t)
-	cfg := testConfig(Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()}, builtinNotifications())
-	cfg.Subscriptions.Topic = uniqueTopic(t)
-	tr, srv := startSubscriptionRouter(t, cfg, broker)
+	tr, srv, _ := startStatusRouter(t, broker, Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

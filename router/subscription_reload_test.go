@@ -63,8 +63,8 @@ func TestSubscriptionOutlivesReload(t *testing.T) {
 	defer pub.Close()
 	o1p := statusEvent(1, "o1", "u1", events.ChannelEmail, events.StatusPending, 0, "", nil)
 	publishStatuses(t, ctx, pub, topic, o1p)
-	assertExact(t, "subscription on the old engine", collectWS(t, "ws a", subA, 1), expect(o1p))
-	assertExact(t, "subscription on the new engine", collectWS(t, "ws b", subB, 1), expect(o1p))
+	assertExact(t, "subscription on the old engine", collect(t, "ws a", subA, 1), expect(o1p))
+	assertExact(t, "subscription on the new engine", collect(t, "ws b", subB, 1), expect(o1p))
 
 	ws.write(wsTestMessage{ID: "a", Type: "complete"})
 	waitWatchers(t, srv, 1)

@@ -100,6 +100,17 @@ func newOrderEntitiesFake(t testing.TB) *fakeSubgraph {
 	})
 }
 
+// startStatusRouter runs the router over subgraphs and the built-in
+// notifications subgraph, its status events read from a topic of the
+// test's own on broker; it hands back the topic too.
+func startStatusRouter(t *testing.T, broker stream.Broker, subgraphs ...Subgraph) (*testRouter, *subscription.Server, string) {
+	t.Helper()
+	cfg := testConfig(append(subgraphs, builtinNotifications())...)
+	cfg.Subscriptions.Topic = uniqueTopic(t)
+	tr, srv := startSubscriptionRouter(t, cfg, broker)
+	return tr, srv, cfg.Subscriptions.Topic
+}
+
 // startSubscriptionRouter runs the router with a broker and hands back its
 // subscription server, to wait for subscriptions to be registered.
 func startSubscriptionRouter(t *testing.T, cfg Config, broker stream.Broker) (*testRouter, *subscription.Server) {
@@ -400,9 +411,18 @@ func publishStatuses(t *testing.T, ctx context.Context, pub stream.Publisher, to
 	}
 }
 
-// collect reads next payloads until it has seen every id in until (the
-// final events of each order the subscriber should see), then returns them.
-func collectWS(t *testing.T, name string, ch <-chan wsTestMessage, until int) []map[string]any {
+// streamMessage is a message a subscriber receives over WebSocket or SSE.
+type streamMessage interface {
+	// kind is next, error, complete...; payload is its JSON.
+	parts() (kind string, payload []byte)
+}
+
+func (m wsTestMessage) parts() (string, []byte) { return m.Type, m.Payload }
+func (e sseEvent) parts() (string, []byte)      { return e.event, []byte(e.data) }
+
+// collect reads next payloads until it has until of them (the final events
+// of each order the subscriber should see), then returns them.
+func collect[M streamMessage](t *testing.T, name string, ch <-chan M, until int) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	timeout := time.After(60 * time.Second)
@@ -410,43 +430,19 @@ func collectWS(t *testing.T, name string, ch <-chan wsTestMessage, until int) []
 		select {
 		case m, ok := <-ch:
 			if !ok {
-				t.Fatalf("%s: connection closed after %d messages", name, len(out))
+				t.Fatalf("%s: the stream ended after %d messages", name, len(out))
 			}
-			if m.Type != "next" {
-				t.Fatalf("%s: got %s %s, want next", name, m.Type, m.Payload)
+			kind, payload := m.parts()
+			if kind != "next" {
+				t.Fatalf("%s: got %q %s, want next", name, kind, payload)
 			}
 			var p map[string]any
-			if err := json.Unmarshal(m.Payload, &p); err != nil {
-				t.Fatal(err)
+			if err := json.Unmarshal(payload, &p); err != nil {
+				t.Fatalf("%s: %v in %s", name, err, payload)
 			}
 			out = append(out, p)
 		case <-timeout:
 			t.Fatalf("%s: %d of %d messages within 60s: %v", name, len(out), until, out)
-		}
-	}
-	return out
-}
-
-func collectSSE(t *testing.T, name string, ch <-chan sseEvent, until int) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	timeout := time.After(60 * time.Second)
-	for len(out) < until {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				t.Fatalf("%s: stream ended after %d events", name, len(out))
-			}
-			if ev.event != "next" {
-				t.Fatalf("%s: got event %q %s, want next", name, ev.event, ev.data)
-			}
-			var p map[string]any
-			if err := json.Unmarshal([]byte(ev.data), &p); err != nil {
-				t.Fatalf("%s: %v in %q", name, err, ev.data)
-			}
-			out = append(out, p)
-		case <-timeout:
-			t.Fatalf("%s: %d of %d events within 60s: %v", name, len(out), until, out)
 		}
 	}
 	return out
@@ -508,11 +504,8 @@ func TestNotificationStatusSubscriptions(t *testing.T) {
 	for _, be := range subscriptionBackends {
 		t.Run(be.name, func(t *testing.T) {
 			broker := be.open(t)
-			topic := uniqueTopic(t)
-			cfg := testConfig(Subgraph{Name: "users", URL: newUsersFake(t).URL()},
-				Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()}, builtinNotifications())
-			cfg.Subscriptions.Topic = topic
-			tr, srv := startSubscriptionRouter(t, cfg, broker)
+			tr, srv, topic := startStatusRouter(t, broker, Subgraph{Name: "users", URL: newUsersFake(t).URL()},
+				Subgraph{Name: "orders", URL: newOrderEntitiesFake(t).URL()})
 
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -555,11 +548,11 @@ func TestNotificationStatusSubscriptions(t *testing.T) {
 			o3z := statusEvent(11, "o3", "u2", events.ChannelEmail, events.StatusSkipped, 0, "email disabled", nil)
 			publishStatuses(t, ctx, pub, topic, o1z, o2z, o3z)
 
-			assertExact(t, "ws orderId o1", collectWS(t, "ws a", subA, 4), expect(o1p, o1r, o1s, o1z))
-			assertExact(t, "ws orderId o1 and userId u1", collectWS(t, "ws2 a", subA2, 4), expect(o1p, o1r, o1s, o1z))
-			assertPerOrder(t, "ws userId u1", collectWS(t, "ws x", subX, 7), expect(o1p, o2p, o1r, o1s, o2f, o1z, o2z))
-			assertExact(t, "SSE POST orderId o3", collectSSE(t, "sse b", sseB, 3), expect(o3p, o3s, o3z))
-			assertExact(t, "SSE GET userId u2", collectSSE(t, "sse y", sseY, 3), expect(o3p, o3s, o3z))
+			assertExact(t, "ws orderId o1", collect(t, "ws a", subA, 4), expect(o1p, o1r, o1s, o1z))
+			assertExact(t, "ws orderId o1 and userId u1", collect(t, "ws2 a", subA2, 4), expect(o1p, o1r, o1s, o1z))
+			assertPerOrder(t, "ws userId u1", collect(t, "ws x", subX, 7), expect(o1p, o2p, o1r, o1s, o2f, o1z, o2z))
+			assertExact(t, "SSE POST orderId o3", collect(t, "sse b", sseB, 3), expect(o3p, o3s, o3z))
+			assertExact(t, "SSE GET userId u2", collect(t, "sse y", sseY, 3), expect(o3p, o3s, o3z))
 			if st := srv.Stats(); st.Malformed != 1 || st.Received != 12 {
 				t.Errorf("stats %+v, want 12 received, 1 malformed", st)
 			}
