@@ -322,18 +322,27 @@ func (v *Verifier) keyFor(ctx context.Context) jwt.Keyfunc {
 	}
 }
 
+// parsePEM parses the first PEM block of b, the what read from path.
+func parsePEM(what, path string, b []byte, parse func(der []byte) (any, error)) (any, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("auth: %s %s: no PEM block", what, path)
+	}
+	key, err := parse(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %s %s: %w", what, path, err)
+	}
+	return key, nil
+}
+
 func readPublicKey(path string) (any, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth: public key: %w", err)
 	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("auth: public key %s: no PEM block", path)
-	}
-	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	key, err := parsePEM("public key", path, b, x509.ParsePKIXPublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("auth: public key %s: %w", path, err)
+		return nil, err
 	}
 	switch key.(type) {
 	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:

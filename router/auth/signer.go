@@ -141,13 +141,9 @@ func LoadOrCreateSigner(path string) (*Signer, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("auth: signing key: %w", err)
 	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("auth: signing key %s: no PEM block", path)
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	key, err := parsePEM("signing key", path, b, x509.ParsePKCS8PrivateKey)
 	if err != nil {
-		return nil, fmt.Errorf("auth: signing key %s: %w", path, err)
+		return nil, err
 	}
 	cs, ok := key.(crypto.Signer)
 	if !ok {
