@@ -85,6 +85,15 @@ func (f *fleet) fail(format string, args ...any) {
 	}
 }
 
+// ended records a client's stream that broke while the run still wanted
+// it (after ctx ends every stream is closed on purpose).
+func (f *fleet) ended(ctx context.Context, format string, args ...any) {
+	if ctx.Err() == nil {
+		f.closed.Add(1)
+		f.fail(format, args...)
+	}
+}
+
 var (
 	idKey   = []byte(`"notificationId":"`)
 	nextKey = []byte(`"type":"next"`)
@@ -288,10 +297,7 @@ func (f *fleet) runWS(ctx context.Context, httpc *http.Client, base string, i in
 		_, b, err := c.Read(ctx)
 		t := time.Now()
 		if err != nil {
-			if ctx.Err() == nil {
-				f.closed.Add(1)
-				f.fail("ws client %d: connection ended: %v", i, err)
-			}
+			f.ended(ctx, "ws client %d: connection ended: %v", i, err)
 			return
 		}
 		if bytes.Contains(b, nextKey) {
@@ -345,10 +351,7 @@ func (f *fleet) runSSE(ctx context.Context, httpc *http.Client, base string, i i
 		line, err := r.ReadSlice('\n')
 		t := time.Now()
 		if err != nil {
-			if ctx.Err() == nil {
-				f.closed.Add(1)
-				f.fail("sse client %d: stream ended: %v", i, err)
-			}
+			f.ended(ctx, "sse client %d: stream ended: %v", i, err)
 			return
 		}
 		line = bytes.TrimRight(line, "\r\n")
