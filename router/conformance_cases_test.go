@@ -406,12 +406,7 @@ func keysBySubgraphCase() confCase {
 			{name: "accounts", sdl: fedLink("@key") + `
 type User @key(fields: "id") @key(fields: "email") { id: ID! email: String! name: String! }
 `,
-				entities: map[string]resolver{"User": func(rep map[string]any) (any, *fakeError) {
-					if _, ok := rep["id"]; ok {
-						return byID("id", users...)(rep)
-					}
-					return byID("email", users...)(rep)
-				}},
+				entities: map[string]resolver{"User": byKeys([]string{"id", "email"}, users...)},
 			},
 			{name: "billing", sdl: fedLink("@key") + `
 type Query { subscribers: [User!]! }
@@ -452,14 +447,7 @@ func fed1ExtendCase() confCase {
 		obj("Product", "upc", "1", "sku", "S1", "name", "Lamp", "inStock", 12),
 		obj("Product", "upc", "2", "sku", "S2", "name", "Desk", "inStock", 0),
 	}
-	byKey := func(objs []map[string]any) resolver {
-		return func(rep map[string]any) (any, *fakeError) {
-			if _, ok := rep["upc"]; ok {
-				return byID("upc", objs...)(rep)
-			}
-			return byFields([]string{"sku", "name"}, objs...)(rep)
-		}
-	}
+	byKey := func(objs []map[string]any) resolver { return byKeys([]string{"upc", "sku name"}, objs...) }
 	return confCase{
 		name: "fed1_extend_resolvable",
 		subgraphs: []fedSpec{
