@@ -183,24 +183,10 @@ func providesAuthorCase(name, peopleSDL, postsSDL string) confCase {
 // non-resolvable interface object (ids), ratings extends Media through
 // another interface object, and media owns the interface and its types.
 func interfaceObjectIndirectCase() confCase {
-	media := []map[string]any{
-		obj("Book", "id", "m1", "title", "Notes on the Engine", "author", "Ada"),
-		obj("Movie", "id", "m2", "title", "Difference", "minutes", 97),
-	}
 	return confCase{
 		name: "interface_object_indirect",
 		subgraphs: []fedSpec{
-			{name: "media", sdl: fedLink("@key") + `
-interface Media @key(fields: "id") { id: ID! title: String! }
-type Book implements Media @key(fields: "id") { id: ID! title: String! author: String! }
-type Movie implements Media @key(fields: "id") { id: ID! title: String! minutes: Int! }
-`,
-				entities: map[string]resolver{
-					"Media": byID("id", media...),
-					"Book":  byID("id", media...),
-					"Movie": byID("id", media...),
-				},
-			},
+			mediaSubgraph(""),
 			{name: "ratings", sdl: fedLink("@key", "@interfaceObject") + `
 type Media @key(fields: "id") @interfaceObject { id: ID! stars: Int! }
 `,

@@ -25,6 +25,27 @@ func byFields(fields []string, objs ...map[string]any) resolver {
 	}
 }
 
+// mediaSubgraph owns the Media interface entity and its implementations,
+// Book and Movie; query is its Query type, if any (answered by media).
+func mediaSubgraph(query string) fedSpec {
+	media := []map[string]any{
+		obj("Book", "id", "m1", "title", "Notes on the Engine", "author", "Ada"),
+		obj("Movie", "id", "m2", "title", "Difference", "minutes", 97),
+	}
+	return fedSpec{name: "media", sdl: fedLink("@key") + "\n" + query + `interface Media @key(fields: "id") { id: ID! title: String! }
+type Book implements Media @key(fields: "id") { id: ID! title: String! author: String! }
+type Movie implements Media @key(fields: "id") { id: ID! title: String! minutes: Int! }
+`,
+		root: map[string]resolver{"media": listOf(media...)},
+		entities: map[string]resolver{
+			// A Media representation resolves to its concrete type.
+			"Media": byID("id", media...),
+			"Book":  byID("id", media...),
+			"Movie": byID("id", media...),
+		},
+	}
+}
+
 // byKeys resolves an entity with several @key directives by the first of
 // keys (each a field set as @key writes it: "sku name") whose fields the
 // representation carries.
@@ -590,27 +611,10 @@ type Customer @key(fields: "id") { id: ID! points: Int }
 // implementations; ratings adds a field to every Media through an
 // @interfaceObject type without knowing the implementations.
 func interfaceObjectCase() fedCase {
-	media := []map[string]any{
-		obj("Book", "id", "m1", "title", "Notes on the Engine", "author", "Ada"),
-		obj("Movie", "id", "m2", "title", "Difference", "minutes", 97),
-	}
 	return fedCase{
 		name: "interface_object",
 		subgraphs: []fedSpec{
-			{name: "media", sdl: fedLink("@key") + `
-type Query { media: [Media!]! }
-interface Media @key(fields: "id") { id: ID! title: String! }
-type Book implements Media @key(fields: "id") { id: ID! title: String! author: String! }
-type Movie implements Media @key(fields: "id") { id: ID! title: String! minutes: Int! }
-`,
-				root: map[string]resolver{"media": listOf(media...)},
-				entities: map[string]resolver{
-					// A Media representation resolves to its concrete type.
-					"Media": byID("id", media...),
-					"Book":  byID("id", media...),
-					"Movie": byID("id", media...),
-				},
-			},
+			mediaSubgraph("type Query { media: [Media!]! }\n"),
 			{name: "ratings", sdl: fedLink("@key", "@interfaceObject") + `
 type Query { topRated: [Media!]! }
 type Media @key(fields: "id") @interfaceObject { id: ID! stars: Int! }
