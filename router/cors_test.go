@@ -1,15 +1,12 @@
 package router
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/heraldhq/herald/router/subscription"
+	"github.com/heraldhq/herald/router/subscription/wstest"
 )
 
 func TestCORS(t *testing.T) {
@@ -89,28 +86,7 @@ func TestCORS(t *testing.T) {
 	}
 	for _, tt := range wsTests {
 		t.Run("websocket "+tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			h := http.Header{}
-			if tt.origin != "" {
-				h.Set("Origin", tt.origin)
-			}
-			c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(tt.base, "http")+"/graphql",
-				&websocket.DialOptions{Subprotocols: []string{subscription.Protocol}, HTTPHeader: h})
-			if tt.ok {
-				if err != nil {
-					t.Fatalf("dial: %v", err)
-				}
-				c.CloseNow()
-				return
-			}
-			if err == nil {
-				c.CloseNow()
-				t.Fatal("dial succeeded, want it refused")
-			}
-			if resp == nil || resp.StatusCode != http.StatusForbidden {
-				t.Errorf("refusal = %v, want 403", resp)
-			}
+			wstest.CheckOrigin(t, "ws"+strings.TrimPrefix(tt.base, "http")+"/graphql", subscription.Protocol, tt.origin, tt.ok)
 		})
 	}
 }

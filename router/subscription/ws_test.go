@@ -14,6 +14,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
+
+	"github.com/heraldhq/herald/router/subscription/wstest"
 )
 
 // answerEngine answers every operation with one fixed result.
@@ -154,27 +156,7 @@ func TestWithOriginPatterns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			h := http.Header{}
-			if tt.origin != "" {
-				h.Set("Origin", tt.origin)
-			}
-			c, resp, err := wsDial(t, ctx, tt.url, h)
-			if tt.ok {
-				if err != nil {
-					t.Fatalf("dial: %v", err)
-				}
-				c.CloseNow()
-				return
-			}
-			if err == nil {
-				c.CloseNow()
-				t.Fatal("dial succeeded, want a refusal")
-			}
-			if resp == nil || resp.StatusCode != http.StatusForbidden {
-				t.Errorf("refusal = %v, want 403", resp)
-			}
+			wstest.CheckOrigin(t, tt.url, Protocol, tt.origin, tt.ok)
 		})
 	}
 }
