@@ -279,31 +279,30 @@ func (env *benchEnv) planOnce(b *testing.B, req *graphql.Request) *plan.Synchron
 // BenchmarkPrepare: parse, normalise and validate, which Execute repeats for
 // every request, plan cache hit or not.
 func BenchmarkPrepare(b *testing.B) {
-	env := loadBenchEnv(b)
-	for _, name := range benchQueries {
-		b.Run(name, func(b *testing.B) {
-			q := subgraphs.Queries[name].Router
-			b.ReportAllocs()
-			for b.Loop() {
-				env.prepare(b, q)
-			}
-		})
-	}
+	benchEachQuery(b, func(b *testing.B, env *benchEnv, q string) { env.prepare(b, q) })
 }
 
 // BenchmarkPlan: planning a prepared operation (planner creation, plan,
 // post-processing): what a plan cache miss adds to Prepare.
 func BenchmarkPlan(b *testing.B) {
+	benchEachQuery(b, func(b *testing.B, env *benchEnv, q string) {
+		b.StopTimer()
+		req := env.prepare(b, q) // planning adds required fields to the document: a fresh one each time
+		b.StartTimer()
+		env.planOnce(b, req)
+	})
+}
+
+// benchEachQuery runs op as the operation of a sub-benchmark per query, q
+// the query's text.
+func benchEachQuery(b *testing.B, op func(b *testing.B, env *benchEnv, q string)) {
 	env := loadBenchEnv(b)
 	for _, name := range benchQueries {
 		b.Run(name, func(b *testing.B) {
 			q := subgraphs.Queries[name].Router
 			b.ReportAllocs()
 			for b.Loop() {
-				b.StopTimer()
-				req := env.prepare(b, q) // planning adds required fields to the document: a fresh one each time
-				b.StartTimer()
-				env.planOnce(b, req)
+				op(b, env, q)
 			}
 		})
 	}
