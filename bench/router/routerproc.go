@@ -3,18 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/heraldhq/herald/bench/internal/routerproc"
 	"github.com/heraldhq/herald/bench/router/subgraphs"
+	"github.com/heraldhq/herald/router"
 )
 
-// composeSupergraph fetches each subgraph's _service SDL and runs `router
-// compose` on it in dir, as a deployment does at build time. It returns the
+// composeSupergraph fetches each subgraph's _service SDL as the router
+// does and runs `router compose` on it in dir, as a deployment does at build time. It returns the
 // composed file's path.
 func composeSupergraph(ctx context.Context, bin, dir string, set *subgraphs.Set) (string, error) {
 	sdl := map[string]string{}
 	for _, name := range subgraphs.Names {
-		text, err := routerproc.FetchSDL(ctx, set.URLs[name])
+		text, err := router.FetchSDL(ctx, http.DefaultClient, router.Subgraph{Name: name, URL: set.URLs[name]})
 		if err != nil {
 			return "", fmt.Errorf("SDL of %s: %w", name, err)
 		}
