@@ -19,6 +19,8 @@ import (
 	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
 	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/notifier/channel"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 func kafkaBroker(t *testing.T) stream.Broker {
@@ -40,7 +42,7 @@ func pipelineConfig(users *usersService, mp *testenv.MailpitServer, driver, dsn 
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: uniqueName("OrderCreated"), TopicCancelled: uniqueName("OrderCancelled"),
 		StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
-		Channels: Channels{Email: mailpitEmail(mp)},
+		Channels: Channels{email.Name: mailpitEmail(mp)},
 		Workers:  2, Poll: 200 * time.Millisecond, Lease: time.Minute,
 		Backoff:     Backoff{Base: 200 * time.Millisecond, Max: time.Second, Jitter: 0.5},
 		MaxAttempts: 100, MaxAge: time.Hour,
@@ -304,11 +306,11 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
 	ctx := context.Background()
 
-	broken := func(ev any, name, locale string) (Email, error) {
+	broken := func(k channel.Kind, ev any, name, locale string) (channel.Content, error) {
 		if o, ok := ev.(events.OrderCreated); ok && o.OrderID == "ord-poison" {
-			return Email{}, errors.New("template: no such currency layout")
+			return channel.Content{}, errors.New("template: no such currency layout")
 		}
-		return RenderLocalized(ev, name, locale)
+		return RenderLocalized(k, ev, name, locale)
 	}
 	stop, base := startRunDeps(t, cfg, Deps{Broker: broker, Render: broken})
 

@@ -64,13 +64,13 @@ func TestStatusEventsCarryFixedReasons(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Webhook: sender},
+			w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{webhook.Name: sender},
 				Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 				Backoff: Backoff{Base: time.Minute, Max: time.Minute}, MaxAttempts: 10, MaxAge: 24 * time.Hour,
 				Lease: 5 * time.Minute}
 			now := time.Now().UTC()
 			row, err := client.Delivery.Create().SetEventID(uuid.NewString()).SetEventType(events.TypeOrderCreated).
-				SetOrderID("ord-" + uuid.NewString()).SetUserID("usr-1").SetChannel(delivery.ChannelWebhook).
+				SetOrderID("ord-" + uuid.NewString()).SetUserID("usr-1").SetChannel(webhook.Name).
 				SetCategory(CategoryOrderUpdates).SetRecipient(tc.url).SetSecret("whsec_plain").
 				SetPayload([]byte(`{"orderId":"o"}`)).SetStatus(delivery.StatusPENDING).
 				SetPublicStatus(delivery.PublicStatusPENDING).SetStatusAt(now.Add(-time.Minute)).

@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 // A delivery deferred for quiet hours asks the users service again when it
@@ -33,7 +34,7 @@ func TestDeferredDeliveryRechecksPolicy(t *testing.T) {
 	downURL := "http://" + refusedAddr(t) + "/graphql"
 
 	worker := func(usersURL string) *Worker {
-		return &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: mailpitSender(t, mp)},
+		return &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{email.Name: mailpitSender(t, mp)},
 			Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 			Backoff: Backoff{Base: time.Minute, Max: time.Hour}, MaxAttempts: 3, MaxAge: 24 * time.Hour,
 			Lease: 5 * time.Minute, Now: func() time.Time { return now },
@@ -42,7 +43,7 @@ func TestDeferredDeliveryRechecksPolicy(t *testing.T) {
 	deferred := func(uid, to string) *entnotifier.Delivery {
 		t.Helper()
 		r, err := client.Delivery.Create().SetEventID("ev-" + to).SetOrderID("ord-quiet").SetUserID(uid).
-			SetChannel(delivery.ChannelEmail).SetCategory(CategoryOrderUpdates).SetRecipient(to).
+			SetChannel(email.Name).SetCategory(CategoryOrderUpdates).SetRecipient(to).
 			SetSubject("Order ord-quiet confirmed").SetBody("order ord-quiet").
 			SetStatus(delivery.StatusDEFERRED).SetPublicStatus(delivery.PublicStatusDEFERRED).SetStatusAt(now.Add(-8 * time.Hour)).
 			SetNextAttemptAt(now).SetCreatedAt(now.Add(-8 * time.Hour)).Save(ctx)

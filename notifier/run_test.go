@@ -17,6 +17,7 @@ import (
 	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
 	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 func TestRunNATS(t *testing.T) {
@@ -66,7 +67,7 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: topic, StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
-		Channels: Channels{Email: mailpitEmail(mp)},
+		Channels: Channels{email.Name: mailpitEmail(mp)},
 		Workers:  2, Poll: 500 * time.Millisecond, Lease: time.Minute,
 		Backoff: Backoff{Base: 100 * time.Millisecond, Max: time.Second},
 	}

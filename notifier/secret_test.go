@@ -148,7 +148,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 	}
 	clock := time.Now().UTC()
 	worker := func(secrets *secretbox.Box) *Worker {
-		return &Worker{DB: client, Dialect: dialectName, Senders: map[string]channel.Sender{channel.Webhook: sender},
+		return &Worker{DB: client, Dialect: dialectName, Senders: map[string]channel.Sender{webhook.Name: sender},
 			Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 			Backoff: Backoff{Base: time.Minute, Max: time.Minute}, MaxAttempts: 100, MaxAge: 24 * time.Hour,
 			Lease: 5 * time.Minute, Now: func() time.Time { return clock },
@@ -175,7 +175,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		t.Helper()
 		now := time.Now().UTC()
 		d, err := client.Delivery.Create().SetEventID(uuid.NewString()).SetEventType(events.TypeOrderCreated).
-			SetOrderID("ord-hook").SetUserID(uid).SetChannel(delivery.ChannelWebhook).SetCategory(CategoryOrderUpdates).
+			SetOrderID("ord-hook").SetUserID(uid).SetChannel(webhook.Name).SetCategory(CategoryOrderUpdates).
 			SetRecipient(url).SetSecret(secret).SetPayload([]byte(`{"orderId":"ord-hook"}`)).
 			SetStatus(status).SetPublicStatus(delivery.PublicStatus(status)).SetStatusAt(now.Add(-time.Hour)).
 			SetNextAttemptAt(now).SetCreatedAt(now.Add(-time.Hour)).Save(ctx)
@@ -195,14 +195,14 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 			DB: client, Users: NewUsersClient(us.URL, &http.Client{Timeout: 10 * time.Second}),
 			DLQ: &recordingPublisher{}, Logger: testLogger(t),
 			Status:    statusEvents{Topic: "NotificationStatus", Source: StatusSource},
-			Available: map[string]bool{channel.Webhook: true}, Secrets: box,
+			Available: map[string]bool{webhook.Name: true}, Secrets: box,
 		}
 		m := orderMessage(t, "OrderCreated", uid, "ord-sealed")
 		if err := c.Handle(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 		rows, err := client.Delivery.Query().Where(delivery.EventID(m.Header(events.HeaderID))).All(ctx)
-		if err != nil || len(rows) != 1 || rows[0].Channel != delivery.ChannelWebhook || rows[0].Status != delivery.StatusPENDING {
+		if err != nil || len(rows) != 1 || rows[0].Channel != webhook.Name || rows[0].Status != delivery.StatusPENDING {
 			t.Fatalf("deliveries %v, %v; want one PENDING webhook", rows, err)
 		}
 		row := rows[0]

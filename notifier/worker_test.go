@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 func TestConsumerPostgres(t *testing.T) {
@@ -32,7 +33,7 @@ func insertPending(t *testing.T, client *entnotifier.Client, n int) {
 	for i := range creates {
 		creates[i] = client.Delivery.Create().
 			SetEventID(uuid.NewString()).SetOrderID("o").SetUserID("u").
-			SetChannel(delivery.ChannelEmail).SetRecipient("x@example.com").
+			SetChannel(email.Name).SetRecipient("x@example.com").
 			SetNextAttemptAt(now).SetCreatedAt(now)
 	}
 	if err := client.Delivery.CreateBulk(creates...).Exec(ctx); err != nil {
@@ -223,7 +224,7 @@ func TestRecordTransition(t *testing.T) {
 			}
 			deferred := client.Delivery.Create().
 				SetEventID(uuid.NewString()).SetOrderID("o").SetUserID("u").
-				SetChannel(delivery.ChannelEmail).SetRecipient("x@example.com").
+				SetChannel(email.Name).SetRecipient("x@example.com").
 				SetStatus(delivery.StatusDEFERRED).SetPublicStatus(delivery.PublicStatusDEFERRED).
 				SetStatusAt(now.Add(-time.Hour)).SetNextAttemptAt(now.Add(-time.Second)).SetCreatedAt(now.Add(-time.Hour)).
 				SaveX(ctx)

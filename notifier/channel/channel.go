@@ -1,6 +1,10 @@
 // Package channel is the contract between the notifier's delivery workers
 // and the channels that actually send (email, SMS, webhook, ...).
 //
+// Each channel's package declares a Kind (registry.go) and registers it:
+// its name, the address it needs, how it renders, masks recipients and
+// sends. The notifier works from the registered kinds only.
+//
 // The worker owns the delivery row, its status, retries and status events.
 // A channel owns one thing: turning a Message into one attempt at the
 // provider and saying, through the error it returns, whether trying again
@@ -31,21 +35,13 @@ import (
 	"time"
 )
 
-// Channel names as stored on delivery rows and carried in status events.
-const (
-	Email   = "email"
-	SMS     = "sms"
-	Webhook = "webhook"
-	InApp   = "inapp"
-)
-
 // Message is one delivery attempt handed to a channel.
 type Message struct {
 	DeliveryID string // stable across attempts: idempotency key, Message-ID seed
 	EventID    string // ce_id of the event that caused it
 	OrderID    string
 	UserID     string
-	Channel    string // one of the channel names above
+	Channel    string // the channel's Kind.Name
 	Attempt    int    // 1-based attempt number
 	Recipient  string // email address, E.164 phone number, or webhook URL
 	Subject    string // email subject (empty for other channels)

@@ -52,7 +52,7 @@ func newTestSender(t *testing.T, cfg Config) *Sender {
 func orderMessage(t *testing.T, to string) channel.Message {
 	return channel.Message{
 		DeliveryID: uuid.NewString(), EventID: "evt_1", OrderID: "ord_01HX7", UserID: "usr 42",
-		Channel: channel.Email, Attempt: 1, Recipient: to, Locale: "de-AT", Category: "ORDER_UPDATES",
+		Channel: Name, Attempt: 1, Recipient: to, Locale: "de-AT", Category: "ORDER_UPDATES",
 		EventType: events.TypeOrderCreated, Payload: orderPayload(t),
 	}
 }

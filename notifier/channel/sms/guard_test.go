@@ -30,7 +30,7 @@ func TestSendRefusesProviderResolvingToLoopback(t *testing.T) {
 	if !errors.Is(err, netguard.ErrNotAllowed) || !channel.IsPermanent(err) {
 		t.Fatalf("err = %v, want a permanent ErrNotAllowed", err)
 	}
-	if got := channel.PublicReason(channel.SMS, err); got != channel.ReasonAddressNotAllowed {
+	if got := channel.PublicReason(sms.Name, err); got != channel.ReasonAddressNotAllowed {
 		t.Errorf("public reason = %q", got)
 	}
 	marker, err := net.Dial("tcp", ln.Addr().String())

@@ -125,7 +125,7 @@ func newSender(t *testing.T, base string, mod func(*sms.Config)) *sms.Sender {
 }
 
 func msg(to, text string) channel.Message {
-	return channel.Message{DeliveryID: "dlv_sms_1", EventID: "evt_1", Channel: channel.SMS, Attempt: 1, Recipient: to, Text: text}
+	return channel.Message{DeliveryID: "dlv_sms_1", EventID: "evt_1", Channel: sms.Name, Attempt: 1, Recipient: to, Text: text}
 }
 
 func TestSendAccepted(t *testing.T) {

@@ -46,7 +46,7 @@ func TestSendRefusesNamesResolvingInside(t *testing.T) {
 		if !errors.Is(err, netguard.ErrNotAllowed) || !channel.IsPermanent(err) {
 			t.Errorf("%s: err = %v, want a permanent ErrNotAllowed", host, err)
 		}
-		if got := channel.PublicReason(channel.Webhook, err); got != channel.ReasonAddressNotAllowed {
+		if got := channel.PublicReason(webhook.Name, err); got != channel.ReasonAddressNotAllowed {
 			t.Errorf("%s: public reason = %q, want %q", host, got, channel.ReasonAddressNotAllowed)
 		}
 	}
@@ -80,7 +80,7 @@ func TestPublicReasonHidesAnswerAndAddress(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "10.0.0.7") {
 		t.Fatalf("err = %v, want the receiver's answer kept for the logs", err)
 	}
-	if got := channel.PublicReason(channel.Webhook, err); got != "receiver answered HTTP 503" {
+	if got := channel.PublicReason(webhook.Name, err); got != "receiver answered HTTP 503" {
 		t.Errorf("public reason = %q", got)
 	}
 	// Nothing listens on a closed server's port (a new sender: no pooled
@@ -88,14 +88,14 @@ func TestPublicReasonHidesAnswerAndAddress(t *testing.T) {
 	srv.Close()
 	s = newSender(t, webhook.Config{Timeout: 5 * time.Second, AllowLoopbackHTTP: true})
 	_, err = s.Send(context.Background(), message(srv.URL+"/h"))
-	if got := channel.PublicReason(channel.Webhook, err); got != channel.ReasonConnRefused {
+	if got := channel.PublicReason(webhook.Name, err); got != channel.ReasonConnRefused {
 		t.Errorf("public reason = %q (%v), want %q", got, err, channel.ReasonConnRefused)
 	}
 	// A name that does not exist.
 	res := dnstest.Resolver(t, nil)
 	s = newSender(t, webhook.Config{Timeout: 5 * time.Second, Resolver: res})
 	_, err = s.Send(context.Background(), message("https://nowhere.example/h"))
-	if got := channel.PublicReason(channel.Webhook, err); got != channel.ReasonNameNotFound {
+	if got := channel.PublicReason(webhook.Name, err); got != channel.ReasonNameNotFound {
 		t.Errorf("public reason = %q (%v), want %q", got, err, channel.ReasonNameNotFound)
 	}
 }
