@@ -71,20 +71,14 @@ func (c Channels) Senders(logger *slog.Logger) (map[string]channel.Sender, error
 	return out, nil
 }
 
-// LogValue lists the configured channels for the start-up log, each with
-// what its configuration chooses to show when it is a slog.LogValuer (the
-// SMTP relay, never credentials), else only that it is configured.
+// LogValue is what the channels' configurations show in the start-up log:
+// those that are a slog.LogValuer choose what (the SMTP relay, never
+// credentials); the others show nothing.
 func (c Channels) LogValue() slog.Value {
 	var attrs []slog.Attr
 	for _, k := range channel.Kinds() {
-		cfg, ok := c[k.Name]
-		if !ok {
-			continue
-		}
-		if lv, ok := cfg.(slog.LogValuer); ok {
+		if lv, ok := c[k.Name].(slog.LogValuer); ok {
 			attrs = append(attrs, slog.Any(k.Name, lv))
-		} else {
-			attrs = append(attrs, slog.Bool(k.Name, true))
 		}
 	}
 	return slog.GroupValue(attrs...)
