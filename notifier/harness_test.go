@@ -21,6 +21,7 @@ import (
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/events/eventstest"
 	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/stream"
@@ -256,19 +257,7 @@ func refusedAddr(t testing.TB) string {
 
 func uniqueName(prefix string) string { return fmt.Sprintf("%s-%s", prefix, uuid.NewString()[:8]) }
 
-func sampleOrder() events.OrderCreated {
-	return events.OrderCreated{
-		OrderID: "ord_01HX7",
-		UserID:  "usr_42",
-		Items: []events.OrderItem{
-			{SKU: "MUG-1", Name: "Mug <Herald> & Co", Quantity: 2, UnitPriceMinor: 1250},
-			{SKU: "TEE-9", Name: "T-shirt", Quantity: 1, UnitPriceMinor: 199999},
-		},
-		TotalMinor: 202499,
-		Currency:   "EUR",
-		CreatedAt:  time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
-	}
-}
+func sampleOrder() events.OrderCreated { return eventstest.Order() }
 
 // waitMail polls mailpit until want messages reached to (or the test's
 // patience ends) and returns them.

@@ -216,6 +216,8 @@ type relayScript struct {
 	// stallAfterData never answers the end of the data: the client waits
 	// for its 250 until something closes the connection.
 	stallAfterData bool
+	// failReset answers RSET with 421 and closes the connection.
+	failReset bool
 
 	conns, messages, quits atomic.Int64
 }
@@ -273,6 +275,9 @@ func (rs *relayScript) serve(c net.Conn) {
 				return
 			}
 			say("250 queued")
+		case strings.HasPrefix(cmd, "RSET") && rs.failReset:
+			say("421 closing")
+			return
 		case strings.HasPrefix(cmd, "RSET"):
 			say("250 reset")
 			if rs.closeAfterReset {
