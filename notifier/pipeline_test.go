@@ -16,25 +16,10 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
-	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
-	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel"
 	"github.com/heraldhq/herald/notifier/channel/email"
 )
-
-func kafkaBroker(t *testing.T) stream.Broker {
-	t.Helper()
-	k := testenv.Kafka(t)
-	broker, err := kafkastream.New(context.Background(), kafkastream.Config{
-		Brokers: k.Brokers, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-	}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = broker.Close() })
-	return broker
-}
 
 func pipelineConfig(users *usersService, mp *testenv.MailpitServer, driver, dsn string) Config {
 	return Config{
@@ -48,6 +33,17 @@ func pipelineConfig(users *usersService, mp *testenv.MailpitServer, driver, dsn 
 		MaxAttempts: 100, MaxAge: time.Hour,
 		Breaker: BreakerSettings{Failures: 5, OpenFor: time.Second},
 	}
+}
+
+// newPipeline is what the Kafka pipeline tests run the notifier against:
+// the broker, the users service, a configuration over a fresh PostgreSQL
+// database with mp as the SMTP relay, and a reader of the status topic.
+func newPipeline(t *testing.T, mp *testenv.MailpitServer) (stream.Broker, *usersService, Config, *statusCollector) {
+	t.Helper()
+	broker := kafkaBroker(t)
+	users := startUsers(t)
+	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
+	return broker, users, cfg, collectStatuses(t, broker, cfg.StatusTopic)
 }
 
 // statusCollector consumes the NotificationStatus topic with its own group.
@@ -122,11 +118,8 @@ func (c *statusCollector) waitFor(t *testing.T, orderID, status string) []events
 // NotificationStatus topic in order, each a legal transition, and the
 // metrics and readiness endpoints report it.
 func TestStatusEventsRetryThenSentKafka(t *testing.T) {
-	broker := kafkaBroker(t)
 	mp := testenv.NewMailpit(t)
-	users := startUsers(t)
-	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
-	statuses := collectStatuses(t, broker, cfg.StatusTopic)
+	broker, users, cfg, statuses := newPipeline(t, mp)
 	ctx := context.Background()
 	if err := mp.SetChaos(ctx, testenv.MailChaos{Recipient: testenv.MailChaosTrigger{ErrorCode: 451, Probability: 100}}); err != nil {
 		t.Fatal(err)
@@ -136,14 +129,7 @@ func TestStatusEventsRetryThenSentKafka(t *testing.T) {
 
 	to := uniqueAddress("retry")
 	uid := users.register(t, "Grace", to, "", true, false)
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := pub.Publish(ctx, orderMessage(t, cfg.Topic, uid, "ord-retry")); err != nil {
-		t.Fatal(err)
-	}
+	publisher(t, broker)(orderMessage(t, cfg.Topic, uid, "ord-retry"))
 
 	// At least two failed attempts, then the relay recovers.
 	waitFor(t, "two RETRYING events", func() bool {
@@ -290,14 +276,7 @@ func TestPoisonDeadLetterReplayKafka(t *testing.T) {
 // stream's duplicate window (2 minutes), and the replay here comes within
 // seconds of the original publication: it must get through all the same.
 func TestPoisonDeadLetterReplayNATS(t *testing.T) {
-	broker, err := natsstream.New(context.Background(), natsstream.Config{
-		URL: testenv.NATS(t), RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-	}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = broker.Close() })
-	testPoisonDeadLetterReplay(t, broker)
+	testPoisonDeadLetterReplay(t, natsBroker(t))
 }
 
 func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
@@ -316,15 +295,8 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 
 	to := uniqueAddress("poison")
 	uid := users.register(t, "Linus", to, "", true, false)
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
 	poison := orderMessage(t, cfg.Topic, uid, "ord-poison")
-	if err := pub.Publish(ctx, poison, orderMessage(t, cfg.Topic, uid, "ord-after")); err != nil {
-		t.Fatal(err)
-	}
+	publisher(t, broker)(poison, orderMessage(t, cfg.Topic, uid, "ord-after"))
 	msgs := waitMail(t, mp, to, 1)
 	if len(msgs) != 1 || msgs[0].Subject != "Order ord-after confirmed" {
 		t.Fatalf("the message behind the poison: %+v", msgs)
@@ -391,22 +363,14 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 // database: the partitions are shared and every order's email is sent
 // exactly once, with exactly one PENDING and one SENT event each.
 func TestTwoInstancesOneGroupKafka(t *testing.T) {
-	broker := kafkaBroker(t)
 	mp := testenv.Mailpit(t)
-	users := startUsers(t)
-	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
-	statuses := collectStatuses(t, broker, cfg.StatusTopic)
+	broker, users, cfg, statuses := newPipeline(t, mp)
 	stopA, _ := startRunDeps(t, cfg, Deps{Broker: broker})
 	defer stopA()
 	stopB, _ := startRunDeps(t, cfg, Deps{Broker: broker})
 	defer stopB()
 
 	const usersN, ordersPerUser = 6, 5
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
 	addrs := make([]string, usersN)
 	var msgs []stream.Message
 	for i := range usersN {
@@ -416,9 +380,7 @@ func TestTwoInstancesOneGroupKafka(t *testing.T) {
 			msgs = append(msgs, orderMessage(t, cfg.Topic, uid, fmt.Sprintf("ord-twin-%d-%d", i, j)))
 		}
 	}
-	if err := pub.Publish(context.Background(), msgs...); err != nil {
-		t.Fatal(err)
-	}
+	publisher(t, broker)(msgs...)
 	for i, a := range addrs {
 		got := waitMail(t, mp, a, ordersPerUser)
 		seen := map[string]int{}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel"
@@ -86,10 +85,7 @@ func (d pushDirectory) Policy(ctx context.Context, userID, category string) (Pol
 // sends it through its sender, and its statuses are published with its
 // enum value.
 func TestRegisteredChannelRoutedKafka(t *testing.T) {
-	broker := kafkaBroker(t)
-	users := startUsers(t)
-	dsn := testenv.Postgres(t)
-	cfg := pipelineConfig(users, testenv.Mailpit(t), db.Postgres, dsn)
+	broker, users, cfg, statuses := newPipeline(t, testenv.Mailpit(t))
 	vars := config.New(nil)
 	cfg.Channels = LoadChannels(vars)
 	if err := vars.Err(); err != nil {
@@ -98,20 +94,12 @@ func TestRegisteredChannelRoutedKafka(t *testing.T) {
 	if _, ok := cfg.Channels[pushName]; !ok {
 		t.Fatalf("LoadChannels did not configure the registered push channel: %v", cfg.Channels)
 	}
-	statuses := collectStatuses(t, broker, cfg.StatusTopic)
 	uid := users.register(t, "Ada", uniqueAddress("push"), "", false, false)
 	const token = "device-token-1"
 	stop, _ := startRunDeps(t, cfg, Deps{Broker: broker, Users: pushDirectory{NewUsersClient(users.URL, nil), token}})
 	defer stop()
 
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := pub.Publish(context.Background(), orderMessage(t, cfg.Topic, uid, "ord-push")); err != nil {
-		t.Fatal(err)
-	}
+	publisher(t, broker)(orderMessage(t, cfg.Topic, uid, "ord-push"))
 	var sent channel.Message
 	for sent.OrderID != "ord-push" {
 		select {
@@ -133,7 +121,7 @@ func TestRegisteredChannelRoutedKafka(t *testing.T) {
 			t.Errorf("status event %+v: want channel PUSH for delivery %s", s, sent.DeliveryID)
 		}
 	}
-	client, _ := openDB(t, db.Postgres, dsn)
+	client, _ := openDB(t, cfg.DBDriver, cfg.DBDSN)
 	rows, err := client.Delivery.Query().Where(delivery.OrderID("ord-push")).All(context.Background())
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("deliveries of ord-push = %d (err %v), want 1: no row for the channels the user has off", len(rows), err)

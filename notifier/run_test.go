@@ -14,47 +14,20 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
-	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
-	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 func TestRunNATS(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		db   func(t *testing.T) (driver, dsn string)
-	}{
-		{"sqlite", func(t *testing.T) (string, string) { return db.SQLite, filepath.Join(t.TempDir(), "notifier.db") }},
-		{"postgres", func(t *testing.T) (string, string) { return db.Postgres, testenv.Postgres(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			url := testenv.NATS(t)
-			broker, err := natsstream.New(context.Background(), natsstream.Config{
-				URL: url, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-			}, testLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = broker.Close() })
-			driver, dsn := tc.db(t)
-			testRun(t, broker, driver, dsn)
-		})
-	}
+	eachDB(t, func(t *testing.T, driver, dsn string) {
+		testRun(t, natsBroker(t), driver, dsn)
+	})
 }
 
 // Kafka is the primary backend; unlike JetStream it does not drop a
 // republished ce_id, so here the duplicate reaches the consumer's inbox check.
 func TestRunKafka(t *testing.T) {
-	k := testenv.Kafka(t)
-	broker, err := kafkastream.New(context.Background(), kafkastream.Config{
-		Brokers: k.Brokers, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-	}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = broker.Close() })
-	testRun(t, broker, db.SQLite, filepath.Join(t.TempDir(), "notifier.db"))
+	testRun(t, kafkaBroker(t), db.SQLite, filepath.Join(t.TempDir(), "notifier.db"))
 }
 
 // testRun drives the whole service through a real broker, the real users
@@ -74,19 +47,7 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 
 	stop, base := startRunDeps(t, cfg, Deps{Broker: broker})
 
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	publish := func(ms ...stream.Message) {
-		t.Helper()
-		pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer pcancel()
-		if err := pub.Publish(pctx, ms...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publish := publisher(t, broker)
 	subjects := func(msgs []testenv.MailMessage) []string {
 		var s []string
 		for _, m := range msgs {

@@ -156,3 +156,12 @@ func Opened[S Sender](s S, err error) (Sender, error) {
 	}
 	return s, nil
 }
+
+// TimeoutOr is a channel's send timeout: d, or the channel's default def
+// when d is not set (zero or negative).
+func TimeoutOr(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
