@@ -28,6 +28,7 @@ import (
 	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
 	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel/email"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
@@ -353,18 +354,8 @@ func waitMail(t *testing.T, mp interface {
 	Messages(context.Context, string) ([]testenv.MailMessage, error)
 }, to string, want int) []testenv.MailMessage {
 	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		msgs, err := mp.Messages(ctx, to)
-		if err != nil {
-			t.Fatalf("read mailpit: %v", err)
-		}
-		if len(msgs) >= want || time.Now().After(deadline) {
-			return msgs
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testwait.Value(t, func() ([]testenv.MailMessage, error) { return mp.Messages(context.Background(), to) },
+		func(msgs []testenv.MailMessage) bool { return len(msgs) >= want })
 }
 
 func uniqueAddress(prefix string) string {

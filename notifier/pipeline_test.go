@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel"
 	"github.com/heraldhq/herald/notifier/channel/email"
 )
@@ -100,7 +101,7 @@ func (c *statusCollector) forOrder(orderID string) []events.NotificationStatus {
 func (c *statusCollector) waitFor(t *testing.T, orderID, status string) []events.NotificationStatus {
 	t.Helper()
 	var got []events.NotificationStatus
-	waitFor(t, fmt.Sprintf("status %s for %s", status, orderID), func() bool {
+	testwait.For(t, fmt.Sprintf("status %s for %s", status, orderID), func() bool {
 		got = c.forOrder(orderID)
 		for _, s := range got {
 			if s.Status == status {
@@ -132,7 +133,7 @@ func TestStatusEventsRetryThenSentKafka(t *testing.T) {
 	publisher(t, broker)(orderMessage(t, cfg.Topic, uid, "ord-retry"))
 
 	// At least two failed attempts, then the relay recovers.
-	waitFor(t, "two RETRYING events", func() bool {
+	testwait.For(t, "two RETRYING events", func() bool {
 		n := 0
 		for _, s := range statuses.forOrder("ord-retry") {
 			if s.Status == events.StatusRetrying {
@@ -213,21 +214,14 @@ func TestStatusEventsRetryThenSentKafka(t *testing.T) {
 	// the SENT event can be on the topic, and the outbox empty, before the
 	// worker counted it. So wait (patiently) for the expected values, then
 	// report every one that differs.
-	var metrics string
-	matches := func() bool {
+	metrics := testwait.Value(t, func() (string, error) { _, m := httpGet(t, base+"/metrics"); return m, nil }, func(metrics string) bool {
 		for _, c := range checks {
 			if metricValue(metrics, c.name, c.labels) != c.want {
 				return false
 			}
 		}
 		return true
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		_, metrics = httpGet(t, base+"/metrics")
-		if matches() || time.Now().After(deadline) {
-			break
-		}
-	}
+	})
 	for _, c := range checks {
 		if got := metricValue(metrics, c.name, c.labels); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, c.labels, got, c.want)
@@ -321,7 +315,7 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	if want := (ReplayResult{Replayed: 1}); err != nil || res != want {
 		t.Fatalf("ReplayDLQ before the fix = %+v, %v; want %+v", res, err, want)
 	}
-	waitFor(t, "the replayed poison dead-lettered again", func() bool {
+	testwait.For(t, "the replayed poison dead-lettered again", func() bool {
 		_, metrics := httpGet(t, base+"/metrics")
 		return metricValue(metrics, MetricDeadLetters, `topic="`+cfg.Topic+`"`) == 1
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
@@ -84,7 +85,7 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 	bobEvent := orderMessage(t, topic, bob, "ord-e2e-3")
 	publish(bobEvent)
 	client, _ := openDB(t, driver, dsn)
-	waitFor(t, "bob's event in the inbox", func() bool {
+	testwait.For(t, "bob's event in the inbox", func() bool {
 		ok, err := client.InboxEvent.Query().Where(inboxevent.EventID(bobEvent.Header(events.HeaderID))).Exist(context.Background())
 		return err == nil && ok
 	})
@@ -114,7 +115,7 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 
 	// The consumer lag comes from the broker (kadm for Kafka, consumer info
 	// for JetStream): everything above was handled, so it drains to 0.
-	waitFor(t, "consumer lag 0 in /metrics", func() bool {
+	testwait.For(t, "consumer lag 0 in /metrics", func() bool {
 		_, m := httpGet(t, base+"/metrics")
 		return metricValue(m, MetricConsumerLag, `group="`+cfg.Group+`"`) == 0
 	})
@@ -223,7 +224,7 @@ func readOne(t *testing.T, broker stream.Broker, topic string) stream.Message {
 
 func waitHealthy(t *testing.T, url string) {
 	t.Helper()
-	waitFor(t, url+" answering 200", func() bool {
+	testwait.For(t, url+" answering 200", func() bool {
 		resp, err := http.Get(url)
 		if err != nil {
 			return false
@@ -231,15 +232,4 @@ func waitHealthy(t *testing.T, url string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
