@@ -148,6 +148,11 @@ func ByEnum(enum string) (Kind, bool) {
 	return Lookup(strings.ToLower(enum))
 }
 
+// Loads adapts a channel's LoadConfig to Kind.Configure.
+func Loads[C Config](load func(v *config.Vars) C) func(v *config.Vars) Config {
+	return func(v *config.Vars) Config { return load(v) }
+}
+
 // Opened adapts a channel's New to Config.Open: a failed New yields a nil
 // Sender, not an interface holding a nil pointer.
 func Opened[S Sender](s S, err error) (Sender, error) {

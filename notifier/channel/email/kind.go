@@ -3,7 +3,6 @@ package email
 import (
 	"log/slog"
 
-	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/notifier/channel"
 )
@@ -16,7 +15,7 @@ const Name = "email"
 // templates rendered at consume time.
 var Kind = channel.Kind{
 	Name: Name, Address: "email address", Provider: "mail relay",
-	Configure: func(v *config.Vars) channel.Config { return LoadConfig(v) },
+	Configure: channel.Loads(LoadConfig),
 	Render: func(event any, name, locale string) (channel.Content, error) {
 		c, err := RenderEvent(locale, event, name)
 		return channel.Content{Subject: c.Subject, Text: c.Text, HTML: c.HTML}, err

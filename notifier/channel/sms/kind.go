@@ -3,7 +3,6 @@ package sms
 import (
 	"log/slog"
 
-	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/notifier/channel"
 )
@@ -16,7 +15,7 @@ const Name = "sms"
 // per-locale text rendered at consume time.
 var Kind = channel.Kind{
 	Name: Name, Address: "phone number", Provider: "SMS provider",
-	Configure: func(v *config.Vars) channel.Config { return LoadConfig(v) },
+	Configure: channel.Loads(LoadConfig),
 	Render: func(event any, _, locale string) (channel.Content, error) {
 		text, err := RenderEvent(locale, event)
 		return channel.Content{Text: text}, err

@@ -3,7 +3,6 @@ package webhook
 import (
 	"log/slog"
 
-	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -16,7 +15,7 @@ const Name = "webhook"
 // is never logged.
 var Kind = channel.Kind{
 	Name: Name, Address: "webhook URL",
-	Configure: func(v *config.Vars) channel.Config { return LoadConfig(v) },
+	Configure: channel.Loads(LoadConfig),
 }
 
 func init() { channel.Register(Kind) }
