@@ -47,9 +47,10 @@ func (c Channels) MaxTimeout() time.Duration {
 	return d
 }
 
-// Senders builds one sender per configured channel (email and webhook
-// always, SMS once a provider is configured: HERALD_SMS_BASE_URL). A channel
-// without a sender is SKIPPED by the policy gate ("channel not configured").
+// Senders opens one sender per configured channel whose configuration
+// opens one (today: email and webhook always, SMS once a provider is
+// configured with HERALD_SMS_BASE_URL). A channel without a sender is
+// SKIPPED by the policy gate ("channel not configured").
 func (c Channels) Senders(logger *slog.Logger) (map[string]channel.Sender, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -86,8 +86,9 @@ func (k Kind) MaskRecipient(r string) string {
 // The registry: kinds by name. Registration happens in init functions, but
 // a lock keeps a late Register (a test's) safe beside readers.
 var (
-	regMu sync.RWMutex
-	reg   = map[string]Kind{}
+	regMu  sync.RWMutex
+	reg    = map[string]Kind{}
+	sorted []Kind // reg's kinds by name, rebuilt by Register
 )
 
 // Register adds channel kinds to the registry. Call it from the channel
@@ -105,7 +106,9 @@ func Register(kinds ...Kind) {
 			panic(fmt.Sprintf("channel.Register: channel %q registered twice", k.Name))
 		}
 		reg[k.Name] = k
+		sorted = append(sorted, k)
 	}
+	slices.SortFunc(sorted, func(a, b Kind) int { return strings.Compare(a.Name, b.Name) })
 }
 
 func validName(s string) bool {
@@ -122,12 +125,7 @@ func validName(s string) bool {
 func Kinds() []Kind {
 	regMu.RLock()
 	defer regMu.RUnlock()
-	out := make([]Kind, 0, len(reg))
-	for _, k := range reg {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(a, b Kind) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return slices.Clone(sorted)
 }
 
 // Lookup returns the registered kind named name.
