@@ -97,28 +97,24 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Permanent marks err as a failure that retrying cannot fix. nil stays nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{Permanent: true, Err: err}
-}
+func Permanent(err error) error { return classified(err, Error{Permanent: true}) }
 
 // Transient marks err as a failure worth retrying. nil stays nil.
-func Transient(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{Err: err}
-}
+func Transient(err error) error { return classified(err, Error{}) }
 
 // WithRetryAfter marks err transient with a provider-requested delay; the
-// worker waits at least that long before the next attempt.
+// worker waits at least that long before the next attempt. nil stays nil.
 func WithRetryAfter(err error, d time.Duration) error {
+	return classified(err, Error{RetryAfter: d})
+}
+
+// classified is err with the classification e; nil stays nil.
+func classified(err error, e Error) error {
 	if err == nil {
 		return nil
 	}
-	return &Error{Err: err, RetryAfter: d}
+	e.Err = err
+	return &e
 }
 
 // IsPermanent reports whether err is a permanent failure. Errors that are

@@ -73,6 +73,28 @@ func TestRegisterRefuses(t *testing.T) {
 	}
 }
 
+// Each channel's timeout variable defaults to its DefaultTimeout, and an
+// unset timeout counts as that default.
+func TestTimeoutDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		def   time.Duration
+		unset channel.Config
+	}{
+		{email.Name, email.DefaultTimeout, email.Config{}},
+		{sms.Name, sms.DefaultTimeout, sms.Config{}},
+		{webhook.Name, webhook.DefaultTimeout, webhook.Config{Timeout: -time.Second}},
+	} {
+		k, _ := channel.Lookup(tc.name)
+		if got := k.Configure(config.New(nil)).SendTimeout(); got != tc.def {
+			t.Errorf("%s: declared timeout %v, want DefaultTimeout %v", tc.name, got, tc.def)
+		}
+		if got := tc.unset.SendTimeout(); got != tc.def {
+			t.Errorf("%s: SendTimeout unset = %v, want %v", tc.name, got, tc.def)
+		}
+	}
+}
+
 func TestTimeoutOrAndOpened(t *testing.T) {
 	for _, tc := range []struct{ d, want time.Duration }{{0, 5 * time.Second}, {-time.Second, 5 * time.Second}, {time.Second, time.Second}} {
 		if got := channel.TimeoutOr(tc.d, 5*time.Second); got != tc.want {

@@ -453,17 +453,6 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
-func TestTimeoutDefault(t *testing.T) {
-	if got := sms.LoadConfig(config.New(nil)).Timeout; got != sms.DefaultTimeout {
-		t.Errorf("HERALD_SMS_TIMEOUT default = %v, want DefaultTimeout %v", got, sms.DefaultTimeout)
-	}
-	for _, tc := range []struct{ in, want time.Duration }{{0, sms.DefaultTimeout}, {-time.Second, sms.DefaultTimeout}, {time.Second, time.Second}} {
-		if got := (sms.Config{Timeout: tc.in}).SendTimeout(); got != tc.want {
-			t.Errorf("SendTimeout with Timeout %v = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestRenderEvent(t *testing.T) {
 	created := events.OrderCreated{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR"}
 	cancelled := events.OrderCancelled{OrderID: "ord_9", UserID: "u", TotalMinor: 1999, Currency: "EUR", Reason: "changed my mind"}

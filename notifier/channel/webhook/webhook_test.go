@@ -457,14 +457,3 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
-
-func TestTimeoutDefault(t *testing.T) {
-	if got := webhook.LoadConfig(config.New(nil)).Timeout; got != webhook.DefaultTimeout {
-		t.Errorf("HERALD_WEBHOOK_TIMEOUT default = %v, want DefaultTimeout %v", got, webhook.DefaultTimeout)
-	}
-	for _, tc := range []struct{ in, want time.Duration }{{0, webhook.DefaultTimeout}, {-time.Second, webhook.DefaultTimeout}, {time.Second, time.Second}} {
-		if got := (webhook.Config{Timeout: tc.in}).SendTimeout(); got != tc.want {
-			t.Errorf("SendTimeout with Timeout %v = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
