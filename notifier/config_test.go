@@ -25,11 +25,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"users", c.UsersURL, "http://127.0.0.1:4001/graphql"},
 		{"topic", c.Topic, "OrderCreated"},
 		{"group", c.Group, "herald-notifier"},
-		{"smtp", c.Channels.Email.Addr, "127.0.0.1:1025"},
-		{"tls", c.Channels.Email.TLS, "starttls-required"},
-		{"from", c.Channels.Email.From, "Herald <notifications@herald.local>"},
-		{"webhook timeout", c.Channels.Webhook.Timeout.String(), "10s"},
-		{"sms off", fmt.Sprint(c.Channels.SMS.Enabled()), "false"},
+		{"smtp", c.Channels[email.Name].(email.Config).Addr, "127.0.0.1:1025"},
+		{"tls", c.Channels[email.Name].(email.Config).TLS, "starttls-required"},
+		{"from", c.Channels[email.Name].(email.Config).From, "Herald <notifications@herald.local>"},
+		{"webhook timeout", c.Channels[webhook.Name].(webhook.Config).Timeout.String(), "10s"},
+		{"sms off", fmt.Sprint(c.Channels[sms.Name].(sms.Config).Enabled()), "false"},
 		{"migrate", c.Migrate, "auto"},
 		{"retention", c.StatusRetention.String(), "168h0m0s"},
 		{"longest channel timeout", c.Channels.MaxTimeout().String(), "30s"},
@@ -92,27 +92,34 @@ func TestChannelVariablesDeclaredOnce(t *testing.T) {
 }
 
 // The timeout defaults have one source, the channel packages: a zero
-// timeout in Channels counts as what the channel's LoadConfig declares.
+// timeout in Channels counts as what the channel's LoadConfig declares; a
+// channel missing from Channels sends nothing and has no timeout.
 func TestMaxTimeoutUsesChannelDefaults(t *testing.T) {
 	declared := LoadChannels(config.New(nil))
-	if declared.Email.Timeout != email.DefaultTimeout || declared.SMS.Timeout != sms.DefaultTimeout || declared.Webhook.Timeout != webhook.DefaultTimeout {
-		t.Errorf("declared defaults email %v sms %v webhook %v, want %v, %v and %v", declared.Email.Timeout, declared.SMS.Timeout, declared.Webhook.Timeout,
+	de, ds, dw := declared[email.Name].(email.Config), declared[sms.Name].(sms.Config), declared[webhook.Name].(webhook.Config)
+	if de.Timeout != email.DefaultTimeout || ds.Timeout != sms.DefaultTimeout || dw.Timeout != webhook.DefaultTimeout {
+		t.Errorf("declared defaults email %v sms %v webhook %v, want %v, %v and %v", de.Timeout, ds.Timeout, dw.Timeout,
 			email.DefaultTimeout, sms.DefaultTimeout, webhook.DefaultTimeout)
 	}
-	longest := max(declared.Email.Timeout, declared.SMS.Timeout, declared.Webhook.Timeout)
+	longest := max(de.Timeout, ds.Timeout, dw.Timeout)
+	// all builds Channels with the three channels' configurations.
+	all := func(e email.Config, s sms.Config, w webhook.Config) Channels {
+		return Channels{email.Name: e, sms.Name: s, webhook.Name: w}
+	}
 	tests := []struct {
 		name string
 		c    Channels
 		want time.Duration
 	}{
-		{"all zero: the longest default", Channels{}, longest},
+		{"no channel configured", Channels{}, 0},
+		{"all zero: the longest default", all(email.Config{}, sms.Config{}, webhook.Config{}), longest},
 		{"declared defaults", declared, longest},
-		{"zero email, others short", Channels{SMS: sms.Config{Timeout: time.Second}, Webhook: webhook.Config{Timeout: time.Second}}, declared.Email.Timeout},
-		{"long sms", Channels{SMS: sms.Config{Timeout: 5 * time.Minute}}, 5 * time.Minute},
-		{"long webhook", Channels{Webhook: webhook.Config{Timeout: 4 * time.Minute}}, 4 * time.Minute},
-		{"long email", Channels{Email: email.Config{Timeout: 3 * time.Minute}}, 3 * time.Minute},
-		{"all short", Channels{Email: email.Config{Timeout: time.Second}, SMS: sms.Config{Timeout: 2 * time.Second}, Webhook: webhook.Config{Timeout: 3 * time.Second}}, 3 * time.Second},
-		{"negative counts as default", Channels{Email: email.Config{Timeout: time.Second}, SMS: sms.Config{Timeout: -time.Second}, Webhook: webhook.Config{Timeout: time.Second}}, sms.DefaultTimeout},
+		{"zero email, others short", all(email.Config{}, sms.Config{Timeout: time.Second}, webhook.Config{Timeout: time.Second}), de.Timeout},
+		{"long sms", Channels{sms.Name: sms.Config{Timeout: 5 * time.Minute}}, 5 * time.Minute},
+		{"long webhook", Channels{webhook.Name: webhook.Config{Timeout: 4 * time.Minute}}, 4 * time.Minute},
+		{"long email", Channels{email.Name: email.Config{Timeout: 3 * time.Minute}}, 3 * time.Minute},
+		{"all short", all(email.Config{Timeout: time.Second}, sms.Config{Timeout: 2 * time.Second}, webhook.Config{Timeout: 3 * time.Second}), 3 * time.Second},
+		{"negative counts as default", all(email.Config{Timeout: time.Second}, sms.Config{Timeout: -time.Second}, webhook.Config{Timeout: time.Second}), sms.DefaultTimeout},
 	}
 	for _, tc := range tests {
 		if got := tc.c.MaxTimeout(); got != tc.want {

@@ -13,11 +13,8 @@ import (
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
 	"github.com/heraldhq/herald/internal/events"
-	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/stream"
-	"github.com/heraldhq/herald/notifier/channel"
-	"github.com/heraldhq/herald/notifier/channel/sms"
 )
 
 // Dead-letter headers added to a message on <topic>.dlq.
@@ -155,7 +152,7 @@ func (c *Consumer) Handle(ctx context.Context, m stream.Message) error {
 			continue
 		}
 		log.Info("delivery planned", "channel", d.Channel, "status", d.Status, "recipient", maskRecipient(d.Channel, d.Recipient), "reason", d.Reason, "due_at", d.DueAt)
-		if d.Status == "PENDING" {
+		if d.Status == events.StatusPending {
 			due++
 		}
 	}
@@ -184,30 +181,13 @@ func (c *Consumer) plan(ev orderEvent, payload []byte, p Policy, category string
 		}
 		row := &entnotifier.Delivery{
 			ID: uuid.New(), EventID: env.ID, EventType: env.Type, OrderID: ev.orderID, UserID: ev.userID,
-			Channel: delivery.Channel(d.Channel), Category: category, Critical: d.Critical, Locale: p.Locale,
+			Channel: d.Channel, Category: category, Critical: d.Critical, Locale: p.Locale,
 			Recipient: d.Recipient, Secret: d.Secret, Status: delivery.Status(d.Status),
 			NextAttemptAt: d.DueAt.UTC(), Payload: payload, Traceparent: traceParent(env.TraceParent),
 		}
-		if d.Status != "SKIPPED" {
-			switch d.Channel {
-			case channel.Email:
-				render := c.Render
-				if render == nil {
-					render = RenderLocalized
-				}
-				e, err := render(ev.data, p.Name, p.Locale)
-				if err != nil {
-					return nil, fmt.Errorf("render email for order %s: %w", ev.orderID, err)
-				}
-				row.Subject, row.Body, row.HTMLBody = e.Subject, e.Text, e.HTML
-			case channel.SMS:
-				// The SMS channel's per-locale text (same language matching
-				// as the email), so the row holds exactly what is sent.
-				text, err := sms.RenderEvent(p.Locale, ev.data)
-				if err != nil {
-					return nil, fmt.Errorf("render sms for order %s: %w", ev.orderID, err)
-				}
-				row.Body = text
+		if d.Status != events.StatusSkipped {
+			if err := renderRow(c.Render, row, ev.data, p.Name, p.Locale); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, newDelivery{row: row, reason: d.Reason})
@@ -282,7 +262,7 @@ func (c *Consumer) record(ctx context.Context, topic, eventID string, rows []new
 			if err := c.Status.write(ctx, tx, d, "", ch, at); err != nil {
 				return rollback(err)
 			}
-			pub = append(pub, published{Channel: string(d.Channel), Status: string(d.Status)})
+			pub = append(pub, published{Channel: d.Channel, Status: string(d.Status)})
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -332,14 +312,4 @@ func (c *Consumer) now() time.Time {
 		return c.Now().UTC()
 	}
 	return time.Now().UTC()
-}
-
-func maskRecipient(ch, r string) string {
-	switch ch {
-	case channel.Email:
-		return logging.MaskEmail(r)
-	case channel.SMS:
-		return logging.MaskPhone(r)
-	}
-	return "***"
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/notifier/channel/email"
+	"github.com/heraldhq/herald/notifier/channel/sms"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
 
@@ -79,7 +81,7 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 			t.Fatalf("got %d deliveries, want 1", len(ds))
 		}
 		d := ds[0]
-		if d.Channel != delivery.ChannelEmail || d.Status != delivery.StatusPENDING || d.Recipient != "ada@example.com" ||
+		if d.Channel != email.Name || d.Status != delivery.StatusPENDING || d.Recipient != "ada@example.com" ||
 			d.Subject != "Order ord-1 confirmed" || !strings.Contains(d.Body, "ord-1") || !strings.Contains(d.HTMLBody, "ord-1") {
 			t.Errorf("delivery = %+v", d)
 		}
@@ -129,11 +131,11 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 			t.Fatalf("cancellation: %d deliveries, want email and sms", len(ds))
 		}
 		mail, text := ds[0], ds[1]
-		if mail.Channel != delivery.ChannelEmail || mail.Status != delivery.StatusPENDING || mail.EventType != events.TypeOrderCancelled ||
+		if mail.Channel != email.Name || mail.Status != delivery.StatusPENDING || mail.EventType != events.TypeOrderCancelled ||
 			mail.Subject != "Order ord-cx cancelled" || !strings.Contains(mail.Body, "Reason given: ordered twice") {
 			t.Errorf("cancellation email = %+v", mail)
 		}
-		if text.Channel != delivery.ChannelSms || text.Body != "Herald: your order ord-cx (EUR 2,024.99) has been cancelled." {
+		if text.Channel != sms.Name || text.Body != "Herald: your order ord-cx (EUR 2,024.99) has been cancelled." {
 			t.Errorf("cancellation sms = %q (%s)", text.Body, text.Channel)
 		}
 		// The order's confirmation is a different notification, untouched.
@@ -177,7 +179,7 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 			t.Fatal(err)
 		}
 		ds := f.deliveries(t, m.Header(events.HeaderID))
-		if len(ds) != 2 || ds[1].Channel != delivery.ChannelSms || ds[1].Status != delivery.StatusSKIPPED || ds[1].LastError != ReasonNoPhone {
+		if len(ds) != 2 || ds[1].Channel != sms.Name || ds[1].Status != delivery.StatusSKIPPED || ds[1].LastError != sms.Kind.NoAddressReason() {
 			t.Errorf("deliveries = %+v", ds)
 		}
 	})
@@ -205,7 +207,7 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 				t.Fatal(err)
 			}
 			ds := f.deliveries(t, m.Header(events.HeaderID))
-			if len(ds) != 1 || ds[0].Channel != delivery.ChannelSms || ds[0].Status != delivery.StatusPENDING {
+			if len(ds) != 1 || ds[0].Channel != sms.Name || ds[0].Status != delivery.StatusPENDING {
 				t.Fatalf("locale %q: deliveries = %+v, want one pending SMS", tc.locale, ds)
 			}
 			if ds[0].Body != tc.want || (tc.locale != "" && ds[0].Locale != tc.locale) {
@@ -277,7 +279,7 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 		order := sampleOrder()
 		plans := func() []newDelivery {
 			return []newDelivery{{row: &entnotifier.Delivery{ID: uuid.New(), EventID: "evt-concurrent", OrderID: order.OrderID, UserID: order.UserID,
-				Channel: delivery.ChannelEmail, Recipient: "x@example.com", Status: delivery.StatusPENDING, NextAttemptAt: time.Now().UTC()}}}
+				Channel: email.Name, Recipient: "x@example.com", Status: delivery.StatusPENDING, NextAttemptAt: time.Now().UTC()}}}
 		}
 		ok, _, err := f.c.record(ctx, topic, "evt-concurrent", plans(), time.Now().UTC())
 		if err != nil || !ok {

@@ -10,7 +10,6 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
 	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
-	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -148,16 +147,4 @@ func TestReplayStopsAtTheEndOfItsStartNATS(t *testing.T) {
 	if want := (ReplayResult{Replayed: len(ids) + len(more) - 4, Skipped: 4}); err != nil || res != want {
 		t.Fatalf("second replay = %+v, %v; want %+v", res, err, want)
 	}
-}
-
-func natsBroker(t *testing.T) stream.Broker {
-	t.Helper()
-	b, err := natsstream.New(context.Background(), natsstream.Config{
-		URL: testenv.NATS(t), RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-	}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
 }

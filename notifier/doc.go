@@ -46,11 +46,13 @@
 // the claim is released back to DEFERRED (row only, nothing published, no
 // attempt counted) and tried again after a backoff step.
 //
-// Senders come from Config.Channels (channels.go: the channel packages'
-// configurations, declared once by those packages), emails are rendered at
-// consume time by RenderLocalized (the email channel's per-locale
-// templates: the order confirmation or the cancellation notice, by the
-// event's type); Deps can replace both.
+// The channels are the registered channel.Kinds (notifier/channel,
+// registry.go): no code here names one. Senders come from Config.Channels
+// (channels.go: each channel's configuration, declared once by its
+// package); what a row sends is rendered at consume time by
+// RenderLocalized (each channel's Kind.Render, e.g. the email channel's
+// per-locale templates: the order confirmation or the cancellation notice,
+// by the event's type); Deps can replace both.
 //
 // # Schema, tracing, retention
 //

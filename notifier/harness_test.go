@@ -21,10 +21,14 @@ import (
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/events/eventstest"
 	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/stream"
+	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
+	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel/email"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
@@ -152,10 +156,96 @@ func (u *usersService) delete(t testing.TB, id string) {
 	u.do(t, `mutation($id: ID!) { deleteUser(id: $id) { id } }`, map[string]any{"id": id}, &out)
 }
 
+// kafkaBroker is the Kafka stream layer over the shared test broker.
+func kafkaBroker(t *testing.T) stream.Broker {
+	t.Helper()
+	k := testenv.Kafka(t)
+	broker, err := kafkastream.New(context.Background(), kafkastream.Config{
+		Brokers: k.Brokers, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = broker.Close() })
+	return broker
+}
+
+// natsBroker is the NATS JetStream stream layer over the shared test server.
+func natsBroker(t *testing.T) stream.Broker {
+	t.Helper()
+	broker, err := natsstream.New(context.Background(), natsstream.Config{
+		URL: testenv.NATS(t), RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = broker.Close() })
+	return broker
+}
+
+// reload reads delivery id again.
+func reload(t testing.TB, client *entnotifier.Client, id uuid.UUID) *entnotifier.Delivery {
+	t.Helper()
+	d, err := client.Delivery.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// historyOf is the status history of d as "FROM>TO#attempt reason" lines
+// (the reason only when there is one).
+func historyOf(t testing.TB, client *entnotifier.Client, d *entnotifier.Delivery) []string {
+	t.Helper()
+	hist, err := StatusHistory(context.Background(), client, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, h := range hist {
+		out = append(out, strings.TrimSpace(fmt.Sprintf("%s>%s#%d %s", h.FromStatus, h.Status, h.Attempt, h.Reason)))
+	}
+	return out
+}
+
+// publisher publishes through broker until the test ends; a message that
+// cannot be published within 30s fails the test.
+func publisher(t *testing.T, broker stream.Broker) func(ms ...stream.Message) {
+	t.Helper()
+	pub, err := broker.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	return func(ms ...stream.Message) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := pub.Publish(ctx, ms...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // openSQLite opens a fresh notifier database in a temp dir and migrates it.
 func openSQLite(t testing.TB) (*entnotifier.Client, *db.DB) {
 	t.Helper()
 	return openDB(t, db.SQLite, filepath.Join(t.TempDir(), "notifier.db"))
+}
+
+// eachDB runs f as one subtest per database the notifier runs on (named by
+// its driver), each with a fresh database: a SQLite file, a PostgreSQL
+// database of the shared test cluster.
+func eachDB(t *testing.T, f func(t *testing.T, driver, dsn string)) {
+	for _, tc := range []struct {
+		driver string
+		dsn    func(t *testing.T) string
+	}{
+		{db.SQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "notifier.db") }},
+		{db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
+	} {
+		t.Run(tc.driver, func(t *testing.T) { f(t, tc.driver, tc.dsn(t)) })
+	}
 }
 
 func openDB(t testing.TB, driver, dsn string) (*entnotifier.Client, *db.DB) {
@@ -256,19 +346,7 @@ func refusedAddr(t testing.TB) string {
 
 func uniqueName(prefix string) string { return fmt.Sprintf("%s-%s", prefix, uuid.NewString()[:8]) }
 
-func sampleOrder() events.OrderCreated {
-	return events.OrderCreated{
-		OrderID: "ord_01HX7",
-		UserID:  "usr_42",
-		Items: []events.OrderItem{
-			{SKU: "MUG-1", Name: "Mug <Herald> & Co", Quantity: 2, UnitPriceMinor: 1250},
-			{SKU: "TEE-9", Name: "T-shirt", Quantity: 1, UnitPriceMinor: 199999},
-		},
-		TotalMinor: 202499,
-		Currency:   "EUR",
-		CreatedAt:  time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
-	}
-}
+func sampleOrder() events.OrderCreated { return eventstest.Order() }
 
 // waitMail polls mailpit until want messages reached to (or the test's
 // patience ends) and returns them.
@@ -276,18 +354,8 @@ func waitMail(t *testing.T, mp interface {
 	Messages(context.Context, string) ([]testenv.MailMessage, error)
 }, to string, want int) []testenv.MailMessage {
 	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		msgs, err := mp.Messages(ctx, to)
-		if err != nil {
-			t.Fatalf("read mailpit: %v", err)
-		}
-		if len(msgs) >= want || time.Now().After(deadline) {
-			return msgs
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testwait.Value(t, func() ([]testenv.MailMessage, error) { return mp.Messages(context.Background(), to) },
+		func(msgs []testenv.MailMessage) bool { return len(msgs) >= want })
 }
 
 func uniqueAddress(prefix string) string {

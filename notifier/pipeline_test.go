@@ -16,23 +16,11 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
-	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
-	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
+	"github.com/heraldhq/herald/notifier/channel"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
-
-func kafkaBroker(t *testing.T) stream.Broker {
-	t.Helper()
-	k := testenv.Kafka(t)
-	broker, err := kafkastream.New(context.Background(), kafkastream.Config{
-		Brokers: k.Brokers, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-	}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = broker.Close() })
-	return broker
-}
 
 func pipelineConfig(users *usersService, mp *testenv.MailpitServer, driver, dsn string) Config {
 	return Config{
@@ -40,12 +28,23 @@ func pipelineConfig(users *usersService, mp *testenv.MailpitServer, driver, dsn 
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: uniqueName("OrderCreated"), TopicCancelled: uniqueName("OrderCancelled"),
 		StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
-		Channels: Channels{Email: mailpitEmail(mp)},
+		Channels: Channels{email.Name: mailpitEmail(mp)},
 		Workers:  2, Poll: 200 * time.Millisecond, Lease: time.Minute,
 		Backoff:     Backoff{Base: 200 * time.Millisecond, Max: time.Second, Jitter: 0.5},
 		MaxAttempts: 100, MaxAge: time.Hour,
 		Breaker: BreakerSettings{Failures: 5, OpenFor: time.Second},
 	}
+}
+
+// newPipeline is what the Kafka pipeline tests run the notifier against:
+// the broker, the users service, a configuration over a fresh PostgreSQL
+// database with mp as the SMTP relay, and a reader of the status topic.
+func newPipeline(t *testing.T, mp *testenv.MailpitServer) (stream.Broker, *usersService, Config, *statusCollector) {
+	t.Helper()
+	broker := kafkaBroker(t)
+	users := startUsers(t)
+	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
+	return broker, users, cfg, collectStatuses(t, broker, cfg.StatusTopic)
 }
 
 // statusCollector consumes the NotificationStatus topic with its own group.
@@ -102,7 +101,7 @@ func (c *statusCollector) forOrder(orderID string) []events.NotificationStatus {
 func (c *statusCollector) waitFor(t *testing.T, orderID, status string) []events.NotificationStatus {
 	t.Helper()
 	var got []events.NotificationStatus
-	waitFor(t, fmt.Sprintf("status %s for %s", status, orderID), func() bool {
+	testwait.For(t, fmt.Sprintf("status %s for %s", status, orderID), func() bool {
 		got = c.forOrder(orderID)
 		for _, s := range got {
 			if s.Status == status {
@@ -120,11 +119,8 @@ func (c *statusCollector) waitFor(t *testing.T, orderID, status string) []events
 // NotificationStatus topic in order, each a legal transition, and the
 // metrics and readiness endpoints report it.
 func TestStatusEventsRetryThenSentKafka(t *testing.T) {
-	broker := kafkaBroker(t)
 	mp := testenv.NewMailpit(t)
-	users := startUsers(t)
-	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
-	statuses := collectStatuses(t, broker, cfg.StatusTopic)
+	broker, users, cfg, statuses := newPipeline(t, mp)
 	ctx := context.Background()
 	if err := mp.SetChaos(ctx, testenv.MailChaos{Recipient: testenv.MailChaosTrigger{ErrorCode: 451, Probability: 100}}); err != nil {
 		t.Fatal(err)
@@ -134,17 +130,10 @@ func TestStatusEventsRetryThenSentKafka(t *testing.T) {
 
 	to := uniqueAddress("retry")
 	uid := users.register(t, "Grace", to, "", true, false)
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := pub.Publish(ctx, orderMessage(t, cfg.Topic, uid, "ord-retry")); err != nil {
-		t.Fatal(err)
-	}
+	publisher(t, broker)(orderMessage(t, cfg.Topic, uid, "ord-retry"))
 
 	// At least two failed attempts, then the relay recovers.
-	waitFor(t, "two RETRYING events", func() bool {
+	testwait.For(t, "two RETRYING events", func() bool {
 		n := 0
 		for _, s := range statuses.forOrder("ord-retry") {
 			if s.Status == events.StatusRetrying {
@@ -225,21 +214,14 @@ func TestStatusEventsRetryThenSentKafka(t *testing.T) {
 	// the SENT event can be on the topic, and the outbox empty, before the
 	// worker counted it. So wait (patiently) for the expected values, then
 	// report every one that differs.
-	var metrics string
-	matches := func() bool {
+	metrics := testwait.Value(t, func() (string, error) { _, m := httpGet(t, base+"/metrics"); return m, nil }, func(metrics string) bool {
 		for _, c := range checks {
 			if metricValue(metrics, c.name, c.labels) != c.want {
 				return false
 			}
 		}
 		return true
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		_, metrics = httpGet(t, base+"/metrics")
-		if matches() || time.Now().After(deadline) {
-			break
-		}
-	}
+	})
 	for _, c := range checks {
 		if got := metricValue(metrics, c.name, c.labels); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, c.labels, got, c.want)
@@ -288,14 +270,7 @@ func TestPoisonDeadLetterReplayKafka(t *testing.T) {
 // stream's duplicate window (2 minutes), and the replay here comes within
 // seconds of the original publication: it must get through all the same.
 func TestPoisonDeadLetterReplayNATS(t *testing.T) {
-	broker, err := natsstream.New(context.Background(), natsstream.Config{
-		URL: testenv.NATS(t), RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-	}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = broker.Close() })
-	testPoisonDeadLetterReplay(t, broker)
+	testPoisonDeadLetterReplay(t, natsBroker(t))
 }
 
 func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
@@ -304,25 +279,18 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
 	ctx := context.Background()
 
-	broken := func(ev any, name, locale string) (Email, error) {
+	broken := func(k channel.Kind, ev any, name, locale string) (channel.Content, error) {
 		if o, ok := ev.(events.OrderCreated); ok && o.OrderID == "ord-poison" {
-			return Email{}, errors.New("template: no such currency layout")
+			return channel.Content{}, errors.New("template: no such currency layout")
 		}
-		return RenderLocalized(ev, name, locale)
+		return RenderLocalized(k, ev, name, locale)
 	}
 	stop, base := startRunDeps(t, cfg, Deps{Broker: broker, Render: broken})
 
 	to := uniqueAddress("poison")
 	uid := users.register(t, "Linus", to, "", true, false)
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
 	poison := orderMessage(t, cfg.Topic, uid, "ord-poison")
-	if err := pub.Publish(ctx, poison, orderMessage(t, cfg.Topic, uid, "ord-after")); err != nil {
-		t.Fatal(err)
-	}
+	publisher(t, broker)(poison, orderMessage(t, cfg.Topic, uid, "ord-after"))
 	msgs := waitMail(t, mp, to, 1)
 	if len(msgs) != 1 || msgs[0].Subject != "Order ord-after confirmed" {
 		t.Fatalf("the message behind the poison: %+v", msgs)
@@ -347,7 +315,7 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 	if want := (ReplayResult{Replayed: 1}); err != nil || res != want {
 		t.Fatalf("ReplayDLQ before the fix = %+v, %v; want %+v", res, err, want)
 	}
-	waitFor(t, "the replayed poison dead-lettered again", func() bool {
+	testwait.For(t, "the replayed poison dead-lettered again", func() bool {
 		_, metrics := httpGet(t, base+"/metrics")
 		return metricValue(metrics, MetricDeadLetters, `topic="`+cfg.Topic+`"`) == 1
 	})
@@ -389,22 +357,14 @@ func testPoisonDeadLetterReplay(t *testing.T, broker stream.Broker) {
 // database: the partitions are shared and every order's email is sent
 // exactly once, with exactly one PENDING and one SENT event each.
 func TestTwoInstancesOneGroupKafka(t *testing.T) {
-	broker := kafkaBroker(t)
 	mp := testenv.Mailpit(t)
-	users := startUsers(t)
-	cfg := pipelineConfig(users, mp, db.Postgres, testenv.Postgres(t))
-	statuses := collectStatuses(t, broker, cfg.StatusTopic)
+	broker, users, cfg, statuses := newPipeline(t, mp)
 	stopA, _ := startRunDeps(t, cfg, Deps{Broker: broker})
 	defer stopA()
 	stopB, _ := startRunDeps(t, cfg, Deps{Broker: broker})
 	defer stopB()
 
 	const usersN, ordersPerUser = 6, 5
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
 	addrs := make([]string, usersN)
 	var msgs []stream.Message
 	for i := range usersN {
@@ -414,9 +374,7 @@ func TestTwoInstancesOneGroupKafka(t *testing.T) {
 			msgs = append(msgs, orderMessage(t, cfg.Topic, uid, fmt.Sprintf("ord-twin-%d-%d", i, j)))
 		}
 	}
-	if err := pub.Publish(context.Background(), msgs...); err != nil {
-		t.Fatal(err)
-	}
+	publisher(t, broker)(msgs...)
 	for i, a := range addrs {
 		got := waitMail(t, mp, a, ordersPerUser)
 		seen := map[string]int{}

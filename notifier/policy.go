@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -26,11 +27,9 @@ const (
 
 // Reasons recorded on deliveries the gate did not make PENDING. Skips with a
 // row carry the reason in their SKIPPED status event; choices the user made
-// (channel off, category off, opted out) create no row at all.
+// (channel off, category off, opted out) create no row at all. A channel
+// enabled without an address is skipped with its Kind.NoAddressReason.
 const (
-	ReasonNoEmail            = "email enabled but the user has no email address"
-	ReasonNoPhone            = "sms enabled but the user has no phone number"
-	ReasonNoWebhook          = "webhook enabled but the user has no webhook URL"
 	ReasonChannelUnavailable = "channel not configured on this notifier"
 	// ReasonSecretUnavailable: the webhook secret stored for the delivery
 	// did not open (HERALD_NOTIFIER_SECRET_KEY; details in last_error).
@@ -47,7 +46,7 @@ const (
 // ChannelPref is one channel's switch and address.
 type ChannelPref struct {
 	Enabled bool
-	Address string // email, E.164 phone or webhook URL; "" when none
+	Address string // what the channel sends to (Kind.Address); "" when none
 	Secret  string // webhook signing secret
 }
 
@@ -71,14 +70,15 @@ type Policy struct {
 	Status     UserStatus
 	Name       string
 	Locale     string
-	Channels   map[string]ChannelPref  // by channel name (channel.Email, ...)
+	Channels   map[string]ChannelPref  // by channel name (channel.Kind.Name)
 	Categories map[string]CategoryPref // by category
 	Quiet      *QuietHours
 }
 
 // Decision is the gate's verdict for one channel. Status "" means no row is
-// created (Reason says why); otherwise Status is PENDING, DEFERRED (due at
-// DueAt, the end of the quiet window) or SKIPPED (Reason).
+// created (Reason says why); otherwise Status is events.StatusPending,
+// StatusDeferred (due at DueAt, the end of the quiet window) or
+// StatusSkipped (Reason).
 type Decision struct {
 	Channel   string
 	Status    string
@@ -89,12 +89,10 @@ type Decision struct {
 	Critical  bool
 }
 
-// gateChannels are the channels that get delivery rows, in a fixed order.
-// In-app is the status event stream itself and needs no row.
-var gateChannels = []string{channel.Email, channel.SMS, channel.Webhook}
-
 // Decide is the one decision point: for a notification of category to the
-// user described by p, at time now, it returns one Decision per channel.
+// user described by p, at time now, it returns one Decision per registered
+// channel (channel.Kinds; in-app is the status event stream itself and has
+// no rows).
 // available says which channels this notifier can send; it is pure.
 //
 // Rules, in order:
@@ -122,8 +120,10 @@ func Decide(p Policy, category string, now time.Time, available map[string]bool)
 	if !cat.Critical && p.Quiet != nil {
 		deferUntil, _ = p.Quiet.windowEnd(now)
 	}
-	out := make([]Decision, 0, len(gateChannels))
-	for _, ch := range gateChannels {
+	kinds := channel.Kinds()
+	out := make([]Decision, 0, len(kinds))
+	for _, k := range kinds {
+		ch := k.Name
 		pref := p.Channels[ch]
 		d := Decision{Channel: ch, Recipient: pref.Address, Secret: pref.Secret, Critical: cat.Critical, DueAt: now}
 		switch {
@@ -134,28 +134,17 @@ func Decide(p Policy, category string, now time.Time, available map[string]bool)
 		case !cat.Critical && cat.OptedOut[ch]:
 			d.Reason = ReasonOptedOut
 		case pref.Address == "":
-			d.Status, d.Reason = "SKIPPED", missingAddress(ch)
+			d.Status, d.Reason = events.StatusSkipped, k.NoAddressReason()
 		case !available[ch]:
-			d.Status, d.Reason = "SKIPPED", ReasonChannelUnavailable
+			d.Status, d.Reason = events.StatusSkipped, ReasonChannelUnavailable
 		case !deferUntil.IsZero():
-			d.Status, d.Reason, d.DueAt = "DEFERRED", ReasonQuietHours, deferUntil
+			d.Status, d.Reason, d.DueAt = events.StatusDeferred, ReasonQuietHours, deferUntil
 		default:
-			d.Status = "PENDING"
+			d.Status = events.StatusPending
 		}
 		out = append(out, d)
 	}
 	return out
-}
-
-func missingAddress(ch string) string {
-	switch ch {
-	case channel.Email:
-		return ReasonNoEmail
-	case channel.SMS:
-		return ReasonNoPhone
-	default:
-		return ReasonNoWebhook
-	}
 }
 
 // windowEnd returns the end of the quiet window that contains now, or the

@@ -3,6 +3,10 @@ package notifier
 import (
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/notifier/channel/email"
+	"github.com/heraldhq/herald/notifier/channel/sms"
+	"github.com/heraldhq/herald/notifier/channel/webhook"
 )
 
 func TestDecide(t *testing.T) {
@@ -52,10 +56,10 @@ func TestDecide(t *testing.T) {
 			p.Channels["sms"] = ChannelPref{Enabled: true}
 			p.Channels["webhook"] = ChannelPref{Enabled: true}
 		}), CategoryOrderUpdates, utc(12, 0), all, map[string]want{
-			"email": {"PENDING", "", utc(12, 0)}, "sms": {"SKIPPED", ReasonNoPhone, utc(12, 0)}, "webhook": {"SKIPPED", ReasonNoWebhook, utc(12, 0)},
+			"email": {"PENDING", "", utc(12, 0)}, "sms": {"SKIPPED", sms.Kind.NoAddressReason(), utc(12, 0)}, "webhook": {"SKIPPED", webhook.Kind.NoAddressReason(), utc(12, 0)},
 		}},
 		{"missing email address", with(func(p *Policy) { p.Channels["email"] = ChannelPref{Enabled: true} }), CategoryOrderUpdates, utc(12, 0), all, map[string]want{
-			"email": {"SKIPPED", ReasonNoEmail, utc(12, 0)}, "sms": {"PENDING", "", utc(12, 0)}, "webhook": {"", ReasonChannelOff, utc(12, 0)},
+			"email": {"SKIPPED", email.Kind.NoAddressReason(), utc(12, 0)}, "sms": {"PENDING", "", utc(12, 0)}, "webhook": {"", ReasonChannelOff, utc(12, 0)},
 		}},
 		{"category off: no rows", base(), CategoryMarketing, utc(12, 0), all, map[string]want{
 			"email": {"", ReasonCategoryOff, utc(12, 0)}, "sms": {"", ReasonCategoryOff, utc(12, 0)}, "webhook": {"", ReasonChannelOff, utc(12, 0)},
@@ -112,7 +116,7 @@ func TestDecide(t *testing.T) {
 			p.Quiet = nightBerlin
 			p.Channels["email"] = ChannelPref{Enabled: true}
 		}), CategoryOrderUpdates, utc(23, 30), emailOnly, map[string]want{
-			"email": {"SKIPPED", ReasonNoEmail, utc(23, 30)},
+			"email": {"SKIPPED", email.Kind.NoAddressReason(), utc(23, 30)},
 		}},
 		{"deleted user: nothing", with(func(p *Policy) { p.Status = UserDeleted }), CategoryOrderUpdates, utc(12, 0), all, nil},
 		{"unknown user: nothing", Policy{UserID: "x", Status: UserNotFound}, CategoryOrderUpdates, utc(12, 0), all, nil},

@@ -2,11 +2,9 @@ package notifier
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,12 +27,7 @@ func TestStatusEventsCarryFixedReasons(t *testing.T) {
 	ctx := context.Background()
 	client, d := openSQLite(t)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	target := dnstest.NewTarget(t)
 	res := dnstest.Resolver(t, map[string][]netip.Addr{"hooks.example.com": {netip.MustParseAddr("127.0.0.1")}})
 
 	const body = "upstream 10.9.8.7:5432 refused: secret-ish details"
@@ -51,9 +44,9 @@ func TestStatusEventsCarryFixedReasons(t *testing.T) {
 		wantReason  string
 		wantInError string
 	}{
-		{"name resolving to loopback", "https://hooks.example.com:" + port + "/h", false, delivery.StatusFAILED,
+		{"name resolving to loopback", "https://hooks.example.com:" + target.Port + "/h", false, delivery.StatusFAILED,
 			channel.ReasonAddressNotAllowed, "127.0.0.1"},
-		{"IP literal in short form", "https://127.1:" + port + "/h", false, delivery.StatusFAILED,
+		{"IP literal in short form", "https://127.1:" + target.Port + "/h", false, delivery.StatusFAILED,
 			channel.ReasonAddressNotAllowed, "127.0.0.1"},
 		{"receiver answers 503 with a body", loud.URL + "/h", true, delivery.StatusRETRYING,
 			"receiver answered HTTP 503", body},
@@ -64,13 +57,13 @@ func TestStatusEventsCarryFixedReasons(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Webhook: sender},
+			w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{webhook.Name: sender},
 				Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 				Backoff: Backoff{Base: time.Minute, Max: time.Minute}, MaxAttempts: 10, MaxAge: 24 * time.Hour,
 				Lease: 5 * time.Minute}
 			now := time.Now().UTC()
 			row, err := client.Delivery.Create().SetEventID(uuid.NewString()).SetEventType(events.TypeOrderCreated).
-				SetOrderID("ord-" + uuid.NewString()).SetUserID("usr-1").SetChannel(delivery.ChannelWebhook).
+				SetOrderID("ord-" + uuid.NewString()).SetUserID("usr-1").SetChannel(webhook.Name).
 				SetCategory(CategoryOrderUpdates).SetRecipient(tc.url).SetSecret("whsec_plain").
 				SetPayload([]byte(`{"orderId":"o"}`)).SetStatus(delivery.StatusPENDING).
 				SetPublicStatus(delivery.PublicStatusPENDING).SetStatusAt(now.Add(-time.Minute)).
@@ -115,17 +108,5 @@ func TestStatusEventsCarryFixedReasons(t *testing.T) {
 		})
 	}
 	// Nothing reached the listener on 127.0.0.1.
-	marker, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer marker.Close()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if c.RemoteAddr().String() != marker.LocalAddr().String() {
-		t.Fatalf("the listener accepted %s before the marker: a refused webhook reached it", c.RemoteAddr())
-	}
+	target.NothingArrived(t)
 }

@@ -2,7 +2,6 @@ package notifier
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 // A delivery deferred for quiet hours asks the users service again when it
@@ -33,7 +33,7 @@ func TestDeferredDeliveryRechecksPolicy(t *testing.T) {
 	downURL := "http://" + refusedAddr(t) + "/graphql"
 
 	worker := func(usersURL string) *Worker {
-		return &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: mailpitSender(t, mp)},
+		return &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{email.Name: mailpitSender(t, mp)},
 			Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 			Backoff: Backoff{Base: time.Minute, Max: time.Hour}, MaxAttempts: 3, MaxAge: 24 * time.Hour,
 			Lease: 5 * time.Minute, Now: func() time.Time { return now },
@@ -42,7 +42,7 @@ func TestDeferredDeliveryRechecksPolicy(t *testing.T) {
 	deferred := func(uid, to string) *entnotifier.Delivery {
 		t.Helper()
 		r, err := client.Delivery.Create().SetEventID("ev-" + to).SetOrderID("ord-quiet").SetUserID(uid).
-			SetChannel(delivery.ChannelEmail).SetCategory(CategoryOrderUpdates).SetRecipient(to).
+			SetChannel(email.Name).SetCategory(CategoryOrderUpdates).SetRecipient(to).
 			SetSubject("Order ord-quiet confirmed").SetBody("order ord-quiet").
 			SetStatus(delivery.StatusDEFERRED).SetPublicStatus(delivery.PublicStatusDEFERRED).SetStatusAt(now.Add(-8 * time.Hour)).
 			SetNextAttemptAt(now).SetCreatedAt(now.Add(-8 * time.Hour)).Save(ctx)
@@ -50,26 +50,6 @@ func TestDeferredDeliveryRechecksPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		return r
-	}
-	get := func(r *entnotifier.Delivery) *entnotifier.Delivery {
-		t.Helper()
-		got, err := client.Delivery.Get(ctx, r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	history := func(r *entnotifier.Delivery) []string {
-		t.Helper()
-		hist, err := StatusHistory(ctx, client, r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, h := range hist {
-			out = append(out, fmt.Sprintf("%s>%s#%d %s", h.FromStatus, h.Status, h.Attempt, h.Reason))
-		}
-		return out
 	}
 
 	goneMail := uniqueAddress("gone")
@@ -93,13 +73,13 @@ func TestDeferredDeliveryRechecksPolicy(t *testing.T) {
 		t.Fatalf("RunOnce with the users service down = %d, %v; want 4 claimed", n, err)
 	}
 	for _, r := range []*entnotifier.Delivery{dGone, dOff, dMoved, dKept} {
-		got := get(r)
+		got := reload(t, client, r.ID)
 		if got.Status != delivery.StatusDEFERRED || got.PublicStatus != delivery.PublicStatusDEFERRED || got.Attempts != 0 ||
 			!got.NextAttemptAt.After(now) || got.LastError == "" {
 			t.Errorf("%s with the users service down: status %s/%s attempts %d next %s error %q",
 				r.Recipient, got.Status, got.PublicStatus, got.Attempts, got.NextAttemptAt, got.LastError)
 		}
-		if h := history(r); len(h) != 0 {
+		if h := historyOf(t, client, r); len(h) != 0 {
 			t.Errorf("%s: published %v while the users service was down, want nothing", r.Recipient, h)
 		}
 	}
@@ -121,19 +101,19 @@ func TestDeferredDeliveryRechecksPolicy(t *testing.T) {
 	}{
 		{dGone, delivery.StatusSKIPPED, []string{"DEFERRED>SKIPPED#0 " + ReasonUserDeleted}},
 		{dOff, delivery.StatusSKIPPED, []string{"DEFERRED>SKIPPED#0 " + ReasonChannelOff}},
-		{dMoved, delivery.StatusSENT, []string{"DEFERRED>SENT#1 "}},
-		{dKept, delivery.StatusSENT, []string{"DEFERRED>SENT#1 "}},
+		{dMoved, delivery.StatusSENT, []string{"DEFERRED>SENT#1"}},
+		{dKept, delivery.StatusSENT, []string{"DEFERRED>SENT#1"}},
 	}
 	for _, c := range checks {
-		got := get(c.row)
+		got := reload(t, client, c.row.ID)
 		if got.Status != c.status {
 			t.Errorf("%s: status %s, want %s (%q)", c.row.Recipient, got.Status, c.status, got.LastError)
 		}
-		if h := history(c.row); !slices.Equal(h, c.history) {
+		if h := historyOf(t, client, c.row); !slices.Equal(h, c.history) {
 			t.Errorf("%s: history %q, want %q", c.row.Recipient, h, c.history)
 		}
 	}
-	if r := get(dMoved); r.Recipient != newMail {
+	if r := reload(t, client, dMoved.ID); r.Recipient != newMail {
 		t.Errorf("moved user's delivery recipient = %s, want the new address", r.Recipient)
 	}
 	if msgs := waitMail(t, mp, newMail, 1); len(msgs) != 1 {

@@ -17,7 +17,6 @@ import (
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/stream"
-	"github.com/heraldhq/herald/internal/testenv"
 )
 
 // Status history and published status outbox rows older than the retention
@@ -25,71 +24,63 @@ import (
 // configures with the same retention); younger rows and unpublished outbox
 // rows stay.
 func TestStatusRetention(t *testing.T) {
-	for _, tc := range []struct {
-		driver string
-		dsn    func(t *testing.T) string
-	}{
-		{db.SQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "notifier.db") }},
-		{db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
-	} {
-		t.Run(tc.driver, func(t *testing.T) {
-			client, d := openDB(t, tc.driver, tc.dsn(t))
-			ctx := context.Background()
-			const retention = 7 * 24 * time.Hour
-			now := time.Now().UTC().Truncate(time.Second)
-			ages := map[string]time.Duration{"old": retention + time.Hour, "older": 30 * 24 * time.Hour, "young": retention - time.Hour, "new": 0}
-			for name, age := range ages {
-				at := now.Add(-age)
-				// 3 history rows per age: more than one delete batch below.
-				for i := range 3 {
-					if err := client.StatusEvent.Create().SetID(uuid.New()).SetDeliveryID(uuid.New()).SetEventID(name).
-						SetOrderID(name).SetUserID("u").SetChannel("email").SetFromStatus(statusevent.FromStatusNONE).
-						SetStatus(statusevent.StatusPENDING).SetAttempt(0).SetAt(at.Add(time.Duration(i) * time.Millisecond)).Exec(ctx); err != nil {
-						t.Fatal(err)
-					}
-				}
-				for _, st := range []outboxevent.Status{outboxevent.StatusPublished, outboxevent.StatusPending} {
-					c := client.OutboxEvent.Create().SetID(name + "-" + string(st)).SetTopic("NotificationStatus").SetKey(name).
-						SetHeaders([]stream.Header{}).SetPayload([]byte("{}")).SetStatus(st).SetCreatedAt(at)
-					if st == outboxevent.StatusPublished {
-						c.SetPublishedAt(at)
-					}
-					if err := c.Exec(ctx); err != nil {
-						t.Fatal(err)
-					}
+	eachDB(t, func(t *testing.T, driver, dsn string) {
+		client, d := openDB(t, driver, dsn)
+		ctx := context.Background()
+		const retention = 7 * 24 * time.Hour
+		now := time.Now().UTC().Truncate(time.Second)
+		ages := map[string]time.Duration{"old": retention + time.Hour, "older": 30 * 24 * time.Hour, "young": retention - time.Hour, "new": 0}
+		for name, age := range ages {
+			at := now.Add(-age)
+			// 3 history rows per age: more than one delete batch below.
+			for i := range 3 {
+				if err := client.StatusEvent.Create().SetID(uuid.New()).SetDeliveryID(uuid.New()).SetEventID(name).
+					SetOrderID(name).SetUserID("u").SetChannel("email").SetFromStatus(statusevent.FromStatusNONE).
+					SetStatus(statusevent.StatusPENDING).SetAttempt(0).SetAt(at.Add(time.Duration(i) * time.Millisecond)).Exec(ctx); err != nil {
+					t.Fatal(err)
 				}
 			}
+			for _, st := range []outboxevent.Status{outboxevent.StatusPublished, outboxevent.StatusPending} {
+				c := client.OutboxEvent.Create().SetID(name + "-" + string(st)).SetTopic("NotificationStatus").SetKey(name).
+					SetHeaders([]stream.Header{}).SetPayload([]byte("{}")).SetStatus(st).SetCreatedAt(at)
+				if st == outboxevent.StatusPublished {
+					c.SetPublishedAt(at)
+				}
+				if err := c.Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 
-			h := &historyCleaner{DB: client, Retention: retention, Batch: 2, Logger: testLogger(t), Now: func() time.Time { return now }}
-			n, err := h.CleanOnce(ctx)
-			if err != nil || n != 6 {
-				t.Fatalf("CleanOnce = %d, %v; want the 6 rows of the two old ages", n, err)
-			}
-			relay, err := outbox.New(outbox.Config{DB: d.SQL, Dialect: d.Dialect, Table: "outbox_events", Publisher: nopPublisher{}, Retention: retention, Logger: testLogger(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := relay.Cleanup(ctx); err != nil {
-				t.Fatal(err)
-			}
+		h := &historyCleaner{DB: client, Retention: retention, Batch: 2, Logger: testLogger(t), Now: func() time.Time { return now }}
+		n, err := h.CleanOnce(ctx)
+		if err != nil || n != 6 {
+			t.Fatalf("CleanOnce = %d, %v; want the 6 rows of the two old ages", n, err)
+		}
+		relay, err := outbox.New(outbox.Config{DB: d.SQL, Dialect: d.Dialect, Table: "outbox_events", Publisher: nopPublisher{}, Retention: retention, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := relay.Cleanup(ctx); err != nil {
+			t.Fatal(err)
+		}
 
-			if got, want := historyEventIDs(t, client), []string{"new", "new", "new", "young", "young", "young"}; !slices.Equal(got, want) {
-				t.Errorf("history left: %v, want %v", got, want)
-			}
-			ids, err := client.OutboxEvent.Query().Order(outboxevent.ByID()).IDs(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := []string{"new-pending", "new-published", "old-pending", "older-pending", "young-pending", "young-published"}
-			if !slices.Equal(ids, want) {
-				t.Errorf("outbox left: %v, want %v", ids, want)
-			}
-			// Nothing more to do.
-			if n, err := h.CleanOnce(ctx); err != nil || n != 0 {
-				t.Errorf("second CleanOnce = %d, %v; want 0", n, err)
-			}
-		})
-	}
+		if got, want := historyEventIDs(t, client), []string{"new", "new", "new", "young", "young", "young"}; !slices.Equal(got, want) {
+			t.Errorf("history left: %v, want %v", got, want)
+		}
+		ids, err := client.OutboxEvent.Query().Order(outboxevent.ByID()).IDs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"new-pending", "new-published", "old-pending", "older-pending", "young-pending", "young-published"}
+		if !slices.Equal(ids, want) {
+			t.Errorf("outbox left: %v, want %v", ids, want)
+		}
+		// Nothing more to do.
+		if n, err := h.CleanOnce(ctx); err != nil || n != 0 {
+			t.Errorf("second CleanOnce = %d, %v; want 0", n, err)
+		}
+	})
 }
 
 func historyEventIDs(t *testing.T, client *entnotifier.Client) []string {

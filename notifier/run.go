@@ -37,12 +37,13 @@ type Deps struct {
 	// pass one wired in-process); nil means HTTP to cfg.UsersURL. Either way
 	// it is wrapped in the circuit breaker.
 	Users UserDirectory
-	// Senders are the channel senders by channel name (channel.Email,
-	// channel.SMS, channel.Webhook). nil means cfg.Channels.Senders; a
+	// Senders are the channel senders by channel name (channel.Kind.Name).
+	// nil means cfg.Channels.Senders; a
 	// non-nil map is the complete set. A channel without a sender is
 	// SKIPPED by the policy gate ("channel not configured").
 	Senders map[string]channel.Sender
-	// Render renders emails at consume time; nil means RenderLocalized.
+	// Render renders what channels store at consume time; nil means
+	// RenderLocalized.
 	Render Renderer
 	// Metrics, when set, is used instead of a fresh registry (tests).
 	Metrics *Metrics
@@ -220,7 +221,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	sw.Set(mux)
 
 	logger.Info("notifier starting", "consumed", inputs, "status_topic", cfg.StatusTopic, "db", cfg.DBDriver,
-		"workers", workers, "channels", keys(available), "smtp", cfg.Channels.Email.Addr, "smtp_tls", cfg.Channels.Email.TLS)
+		"workers", workers, "channels", keys(available), "channel_config", cfg.Channels)
 	g, gctx := errgroup.WithContext(ctx)
 	// Workers send what the database holds: they need no broker.
 	for _, w := range ws {

@@ -14,46 +14,21 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
-	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
-	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 func TestRunNATS(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		db   func(t *testing.T) (driver, dsn string)
-	}{
-		{"sqlite", func(t *testing.T) (string, string) { return db.SQLite, filepath.Join(t.TempDir(), "notifier.db") }},
-		{"postgres", func(t *testing.T) (string, string) { return db.Postgres, testenv.Postgres(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			url := testenv.NATS(t)
-			broker, err := natsstream.New(context.Background(), natsstream.Config{
-				URL: url, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-			}, testLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = broker.Close() })
-			driver, dsn := tc.db(t)
-			testRun(t, broker, driver, dsn)
-		})
-	}
+	eachDB(t, func(t *testing.T, driver, dsn string) {
+		testRun(t, natsBroker(t), driver, dsn)
+	})
 }
 
 // Kafka is the primary backend; unlike JetStream it does not drop a
 // republished ce_id, so here the duplicate reaches the consumer's inbox check.
 func TestRunKafka(t *testing.T) {
-	k := testenv.Kafka(t)
-	broker, err := kafkastream.New(context.Background(), kafkastream.Config{
-		Brokers: k.Brokers, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
-	}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = broker.Close() })
-	testRun(t, broker, db.SQLite, filepath.Join(t.TempDir(), "notifier.db"))
+	testRun(t, kafkaBroker(t), db.SQLite, filepath.Join(t.TempDir(), "notifier.db"))
 }
 
 // testRun drives the whole service through a real broker, the real users
@@ -66,26 +41,14 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: topic, StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
-		Channels: Channels{Email: mailpitEmail(mp)},
+		Channels: Channels{email.Name: mailpitEmail(mp)},
 		Workers:  2, Poll: 500 * time.Millisecond, Lease: time.Minute,
 		Backoff: Backoff{Base: 100 * time.Millisecond, Max: time.Second},
 	}
 
 	stop, base := startRunDeps(t, cfg, Deps{Broker: broker})
 
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	publish := func(ms ...stream.Message) {
-		t.Helper()
-		pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer pcancel()
-		if err := pub.Publish(pctx, ms...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publish := publisher(t, broker)
 	subjects := func(msgs []testenv.MailMessage) []string {
 		var s []string
 		for _, m := range msgs {
@@ -122,7 +85,7 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 	bobEvent := orderMessage(t, topic, bob, "ord-e2e-3")
 	publish(bobEvent)
 	client, _ := openDB(t, driver, dsn)
-	waitFor(t, "bob's event in the inbox", func() bool {
+	testwait.For(t, "bob's event in the inbox", func() bool {
 		ok, err := client.InboxEvent.Query().Where(inboxevent.EventID(bobEvent.Header(events.HeaderID))).Exist(context.Background())
 		return err == nil && ok
 	})
@@ -152,7 +115,7 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 
 	// The consumer lag comes from the broker (kadm for Kafka, consumer info
 	// for JetStream): everything above was handled, so it drains to 0.
-	waitFor(t, "consumer lag 0 in /metrics", func() bool {
+	testwait.For(t, "consumer lag 0 in /metrics", func() bool {
 		_, m := httpGet(t, base+"/metrics")
 		return metricValue(m, MetricConsumerLag, `group="`+cfg.Group+`"`) == 0
 	})
@@ -261,7 +224,7 @@ func readOne(t *testing.T, broker stream.Broker, topic string) stream.Message {
 
 func waitHealthy(t *testing.T, url string) {
 	t.Helper()
-	waitFor(t, url+" answering 200", func() bool {
+	testwait.For(t, url+" answering 200", func() bool {
 		resp, err := http.Get(url)
 		if err != nil {
 			return false
@@ -269,15 +232,4 @@ func waitHealthy(t *testing.T, url string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

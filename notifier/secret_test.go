@@ -18,10 +18,8 @@ import (
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/secretbox"
-	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel"
 	"github.com/heraldhq/herald/notifier/channel/webhook"
 	"github.com/heraldhq/herald/subgraphs/users"
@@ -103,6 +101,16 @@ func (h *hookReceiver) requests() (verified, refused []string) {
 	return append([]string(nil), h.verified...), append([]string(nil), h.refused...)
 }
 
+// verifiedTimes requires that the receiver verified delivery id's
+// signature n times and refused no request.
+func (h *hookReceiver) verifiedTimes(t *testing.T, id uuid.UUID, n int) {
+	t.Helper()
+	verified, refused := h.requests()
+	if got := countOf(verified, id.String()); got != n || len(refused) != 0 {
+		t.Fatalf("receiver verified delivery %s %d times (want %d), refused %v", id, got, n, refused)
+	}
+}
+
 // setWebhook points the user's webhook at url (or rotates its secret) and
 // returns the signing secret the users service shows once.
 func (u *usersService) setWebhook(t *testing.T, id string, in map[string]any) string {
@@ -118,14 +126,11 @@ func (u *usersService) setWebhook(t *testing.T, id string, in map[string]any) st
 	return *out.UpdateUser.WebhookSigningSecret
 }
 
-func TestWebhookSecretSealedSQLite(t *testing.T) {
-	client, d := openSQLite(t)
-	testWebhookSecretSealed(t, client, d.Dialect)
-}
-
-func TestWebhookSecretSealedPostgres(t *testing.T) {
-	client, d := openDB(t, db.Postgres, testenv.Postgres(t))
-	testWebhookSecretSealed(t, client, d.Dialect)
+func TestWebhookSecretSealed(t *testing.T) {
+	eachDB(t, func(t *testing.T, driver, dsn string) {
+		client, d := openDB(t, driver, dsn)
+		testWebhookSecretSealed(t, client, d.Dialect)
+	})
 }
 
 // The webhook signing secret on a delivery row is sealed with
@@ -148,7 +153,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 	}
 	clock := time.Now().UTC()
 	worker := func(secrets *secretbox.Box) *Worker {
-		return &Worker{DB: client, Dialect: dialectName, Senders: map[string]channel.Sender{channel.Webhook: sender},
+		return &Worker{DB: client, Dialect: dialectName, Senders: map[string]channel.Sender{webhook.Name: sender},
 			Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 			Backoff: Backoff{Base: time.Minute, Max: time.Minute}, MaxAttempts: 100, MaxAge: 24 * time.Hour,
 			Lease: 5 * time.Minute, Now: func() time.Time { return clock },
@@ -163,19 +168,20 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 			t.Fatal(err)
 		}
 	}
-	get := func(t *testing.T, id uuid.UUID) *entnotifier.Delivery {
+	// sends runs w once and requires the row SENT without its secret (a
+	// final delivery keeps none).
+	sends := func(t *testing.T, w *Worker, id uuid.UUID, what string) {
 		t.Helper()
-		d, err := client.Delivery.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
+		runOnce(t, w)
+		if got := reload(t, client, id); got.Status != delivery.StatusSENT || got.Secret != "" {
+			t.Fatalf("%s: status %s (%q), secret %q; want SENT and no secret", what, got.Status, got.LastError, got.Secret)
 		}
-		return d
 	}
 	insert := func(t *testing.T, uid, url, secret string, status delivery.Status) *entnotifier.Delivery {
 		t.Helper()
 		now := time.Now().UTC()
 		d, err := client.Delivery.Create().SetEventID(uuid.NewString()).SetEventType(events.TypeOrderCreated).
-			SetOrderID("ord-hook").SetUserID(uid).SetChannel(delivery.ChannelWebhook).SetCategory(CategoryOrderUpdates).
+			SetOrderID("ord-hook").SetUserID(uid).SetChannel(webhook.Name).SetCategory(CategoryOrderUpdates).
 			SetRecipient(url).SetSecret(secret).SetPayload([]byte(`{"orderId":"ord-hook"}`)).
 			SetStatus(status).SetPublicStatus(delivery.PublicStatus(status)).SetStatusAt(now.Add(-time.Hour)).
 			SetNextAttemptAt(now).SetCreatedAt(now.Add(-time.Hour)).Save(ctx)
@@ -195,14 +201,14 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 			DB: client, Users: NewUsersClient(us.URL, &http.Client{Timeout: 10 * time.Second}),
 			DLQ: &recordingPublisher{}, Logger: testLogger(t),
 			Status:    statusEvents{Topic: "NotificationStatus", Source: StatusSource},
-			Available: map[string]bool{channel.Webhook: true}, Secrets: box,
+			Available: map[string]bool{webhook.Name: true}, Secrets: box,
 		}
 		m := orderMessage(t, "OrderCreated", uid, "ord-sealed")
 		if err := c.Handle(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 		rows, err := client.Delivery.Query().Where(delivery.EventID(m.Header(events.HeaderID))).All(ctx)
-		if err != nil || len(rows) != 1 || rows[0].Channel != delivery.ChannelWebhook || rows[0].Status != delivery.StatusPENDING {
+		if err != nil || len(rows) != 1 || rows[0].Channel != webhook.Name || rows[0].Status != delivery.StatusPENDING {
 			t.Fatalf("deliveries %v, %v; want one PENDING webhook", rows, err)
 		}
 		row := rows[0]
@@ -219,7 +225,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		// A first attempt opens what the consumer sealed; under another key
 		// nothing is sent and the delivery retries with the reason.
 		runOnce(t, worker(mustSecretBox(t, testOtherKey)))
-		got := get(t, row.ID)
+		got := reload(t, client, row.ID)
 		if want := "webhook secret: cannot decrypt (wrong HERALD_NOTIFIER_SECRET_KEY?)"; got.Status != delivery.StatusRETRYING || got.LastError != want {
 			t.Fatalf("wrong key: status %s, reason %q; want RETRYING, %q", got.Status, got.LastError, want)
 		}
@@ -230,11 +236,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 			t.Fatalf("wrong key: the receiver got %d signed and %d unverifiable requests, want none", len(verified), len(refused))
 		}
 
-		runOnce(t, worker(box))
-		got = get(t, row.ID)
-		if got.Status != delivery.StatusSENT || got.Secret != "" {
-			t.Fatalf("with the right key: status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
-		}
+		sends(t, worker(box), row.ID, "with the right key")
 		verified, refused := hook.requests()
 		if len(verified) != 1 || verified[0] != row.ID.String() || len(refused) != 0 {
 			t.Fatalf("receiver verified %v, refused %v; want exactly delivery %s", verified, refused, row.ID)
@@ -254,32 +256,22 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		before, _ := hook.requests()
 		noKey := mustSecretBox(t, "")
 		runOnce(t, worker(noKey))
-		got := get(t, row.ID)
+		got := reload(t, client, row.ID)
 		if want := "webhook secret is encrypted but HERALD_NOTIFIER_SECRET_KEY is not set"; got.Status != delivery.StatusRETRYING || got.LastError != want {
 			t.Fatalf("status %s, reason %q; want RETRYING, %q", got.Status, got.LastError, want)
 		}
 		if verified, refused := hook.requests(); len(verified) != len(before) || len(refused) != 0 {
 			t.Fatalf("the receiver got requests on the failed attempt: %v %v", verified, refused)
 		}
-		runOnce(t, worker(noKey))
-		if got := get(t, row.ID); got.Status != delivery.StatusSENT || got.Secret != "" {
-			t.Fatalf("retry: status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
-		}
-		verified, refused := hook.requests()
-		if n := countOf(verified, row.ID.String()); n != 1 || len(refused) != 0 {
-			t.Fatalf("receiver verified delivery %s %d times (want 1), refused %v", row.ID, n, refused)
-		}
+		sends(t, worker(noKey), row.ID, "retry")
+		hook.verifiedTimes(t, row.ID, 1)
 	})
 
 	t.Run("legacy bare secret still sends", func(t *testing.T) {
 		const legacy = "whsec_stored_before_sealing"
 		h := newHookReceiver(t, legacy)
 		row := insert(t, uid, h.URL, legacy, delivery.StatusPENDING)
-		runOnce(t, worker(box))
-		got := get(t, row.ID)
-		if got.Status != delivery.StatusSENT || got.Secret != "" {
-			t.Fatalf("status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
-		}
+		sends(t, worker(box), row.ID, "legacy secret")
 		if verified, refused := h.requests(); len(verified) != 1 || len(refused) != 0 {
 			t.Fatalf("receiver verified %v, refused %v", verified, refused)
 		}
@@ -289,7 +281,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		h := newHookReceiver(t, secret)
 		row := insert(t, uid, h.URL, "v1:not base64!", delivery.StatusPENDING)
 		runOnce(t, worker(box))
-		got := get(t, row.ID)
+		got := reload(t, client, row.ID)
 		if got.Status != delivery.StatusFAILED || got.LastError != "webhook secret: stored value is corrupt" || got.Secret != "" {
 			t.Fatalf("status %s, reason %q, secret %q; want FAILED, corrupt, no secret", got.Status, got.LastError, got.Secret)
 		}
@@ -306,7 +298,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		}
 		hook.set(rotated, 1) // verifies with the new secret only; answers 503 once
 		runOnce(t, worker(box))
-		got := get(t, row.ID)
+		got := reload(t, client, row.ID)
 		if got.Status != delivery.StatusRETRYING {
 			t.Fatalf("status %s (%q), want RETRYING after the 503", got.Status, got.LastError)
 		}
@@ -316,14 +308,8 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		if s, err := box.Open(row.ID.String(), got.Secret); err != nil || s != rotated {
 			t.Fatalf("re-checked secret opens to %q, %v; want the rotated one", s, err)
 		}
-		runOnce(t, worker(box))
-		if got := get(t, row.ID); got.Status != delivery.StatusSENT || got.Secret != "" {
-			t.Fatalf("status %s (%q), secret %q; want SENT and no secret", got.Status, got.LastError, got.Secret)
-		}
-		verified, refused := hook.requests()
-		if n := countOf(verified, row.ID.String()); n != 2 || len(refused) != 0 {
-			t.Fatalf("receiver verified delivery %s %d times (want 2: the 503 and the success), refused %v", row.ID, n, refused)
-		}
+		sends(t, worker(box), row.ID, "after the re-check")
+		hook.verifiedTimes(t, row.ID, 2) // the 503 and the success
 	})
 
 	// A retry waits out its backoff; a user who rotates the secret meanwhile
@@ -336,13 +322,13 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		hook.set(rotated, 0)
 		before, _ := hook.requests()
 		runOnce(t, worker(box))
-		got := get(t, row.ID)
+		got := reload(t, client, row.ID)
 		if got.Status != delivery.StatusSENT {
 			t.Fatalf("status %s (%q), want SENT with the rotated secret", got.Status, got.LastError)
 		}
-		verified, refused := hook.requests()
-		if n := countOf(verified, row.ID.String()); n != 1 || len(verified) != len(before)+1 || len(refused) != 0 {
-			t.Fatalf("receiver verified delivery %s %d times (want 1), refused %v", row.ID, n, refused)
+		hook.verifiedTimes(t, row.ID, 1)
+		if verified, _ := hook.requests(); len(verified) != len(before)+1 {
+			t.Fatalf("receiver verified %d requests, want %d: only this delivery's", len(verified), len(before)+1)
 		}
 	})
 
@@ -354,7 +340,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		row := insert(t, gone, h.URL, gs, delivery.StatusRETRYING)
 		us.delete(t, gone)
 		runOnce(t, worker(box))
-		got := get(t, row.ID)
+		got := reload(t, client, row.ID)
 		if got.Status != delivery.StatusSKIPPED || got.LastError != ReasonUserDeleted || got.Secret != "" {
 			t.Fatalf("status %s, reason %q, secret %q; want SKIPPED, %q, no secret", got.Status, got.LastError, got.Secret, ReasonUserDeleted)
 		}
@@ -395,7 +381,7 @@ func testWebhookSecretSealed(t *testing.T, client *entnotifier.Client, dialectNa
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Fatal(err)
 		}
-		if got := get(t, row.ID); got.Status != delivery.StatusSENT {
+		if got := reload(t, client, row.ID); got.Status != delivery.StatusSENT {
 			t.Fatalf("status %s (%q), want SENT: the send was cut by the shutdown", got.Status, got.LastError)
 		}
 		if n := calls.Load(); n != 1 {

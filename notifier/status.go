@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/statusevent"
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/notifier/channel"
 )
 
 // rowNext is the delivery row's transition table: the only moves a row may
@@ -191,7 +192,7 @@ func (s statusEvents) write(ctx context.Context, tx *entnotifier.Tx, d *entnotif
 	reason := truncate(c.Reason, 2000)
 	ev := tx.StatusEvent.Create().
 		SetID(id).SetDeliveryID(d.ID).SetEventID(d.EventID).SetOrderID(d.OrderID).SetUserID(d.UserID).
-		SetChannel(string(d.Channel)).SetFromStatus(fromStatus).SetStatus(statusevent.Status(c.To)).
+		SetChannel(d.Channel).SetFromStatus(fromStatus).SetStatus(statusevent.Status(c.To)).
 		SetAttempt(c.Attempt).SetReason(reason).SetAt(at)
 	var next *time.Time
 	if c.Next != nil {
@@ -207,7 +208,7 @@ func (s statusEvents) write(ctx context.Context, tx *entnotifier.Tx, d *entnotif
 		TraceParent: d.Traceparent, // the consumed OrderCreated's: one trace from the order to its statuses
 	}, events.NotificationStatus{
 		NotificationID: d.ID.String(), EventID: d.EventID, Event: events.EventKind(d.EventType), OrderID: d.OrderID, UserID: d.UserID,
-		Channel: eventChannel(string(d.Channel)), Status: string(c.To), Attempt: c.Attempt,
+		Channel: channel.Enum(d.Channel), Status: string(c.To), Attempt: c.Attempt,
 		Reason: reason, NextAttemptAt: next, Time: at,
 	})
 	if err != nil {

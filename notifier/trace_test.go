@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 const sampleTrace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -71,7 +71,7 @@ func TestTraceParentCarriedToStatusEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		ds := f.deliveries(t, m.Header(events.HeaderID))
-		if len(ds) != 1 || ds[0].Channel != delivery.ChannelEmail {
+		if len(ds) != 1 || ds[0].Channel != email.Name {
 			t.Fatalf("deliveries = %+v", ds)
 		}
 		if ds[0].Traceparent != tc.want {

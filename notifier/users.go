@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/Khan/genqlient/graphql"
@@ -86,17 +85,9 @@ func policyFromResponse(userID string, resp *usersclient.UserPolicyResponse) Pol
 	p.Name, p.Locale = u.Name, prefs.Locale
 	p.Channels = map[string]ChannelPref{}
 	for _, ch := range prefs.Channels {
-		name := channelName(string(ch.Channel))
-		if name == "" {
-			continue
+		if name := channelName(string(ch.Channel)); name != "" {
+			p.Channels[name] = ChannelPref{Enabled: ch.Enabled, Address: ch.Address}
 		}
-		p.Channels[name] = ChannelPref{Enabled: ch.Enabled, Address: ch.Address}
-	}
-	// Older users services without channels[]: fall back to the switches
-	// and the contact fields.
-	if len(prefs.Channels) == 0 {
-		p.Channels[channel.Email] = ChannelPref{Enabled: prefs.Email, Address: u.Email}
-		p.Channels[channel.SMS] = ChannelPref{Enabled: prefs.Sms, Address: u.Phone}
 	}
 	for _, d := range resp.NotificationPolicy.Deliveries {
 		if name := channelName(string(d.Channel)); name != "" && d.SigningSecret != nil {
@@ -121,27 +112,11 @@ func policyFromResponse(userID string, resp *usersclient.UserPolicyResponse) Pol
 	return p
 }
 
-// channelName maps the GraphQL NotificationChannel to the delivery row's
-// channel name; "" for channels without rows (IN_APP) or unknown ones.
+// channelName maps the GraphQL NotificationChannel to the registered
+// channel's name; "" for channels without rows (IN_APP) or unknown ones.
 func channelName(gql string) string {
-	switch gql {
-	case "EMAIL":
-		return channel.Email
-	case "SMS":
-		return channel.SMS
-	case "WEBHOOK":
-		return channel.Webhook
-	}
-	return ""
-}
-
-// eventChannel maps a delivery row's channel name to the NotificationStatus
-// channel (events.Channel*).
-func eventChannel(name string) string {
-	if name == channel.InApp {
-		return "IN_APP"
-	}
-	return strings.ToUpper(name)
+	k, _ := channel.ByEnum(gql)
+	return k.Name
 }
 
 // Ping checks that the users service answers GraphQL (for /readyz).

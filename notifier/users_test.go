@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -156,7 +157,7 @@ func TestBreakerDirectory(t *testing.T) {
 	}
 	healthy = true
 	mu.Unlock()
-	waitFor(t, "breaker half-open", func() bool { return b.State() == gobreaker.StateHalfOpen })
+	testwait.For(t, "breaker half-open", func() bool { return b.State() == gobreaker.StateHalfOpen })
 	p, err := b.Policy(ctx, id, CategoryOrderUpdates)
 	if err != nil || p.Status != UserActive {
 		t.Fatalf("probe: %+v, %v", p, err)

@@ -12,6 +12,7 @@ import (
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
+	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/notifier/channel"
 )
@@ -176,7 +177,7 @@ func (w *Worker) claim(ctx context.Context) ([]*entnotifier.Delivery, error) {
 				return nil, err
 			}
 			if ok {
-				pub = append(pub, published{string(d.Channel), string(delivery.StatusFAILED)})
+				pub = append(pub, published{d.Channel, string(delivery.StatusFAILED)})
 			}
 			continue
 		}
@@ -253,7 +254,7 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		res     channel.Result
 		sendErr error
 	)
-	sender := w.Senders[string(d.Channel)]
+	sender := w.Senders[d.Channel]
 	start := time.Now()
 	if sender == nil {
 		sendErr = channel.WithReason(channel.Permanent(fmt.Errorf("channel %s is not configured on this notifier", d.Channel)), ReasonChannelUnavailable)
@@ -269,7 +270,7 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		sendCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leaseUntil)
 		res, sendErr = sender.Send(sendCtx, messageOf(d, secret))
 		cancel()
-		w.Metrics.sendDuration(string(d.Channel), sendErr, time.Since(start))
+		w.Metrics.sendDuration(d.Channel, sendErr, time.Since(start))
 	}
 	if sendErr != nil && ctx.Err() != nil {
 		// Shutting down: leave the claim to expire and be retried.
@@ -277,7 +278,7 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 	}
 
 	now := w.now()
-	recipient := maskRecipient(string(d.Channel), d.Recipient)
+	recipient := maskRecipient(d.Channel, d.Recipient)
 	var c change
 	switch {
 	case sendErr == nil:
@@ -290,14 +291,14 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 	// to the log and last_error (channel.PublicReason).
 	case channel.IsPermanent(sendErr):
 		reason := truncate(sendErr.Error(), 2000)
-		public := channel.PublicReason(string(d.Channel), sendErr)
+		public := channel.PublicReason(d.Channel, sendErr)
 		c = change{To: delivery.StatusFAILED, Attempt: d.Attempts, Reason: public,
 			Update: func(u *entnotifier.DeliveryUpdate) { u.SetLastError(reason) }}
 		log.Warn("delivery failed permanently", "recipient", recipient, "reason", public, "error", sendErr)
 	default:
 		next := now.Add(max(w.Backoff.Delay(d.Attempts), channel.RetryAfterOf(sendErr)))
 		reason := truncate(sendErr.Error(), 2000)
-		public := channel.PublicReason(string(d.Channel), sendErr)
+		public := channel.PublicReason(d.Channel, sendErr)
 		switch {
 		case w.MaxAttempts > 0 && d.Attempts >= w.MaxAttempts:
 			reason = truncate(fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, sendErr), 2000)
@@ -338,7 +339,7 @@ func (w *Worker) deliver(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		return nil
 	}
 	if c.To == delivery.StatusRETRYING {
-		w.Metrics.retry(string(d.Channel))
+		w.Metrics.retry(d.Channel)
 	}
 	return nil
 }
@@ -366,7 +367,7 @@ func (w *Worker) record(ctx context.Context, what string, d *entnotifier.Deliver
 		return false, fmt.Errorf("commit %s of delivery %s: %w", what, d.ID, err)
 	}
 	if !c.Release {
-		w.committed([]published{{string(d.Channel), string(c.To)}})
+		w.committed([]published{{d.Channel, string(c.To)}})
 	}
 	return true, nil
 }
@@ -394,10 +395,10 @@ func (w *Worker) recheck(ctx context.Context, d *entnotifier.Delivery, leaseUnti
 		available[name] = s != nil
 	}
 	for _, dec := range Decide(p, d.Category, w.now(), available) {
-		if dec.Channel != string(d.Channel) {
+		if dec.Channel != d.Channel {
 			continue
 		}
-		if dec.Status != "PENDING" {
+		if dec.Status != events.StatusPending {
 			return dec.Reason, false, nil
 		}
 		// The stored secret is sealed: compare what it holds. One that does
@@ -474,7 +475,7 @@ func (w *Worker) committed(pub []published) {
 func messageOf(d *entnotifier.Delivery, secret string) channel.Message {
 	return channel.Message{
 		DeliveryID: d.ID.String(), EventID: d.EventID, OrderID: d.OrderID, UserID: d.UserID,
-		Channel: string(d.Channel), Attempt: d.Attempts, Recipient: d.Recipient,
+		Channel: d.Channel, Attempt: d.Attempts, Recipient: d.Recipient,
 		Subject: d.Subject, Text: d.Body, HTML: d.HTMLBody, Locale: d.Locale,
 		Category: d.Category, Critical: d.Critical, EventType: d.EventType, Payload: d.Payload,
 		Secret: secret,

@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/ent/notifier/outboxevent"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel"
+	"github.com/heraldhq/herald/notifier/channel/email"
 )
 
 // The worker against a real relay: a 4xx schedules a retry with backoff, a
@@ -25,7 +26,7 @@ func TestWorkerOutcomesMailpit(t *testing.T) {
 	now := time.Now().UTC()
 	// No jitter here, so the schedule can be checked exactly (the jittered
 	// schedule is tested in TestBackoffJitter).
-	w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: sender},
+	w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{email.Name: sender},
 		Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 		Backoff: Backoff{Base: time.Minute, Max: time.Hour}, MaxAttempts: 12, MaxAge: 24 * time.Hour,
 		Lease: 5 * time.Minute, Now: func() time.Time { return now }}
@@ -33,7 +34,7 @@ func TestWorkerOutcomesMailpit(t *testing.T) {
 
 	add := func(to string) {
 		_, err := client.Delivery.Create().SetEventID(to).SetOrderID("ord-w").SetUserID("u").
-			SetChannel(delivery.ChannelEmail).SetRecipient(to).SetSubject("Order ord-w confirmed").
+			SetChannel(email.Name).SetRecipient(to).SetSubject("Order ord-w confirmed").
 			SetBody("order ord-w").SetNextAttemptAt(now).SetCreatedAt(now).Save(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -141,14 +142,14 @@ func TestWorkerLimitsAndDeferralMailpit(t *testing.T) {
 	client, d := openSQLite(t)
 	sender := mailpitSender(t, mp)
 	now := time.Now().UTC().Truncate(time.Second)
-	w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{channel.Email: sender},
+	w := &Worker{DB: client, Dialect: d.Dialect, Senders: map[string]channel.Sender{email.Name: sender},
 		Status: statusEvents{Topic: "NotificationStatus", Source: StatusSource}, Logger: testLogger(t),
 		Backoff: Backoff{Base: time.Minute, Max: time.Hour}, MaxAttempts: 2, MaxAge: time.Hour,
 		Lease: 5 * time.Minute, Now: func() time.Time { return now }}
 	ctx := context.Background()
 	add := func(to string, status delivery.Status, due, created time.Time) *entnotifier.Delivery {
 		r, err := client.Delivery.Create().SetEventID(to).SetOrderID("ord-l").SetUserID("u").
-			SetChannel(delivery.ChannelEmail).SetRecipient(to).SetSubject("Order ord-l confirmed").SetBody("order ord-l").
+			SetChannel(email.Name).SetRecipient(to).SetSubject("Order ord-l confirmed").SetBody("order ord-l").
 			SetStatus(status).SetPublicStatus(delivery.PublicStatus(status)).SetStatusAt(created).
 			SetNextAttemptAt(due).SetCreatedAt(created).Save(ctx)
 		if err != nil {

@@ -27,7 +27,7 @@ type Delivery struct {
 	// UserID holds the value of the "user_id" field.
 	UserID string `json:"user_id,omitempty"`
 	// Channel holds the value of the "channel" field.
-	Channel delivery.Channel `json:"channel,omitempty"`
+	Channel string `json:"channel,omitempty"`
 	// Category holds the value of the "category" field.
 	Category string `json:"category,omitempty"`
 	// Critical holds the value of the "critical" field.
@@ -135,7 +135,7 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field channel", values[i])
 			} else if value.Valid {
-				_m.Channel = delivery.Channel(value.String)
+				_m.Channel = value.String
 			}
 		case delivery.FieldCategory:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -301,7 +301,7 @@ func (_m *Delivery) String() string {
 	builder.WriteString(_m.UserID)
 	builder.WriteString(", ")
 	builder.WriteString("channel=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Channel))
+	builder.WriteString(_m.Channel)
 	builder.WriteString(", ")
 	builder.WriteString("category=")
 	builder.WriteString(_m.Category)

@@ -57,7 +57,7 @@ func (_c *DeliveryCreate) SetUserID(v string) *DeliveryCreate {
 }
 
 // SetChannel sets the "channel" field.
-func (_c *DeliveryCreate) SetChannel(v delivery.Channel) *DeliveryCreate {
+func (_c *DeliveryCreate) SetChannel(v string) *DeliveryCreate {
 	_c.mutation.SetChannel(v)
 	return _c
 }
@@ -603,7 +603,7 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 		_node.UserID = value
 	}
 	if value, ok := _c.mutation.Channel(); ok {
-		_spec.SetField(delivery.FieldChannel, field.TypeEnum, value)
+		_spec.SetField(delivery.FieldChannel, field.TypeString, value)
 		_node.Channel = value
 	}
 	if value, ok := _c.mutation.Category(); ok {

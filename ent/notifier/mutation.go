@@ -45,7 +45,7 @@ type DeliveryMutation struct {
 	event_type      *string
 	order_id        *string
 	user_id         *string
-	channel         *delivery.Channel
+	channel         *string
 	category        *string
 	critical        *bool
 	locale          *string
@@ -321,12 +321,12 @@ func (m *DeliveryMutation) ResetUserID() {
 }
 
 // SetChannel sets the "channel" field.
-func (m *DeliveryMutation) SetChannel(d delivery.Channel) {
-	m.channel = &d
+func (m *DeliveryMutation) SetChannel(s string) {
+	m.channel = &s
 }
 
 // Channel returns the value of the "channel" field in the mutation.
-func (m *DeliveryMutation) Channel() (r delivery.Channel, exists bool) {
+func (m *DeliveryMutation) Channel() (r string, exists bool) {
 	v := m.channel
 	if v == nil {
 		return
@@ -337,7 +337,7 @@ func (m *DeliveryMutation) Channel() (r delivery.Channel, exists bool) {
 // OldChannel returns the old "channel" field's value of the Delivery entity.
 // If the Delivery object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *DeliveryMutation) OldChannel(ctx context.Context) (v delivery.Channel, err error) {
+func (m *DeliveryMutation) OldChannel(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
 	}
@@ -1344,7 +1344,7 @@ func (m *DeliveryMutation) SetField(name string, value ent.Value) error {
 		m.SetUserID(v)
 		return nil
 	case delivery.FieldChannel:
-		v, ok := value.(delivery.Channel)
+		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

@@ -35,6 +35,10 @@ func init() {
 	deliveryDescUserID := deliveryFields[4].Descriptor()
 	// delivery.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
 	delivery.UserIDValidator = deliveryDescUserID.Validators[0].(func(string) error)
+	// deliveryDescChannel is the schema descriptor for channel field.
+	deliveryDescChannel := deliveryFields[5].Descriptor()
+	// delivery.ChannelValidator is a validator for the "channel" field. It is called by the builders before save.
+	delivery.ChannelValidator = deliveryDescChannel.Validators[0].(func(string) error)
 	// deliveryDescCategory is the schema descriptor for category field.
 	deliveryDescCategory := deliveryFields[6].Descriptor()
 	// delivery.DefaultCategory holds the default value on creation for the category field.

@@ -161,6 +161,12 @@ const (
 	StatusSkipped  = "SKIPPED"  // will not be sent (channel unusable, user deleted)
 )
 
+// Statuses are the published statuses in the order a delivery moves through
+// them: the one list the notifier's ent enums (ent/notifier/schema) are
+// made from. The GraphQL enum NotificationDeliveryStatus must list the same
+// values (a test in notifier checks it).
+var Statuses = []string{StatusPending, StatusDeferred, StatusRetrying, StatusSent, StatusFailed, StatusSkipped}
+
 // What a notification is about: the kind of event that caused it, as the
 // NotificationStatus event's "event" field and the GraphQL enum
 // NotificationEvent name it. One order has one notification per channel for

@@ -3,12 +3,12 @@ package netguard_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/netguard/dnstest"
 )
 
 func TestCheck(t *testing.T) {
@@ -113,40 +113,19 @@ func TestLoopbackHost(t *testing.T) {
 // accepted connection is the marker dialled afterwards, so the guarded dial
 // never reached it.
 func TestDialerRefusesBeforeConnect(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, err = netguard.Dialer(false, nil).DialContext(context.Background(), "tcp", ln.Addr().String())
+	target := dnstest.NewTarget(t)
+	_, err := netguard.Dialer(false, nil).DialContext(context.Background(), "tcp", target.Addr)
 	if !errors.Is(err, netguard.ErrNotAllowed) {
 		t.Fatalf("guarded dial = %v, want ErrNotAllowed", err)
 	}
-	assertNothingArrived(t, ln)
+	target.NothingArrived(t)
 
 	// With loopback allowed the same dial connects.
-	c, err := netguard.Dialer(true, nil).DialContext(context.Background(), "tcp", ln.Addr().String())
+	c, err := netguard.Dialer(true, nil).DialContext(context.Background(), "tcp", target.Addr)
 	if err != nil {
 		t.Fatalf("dial with loopback allowed: %v", err)
 	}
 	c.Close()
-}
-
-func assertNothingArrived(t *testing.T, ln net.Listener) {
-	t.Helper()
-	marker, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer marker.Close()
-	got, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer got.Close()
-	if got.RemoteAddr().String() != marker.LocalAddr().String() {
-		t.Fatalf("the listener accepted %s before the marker %s: the guarded dial reached it", got.RemoteAddr(), marker.LocalAddr())
-	}
 }
 
 func FuzzParseHost(f *testing.F) {

@@ -1,6 +1,10 @@
 // Package channel is the contract between the notifier's delivery workers
 // and the channels that actually send (email, SMS, webhook, ...).
 //
+// Each channel's package declares a Kind (registry.go) and registers it:
+// its name, the address it needs, how it renders, masks recipients and
+// sends. The notifier works from the registered kinds only.
+//
 // The worker owns the delivery row, its status, retries and status events.
 // A channel owns one thing: turning a Message into one attempt at the
 // provider and saying, through the error it returns, whether trying again
@@ -31,21 +35,13 @@ import (
 	"time"
 )
 
-// Channel names as stored on delivery rows and carried in status events.
-const (
-	Email   = "email"
-	SMS     = "sms"
-	Webhook = "webhook"
-	InApp   = "inapp"
-)
-
 // Message is one delivery attempt handed to a channel.
 type Message struct {
 	DeliveryID string // stable across attempts: idempotency key, Message-ID seed
 	EventID    string // ce_id of the event that caused it
 	OrderID    string
 	UserID     string
-	Channel    string // one of the channel names above
+	Channel    string // the channel's Kind.Name
 	Attempt    int    // 1-based attempt number
 	Recipient  string // email address, E.164 phone number, or webhook URL
 	Subject    string // email subject (empty for other channels)
@@ -101,28 +97,24 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Permanent marks err as a failure that retrying cannot fix. nil stays nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{Permanent: true, Err: err}
-}
+func Permanent(err error) error { return classified(err, Error{Permanent: true}) }
 
 // Transient marks err as a failure worth retrying. nil stays nil.
-func Transient(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &Error{Err: err}
-}
+func Transient(err error) error { return classified(err, Error{}) }
 
 // WithRetryAfter marks err transient with a provider-requested delay; the
-// worker waits at least that long before the next attempt.
+// worker waits at least that long before the next attempt. nil stays nil.
 func WithRetryAfter(err error, d time.Duration) error {
+	return classified(err, Error{RetryAfter: d})
+}
+
+// classified is err with the classification e; nil stays nil.
+func classified(err error, e Error) error {
 	if err == nil {
 		return nil
 	}
-	return &Error{Err: err, RetryAfter: d}
+	e.Err = err
+	return &e
 }
 
 // IsPermanent reports whether err is a permanent failure. Errors that are

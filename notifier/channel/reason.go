@@ -80,11 +80,8 @@ func PublicReason(ch string, err error) string {
 	var se *StatusError
 	if errors.As(err, &se) {
 		who := "receiver"
-		switch ch {
-		case SMS:
-			who = "SMS provider"
-		case Email:
-			who = "mail relay"
+		if k, ok := Lookup(ch); ok && k.Provider != "" {
+			who = k.Provider
 		}
 		return fmt.Sprintf("%s answered HTTP %d", who, se.Code)
 	}

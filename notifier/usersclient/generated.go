@@ -103,12 +103,8 @@ func (v *UserPolicyResponse) GetNotificationPolicy() UserPolicyNotificationPolic
 // A person Herald notifies. A deleted user is erased: user(id), users and
 // entity lookups return null for them (notificationPolicy says DELETED).
 type UserPolicyUser struct {
-	Id   string `json:"id"`
-	Name string `json:"name"`
-	// Lower-cased email address.
-	Email string `json:"email"`
-	// Phone number in E.164 form, when known.
-	Phone       string                                           `json:"phone"`
+	Id          string                                           `json:"id"`
+	Name        string                                           `json:"name"`
 	Preferences UserPolicyUserPreferencesNotificationPreferences `json:"preferences"`
 }
 
@@ -117,12 +113,6 @@ func (v *UserPolicyUser) GetId() string { return v.Id }
 
 // GetName returns UserPolicyUser.Name, and is useful for accessing the field via an interface.
 func (v *UserPolicyUser) GetName() string { return v.Name }
-
-// GetEmail returns UserPolicyUser.Email, and is useful for accessing the field via an interface.
-func (v *UserPolicyUser) GetEmail() string { return v.Email }
-
-// GetPhone returns UserPolicyUser.Phone, and is useful for accessing the field via an interface.
-func (v *UserPolicyUser) GetPhone() string { return v.Phone }
 
 // GetPreferences returns UserPolicyUser.Preferences, and is useful for accessing the field via an interface.
 func (v *UserPolicyUser) GetPreferences() UserPolicyUserPreferencesNotificationPreferences {
@@ -134,14 +124,6 @@ func (v *UserPolicyUser) GetPreferences() UserPolicyUserPreferencesNotificationP
 //
 // A user's notification preferences, everything the notifier needs in one lookup.
 type UserPolicyUserPreferencesNotificationPreferences struct {
-	// Email channel switched on (it also needs an address, which every user has).
-	Email bool `json:"email"`
-	// SMS channel switched on (it also needs a phone number).
-	Sms bool `json:"sms"`
-	// Webhook channel switched on (it also needs a webhook URL).
-	Webhook bool `json:"webhook"`
-	// In-app channel (live subscription) switched on.
-	InApp bool `json:"inApp"`
 	// Every channel with its switch and the address it delivers to.
 	Channels []UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference `json:"channels"`
 	// Every category with the user's choice applied to its default.
@@ -151,18 +133,6 @@ type UserPolicyUserPreferencesNotificationPreferences struct {
 	// Canonical BCP 47 language tag, for example en-GB; picks templates.
 	Locale string `json:"locale"`
 }
-
-// GetEmail returns UserPolicyUserPreferencesNotificationPreferences.Email, and is useful for accessing the field via an interface.
-func (v *UserPolicyUserPreferencesNotificationPreferences) GetEmail() bool { return v.Email }
-
-// GetSms returns UserPolicyUserPreferencesNotificationPreferences.Sms, and is useful for accessing the field via an interface.
-func (v *UserPolicyUserPreferencesNotificationPreferences) GetSms() bool { return v.Sms }
-
-// GetWebhook returns UserPolicyUserPreferencesNotificationPreferences.Webhook, and is useful for accessing the field via an interface.
-func (v *UserPolicyUserPreferencesNotificationPreferences) GetWebhook() bool { return v.Webhook }
-
-// GetInApp returns UserPolicyUserPreferencesNotificationPreferences.InApp, and is useful for accessing the field via an interface.
-func (v *UserPolicyUserPreferencesNotificationPreferences) GetInApp() bool { return v.InApp }
 
 // GetChannels returns UserPolicyUserPreferencesNotificationPreferences.Channels, and is useful for accessing the field via an interface.
 func (v *UserPolicyUserPreferencesNotificationPreferences) GetChannels() []UserPolicyUserPreferencesNotificationPreferencesChannelsChannelPreference {
@@ -306,13 +276,7 @@ query UserPolicy ($id: ID!, $category: NotificationCategory!) {
 	user(id: $id) {
 		id
 		name
-		email
-		phone
 		preferences {
-			email
-			sms
-			webhook
-			inApp
 			channels {
 				channel
 				enabled

@@ -10,13 +10,9 @@ import (
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
 
-// Channels in the order they are listed everywhere.
-var allChannels = []model.NotificationChannel{
-	model.NotificationChannelEmail,
-	model.NotificationChannelSms,
-	model.NotificationChannelWebhook,
-	model.NotificationChannelInApp,
-}
+// Channels in the order they are listed everywhere: the GraphQL enum
+// NotificationChannel's (schema/users.graphqls), generated.
+var allChannels = model.AllNotificationChannel
 
 // categoryDefaults is the catalogue: whether a category is on for a user
 // who never chose. Which categories are critical is configuration
@@ -42,6 +38,8 @@ func (c channelState) usable(ch model.NotificationChannel) bool {
 	return c.enabled && (ch == model.NotificationChannelInApp || (c.address != nil && *c.address != ""))
 }
 
+// channelsOf is where the users service keeps each channel's switch and
+// address: the one table a new channel with a new kind of address extends.
 func channelsOf(u *entusers.User) map[model.NotificationChannel]channelState {
 	return map[model.NotificationChannel]channelState{
 		model.NotificationChannelEmail:   {u.EmailEnabled, u.Email},

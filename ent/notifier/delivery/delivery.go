@@ -115,6 +115,8 @@ var (
 	OrderIDValidator func(string) error
 	// UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
 	UserIDValidator func(string) error
+	// ChannelValidator is a validator for the "channel" field. It is called by the builders before save.
+	ChannelValidator func(string) error
 	// DefaultCategory holds the default value on creation for the "category" field.
 	DefaultCategory string
 	// DefaultCritical holds the default value on creation for the "critical" field.
@@ -151,30 +153,6 @@ var (
 	DefaultID func() uuid.UUID
 )
 
-// Channel defines the type for the "channel" enum field.
-type Channel string
-
-// Channel values.
-const (
-	ChannelEmail   Channel = "email"
-	ChannelSms     Channel = "sms"
-	ChannelWebhook Channel = "webhook"
-)
-
-func (c Channel) String() string {
-	return string(c)
-}
-
-// ChannelValidator is a validator for the "channel" field enum values. It is called by the builders before save.
-func ChannelValidator(c Channel) error {
-	switch c {
-	case ChannelEmail, ChannelSms, ChannelWebhook:
-		return nil
-	default:
-		return fmt.Errorf("delivery: invalid enum value for channel field: %q", c)
-	}
-}
-
 // Status defines the type for the "status" enum field.
 type Status string
 
@@ -185,11 +163,11 @@ const DefaultStatus = StatusPENDING
 const (
 	StatusPENDING  Status = "PENDING"
 	StatusDEFERRED Status = "DEFERRED"
-	StatusSENDING  Status = "SENDING"
 	StatusRETRYING Status = "RETRYING"
 	StatusSENT     Status = "SENT"
 	StatusFAILED   Status = "FAILED"
 	StatusSKIPPED  Status = "SKIPPED"
+	StatusSENDING  Status = "SENDING"
 )
 
 func (s Status) String() string {
@@ -199,7 +177,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING, StatusDEFERRED, StatusSENDING, StatusRETRYING, StatusSENT, StatusFAILED, StatusSKIPPED:
+	case StatusPENDING, StatusDEFERRED, StatusRETRYING, StatusSENT, StatusFAILED, StatusSKIPPED, StatusSENDING:
 		return nil
 	default:
 		return fmt.Errorf("delivery: invalid enum value for status field: %q", s)

@@ -75,6 +75,11 @@ func UserID(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldUserID, v))
 }
 
+// Channel applies equality check predicate on the "channel" field. It's identical to ChannelEQ.
+func Channel(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldChannel, v))
+}
+
 // Category applies equality check predicate on the "category" field. It's identical to CategoryEQ.
 func Category(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldCategory, v))
@@ -421,23 +426,68 @@ func UserIDContainsFold(v string) predicate.Delivery {
 }
 
 // ChannelEQ applies the EQ predicate on the "channel" field.
-func ChannelEQ(v Channel) predicate.Delivery {
+func ChannelEQ(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldChannel, v))
 }
 
 // ChannelNEQ applies the NEQ predicate on the "channel" field.
-func ChannelNEQ(v Channel) predicate.Delivery {
+func ChannelNEQ(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldNEQ(FieldChannel, v))
 }
 
 // ChannelIn applies the In predicate on the "channel" field.
-func ChannelIn(vs ...Channel) predicate.Delivery {
+func ChannelIn(vs ...string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldIn(FieldChannel, vs...))
 }
 
 // ChannelNotIn applies the NotIn predicate on the "channel" field.
-func ChannelNotIn(vs ...Channel) predicate.Delivery {
+func ChannelNotIn(vs ...string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldNotIn(FieldChannel, vs...))
+}
+
+// ChannelGT applies the GT predicate on the "channel" field.
+func ChannelGT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldChannel, v))
+}
+
+// ChannelGTE applies the GTE predicate on the "channel" field.
+func ChannelGTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldChannel, v))
+}
+
+// ChannelLT applies the LT predicate on the "channel" field.
+func ChannelLT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldChannel, v))
+}
+
+// ChannelLTE applies the LTE predicate on the "channel" field.
+func ChannelLTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldChannel, v))
+}
+
+// ChannelContains applies the Contains predicate on the "channel" field.
+func ChannelContains(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContains(FieldChannel, v))
+}
+
+// ChannelHasPrefix applies the HasPrefix predicate on the "channel" field.
+func ChannelHasPrefix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasPrefix(FieldChannel, v))
+}
+
+// ChannelHasSuffix applies the HasSuffix predicate on the "channel" field.
+func ChannelHasSuffix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasSuffix(FieldChannel, v))
+}
+
+// ChannelEqualFold applies the EqualFold predicate on the "channel" field.
+func ChannelEqualFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEqualFold(FieldChannel, v))
+}
+
+// ChannelContainsFold applies the ContainsFold predicate on the "channel" field.
+func ChannelContainsFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContainsFold(FieldChannel, v))
 }
 
 // CategoryEQ applies the EQ predicate on the "category" field.

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"time"
 
 	"entgo.io/ent"
@@ -8,7 +9,13 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/events"
 )
+
+// statusSending is the row status of a delivery a worker claimed: internal,
+// never published, so not one of events.Statuses.
+const statusSending = "SENDING"
 
 // Delivery is one notification on one channel for one event. Workers send
 // from these rows, so a slow channel never stalls the stream.
@@ -31,14 +38,17 @@ func (Delivery) Fields() []ent.Field {
 		field.String("event_type").Default("").Immutable(),
 		field.String("order_id").NotEmpty().Immutable(),
 		field.String("user_id").NotEmpty().Immutable(),
-		field.Enum("channel").Values("email", "sms", "webhook").Immutable(),
+		// The channel's name (notifier/channel.Kind.Name). Not an enum: the
+		// registered channel kinds are the one list of channels, and the
+		// consumer writes no other name.
+		field.String("channel").NotEmpty().Immutable(),
 		field.String("category").Default("").Immutable(),
 		field.Bool("critical").Default(false).Immutable(),
 		field.String("locale").Default("").Immutable(),
 		field.String("recipient").Default("").Comment("email address, phone or URL; mask before logging").Sensitive(),
 		field.String("secret").Default("").Comment("channel key material (webhook signing secret)").Sensitive(),
-		field.Enum("status").Values("PENDING", "DEFERRED", "SENDING", "RETRYING", "SENT", "FAILED", "SKIPPED").Default("PENDING"),
-		field.Enum("public_status").Values("PENDING", "DEFERRED", "RETRYING", "SENT", "FAILED", "SKIPPED").Default("PENDING"),
+		field.Enum("status").Values(slices.Concat(events.Statuses, []string{statusSending})...).Default(events.StatusPending),
+		field.Enum("public_status").Values(events.Statuses...).Default(events.StatusPending),
 		field.Time("status_at").Default(time.Now).Comment("time of the last published status (status events of one delivery have increasing times)"),
 		field.Int("attempts").Default(0).NonNegative(),
 		field.Time("next_attempt_at").Default(time.Now).Comment("when PENDING/DEFERRED/RETRYING: due time; when SENDING: lease expiry"),

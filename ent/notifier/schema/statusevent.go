@@ -1,11 +1,15 @@
 package schema
 
 import (
+	"slices"
+
 	"entgo.io/ent"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/events"
 )
 
 // StatusEvent is one status transition of one delivery: the durable history
@@ -25,8 +29,9 @@ func (StatusEvent) Fields() []ent.Field {
 		field.String("order_id").Immutable(),
 		field.String("user_id").Immutable(),
 		field.String("channel").Immutable(),
-		field.Enum("from_status").Values("NONE", "PENDING", "DEFERRED", "RETRYING", "SENT", "FAILED", "SKIPPED").Immutable(),
-		field.Enum("status").Values("PENDING", "DEFERRED", "RETRYING", "SENT", "FAILED", "SKIPPED").Immutable(),
+		// NONE: the delivery's first status.
+		field.Enum("from_status").Values(slices.Concat([]string{"NONE"}, events.Statuses)...).Immutable(),
+		field.Enum("status").Values(events.Statuses...).Immutable(),
 		field.Int("attempt").Immutable(),
 		field.String("reason").Default("").Immutable().SchemaType(map[string]string{dialect.Postgres: "text"}),
 		field.Time("next_attempt_at").Optional().Nillable().Immutable(),

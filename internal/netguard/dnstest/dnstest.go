@@ -1,7 +1,8 @@
 // Package dnstest runs a tiny DNS server over UDP on 127.0.0.1 for tests,
 // answering the A and AAAA records it is given, and a net.Resolver that asks
 // only it. Tests use it to make a public-looking name resolve to loopback or
-// a private address, the way a hostile DNS zone would.
+// a private address, the way a hostile DNS zone would, and check with a
+// Target that nothing reached the loopback listener behind it.
 package dnstest
 
 import (
@@ -87,4 +88,44 @@ func answer(req []byte, recs map[string][]netip.Addr) ([]byte, bool) {
 	}
 	out, err := b.Finish()
 	return out, err == nil
+}
+
+// Target is a listener on 127.0.0.1 that a guarded dial must never reach:
+// tests make names resolve to it, send, then call NothingArrived.
+type Target struct {
+	Addr string // 127.0.0.1:port
+	Port string
+	ln   net.Listener
+}
+
+// NewTarget listens on a free loopback port until the test ends.
+func NewTarget(t testing.TB) *Target {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("dnstest: listen: %v", err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return &Target{Addr: ln.Addr().String(), Port: port, ln: ln}
+}
+
+// NothingArrived dials a marker connection and requires it to be the first
+// the listener accepts: a guarded dial that got through would be queued
+// ahead of it.
+func (x *Target) NothingArrived(t testing.TB) {
+	t.Helper()
+	marker, err := net.Dial("tcp", x.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer marker.Close()
+	got, err := x.ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	if got.RemoteAddr().String() != marker.LocalAddr().String() {
+		t.Fatalf("the listener accepted %s before the marker %s: a guarded dial reached it", got.RemoteAddr(), marker.LocalAddr())
+	}
 }

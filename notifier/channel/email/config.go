@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/notifier/channel"
 )
 
 // SMTP TLS modes (the values of HERALD_SMTP_TLS).
@@ -51,12 +52,7 @@ const DefaultTimeout = 30 * time.Second
 
 // SendTimeout is the time one message may take: Timeout, or DefaultTimeout
 // when it is not set (as New applies it).
-func (c Config) SendTimeout() time.Duration {
-	if c.Timeout <= 0 {
-		return DefaultTimeout
-	}
-	return c.Timeout
-}
+func (c Config) SendTimeout() time.Duration { return channel.TimeoutOr(c.Timeout, DefaultTimeout) }
 
 // LoadConfig declares and reads the email variables (HERALD_SMTP_*,
 // HERALD_MAIL_*). This is the only place they are declared: the notifier

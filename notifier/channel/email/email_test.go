@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -52,7 +53,7 @@ func newTestSender(t *testing.T, cfg Config) *Sender {
 func orderMessage(t *testing.T, to string) channel.Message {
 	return channel.Message{
 		DeliveryID: uuid.NewString(), EventID: "evt_1", OrderID: "ord_01HX7", UserID: "usr 42",
-		Channel: channel.Email, Attempt: 1, Recipient: to, Locale: "de-AT", Category: "ORDER_UPDATES",
+		Channel: Name, Attempt: 1, Recipient: to, Locale: "de-AT", Category: "ORDER_UPDATES",
 		EventType: events.TypeOrderCreated, Payload: orderPayload(t),
 	}
 }
@@ -191,17 +192,8 @@ func uniqueAddress(prefix string) string {
 // waitMail polls mailpit until want messages reached to, or gives up.
 func waitMail(t *testing.T, mp *testenv.MailpitServer, to string, want int) []testenv.MailMessage {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		msgs, err := mp.Messages(context.Background(), to)
-		if err != nil {
-			t.Fatalf("read mailpit: %v", err)
-		}
-		if len(msgs) >= want || time.Now().After(deadline) {
-			return msgs
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testwait.Value(t, func() ([]testenv.MailMessage, error) { return mp.Messages(context.Background(), to) },
+		func(msgs []testenv.MailMessage) bool { return len(msgs) >= want })
 }
 
 // mailHeaders reads a stored message's headers through mailpit's API.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -216,6 +217,8 @@ type relayScript struct {
 	// stallAfterData never answers the end of the data: the client waits
 	// for its 250 until something closes the connection.
 	stallAfterData bool
+	// failReset answers RSET with 421 and closes the connection.
+	failReset bool
 
 	conns, messages, quits atomic.Int64
 }
@@ -273,6 +276,9 @@ func (rs *relayScript) serve(c net.Conn) {
 				return
 			}
 			say("250 queued")
+		case strings.HasPrefix(cmd, "RSET") && rs.failReset:
+			say("421 closing")
+			return
 		case strings.HasPrefix(cmd, "RSET"):
 			say("250 reset")
 			if rs.closeAfterReset {
@@ -298,17 +304,6 @@ func scriptSender(t *testing.T, addr string, mod func(*Config)) *Sender {
 	s := newTestSender(t, cfg)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestSendReuseEdges(t *testing.T) {
@@ -350,7 +345,7 @@ func TestSendReuseEdges(t *testing.T) {
 		if _, err := s.Send(t.Context(), orderMessage(t, "ada@example.com")); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the idle connection to be closed with QUIT", func() bool { return s.idleCount() == 0 && rs.quits.Load() == 1 })
+		testwait.For(t, "the idle connection to be closed with QUIT", func() bool { return s.idleCount() == 0 && rs.quits.Load() == 1 })
 		if _, err := s.Send(t.Context(), orderMessage(t, "bob@example.com")); err != nil {
 			t.Fatal(err)
 		}
@@ -379,14 +374,14 @@ func TestSendReuseEdges(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "QUIT", func() bool { return rs.quits.Load() == 1 })
+		testwait.For(t, "QUIT", func() bool { return rs.quits.Load() == 1 })
 		if _, err := s.Send(t.Context(), orderMessage(t, "bob@example.com")); err != nil {
 			t.Fatalf("send after Close: %v", err)
 		}
 		if s.idleCount() != 0 {
 			t.Errorf("a closed sender pooled a connection")
 		}
-		waitFor(t, "the second QUIT", func() bool { return rs.quits.Load() == 2 })
+		testwait.For(t, "the second QUIT", func() bool { return rs.quits.Load() == 2 })
 	})
 	// The context carries the worker's lease; go-mail's own timeout (here
 	// ten minutes) would let the conversation outlive it, and another
@@ -400,7 +395,7 @@ func TestSendReuseEdges(t *testing.T) {
 			_, err := s.Send(ctx, orderMessage(t, "ada@example.com"))
 			done <- err
 		}()
-		waitFor(t, "the relay to have the data", func() bool { return rs.messages.Load() == 1 })
+		testwait.For(t, "the relay to have the data", func() bool { return rs.messages.Load() == 1 })
 		cancel()
 		select {
 		case err := <-done:

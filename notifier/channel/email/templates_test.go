@@ -15,23 +15,12 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/events/eventstest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func sampleOrder() events.OrderCreated {
-	return events.OrderCreated{
-		OrderID: "ord_01HX7",
-		UserID:  "usr_42",
-		Items: []events.OrderItem{
-			{SKU: "MUG-1", Name: "Mug <Herald> & Co", Quantity: 2, UnitPriceMinor: 1250},
-			{SKU: "TEE-9", Name: "T-shirt", Quantity: 1, UnitPriceMinor: 199999},
-		},
-		TotalMinor: 202499,
-		Currency:   "EUR",
-		CreatedAt:  time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
-	}
-}
+func sampleOrder() events.OrderCreated { return eventstest.Order() }
 
 // golden compares got with testdata/<name>; -update rewrites it.
 func golden(t *testing.T, name, got string) {
@@ -54,48 +43,6 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-// Each locale's order confirmation, rendered with and without a name, must
-// match its golden files byte for byte.
-func TestOrderConfirmationGolden(t *testing.T) {
-	tests := []struct {
-		locale  string
-		name    string
-		dir     string
-		subject string
-		greet   string
-	}{
-		{"en", "Ada Lovelace", "en", "Order ord_01HX7 confirmed", "Hello Ada Lovelace,"},
-		{"de", "Ada Lovelace", "de", "Bestellung ord_01HX7 bestätigt", "Hallo Ada Lovelace,"},
-		{"fr", "Ada Lovelace", "fr", "Commande ord_01HX7 confirmée", "Bonjour Ada Lovelace,"},
-		{"de", "", "de-noname", "Bestellung ord_01HX7 bestätigt", "Guten Tag,"},
-		{"en", "", "en-noname", "Order ord_01HX7 confirmed", "Hello,"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.dir, func(t *testing.T) {
-			c, err := RenderOrderConfirmation(tc.locale, sampleOrder(), tc.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Subject != tc.subject || c.Locale != tc.locale {
-				t.Errorf("subject %q (locale %q), want %q (%q)", c.Subject, c.Locale, tc.subject, tc.locale)
-			}
-			if !strings.HasPrefix(c.Text, tc.greet) {
-				t.Errorf("text starts %q, want %q", firstLine(c.Text), tc.greet)
-			}
-			golden(t, tc.dir+"/order_confirmation.subject.golden", c.Subject+"\n")
-			golden(t, tc.dir+"/order_confirmation.txt.golden", c.Text)
-			golden(t, tc.dir+"/order_confirmation.html.golden", c.HTML)
-			// Values from the event are escaped in HTML.
-			if strings.Contains(c.HTML, "<Herald>") || !strings.Contains(c.HTML, "Mug &lt;Herald&gt; &amp; Co") {
-				t.Errorf("html body does not escape item names:\n%s", c.HTML)
-			}
-			if !strings.Contains(c.HTML, `<html lang="`+tc.locale+`">`) {
-				t.Errorf("html body does not declare lang=%q", tc.locale)
-			}
-		})
-	}
-}
-
 func sampleCancellation() events.OrderCancelled {
 	o := sampleOrder()
 	return events.OrderCancelled{
@@ -106,30 +53,46 @@ func sampleCancellation() events.OrderCancelled {
 	}
 }
 
-// Each locale's cancellation notice, with and without a name and a reason,
-// must match its golden files byte for byte.
-func TestOrderCancellationGolden(t *testing.T) {
+// Each template in each locale, rendered with and without a name (and, for
+// the cancellation, without a reason), must match its golden files byte for
+// byte; values from the event are escaped in HTML.
+func TestTemplatesGolden(t *testing.T) {
+	const confirm, cancel = TemplateOrderConfirmation, TemplateOrderCancellation
 	tests := []struct {
+		template string
 		locale   string
 		name     string
-		noReason bool
+		noReason bool // cancellation: the customer gave none
 		dir      string
 		subject  string
 		greet    string
 	}{
-		{"en", "Ada Lovelace", false, "en", "Order ord_01HX7 cancelled", "Hello Ada Lovelace,"},
-		{"de", "Ada Lovelace", false, "de", "Bestellung ord_01HX7 storniert", "Hallo Ada Lovelace,"},
-		{"fr", "Ada Lovelace", false, "fr", "Commande ord_01HX7 annulée", "Bonjour Ada Lovelace,"},
-		{"de", "", true, "de-noname", "Bestellung ord_01HX7 storniert", "Guten Tag,"},
-		{"en", "", true, "en-noname", "Order ord_01HX7 cancelled", "Hello,"},
+		{confirm, "en", "Ada Lovelace", false, "en", "Order ord_01HX7 confirmed", "Hello Ada Lovelace,"},
+		{confirm, "de", "Ada Lovelace", false, "de", "Bestellung ord_01HX7 bestätigt", "Hallo Ada Lovelace,"},
+		{confirm, "fr", "Ada Lovelace", false, "fr", "Commande ord_01HX7 confirmée", "Bonjour Ada Lovelace,"},
+		{confirm, "de", "", false, "de-noname", "Bestellung ord_01HX7 bestätigt", "Guten Tag,"},
+		{confirm, "en", "", false, "en-noname", "Order ord_01HX7 confirmed", "Hello,"},
+		{cancel, "en", "Ada Lovelace", false, "en", "Order ord_01HX7 cancelled", "Hello Ada Lovelace,"},
+		{cancel, "de", "Ada Lovelace", false, "de", "Bestellung ord_01HX7 storniert", "Hallo Ada Lovelace,"},
+		{cancel, "fr", "Ada Lovelace", false, "fr", "Commande ord_01HX7 annulée", "Bonjour Ada Lovelace,"},
+		{cancel, "de", "", true, "de-noname", "Bestellung ord_01HX7 storniert", "Guten Tag,"},
+		{cancel, "en", "", true, "en-noname", "Order ord_01HX7 cancelled", "Hello,"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.dir, func(t *testing.T) {
-			ev := sampleCancellation()
-			if tc.noReason {
-				ev.Reason = ""
+		t.Run(tc.template+"/"+tc.dir, func(t *testing.T) {
+			var (
+				c   Content
+				err error
+			)
+			if tc.template == confirm {
+				c, err = RenderOrderConfirmation(tc.locale, sampleOrder(), tc.name)
+			} else {
+				ev := sampleCancellation()
+				if tc.noReason {
+					ev.Reason = ""
+				}
+				c, err = RenderOrderCancellation(tc.locale, ev, tc.name)
 			}
-			c, err := RenderOrderCancellation(tc.locale, ev, tc.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,17 +102,23 @@ func TestOrderCancellationGolden(t *testing.T) {
 			if !strings.HasPrefix(c.Text, tc.greet) {
 				t.Errorf("text starts %q, want %q", firstLine(c.Text), tc.greet)
 			}
-			golden(t, tc.dir+"/order_cancellation.subject.golden", c.Subject+"\n")
-			golden(t, tc.dir+"/order_cancellation.txt.golden", c.Text)
-			golden(t, tc.dir+"/order_cancellation.html.golden", c.HTML)
+			golden(t, tc.dir+"/"+tc.template+".subject.golden", c.Subject+"\n")
+			golden(t, tc.dir+"/"+tc.template+".txt.golden", c.Text)
+			golden(t, tc.dir+"/"+tc.template+".html.golden", c.HTML)
+			if !strings.Contains(c.HTML, `<html lang="`+tc.locale+`">`) {
+				t.Errorf("html body does not declare lang=%q", tc.locale)
+			}
+			if tc.template == confirm {
+				if strings.Contains(c.HTML, "<Herald>") || !strings.Contains(c.HTML, "Mug &lt;Herald&gt; &amp; Co") {
+					t.Errorf("html body does not escape item names:\n%s", c.HTML)
+				}
+				return
+			}
 			// The reason is the customer's text: escaped in HTML, and left
 			// out with its label when none was given.
 			if tc.noReason == strings.Contains(c.Text, "twice") || strings.Contains(c.HTML, "<twice>") ||
 				!tc.noReason && !strings.Contains(c.HTML, "Ordered &lt;twice&gt; &amp; too soon") {
 				t.Errorf("reason (given: %v) rendered wrongly:\n%s\n%s", !tc.noReason, c.Text, c.HTML)
-			}
-			if !strings.Contains(c.HTML, `<html lang="`+tc.locale+`">`) {
-				t.Errorf("html body does not declare lang=%q", tc.locale)
 			}
 		})
 	}

@@ -76,12 +76,7 @@ type Config struct {
 
 // SendTimeout is the time one API call may take: Timeout, or DefaultTimeout
 // when it is not set (as New applies it).
-func (c Config) SendTimeout() time.Duration {
-	if c.Timeout <= 0 {
-		return DefaultTimeout
-	}
-	return c.Timeout
-}
+func (c Config) SendTimeout() time.Duration { return channel.TimeoutOr(c.Timeout, DefaultTimeout) }
 
 // Enabled reports whether a provider is configured.
 func (c Config) Enabled() bool { return c.BaseURL != "" }

@@ -125,7 +125,7 @@ func newSender(t *testing.T, base string, mod func(*sms.Config)) *sms.Sender {
 }
 
 func msg(to, text string) channel.Message {
-	return channel.Message{DeliveryID: "dlv_sms_1", EventID: "evt_1", Channel: channel.SMS, Attempt: 1, Recipient: to, Text: text}
+	return channel.Message{DeliveryID: "dlv_sms_1", EventID: "evt_1", Channel: sms.Name, Attempt: 1, Recipient: to, Text: text}
 }
 
 func TestSendAccepted(t *testing.T) {
@@ -449,17 +449,6 @@ func TestLoadConfig(t *testing.T) {
 	for _, want := range []string{"HERALD_SMS_BASE_URL", "HERALD_SMS_ACCOUNT_ID", "HERALD_SMS_AUTH_TOKEN", "HERALD_SMS_FROM", "HERALD_SMS_MAX_SEGMENTS"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("invalid config error %v does not name %s", err, want)
-		}
-	}
-}
-
-func TestTimeoutDefault(t *testing.T) {
-	if got := sms.LoadConfig(config.New(nil)).Timeout; got != sms.DefaultTimeout {
-		t.Errorf("HERALD_SMS_TIMEOUT default = %v, want DefaultTimeout %v", got, sms.DefaultTimeout)
-	}
-	for _, tc := range []struct{ in, want time.Duration }{{0, sms.DefaultTimeout}, {-time.Second, sms.DefaultTimeout}, {time.Second, time.Second}} {
-		if got := (sms.Config{Timeout: tc.in}).SendTimeout(); got != tc.want {
-			t.Errorf("SendTimeout with Timeout %v = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

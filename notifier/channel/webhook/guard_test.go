@@ -3,11 +3,9 @@ package webhook_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,12 +21,7 @@ import (
 // nothing, the failure is permanent and its public reason is the fixed
 // "address not allowed".
 func TestSendRefusesNamesResolvingInside(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	target := dnstest.NewTarget(t)
 	res := dnstest.Resolver(t, map[string][]netip.Addr{
 		"hooks.example.com":    {netip.MustParseAddr("127.0.0.1")},
 		"intranet.example":     {netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("127.0.0.1")},
@@ -42,15 +35,15 @@ func TestSendRefusesNamesResolvingInside(t *testing.T) {
 	s := newSender(t, webhook.Config{Timeout: 5 * time.Second, Resolver: res})
 	for _, host := range []string{"hooks.example.com", "intranet.example", "metadata.example", "mapped.example",
 		"cgnat.example", "nat64.example", "localhost.example", "benchmarking.example"} {
-		_, err := s.Send(context.Background(), message("https://"+host+":"+port+"/h"))
+		_, err := s.Send(context.Background(), message("https://"+host+":"+target.Port+"/h"))
 		if !errors.Is(err, netguard.ErrNotAllowed) || !channel.IsPermanent(err) {
 			t.Errorf("%s: err = %v, want a permanent ErrNotAllowed", host, err)
 		}
-		if got := channel.PublicReason(channel.Webhook, err); got != channel.ReasonAddressNotAllowed {
+		if got := channel.PublicReason(webhook.Name, err); got != channel.ReasonAddressNotAllowed {
 			t.Errorf("%s: public reason = %q, want %q", host, got, channel.ReasonAddressNotAllowed)
 		}
 	}
-	assertNothingArrived(t, ln)
+	target.NothingArrived(t)
 }
 
 // With the development setting the same name reaches a loopback receiver.
@@ -80,7 +73,7 @@ func TestPublicReasonHidesAnswerAndAddress(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "10.0.0.7") {
 		t.Fatalf("err = %v, want the receiver's answer kept for the logs", err)
 	}
-	if got := channel.PublicReason(channel.Webhook, err); got != "receiver answered HTTP 503" {
+	if got := channel.PublicReason(webhook.Name, err); got != "receiver answered HTTP 503" {
 		t.Errorf("public reason = %q", got)
 	}
 	// Nothing listens on a closed server's port (a new sender: no pooled
@@ -88,34 +81,14 @@ func TestPublicReasonHidesAnswerAndAddress(t *testing.T) {
 	srv.Close()
 	s = newSender(t, webhook.Config{Timeout: 5 * time.Second, AllowLoopbackHTTP: true})
 	_, err = s.Send(context.Background(), message(srv.URL+"/h"))
-	if got := channel.PublicReason(channel.Webhook, err); got != channel.ReasonConnRefused {
+	if got := channel.PublicReason(webhook.Name, err); got != channel.ReasonConnRefused {
 		t.Errorf("public reason = %q (%v), want %q", got, err, channel.ReasonConnRefused)
 	}
 	// A name that does not exist.
 	res := dnstest.Resolver(t, nil)
 	s = newSender(t, webhook.Config{Timeout: 5 * time.Second, Resolver: res})
 	_, err = s.Send(context.Background(), message("https://nowhere.example/h"))
-	if got := channel.PublicReason(channel.Webhook, err); got != channel.ReasonNameNotFound {
+	if got := channel.PublicReason(webhook.Name, err); got != channel.ReasonNameNotFound {
 		t.Errorf("public reason = %q (%v), want %q", got, err, channel.ReasonNameNotFound)
-	}
-}
-
-// assertNothingArrived dials a marker connection and requires it to be the
-// first the listener accepts: anything dialled before it would be queued
-// ahead of it.
-func assertNothingArrived(t *testing.T, ln net.Listener) {
-	t.Helper()
-	marker, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer marker.Close()
-	got, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer got.Close()
-	if got.RemoteAddr().String() != marker.LocalAddr().String() {
-		t.Fatalf("the listener accepted %s before the marker %s: a refused send reached it", got.RemoteAddr(), marker.LocalAddr())
 	}
 }

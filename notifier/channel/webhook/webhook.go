@@ -51,12 +51,7 @@ type Config struct {
 
 // SendTimeout is the time one attempt may take: Timeout, or DefaultTimeout
 // when it is not set (as New applies it).
-func (c Config) SendTimeout() time.Duration {
-	if c.Timeout <= 0 {
-		return DefaultTimeout
-	}
-	return c.Timeout
-}
+func (c Config) SendTimeout() time.Duration { return channel.TimeoutOr(c.Timeout, DefaultTimeout) }
 
 // LoadConfig declares and reads the HERALD_WEBHOOK_* variables.
 func LoadConfig(v *config.Vars) Config {

@@ -91,7 +91,7 @@ func caFile(t *testing.T, srv *httptest.Server) string {
 func message(url string) channel.Message {
 	return channel.Message{
 		DeliveryID: "dlv_123", EventID: "evt_9", OrderID: "ord_1", UserID: "usr_42",
-		Channel: channel.Webhook, Attempt: 2, Recipient: url, Category: "ORDER_UPDATES",
+		Channel: webhook.Name, Attempt: 2, Recipient: url, Category: "ORDER_UPDATES",
 		EventType: "io.herald.order.created.v1",
 		Payload:   []byte(`{"orderId":"ord_1","totalMinor":2500,"currency":"EUR"}`),
 		Secret:    secret,
@@ -166,7 +166,7 @@ func TestSendTLSUntrustedIsTransient(t *testing.T) {
 	defer srv.Close()
 	s := newSender(t, webhook.Config{Timeout: 10 * time.Second, AllowLoopbackHTTP: true})
 	_, err := s.Send(context.Background(), message(srv.URL))
-	if got := channel.PublicReason(channel.Webhook, err); got != channel.ReasonTLS {
+	if got := channel.PublicReason(webhook.Name, err); got != channel.ReasonTLS {
 		t.Errorf("public reason = %q, want %q", got, channel.ReasonTLS)
 	}
 	if err == nil || channel.IsPermanent(err) {
@@ -454,17 +454,6 @@ func TestCheckURL(t *testing.T) {
 		_, err := webhook.CheckURL(tc.raw, tc.allowLoopback)
 		if (err == nil) != tc.ok {
 			t.Errorf("CheckURL(%q, loopback %v) = %v, want accepted %v", tc.raw, tc.allowLoopback, err, tc.ok)
-		}
-	}
-}
-
-func TestTimeoutDefault(t *testing.T) {
-	if got := webhook.LoadConfig(config.New(nil)).Timeout; got != webhook.DefaultTimeout {
-		t.Errorf("HERALD_WEBHOOK_TIMEOUT default = %v, want DefaultTimeout %v", got, webhook.DefaultTimeout)
-	}
-	for _, tc := range []struct{ in, want time.Duration }{{0, webhook.DefaultTimeout}, {-time.Second, webhook.DefaultTimeout}, {time.Second, time.Second}} {
-		if got := (webhook.Config{Timeout: tc.in}).SendTimeout(); got != tc.want {
-			t.Errorf("SendTimeout with Timeout %v = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }
