@@ -51,7 +51,7 @@ type KafkaBroker struct {
 	classpath string
 	jvm       []string // heap and GC flags of the broker process
 	props     string
-	proc      *process
+	proc      *Proc
 }
 
 var sharedKafka shared[*KafkaBroker]
@@ -244,7 +244,7 @@ func (k *KafkaBroker) start(ctx context.Context) error {
 	}
 	cmd := exec.Command(java, k.javaArgs(jvm, "kafka.Kafka", k.props)...)
 	cmd.Dir = k.Dir
-	p, err := startProcess("kafka", cmd, filepath.Join(k.LogDir, "stdout.log"), nil)
+	p, err := StartProc("kafka", cmd, filepath.Join(k.LogDir, "stdout.log"), nil)
 	if err != nil {
 		return err
 	}
@@ -254,14 +254,14 @@ func (k *KafkaBroker) start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, kafkaReadyTimeout)
 	defer cancel()
 	if err := waitKafka(ctx, p, k.Brokers); err != nil {
-		p.kill()
+		p.Kill()
 		return fmt.Errorf("Kafka: %w\n%s", err, logTail(filepath.Join(k.LogDir, "server.log"), 15))
 	}
 	return nil
 }
 
 // waitKafka polls until the broker lists itself in a metadata answer.
-func waitKafka(ctx context.Context, p *process, brokers []string) error {
+func waitKafka(ctx context.Context, p *Proc, brokers []string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DialTimeout(2*time.Second), kgo.RequestRetries(0))
 	if err != nil {
 		return err
@@ -298,7 +298,7 @@ func (k *KafkaBroker) Kill(t testing.TB) {
 	p := k.proc
 	k.mu.Unlock()
 	if p != nil {
-		p.kill()
+		p.Kill()
 	}
 }
 
@@ -336,7 +336,7 @@ func (k *KafkaBroker) shutdown() {
 	p := k.proc
 	k.mu.Unlock()
 	if p != nil {
-		p.stop(syscall.SIGTERM, 30*time.Second)
+		p.Signal(syscall.SIGTERM, 30*time.Second)
 	}
 }
 

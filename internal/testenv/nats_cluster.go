@@ -51,7 +51,7 @@ type NATSNode struct {
 	config  string
 	monitor string // base URL of the monitoring endpoint (/jsz)
 	mu      sync.Mutex
-	proc    *process
+	proc    *Proc
 }
 
 // NewNATSCluster starts a cluster of n servers for this test alone, removed in t.Cleanup (its
@@ -133,7 +133,7 @@ cluster {
 func (s *NATSNode) launch() error {
 	cmd := exec.Command(s.bin, "-c", s.config)
 	cmd.Dir = s.Dir
-	p, err := startProcess("nats-server "+s.Name, cmd, filepath.Join(s.Dir, "server.log"), nil)
+	p, err := StartProc("nats-server "+s.Name, cmd, filepath.Join(s.Dir, "server.log"), nil)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (s *NATSNode) launch() error {
 }
 
 // process is the server's newest process (nil before the first start).
-func (s *NATSNode) process() *process {
+func (s *NATSNode) process() *Proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.proc
@@ -183,7 +183,7 @@ func (c *NATSCluster) Server(t testing.TB, name string) *NATSNode {
 func (c *NATSCluster) Kill(t testing.TB, name string) {
 	t.Helper()
 	if p := c.Server(t, name).process(); p != nil {
-		p.kill()
+		p.Kill()
 	}
 }
 
@@ -327,7 +327,7 @@ func (c *NATSCluster) shutdown() {
 	var wg sync.WaitGroup
 	for _, s := range c.Servers {
 		if p := s.process(); p != nil {
-			wg.Go(func() { p.stop(syscall.SIGTERM, 30*time.Second) })
+			wg.Go(func() { p.Signal(syscall.SIGTERM, 30*time.Second) })
 		}
 	}
 	wg.Wait()

@@ -30,7 +30,7 @@ type PostgresServer struct {
 	Dir string
 
 	mu   sync.Mutex
-	proc *process
+	proc *Proc
 	// what start needs to run the server again (Kill, Start)
 	bin, data, logPath string
 	port               int
@@ -136,7 +136,7 @@ func StartPostgres(ctx context.Context) (*PostgresServer, error) {
 	s := &PostgresServer{Dir: dir}
 	fail := func(err error) (*PostgresServer, error) {
 		if s.proc != nil {
-			s.proc.kill()
+			s.proc.Kill()
 		}
 		keepDir(dir)
 		return nil, fmt.Errorf("%w (files in %s)", err, dir)
@@ -194,7 +194,7 @@ func (s *PostgresServer) start(ctx context.Context) error {
 		"-c", "logging_collector=off",
 	)
 	cmd.Dir = s.Dir
-	p, err := startProcess("postgres", cmd, s.logPath, s.cred)
+	p, err := StartProc("postgres", cmd, s.logPath, s.cred)
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func (s *PostgresServer) Kill() {
 	p := s.proc
 	s.mu.Unlock()
 	if p != nil {
-		p.kill()
+		p.Kill()
 	}
 }
 
@@ -255,7 +255,7 @@ func (s *PostgresServer) Close() error {
 	p := s.proc
 	s.mu.Unlock()
 	if p != nil {
-		p.stop(syscall.SIGINT, 30*time.Second)
+		p.Signal(syscall.SIGINT, 30*time.Second)
 	}
 	return removeDir(s.Dir)
 }
