@@ -143,7 +143,7 @@ func runOrderScenario(t *testing.T, streamEnv map[string]string) {
 	if len(errs) == 0 {
 		t.Fatal("createOrder for a missing user succeeded")
 	}
-	if c := errs[0].code(); c != "NOT_FOUND" && c != "BAD_USER_INPUT" {
+	if c := errs[0].Code(); c != "NOT_FOUND" && c != "BAD_USER_INPUT" {
 		t.Fatalf("createOrder for a missing user: code %q (%s), want NOT_FOUND", c, errs[0].Message)
 	}
 

@@ -104,7 +104,7 @@ func runWebhookScenario(t *testing.T, streamEnv map[string]string) {
 	// select it (it is @inaccessible), so only the subgraph's callers see it.
 	errs := gql.do(t, ctx, `query($id: ID!){ notificationPolicy(userId: $id, category: ORDER_UPDATES){
 		deliveries { channel signingSecret } } }`, map[string]any{"id": userID}, nil)
-	if len(errs) == 0 || errs[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+	if len(errs) == 0 || errs[0].Code() != "GRAPHQL_VALIDATION_FAILED" {
 		t.Fatalf("selecting signingSecret through the router: errors %+v, want GRAPHQL_VALIDATION_FAILED", errs)
 	}
 
@@ -495,10 +495,10 @@ func subscribeStatuses(t *testing.T, ctx context.Context, c *client, userID stri
 		"variables": map[string]any{"u": userID},
 	})
 	sctx, cancel := context.WithCancel(ctx)
-	req, _ := http.NewRequestWithContext(sctx, http.MethodPost, c.url, bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(sctx, http.MethodPost, c.URL, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+c.as(userID).token) // a user watches their own notifications
+	req.Header.Set("Authorization", "Bearer "+c.as(userID).Token) // a user watches their own notifications
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
