@@ -25,9 +25,7 @@ type infra struct {
 	KafkaBrokers []string
 	NATSURL      string
 	PostgresDSN  string // admin DSN
-	MailSMTP     string
-	MailAPI      string
-	MailCA       string
+	Mail         *testenv.MailpitServer
 	// Given names what came from the environment rather than this process.
 	Given []string
 	// pids are the infrastructure's processes found by their listening
@@ -43,83 +41,75 @@ func startInfra(ctx context.Context, streamKind string, getenv func(string) stri
 	inf := &infra{}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	// A piece comes from its environment variable when set, else start
+	// starts it and returns how to stop it.
 	type piece struct {
-		name  string
-		given bool
-		start func() error
+		name, envVar string
+		given        func(v string) error
+		start        func() (stop func() error, err error)
 	}
 	pieces := []piece{
-		{"PostgreSQL", getenv(testenv.EnvPostgresDSN) != "", func() error {
-			if v := getenv(testenv.EnvPostgresDSN); v != "" {
-				inf.PostgresDSN = v
-				return nil
-			}
+		{"PostgreSQL", testenv.EnvPostgresDSN, func(v string) error { inf.PostgresDSN = v; return nil }, func() (func() error, error) {
 			s, err := testenv.StartPostgres(ctx)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			inf.PostgresDSN = s.AdminDSN
-			inf.stops = append(inf.stops, func() { _ = s.Close() })
-			return nil
+			return s.Close, nil
 		}},
-		{"mailpit", getenv(testenv.EnvMailpitSMTP) != "", func() error {
-			if v := getenv(testenv.EnvMailpitSMTP); v != "" {
-				inf.MailSMTP, inf.MailAPI, inf.MailCA = v, strings.TrimRight(getenv(testenv.EnvMailpitAPI), "/"), getenv(testenv.EnvMailpitCA)
-				if inf.MailAPI == "" || inf.MailCA == "" {
-					return fmt.Errorf("set all of %s, %s and %s, or none", testenv.EnvMailpitSMTP, testenv.EnvMailpitAPI, testenv.EnvMailpitCA)
-				}
-				return nil
+		{"mailpit", testenv.EnvMailpitSMTP, func(v string) error {
+			inf.Mail = testenv.MailpitAt(v, getenv(testenv.EnvMailpitAPI), getenv(testenv.EnvMailpitCA))
+			if inf.Mail.APIURL == "" || inf.Mail.CAFile == "" {
+				return fmt.Errorf("set all of %s, %s and %s, or none", testenv.EnvMailpitSMTP, testenv.EnvMailpitAPI, testenv.EnvMailpitCA)
 			}
-			m, err := testenv.StartMailpit(ctx)
-			if err != nil {
-				return err
-			}
-			inf.MailSMTP, inf.MailAPI, inf.MailCA = m.SMTPAddr, m.APIURL, m.CAFile
-			inf.stops = append(inf.stops, func() { _ = m.Close() })
 			return nil
+		}, func() (func() error, error) {
+			m, err := testenv.StartMailpit(ctx)
+			inf.Mail = m
+			if err != nil {
+				return nil, err
+			}
+			return m.Close, nil
 		}},
 	}
 	if streamKind == "kafka" {
-		pieces = append(pieces, piece{"Kafka", getenv(testenv.EnvKafkaBrokers) != "", func() error {
-			if v := getenv(testenv.EnvKafkaBrokers); v != "" {
-				inf.KafkaBrokers = strings.Split(v, ",")
-				return nil
-			}
+		pieces = append(pieces, piece{"Kafka", testenv.EnvKafkaBrokers, func(v string) error { inf.KafkaBrokers = strings.Split(v, ","); return nil }, func() (func() error, error) {
 			k, err := testenv.StartKafka(ctx)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			inf.KafkaBrokers = k.Brokers
-			inf.stops = append(inf.stops, func() { _ = k.Close() })
-			return nil
+			return k.Close, nil
 		}})
 	} else {
-		pieces = append(pieces, piece{"NATS", getenv(testenv.EnvNATSURL) != "", func() error {
-			if v := getenv(testenv.EnvNATSURL); v != "" {
-				inf.NATSURL = v
-				return nil
-			}
+		pieces = append(pieces, piece{"NATS", testenv.EnvNATSURL, func(v string) error { inf.NATSURL = v; return nil }, func() (func() error, error) {
 			s, err := testenv.StartNATS(ctx)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			inf.NATSURL = s.URL
-			inf.stops = append(inf.stops, func() { _ = s.Close() })
-			return nil
+			return s.Close, nil
 		}})
 	}
 	// One at a time: the JVM start dominates, and on 2 cores a parallel
 	// start gains little while making the timings noisier.
 	for _, p := range pieces {
 		t0 := time.Now()
-		if err := p.start(); err != nil {
-			inf.close()
-			return nil, fmt.Errorf("%s: %w", p.name, err)
-		}
 		how := "started"
-		if p.given {
+		var err error
+		if v := getenv(p.envVar); v != "" {
 			how = "taken from the environment"
 			inf.Given = append(inf.Given, p.name)
+			err = p.given(v)
+		} else {
+			var stop func() error
+			if stop, err = p.start(); err == nil {
+				inf.stops = append(inf.stops, func() { _ = stop() })
+			}
+		}
+		if err != nil {
+			inf.close()
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 		fmt.Fprintf(log, "pipeline: %s %s in %s\n", p.name, how, time.Since(t0).Round(10*time.Millisecond))
 	}
@@ -131,7 +121,7 @@ func startInfra(ctx context.Context, streamKind string, getenv func(string) stri
 // listen on.
 func (inf *infra) findPIDs(streamKind string, log io.Writer) {
 	inf.pids = map[string]int{}
-	addrs := map[string]string{"postgres": hostOf(inf.PostgresDSN), "mailpit": inf.MailSMTP}
+	addrs := map[string]string{"postgres": hostOf(inf.PostgresDSN), "mailpit": inf.Mail.SMTPAddr}
 	if streamKind == "kafka" {
 		addrs["kafka"] = inf.KafkaBrokers[0]
 	} else {

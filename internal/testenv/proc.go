@@ -77,19 +77,32 @@ func (p *Proc) exited() (bool, error) {
 	}
 }
 
-// Signal sends sig, waits up to grace, then kills. It returns once the process is gone.
-func (p *Proc) Signal(sig os.Signal, grace time.Duration) {
+// Signal sends sig, waits up to grace, then kills. It returns once the process is gone,
+// false when it had to be killed.
+func (p *Proc) Signal(sig os.Signal, grace time.Duration) bool {
 	select {
 	case <-p.done:
-		return
+		return true
 	default:
 	}
 	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
+		return true
 	case <-time.After(grace):
 		_ = p.cmd.Process.Kill()
 		<-p.done
+		return false
+	}
+}
+
+// Err is how the process ended (nil for exit status 0, or while it runs).
+func (p *Proc) Err() error {
+	select {
+	case <-p.done:
+		return p.waitErr
+	default:
+		return nil
 	}
 }
 
@@ -125,7 +138,20 @@ func (p *Proc) Tail(n int) string { return tailFile(p.LogPath, n) }
 // (an error: whatever answers on its port then is not it) or ctx ends. It returns the last
 // problem with the log's tail.
 func (p *Proc) WaitHTTP(ctx context.Context, url string, check func(status int, body []byte) error) error {
-	err := poll(ctx, p, func(ctx context.Context) error {
+	if err := poll(ctx, p, httpCheck(url, check)); err != nil {
+		return fmt.Errorf("%s at %s: %w\n%s", p.Name, url, err, p.Tail(4096))
+	}
+	return nil
+}
+
+// WaitHTTP polls url until check accepts the answer (status and body) or ctx ends, for a
+// server that is not a Proc (one running in this process).
+func WaitHTTP(ctx context.Context, url string, check func(status int, body []byte) error) error {
+	return poll(ctx, nil, httpCheck(url, check))
+}
+
+func httpCheck(url string, check func(status int, body []byte) error) func(context.Context) error {
+	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
@@ -140,11 +166,7 @@ func (p *Proc) WaitHTTP(ctx context.Context, url string, check func(status int, 
 			return err
 		}
 		return check(resp.StatusCode, body)
-	})
-	if err != nil {
-		return fmt.Errorf("%s at %s: %w\n%s", p.Name, url, err, p.Tail(4096))
 	}
-	return nil
 }
 
 // StatusOK is a WaitHTTP check that wants 200.
