@@ -19,7 +19,6 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/testenv"
 )
@@ -292,17 +291,12 @@ func privatePostgres(t *testing.T, ctx context.Context) (*testenv.PostgresServer
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pg.Close() })
-	conn, err := pgx.Connect(ctx, pg.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	dsn := map[string]string{}
 	for _, name := range []string{"users", "orders", "notifier"} {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		var err error
+		if dsn[name], _, err = testenv.CreateDatabase(ctx, pg.AdminDSN, name); err != nil {
 			t.Fatal(err)
 		}
-		dsn[name] = strings.Replace(pg.AdminDSN, "/postgres?", "/"+name+"?", 1)
 	}
 	return pg, dsn
 }

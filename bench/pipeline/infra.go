@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/heraldhq/herald/bench/internal/proc"
 	"github.com/heraldhq/herald/internal/testenv"
 )
@@ -163,52 +161,23 @@ func (inf *infra) close() {
 // returns their DSNs and a function dropping them.
 func databases(ctx context.Context, adminDSN, runID string, names ...string) (map[string]string, func(), error) {
 	dsns := map[string]string{}
-	var made []string
+	var drops []func(context.Context) error
 	drop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for _, db := range made {
-			_ = execAdmin(ctx, adminDSN, `DROP DATABASE IF EXISTS `+pgx.Identifier{db}.Sanitize()+` WITH (FORCE)`)
+		for _, d := range drops {
+			_ = d(ctx)
 		}
 	}
 	for _, n := range names {
-		db := "bench_" + runID + "_" + n
-		if err := execAdmin(ctx, adminDSN, `CREATE DATABASE `+pgx.Identifier{db}.Sanitize()); err != nil {
-			drop()
-			return nil, nil, fmt.Errorf("create database %s: %w", db, err)
-		}
-		made = append(made, db)
-		dsn, err := withDatabase(adminDSN, db)
+		dsn, d, err := testenv.CreateDatabase(ctx, adminDSN, "bench_"+runID+"_"+n)
 		if err != nil {
 			drop()
 			return nil, nil, err
 		}
-		dsns[n] = dsn
+		dsns[n], drops = dsn, append(drops, d)
 	}
 	return dsns, drop, nil
-}
-
-func execAdmin(ctx context.Context, dsn, sql string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
-}
-
-// withDatabase points a URL or keyword/value DSN at another database.
-func withDatabase(dsn, name string) (string, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return "", fmt.Errorf("parse PostgreSQL DSN: %w", err)
-		}
-		u.Path = "/" + name
-		return u.String(), nil
-	}
-	return dsn + " dbname=" + name, nil
 }
 
 // newRunID is short, lowercase and unique enough to name a run's topics,

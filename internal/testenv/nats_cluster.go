@@ -3,10 +3,8 @@ package testenv
 import (
 	"context"
 	"debug/buildinfo"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -273,24 +271,6 @@ func (c *NATSCluster) MetaLeader(ctx context.Context) (string, error) {
 		}
 	}
 	return "", errors.Join(errs...)
-}
-
-// GetJSON decodes the JSON answer to a GET of url (an HTTP status other than 200 is an error).
-// Bound it with ctx.
-func GetJSON(ctx context.Context, url string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // WaitCurrent waits until the server leads or is a current (caught up, online) replica of every

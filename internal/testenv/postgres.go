@@ -56,23 +56,37 @@ func Postgres(t testing.TB) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	name := databaseName(t.Name())
-	if err := execAdmin(ctx, admin, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
-		unavailable(t, "PostgreSQL", fmt.Errorf("create database %s: %w", name, err))
+	dsn, drop, err := CreateDatabase(ctx, admin, databaseName(t.Name()))
+	if err != nil {
+		unavailable(t, "PostgreSQL", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		// FORCE: a pool the test forgot to close must not keep the database alive.
-		if err := execAdmin(ctx, admin, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
-			t.Errorf("testenv: drop database %s: %v", name, err)
+		if err := drop(ctx); err != nil {
+			t.Errorf("testenv: %v", err)
 		}
 	})
-	dsn, err := withDatabase(admin, name)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
 	return dsn
+}
+
+// CreateDatabase makes the database name on the server of adminDSN and returns its DSN and a
+// function that drops it.
+func CreateDatabase(ctx context.Context, adminDSN, name string) (dsn string, drop func(context.Context) error, err error) {
+	dsn, err = withDatabase(adminDSN, name)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := execAdmin(ctx, adminDSN, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	return dsn, func(ctx context.Context) error {
+		// FORCE: a pool the test forgot to close must not keep the database alive.
+		if err := execAdmin(ctx, adminDSN, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}, nil
 }
 
 // databaseName makes a unique, valid identifier that still says which test made it.

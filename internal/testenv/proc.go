@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -152,21 +153,40 @@ func WaitHTTP(ctx context.Context, url string, check func(status int, body []byt
 
 func httpCheck(url string, check func(status int, body []byte) error) func(context.Context) error {
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		status, body, err := httpGet(ctx, url)
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		return check(resp.StatusCode, body)
+		return check(status, body)
 	}
+}
+
+// httpGet GETs url and returns the status and the body (its first MiB).
+func httpGet(ctx context.Context, url string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, body, err
+}
+
+// GetJSON decodes the JSON answer to a GET of url (an HTTP status other than 200 is an error).
+// Bound it with ctx.
+func GetJSON(ctx context.Context, url string, out any) error {
+	status, body, err := httpGet(ctx, url)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", url, status)
+	}
+	return json.Unmarshal(body, out)
 }
 
 // StatusOK is a WaitHTTP check that wants 200.

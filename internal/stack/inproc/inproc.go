@@ -42,33 +42,30 @@ type Part struct {
 // function, which reads the configuration when it starts.
 type load func(v *config.Vars) (cfg any, run func(context.Context, Deps) error)
 
+// part is the in-process form of a service whose configuration is a C.
+func part[C any](loadConfig func(*config.Vars) C, run func(context.Context, C, Deps) error) load {
+	return func(v *config.Vars) (any, func(context.Context, Deps) error) {
+		cfg := loadConfig(v)
+		return &cfg, func(ctx context.Context, d Deps) error { return run(ctx, cfg, d) }
+	}
+}
+
 // parts holds the in-process form of every service of the table.
 var parts = map[string]load{
-	"users": func(v *config.Vars) (any, func(context.Context, Deps) error) {
-		cfg := users.LoadConfig(v)
-		return &cfg, func(ctx context.Context, d Deps) error {
-			return users.Run(ctx, cfg, users.Deps{Logger: d.Logger, Broker: d.Broker, Ready: d.Ready})
-		}
-	},
-	"orders": func(v *config.Vars) (any, func(context.Context, Deps) error) {
-		cfg := orders.LoadConfig(v)
-		return &cfg, func(ctx context.Context, d Deps) error {
-			return orders.Run(ctx, cfg, orders.Deps{Logger: d.Logger, Broker: d.Broker, Ready: d.Ready})
-		}
-	},
-	"notifier": func(v *config.Vars) (any, func(context.Context, Deps) error) {
-		cfg := notifier.LoadConfig(v) // with its channels (HERALD_SMTP_*, HERALD_SMS_*, HERALD_WEBHOOK_*)
-		return &cfg, func(ctx context.Context, d Deps) error {
-			// Run builds the channel senders from the config (and closes them).
-			return notifier.Run(ctx, cfg, notifier.Deps{Logger: d.Logger, Broker: d.Broker, HTTPReady: d.Ready})
-		}
-	},
-	"router": func(v *config.Vars) (any, func(context.Context, Deps) error) {
-		cfg := router.LoadConfig(v)
-		return &cfg, func(ctx context.Context, d Deps) error {
-			return router.Run(ctx, cfg, router.Deps{Logger: d.Logger, Broker: d.Broker, Ready: d.Ready})
-		}
-	},
+	"users": part(users.LoadConfig, func(ctx context.Context, cfg users.Config, d Deps) error {
+		return users.Run(ctx, cfg, users.Deps{Logger: d.Logger, Broker: d.Broker, Ready: d.Ready})
+	}),
+	"orders": part(orders.LoadConfig, func(ctx context.Context, cfg orders.Config, d Deps) error {
+		return orders.Run(ctx, cfg, orders.Deps{Logger: d.Logger, Broker: d.Broker, Ready: d.Ready})
+	}),
+	// LoadConfig reads the channels too (HERALD_SMTP_*, HERALD_SMS_*,
+	// HERALD_WEBHOOK_*); Run builds their senders (and closes them).
+	"notifier": part(notifier.LoadConfig, func(ctx context.Context, cfg notifier.Config, d Deps) error {
+		return notifier.Run(ctx, cfg, notifier.Deps{Logger: d.Logger, Broker: d.Broker, HTTPReady: d.Ready})
+	}),
+	"router": part(router.LoadConfig, func(ctx context.Context, cfg router.Config, d Deps) error {
+		return router.Run(ctx, cfg, router.Deps{Logger: d.Logger, Broker: d.Broker, Ready: d.Ready})
+	}),
 }
 
 // Load reads the configuration of the table's service name from v; problems
