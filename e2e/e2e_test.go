@@ -30,18 +30,11 @@ func TestMain(m *testing.M) {
 }
 
 func TestOrderConfirmationKafka(t *testing.T) {
-	k := testenv.Kafka(t)
-	runOrderScenario(t, map[string]string{
-		"HERALD_STREAM":        "kafka",
-		"HERALD_KAFKA_BROKERS": strings.Join(k.Brokers, ","),
-	})
+	runOrderScenario(t, testenv.StreamEnv(t, "kafka"))
 }
 
 func TestOrderConfirmationNATS(t *testing.T) {
-	runOrderScenario(t, map[string]string{
-		"HERALD_STREAM":   "nats",
-		"HERALD_NATS_URL": testenv.NATS(t),
-	})
+	runOrderScenario(t, testenv.StreamEnv(t, "nats"))
 }
 
 // runOrderScenario starts the four services on the given stream backend and

@@ -37,18 +37,11 @@ import (
 const webhookWait = 60 * time.Second
 
 func TestWebhookKafka(t *testing.T) {
-	k := testenv.Kafka(t)
-	runWebhookScenario(t, map[string]string{
-		"HERALD_STREAM":        "kafka",
-		"HERALD_KAFKA_BROKERS": strings.Join(k.Brokers, ","),
-	})
+	runWebhookScenario(t, testenv.StreamEnv(t, "kafka"))
 }
 
 func TestWebhookNATS(t *testing.T) {
-	runWebhookScenario(t, map[string]string{
-		"HERALD_STREAM":   "nats",
-		"HERALD_NATS_URL": testenv.NATS(t),
-	})
+	runWebhookScenario(t, testenv.StreamEnv(t, "nats"))
 }
 
 func runWebhookScenario(t *testing.T, streamEnv map[string]string) {

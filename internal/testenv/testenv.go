@@ -22,6 +22,11 @@
 // JetStream cluster of nats-server processes (built from the module's own nats-server version
 // into <repo>/.bin), so that a kill is a real SIGKILL, and names stream leaders and replicas.
 //
+// Herald's own services run as processes through the same launcher (StartProc): StartStack
+// starts the table of internal/stack on the built binaries (Binaries), on ports reserved for
+// them (FreePorts), for e2e and bench/pipeline. GraphQLClient and the mailpit client
+// (MailpitServer) are the tests' clients of the router and of mailpit.
+//
 // When a piece cannot be had, the test is skipped with the reason, except under CI=true, where it
 // fails: CI must never pass by skipping.
 package testenv
@@ -264,4 +269,18 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// StreamEnv is the HERALD_STREAM setting of a service on the shared broker of kind "kafka"
+// (Kafka) or "nats" (NATS), with its address.
+func StreamEnv(t testing.TB, kind string) map[string]string {
+	t.Helper()
+	switch kind {
+	case "kafka":
+		return map[string]string{"HERALD_STREAM": kind, "HERALD_KAFKA_BROKERS": strings.Join(Kafka(t).Brokers, ",")}
+	case "nats":
+		return map[string]string{"HERALD_STREAM": kind, "HERALD_NATS_URL": NATS(t)}
+	}
+	t.Fatalf("testenv: no stream backend %q", kind)
+	return nil
 }
