@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -39,78 +40,41 @@ func startInfra(ctx context.Context, streamKind string, getenv func(string) stri
 	inf := &infra{}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	// A piece comes from its environment variable when set, else start
-	// starts it and returns how to stop it.
-	type piece struct {
-		name, envVar string
-		given        func(v string) error
-		start        func() (stop func() error, err error)
-	}
-	pieces := []piece{
-		{"PostgreSQL", testenv.EnvPostgresDSN, func(v string) error { inf.PostgresDSN = v; return nil }, func() (func() error, error) {
-			s, err := testenv.StartPostgres(ctx)
-			if err != nil {
-				return nil, err
-			}
-			inf.PostgresDSN = s.AdminDSN
-			return s.Close, nil
-		}},
-		{"mailpit", testenv.EnvMailpitSMTP, func(v string) error {
-			inf.Mail = testenv.MailpitAt(v, getenv(testenv.EnvMailpitAPI), getenv(testenv.EnvMailpitCA))
-			if inf.Mail.APIURL == "" || inf.Mail.CAFile == "" {
-				return fmt.Errorf("set all of %s, %s and %s, or none", testenv.EnvMailpitSMTP, testenv.EnvMailpitAPI, testenv.EnvMailpitCA)
-			}
-			return nil
-		}, func() (func() error, error) {
-			m, err := testenv.StartMailpit(ctx)
-			inf.Mail = m
-			if err != nil {
-				return nil, err
-			}
-			return m.Close, nil
-		}},
-	}
-	if streamKind == "kafka" {
-		pieces = append(pieces, piece{"Kafka", testenv.EnvKafkaBrokers, func(v string) error { inf.KafkaBrokers = strings.Split(v, ","); return nil }, func() (func() error, error) {
-			k, err := testenv.StartKafka(ctx)
-			if err != nil {
-				return nil, err
-			}
-			inf.KafkaBrokers = k.Brokers
-			return k.Close, nil
-		}})
-	} else {
-		pieces = append(pieces, piece{"NATS", testenv.EnvNATSURL, func(v string) error { inf.NATSURL = v; return nil }, func() (func() error, error) {
-			s, err := testenv.StartNATS(ctx)
-			if err != nil {
-				return nil, err
-			}
-			inf.NATSURL = s.URL
-			return s.Close, nil
-		}})
-	}
+	env := map[string]string{}
 	// One at a time: the JVM start dominates, and on 2 cores a parallel
 	// start gains little while making the timings noisier.
-	for _, p := range pieces {
+	display := map[string]string{"postgres": "PostgreSQL", "mailpit": "mailpit", "kafka": "Kafka", "nats": "NATS"}
+	for _, name := range []string{"postgres", "mailpit", streamKind} {
 		t0 := time.Now()
 		how := "started"
-		var err error
-		if v := getenv(p.envVar); v != "" {
+		if v := getenv(testenv.PieceVar(name)); v != "" {
 			how = "taken from the environment"
-			inf.Given = append(inf.Given, p.name)
-			err = p.given(v)
-		} else {
-			var stop func() error
-			if stop, err = p.start(); err == nil {
-				inf.stops = append(inf.stops, func() { _ = stop() })
+			inf.Given = append(inf.Given, display[name])
+			for _, k := range []string{testenv.EnvKafkaBrokers, testenv.EnvPostgresDSN, testenv.EnvNATSURL, testenv.EnvMailpitSMTP, testenv.EnvMailpitAPI, testenv.EnvMailpitCA} {
+				if v := getenv(k); v != "" {
+					env[k] = v
+				}
 			}
+		} else {
+			started, stop, _, err := testenv.StartPiece(ctx, name)
+			if err != nil {
+				inf.close()
+				return nil, fmt.Errorf("%s: %w", display[name], err)
+			}
+			inf.stops = append(inf.stops, func() { _ = stop() })
+			maps.Copy(env, started)
 		}
-		if err != nil {
-			inf.close()
-			return nil, fmt.Errorf("%s: %w", p.name, err)
-		}
-		fmt.Fprintf(log, "pipeline: %s %s in %s\n", p.name, how, time.Since(t0).Round(10*time.Millisecond))
+		fmt.Fprintf(log, "pipeline: %s %s in %s\n", display[name], how, time.Since(t0).Round(10*time.Millisecond))
 	}
+	if env[testenv.EnvMailpitAPI] == "" || env[testenv.EnvMailpitCA] == "" {
+		inf.close()
+		return nil, fmt.Errorf("mailpit: set all of %s, %s and %s, or none", testenv.EnvMailpitSMTP, testenv.EnvMailpitAPI, testenv.EnvMailpitCA)
+	}
+	inf.PostgresDSN, inf.NATSURL = env[testenv.EnvPostgresDSN], env[testenv.EnvNATSURL]
+	if v := env[testenv.EnvKafkaBrokers]; v != "" {
+		inf.KafkaBrokers = strings.Split(v, ",")
+	}
+	inf.Mail = testenv.MailpitAt(env[testenv.EnvMailpitSMTP], env[testenv.EnvMailpitAPI], env[testenv.EnvMailpitCA])
 	inf.findPIDs(streamKind, log)
 	return inf, nil
 }
