@@ -283,6 +283,13 @@ func waitKafka(ctx context.Context, p *Proc, brokers []string) error {
 	})
 }
 
+// process is the broker's newest process (nil before the first start).
+func (k *KafkaBroker) process() *Proc {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.proc
+}
+
 // Stop shuts the broker down cleanly (SIGTERM), keeping its data and ports for Start.
 func (k *KafkaBroker) Stop(t testing.TB) {
 	t.Helper()
@@ -294,10 +301,7 @@ func (k *KafkaBroker) Stop(t testing.TB) {
 func (k *KafkaBroker) Kill(t testing.TB) {
 	t.Helper()
 	k.mustBePrivate(t, "Kill")
-	k.mu.Lock()
-	p := k.proc
-	k.mu.Unlock()
-	if p != nil {
+	if p := k.process(); p != nil {
 		p.Kill()
 	}
 }
@@ -306,10 +310,7 @@ func (k *KafkaBroker) Kill(t testing.TB) {
 func (k *KafkaBroker) Start(t testing.TB) {
 	t.Helper()
 	k.mustBePrivate(t, "Start")
-	k.mu.Lock()
-	p := k.proc
-	k.mu.Unlock()
-	if p != nil {
+	if p := k.process(); p != nil {
 		if gone, _ := p.exited(); !gone {
 			t.Fatalf("testenv: Kafka.Start: broker %v is still running", k.Brokers)
 		}
@@ -332,10 +333,7 @@ func (k *KafkaBroker) mustBePrivate(t testing.TB, op string) {
 
 // shutdown stops the process, if running, and waits for it.
 func (k *KafkaBroker) shutdown() {
-	k.mu.Lock()
-	p := k.proc
-	k.mu.Unlock()
-	if p != nil {
+	if p := k.process(); p != nil {
 		p.Signal(syscall.SIGTERM, 30*time.Second)
 	}
 }
