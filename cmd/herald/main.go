@@ -1,8 +1,10 @@
 // Command herald runs the whole platform in one process for development:
-// users, orders, notifier and router, on SQLite files and an embedded NATS
-// JetStream under .run/. Each service reads the same variables as its own
-// binary; HERALD_<SERVICE>_<NAME> overrides HERALD_<NAME> for one service
-// (for example HERALD_ORDERS_HTTP_ADDR). Run with --help to list them. It
+// the services of the stack table (internal/stack: users, orders, notifier
+// and router), on SQLite files and an embedded NATS JetStream under .run/.
+// Each service reads the same variables as its own binary;
+// HERALD_<SERVICE>_<NAME> overrides HERALD_<NAME> for one service (for
+// example HERALD_ORDERS_HTTP_ADDR, which the others then call it at). Run
+// with --help to list them. It
 // also serves the mail viewer (internal/mailview) over the local mailpit's
 // API at http://127.0.0.1:8025/, and the web app (web/webapp) at
 // http://127.0.0.1:8080/ with a development sign-in.
