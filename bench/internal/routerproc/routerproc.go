@@ -4,7 +4,6 @@ package routerproc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,11 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/router/auth"
 )
 
@@ -57,32 +56,10 @@ func Compose(ctx context.Context, bin, dir, subgraphs string, sdl map[string]str
 	return out, nil
 }
 
-// FetchSDL asks a federation subgraph for its SDL (`_service { sdl }`).
+// FetchSDL asks a federation subgraph for its SDL (`_service { sdl }`), as
+// the router does at start-up.
 func FetchSDL(ctx context.Context, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"query":"{ _service { sdl } }"}`))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Data struct {
-			Service struct {
-				SDL string `json:"sdl"`
-			} `json:"_service"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return "", err
-	}
-	if out.Data.Service.SDL == "" {
-		return "", errors.New("empty SDL")
-	}
-	return out.Data.Service.SDL, nil
+	return router.FetchSDL(ctx, http.DefaultClient, router.Subgraph{Name: "bench", URL: url})
 }
 
 // BaseEnv is the environment of child processes: the parent's, less any
