@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 
+	table "github.com/heraldhq/herald/internal/stack"
 	"github.com/heraldhq/herald/internal/stream"
 	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
@@ -362,21 +363,19 @@ type instance struct {
 // It returns both instances of each service, A first.
 func twoOfEach(t *testing.T, ctx context.Context, s *stack) map[string][2]*instance {
 	t.Helper()
-	port := map[string]int{}
-	for _, name := range services {
-		port[name] = freePort(t)
-	}
-	url := func(name string) string { return fmt.Sprintf("http://127.0.0.1:%d/graphql", port[name]) }
-	env := map[string]map[string]string{
-		"users":    {"HERALD_STREAM_INSTANCE_ID": s.env["users"]["HERALD_STREAM_INSTANCE_ID"] + "-second"},
-		"orders":   {"HERALD_USERS_URL": url("users")},
-		"notifier": {"HERALD_USERS_URL": url("users"), "HERALD_STREAM_INSTANCE_ID": s.env["notifier"]["HERALD_STREAM_INSTANCE_ID"] + "-second"},
-		"router":   {"HERALD_SUBGRAPHS": "users=" + url("users") + ",orders=" + url("orders")},
+	// The second instances' wiring: the first's, at addresses of their own.
+	w := s.st.Wiring
+	w.Addr = map[string]string{}
+	for _, name := range table.Names() {
+		w.Addr[name] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	}
 	out := map[string][2]*instance{}
-	for _, name := range services { // in start order
-		env[name]["HERALD_HTTP_ADDR"] = fmt.Sprintf("127.0.0.1:%d", port[name])
-		b := &instance{name: name, env: env[name], proc: s.Launch(t, name, env[name])}
+	for _, name := range table.Names() { // in start order
+		env := w.Env(name)
+		if id := env["HERALD_STREAM_INSTANCE_ID"]; id != "" {
+			env["HERALD_STREAM_INSTANCE_ID"] = id + "-second"
+		}
+		b := &instance{name: name, env: env, proc: s.Launch(t, name, env)}
 		b.proc.waitHealthy(t, ctx)
 		out[name] = [2]*instance{{name: name, proc: s.Procs(name)[0]}, b}
 	}

@@ -30,18 +30,11 @@ func TestMain(m *testing.M) {
 }
 
 func TestOrderConfirmationKafka(t *testing.T) {
-	k := testenv.Kafka(t)
-	runOrderScenario(t, map[string]string{
-		"HERALD_STREAM":        "kafka",
-		"HERALD_KAFKA_BROKERS": strings.Join(k.Brokers, ","),
-	})
+	runOrderScenario(t, testenv.StreamEnv(t, "kafka"))
 }
 
 func TestOrderConfirmationNATS(t *testing.T) {
-	runOrderScenario(t, map[string]string{
-		"HERALD_STREAM":   "nats",
-		"HERALD_NATS_URL": testenv.NATS(t),
-	})
+	runOrderScenario(t, testenv.StreamEnv(t, "nats"))
 }
 
 // runOrderScenario starts the four services on the given stream backend and
@@ -143,7 +136,7 @@ func runOrderScenario(t *testing.T, streamEnv map[string]string) {
 	if len(errs) == 0 {
 		t.Fatal("createOrder for a missing user succeeded")
 	}
-	if c := errs[0].code(); c != "NOT_FOUND" && c != "BAD_USER_INPUT" {
+	if c := errs[0].Code(); c != "NOT_FOUND" && c != "BAD_USER_INPUT" {
 		t.Fatalf("createOrder for a missing user: code %q (%s), want NOT_FOUND", c, errs[0].Message)
 	}
 

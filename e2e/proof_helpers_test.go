@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -45,7 +44,7 @@ var (
 
 func detectNotifier(t *testing.T) notifierFeatures {
 	t.Helper()
-	bin := binaries(t) + "/notifier"
+	bin := testenv.Binaries(t) + "/notifier"
 	featuresOnce.Do(func() {
 		help, err := exec.Command(bin, "--help").CombinedOutput()
 		if err != nil {
@@ -106,72 +105,11 @@ func fastNotifierEnv(t *testing.T) map[string]string {
 
 // ---- mailpit ---------------------------------------------------------------
 
-// mail is one message as mailpit's list shows it.
-type mail struct {
-	ID        string // mailpit's id: one per stored copy
-	MessageID string
-	To        []string
-	Subject   string
-	Snippet   string
-}
-
-// allMail reads every message in a (private) mailpit, page by page. Mailpit
-// lists newest first, so a page boundary moves while mail arrives: copies
-// are keyed by mailpit id, and exact counts are taken only once nothing
-// more can arrive.
-func allMail(ctx context.Context, mp *testenv.MailpitServer) ([]mail, error) {
-	const page = 250
-	seen := map[string]bool{}
-	var out []mail
-	for start := 0; ; start += page {
-		var r struct {
-			Total    int `json:"total"`
-			Messages []struct {
-				ID, MessageID, Subject, Snippet string
-				To                              []struct{ Address string }
-			} `json:"messages"`
-		}
-		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(page)}}
-		if err := mailpitGet(ctx, mp, "/api/v1/messages?"+q.Encode(), &r); err != nil {
-			return nil, err
-		}
-		for _, m := range r.Messages {
-			if seen[m.ID] {
-				continue
-			}
-			seen[m.ID] = true
-			mm := mail{ID: m.ID, MessageID: m.MessageID, Subject: m.Subject, Snippet: m.Snippet}
-			for _, a := range m.To {
-				mm.To = append(mm.To, strings.ToLower(a.Address))
-			}
-			out = append(out, mm)
-		}
-		if len(r.Messages) < page || start+page >= r.Total {
-			return out, nil
-		}
-	}
-}
-
 // mailCount is the number of stored messages.
 func mailCount(ctx context.Context, mp *testenv.MailpitServer) (int, error) {
-	var r struct {
-		Total int `json:"total"`
-	}
-	err := mailpitGet(ctx, mp, "/api/v1/messages?limit=1", &r)
-	return r.Total, err
-}
-
-// mailText is the plain-text body of one message.
-func mailText(ctx context.Context, mp *testenv.MailpitServer, id string) (string, error) {
-	var r struct{ Text string }
-	err := mailpitGet(ctx, mp, "/api/v1/message/"+url.PathEscape(id), &r)
-	return r.Text, err
-}
-
-func mailpitGet(ctx context.Context, mp *testenv.MailpitServer, path string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	return testenv.GetJSON(ctx, mp.APIURL+path, out)
+	return mp.Count(ctx)
 }
 
 // waitMailTotal waits until mailpit holds at least n messages.
@@ -221,13 +159,14 @@ func (a mailAudit) resends() int {
 // auditMail reads every message and compares it with want.
 func auditMail(t *testing.T, ctx context.Context, mp *testenv.MailpitServer, want []expectation) mailAudit {
 	t.Helper()
-	msgs, err := allMail(ctx, mp)
+	msgs, err := mp.All(ctx)
 	if err != nil {
 		t.Fatalf("read mailpit: %v", err)
 	}
-	byRcpt := map[string][]mail{}
+	byRcpt := map[string][]testenv.MailSummary{}
 	for _, m := range msgs {
 		for _, to := range m.To {
+			to = strings.ToLower(to)
 			byRcpt[to] = append(byRcpt[to], m)
 		}
 	}
@@ -258,11 +197,11 @@ func auditMail(t *testing.T, ctx context.Context, mp *testenv.MailpitServer, wan
 		}
 		m := got[0]
 		if !strings.Contains(m.Subject+" "+m.Snippet, w.OrderID) {
-			text, err := mailText(ctx, mp, m.ID)
+			msg, err := mp.Message(ctx, m.ID)
 			if err != nil {
 				t.Fatalf("read mailpit message %s: %v", m.ID, err)
 			}
-			if !strings.Contains(text, w.OrderID) {
+			if !strings.Contains(msg.Text, w.OrderID) {
 				a.WrongOrder = append(a.WrongOrder, rcpt)
 			}
 		}

@@ -11,16 +11,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/testenv"
 )
@@ -36,23 +34,8 @@ func firstMailAfter(t *testing.T, ctx context.Context, p *proof, n int, since ti
 // waitReady polls the process's /readyz (or /healthz) until it answers 200.
 func waitReady(t *testing.T, ctx context.Context, pr *proc, path string) {
 	t.Helper()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, pr.HTTP+path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if pr.Exited() {
-			t.Fatalf("%s exited while waiting for %s", pr.Name, path)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s %s never answered 200 (last: %v)", pr.Name, path, err)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := pr.WaitHTTP(ctx, pr.HTTP+path, testenv.StatusOK); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -60,29 +43,16 @@ func waitReady(t *testing.T, ctx context.Context, pr *proc, path string) {
 // the given reason: proof that it started and knows what it waits for.
 func waitReason(t *testing.T, ctx context.Context, pr *proc, path, reason string) {
 	t.Helper()
-	var last string
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, pr.HTTP+path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			last = fmt.Sprintf("%d %s", resp.StatusCode, b)
-			if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), `"reason":"`+reason+`"`) {
-				t.Logf("%s %s while its dependency is down: %s", pr.Name, path, b)
-				return
-			}
+	err := pr.WaitHTTP(ctx, pr.HTTP+path, func(status int, body []byte) error {
+		if status != http.StatusServiceUnavailable || !strings.Contains(string(body), `"reason":"`+reason+`"`) {
+			return fmt.Errorf("HTTP %d %s, want 503 with reason %q", status, body, reason)
 		}
-		if pr.Exited() {
-			b, _ := os.ReadFile(pr.LogPath)
-			t.Fatalf("%s exited while its dependency was down:\n%s", pr.Name, tail(b, 4096))
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s %s never reported %q (last: %s)", pr.Name, path, reason, last)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("while its dependency is down: %v", err)
 	}
+	t.Logf("%s %s while its dependency is down: 503 %q", pr.Name, path, reason)
 }
 
 // logAudit logs a proof's audit in the words of the issue.
@@ -246,9 +216,9 @@ func (c *codeTally) add(e gqlError) {
 	if c.codes == nil {
 		c.codes, c.first = map[string]int{}, map[string]string{}
 	}
-	c.codes[e.code()]++
-	if _, ok := c.first[e.code()]; !ok {
-		c.first[e.code()] = e.Message
+	c.codes[e.Code()]++
+	if _, ok := c.first[e.Code()]; !ok {
+		c.first[e.Code()] = e.Message
 	}
 }
 
@@ -273,40 +243,43 @@ var errNotRetryable = errors.New("error other than UNAVAILABLE")
 func createOrderRetrying(ctx context.Context, routers []*client, userID string, tally *codeTally) (string, error) {
 	in := orderInput(userID)
 	in["idempotencyKey"] = uuid.NewString()
-	wait := 100 * time.Millisecond
-	for try := 0; ; try++ {
+	try := 0
+	id, err := backoff.Retry(ctx, func() (string, error) {
 		var r struct {
 			CreateOrder struct {
 				ID string `json:"id"`
 			} `json:"createOrder"`
 		}
 		c := routers[try%len(routers)]
-		errs, err := c.call(ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id } }`, map[string]any{"in": in}, &r)
+		try++
+		errs, err := c.Do(ctx, `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id } }`, map[string]any{"in": in}, &r)
 		if err != nil {
 			if ctx.Err() != nil {
-				return "", ctx.Err()
+				return "", backoff.Permanent(ctx.Err())
 			}
 			tally.add(gqlError{Message: err.Error(), Extensions: map[string]any{"code": "TRANSPORT"}})
 			if len(routers) == 1 {
-				return "", fmt.Errorf("%w: %v", errNotRetryable, err)
+				return "", backoff.Permanent(fmt.Errorf("%w: %v", errNotRetryable, err))
 			}
-			errs = nil
-		} else if len(errs) == 0 && r.CreateOrder.ID != "" {
+			return "", err
+		}
+		if len(errs) == 0 && r.CreateOrder.ID != "" {
 			return r.CreateOrder.ID, nil
 		}
 		for _, e := range errs {
 			tally.add(e)
-			if e.code() != "UNAVAILABLE" {
-				return "", fmt.Errorf("%w: %s %q", errNotRetryable, e.code(), e.Message)
+			if e.Code() != "UNAVAILABLE" {
+				return "", backoff.Permanent(fmt.Errorf("%w: %s %q", errNotRetryable, e.Code(), e.Message))
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, time.Second)
+		return "", errors.New("UNAVAILABLE")
+	}, backoff.WithBackOff(&backoff.ExponentialBackOff{
+		InitialInterval: 100 * time.Millisecond, Multiplier: 2, MaxInterval: time.Second,
+	}), backoff.WithMaxElapsedTime(0)) // clients retry for as long as the test lets them
+	if err != nil && ctx.Err() != nil {
+		return "", ctx.Err()
 	}
+	return id, err
 }
 
 // privatePostgres starts a PostgreSQL cluster for this test alone (it is
@@ -318,17 +291,12 @@ func privatePostgres(t *testing.T, ctx context.Context) (*testenv.PostgresServer
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pg.Close() })
-	conn, err := pgx.Connect(ctx, pg.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	dsn := map[string]string{}
 	for _, name := range []string{"users", "orders", "notifier"} {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		var err error
+		if dsn[name], _, err = testenv.CreateDatabase(ctx, pg.AdminDSN, name); err != nil {
 			t.Fatal(err)
 		}
-		dsn[name] = strings.Replace(pg.AdminDSN, "/postgres?", "/"+name+"?", 1)
 	}
 	return pg, dsn
 }

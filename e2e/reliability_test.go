@@ -354,7 +354,9 @@ func TestProof4UsersServiceDown(t *testing.T) {
 	downSince := time.Now()
 	notifier := p.stack.Launch(t, "notifier", nil)
 	// Liveness only: a readiness check may rightly report the users service.
-	notifier.waitHTTP(t, ctx, func(int) bool { return true })
+	if err := notifier.WaitHTTP(ctx, notifier.HTTP+"/healthz", func(int, []byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	for time.Since(downSince) < 20*time.Second {
 		if got, err := mailCount(ctx, p.mailpit); err != nil || got != 0 {
 			t.Fatalf("%d emails sent while the users service was down (err %v): preferences cannot have been read", got, err)
@@ -387,7 +389,7 @@ func TestProof5TwoNotifierInstances(t *testing.T) {
 	second := func() *proc {
 		pr := p.stack.Launch(t, "notifier", map[string]string{
 			"HERALD_HTTP_ADDR":          fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-			"HERALD_STREAM_INSTANCE_ID": p.stack.env["notifier"]["HERALD_STREAM_INSTANCE_ID"] + "-second",
+			"HERALD_STREAM_INSTANCE_ID": p.stack.Var("notifier", "HERALD_STREAM_INSTANCE_ID") + "-second",
 		})
 		pr.waitHealthy(t, ctx)
 		return pr
@@ -550,7 +552,7 @@ func replay(t *testing.T, ctx context.Context, s *stack) (replayed, skipped, lef
 	cmd := exec.CommandContext(ctx, s.Binary("notifier"), args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
-	logPath := filepath.Join(s.logDir, fmt.Sprintf("notifier-dlq-replay-%d.log", time.Now().UnixNano()))
+	logPath := filepath.Join(s.st.LogDir(), fmt.Sprintf("notifier-dlq-replay-%d.log", time.Now().UnixNano()))
 	_ = os.WriteFile(logPath, out, 0o644)
 	if ctx.Err() != nil {
 		t.Fatalf("notifier dlq replay did not end within a minute after replaying %d dead letters (log %s): "+

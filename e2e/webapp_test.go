@@ -51,7 +51,7 @@ func TestWebApp(t *testing.T) {
 	}
 
 	mp := testenv.Mailpit(t)
-	ports := freePorts(t, 6)
+	ports := testenv.Ports(t, 6) // the stack binds them: see testenv.FreePorts
 	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
 	users, orders, notifier, router, app := addr(0), addr(1), addr(2), addr(3), addr(4)
 	dir := t.TempDir()
@@ -73,15 +73,19 @@ func TestWebApp(t *testing.T) {
 		"HERALD_SMTP_TLS":           "starttls-required",
 		"HERALD_SMTP_CA_FILE":       mp.CAFile,
 	}
-	for _, p := range ports {
-		releasePort(p)
-	}
 	logPath := filepath.Join(logDir(t), "herald.log")
-	p := startProcessIn(t, dir, filepath.Join(binaries(t), "herald"), environ(env), logPath, 0)
-	p.Name, p.HTTP = "herald", "http://"+app
+	herald := exec.Command(filepath.Join(testenv.Binaries(t), "herald"))
+	herald.Dir, herald.Env = dir, testenv.Environ(env)
+	p, err := testenv.StartProc("herald", herald, logPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	p.waitHealthy(t, ctx)
+	if err := p.WaitHTTP(ctx, "http://"+app+"/healthz", testenv.StatusOK); err != nil {
+		t.Fatal(err)
+	}
 
 	artefacts := filepath.Join(root, ".cache", "webapp")
 	if err := os.RemoveAll(artefacts); err != nil {
@@ -106,7 +110,6 @@ func TestWebApp(t *testing.T) {
 			}
 			return nil
 		})
-		b, _ := os.ReadFile(logPath)
-		t.Fatalf("browser test failed: %v (trace: npx playwright show-trace <trace.zip> in web/)\nherald log (tail):\n%s", err, tail(b, 8192))
+		t.Fatalf("browser test failed: %v (trace: npx playwright show-trace <trace.zip> in web/)\nherald log (tail):\n%s", err, p.Tail(8192))
 	}
 }

@@ -37,18 +37,11 @@ import (
 const webhookWait = 60 * time.Second
 
 func TestWebhookKafka(t *testing.T) {
-	k := testenv.Kafka(t)
-	runWebhookScenario(t, map[string]string{
-		"HERALD_STREAM":        "kafka",
-		"HERALD_KAFKA_BROKERS": strings.Join(k.Brokers, ","),
-	})
+	runWebhookScenario(t, testenv.StreamEnv(t, "kafka"))
 }
 
 func TestWebhookNATS(t *testing.T) {
-	runWebhookScenario(t, map[string]string{
-		"HERALD_STREAM":   "nats",
-		"HERALD_NATS_URL": testenv.NATS(t),
-	})
+	runWebhookScenario(t, testenv.StreamEnv(t, "nats"))
 }
 
 func runWebhookScenario(t *testing.T, streamEnv map[string]string) {
@@ -104,7 +97,7 @@ func runWebhookScenario(t *testing.T, streamEnv map[string]string) {
 	// select it (it is @inaccessible), so only the subgraph's callers see it.
 	errs := gql.do(t, ctx, `query($id: ID!){ notificationPolicy(userId: $id, category: ORDER_UPDATES){
 		deliveries { channel signingSecret } } }`, map[string]any{"id": userID}, nil)
-	if len(errs) == 0 || errs[0].code() != "GRAPHQL_VALIDATION_FAILED" {
+	if len(errs) == 0 || errs[0].Code() != "GRAPHQL_VALIDATION_FAILED" {
 		t.Fatalf("selecting signingSecret through the router: errors %+v, want GRAPHQL_VALIDATION_FAILED", errs)
 	}
 
@@ -495,10 +488,10 @@ func subscribeStatuses(t *testing.T, ctx context.Context, c *client, userID stri
 		"variables": map[string]any{"u": userID},
 	})
 	sctx, cancel := context.WithCancel(ctx)
-	req, _ := http.NewRequestWithContext(sctx, http.MethodPost, c.url, bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(sctx, http.MethodPost, c.URL, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+c.as(userID).token) // a user watches their own notifications
+	req.Header.Set("Authorization", "Bearer "+c.as(userID).Token) // a user watches their own notifications
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -77,20 +76,10 @@ func kafkaFloor(ctx context.Context, brokers []string, topic string, asHerald bo
 			return 0, 0, err
 		}
 		ack = time.Since(t0)
-		wait := time.NewTimer(10 * time.Second)
-		defer wait.Stop()
-		for {
-			select {
-			case s := <-got:
-				if s == v {
-					return ack, time.Since(t0), nil
-				}
-			case <-wait.C:
-				return 0, 0, errors.New("record not consumed within 10s")
-			case <-ctx.Done():
-				return 0, 0, ctx.Err()
-			}
+		if err := consumed(ctx, got, v, "record"); err != nil {
+			return 0, 0, err
 		}
+		return ack, time.Since(t0), nil
 	}
 	return measureRoundTrips(ctx, rt, d, one)
 }
@@ -138,22 +127,31 @@ func natsFloor(ctx context.Context, url, name string, d time.Duration) (roundTri
 			return 0, 0, err
 		}
 		ack = time.Since(t0)
-		wait := time.NewTimer(10 * time.Second)
-		defer wait.Stop()
-		for {
-			select {
-			case s := <-got:
-				if s == v {
-					return ack, time.Since(t0), nil
-				}
-			case <-wait.C:
-				return 0, 0, errors.New("message not consumed within 10s")
-			case <-ctx.Done():
-				return 0, 0, ctx.Err()
-			}
+		if err := consumed(ctx, got, v, "message"); err != nil {
+			return 0, 0, err
 		}
+		return ack, time.Since(t0), nil
 	}
 	return measureRoundTrips(ctx, rt, d, one)
+}
+
+// consumed waits until the consumer feeding got has read v (what names it
+// in the error).
+func consumed(ctx context.Context, got <-chan string, v, what string) error {
+	wait := time.NewTimer(10 * time.Second)
+	defer wait.Stop()
+	for {
+		select {
+		case s := <-got:
+			if s == v {
+				return nil
+			}
+		case <-wait.C:
+			return fmt.Errorf("%s not consumed within 10s", what)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // measureRoundTrips warms up with 20 round trips, then runs them serially

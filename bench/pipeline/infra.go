@@ -6,14 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/bench/internal/proc"
 	"github.com/heraldhq/herald/internal/testenv"
@@ -25,9 +24,7 @@ type infra struct {
 	KafkaBrokers []string
 	NATSURL      string
 	PostgresDSN  string // admin DSN
-	MailSMTP     string
-	MailAPI      string
-	MailCA       string
+	Mail         *testenv.MailpitServer
 	// Given names what came from the environment rather than this process.
 	Given []string
 	// pids are the infrastructure's processes found by their listening
@@ -43,86 +40,41 @@ func startInfra(ctx context.Context, streamKind string, getenv func(string) stri
 	inf := &infra{}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	type piece struct {
-		name  string
-		given bool
-		start func() error
-	}
-	pieces := []piece{
-		{"PostgreSQL", getenv(testenv.EnvPostgresDSN) != "", func() error {
-			if v := getenv(testenv.EnvPostgresDSN); v != "" {
-				inf.PostgresDSN = v
-				return nil
-			}
-			s, err := testenv.StartPostgres(ctx)
-			if err != nil {
-				return err
-			}
-			inf.PostgresDSN = s.AdminDSN
-			inf.stops = append(inf.stops, func() { _ = s.Close() })
-			return nil
-		}},
-		{"mailpit", getenv(testenv.EnvMailpitSMTP) != "", func() error {
-			if v := getenv(testenv.EnvMailpitSMTP); v != "" {
-				inf.MailSMTP, inf.MailAPI, inf.MailCA = v, strings.TrimRight(getenv(testenv.EnvMailpitAPI), "/"), getenv(testenv.EnvMailpitCA)
-				if inf.MailAPI == "" || inf.MailCA == "" {
-					return fmt.Errorf("set all of %s, %s and %s, or none", testenv.EnvMailpitSMTP, testenv.EnvMailpitAPI, testenv.EnvMailpitCA)
-				}
-				return nil
-			}
-			m, err := testenv.StartMailpit(ctx)
-			if err != nil {
-				return err
-			}
-			inf.MailSMTP, inf.MailAPI, inf.MailCA = m.SMTPAddr, m.APIURL, m.CAFile
-			inf.stops = append(inf.stops, func() { _ = m.Close() })
-			return nil
-		}},
-	}
-	if streamKind == "kafka" {
-		pieces = append(pieces, piece{"Kafka", getenv(testenv.EnvKafkaBrokers) != "", func() error {
-			if v := getenv(testenv.EnvKafkaBrokers); v != "" {
-				inf.KafkaBrokers = strings.Split(v, ",")
-				return nil
-			}
-			k, err := testenv.StartKafka(ctx)
-			if err != nil {
-				return err
-			}
-			inf.KafkaBrokers = k.Brokers
-			inf.stops = append(inf.stops, func() { _ = k.Close() })
-			return nil
-		}})
-	} else {
-		pieces = append(pieces, piece{"NATS", getenv(testenv.EnvNATSURL) != "", func() error {
-			if v := getenv(testenv.EnvNATSURL); v != "" {
-				inf.NATSURL = v
-				return nil
-			}
-			s, err := testenv.StartNATS(ctx)
-			if err != nil {
-				return err
-			}
-			inf.NATSURL = s.URL
-			inf.stops = append(inf.stops, func() { _ = s.Close() })
-			return nil
-		}})
-	}
+	env := map[string]string{}
 	// One at a time: the JVM start dominates, and on 2 cores a parallel
 	// start gains little while making the timings noisier.
-	for _, p := range pieces {
+	display := map[string]string{"postgres": "PostgreSQL", "mailpit": "mailpit", "kafka": "Kafka", "nats": "NATS"}
+	for _, name := range []string{"postgres", "mailpit", streamKind} {
 		t0 := time.Now()
-		if err := p.start(); err != nil {
-			inf.close()
-			return nil, fmt.Errorf("%s: %w", p.name, err)
-		}
 		how := "started"
-		if p.given {
+		if v := getenv(testenv.PieceVar(name)); v != "" {
 			how = "taken from the environment"
-			inf.Given = append(inf.Given, p.name)
+			inf.Given = append(inf.Given, display[name])
+			for _, k := range []string{testenv.EnvKafkaBrokers, testenv.EnvPostgresDSN, testenv.EnvNATSURL, testenv.EnvMailpitSMTP, testenv.EnvMailpitAPI, testenv.EnvMailpitCA} {
+				if v := getenv(k); v != "" {
+					env[k] = v
+				}
+			}
+		} else {
+			started, stop, _, err := testenv.StartPiece(ctx, name)
+			if err != nil {
+				inf.close()
+				return nil, fmt.Errorf("%s: %w", display[name], err)
+			}
+			inf.stops = append(inf.stops, func() { _ = stop() })
+			maps.Copy(env, started)
 		}
-		fmt.Fprintf(log, "pipeline: %s %s in %s\n", p.name, how, time.Since(t0).Round(10*time.Millisecond))
+		fmt.Fprintf(log, "pipeline: %s %s in %s\n", display[name], how, time.Since(t0).Round(10*time.Millisecond))
 	}
+	if env[testenv.EnvMailpitAPI] == "" || env[testenv.EnvMailpitCA] == "" {
+		inf.close()
+		return nil, fmt.Errorf("mailpit: set all of %s, %s and %s, or none", testenv.EnvMailpitSMTP, testenv.EnvMailpitAPI, testenv.EnvMailpitCA)
+	}
+	inf.PostgresDSN, inf.NATSURL = env[testenv.EnvPostgresDSN], env[testenv.EnvNATSURL]
+	if v := env[testenv.EnvKafkaBrokers]; v != "" {
+		inf.KafkaBrokers = strings.Split(v, ",")
+	}
+	inf.Mail = testenv.MailpitAt(env[testenv.EnvMailpitSMTP], env[testenv.EnvMailpitAPI], env[testenv.EnvMailpitCA])
 	inf.findPIDs(streamKind, log)
 	return inf, nil
 }
@@ -131,7 +83,7 @@ func startInfra(ctx context.Context, streamKind string, getenv func(string) stri
 // listen on.
 func (inf *infra) findPIDs(streamKind string, log io.Writer) {
 	inf.pids = map[string]int{}
-	addrs := map[string]string{"postgres": hostOf(inf.PostgresDSN), "mailpit": inf.MailSMTP}
+	addrs := map[string]string{"postgres": hostOf(inf.PostgresDSN), "mailpit": inf.Mail.SMTPAddr}
 	if streamKind == "kafka" {
 		addrs["kafka"] = inf.KafkaBrokers[0]
 	} else {
@@ -173,52 +125,23 @@ func (inf *infra) close() {
 // returns their DSNs and a function dropping them.
 func databases(ctx context.Context, adminDSN, runID string, names ...string) (map[string]string, func(), error) {
 	dsns := map[string]string{}
-	var made []string
+	var drops []func(context.Context) error
 	drop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for _, db := range made {
-			_ = execAdmin(ctx, adminDSN, `DROP DATABASE IF EXISTS `+pgx.Identifier{db}.Sanitize()+` WITH (FORCE)`)
+		for _, d := range drops {
+			_ = d(ctx)
 		}
 	}
 	for _, n := range names {
-		db := "bench_" + runID + "_" + n
-		if err := execAdmin(ctx, adminDSN, `CREATE DATABASE `+pgx.Identifier{db}.Sanitize()); err != nil {
-			drop()
-			return nil, nil, fmt.Errorf("create database %s: %w", db, err)
-		}
-		made = append(made, db)
-		dsn, err := withDatabase(adminDSN, db)
+		dsn, d, err := testenv.CreateDatabase(ctx, adminDSN, "bench_"+runID+"_"+n)
 		if err != nil {
 			drop()
 			return nil, nil, err
 		}
-		dsns[n] = dsn
+		dsns[n], drops = dsn, append(drops, d)
 	}
 	return dsns, drop, nil
-}
-
-func execAdmin(ctx context.Context, dsn, sql string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
-}
-
-// withDatabase points a URL or keyword/value DSN at another database.
-func withDatabase(dsn, name string) (string, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return "", fmt.Errorf("parse PostgreSQL DSN: %w", err)
-		}
-		u.Path = "/" + name
-		return u.String(), nil
-	}
-	return dsn + " dbname=" + name, nil
 }
 
 // newRunID is short, lowercase and unique enough to name a run's topics,

@@ -1,76 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/internal/testenv"
 )
-
-// gqlClient posts GraphQL operations to the router over kept-alive
-// connections.
-type gqlClient struct {
-	url   string
-	token string
-	http  *http.Client
-}
-
-func newGQLClient(url, token string) *gqlClient {
-	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute}
-	return &gqlClient{url: url, token: token, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
-}
-
-func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, out any) error {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	var r struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct {
-			Message    string         `json:"message"`
-			Extensions map[string]any `json:"extensions"`
-		} `json:"errors"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return fmt.Errorf("HTTP %d: %w: %.300s", resp.StatusCode, err, raw)
-	}
-	if len(r.Errors) > 0 {
-		return fmt.Errorf("graphql: %s (%v)", r.Errors[0].Message, r.Errors[0].Extensions["code"])
-	}
-	if out != nil {
-		return json.Unmarshal(r.Data, out)
-	}
-	return nil
-}
 
 // registerUsers makes n users with email on (SMS off) and returns their ids
 // and addresses.
-func registerUsers(ctx context.Context, c *gqlClient, runID string, n int) (ids, emails []string, err error) {
+func registerUsers(ctx context.Context, c *testenv.GraphQLClient, runID string, n int) (ids, emails []string, err error) {
 	for i := range n {
 		email := fmt.Sprintf("bench-%s-%d@example.com", runID, i)
 		var r struct {
 			RegisterUser struct{ ID string } `json:"registerUser"`
 		}
-		err := c.do(ctx, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`,
+		err := c.Try(ctx, `mutation($in: RegisterUserInput!){ registerUser(input: $in){ id } }`,
 			map[string]any{"in": map[string]any{
 				"name": fmt.Sprintf("Bench %d", i), "email": email,
 				// The operator registers each user under a subject of its own.
@@ -87,11 +36,11 @@ func registerUsers(ctx context.Context, c *gqlClient, runID string, n int) (ids,
 
 const createOrderQuery = `mutation($in: CreateOrderInput!){ createOrder(input: $in){ id } }`
 
-func createOrder(ctx context.Context, c *gqlClient, userID string) (string, error) {
+func createOrder(ctx context.Context, c *testenv.GraphQLClient, userID string) (string, error) {
 	var r struct {
 		CreateOrder struct{ ID string } `json:"createOrder"`
 	}
-	err := c.do(ctx, createOrderQuery, map[string]any{"in": map[string]any{
+	err := c.Try(ctx, createOrderQuery, map[string]any{"in": map[string]any{
 		"userId":   userID,
 		"currency": "EUR",
 		"items": []map[string]any{
@@ -120,7 +69,7 @@ type sent struct {
 // wait at once; a call that would exceed it is counted as an error, so a
 // stuck system cannot pile up unbounded goroutines. onResp sees every
 // successful response as it arrives.
-func openLoop(ctx context.Context, c *gqlClient, users []string, rate float64, d time.Duration, maxInFlight int, onResp func(sent)) []sent {
+func openLoop(ctx context.Context, c *testenv.GraphQLClient, users []string, rate float64, d time.Duration, maxInFlight int, onResp func(sent)) []sent {
 	n := int(rate*d.Seconds() + 0.5)
 	out := make([]sent, n)
 	var wg sync.WaitGroup

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/heraldhq/herald/internal/testenv"
 )
 
 // mailWatch follows mailpit's message list and records, per order id found
@@ -15,9 +14,8 @@ import (
 // milliseconds). Using mailpit's own receive time keeps the polling interval
 // out of the latency; mailpit and this process share the machine's clock.
 type mailWatch struct {
-	api    string
+	mail   *testenv.MailpitServer
 	marker string // only mail to recipients containing this counts
-	http   *http.Client
 
 	mu        sync.Mutex
 	seen      map[string]bool      // mailpit message ids already read
@@ -28,22 +26,11 @@ type mailWatch struct {
 	lastErr   error
 }
 
-func newMailWatch(api, marker string) *mailWatch {
+func newMailWatch(mail *testenv.MailpitServer, marker string) *mailWatch {
 	return &mailWatch{
-		api: api, marker: marker,
-		http: &http.Client{Timeout: 10 * time.Second},
+		mail: mail, marker: marker,
 		seen: map[string]bool{}, arrived: map[string]time.Time{}, count: map[string]int{},
 	}
-}
-
-// listPage is the part of GET /api/v1/messages that we read.
-type listPage struct {
-	Messages []struct {
-		ID      string
-		Subject string
-		Created time.Time
-		To      []struct{ Address string }
-	} `json:"messages"`
 }
 
 const pageSize = 250
@@ -54,17 +41,11 @@ func (w *mailWatch) poll(ctx context.Context) error {
 	mark := w.watermark.Add(-2 * time.Second) // mail inserted slightly out of order is still read
 	w.mu.Unlock()
 	for start := 0; ; start += pageSize {
-		var page listPage
-		url := fmt.Sprintf("%s/api/v1/messages?start=%d&limit=%d", w.api, start, pageSize)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := w.http.Do(req)
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		page, err := w.mail.List(pctx, start, pageSize)
+		cancel()
 		if err != nil {
 			return err
-		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("decode %s: %w", url, err)
 		}
 		done := len(page.Messages) < pageSize
 		w.mu.Lock()
@@ -97,9 +78,9 @@ func (w *mailWatch) poll(ctx context.Context) error {
 	}
 }
 
-func (w *mailWatch) ours(to []struct{ Address string }) bool {
+func (w *mailWatch) ours(to []string) bool {
 	for _, a := range to {
-		if strings.Contains(a.Address, w.marker) {
+		if strings.Contains(a, w.marker) {
 			return true
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,6 +35,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/bench/internal/proc"
+	table "github.com/heraldhq/herald/internal/stack"
+	"github.com/heraldhq/herald/internal/testenv"
 )
 
 func main() {
@@ -154,7 +157,7 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, l
 	if binDir == "" {
 		binDir = filepath.Join(tmp, "bin")
 		fmt.Fprintln(log, "pipeline: building users, orders, notifier, router")
-		if err := buildBinaries(ctx, binDir); err != nil {
+		if err := testenv.BuildBinaries(ctx, binDir, table.Names()...); err != nil {
 			return err
 		}
 	}
@@ -190,12 +193,15 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, l
 	if err != nil {
 		return err
 	}
-	defer st.stop()
+	defer st.Stop()
 
-	client := newGQLClient(st.RouterURL, st.Token)
+	client := &testenv.GraphQLClient{URL: st.RouterURL, Token: st.Token, HTTP: &http.Client{
+		Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute},
+		Timeout:   30 * time.Second,
+	}}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	watch := newMailWatch(inf.MailAPI, "bench-"+runID+"-")
+	watch := newMailWatch(inf.Mail, "bench-"+runID+"-")
 	go watch.run(wctx, o.poll)
 
 	users, _, err := registerUsers(ctx, client, runID, o.users)
@@ -220,8 +226,8 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, l
 		rep.rates = append(rep.rates, res)
 		fmt.Fprintf(log, "pipeline:   achieved %.1f/s, p50 %s ms, p99 %s ms, errors %d, missing %d, kept up: %v %s\n",
 			res.Achieved, ms(res.E2E.pct(50)), ms(res.E2E.pct(99)), res.Errors, res.Missing, res.KeptUp, res.Why)
-		if dead := st.deadService(); dead != "" {
-			return fmt.Errorf("%s exited during the run:\n%s", dead, tailFile(st.Services[dead].LogPath, 3000))
+		if dead := st.Dead(); dead != "" {
+			return fmt.Errorf("%s exited during the run:\n%s", dead, st.Proc(dead).Tail(3000))
 		}
 		if !res.KeptUp && !o.keepGoing {
 			break

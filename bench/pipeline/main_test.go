@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/testenv"
 )
 
 func TestPercentile(t *testing.T) {
@@ -154,7 +156,7 @@ func TestMailWatch(t *testing.T) {
 		box.add(fmt.Sprint("m", i), to, fmt.Sprintf("Order order-%04d confirmed", i), t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	box.add("dup", "bench-run1-0@example.com", "Order order-0001 confirmed", t0.Add(time.Hour))
-	w := newMailWatch(srv.URL, "bench-run1-")
+	w := newMailWatch(testenv.MailpitAt("", srv.URL, ""), "bench-run1-")
 	ctx := context.Background()
 	if err := w.poll(ctx); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/bench/internal/proc"
+	table "github.com/heraldhq/herald/internal/stack"
+	"github.com/heraldhq/herald/internal/testenv"
 )
 
 // orderResult is one createOrder call and its email.
@@ -52,18 +54,18 @@ type rateResult struct {
 // sendDurationMetric is the notifier's histogram of one send attempt.
 const sendDurationMetric = "herald_notifier_send_duration_seconds"
 
-func runRate(ctx context.Context, o options, c *gqlClient, watch *mailWatch, st *stack, inf *infra, dsn map[string]string, rate float64, d time.Duration, users []string, log io.Writer) rateResult {
+func runRate(ctx context.Context, o options, c *testenv.GraphQLClient, watch *mailWatch, st *stack, inf *infra, dsn map[string]string, rate float64, d time.Duration, users []string, log io.Writer) rateResult {
 	res := rateResult{Target: rate, Duration: d}
 	cpu0 := map[string]time.Duration{}
-	for n, s := range st.Services {
-		cpu0[n] = processCPU(s.PID())
+	for _, n := range table.Names() {
+		cpu0[n] = processCPU(st.Proc(n).PID())
 	}
 	for n, pid := range inf.pids {
 		cpu0[n], _ = proc.TreeCPU(pid)
 	}
 	busy0, total0 := machineCPU()
 	wall0 := time.Now()
-	metricsURL := st.Services["notifier"].URL + "/metrics"
+	metricsURL := st.URL("notifier", "/metrics")
 	smtpSeries := map[string]string{"channel": "email", "outcome": "sent"}
 	smtp0, smtpErr := scrapeHistogram(ctx, metricsURL, sendDurationMetric, smtpSeries)
 
@@ -120,8 +122,8 @@ func runRate(ctx context.Context, o options, c *gqlClient, watch *mailWatch, st 
 	wall := time.Since(wall0)
 	res.CPU, res.CPUPerOrder = map[string]float64{}, map[string]float64{}
 	used := map[string]time.Duration{}
-	for n, s := range st.Services {
-		used[n] = processCPU(s.PID()) - cpu0[n]
+	for _, n := range table.Names() {
+		used[n] = processCPU(st.Proc(n).PID()) - cpu0[n]
 	}
 	for n, pid := range inf.pids {
 		if c, err := proc.TreeCPU(pid); err == nil {
@@ -201,7 +203,7 @@ func runRate(ctx context.Context, o options, c *gqlClient, watch *mailWatch, st 
 		res.StagesErr = err
 		fmt.Fprintf(log, "pipeline:   stage breakdown unavailable: %v\n", err)
 	} else {
-		if err := readRecorded(st.Services["notifier"].LogPath, stamps); err != nil {
+		if err := readRecorded(st.Proc("notifier").LogPath, stamps); err != nil {
 			fmt.Fprintf(log, "pipeline:   notifier log unreadable: %v\n", err)
 		}
 		res.Stages = breakdown(orders, stamps)

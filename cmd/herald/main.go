@@ -1,8 +1,10 @@
 // Command herald runs the whole platform in one process for development:
-// users, orders, notifier and router, on SQLite files and an embedded NATS
-// JetStream under .run/. Each service reads the same variables as its own
-// binary; HERALD_<SERVICE>_<NAME> overrides HERALD_<NAME> for one service
-// (for example HERALD_ORDERS_HTTP_ADDR). Run with --help to list them. It
+// the services of the stack table (internal/stack: users, orders, notifier
+// and router), on SQLite files and an embedded NATS JetStream under .run/.
+// Each service reads the same variables as its own binary;
+// HERALD_<SERVICE>_<NAME> overrides HERALD_<NAME> for one service (for
+// example HERALD_ORDERS_HTTP_ADDR, which the others then call it at). Run
+// with --help to list them. It
 // also serves the mail viewer (internal/mailview) over the local mailpit's
 // API at http://127.0.0.1:8025/, and the web app (web/webapp) at
 // http://127.0.0.1:8080/ with a development sign-in.
@@ -26,11 +28,10 @@ import (
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/mailview"
+	"github.com/heraldhq/herald/internal/stack"
+	"github.com/heraldhq/herald/internal/stack/inproc"
 	"github.com/heraldhq/herald/internal/stream/backend"
-	"github.com/heraldhq/herald/notifier"
 	"github.com/heraldhq/herald/router"
-	"github.com/heraldhq/herald/subgraphs/orders"
-	"github.com/heraldhq/herald/subgraphs/users"
 	"github.com/heraldhq/herald/web/webapp"
 )
 
@@ -41,48 +42,54 @@ func main() {
 	os.Exit(code)
 }
 
-// parts are the configuration sections of the stack, in --help order.
-var parts = []string{"stream", "users", "orders", "notifier", "router", "mailview", "webapp"}
+// parts are the configuration sections of the stack, in --help order: the
+// stream, the services of the stack table (internal/stack) in start order,
+// the mail viewer and the web app.
+var parts = append(append([]string{"stream"}, stack.Names()...), "mailview", "webapp")
+
+// devWiring connects the table's services on fixed loopback ports, SQLite
+// files under .run/, the local mail catcher and the stack's own signing key
+// (token.go) unless another provider is configured.
+var devWiring = stack.Wiring{
+	Addr: map[string]string{"router": "127.0.0.1:4000", "users": "127.0.0.1:4001", "orders": "127.0.0.1:4002", "notifier": "127.0.0.1:4003"},
+	DSN:  map[string]string{"users": ".run/users.db", "orders": ".run/orders.db", "notifier": ".run/notifier.db"},
+	// The local mail catcher speaks plain SMTP; real relays keep the
+	// binary's default, starttls-required.
+	SMTP:     stack.SMTP{Addr: "127.0.0.1:1025", TLS: "none"},
+	Auth:     map[string]string{"HERALD_AUTH_PUBLIC_KEY_FILE": devPublicKey},
+	Statuses: true,
+}
 
 // devDefaults are the embedded-stack values used when neither the
-// service-prefixed nor the plain variable is set.
-var devDefaults = map[string]map[string]string{
-	"stream": {
-		"HERALD_STREAM":            "nats",
-		"HERALD_NATS_URL":          "nats://127.0.0.1:4222",
-		"HERALD_NATS_EMBEDDED_DIR": ".run/nats",
-	},
-	"users": {
-		"HERALD_HTTP_ADDR": "127.0.0.1:4001",
-		"HERALD_DB_DSN":    ".run/users.db",
-	},
-	"orders": {
-		"HERALD_HTTP_ADDR": "127.0.0.1:4002",
-		"HERALD_DB_DSN":    ".run/orders.db",
-		"HERALD_USERS_URL": "http://127.0.0.1:4001/graphql",
-	},
-	"notifier": {
-		"HERALD_HTTP_ADDR": "127.0.0.1:4003",
-		"HERALD_DB_DSN":    ".run/notifier.db",
-		"HERALD_USERS_URL": "http://127.0.0.1:4001/graphql",
-		"HERALD_SMTP_ADDR": "127.0.0.1:1025",
-		// The local mail catcher speaks plain SMTP; real relays keep the
-		// binary's default, starttls-required.
-		"HERALD_SMTP_TLS": "none",
-	},
-	"router": {
-		"HERALD_HTTP_ADDR": "127.0.0.1:4000",
-		"HERALD_SUBGRAPHS": "users=http://127.0.0.1:4001/graphql,orders=http://127.0.0.1:4002/graphql,notifications=builtin",
-		// The stack's own signing key (token.go) unless another provider
-		// is configured.
-		"HERALD_AUTH_PUBLIC_KEY_FILE": devPublicKey,
-	},
+// service-prefixed nor the plain variable is set: the table's wiring of
+// devWiring, at the listen addresses given per service
+// (HERALD_<SERVICE>_HTTP_ADDR), so that the others follow a moved service.
+func devDefaults(getenv func(string) string) map[string]map[string]string {
+	w := devWiring
+	w.Addr = map[string]string{}
+	for name, addr := range devWiring.Addr {
+		if v := getenv("HERALD_" + strings.ToUpper(name) + "_HTTP_ADDR"); v != "" {
+			addr = v
+		}
+		w.Addr[name] = addr
+	}
+	out := map[string]map[string]string{
+		"stream": {
+			"HERALD_STREAM":            "nats",
+			"HERALD_NATS_URL":          "nats://127.0.0.1:4222",
+			"HERALD_NATS_EMBEDDED_DIR": ".run/nats",
+		},
+	}
+	for _, name := range stack.Names() {
+		out[name] = w.Env(name)
+	}
+	return out
 }
 
 // perService reads HERALD_<SERVICE>_X, then HERALD_X, then the dev default.
 // Listen addresses and databases never fall back to the plain variable: one
 // HERALD_HTTP_ADDR cannot serve four services.
-func perService(service string, getenv func(string) string) func(string) string {
+func perService(service string, getenv func(string) string, defaults map[string]map[string]string) func(string) string {
 	prefix := "HERALD_" + strings.ToUpper(service) + "_"
 	return func(name string) string {
 		if v := getenv(prefix + strings.TrimPrefix(name, "HERALD_")); v != "" {
@@ -93,7 +100,7 @@ func perService(service string, getenv func(string) string) func(string) string 
 				return v
 			}
 		}
-		return devDefaults[service][name]
+		return defaults[service][name]
 	}
 }
 
@@ -104,15 +111,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	common := config.New(getenv)
 	level := logging.LoadLevel(common)
 
+	defaults := devDefaults(getenv)
+	if !config.WantsHelp(args) && perService("router", getenv, defaults)("HERALD_SUBGRAPH_SECRET") == "" {
+		// Identity headers are believed only with the router's secret:
+		// the stack makes one for this run unless one is configured.
+		secret, set := rand.Text(), map[string]string{}
+		for _, name := range stack.Names() {
+			set["HERALD_"+strings.ToUpper(name)+"_SUBGRAPH_SECRET"] = secret
+		}
+		getenv = withVars(getenv, set)
+	}
 	vars := map[string]*config.Vars{}
 	for _, s := range parts {
-		vars[s] = config.New(perService(s, getenv))
+		vars[s] = config.New(perService(s, getenv, defaults))
 	}
 	streamCfg := backend.LoadConfig(vars["stream"])
-	usersCfg := users.LoadConfig(vars["users"])
-	ordersCfg := orders.LoadConfig(vars["orders"])
-	notifierCfg := notifier.LoadConfig(vars["notifier"]) // with its channels (HERALD_SMTP_*, HERALD_SMS_*, HERALD_WEBHOOK_*)
-	routerCfg := router.LoadConfig(vars["router"])
+	services := make([]inproc.Part, 0, len(stack.Services))
+	var routerCfg *router.Config
+	for _, name := range stack.Names() {
+		part, err := inproc.Load(name, vars[name])
+		if err != nil {
+			fmt.Fprintln(stdout, err)
+			return 2
+		}
+		if name == "router" {
+			routerCfg = part.Config.(*router.Config) // the playground's demo sign-in below
+		}
+		services = append(services, part)
+	}
 	mailviewCfg := mailview.LoadConfig(vars["mailview"]) // HERALD_MAILVIEW_HTTP_ADDR, HERALD_MAILPIT_URL
 	webappCfg := webapp.LoadConfig(vars["webapp"])       // HERALD_WEBAPP_HTTP_ADDR
 
@@ -159,12 +185,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		routerCfg.PlaygroundHeaders = map[string]string{"Authorization": "Bearer " + demoToken}
 		devSignIn = devTokenHandler(signer)
 	}
-	if routerCfg.SubgraphSecret == "" {
-		// Identity headers are believed only with the router's secret:
-		// the stack makes one for this run unless one is configured.
-		secret := rand.Text()
-		routerCfg.SubgraphSecret, usersCfg.SubgraphSecret, ordersCfg.SubgraphSecret, notifierCfg.SubgraphSecret = secret, secret, secret, secret
-	}
 	var mailView http.Handler // nil: the mail viewer is off
 	if mailviewCfg.Enabled() {
 		var err error
@@ -210,19 +230,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 		}()
 	}
-	start("users", func(ctx context.Context) error {
-		return users.Run(ctx, usersCfg, users.Deps{Logger: logger.With("part", "users"), Broker: broker})
-	})
-	start("orders", func(ctx context.Context) error {
-		return orders.Run(ctx, ordersCfg, orders.Deps{Logger: logger.With("part", "orders"), Broker: broker})
-	})
-	start("notifier", func(ctx context.Context) error {
-		// Run builds the channel senders from the config (and closes them).
-		return notifier.Run(ctx, notifierCfg, notifier.Deps{Logger: logger.With("part", "notifier"), Broker: broker})
-	})
-	start("router", func(ctx context.Context) error {
-		return router.Run(ctx, routerCfg, router.Deps{Logger: logger.With("part", "router"), Broker: broker})
-	})
+	for _, p := range services {
+		start(p.Service.Name, func(ctx context.Context) error {
+			return p.Run(ctx, inproc.Deps{Logger: logger.With("part", p.Service.Name), Broker: broker})
+		})
+	}
 
 	mailAt := ""
 	if mailView != nil {
@@ -284,11 +296,15 @@ func announce(ctx context.Context, w io.Writer, addr, mailAt, appAt, token strin
 	}
 }
 
-// baseURL is the http URL of a listen address (":4000" is served on every
-// interface; loopback reaches it).
-func baseURL(addr string) string {
-	if strings.HasPrefix(addr, ":") {
-		return "http://127.0.0.1" + addr
+// baseURL is the http URL of a listen address.
+func baseURL(addr string) string { return stack.BaseURL(addr) }
+
+// withVars is getenv with vars in front.
+func withVars(getenv func(string) string, vars map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
+		return getenv(k)
 	}
-	return "http://" + addr
 }

@@ -4,25 +4,22 @@
 package federation
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/heraldhq/herald/internal/config"
+	table "github.com/heraldhq/herald/internal/stack"
+	"github.com/heraldhq/herald/internal/stack/inproc"
 	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/internal/testenv"
-	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/router/auth/authtest"
-	"github.com/heraldhq/herald/subgraphs/orders"
-	"github.com/heraldhq/herald/subgraphs/users"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -49,48 +46,34 @@ func (g graph) as(tok string) graph {
 	return g
 }
 
-// response is one answer of the router, with its HTTP status.
-type response struct {
-	Status int
-	Data   json.RawMessage `json:"data"`
-	Errors []gqlError      `json:"errors"`
+// client is the GraphQL client of one call to url with g's caller.
+func (g graph) client(url string, h http.Header) *testenv.GraphQLClient {
+	c := &testenv.GraphQLClient{URL: url, Header: h}
+	if g.token != nil {
+		c.Token = g.token()
+	}
+	return c
 }
+
+type response = testenv.GraphQLResponse
 
 // post sends one operation and returns the whole answer.
 func (g graph) post(t *testing.T, query string, vars map[string]any) response {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, g.url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if g.token != nil {
-		req.Header.Set("Authorization", "Bearer "+g.token())
-	}
-	resp, err := http.DefaultClient.Do(req)
+	r, err := g.client(g.url, nil).Post(context.Background(), query, vars)
 	if err != nil {
-		t.Fatalf("POST %s: %v", g.url, err)
-	}
-	defer resp.Body.Close()
-	r := response{Status: resp.StatusCode}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatalf("decode (HTTP %d): %v", resp.StatusCode, err)
+		t.Fatal(err)
 	}
 	return r
 }
 
-type gqlError struct {
-	Message    string         `json:"message"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-func (g graph) do(t *testing.T, query string, vars map[string]any, out any) []gqlError {
+func (g graph) do(t *testing.T, query string, vars map[string]any, out any) []testenv.GraphQLError {
 	t.Helper()
-	r := g.post(t, query, vars)
-	if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
-		if err := json.Unmarshal(r.Data, out); err != nil {
-			t.Fatalf("decode data %s: %v", r.Data, err)
-		}
+	errs, err := g.client(g.url, nil).Do(context.Background(), query, vars, out)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return r.Errors
+	return errs
 }
 
 func (g graph) must(t *testing.T, query string, vars map[string]any, out any) {
@@ -100,115 +83,54 @@ func (g graph) must(t *testing.T, query string, vars map[string]any, out any) {
 	}
 }
 
-// startGraph runs users, orders and the router in-process on PostgreSQL and
-// NATS, and returns the router's endpoint once it serves the composed graph.
+// startGraph runs users, orders and the router of the stack table
+// in-process on PostgreSQL and NATS, and returns the router's endpoint once
+// it serves the composed graph.
 func startGraph(t *testing.T) graph {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	suffix := fmt.Sprintf("fed%d", time.Now().UnixNano())
-	env := map[string]string{
-		"HERALD_STREAM":              "nats",
-		"HERALD_NATS_URL":            testenv.NATS(t),
-		"HERALD_DB_DRIVER":           "postgres",
-		"HERALD_TOPIC_ORDER_CREATED": suffix + ".OrderCreated",
-		"HERALD_USERS_GROUP":         suffix + "-users",
-		"HERALD_SUBGRAPH_SECRET":     subgraphSecret,
-	}
-	vars := func(extra map[string]string) *config.Vars {
-		return config.New(func(k string) string {
-			if v, ok := extra[k]; ok {
-				return v
-			}
-			return env[k]
-		})
-	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	sv := vars(nil)
+	stream := map[string]string{"HERALD_STREAM": "nats", "HERALD_NATS_URL": testenv.NATS(t)}
+	sv := config.New(func(k string) string { return stream[k] })
 	broker, err := backend.Open(ctx, backend.LoadConfig(sv), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{}, 3)
+	issuer := authtest.NewIssuer(t, "https://id.federation.test", authtest.RS256)
+	w := table.Wiring{
+		Addr:           map[string]string{"users": "127.0.0.1:0", "orders": "127.0.0.1:0", "router": "127.0.0.1:0"},
+		DSN:            map[string]string{"users": testenv.Postgres(t), "orders": testenv.Postgres(t)},
+		DBDriver:       "postgres",
+		Stream:         stream,
+		Name:           fmt.Sprintf("fed%d", time.Now().UnixNano()),
+		SubgraphSecret: subgraphSecret,
+		Auth: map[string]string{
+			"HERALD_AUTH_JWKS_URLS": issuer.URL,
+			"HERALD_AUTH_ISSUER":    issuer.Name,
+			"HERALD_AUTH_AUDIENCE":  issuer.Audience,
+		},
+		Statuses: true,
+	}
+	running, err := inproc.Start(ctx, w, []string{"users", "orders", "router"}, inproc.Deps{Logger: logger, Broker: broker})
 	t.Cleanup(func() {
 		cancel()
-		for range 3 {
-			<-done
+		if err := running.Wait(); err != nil {
+			t.Errorf("in-process services: %v", err)
 		}
 		broker.Close()
 	})
-
-	usersAddr := make(chan net.Addr, 1)
-	uv := vars(map[string]string{"HERALD_HTTP_ADDR": "127.0.0.1:0", "HERALD_DB_DSN": testenv.Postgres(t)})
-	ucfg := users.LoadConfig(uv)
-	ordersAddr := make(chan net.Addr, 1)
-	ov := vars(map[string]string{"HERALD_HTTP_ADDR": "127.0.0.1:0", "HERALD_DB_DSN": testenv.Postgres(t)})
-	ocfg := orders.LoadConfig(ov)
-	for _, v := range []*config.Vars{sv, uv, ov} {
-		if err := v.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	go func() {
-		defer func() { done <- struct{}{} }()
-		if err := users.Run(ctx, ucfg, users.Deps{Logger: logger, Broker: broker, Ready: func(a net.Addr) { usersAddr <- a }}); err != nil {
-			t.Errorf("users: %v", err)
-			usersAddr <- nil
-		}
-	}()
-	ua := <-usersAddr
-	if ua == nil {
-		t.FailNow()
-	}
-	ocfg.UsersURL = "http://" + ua.String() + "/graphql"
-	go func() {
-		defer func() { done <- struct{}{} }()
-		if err := orders.Run(ctx, ocfg, orders.Deps{Logger: logger, Broker: broker, Ready: func(a net.Addr) { ordersAddr <- a }}); err != nil {
-			t.Errorf("orders: %v", err)
-			ordersAddr <- nil
-		}
-	}()
-	oa := <-ordersAddr
-	if oa == nil {
-		t.FailNow()
-	}
-
-	issuer := authtest.NewIssuer(t, "https://id.federation.test", authtest.RS256)
-	rv := vars(map[string]string{
-		"HERALD_AUTH_JWKS_URLS": issuer.URL,
-		"HERALD_AUTH_ISSUER":    issuer.Name,
-		"HERALD_AUTH_AUDIENCE":  issuer.Audience,
-		"HERALD_HTTP_ADDR":      "127.0.0.1:0",
-		"HERALD_SUBGRAPHS":      "users=http://" + ua.String() + "/graphql,orders=http://" + oa.String() + "/graphql,notifications=builtin",
-	})
-	rcfg := router.LoadConfig(rv)
-	if err := rv.Err(); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	routerAddr := make(chan net.Addr, 1)
-	go func() {
-		defer func() { done <- struct{}{} }()
-		if err := router.Run(ctx, rcfg, router.Deps{Logger: logger, Broker: broker, Ready: func(a net.Addr) { routerAddr <- a }}); err != nil {
-			t.Errorf("router: %v", err)
-		}
-	}()
-	base := "http://" + (<-routerAddr).String()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("router not ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	w = running.Wiring
+	base := table.BaseURL(w.Addr["router"])
+	hctx, hcancel := context.WithTimeout(ctx, 90*time.Second)
+	defer hcancel()
+	if err := testenv.WaitHTTP(hctx, base+"/healthz", testenv.StatusOK); err != nil {
+		t.Fatalf("router not ready: %v", err)
 	}
 	// The subgraphs refuse callers without the router's secret.
-	resp, err := http.Post("http://"+ua.String()+"/graphql", "application/json", strings.NewReader(`{"query":"{ __typename }"}`))
+	resp, err := http.Post(w.GraphQL("users"), "application/json", strings.NewReader(`{"query":"{ __typename }"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +140,7 @@ func startGraph(t *testing.T) graph {
 	}
 	return graph{url: base + "/graphql", issuer: issuer,
 		token:    func() string { return issuer.Operator("operator-" + uuid.NewString()) },
-		usersURL: "http://" + ua.String() + "/graphql", ordersURL: "http://" + oa.String() + "/graphql"}
+		usersURL: w.GraphQL("users"), ordersURL: w.GraphQL("orders")}
 }
 
 type testWriter struct{ t *testing.T }

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,27 +22,40 @@ var (
 func Binaries(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
-		root, err := repoRoot()
-		if err != nil {
-			binErr = err
-			return
-		}
 		dir, err := newDir("bin")
 		if err != nil {
 			binErr = err
 			return
 		}
 		registerStop(func() { _ = os.RemoveAll(dir) })
-		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/...")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/...: %w\n%s", err, out)
-			return
+		if binErr = BuildBinaries(context.Background(), dir); binErr == nil {
+			binDir = dir
 		}
-		binDir = dir
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
 	return binDir
+}
+
+// BuildBinaries builds the binaries of cmd/<name> for each name (every one
+// of cmd/ without names) into dir.
+func BuildBinaries(ctx context.Context, dir string, names ...string) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	if len(names) == 0 {
+		args = append(args, "./cmd/...")
+	}
+	for _, n := range names {
+		args = append(args, "./cmd/"+n)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %v: %w\n%s", args, err, out)
+	}
+	return nil
 }

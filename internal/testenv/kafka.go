@@ -51,7 +51,7 @@ type KafkaBroker struct {
 	classpath string
 	jvm       []string // heap and GC flags of the broker process
 	props     string
-	proc      *process
+	proc      *Proc
 }
 
 var sharedKafka shared[*KafkaBroker]
@@ -244,7 +244,7 @@ func (k *KafkaBroker) start(ctx context.Context) error {
 	}
 	cmd := exec.Command(java, k.javaArgs(jvm, "kafka.Kafka", k.props)...)
 	cmd.Dir = k.Dir
-	p, err := startProcess("kafka", cmd, filepath.Join(k.LogDir, "stdout.log"), nil)
+	p, err := StartProc("kafka", cmd, filepath.Join(k.LogDir, "stdout.log"), nil)
 	if err != nil {
 		return err
 	}
@@ -254,14 +254,14 @@ func (k *KafkaBroker) start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, kafkaReadyTimeout)
 	defer cancel()
 	if err := waitKafka(ctx, p, k.Brokers); err != nil {
-		p.kill()
+		p.Kill()
 		return fmt.Errorf("Kafka: %w\n%s", err, logTail(filepath.Join(k.LogDir, "server.log"), 15))
 	}
 	return nil
 }
 
 // waitKafka polls until the broker lists itself in a metadata answer.
-func waitKafka(ctx context.Context, p *process, brokers []string) error {
+func waitKafka(ctx context.Context, p *Proc, brokers []string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DialTimeout(2*time.Second), kgo.RequestRetries(0))
 	if err != nil {
 		return err
@@ -283,6 +283,13 @@ func waitKafka(ctx context.Context, p *process, brokers []string) error {
 	})
 }
 
+// process is the broker's newest process (nil before the first start).
+func (k *KafkaBroker) process() *Proc {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.proc
+}
+
 // Stop shuts the broker down cleanly (SIGTERM), keeping its data and ports for Start.
 func (k *KafkaBroker) Stop(t testing.TB) {
 	t.Helper()
@@ -294,11 +301,8 @@ func (k *KafkaBroker) Stop(t testing.TB) {
 func (k *KafkaBroker) Kill(t testing.TB) {
 	t.Helper()
 	k.mustBePrivate(t, "Kill")
-	k.mu.Lock()
-	p := k.proc
-	k.mu.Unlock()
-	if p != nil {
-		p.kill()
+	if p := k.process(); p != nil {
+		p.Kill()
 	}
 }
 
@@ -306,10 +310,7 @@ func (k *KafkaBroker) Kill(t testing.TB) {
 func (k *KafkaBroker) Start(t testing.TB) {
 	t.Helper()
 	k.mustBePrivate(t, "Start")
-	k.mu.Lock()
-	p := k.proc
-	k.mu.Unlock()
-	if p != nil {
+	if p := k.process(); p != nil {
 		if gone, _ := p.exited(); !gone {
 			t.Fatalf("testenv: Kafka.Start: broker %v is still running", k.Brokers)
 		}
@@ -332,11 +333,8 @@ func (k *KafkaBroker) mustBePrivate(t testing.TB, op string) {
 
 // shutdown stops the process, if running, and waits for it.
 func (k *KafkaBroker) shutdown() {
-	k.mu.Lock()
-	p := k.proc
-	k.mu.Unlock()
-	if p != nil {
-		p.stop(syscall.SIGTERM, 30*time.Second)
+	if p := k.process(); p != nil {
+		p.Signal(syscall.SIGTERM, 30*time.Second)
 	}
 }
 

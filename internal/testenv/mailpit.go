@@ -48,7 +48,7 @@ type MailpitServer struct {
 	Dir string
 
 	private bool
-	proc    *process
+	proc    *Proc
 	http    *http.Client
 }
 
@@ -90,7 +90,7 @@ func Mailpit(t testing.TB) *MailpitServer {
 		if smtpAddr == "" || api == "" || ca == "" {
 			t.Fatalf("testenv: set all of %s, %s and %s, or none", EnvMailpitSMTP, EnvMailpitAPI, EnvMailpitCA)
 		}
-		return &MailpitServer{SMTPAddr: smtpAddr, APIURL: strings.TrimRight(api, "/"), CAFile: ca, http: &http.Client{Timeout: 30 * time.Second}}
+		return MailpitAt(smtpAddr, api, ca)
 	}
 	return sharedMailpit.get(t, "mailpit", EnvMailpitSMTP, func(ctx context.Context) (*MailpitServer, func(), error) {
 		m, err := StartMailpit(ctx)
@@ -99,6 +99,12 @@ func Mailpit(t testing.TB) *MailpitServer {
 		}
 		return m, func() { _ = m.Close() }, nil
 	})
+}
+
+// MailpitAt is a client of a mailpit started elsewhere (SMTP host:port, API base URL, CA
+// file), such as the one testinfra exports in HERALD_TEST_MAILPIT_*.
+func MailpitAt(smtpAddr, api, ca string) *MailpitServer {
+	return &MailpitServer{SMTPAddr: smtpAddr, APIURL: strings.TrimRight(api, "/"), CAFile: ca, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // NewMailpit starts a mailpit for this test alone, stopped in t.Cleanup. Clear, SetChaos, Stop
@@ -167,7 +173,7 @@ func StartMailpit(ctx context.Context) (*MailpitServer, error) {
 }
 
 func (m *MailpitServer) run(ctx context.Context, cmd *exec.Cmd) error {
-	p, err := startProcess("mailpit", cmd, filepath.Join(m.Dir, "mailpit.log"), nil)
+	p, err := StartProc("mailpit", cmd, filepath.Join(m.Dir, "mailpit.log"), nil)
 	if err != nil {
 		return err
 	}
@@ -185,9 +191,9 @@ func (m *MailpitServer) run(ctx context.Context, cmd *exec.Cmd) error {
 		return c.Close()
 	})
 	if err != nil {
-		p.kill()
+		p.Kill()
 		keepDir(m.Dir)
-		return fmt.Errorf("mailpit: %w (files in %s)\n%s", err, m.Dir, logTail(p.logPath, 15))
+		return fmt.Errorf("mailpit: %w (files in %s)\n%s", err, m.Dir, logTail(p.LogPath, 15))
 	}
 	return nil
 }
@@ -203,24 +209,111 @@ func (m *MailpitServer) Messages(ctx context.Context, to string) ([]MailMessage,
 	}
 	out := make([]MailMessage, 0, len(found.Messages))
 	for i := len(found.Messages) - 1; i >= 0; i-- { // mailpit answers newest first
-		var msg struct {
-			ID, MessageID, Subject, Text, HTML string
-			From                               *struct{ Address string }
-			To                                 []struct{ Address string }
-		}
-		if err := m.get(ctx, "/api/v1/message/"+url.PathEscape(found.Messages[i].ID), &msg); err != nil {
+		mm, err := m.Message(ctx, found.Messages[i].ID)
+		if err != nil {
 			return nil, err
-		}
-		mm := MailMessage{ID: msg.ID, MessageID: msg.MessageID, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML}
-		if msg.From != nil {
-			mm.From = msg.From.Address
-		}
-		for _, a := range msg.To {
-			mm.To = append(mm.To, a.Address)
 		}
 		out = append(out, mm)
 	}
 	return out, nil
+}
+
+// MailSummary is one message as mailpit's list shows it.
+type MailSummary struct {
+	ID        string // mailpit's id: one per stored copy
+	MessageID string
+	To        []string // addresses only
+	Subject   string
+	Snippet   string
+	Created   time.Time // when mailpit received it
+}
+
+// MailPage is one page of mailpit's list, newest message first.
+type MailPage struct {
+	Total    int // messages stored
+	Messages []MailSummary
+}
+
+// List reads limit messages from the start-th newest on.
+func (m *MailpitServer) List(ctx context.Context, start, limit int) (MailPage, error) {
+	var r struct {
+		Total    int `json:"total"`
+		Messages []struct {
+			ID, MessageID, Subject, Snippet string
+			Created                         time.Time
+			To                              []struct{ Address string }
+		} `json:"messages"`
+	}
+	q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(limit)}}
+	if err := m.get(ctx, "/api/v1/messages?"+q.Encode(), &r); err != nil {
+		return MailPage{}, err
+	}
+	page := MailPage{Total: r.Total, Messages: make([]MailSummary, 0, len(r.Messages))}
+	for _, msg := range r.Messages {
+		s := MailSummary{ID: msg.ID, MessageID: msg.MessageID, Subject: msg.Subject, Snippet: msg.Snippet, Created: msg.Created}
+		for _, a := range msg.To {
+			s.To = append(s.To, a.Address)
+		}
+		page.Messages = append(page.Messages, s)
+	}
+	return page, nil
+}
+
+// All reads every stored message, page by page. Mailpit lists newest first, so a page
+// boundary moves while mail arrives: copies are keyed by mailpit id, and a count is exact
+// only once nothing more can arrive.
+func (m *MailpitServer) All(ctx context.Context) ([]MailSummary, error) {
+	const pageSize = 250
+	seen := map[string]bool{}
+	var out []MailSummary
+	for start := 0; ; start += pageSize {
+		page, err := m.List(ctx, start, pageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, msg := range page.Messages {
+			if !seen[msg.ID] {
+				seen[msg.ID] = true
+				out = append(out, msg)
+			}
+		}
+		if len(page.Messages) < pageSize || start+pageSize >= page.Total {
+			return out, nil
+		}
+	}
+}
+
+// Count is the number of stored messages.
+func (m *MailpitServer) Count(ctx context.Context) (int, error) {
+	page, err := m.List(ctx, 0, 1)
+	return page.Total, err
+}
+
+// Message reads one stored message by mailpit id.
+func (m *MailpitServer) Message(ctx context.Context, id string) (MailMessage, error) {
+	var msg struct {
+		ID, MessageID, Subject, Text, HTML string
+		From                               *struct{ Address string }
+		To                                 []struct{ Address string }
+	}
+	if err := m.get(ctx, "/api/v1/message/"+url.PathEscape(id), &msg); err != nil {
+		return MailMessage{}, err
+	}
+	mm := MailMessage{ID: msg.ID, MessageID: msg.MessageID, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML}
+	if msg.From != nil {
+		mm.From = msg.From.Address
+	}
+	for _, a := range msg.To {
+		mm.To = append(mm.To, a.Address)
+	}
+	return mm, nil
+}
+
+// Headers reads one stored message's headers by mailpit id.
+func (m *MailpitServer) Headers(ctx context.Context, id string) (http.Header, error) {
+	var h http.Header
+	err := m.get(ctx, "/api/v1/message/"+url.PathEscape(id)+"/headers", &h)
+	return h, err
 }
 
 // Clear deletes every stored message (private mailpit only).
@@ -273,7 +366,7 @@ func (m *MailpitServer) Start(t testing.TB) {
 
 func (m *MailpitServer) stop() {
 	if m.proc != nil {
-		m.proc.stop(syscall.SIGTERM, 10*time.Second)
+		m.proc.Signal(syscall.SIGTERM, 10*time.Second)
 	}
 }
 

@@ -3,10 +3,8 @@ package testenv
 import (
 	"context"
 	"debug/buildinfo"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +49,7 @@ type NATSNode struct {
 	config  string
 	monitor string // base URL of the monitoring endpoint (/jsz)
 	mu      sync.Mutex
-	proc    *process
+	proc    *Proc
 }
 
 // NewNATSCluster starts a cluster of n servers for this test alone, removed in t.Cleanup (its
@@ -133,7 +131,7 @@ cluster {
 func (s *NATSNode) launch() error {
 	cmd := exec.Command(s.bin, "-c", s.config)
 	cmd.Dir = s.Dir
-	p, err := startProcess("nats-server "+s.Name, cmd, filepath.Join(s.Dir, "server.log"), nil)
+	p, err := StartProc("nats-server "+s.Name, cmd, filepath.Join(s.Dir, "server.log"), nil)
 	if err != nil {
 		return err
 	}
@@ -144,7 +142,7 @@ func (s *NATSNode) launch() error {
 }
 
 // process is the server's newest process (nil before the first start).
-func (s *NATSNode) process() *process {
+func (s *NATSNode) process() *Proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.proc
@@ -183,7 +181,7 @@ func (c *NATSCluster) Server(t testing.TB, name string) *NATSNode {
 func (c *NATSCluster) Kill(t testing.TB, name string) {
 	t.Helper()
 	if p := c.Server(t, name).process(); p != nil {
-		p.kill()
+		p.Kill()
 	}
 }
 
@@ -275,24 +273,6 @@ func (c *NATSCluster) MetaLeader(ctx context.Context) (string, error) {
 	return "", errors.Join(errs...)
 }
 
-// GetJSON decodes the JSON answer to a GET of url (an HTTP status other than 200 is an error).
-// Bound it with ctx.
-func GetJSON(ctx context.Context, url string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
 // WaitCurrent waits until the server leads or is a current (caught up, online) replica of every
 // stream: it has rejoined.
 func (c *NATSCluster) WaitCurrent(t testing.TB, ctx context.Context, name string, streams ...string) {
@@ -327,7 +307,7 @@ func (c *NATSCluster) shutdown() {
 	var wg sync.WaitGroup
 	for _, s := range c.Servers {
 		if p := s.process(); p != nil {
-			wg.Go(func() { p.stop(syscall.SIGTERM, 30*time.Second) })
+			wg.Go(func() { p.Signal(syscall.SIGTERM, 30*time.Second) })
 		}
 	}
 	wg.Wait()

@@ -30,7 +30,7 @@ type PostgresServer struct {
 	Dir string
 
 	mu   sync.Mutex
-	proc *process
+	proc *Proc
 	// what start needs to run the server again (Kill, Start)
 	bin, data, logPath string
 	port               int
@@ -56,23 +56,37 @@ func Postgres(t testing.TB) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	name := databaseName(t.Name())
-	if err := execAdmin(ctx, admin, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
-		unavailable(t, "PostgreSQL", fmt.Errorf("create database %s: %w", name, err))
+	dsn, drop, err := CreateDatabase(ctx, admin, databaseName(t.Name()))
+	if err != nil {
+		unavailable(t, "PostgreSQL", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		// FORCE: a pool the test forgot to close must not keep the database alive.
-		if err := execAdmin(ctx, admin, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
-			t.Errorf("testenv: drop database %s: %v", name, err)
+		if err := drop(ctx); err != nil {
+			t.Errorf("testenv: %v", err)
 		}
 	})
-	dsn, err := withDatabase(admin, name)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
 	return dsn
+}
+
+// CreateDatabase makes the database name on the server of adminDSN and returns its DSN and a
+// function that drops it.
+func CreateDatabase(ctx context.Context, adminDSN, name string) (dsn string, drop func(context.Context) error, err error) {
+	dsn, err = withDatabase(adminDSN, name)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := execAdmin(ctx, adminDSN, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	return dsn, func(ctx context.Context) error {
+		// FORCE: a pool the test forgot to close must not keep the database alive.
+		if err := execAdmin(ctx, adminDSN, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}, nil
 }
 
 // databaseName makes a unique, valid identifier that still says which test made it.
@@ -136,7 +150,7 @@ func StartPostgres(ctx context.Context) (*PostgresServer, error) {
 	s := &PostgresServer{Dir: dir}
 	fail := func(err error) (*PostgresServer, error) {
 		if s.proc != nil {
-			s.proc.kill()
+			s.proc.Kill()
 		}
 		keepDir(dir)
 		return nil, fmt.Errorf("%w (files in %s)", err, dir)
@@ -194,7 +208,7 @@ func (s *PostgresServer) start(ctx context.Context) error {
 		"-c", "logging_collector=off",
 	)
 	cmd.Dir = s.Dir
-	p, err := startProcess("postgres", cmd, s.logPath, s.cred)
+	p, err := StartProc("postgres", cmd, s.logPath, s.cred)
 	if err != nil {
 		return err
 	}
@@ -224,7 +238,7 @@ func (s *PostgresServer) Kill() {
 	p := s.proc
 	s.mu.Unlock()
 	if p != nil {
-		p.kill()
+		p.Kill()
 	}
 }
 
@@ -255,7 +269,7 @@ func (s *PostgresServer) Close() error {
 	p := s.proc
 	s.mu.Unlock()
 	if p != nil {
-		p.stop(syscall.SIGINT, 30*time.Second)
+		p.Signal(syscall.SIGINT, 30*time.Second)
 	}
 	return removeDir(s.Dir)
 }

@@ -22,6 +22,11 @@
 // JetStream cluster of nats-server processes (built from the module's own nats-server version
 // into <repo>/.bin), so that a kill is a real SIGKILL, and names stream leaders and replicas.
 //
+// Herald's own services run as processes through the same launcher (StartProc): StartStack
+// starts the table of internal/stack on the built binaries (Binaries), on ports reserved for
+// them (FreePorts), for e2e and bench/pipeline. GraphQLClient and the mailpit client
+// (MailpitServer) are the tests' clients of the router and of mailpit.
+//
 // When a piece cannot be had, the test is skipped with the reason, except under CI=true, where it
 // fails: CI must never pass by skipping.
 package testenv
@@ -30,11 +35,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,23 +253,6 @@ func sweepOrphans(base string) {
 	})
 }
 
-// FreePorts asks the kernel for n distinct free loopback TCP ports, holding
-// each open until all are picked so that two of them cannot be the same.
-// Another process may still take one before the server binds it; servers
-// that can bind ":0" themselves (NATS) do so instead.
-func FreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // repoRoot walks up from the working directory (a package folder under `go test`) to go.mod.
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
@@ -286,111 +271,16 @@ func repoRoot() (string, error) {
 	}
 }
 
-// process is a child server whose output goes to a log file and which dies with us: Pdeathsig
-// makes the kernel SIGKILL it when the test binary exits without cleaning up (panic, timeout,
-// kill), so no Java or PostgreSQL is left running.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	waitErr error
-}
-
-// startProcess starts cmd with stdout and stderr appended to logPath. cred, when set, runs it as
-// another user.
-func startProcess(name string, cmd *exec.Cmd, logPath string, cred *syscall.Credential) (*process, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
+// StreamEnv is the HERALD_STREAM setting of a service on the shared broker of kind "kafka"
+// (Kafka) or "nats" (NATS), with its address.
+func StreamEnv(t testing.TB, kind string) map[string]string {
+	t.Helper()
+	switch kind {
+	case "kafka":
+		return map[string]string{"HERALD_STREAM": kind, "HERALD_KAFKA_BROKERS": strings.Join(Kafka(t).Brokers, ",")}
+	case "nats":
+		return map[string]string{"HERALD_STREAM": kind, "HERALD_NATS_URL": NATS(t)}
 	}
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
-	// Pdeathsig fires when the OS thread that forked the child exits, not the process: keep this
-	// goroutine on its thread while forking so the runtime cannot retire the thread under it.
-	runtime.LockOSThread()
-	err = cmd.Start()
-	runtime.UnlockOSThread()
-	logFile.Close() // the child has its own copy
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// exited reports whether the process has ended, with its wait error.
-func (p *process) exited() (bool, error) {
-	select {
-	case <-p.done:
-		if p.waitErr == nil {
-			return true, errors.New("exited with status 0")
-		}
-		return true, p.waitErr
-	default:
-		return false, nil
-	}
-}
-
-// stop sends sig, waits up to grace, then kills. It returns once the process is gone.
-func (p *process) stop(sig os.Signal, grace time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// kill ends the process at once, as a crash would.
-func (p *process) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-// logTail returns the last lines of a log file, for error messages.
-func logTail(path string, lines int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
-
-// poll calls ready until it succeeds, the process dies, or ctx ends; it returns the last error.
-func poll(ctx context.Context, p *process, ready func(context.Context) error) error {
-	var last error
-	for {
-		if p != nil {
-			if gone, err := p.exited(); gone {
-				return fmt.Errorf("%s exited before it was ready: %v", p.name, err)
-			}
-		}
-		attempt, cancel := context.WithTimeout(ctx, 3*time.Second)
-		last = ready(attempt)
-		cancel()
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not ready in time: %w (last error: %v)", ctx.Err(), last)
-		case <-time.After(150 * time.Millisecond):
-		}
-	}
+	t.Fatalf("testenv: no stream backend %q", kind)
+	return nil
 }

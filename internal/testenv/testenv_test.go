@@ -422,3 +422,37 @@ func TestMailpitRejectsPlainSMTPAndChaos(t *testing.T) {
 		t.Fatalf("after Clear: %d messages, %v", len(msgs), err)
 	}
 }
+
+// A reserved port is never handed to a bind(":0") nor answered while nothing serves it, yet a
+// server binds it, before and after a restart.
+func TestFreePortsHeld(t *testing.T) {
+	port := testenv.Ports(t, 1)[0]
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for range 2000 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if got == port {
+			t.Fatalf("bind(:0) was handed the reserved port %d", port)
+		}
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatalf("a connection to the reserved, unserved port %d was accepted", port)
+	}
+	for round := range 2 {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("round %d: a server cannot bind its reserved port: %v", round, err)
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("round %d: dial the server: %v", round, err)
+		}
+		c.Close() // leaves a TIME_WAIT connection behind for the next round
+		l.Close()
+	}
+}

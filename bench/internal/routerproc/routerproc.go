@@ -4,7 +4,6 @@ package routerproc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,11 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/router/auth"
 )
 
@@ -57,45 +56,15 @@ func Compose(ctx context.Context, bin, dir, subgraphs string, sdl map[string]str
 	return out, nil
 }
 
-// FetchSDL asks a federation subgraph for its SDL (`_service { sdl }`).
+// FetchSDL asks a federation subgraph for its SDL (`_service { sdl }`), as
+// the router does at start-up.
 func FetchSDL(ctx context.Context, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"query":"{ _service { sdl } }"}`))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Data struct {
-			Service struct {
-				SDL string `json:"sdl"`
-			} `json:"_service"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return "", err
-	}
-	if out.Data.Service.SDL == "" {
-		return "", errors.New("empty SDL")
-	}
-	return out.Data.Service.SDL, nil
+	return router.FetchSDL(ctx, http.DefaultClient, router.Subgraph{Name: "bench", URL: url})
 }
 
 // BaseEnv is the environment of child processes: the parent's, less any
 // HERALD_ variable, so a developer's settings cannot change the benchmark.
-func BaseEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "HERALD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func BaseEnv() []string { return testenv.Environ(nil) }
 
 // SigningKey makes (or reads) a signing key in dir and writes its public
 // half beside it, for HERALD_AUTH_PUBLIC_KEY_FILE.
@@ -128,19 +97,17 @@ type Options struct {
 
 // Proc is a running router binary.
 type Proc struct {
+	*testenv.Proc
 	// Signer mints tokens the router accepts (its HERALD_AUTH_PUBLIC_KEY_FILE
 	// is this key's public half).
 	Signer *auth.Signer
-	cmd    *exec.Cmd
 	// Base is http://127.0.0.1:port; URL is its GraphQL endpoint.
 	Base, URL string
-	logs      string // file holding its stdout and stderr
-	done      chan error
 }
 
-// Start runs bin on a free loopback port and waits until /healthz answers
-// 200 (the supergraph is loaded; with a stream configured, the stream is
-// reachable). The child inherits this process's resource limits.
+// Start runs bin on a reserved loopback port and waits until /healthz
+// answers 200 (the supergraph is loaded; with a stream configured, the
+// stream is reachable). The child inherits this process's resource limits.
 func Start(ctx context.Context, bin, logPath string, o Options) (*Proc, error) {
 	ports, err := testenv.FreePorts(1)
 	if err != nil {
@@ -165,75 +132,30 @@ func Start(ctx context.Context, bin, logPath string, o Options) (*Proc, error) {
 		cmd.Env = append(cmd.Env, "HERALD_ROUTER_CONFIG="+o.Supergraph)
 	}
 	cmd.Env = append(cmd.Env, o.Env...)
-	logf, err := os.Create(logPath)
+	tp, err := testenv.StartProc("router", cmd, logPath, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close() // the child holds its own descriptor
-	p := &Proc{Signer: signer, cmd: cmd, Base: "http://" + addr, URL: "http://" + addr + "/graphql", logs: logPath, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start router: %w", err)
+	p := &Proc{Proc: tp, Signer: signer, Base: "http://" + addr, URL: "http://" + addr + "/graphql"}
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := p.WaitHTTP(wctx, p.Base+"/healthz", testenv.StatusOK); err != nil {
+		_ = p.Stop()
+		return nil, fmt.Errorf("router not ready: %w", err)
 	}
-	go func() { p.done <- cmd.Wait() }()
-
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		resp, err := http.Get(p.Base + "/healthz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			return nil, fmt.Errorf("router exited before ready (%v); logs:\n%s", err, p.LogText())
-		case <-ctx.Done():
-			p.Stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.Stop()
-			return nil, fmt.Errorf("router not ready within 90s; logs:\n%s", p.LogText())
-		}
-	}
+	return p, nil
 }
 
 // LogText is the router's output so far, for error messages.
 func (p *Proc) LogText() string {
-	data, _ := os.ReadFile(p.logs)
+	data, _ := os.ReadFile(p.LogPath)
 	return string(data)
-}
-
-// PID is the router's process id (for /proc figures).
-func (p *Proc) PID() int { return p.cmd.Process.Pid }
-
-// Exited tells whether the process has ended.
-func (p *Proc) Exited() bool {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return true
-	default:
-		return false
-	}
 }
 
 // Stop sends SIGTERM, waits up to 15s for the drain, then kills.
 func (p *Proc) Stop() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		err := <-p.done
-		p.done <- err
+	if !p.Signal(syscall.SIGTERM, 15*time.Second) {
 		return errors.New("router did not stop within 15s of SIGTERM: killed")
 	}
+	return p.Err()
 }

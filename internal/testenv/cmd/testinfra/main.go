@@ -165,44 +165,6 @@ func (inf *infra) add(env map[string]string, stop func()) {
 // start launches the pieces in parallel (Kafka's JVM dominates; the rest overlaps it).
 func start(ctx context.Context, pieces []string, log io.Writer) (*infra, error) {
 	inf := &infra{env: map[string]string{}}
-	starters := map[string]func(context.Context) (map[string]string, func(), string, error){
-		"kafka": func(ctx context.Context) (map[string]string, func(), string, error) {
-			k, err := testenv.StartKafka(ctx)
-			if err != nil {
-				return nil, nil, "", err
-			}
-			return map[string]string{testenv.EnvKafkaBrokers: strings.Join(k.Brokers, ",")},
-				func() { stopDir(k.Dir, k.Close, log) }, k.Dir, nil
-		},
-		"postgres": func(ctx context.Context) (map[string]string, func(), string, error) {
-			s, err := testenv.StartPostgres(ctx)
-			if err != nil {
-				return nil, nil, "", err
-			}
-			return map[string]string{testenv.EnvPostgresDSN: s.AdminDSN},
-				func() { stopDir(s.Dir, s.Close, log) }, s.Dir, nil
-		},
-		"nats": func(ctx context.Context) (map[string]string, func(), string, error) {
-			s, err := testenv.StartNATS(ctx)
-			if err != nil {
-				return nil, nil, "", err
-			}
-			return map[string]string{testenv.EnvNATSURL: s.URL},
-				func() { stopDir(s.Dir, s.Close, log) }, s.Dir, nil
-		},
-		"mailpit": func(ctx context.Context) (map[string]string, func(), string, error) {
-			m, err := testenv.StartMailpit(ctx)
-			if err != nil {
-				return nil, nil, "", err
-			}
-			return map[string]string{
-					testenv.EnvMailpitSMTP: m.SMTPAddr,
-					testenv.EnvMailpitAPI:  m.APIURL,
-					testenv.EnvMailpitCA:   m.CAFile,
-				},
-				func() { stopDir(m.Dir, m.Close, log) }, m.Dir, nil
-		},
-	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -214,15 +176,14 @@ func start(ctx context.Context, pieces []string, log io.Writer) (*infra, error) 
 		if name == "" {
 			continue
 		}
-		startPiece, ok := starters[name]
-		if !ok {
+		if testenv.PieceVar(name) == "" {
 			return inf, fmt.Errorf("unknown piece %q (want kafka, postgres, nats, mailpit)", name)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t0 := time.Now()
-			env, stop, dir, err := startPiece(ctx)
+			env, stop, dir, err := testenv.StartPiece(ctx, name)
 			if err != nil {
 				errMu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", name, err))
@@ -230,7 +191,7 @@ func start(ctx context.Context, pieces []string, log io.Writer) (*infra, error) 
 				return
 			}
 			fmt.Fprintf(log, "testinfra: %s ready in %s (%s)\n", name, time.Since(t0).Round(10*time.Millisecond), dir)
-			inf.add(env, stop)
+			inf.add(env, func() { stopDir(dir, stop, log) })
 		}()
 	}
 	wg.Wait()
