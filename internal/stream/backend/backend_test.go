@@ -115,16 +115,7 @@ func roundTrip(t *testing.T, b stream.Broker) {
 	defer sub.Close()
 	got := make(chan string, 1)
 	cctx, ccancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- sub.Consume(cctx, func(_ context.Context, m stream.Message) error {
-			select {
-			case got <- string(m.Value):
-			default:
-			}
-			return nil
-		})
-	}()
+	done := streamtest.Consume(cctx, sub, got)
 	select {
 	case v := <-got:
 		if v != "hello" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/kafka"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -23,29 +24,7 @@ func staticBroker(t *testing.T, brokers []string, id string) stream.Broker {
 	cfg := testConfig(brokers)
 	cfg.InstanceID = id
 	cfg.SessionTimeout = 5 * time.Minute
-	b, err := kafka.New(context.Background(), cfg, logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
-}
-
-// consume runs sub.Consume, sending every message's value to got, and
-// returns a channel with Consume's result.
-func consume(ctx context.Context, sub stream.Subscriber, got chan<- string) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		done <- sub.Consume(ctx, func(ctx context.Context, m stream.Message) error {
-			select {
-			case got <- string(m.Value):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
-		})
-	}()
-	return done
+	return streamtest.Open(t, kafka.New, cfg)
 }
 
 // waitConsuming waits until sub reports it holds its partitions.
@@ -94,7 +73,7 @@ func TestStaticMemberResumesAtOnce(t *testing.T) {
 	}
 	got := make(chan string, 16)
 	ctx1, stop1 := context.WithCancel(ctx)
-	done1 := consume(ctx1, sub1, got)
+	done1 := streamtest.Consume(ctx1, sub1, got)
 	waitConsuming(t, ctx, sub1)
 	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("before")}); err != nil {
 		t.Fatal(err)
@@ -116,7 +95,7 @@ func TestStaticMemberResumesAtOnce(t *testing.T) {
 	restarted := time.Now()
 	b2 := staticBroker(t, brokers, id)
 	sub2, _ := b2.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
-	done2 := consume(ctx, sub2, got)
+	done2 := streamtest.Consume(ctx, sub2, got)
 	select {
 	case v := <-got:
 		if v != "after" {
@@ -170,13 +149,13 @@ func TestStaticMemberTwinIsFenced(t *testing.T) {
 	}
 	sub1, _ := b1.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	got := make(chan string, 16)
-	done1 := consume(ctx, sub1, got)
+	done1 := streamtest.Consume(ctx, sub1, got)
 	waitConsuming(t, ctx, sub1)
 
 	b2 := staticBroker(t, brokers, id)
 	sub2, _ := b2.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	twin := time.Now()
-	done2 := consume(ctx, sub2, got)
+	done2 := streamtest.Consume(ctx, sub2, got)
 	select {
 	case err := <-done1:
 		if !errors.Is(err, stream.ErrFenced) {
@@ -218,17 +197,13 @@ func TestNotConsumingBehindAStaleMember(t *testing.T) {
 	const session = 12 * time.Second
 	cfg := testConfig(brokers)
 	cfg.InstanceID, cfg.SessionTimeout = "stale-"+uuid.NewString()[:8], session
-	staleBroker, err := kafka.New(ctx, cfg, logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer staleBroker.Close()
+	staleBroker := streamtest.Open(t, kafka.New, cfg)
 	if err := staleBroker.EnsureTopic(ctx, topic); err != nil {
 		t.Fatal(err)
 	}
 	stale, _ := staleBroker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	sctx, stopStale := context.WithCancel(ctx)
-	staleDone := consume(sctx, stale, make(chan string, 16))
+	staleDone := streamtest.Consume(sctx, stale, make(chan string, 16))
 	waitConsuming(t, ctx, stale)
 	stopStale()
 	if err := <-staleDone; err != nil {
@@ -238,7 +213,7 @@ func TestNotConsumingBehindAStaleMember(t *testing.T) {
 	requireMember(t, ctx, brokers, group, cfg.InstanceID)
 
 	fresh, _ := newBroker(t, brokers).Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
-	freshDone := consume(ctx, fresh, make(chan string, 16))
+	freshDone := streamtest.Consume(ctx, fresh, make(chan string, 16))
 	sawNotConsuming := false
 	for {
 		err := fresh.(stream.Consuming).Consuming(ctx)

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, error) {
@@ -32,19 +33,14 @@ type subscriber struct {
 	opts   stream.SubscribeOptions
 	closed atomic.Bool
 
-	mu      sync.Mutex
-	cancels map[*context.CancelFunc]struct{}
-	active  atomic.Pointer[consumer] // the running Consume, for Consuming
+	calls  consume.Calls
+	active atomic.Pointer[consumer] // the running Consume, for Consuming
 }
 
 // Close stops any running Consume of this subscriber.
 func (s *subscriber) Close() error {
 	s.closed.Store(true)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.cancels {
-		(*c)()
-	}
+	s.calls.CancelAll()
 	return nil
 }
 
@@ -89,19 +85,11 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 	if s.closed.Load() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
+	ctx, end := s.calls.Start(ctx)
+	defer end()
+	// A fenced member ends its own call.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.mu.Lock()
-	if s.cancels == nil {
-		s.cancels = map[*context.CancelFunc]struct{}{}
-	}
-	s.cancels[&cancel] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.cancels, &cancel)
-		s.mu.Unlock()
-	}()
 
 	c := &consumer{
 		s: s, h: h, ctx: ctx,

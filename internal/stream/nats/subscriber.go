@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, error) {
@@ -35,8 +36,7 @@ type subscriber struct {
 	opts   stream.SubscribeOptions
 	closed atomic.Bool
 
-	mu      sync.Mutex
-	cancels map[*context.CancelFunc]struct{}
+	calls   consume.Calls
 	running atomic.Int32 // Consume calls past waiting for the topic
 }
 
@@ -72,19 +72,8 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 	if s.closed.Load() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s.mu.Lock()
-	if s.cancels == nil {
-		s.cancels = map[*context.CancelFunc]struct{}{}
-	}
-	s.cancels[&cancel] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.cancels, &cancel)
-		s.mu.Unlock()
-	}()
+	ctx, end := s.calls.Start(ctx)
+	defer end()
 
 	log := s.b.log.With("topic", s.opts.Topic, "group", s.opts.Group)
 	// The topic may not exist yet or the server may be down: wait, do not fail.
@@ -239,10 +228,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // Close stops any running Consume of this subscriber.
 func (s *subscriber) Close() error {
 	s.closed.Store(true)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.cancels {
-		(*c)()
-	}
+	s.calls.CancelAll()
 	return nil
 }
