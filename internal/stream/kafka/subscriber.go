@@ -29,19 +29,11 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 }
 
 type subscriber struct {
-	b      *broker
-	opts   stream.SubscribeOptions
-	closed atomic.Bool
+	b             *broker
+	opts          stream.SubscribeOptions
+	consume.Calls // Close, Closed
 
-	calls  consume.Calls
 	active atomic.Pointer[consumer] // the running Consume, for Consuming
-}
-
-// Close stops any running Consume of this subscriber.
-func (s *subscriber) Close() error {
-	s.closed.Store(true)
-	s.calls.CancelAll()
-	return nil
 }
 
 type tp struct {
@@ -82,10 +74,10 @@ type consumer struct {
 // closed. Handlers run concurrently for different partitions, one record at
 // a time per partition, and must return once their context ends.
 func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
-	if s.closed.Load() || s.b.closed.Load() {
+	if s.Closed() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
-	ctx, end := s.calls.Start(ctx)
+	ctx, end := s.Start(ctx)
 	defer end()
 	// A fenced member ends its own call.
 	ctx, cancel := context.WithCancel(ctx)
@@ -163,7 +155,7 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 			"instance_id", s.b.cfg.InstanceID, "err", *errp)
 		return fmt.Errorf("kafka: group %s, instance id %q: %w", s.opts.Group, s.b.cfg.InstanceID, stream.ErrFenced)
 	}
-	if s.closed.Load() {
+	if s.Closed() {
 		return stream.ErrClosed
 	}
 	return nil

@@ -156,15 +156,13 @@ func TestStreamName(t *testing.T) {
 	}
 }
 
-// TestDeadLetterTopicBesideItsTopic checks that a topic and its ".dlq"
-// topic (events.DeadLetterSuffix) are separate streams whose subjects do not
-// overlap.
-func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
+// publishTo returns a context bounding the test, a broker on the shared
+// server with topics ensured, and a publisher.
+func publishTo(t *testing.T, topics ...string) (context.Context, stream.Broker, stream.Publisher) {
+	t.Helper()
 	b := newBroker(t, testenv.NATS(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	topic := streamtest.Unique("orders")
-	topics := []string{topic, topic + ".dlq"}
+	t.Cleanup(cancel)
 	for _, tp := range topics {
 		if err := b.EnsureTopic(ctx, tp); err != nil {
 			t.Fatalf("EnsureTopic(%s): %v", tp, err)
@@ -174,6 +172,16 @@ func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx, b, p
+}
+
+// TestDeadLetterTopicBesideItsTopic checks that a topic and its ".dlq"
+// topic (events.DeadLetterSuffix) are separate streams whose subjects do not
+// overlap.
+func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
+	topic := streamtest.Unique("orders")
+	topics := []string{topic, topic + ".dlq"}
+	ctx, b, p := publishTo(t, topics...)
 	for _, tp := range topics {
 		if err := p.Publish(ctx, stream.Message{Topic: tp, Key: "k", Value: []byte(tp)}); err != nil {
 			t.Fatalf("Publish(%s): %v", tp, err)
@@ -210,17 +218,8 @@ func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
 // window (a relay retrying after a lost ack), unless stream.DedupHeader gives
 // the publication an id of its own (a dead-letter replay).
 func TestDuplicateWindowAndDedupHeader(t *testing.T) {
-	b := newBroker(t, testenv.NATS(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	topic := streamtest.Unique("dedup")
-	if err := b.EnsureTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
-	p, err := b.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, b, p := publishTo(t, topic)
 	id := "evt-" + topic
 	pub := func(value string, extra ...stream.Header) {
 		t.Helper()

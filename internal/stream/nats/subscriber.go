@@ -32,11 +32,10 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 }
 
 type subscriber struct {
-	b      *broker
-	opts   stream.SubscribeOptions
-	closed atomic.Bool
+	b             *broker
+	opts          stream.SubscribeOptions
+	consume.Calls // Close, Closed
 
-	calls   consume.Calls
 	running atomic.Int32 // Consume calls past waiting for the topic
 }
 
@@ -69,10 +68,10 @@ func durable(group string, partition int) string {
 // returns nil) or the subscriber is closed. Handlers run concurrently for
 // different partitions, one at a time per partition.
 func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
-	if s.closed.Load() || s.b.closed.Load() {
+	if s.Closed() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
-	ctx, end := s.calls.Start(ctx)
+	ctx, end := s.Start(ctx)
 	defer end()
 
 	log := s.b.log.With("topic", s.opts.Topic, "group", s.opts.Group)
@@ -101,7 +100,7 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 		wg.Go(func() { s.partitionLoop(ctx, p, h, log.With("partition", p)) })
 	}
 	wg.Wait()
-	if s.closed.Load() || s.b.closed.Load() {
+	if s.Closed() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
 	return nil
@@ -223,11 +222,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// Close stops any running Consume of this subscriber.
-func (s *subscriber) Close() error {
-	s.closed.Store(true)
-	s.calls.CancelAll()
-	return nil
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) stream.Broker, opts ...Optio
 		{"LoadSharing", s.loadSharing},
 		{"GroupsAreIndependent", s.groupsAreIndependent},
 		{"PublishAfterClose", s.publishAfterClose},
+		{"CloseEndsConsume", s.closeEndsConsume},
 		{"PublishWhileDown", s.publishWhileDown},
 		{"TailFromTheEnd", s.tailFromTheEnd},
 		{"Lag", s.lag},
@@ -559,6 +560,42 @@ func (s *suite) publishAfterClose(t *testing.T) {
 	}
 	if err := p.Close(); err != nil && !errors.Is(err, stream.ErrClosed) {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// closeEndsConsume: closing a subscriber ends its running Consume calls,
+// which return stream.ErrClosed, and a later Consume refuses to start.
+func (s *suite) closeEndsConsume(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: Unique("g")})
+	if err != nil {
+		t.Fatalf("Subscriber: %v", err)
+	}
+	got := make(chan string, 1)
+	done := Consume(ctx, sub, got)
+	// Once a message arrived, Consume is surely running.
+	publishSeq(ctx, t, p, topic, 0, 1)
+	select {
+	case <-got:
+	case err := <-done:
+		t.Fatalf("Consume returned %v before Close", err)
+	case <-ctx.Done():
+		t.Fatalf("no message within %s", s.o.Deadline)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, stream.ErrClosed) {
+			t.Errorf("Consume after Close returned %v, want stream.ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("Consume still running %s after Close", s.o.Deadline)
+	}
+	if err := sub.Consume(ctx, func(context.Context, stream.Message) error { return nil }); !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("Consume on a closed subscriber = %v, want stream.ErrClosed", err)
 	}
 }
 

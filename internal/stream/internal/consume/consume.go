@@ -7,15 +7,32 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Calls tracks the running Consume calls of one subscriber, so that Close
-// can end them. The zero value is ready to use.
+// Calls tracks the running Consume calls of one subscriber, so that its
+// Close can end them. The zero value is ready to use; a subscriber embeds
+// it for its Close.
 type Calls struct {
+	closed  atomic.Bool
 	mu      sync.Mutex
 	cancels map[*context.CancelFunc]struct{}
 }
+
+// Close marks the subscriber closed and ends every running call.
+func (c *Calls) Close() error {
+	c.closed.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for cancel := range c.cancels {
+		(*cancel)()
+	}
+	return nil
+}
+
+// Closed reports whether Close was called.
+func (c *Calls) Closed() bool { return c.closed.Load() }
 
 // Start derives the context of one Consume call from ctx. The call must run
 // end when it returns.
@@ -32,15 +49,6 @@ func (c *Calls) Start(ctx context.Context) (_ context.Context, end func()) {
 		delete(c.cancels, &cancel)
 		c.mu.Unlock()
 		cancel()
-	}
-}
-
-// CancelAll ends the context of every running call.
-func (c *Calls) CancelAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for cancel := range c.cancels {
-		(*cancel)()
 	}
 }
 
