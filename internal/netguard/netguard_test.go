@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/heraldhq/herald/internal/netguard"
+	"github.com/heraldhq/herald/internal/netguard/netguardtest"
 )
 
 func TestCheck(t *testing.T) {
@@ -122,7 +123,7 @@ func TestDialerRefusesBeforeConnect(t *testing.T) {
 	if !errors.Is(err, netguard.ErrNotAllowed) {
 		t.Fatalf("guarded dial = %v, want ErrNotAllowed", err)
 	}
-	assertNothingArrived(t, ln)
+	netguardtest.NothingArrived(t, ln)
 
 	// With loopback allowed the same dial connects.
 	c, err := netguard.Dialer(true, nil).DialContext(context.Background(), "tcp", ln.Addr().String())
@@ -130,23 +131,6 @@ func TestDialerRefusesBeforeConnect(t *testing.T) {
 		t.Fatalf("dial with loopback allowed: %v", err)
 	}
 	c.Close()
-}
-
-func assertNothingArrived(t *testing.T, ln net.Listener) {
-	t.Helper()
-	marker, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer marker.Close()
-	got, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer got.Close()
-	if got.RemoteAddr().String() != marker.LocalAddr().String() {
-		t.Fatalf("the listener accepted %s before the marker %s: the guarded dial reached it", got.RemoteAddr(), marker.LocalAddr())
-	}
 }
 
 func FuzzParseHost(f *testing.F) {
