@@ -144,8 +144,8 @@ type Broker interface {
 	// within each partition. It returns nil when ctx ends.
 	Tail(ctx context.Context, topic string, ready func(), h func(Message)) error
 	// Lag returns how many messages of topic group has not acknowledged
-	// yet; 0 for a group that never read it on a topic nobody wrote to. It
-	// is for metrics, not for correctness.
+	// yet. It is for metrics, not for correctness. A group the broker does
+	// not know yet is an error on Kafka and 0 on JetStream.
 	Lag(ctx context.Context, topic, group string) (int64, error)
 	Close() error
 }
