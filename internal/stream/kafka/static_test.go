@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -47,16 +46,23 @@ func waitConsuming(t *testing.T, ctx context.Context, sub stream.Subscriber) {
 	}
 }
 
+// staticCase returns what each static membership test starts from: a
+// context bounding it, the shared broker's addresses, and a topic and a
+// group of its own named after prefix.
+func staticCase(t *testing.T, prefix string) (ctx context.Context, brokers []string, topic, group string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, testenv.Kafka(t).Brokers, streamtest.Unique(prefix), streamtest.Unique(prefix)
+}
+
 // TestStaticMemberResumesAtOnce: a consumer stopped without leaving its
 // group (what a killed process does) and started again under the same
 // instance id gets its partitions back without waiting for its session to
 // expire (five minutes here, longer than the test's deadline).
 func TestStaticMemberResumesAtOnce(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	brokers := testenv.Kafka(t).Brokers
-	topic, group := "static-"+uuid.NewString()[:8], "static-"+uuid.NewString()[:8]
-	id := "notifier-" + uuid.NewString()[:8]
+	ctx, brokers, topic, group := staticCase(t, "static")
+	id := streamtest.Unique("notifier")
 	b := staticBroker(t, brokers, id)
 	if err := b.EnsureTopic(ctx, topic); err != nil {
 		t.Fatal(err)
@@ -138,11 +144,8 @@ func requireMember(t *testing.T, ctx context.Context, brokers []string, group, i
 // instance id takes the place of the first, whose Consume returns
 // stream.ErrFenced instead of fighting it for the partitions.
 func TestStaticMemberTwinIsFenced(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	brokers := testenv.Kafka(t).Brokers
-	topic, group := "twin-"+uuid.NewString()[:8], "twin-"+uuid.NewString()[:8]
-	id := "notifier-" + uuid.NewString()[:8]
+	ctx, brokers, topic, group := staticCase(t, "twin")
+	id := streamtest.Unique("notifier")
 	b1 := staticBroker(t, brokers, id)
 	if err := b1.EnsureTopic(ctx, topic); err != nil {
 		t.Fatal(err)
@@ -190,13 +193,10 @@ func TestStaticMemberTwinIsFenced(t *testing.T) {
 // still counts one that stopped without leaving holds no partitions until
 // that member's session expires, and says so; then it consumes.
 func TestNotConsumingBehindAStaleMember(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	brokers := testenv.Kafka(t).Brokers
-	topic, group := "stale-"+uuid.NewString()[:8], "stale-"+uuid.NewString()[:8]
+	ctx, brokers, topic, group := staticCase(t, "stale")
 	const session = 12 * time.Second
 	cfg := testConfig(brokers)
-	cfg.InstanceID, cfg.SessionTimeout = "stale-"+uuid.NewString()[:8], session
+	cfg.InstanceID, cfg.SessionTimeout = streamtest.Unique("stale"), session
 	staleBroker := streamtest.Open(t, kafka.New, cfg)
 	if err := staleBroker.EnsureTopic(ctx, topic); err != nil {
 		t.Fatal(err)
