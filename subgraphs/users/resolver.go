@@ -126,11 +126,7 @@ func (r *Resolver) registerUser(ctx context.Context, input model.RegisterUserInp
 		SetEmail(reg.Email).
 		SetNillablePhone(reg.Phone)
 	p := reg.Preferences
-	create.SetNillableEmailEnabled(p.Email).
-		SetNillableSmsEnabled(p.SMS).
-		SetNillableWebhookEnabled(p.Webhook).
-		SetNillableInAppEnabled(p.InApp).
-		SetNillableLocale(p.Locale)
+	setSwitches(create, p)
 	if len(p.Categories) > 0 {
 		create.SetCategories(applyCategories(nil, p.Categories))
 	}
@@ -400,12 +396,28 @@ func (r *Resolver) update(ctx context.Context, id, idField string,
 	return u, nil
 }
 
-func applyPrefs(u *entusers.User, upd *entusers.UserUpdateOne, p PrefsPatch) {
-	upd.SetNillableEmailEnabled(p.Email).
+// switchSetter is what creating a user and updating one share for setting
+// the preference switches and the locale.
+type switchSetter[B any] interface {
+	SetNillableEmailEnabled(*bool) B
+	SetNillableSmsEnabled(*bool) B
+	SetNillableWebhookEnabled(*bool) B
+	SetNillableInAppEnabled(*bool) B
+	SetNillableLocale(*string) B
+}
+
+// setSwitches sets the switches and the locale p names; the others keep
+// their value (their default on a new user).
+func setSwitches[B switchSetter[B]](b B, p PrefsPatch) {
+	b.SetNillableEmailEnabled(p.Email).
 		SetNillableSmsEnabled(p.SMS).
 		SetNillableWebhookEnabled(p.Webhook).
 		SetNillableInAppEnabled(p.InApp).
 		SetNillableLocale(p.Locale)
+}
+
+func applyPrefs(u *entusers.User, upd *entusers.UserUpdateOne, p PrefsPatch) {
+	setSwitches(upd, p)
 	if len(p.Categories) > 0 {
 		upd.SetCategories(applyCategories(u.Categories, p.Categories))
 	}
