@@ -13,6 +13,7 @@ import (
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/outboxevent"
+	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/notifier/channel"
 )
 
@@ -28,12 +29,6 @@ const (
 	MetricOutboxPending    = "herald_notifier_outbox_pending"
 	MetricDeliveriesActive = "herald_notifier_deliveries_unfinished"
 )
-
-// lagReporter is implemented by stream backends that can tell a consumer
-// group's lag (internal/stream/kafka and internal/stream/nats do).
-type lagReporter interface {
-	Lag(ctx context.Context, topic, group string) (int64, error)
-}
 
 // Metrics are the notifier's Prometheus metrics, on a registry of their own
 // (no globals: several services may run in one process). A nil *Metrics
@@ -135,8 +130,8 @@ func (m *Metrics) breakerState(s int) {
 // database's backlog) at scrape time, each within a short timeout; a
 // failing source is logged and left out of that scrape.
 type stateCollector struct {
-	broker      lagReporter // nil: no lag metric
-	inputs      []consumed  // topics and groups whose lag is reported
+	broker      stream.Broker // nil: no lag metric
+	inputs      []consumed    // topics and groups whose lag is reported
 	db          *entnotifier.Client
 	logger      *slog.Logger
 	lagDesc     *prometheus.Desc
@@ -145,10 +140,9 @@ type stateCollector struct {
 	scrapeLimit time.Duration
 }
 
-func newStateCollector(broker any, inputs []consumed, db *entnotifier.Client, logger *slog.Logger) *stateCollector {
-	lr, _ := broker.(lagReporter)
+func newStateCollector(broker stream.Broker, inputs []consumed, db *entnotifier.Client, logger *slog.Logger) *stateCollector {
 	return &stateCollector{
-		broker: lr, inputs: inputs, db: db, logger: logger, scrapeLimit: 5 * time.Second,
+		broker: broker, inputs: inputs, db: db, logger: logger, scrapeLimit: 5 * time.Second,
 		lagDesc: prometheus.NewDesc(MetricConsumerLag,
 			"Messages of the topic the notifier's consumer group has not committed yet (broker end offsets minus committed offsets).",
 			[]string{"topic", "group"}, nil),

@@ -205,7 +205,7 @@ func benchmark(ctx context.Context, o options, getenv func(string) string, logw 
 	tctx, stopTail := context.WithCancel(ctx)
 	defer stopTail()
 	tailReady := make(chan struct{})
-	go func() { _ = st.broker.(tailer).Tail(tctx, topic, func() { close(tailReady) }, tr.handle) }()
+	go func() { _ = st.broker.Tail(tctx, topic, func() { close(tailReady) }, tr.handle) }()
 	select {
 	case <-tailReady:
 	case <-time.After(60 * time.Second):

@@ -348,10 +348,6 @@ func floorMain(stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer broker.Close()
-	t, ok := broker.(tailer)
-	if !ok {
-		return fail(fmt.Errorf("broker %T cannot tail", broker))
-	}
 	f := &floorServer{ctx: ctx, orders: os.Getenv(floorOrdersEnv), subs: map[*floorSub]struct{}{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -378,7 +374,7 @@ func floorMain(stdout, stderr io.Writer) int {
 	ready := make(chan struct{})
 	tailDone := make(chan error, 1)
 	go func() {
-		tailDone <- t.Tail(ctx, topic, func() { close(ready) }, f.dispatch)
+		tailDone <- broker.Tail(ctx, topic, func() { close(ready) }, f.dispatch)
 	}()
 	select {
 	case <-ready:

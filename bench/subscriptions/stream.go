@@ -17,12 +17,6 @@ import (
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
-// tailer reads a topic from its end without a consumer group: what the
-// router's hub does. Both stream backends implement it.
-type tailer interface {
-	Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error
-}
-
 // streamSetup is the broker of one run.
 type streamSetup struct {
 	cfg    backend.Config // how children reach it
@@ -82,11 +76,6 @@ func openStream(ctx context.Context, kind, dir string, getenv func(string) strin
 	if err != nil {
 		s.close()
 		return nil, err
-	}
-	if _, ok := b.(tailer); !ok {
-		b.Close()
-		s.close()
-		return nil, fmt.Errorf("broker %T cannot tail a topic", b)
 	}
 	s.broker = b
 	s.stops = append(s.stops, func() { _ = b.Close() })

@@ -61,20 +61,32 @@ type OrderCreated struct {
 
 // Validate checks the invariants a consumer relies on.
 func (o OrderCreated) Validate() error {
-	var errs []error
-	if o.OrderID == "" {
-		errs = append(errs, errors.New("orderId is empty"))
-	}
-	if o.UserID == "" {
-		errs = append(errs, errors.New("userId is empty"))
-	}
+	errs := idErrors(o.OrderID, o.UserID)
 	if len(o.Items) == 0 {
 		errs = append(errs, errors.New("items is empty"))
 	}
-	if len(o.Currency) != 3 {
-		errs = append(errs, fmt.Errorf("currency %q is not an ISO 4217 code", o.Currency))
+	return errors.Join(append(errs, currencyError(o.Currency))...)
+}
+
+// idErrors reports the ids missing from an order event.
+func idErrors(orderID, userID string) []error {
+	var errs []error
+	if orderID == "" {
+		errs = append(errs, errors.New("orderId is empty"))
 	}
-	return errors.Join(errs...)
+	if userID == "" {
+		errs = append(errs, errors.New("userId is empty"))
+	}
+	return errs
+}
+
+// currencyError refuses a currency that is not an ISO 4217 code (nil when
+// it is one: errors.Join leaves it out).
+func currencyError(currency string) error {
+	if len(currency) != 3 {
+		return fmt.Errorf("currency %q is not an ISO 4217 code", currency)
+	}
+	return nil
 }
 
 // Envelope is the CloudEvents context of a message.

@@ -29,16 +29,7 @@ type OrderCancelled struct {
 
 // Validate checks the invariants a consumer relies on.
 func (o OrderCancelled) Validate() error {
-	var errs []error
-	if o.OrderID == "" {
-		errs = append(errs, errors.New("orderId is empty"))
-	}
-	if o.UserID == "" {
-		errs = append(errs, errors.New("userId is empty"))
-	}
-	if len(o.Currency) != 3 {
-		errs = append(errs, fmt.Errorf("currency %q is not an ISO 4217 code", o.Currency))
-	}
+	errs := append(idErrors(o.OrderID, o.UserID), currencyError(o.Currency))
 	if o.CancelledAt.IsZero() {
 		errs = append(errs, errors.New("cancelledAt is missing"))
 	}
@@ -51,17 +42,17 @@ func (o OrderCancelled) Validate() error {
 func DecodeData(ceType string, data []byte) (any, error) {
 	switch ceType {
 	case TypeOrderCreated:
-		var o OrderCreated
-		if err := json.Unmarshal(data, &o); err != nil {
-			return nil, fmt.Errorf("%s data: %w", ceType, err)
-		}
-		return o, nil
+		return decodeAs[OrderCreated](ceType, data)
 	case TypeOrderCancelled:
-		var o OrderCancelled
-		if err := json.Unmarshal(data, &o); err != nil {
-			return nil, fmt.Errorf("%s data: %w", ceType, err)
-		}
-		return o, nil
+		return decodeAs[OrderCancelled](ceType, data)
 	}
 	return nil, fmt.Errorf("no notification is made from event type %q", ceType)
+}
+
+func decodeAs[T any](ceType string, data []byte) (any, error) {
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("%s data: %w", ceType, err)
+	}
+	return v, nil
 }

@@ -135,24 +135,33 @@ func Middleware(next http.Handler) http.Handler {
 // calling with its own identity), otherwise the one in the request's
 // context (a subgraph passing its caller on).
 func Transport(service string, base http.RoundTripper) http.RoundTripper {
+	return HeaderTransport(base, func(r *http.Request) {
+		if service != "" {
+			Identity{Service: service}.SetHeader(r.Header)
+		} else {
+			From(r.Context()).SetHeader(r.Header)
+		}
+	})
+}
+
+// HeaderTransport sends every request through base (nil:
+// http.DefaultTransport) with the headers set writes on a copy of it: the
+// caller's request is left as it was, as http.RoundTripper requires.
+func HeaderTransport(base http.RoundTripper, set func(r *http.Request)) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return roundTripper{service: service, base: base}
+	return headerTransport{set: set, base: base}
 }
 
-type roundTripper struct {
-	service string
-	base    http.RoundTripper
+type headerTransport struct {
+	set  func(r *http.Request)
+	base http.RoundTripper
 }
 
-func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	if t.service != "" {
-		Identity{Service: t.service}.SetHeader(r.Header)
-	} else {
-		From(r.Context()).SetHeader(r.Header)
-	}
+	t.set(r)
 	return t.base.RoundTrip(r)
 }
 

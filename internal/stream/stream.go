@@ -134,6 +134,19 @@ type Broker interface {
 	EnsureTopic(ctx context.Context, topic string) error
 	// Ping checks the broker can be reached (for readiness).
 	Ping(ctx context.Context) error
+	// Tail reads topic from its end, as it is when Tail starts, without a
+	// group: every caller sees every message published afterwards (what a
+	// broadcast to live listeners needs: each router instance fans the
+	// NotificationStatus stream out to its own subscribers). Nothing is
+	// acknowledged; a restarted tail starts again at the end. Tail waits,
+	// retrying with backoff, until the topic can be read, then calls ready
+	// (when not nil) once and h for every message, one at a time, in order
+	// within each partition. It returns nil when ctx ends.
+	Tail(ctx context.Context, topic string, ready func(), h func(Message)) error
+	// Lag returns how many messages of topic group has not acknowledged
+	// yet. It is for metrics, not for correctness. A group the broker does
+	// not know yet is an error on Kafka and 0 on JetStream.
+	Lag(ctx context.Context, topic, group string) (int64, error)
 	Close() error
 }
 

@@ -13,6 +13,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strconv"
+
+	"github.com/heraldhq/herald/internal/identity"
 )
 
 // Header carries the shared secret from the router to subgraphs.
@@ -64,22 +66,11 @@ func Require(secret string, next http.Handler) http.Handler {
 // (nil: http.DefaultTransport). Services that call a subgraph directly, not
 // through the router (orders and notifier asking users), use it.
 func Transport(secret string, base http.RoundTripper) http.RoundTripper {
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	if secret == "" {
+		if base == nil {
+			return http.DefaultTransport
+		}
 		return base
 	}
-	return roundTripper{secret: secret, base: base}
-}
-
-type roundTripper struct {
-	secret string
-	base   http.RoundTripper
-}
-
-func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set(Header, t.secret)
-	return t.base.RoundTrip(r)
+	return identity.HeaderTransport(base, func(r *http.Request) { r.Header.Set(Header, secret) })
 }

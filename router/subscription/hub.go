@@ -13,13 +13,6 @@ import (
 	"github.com/heraldhq/herald/internal/stream"
 )
 
-// Tailer is what the Hub needs from a broker beyond stream.Broker: reading a
-// topic from its end without a consumer group. The Kafka and NATS backends
-// of internal/stream implement it.
-type Tailer interface {
-	Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error
-}
-
 // Filter selects events; an empty field matches any value.
 type Filter struct {
 	OrderID string
@@ -54,12 +47,8 @@ type Hub struct {
 	malformed atomic.Uint64
 }
 
-// NewHub returns a hub over cfg.Topic of broker; Run starts reading. The
-// broker must implement Tailer.
+// NewHub returns a hub over cfg.Topic of broker; Run starts reading.
 func NewHub(broker stream.Broker, cfg Config, logger *slog.Logger) (*Hub, error) {
-	if _, ok := broker.(Tailer); !ok {
-		return nil, fmt.Errorf("subscription: broker %T cannot tail a topic", broker)
-	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -94,7 +83,6 @@ func (h *Hub) Started() bool { return h.started.Load() }
 // Run ensures the topic exists and reads it from its end until ctx ends.
 // A broker that is down delays it (retrying); it is not an error.
 func (h *Hub) Run(ctx context.Context) error {
-	t := h.broker.(Tailer) // checked by NewHub
 	wait := 100 * time.Millisecond
 	for {
 		err := h.broker.EnsureTopic(ctx, h.topic)
@@ -112,7 +100,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
-	err := t.Tail(ctx, h.topic, h.markReady, h.dispatch)
+	err := h.broker.Tail(ctx, h.topic, h.markReady, h.dispatch)
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("subscription: tail %s: %w", h.topic, err)
 	}

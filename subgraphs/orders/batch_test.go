@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
@@ -76,20 +75,7 @@ type batchResponse struct {
 
 func postBatch(t *testing.T, url, query string, vars map[string]any) batchResponse {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	identity.Identity{Subject: "operator", Scopes: []string{identity.OperatorScope}}.SetHeader(req.Header)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out batchResponse
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("decode response (HTTP %d): %v", resp.StatusCode, err)
-	}
-	return out
+	return postAs[batchResponse](t, url, query, vars, identity.Identity{Subject: "operator", Scopes: []string{identity.OperatorScope}})
 }
 
 const batchOrderFields = `id userId user { id } items { sku name quantity unitPriceMinor }

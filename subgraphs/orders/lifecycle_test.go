@@ -30,6 +30,15 @@ var databases = []struct {
 	{"postgres", db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
 }
 
+// onEachDatabase runs test against an orders subgraph on each database,
+// all of them calling one users subgraph at usersURL.
+func onEachDatabase(t *testing.T, test func(t *testing.T, dbName string, s *stack, usersURL string)) {
+	usersURL := startUsers(t)
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) { test(t, d.name, startOrders(t, d.driver, d.dsn(t), usersURL), usersURL) })
+	}
+}
+
 const createFull = `mutation($in: CreateOrderInput!) {
   createOrder(input: $in) { id status totalMinor createdAt updatedAt cancelledAt cancelReason }
 }`
@@ -80,81 +89,77 @@ func wantError(t *testing.T, what string, errs []gqlError, code, field string) {
 }
 
 func TestIdempotentCreateOrder(t *testing.T) {
-	usersURL := startUsers(t)
-	for _, d := range databases {
-		t.Run(d.name, func(t *testing.T) {
-			s := startOrders(t, d.driver, d.dsn(t), usersURL)
-			ada := registerUser(t, usersURL, "ada-idem-"+d.name+"@example.com")
-			bob := registerUser(t, usersURL, "bob-idem-"+d.name+"@example.com")
-			ctx := context.Background()
+	onEachDatabase(t, func(t *testing.T, dbName string, s *stack, usersURL string) {
+		ada := registerUser(t, usersURL, "ada-idem-"+dbName+"@example.com")
+		bob := registerUser(t, usersURL, "bob-idem-"+dbName+"@example.com")
+		ctx := context.Background()
 
-			first := mustCreate(t, s.ordersURL, withKey(orderInput(ada), "checkout-1"))
-			// The same order again, sent a little differently (blanks
-			// around a sku are trimmed before storing): the same order.
-			again := withKey(orderInput(ada), "checkout-1")
-			item(again, 0)["sku"] = "  TEA-1 "
-			if o := mustCreate(t, s.ordersURL, again); o.ID != first.ID || !o.CreatedAt.Equal(first.CreatedAt) {
-				t.Fatalf("retry returned %+v, want the first order %+v", o, first)
-			}
+		first := mustCreate(t, s.ordersURL, withKey(orderInput(ada), "checkout-1"))
+		// The same order again, sent a little differently (blanks
+		// around a sku are trimmed before storing): the same order.
+		again := withKey(orderInput(ada), "checkout-1")
+		item(again, 0)["sku"] = "  TEA-1 "
+		if o := mustCreate(t, s.ordersURL, again); o.ID != first.ID || !o.CreatedAt.Equal(first.CreatedAt) {
+			t.Fatalf("retry returned %+v, want the first order %+v", o, first)
+		}
 
-			// The same key with a different order is refused, whatever differs.
-			for name, edit := range map[string]func(in map[string]any){
-				"quantity": func(in map[string]any) { item(in, 0)["quantity"] = 4 },
-				"price":    func(in map[string]any) { item(in, 1)["unitPriceMinor"] = 1201 },
-				"currency": func(in map[string]any) { in["currency"] = "USD" },
-				"name":     func(in map[string]any) { item(in, 1)["name"] = "Mug" },
-				"line order": func(in map[string]any) {
-					items := in["items"].([]any)
-					items[0], items[1] = items[1], items[0]
-				},
-			} {
-				in := withKey(orderInput(ada), "checkout-1")
-				edit(in)
-				_, errs := create(t, s.ordersURL, in)
-				wantError(t, name, errs, "CONFLICT", "input.idempotencyKey")
-			}
+		// The same key with a different order is refused, whatever differs.
+		for name, edit := range map[string]func(in map[string]any){
+			"quantity": func(in map[string]any) { item(in, 0)["quantity"] = 4 },
+			"price":    func(in map[string]any) { item(in, 1)["unitPriceMinor"] = 1201 },
+			"currency": func(in map[string]any) { in["currency"] = "USD" },
+			"name":     func(in map[string]any) { item(in, 1)["name"] = "Mug" },
+			"line order": func(in map[string]any) {
+				items := in["items"].([]any)
+				items[0], items[1] = items[1], items[0]
+			},
+		} {
+			in := withKey(orderInput(ada), "checkout-1")
+			edit(in)
+			_, errs := create(t, s.ordersURL, in)
+			wantError(t, name, errs, "CONFLICT", "input.idempotencyKey")
+		}
 
-			// Keys are scoped per user: Bob's checkout-1 is his own order.
-			bobs := mustCreate(t, s.ordersURL, withKey(orderInput(bob), "checkout-1"))
-			if bobs.ID == first.ID {
-				t.Fatal("another user's key returned Ada's order")
-			}
+		// Keys are scoped per user: Bob's checkout-1 is his own order.
+		bobs := mustCreate(t, s.ordersURL, withKey(orderInput(bob), "checkout-1"))
+		if bobs.ID == first.ID {
+			t.Fatal("another user's key returned Ada's order")
+		}
 
-			// A malformed key is bad input, and so stores nothing.
-			for _, key := range []string{"", "has space", strings.Repeat("k", 201), "naïve"} {
-				_, errs := create(t, s.ordersURL, withKey(orderInput(ada), key))
-				wantError(t, fmt.Sprintf("key %q", key), errs, "BAD_USER_INPUT", "input.idempotencyKey")
-			}
+		// A malformed key is bad input, and so stores nothing.
+		for _, key := range []string{"", "has space", strings.Repeat("k", 201), "naïve"} {
+			_, errs := create(t, s.ordersURL, withKey(orderInput(ada), key))
+			wantError(t, fmt.Sprintf("key %q", key), errs, "BAD_USER_INPUT", "input.idempotencyKey")
+		}
 
-			// Concurrent retries with one new key: the unique index lets
-			// exactly one insert win and every caller gets its order.
-			const n = 8
-			ids := make([]string, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Go(func() {
-					o, errs := create(t, s.ordersURL, withKey(orderInput(ada), "checkout-race"))
-					if len(errs) > 0 {
-						t.Errorf("concurrent createOrder %d: %+v", i, errs)
-					}
-					ids[i] = o.ID
-				})
-			}
-			wg.Wait()
-			for _, id := range ids {
-				if id != ids[0] || id == "" {
-					t.Fatalf("concurrent retries returned %v, want one id", ids)
+		// Concurrent retries with one new key: the unique index lets
+		// exactly one insert win and every caller gets its order.
+		const n = 8
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				o, errs := create(t, s.ordersURL, withKey(orderInput(ada), "checkout-race"))
+				if len(errs) > 0 {
+					t.Errorf("concurrent createOrder %d: %+v", i, errs)
 				}
+				ids[i] = o.ID
+			})
+		}
+		wg.Wait()
+		for _, id := range ids {
+			if id != ids[0] || id == "" {
+				t.Fatalf("concurrent retries returned %v, want one id", ids)
 			}
-			if c := s.client.Order.Query().Where(order.IdempotencyKey("checkout-race")).CountX(ctx); c != 1 {
-				t.Fatalf("%d orders hold checkout-race, want 1", c)
-			}
-			// Three orders, three events: retries queued nothing.
-			if got := s.countRows(t); got[0] != 3 || got[2] != 3 {
-				t.Fatalf("rows (orders, items, outbox) = %v, want 3 orders and 3 outbox rows", got)
-			}
-		})
-	}
+		}
+		if c := s.client.Order.Query().Where(order.IdempotencyKey("checkout-race")).CountX(ctx); c != 1 {
+			t.Fatalf("%d orders hold checkout-race, want 1", c)
+		}
+		// Three orders, three events: retries queued nothing.
+		if got := s.countRows(t); got[0] != 3 || got[2] != 3 {
+			t.Fatalf("rows (orders, items, outbox) = %v, want 3 orders and 3 outbox rows", got)
+		}
+	})
 }
 
 const cancelMutation = `mutation($id: ID!, $reason: String) {
@@ -173,81 +178,77 @@ func cancel(t *testing.T, url, id string, reason any) (orderState, []gqlError) {
 }
 
 func TestCancelOrder(t *testing.T) {
-	usersURL := startUsers(t)
-	for _, d := range databases {
-		t.Run(d.name, func(t *testing.T) {
-			s := startOrders(t, d.driver, d.dsn(t), usersURL)
-			userID := registerUser(t, usersURL, "ada-cancel-"+d.name+"@example.com")
-			cancelled := s.consumeTopic(t, s.topicCancelled)
+	onEachDatabase(t, func(t *testing.T, dbName string, s *stack, usersURL string) {
+		userID := registerUser(t, usersURL, "ada-cancel-"+dbName+"@example.com")
+		cancelled := s.consumeTopic(t, s.topicCancelled)
 
-			o := mustCreate(t, s.ordersURL, orderInput(userID))
-			if o.Status != "CREATED" || !o.UpdatedAt.Equal(o.CreatedAt) || o.CancelledAt != nil || o.CancelReason != nil {
-				t.Fatalf("new order %+v", o)
-			}
+		o := mustCreate(t, s.ordersURL, orderInput(userID))
+		if o.Status != "CREATED" || !o.UpdatedAt.Equal(o.CreatedAt) || o.CancelledAt != nil || o.CancelReason != nil {
+			t.Fatalf("new order %+v", o)
+		}
 
-			_, errs := cancel(t, s.ordersURL, o.ID, strings.Repeat("x", 501))
-			wantError(t, "long reason", errs, "BAD_USER_INPUT", "reason")
-			_, errs = cancel(t, s.ordersURL, uuid.NewString(), nil)
-			wantError(t, "unknown order", errs, "NOT_FOUND", "id")
+		_, errs := cancel(t, s.ordersURL, o.ID, strings.Repeat("x", 501))
+		wantError(t, "long reason", errs, "BAD_USER_INPUT", "reason")
+		_, errs = cancel(t, s.ordersURL, uuid.NewString(), nil)
+		wantError(t, "unknown order", errs, "NOT_FOUND", "id")
 
-			c, errs := cancel(t, s.ordersURL, o.ID, "  changed my mind ")
-			if len(errs) > 0 {
-				t.Fatalf("cancelOrder: %+v", errs)
-			}
-			if c.ID != o.ID || c.Status != "CANCELLED" || c.CancelledAt == nil || !c.UpdatedAt.Equal(*c.CancelledAt) ||
-				c.CancelledAt.Before(o.CreatedAt) || c.CancelReason == nil || *c.CancelReason != "changed my mind" ||
-				!c.CreatedAt.Equal(o.CreatedAt) {
-				t.Fatalf("cancelled order %+v", c)
-			}
-			// Only CREATED orders can be cancelled.
-			_, errs = cancel(t, s.ordersURL, o.ID, nil)
-			wantError(t, "second cancel", errs, "CONFLICT", "id")
-			if !strings.Contains(errs[0].Message, "already cancelled") {
-				t.Errorf("message %q does not say why", errs[0].Message)
-			}
+		c, errs := cancel(t, s.ordersURL, o.ID, "  changed my mind ")
+		if len(errs) > 0 {
+			t.Fatalf("cancelOrder: %+v", errs)
+		}
+		if c.ID != o.ID || c.Status != "CANCELLED" || c.CancelledAt == nil || !c.UpdatedAt.Equal(*c.CancelledAt) ||
+			c.CancelledAt.Before(o.CreatedAt) || c.CancelReason == nil || *c.CancelReason != "changed my mind" ||
+			!c.CreatedAt.Equal(o.CreatedAt) {
+			t.Fatalf("cancelled order %+v", c)
+		}
+		// Only CREATED orders can be cancelled.
+		_, errs = cancel(t, s.ordersURL, o.ID, nil)
+		wantError(t, "second cancel", errs, "CONFLICT", "id")
+		if !strings.Contains(errs[0].Message, "already cancelled") {
+			t.Errorf("message %q does not say why", errs[0].Message)
+		}
 
-			m := receive(t, cancelled)
-			var ev events.OrderCancelled
-			env, err := events.Decode(m, events.TypeOrderCancelled, &ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ev.Validate(); err != nil {
-				t.Fatal(err)
-			}
-			if m.Key != userID || env.Subject != o.ID || ev.OrderID != o.ID || ev.UserID != userID ||
-				ev.Reason != "changed my mind" || ev.TotalMinor != 2550 || ev.Currency != "EUR" ||
-				!ev.CancelledAt.Equal(*c.CancelledAt) || !ev.CreatedAt.Equal(o.CreatedAt) {
-				t.Fatalf("OrderCancelled %+v (envelope %+v)", ev, env)
-			}
+		m := receive(t, cancelled)
+		var ev events.OrderCancelled
+		env, err := events.Decode(m, events.TypeOrderCancelled, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ev.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if m.Key != userID || env.Subject != o.ID || ev.OrderID != o.ID || ev.UserID != userID ||
+			ev.Reason != "changed my mind" || ev.TotalMinor != 2550 || ev.Currency != "EUR" ||
+			!ev.CancelledAt.Equal(*c.CancelledAt) || !ev.CreatedAt.Equal(o.CreatedAt) {
+			t.Fatalf("OrderCancelled %+v (envelope %+v)", ev, env)
+		}
 
-			// Two cancels racing for one order: exactly one wins.
-			o2 := mustCreate(t, s.ordersURL, orderInput(userID))
-			var wg sync.WaitGroup
-			codes := make([]string, 4)
-			for i := range codes {
-				wg.Go(func() {
-					_, errs := cancel(t, s.ordersURL, o2.ID, nil)
-					codes[i] = "OK"
-					if len(errs) > 0 {
-						codes[i] = fmt.Sprint(errs[0].Extensions["code"])
-					}
-				})
-			}
-			wg.Wait()
-			if strings.Count(strings.Join(codes, " "), "OK") != 1 || strings.Count(strings.Join(codes, " "), "CONFLICT") != 3 {
-				t.Fatalf("racing cancels: %v, want one OK and three CONFLICT", codes)
-			}
-			ctx := context.Background()
-			if n := s.client.OutboxEvent.Query().Where(outboxevent.Topic(s.topicCancelled)).CountX(ctx); n != 2 {
-				t.Fatalf("%d OrderCancelled outbox rows, want 2", n)
-			}
-			m = receive(t, cancelled)
-			if m.Header(events.HeaderSubject) != o2.ID {
-				t.Fatalf("second OrderCancelled is about %s, want %s", m.Header(events.HeaderSubject), o2.ID)
-			}
-		})
-	}
+		// Two cancels racing for one order: exactly one wins.
+		o2 := mustCreate(t, s.ordersURL, orderInput(userID))
+		var wg sync.WaitGroup
+		codes := make([]string, 4)
+		for i := range codes {
+			wg.Go(func() {
+				_, errs := cancel(t, s.ordersURL, o2.ID, nil)
+				codes[i] = "OK"
+				if len(errs) > 0 {
+					codes[i] = fmt.Sprint(errs[0].Extensions["code"])
+				}
+			})
+		}
+		wg.Wait()
+		if strings.Count(strings.Join(codes, " "), "OK") != 1 || strings.Count(strings.Join(codes, " "), "CONFLICT") != 3 {
+			t.Fatalf("racing cancels: %v, want one OK and three CONFLICT", codes)
+		}
+		ctx := context.Background()
+		if n := s.client.OutboxEvent.Query().Where(outboxevent.Topic(s.topicCancelled)).CountX(ctx); n != 2 {
+			t.Fatalf("%d OrderCancelled outbox rows, want 2", n)
+		}
+		m = receive(t, cancelled)
+		if m.Header(events.HeaderSubject) != o2.ID {
+			t.Fatalf("second OrderCancelled is about %s, want %s", m.Header(events.HeaderSubject), o2.ID)
+		}
+	})
 }
 
 func TestListOrders(t *testing.T) {

@@ -141,13 +141,21 @@ type gqlResponse struct {
 // post sends a request with header (name, value pairs) to a subgraph.
 func post(t *testing.T, url, query string, vars map[string]any, header ...string) gqlResponse {
 	t.Helper()
+	// The caller is an operator with a fresh subject (each registration
+	// binds its own) unless header names one.
+	caller := identity.Identity{Subject: "operator-" + uuid.NewString(), Scopes: []string{identity.OperatorScope}}
+	return postAs[gqlResponse](t, url, query, vars, caller, header...)
+}
+
+// postAs sends a request from caller (the identity headers the router
+// sends) with header (name, value pairs, set after them) to a subgraph and
+// decodes the answer as an R.
+func postAs[R any](t *testing.T, url, query string, vars map[string]any, caller identity.Identity, header ...string) R {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	// The caller is an operator with a fresh subject (each registration
-	// binds its own) unless header names one: the identity headers the
-	// router sends.
-	identity.Identity{Subject: "operator-" + uuid.NewString(), Scopes: []string{identity.OperatorScope}}.SetHeader(req.Header)
+	caller.SetHeader(req.Header)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -156,7 +164,7 @@ func post(t *testing.T, url, query string, vars map[string]any, header ...string
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out gqlResponse
+	var out R
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatalf("decode response (HTTP %d): %v", resp.StatusCode, err)
 	}

@@ -85,16 +85,12 @@ const fullUserQuery = `query($id: ID!) { user(id: $id) { ` + fullUserFields + ` 
 
 func (e *env) registerFull(t *testing.T, input map[string]any) fullUser {
 	t.Helper()
-	var out struct{ RegisterUser fullUser }
-	e.registerAs(t, registerFull, input, &out)
-	return out.RegisterUser
+	return registered[fullUser](t, e, registerFull, input)
 }
 
 func (e *env) fullUser(t *testing.T, id string) *fullUser {
 	t.Helper()
-	var out struct{ User *fullUser }
-	post(t, e.url, fullUserQuery, map[string]any{"id": id}).data(t, &out)
-	return out.User
+	return userByID[fullUser](t, e, fullUserQuery, id)
 }
 
 type updatePayload struct {

@@ -51,20 +51,9 @@ func TestRunRefusesPublicAddressWithoutSecret(t *testing.T) {
 
 // The subgraph enforces its own body-size and depth limits.
 func TestRunEnforcesLimits(t *testing.T) {
-	addrc := make(chan net.Addr, 1)
 	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db"),
 		Edge: gqlserver.Edge{MaxDepth: 15}}
-	done := make(chan error, 1)
-	go func() {
-		done <- users.Run(t.Context(), cfg, users.Deps{Logger: testLogger(t), Ready: func(a net.Addr) { addrc <- a }})
-	}()
-	var url string
-	select {
-	case a := <-addrc:
-		url = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("Run returned before serving: %v", err)
-	}
+	url, _ := startRun(t, t.Context(), cfg)
 
 	// 10 MB declared: 413 before the body is read.
 	big, _ := json.Marshal(map[string]any{"query": "{__typename}", "variables": map[string]any{"pad": strings.Repeat("x", 10<<20)}})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	entusers "github.com/heraldhq/herald/ent/users"
 	"github.com/heraldhq/herald/ent/users/user"
 	"github.com/heraldhq/herald/internal/apperr"
@@ -124,11 +126,7 @@ func (r *Resolver) registerUser(ctx context.Context, input model.RegisterUserInp
 		SetEmail(reg.Email).
 		SetNillablePhone(reg.Phone)
 	p := reg.Preferences
-	create.SetNillableEmailEnabled(p.Email).
-		SetNillableSmsEnabled(p.SMS).
-		SetNillableWebhookEnabled(p.Webhook).
-		SetNillableInAppEnabled(p.InApp).
-		SetNillableLocale(p.Locale)
+	setSwitches(create, p)
 	if len(p.Categories) > 0 {
 		create.SetCategories(applyCategories(nil, p.Categories))
 	}
@@ -220,39 +218,15 @@ type userChange struct {
 
 func (r *Resolver) validateUserChange(in model.UpdateUserInput) (userChange, error) {
 	var c userChange
-	if in.Name.IsSet() {
-		v := in.Name.Value()
-		if v == nil {
-			return c, apperr.Invalid(fieldName, "name cannot be removed")
-		}
-		n, err := NormalizeName(*v)
-		if err != nil {
-			return c, err
-		}
-		c.name = &n
+	var err error
+	if c.name, err = kept(in.Name, fieldName, "name cannot be removed", NormalizeName); err != nil {
+		return c, err
 	}
-	if in.Email.IsSet() {
-		v := in.Email.Value()
-		if v == nil {
-			return c, apperr.Invalid(fieldEmail, "email cannot be removed; deleteUser erases a user")
-		}
-		e, err := NormalizeEmail(*v)
-		if err != nil {
-			return c, err
-		}
-		c.email = &e
+	if c.email, err = kept(in.Email, fieldEmail, "email cannot be removed; deleteUser erases a user", NormalizeEmail); err != nil {
+		return c, err
 	}
-	if in.Phone.IsSet() {
-		c.phoneSet = true
-		if v := in.Phone.Value(); v != nil {
-			p, err := NormalizePhone(*v)
-			if err != nil {
-				return c, err
-			}
-			if p != "" {
-				c.phone = &p
-			}
-		}
+	if c.phone, c.phoneSet, err = removable(in.Phone, NormalizePhone); err != nil {
+		return c, err
 	}
 	if p := in.Preferences.Value(); p != nil {
 		patch, err := ValidatePreferences(*p, "input.preferences.")
@@ -262,17 +236,11 @@ func (r *Resolver) validateUserChange(in model.UpdateUserInput) (userChange, err
 		c.prefs = &patch
 	}
 	if w := in.Webhook.Value(); w != nil {
-		if w.URL.IsSet() {
-			c.webhookSet = true
-			if v := w.URL.Value(); v != nil {
-				u, err := NormalizeWebhookURL(*v, "input.webhook.url", r.AllowLoopbackWebhooks)
-				if err != nil {
-					return c, err
-				}
-				if u != "" {
-					c.webhookURL = &u
-				}
-			}
+		c.webhookURL, c.webhookSet, err = removable(w.URL, func(v string) (string, error) {
+			return NormalizeWebhookURL(v, "input.webhook.url", r.AllowLoopbackWebhooks)
+		})
+		if err != nil {
+			return c, err
 		}
 		c.webhookOn = w.Enabled.Value()
 		if v := w.RotateSecret.Value(); v != nil {
@@ -283,6 +251,42 @@ func (r *Resolver) validateUserChange(in model.UpdateUserInput) (userChange, err
 		}
 	}
 	return c, nil
+}
+
+// kept normalizes a field that an update may change but not remove: nil
+// when the input leaves it out, refused with removed when it sends null.
+func kept(o graphql.Omittable[*string], field, removed string, normalize func(string) (string, error)) (*string, error) {
+	if !o.IsSet() {
+		return nil, nil
+	}
+	v := o.Value()
+	if v == nil {
+		return nil, apperr.Invalid(field, "%s", removed)
+	}
+	n, err := normalize(*v)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// removable normalizes a field that an update may change or remove: set
+// reports whether the input names it, and v is nil when it removes it (null,
+// or what normalizes to "").
+func removable(o graphql.Omittable[*string], normalize func(string) (string, error)) (v *string, set bool, err error) {
+	if !o.IsSet() {
+		return nil, false, nil
+	}
+	if in := o.Value(); in != nil {
+		n, err := normalize(*in)
+		if err != nil {
+			return nil, true, err
+		}
+		if n != "" {
+			return &n, true, nil
+		}
+	}
+	return nil, true, nil
 }
 
 func (r *Resolver) updateUser(ctx context.Context, id string, input model.UpdateUserInput) (*model.UpdateUserPayload, error) {
@@ -392,12 +396,28 @@ func (r *Resolver) update(ctx context.Context, id, idField string,
 	return u, nil
 }
 
-func applyPrefs(u *entusers.User, upd *entusers.UserUpdateOne, p PrefsPatch) {
-	upd.SetNillableEmailEnabled(p.Email).
+// switchSetter is what creating a user and updating one share for setting
+// the preference switches and the locale.
+type switchSetter[B any] interface {
+	SetNillableEmailEnabled(*bool) B
+	SetNillableSmsEnabled(*bool) B
+	SetNillableWebhookEnabled(*bool) B
+	SetNillableInAppEnabled(*bool) B
+	SetNillableLocale(*string) B
+}
+
+// setSwitches sets the switches and the locale p names; the others keep
+// their value (their default on a new user).
+func setSwitches[B switchSetter[B]](b B, p PrefsPatch) {
+	b.SetNillableEmailEnabled(p.Email).
 		SetNillableSmsEnabled(p.SMS).
 		SetNillableWebhookEnabled(p.Webhook).
 		SetNillableInAppEnabled(p.InApp).
 		SetNillableLocale(p.Locale)
+}
+
+func applyPrefs(u *entusers.User, upd *entusers.UserUpdateOne, p PrefsPatch) {
+	setSwitches(upd, p)
 	if len(p.Categories) > 0 {
 		upd.SetCategories(applyCategories(u.Categories, p.Categories))
 	}

@@ -64,6 +64,24 @@ func (e *env) owner(id string) []identity.Identity {
 	return nil
 }
 
+// startRun runs the service as main does until ctx ends, and returns its
+// URL once it serves and a channel with Run's result.
+func startRun(t *testing.T, ctx context.Context, cfg users.Config) (string, <-chan error) {
+	t.Helper()
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- users.Run(ctx, cfg, users.Deps{Logger: testLogger(t), Ready: func(a net.Addr) { addrc <- a }})
+	}()
+	select {
+	case a := <-addrc:
+		return "http://" + a.String(), done
+	case err := <-done:
+		t.Fatalf("Run returned before serving: %v", err)
+		return "", nil
+	}
+}
+
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
@@ -175,15 +193,28 @@ const userQuery = `query($id: ID!) { user(id: $id) { ` + userFields + ` } }`
 
 func (e *env) register(t *testing.T, input map[string]any) apiUser {
 	t.Helper()
-	var out struct{ RegisterUser apiUser }
-	e.registerAs(t, registerMutation, input, &out)
-	return out.RegisterUser
+	return registered[apiUser](t, e, registerMutation, input)
 }
 
 func (e *env) user(t *testing.T, id string) *apiUser {
 	t.Helper()
-	var out struct{ User *apiUser }
-	post(t, e.url, userQuery, map[string]any{"id": id}).data(t, &out)
+	return userByID[apiUser](t, e, userQuery, id)
+}
+
+// registered registers input with mutation and decodes the user selected
+// as a U.
+func registered[U any](t *testing.T, e *env, mutation string, input map[string]any) U {
+	t.Helper()
+	var out struct{ RegisterUser U }
+	e.registerAs(t, mutation, input, &out)
+	return out.RegisterUser
+}
+
+// userByID reads user id with query and decodes it as a U (nil: null).
+func userByID[U any](t *testing.T, e *env, query, id string) *U {
+	t.Helper()
+	var out struct{ User *U }
+	post(t, e.url, query, map[string]any{"id": id}).data(t, &out)
 	return out.User
 }
 
@@ -197,19 +228,26 @@ func (e *env) count(t *testing.T) int {
 }
 
 func runSuite(t *testing.T, e *env) {
-	t.Run("register, read back, update preferences", func(t *testing.T) { testLifecycle(t, e) })
-	t.Run("invalid registration changes nothing", func(t *testing.T) { testInvalidRegistration(t, e) })
-	t.Run("duplicate email", func(t *testing.T) { testDuplicateEmail(t, e) })
-	t.Run("unknown user", func(t *testing.T) { testUnknownUser(t, e) })
-	t.Run("federation _service sdl", func(t *testing.T) { testServiceSDL(t, e) })
-	t.Run("federation _entities", func(t *testing.T) { testEntities(t, e) })
-	t.Run("preferences: create, read back, change", func(t *testing.T) { testPreferences(t, e) })
-	t.Run("invalid updates change nothing", func(t *testing.T) { testInvalidUpdates(t, e) })
-	t.Run("update user and email uniqueness", func(t *testing.T) { testUpdateUser(t, e) })
-	t.Run("webhook secret shown once, signs later", func(t *testing.T) { testWebhook(t, e) })
-	t.Run("notification policy", func(t *testing.T) { testNotificationPolicy(t, e) })
-	t.Run("delete erases and tombstones", func(t *testing.T) { testDeleteUser(t, e) })
-	t.Run("users connection", func(t *testing.T) { testUsersConnection(t, e) })
+	for _, c := range []struct {
+		name string
+		test func(*testing.T, *env)
+	}{
+		{"register, read back, update preferences", testLifecycle},
+		{"invalid registration changes nothing", testInvalidRegistration},
+		{"duplicate email", testDuplicateEmail},
+		{"unknown user", testUnknownUser},
+		{"federation _service sdl", testServiceSDL},
+		{"federation _entities", testEntities},
+		{"preferences: create, read back, change", testPreferences},
+		{"invalid updates change nothing", testInvalidUpdates},
+		{"update user and email uniqueness", testUpdateUser},
+		{"webhook secret shown once, signs later", testWebhook},
+		{"notification policy", testNotificationPolicy},
+		{"delete erases and tombstones", testDeleteUser},
+		{"users connection", testUsersConnection},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, e) })
+	}
 }
 
 func testLifecycle(t *testing.T, e *env) {
@@ -401,19 +439,8 @@ func testEntities(t *testing.T, e *env) {
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	addrc := make(chan net.Addr, 1)
 	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "run", "users.db")}
-	done := make(chan error, 1)
-	go func() {
-		done <- users.Run(ctx, cfg, users.Deps{Logger: testLogger(t), Ready: func(a net.Addr) { addrc <- a }})
-	}()
-	var url string
-	select {
-	case a := <-addrc:
-		url = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("Run returned before serving: %v", err)
-	}
+	url, done := startRun(t, ctx, cfg)
 
 	resp, err := http.Get(url + "/healthz")
 	if err != nil {

@@ -170,38 +170,11 @@ func (e *embedded) Close() error {
 	return err
 }
 
-// The optional capabilities of the NATS broker (the router's status tail,
-// the notifier's lag gauge, the replay's positions) must survive the wrapping: callers discover them
-// with type assertions.
-
-type tailer interface {
-	Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error
-}
-
-type lagger interface {
-	Lag(ctx context.Context, topic, group string) (int64, error)
-}
-
-// Tail reads topic from its end without a group (see internal/stream/nats).
-func (e *embedded) Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error {
-	t, ok := e.Broker.(tailer)
-	if !ok {
-		return fmt.Errorf("broker %T cannot tail a topic", e.Broker)
-	}
-	return t.Tail(ctx, topic, ready, h)
-}
-
-// Lag reports how far group is behind on topic.
-func (e *embedded) Lag(ctx context.Context, topic, group string) (int64, error) {
-	l, ok := e.Broker.(lagger)
-	if !ok {
-		return 0, fmt.Errorf("broker %T cannot report lag", e.Broker)
-	}
-	return l.Lag(ctx, topic, group)
-}
-
 // Positions reports where each partition of topic ends and how far group
-// has read it (stream.Positions).
+// has read it (stream.Positions). It is an optional capability that the
+// dead-letter replay discovers with a type assertion, so the wrapper must
+// forward it; Tail and Lag belong to stream.Broker and come with the
+// embedded field.
 func (e *embedded) Positions(ctx context.Context, topic, group string) (map[int32]stream.PartitionState, error) {
 	p, ok := e.Broker.(stream.Positions)
 	if !ok {

@@ -115,16 +115,7 @@ func roundTrip(t *testing.T, b stream.Broker) {
 	defer sub.Close()
 	got := make(chan string, 1)
 	cctx, ccancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- sub.Consume(cctx, func(_ context.Context, m stream.Message) error {
-			select {
-			case got <- string(m.Value):
-			default:
-			}
-			return nil
-		})
-	}()
+	done := streamtest.Consume(cctx, sub, got)
 	select {
 	case v := <-got:
 		if v != "hello" {
@@ -174,14 +165,9 @@ func TestOpen(t *testing.T) {
 }
 
 // The all-in-one binary hands the embedded broker to the router and the
-// notifier, which need its optional capabilities.
+// notifier, which tail a topic and read a group's lag through the wrapper,
+// and to the dead-letter replay, which needs its positions.
 func TestEmbeddedKeepsCapabilities(t *testing.T) {
-	type tailer interface {
-		Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error
-	}
-	type lagger interface {
-		Lag(ctx context.Context, topic, group string) (int64, error)
-	}
 	// Port 0: the embedded server binds a free port itself (a port reserved
 	// here and closed again could be taken by a parallel test first).
 	b, err := backend.Open(context.Background(), backend.Config{
@@ -191,26 +177,25 @@ func TestEmbeddedKeepsCapabilities(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, ok := b.(lagger); !ok {
-		t.Fatalf("%T has no Lag", b)
-	}
-	tl, ok := b.(tailer)
-	if !ok {
-		t.Fatalf("%T has no Tail", b)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := b.EnsureTopic(ctx, "caps"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.Lag(ctx, "caps", "g"); err != nil {
+		t.Errorf("Lag: %v", err)
+	}
+	if _, ok := b.(stream.Positions); !ok {
+		t.Errorf("%T has no Positions", b)
+	}
 	ready := make(chan struct{})
 	errc := make(chan error, 1)
-	go func() { errc <- tl.Tail(ctx, "caps", func() { close(ready) }, func(stream.Message) {}) }()
+	go func() { errc <- b.Tail(ctx, "caps", func() { close(ready) }, func(stream.Message) {}) }()
 	select {
 	case <-ready:
 	case err := <-errc:
 		t.Fatalf("Tail: %v", err)
-	case <-time.After(60 * time.Second):
+	case <-ctx.Done():
 		t.Fatal("Tail not ready within 60s")
 	}
 }

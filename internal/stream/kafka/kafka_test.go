@@ -1,9 +1,6 @@
 package kafka_test
 
 import (
-	"context"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -30,21 +27,9 @@ func testConfig(brokers []string) kafka.Config {
 	}
 }
 
-func logger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 func newBroker(t *testing.T, brokers []string) stream.Broker {
 	t.Helper()
-	b, err := kafka.New(context.Background(), testConfig(brokers), logger())
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return streamtest.Open(t, kafka.New, testConfig(brokers))
 }
 
 func TestContract(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/kafka"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -76,11 +77,7 @@ func TestTopicReplication(t *testing.T) {
 		// One partition, so that its leader is the one broker left up below.
 		cfg := testConfig(c.Brokers)
 		cfg.Partitions = 1
-		b, err := kafka.New(ctx, cfg, logger())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
+		b := streamtest.Open(t, kafka.New, cfg)
 		topic := "replication-" + uuid.NewString()
 		if err := b.EnsureTopic(ctx, topic); err != nil {
 			t.Fatal(err)

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/kafka"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -23,29 +23,7 @@ func staticBroker(t *testing.T, brokers []string, id string) stream.Broker {
 	cfg := testConfig(brokers)
 	cfg.InstanceID = id
 	cfg.SessionTimeout = 5 * time.Minute
-	b, err := kafka.New(context.Background(), cfg, logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
-}
-
-// consume runs sub.Consume, sending every message's value to got, and
-// returns a channel with Consume's result.
-func consume(ctx context.Context, sub stream.Subscriber, got chan<- string) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		done <- sub.Consume(ctx, func(ctx context.Context, m stream.Message) error {
-			select {
-			case got <- string(m.Value):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
-		})
-	}()
-	return done
+	return streamtest.Open(t, kafka.New, cfg)
 }
 
 // waitConsuming waits until sub reports it holds its partitions.
@@ -68,16 +46,23 @@ func waitConsuming(t *testing.T, ctx context.Context, sub stream.Subscriber) {
 	}
 }
 
+// staticCase returns what each static membership test starts from: a
+// context bounding it, the shared broker's addresses, and a topic and a
+// group of its own named after prefix.
+func staticCase(t *testing.T, prefix string) (ctx context.Context, brokers []string, topic, group string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, testenv.Kafka(t).Brokers, streamtest.Unique(prefix), streamtest.Unique(prefix)
+}
+
 // TestStaticMemberResumesAtOnce: a consumer stopped without leaving its
 // group (what a killed process does) and started again under the same
 // instance id gets its partitions back without waiting for its session to
 // expire (five minutes here, longer than the test's deadline).
 func TestStaticMemberResumesAtOnce(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	brokers := testenv.Kafka(t).Brokers
-	topic, group := "static-"+uuid.NewString()[:8], "static-"+uuid.NewString()[:8]
-	id := "notifier-" + uuid.NewString()[:8]
+	ctx, brokers, topic, group := staticCase(t, "static")
+	id := streamtest.Unique("notifier")
 	b := staticBroker(t, brokers, id)
 	if err := b.EnsureTopic(ctx, topic); err != nil {
 		t.Fatal(err)
@@ -94,7 +79,7 @@ func TestStaticMemberResumesAtOnce(t *testing.T) {
 	}
 	got := make(chan string, 16)
 	ctx1, stop1 := context.WithCancel(ctx)
-	done1 := consume(ctx1, sub1, got)
+	done1 := streamtest.Consume(ctx1, sub1, got)
 	waitConsuming(t, ctx, sub1)
 	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("before")}); err != nil {
 		t.Fatal(err)
@@ -116,7 +101,7 @@ func TestStaticMemberResumesAtOnce(t *testing.T) {
 	restarted := time.Now()
 	b2 := staticBroker(t, brokers, id)
 	sub2, _ := b2.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
-	done2 := consume(ctx, sub2, got)
+	done2 := streamtest.Consume(ctx, sub2, got)
 	select {
 	case v := <-got:
 		if v != "after" {
@@ -159,24 +144,21 @@ func requireMember(t *testing.T, ctx context.Context, brokers []string, group, i
 // instance id takes the place of the first, whose Consume returns
 // stream.ErrFenced instead of fighting it for the partitions.
 func TestStaticMemberTwinIsFenced(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	brokers := testenv.Kafka(t).Brokers
-	topic, group := "twin-"+uuid.NewString()[:8], "twin-"+uuid.NewString()[:8]
-	id := "notifier-" + uuid.NewString()[:8]
+	ctx, brokers, topic, group := staticCase(t, "twin")
+	id := streamtest.Unique("notifier")
 	b1 := staticBroker(t, brokers, id)
 	if err := b1.EnsureTopic(ctx, topic); err != nil {
 		t.Fatal(err)
 	}
 	sub1, _ := b1.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	got := make(chan string, 16)
-	done1 := consume(ctx, sub1, got)
+	done1 := streamtest.Consume(ctx, sub1, got)
 	waitConsuming(t, ctx, sub1)
 
 	b2 := staticBroker(t, brokers, id)
 	sub2, _ := b2.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	twin := time.Now()
-	done2 := consume(ctx, sub2, got)
+	done2 := streamtest.Consume(ctx, sub2, got)
 	select {
 	case err := <-done1:
 		if !errors.Is(err, stream.ErrFenced) {
@@ -211,24 +193,17 @@ func TestStaticMemberTwinIsFenced(t *testing.T) {
 // still counts one that stopped without leaving holds no partitions until
 // that member's session expires, and says so; then it consumes.
 func TestNotConsumingBehindAStaleMember(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	brokers := testenv.Kafka(t).Brokers
-	topic, group := "stale-"+uuid.NewString()[:8], "stale-"+uuid.NewString()[:8]
+	ctx, brokers, topic, group := staticCase(t, "stale")
 	const session = 12 * time.Second
 	cfg := testConfig(brokers)
-	cfg.InstanceID, cfg.SessionTimeout = "stale-"+uuid.NewString()[:8], session
-	staleBroker, err := kafka.New(ctx, cfg, logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer staleBroker.Close()
+	cfg.InstanceID, cfg.SessionTimeout = streamtest.Unique("stale"), session
+	staleBroker := streamtest.Open(t, kafka.New, cfg)
 	if err := staleBroker.EnsureTopic(ctx, topic); err != nil {
 		t.Fatal(err)
 	}
 	stale, _ := staleBroker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	sctx, stopStale := context.WithCancel(ctx)
-	staleDone := consume(sctx, stale, make(chan string, 16))
+	staleDone := streamtest.Consume(sctx, stale, make(chan string, 16))
 	waitConsuming(t, ctx, stale)
 	stopStale()
 	if err := <-staleDone; err != nil {
@@ -238,7 +213,7 @@ func TestNotConsumingBehindAStaleMember(t *testing.T) {
 	requireMember(t, ctx, brokers, group, cfg.InstanceID)
 
 	fresh, _ := newBroker(t, brokers).Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
-	freshDone := consume(ctx, fresh, make(chan string, 16))
+	freshDone := streamtest.Consume(ctx, fresh, make(chan string, 16))
 	sawNotConsuming := false
 	for {
 		err := fresh.(stream.Consuming).Consuming(ctx)

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, error) {
@@ -28,24 +29,11 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 }
 
 type subscriber struct {
-	b      *broker
-	opts   stream.SubscribeOptions
-	closed atomic.Bool
+	b             *broker
+	opts          stream.SubscribeOptions
+	consume.Calls // Close, Closed
 
-	mu      sync.Mutex
-	cancels map[*context.CancelFunc]struct{}
-	active  atomic.Pointer[consumer] // the running Consume, for Consuming
-}
-
-// Close stops any running Consume of this subscriber.
-func (s *subscriber) Close() error {
-	s.closed.Store(true)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.cancels {
-		(*c)()
-	}
-	return nil
+	active atomic.Pointer[consumer] // the running Consume, for Consuming
 }
 
 type tp struct {
@@ -86,22 +74,14 @@ type consumer struct {
 // closed. Handlers run concurrently for different partitions, one record at
 // a time per partition, and must return once their context ends.
 func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
-	if s.closed.Load() || s.b.closed.Load() {
+	if s.Closed() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
+	ctx, end := s.Start(ctx)
+	defer end()
+	// A fenced member ends its own call.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.mu.Lock()
-	if s.cancels == nil {
-		s.cancels = map[*context.CancelFunc]struct{}{}
-	}
-	s.cancels[&cancel] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.cancels, &cancel)
-		s.mu.Unlock()
-	}()
 
 	c := &consumer{
 		s: s, h: h, ctx: ctx,
@@ -175,7 +155,7 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 			"instance_id", s.b.cfg.InstanceID, "err", *errp)
 		return fmt.Errorf("kafka: group %s, instance id %q: %w", s.opts.Group, s.b.cfg.InstanceID, stream.ErrFenced)
 	}
-	if s.closed.Load() {
+	if s.Closed() {
 		return stream.ErrClosed
 	}
 	return nil

@@ -4,22 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
-// Tail reads topic from its end, as it is when Tail starts, without a
-// consumer group: every caller sees every message published afterwards, which
-// is what a broadcast to live listeners needs (each router instance fans the
-// NotificationStatus stream out to its own subscribers). Nothing is
-// committed; a restarted tail starts again at the end.
-//
-// Tail waits (retrying with backoff) until the topic exists and its end
-// offsets are known, then calls ready once and h for every record, one at a
-// time, in order within each partition. It returns nil when ctx ends.
+// Tail (stream.Broker) reads with a client of its own, without a consumer
+// group, from the end offsets it waits to learn; nothing is committed.
 // Partitions added after Tail started are not read.
 func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error {
 	if b.closed.Load() {
@@ -27,29 +20,22 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 	}
 	log := b.log.With("topic", topic, "mode", "tail")
 	var offsets map[string]map[int32]kgo.Offset
-	wait := 100 * time.Millisecond
-	for {
+	found := consume.Retry(ctx, log, "kafka tail: end offsets not available yet", func() error {
 		ends, err := b.admin.ListEndOffsets(ctx, topic)
 		if err == nil {
 			err = ends.Error()
 		}
-		if err == nil {
-			offsets = ends.KOffsets()
-			if len(offsets[topic]) > 0 {
-				break
-			}
-			err = fmt.Errorf("topic %s has no partitions", topic)
+		if err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return nil
+		offsets = ends.KOffsets()
+		if len(offsets[topic]) == 0 {
+			return fmt.Errorf("topic %s has no partitions", topic)
 		}
-		log.Warn("kafka tail: end offsets not available yet", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
+		return nil
+	})
+	if !found {
+		return nil
 	}
 
 	cl, err := kgo.NewClient(append(b.clientOpts(), kgo.ConsumePartitions(offsets))...)

@@ -3,8 +3,6 @@ package nats_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -34,13 +32,6 @@ func testConfig(url string) heraldnats.Config {
 	}
 }
 
-func logger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // embedded starts a private real nats-server for t through Embedded (the
 // dev binary's server: fsync on every write), so tests can stop it.
 func embedded(t *testing.T) (url string, stop func()) {
@@ -65,17 +56,7 @@ func embedded(t *testing.T) (url string, stop func()) {
 
 func newBroker(t *testing.T, url string) stream.Broker {
 	t.Helper()
-	return newBrokerWith(t, testConfig(url))
-}
-
-func newBrokerWith(t *testing.T, cfg heraldnats.Config) stream.Broker {
-	t.Helper()
-	b, err := heraldnats.New(context.Background(), cfg, logger())
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return streamtest.Open(t, heraldnats.New, testConfig(url))
 }
 
 func TestContract(t *testing.T) {
@@ -103,7 +84,7 @@ func TestRedeliveryAfterConnectionLoss(t *testing.T) {
 	cfg := testConfig(url)
 	cfg.AckWait = 2 * time.Second
 
-	a := newBrokerWith(t, cfg)
+	a := streamtest.Open(t, heraldnats.New, cfg)
 	if err := a.EnsureTopic(ctx, topic); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +120,7 @@ func TestRedeliveryAfterConnectionLoss(t *testing.T) {
 		t.Errorf("Consume after its broker closed = %v, want stream.ErrClosed", err)
 	}
 
-	b := newBrokerWith(t, cfg)
+	b := streamtest.Open(t, heraldnats.New, cfg)
 	subB, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	if err != nil {
 		t.Fatal(err)
@@ -147,15 +128,7 @@ func TestRedeliveryAfterConnectionLoss(t *testing.T) {
 	got := make(chan string, 1)
 	cctx, ccancel := context.WithCancel(ctx)
 	defer ccancel()
-	go func() {
-		_ = subB.Consume(cctx, func(_ context.Context, m stream.Message) error {
-			select {
-			case got <- string(m.Value):
-			default:
-			}
-			return nil
-		})
-	}()
+	streamtest.Consume(cctx, subB, got)
 	select {
 	case v := <-got:
 		if v != "held" {
@@ -183,15 +156,13 @@ func TestStreamName(t *testing.T) {
 	}
 }
 
-// TestDeadLetterTopicBesideItsTopic checks that a topic and its ".dlq"
-// topic (events.DeadLetterSuffix) are separate streams whose subjects do not
-// overlap.
-func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
+// publishTo returns a context bounding the test, a broker on the shared
+// server with topics ensured, and a publisher.
+func publishTo(t *testing.T, topics ...string) (context.Context, stream.Broker, stream.Publisher) {
+	t.Helper()
 	b := newBroker(t, testenv.NATS(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	topic := streamtest.Unique("orders")
-	topics := []string{topic, topic + ".dlq"}
+	t.Cleanup(cancel)
 	for _, tp := range topics {
 		if err := b.EnsureTopic(ctx, tp); err != nil {
 			t.Fatalf("EnsureTopic(%s): %v", tp, err)
@@ -201,6 +172,16 @@ func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx, b, p
+}
+
+// TestDeadLetterTopicBesideItsTopic checks that a topic and its ".dlq"
+// topic (events.DeadLetterSuffix) are separate streams whose subjects do not
+// overlap.
+func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
+	topic := streamtest.Unique("orders")
+	topics := []string{topic, topic + ".dlq"}
+	ctx, b, p := publishTo(t, topics...)
 	for _, tp := range topics {
 		if err := p.Publish(ctx, stream.Message{Topic: tp, Key: "k", Value: []byte(tp)}); err != nil {
 			t.Fatalf("Publish(%s): %v", tp, err)
@@ -237,17 +218,8 @@ func TestDeadLetterTopicBesideItsTopic(t *testing.T) {
 // window (a relay retrying after a lost ack), unless stream.DedupHeader gives
 // the publication an id of its own (a dead-letter replay).
 func TestDuplicateWindowAndDedupHeader(t *testing.T) {
-	b := newBroker(t, testenv.NATS(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	topic := streamtest.Unique("dedup")
-	if err := b.EnsureTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
-	p, err := b.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, b, p := publishTo(t, topic)
 	id := "evt-" + topic
 	pub := func(value string, extra ...stream.Header) {
 		t.Helper()
@@ -266,31 +238,21 @@ func TestDuplicateWindowAndDedupHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu  sync.Mutex
-		got []string
-	)
+	var got []string
+	values := make(chan string, 10)
 	cctx, ccancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- sub.Consume(cctx, func(_ context.Context, m stream.Message) error {
-			mu.Lock()
-			defer mu.Unlock()
-			got = append(got, string(m.Value))
-			if string(m.Value) == "last" {
-				ccancel()
-			}
-			return nil
-		})
-	}()
-	select {
-	case <-cctx.Done():
-	case <-ctx.Done():
+	done := streamtest.Consume(cctx, sub, values)
+	for len(got) == 0 || got[len(got)-1] != "last" {
+		select {
+		case v := <-values:
+			got = append(got, v)
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
 	ccancel()
 	<-done
-	mu.Lock()
-	defer mu.Unlock()
 	if want := []string{"first", "replay", "last"}; !slices.Equal(got, want) {
 		t.Fatalf("consumed %q, want %q", got, want)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, error) {
@@ -31,12 +32,10 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 }
 
 type subscriber struct {
-	b      *broker
-	opts   stream.SubscribeOptions
-	closed atomic.Bool
+	b             *broker
+	opts          stream.SubscribeOptions
+	consume.Calls // Close, Closed
 
-	mu      sync.Mutex
-	cancels map[*context.CancelFunc]struct{}
 	running atomic.Int32 // Consume calls past waiting for the topic
 }
 
@@ -69,22 +68,11 @@ func durable(group string, partition int) string {
 // returns nil) or the subscriber is closed. Handlers run concurrently for
 // different partitions, one at a time per partition.
 func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
-	if s.closed.Load() || s.b.closed.Load() {
+	if s.Closed() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s.mu.Lock()
-	if s.cancels == nil {
-		s.cancels = map[*context.CancelFunc]struct{}{}
-	}
-	s.cancels[&cancel] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.cancels, &cancel)
-		s.mu.Unlock()
-	}()
+	ctx, end := s.Start(ctx)
+	defer end()
 
 	log := s.b.log.With("topic", s.opts.Topic, "group", s.opts.Group)
 	// The topic may not exist yet or the server may be down: wait, do not fail.
@@ -112,7 +100,7 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 		wg.Go(func() { s.partitionLoop(ctx, p, h, log.With("partition", p)) })
 	}
 	wg.Wait()
-	if s.closed.Load() || s.b.closed.Load() {
+	if s.Closed() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
 	return nil
@@ -234,15 +222,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// Close stops any running Consume of this subscriber.
-func (s *subscriber) Close() error {
-	s.closed.Store(true)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.cancels {
-		(*c)()
-	}
-	return nil
 }

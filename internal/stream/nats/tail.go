@@ -5,23 +5,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
-// Tail reads topic from its end, as it is when Tail starts, without a
-// durable consumer: every caller sees every message published afterwards,
-// which is what a broadcast to live listeners needs (each router instance
-// fans the NotificationStatus stream out to its own subscribers). It uses an
-// ordered ephemeral consumer (no acks; the server forgets it once Tail ends),
-// which recreates itself after a gap and resumes behind the last message seen.
-//
-// Tail waits (retrying with backoff) until the topic's stream exists, then
-// calls ready once and h for every message, one at a time, in stream order.
-// It returns nil when ctx ends.
+// Tail (stream.Broker) reads through an ordered ephemeral consumer (no
+// acks; the server forgets it once Tail ends), which recreates itself after
+// a gap and resumes behind the last message seen. It waits until the topic's
+// stream exists, and delivers in stream order.
 func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(stream.Message)) error {
 	if b.closed.Load() {
 		return stream.ErrClosed
@@ -30,9 +24,8 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 		return err
 	}
 	log := b.log.With("topic", topic, "mode", "tail")
-	wait := 100 * time.Millisecond
 	var cc jetstream.ConsumeContext
-	for {
+	found := consume.Retry(ctx, log, "nats tail: stream not available yet", func() error {
 		cons, err := b.js.OrderedConsumer(ctx, StreamName(topic), jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{topic + ".*"},
 			DeliverPolicy:  jetstream.DeliverNewPolicy,
@@ -42,19 +35,10 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 			// so the position is fixed once it does.
 			cc, err = cons.Consume(func(m jetstream.Msg) { h(toMessage(topic, partitionOf(m.Subject()), m)) })
 		}
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		log.Warn("nats tail: stream not available yet", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
+		return err
+	})
+	if !found {
+		return nil
 	}
 	if ready != nil {
 		ready()

@@ -59,7 +59,10 @@ func Run(t *testing.T, newBroker func(t *testing.T) stream.Broker, opts ...Optio
 		{"LoadSharing", s.loadSharing},
 		{"GroupsAreIndependent", s.groupsAreIndependent},
 		{"PublishAfterClose", s.publishAfterClose},
+		{"CloseEndsConsume", s.closeEndsConsume},
 		{"PublishWhileDown", s.publishWhileDown},
+		{"TailFromTheEnd", s.tailFromTheEnd},
+		{"Lag", s.lag},
 	}
 	for _, c := range cases {
 		t.Run(c.name, c.fn)
@@ -146,6 +149,31 @@ func startConsumer(t *testing.T, b stream.Broker, topic, group string, h stream.
 	return c
 }
 
+// record starts a consumer in group that records every message it is given
+// and acknowledges it.
+func record(t *testing.T, b stream.Broker, topic, group string) (*recorder, *consumer) {
+	t.Helper()
+	rec := &recorder{}
+	c := startConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
+		rec.add(m)
+		return nil
+	})
+	return rec, c
+}
+
+// publishSeq publishes n messages with sequence numbers from first on,
+// spread over four keys, in one batch.
+func publishSeq(ctx context.Context, t *testing.T, p stream.Publisher, topic string, first, n int) {
+	t.Helper()
+	var msgs []stream.Message
+	for i := first; i < first+n; i++ {
+		msgs = append(msgs, msg(topic, "k"+strconv.Itoa(i%4), i))
+	}
+	if err := p.Publish(ctx, msgs...); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+}
+
 // stop cancels the consumer and waits for Consume to return.
 func (c *consumer) stop(t *testing.T) {
 	c.cancel()
@@ -223,11 +251,7 @@ func (s *suite) republishWithDedupHeader(t *testing.T) {
 	if err := p.Publish(ctx, again); err != nil {
 		t.Fatalf("Publish(again): %v", err)
 	}
-	var rec recorder
-	startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
-		rec.add(m)
-		return nil
-	})
+	rec, _ := record(t, b, topic, Unique("g"))
 	s.waitFor(t, "both publications", func() bool { return rec.len() >= 2 })
 	got := rec.snapshot()
 	if len(got) != 2 || string(got[0].Value) != "original" || string(got[1].Value) != "again" {
@@ -271,11 +295,7 @@ func (s *suite) headersRoundTrip(t *testing.T) {
 			t.Fatalf("Publish(%s): %v", tc.name, err)
 		}
 	}
-	var rec recorder
-	startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
-		rec.add(m)
-		return nil
-	})
+	rec, _ := record(t, b, topic, Unique("g"))
 	s.waitFor(t, fmt.Sprintf("%d messages", len(tests)), func() bool { return rec.len() >= len(tests) })
 	got := rec.snapshot()
 	for _, tc := range tests {
@@ -341,11 +361,7 @@ func (s *suite) perKeyOrder(t *testing.T) {
 			batch = nil
 		}
 	}
-	var rec recorder
-	startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
-		rec.add(m)
-		return nil
-	})
+	rec, _ := record(t, b, topic, Unique("g"))
 	s.waitFor(t, "all messages", func() bool { return rec.len() >= keys*perKey })
 	bykey := map[string][]int{}
 	for _, m := range rec.snapshot() {
@@ -523,20 +539,10 @@ func (s *suite) groupsAreIndependent(t *testing.T) {
 	b, topic, p := s.setup(t)
 	ctx := s.ctx(t)
 	const n = 20
-	var msgs []stream.Message
-	for i := range n {
-		msgs = append(msgs, msg(topic, "k"+strconv.Itoa(i%4), i))
-	}
-	if err := p.Publish(ctx, msgs...); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	var recs [2]recorder
+	publishSeq(ctx, t, p, topic, 0, n)
+	var recs [2]*recorder
 	for i := range recs {
-		r := &recs[i]
-		startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
-			r.add(m)
-			return nil
-		})
+		recs[i], _ = record(t, b, topic, Unique("g"))
 	}
 	for i := range recs {
 		s.waitFor(t, fmt.Sprintf("group %d to get all %d messages", i, n), func() bool { return recs[i].len() >= n })
@@ -554,6 +560,42 @@ func (s *suite) publishAfterClose(t *testing.T) {
 	}
 	if err := p.Close(); err != nil && !errors.Is(err, stream.ErrClosed) {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// closeEndsConsume: closing a subscriber ends its running Consume calls,
+// which return stream.ErrClosed, and a later Consume refuses to start.
+func (s *suite) closeEndsConsume(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: Unique("g")})
+	if err != nil {
+		t.Fatalf("Subscriber: %v", err)
+	}
+	got := make(chan string, 1)
+	done := Consume(ctx, sub, got)
+	// Once a message arrived, Consume is surely running.
+	publishSeq(ctx, t, p, topic, 0, 1)
+	select {
+	case <-got:
+	case err := <-done:
+		t.Fatalf("Consume returned %v before Close", err)
+	case <-ctx.Done():
+		t.Fatalf("no message within %s", s.o.Deadline)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, stream.ErrClosed) {
+			t.Errorf("Consume after Close returned %v, want stream.ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("Consume still running %s after Close", s.o.Deadline)
+	}
+	if err := sub.Consume(ctx, func(context.Context, stream.Message) error { return nil }); !errors.Is(err, stream.ErrClosed) {
+		t.Errorf("Consume on a closed subscriber = %v, want stream.ErrClosed", err)
 	}
 }
 
@@ -621,4 +663,107 @@ func (s *suite) publishWhileDown(t *testing.T) {
 	if err == nil {
 		t.Errorf("Ping with the broker down returned nil, want an error")
 	}
+}
+
+// tailFromTheEnd: Tail starts at the end of the topic as it is when Tail
+// starts, every tail sees every message published after it is ready (a
+// broadcast, no group), in order per key, and Tail returns nil once its
+// context ends.
+func (s *suite) tailFromTheEnd(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	const before, after = 3, 12
+	publishSeq(ctx, t, p, topic, 0, before)
+
+	type tail struct {
+		rec    recorder
+		cancel context.CancelFunc
+		done   chan error
+	}
+	tails := make([]*tail, 2)
+	for i := range tails {
+		tl := &tail{done: make(chan error, 1)}
+		tails[i] = tl
+		tctx, cancel := context.WithCancel(ctx)
+		tl.cancel = cancel
+		t.Cleanup(cancel)
+		ready := make(chan struct{})
+		go func() { tl.done <- b.Tail(tctx, topic, func() { close(ready) }, tl.rec.add) }()
+		select {
+		case <-ready:
+		case err := <-tl.done:
+			t.Fatalf("tail %d ended before it was ready: %v", i, err)
+		case <-ctx.Done():
+			t.Fatalf("tail %d not ready within %s", i, s.o.Deadline)
+		}
+	}
+	publishSeq(ctx, t, p, topic, before, after)
+	for i, tl := range tails {
+		s.waitFor(t, fmt.Sprintf("tail %d to see the %d messages published after it was ready", i, after),
+			func() bool { return tl.rec.len() >= after })
+		bykey := map[string][]int{}
+		for _, m := range tl.rec.snapshot() {
+			if m.Topic != topic {
+				t.Errorf("tail %d: Topic = %q, want %q", i, m.Topic, topic)
+			}
+			seq := seqOf(t, m)
+			if seq < before {
+				t.Errorf("tail %d got message %d, published before it started", i, seq)
+			}
+			bykey[m.Key] = append(bykey[m.Key], seq)
+		}
+		for k, seqs := range bykey {
+			if !slices.IsSorted(seqs) {
+				t.Errorf("tail %d: key %s delivered in order %v", i, k, seqs)
+			}
+		}
+		tl.cancel()
+		select {
+		case err := <-tl.done:
+			if err != nil {
+				t.Errorf("tail %d returned %v once its context ended, want nil", i, err)
+			}
+		case <-time.After(s.o.Deadline):
+			t.Errorf("tail %d did not return within %s of its context ending", i, s.o.Deadline)
+		}
+	}
+}
+
+// lag: a group that read everything it was given has no lag; what is
+// published while it is away is its lag.
+func (s *suite) lag(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	group := Unique("g")
+	const read, behind = 6, 4
+	publishSeq(ctx, t, p, topic, 0, read)
+	rec, c := record(t, b, topic, group)
+	s.waitFor(t, "the group to read every message", func() bool { return rec.len() >= read })
+	s.waitForLag(t, b, topic, group, 0)
+	c.stop(t)
+	publishSeq(ctx, t, p, topic, read, behind)
+	s.waitForLag(t, b, topic, group, behind)
+}
+
+// waitForLag polls Lag until it reports want (acknowledgements and the
+// broker's bookkeeping of them are asynchronous).
+func (s *suite) waitForLag(t *testing.T, b stream.Broker, topic, group string, want int64) {
+	t.Helper()
+	var (
+		got int64
+		err error
+	)
+	defer func() {
+		if t.Failed() {
+			t.Logf("last Lag(%s, %s) = %d, %v", topic, group, got, err)
+		}
+	}()
+	s.waitFor(t, fmt.Sprintf("lag %d", want), func() bool {
+		// A context per call, so that the last answer is not merely the
+		// suite's deadline running out.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		got, err = b.Lag(ctx, topic, group)
+		return err == nil && got == want
+	})
 }

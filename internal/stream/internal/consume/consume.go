@@ -1,0 +1,77 @@
+// Package consume holds what the Kafka and NATS backends share when they
+// read: the registry of running Consume calls that a subscriber's Close
+// ends, and the wait of a reader whose topic is not there yet.
+package consume
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Calls tracks the running Consume calls of one subscriber, so that its
+// Close can end them. The zero value is ready to use; a subscriber embeds
+// it for its Close.
+type Calls struct {
+	closed  atomic.Bool
+	mu      sync.Mutex
+	cancels map[*context.CancelFunc]struct{}
+}
+
+// Close marks the subscriber closed and ends every running call.
+func (c *Calls) Close() error {
+	c.closed.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for cancel := range c.cancels {
+		(*cancel)()
+	}
+	return nil
+}
+
+// Closed reports whether Close was called.
+func (c *Calls) Closed() bool { return c.closed.Load() }
+
+// Start derives the context of one Consume call from ctx. The call must run
+// end when it returns.
+func (c *Calls) Start(ctx context.Context) (_ context.Context, end func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	c.mu.Lock()
+	if c.cancels == nil {
+		c.cancels = map[*context.CancelFunc]struct{}{}
+	}
+	c.cancels[&cancel] = struct{}{}
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		delete(c.cancels, &cancel)
+		c.mu.Unlock()
+		cancel()
+	}
+}
+
+// Retry calls try until it succeeds (true) or ctx ends (false), logging each
+// failure as msg and waiting between attempts from 100ms, doubling up to 5s:
+// a broker that is down or a topic not created yet delays a reader, it does
+// not fail it.
+func Retry(ctx context.Context, log *slog.Logger, msg string, try func() error) bool {
+	wait := 100 * time.Millisecond
+	for {
+		err := try()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Warn(msg, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
