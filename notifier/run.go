@@ -15,10 +15,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
-	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/outbox"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
@@ -110,21 +111,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		cancel() // a server that could not listen ends the rest too
 		serveDone <- err
 	}()
-	database, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
-		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-		if err != nil {
-			return nil, fmt.Errorf("notifier database: %w", err)
-		}
-		if err := migrateDB(ctx, d, cfg.Migrate, logger.With("component", "migrate")); err != nil {
-			_ = d.Close()
-			return nil, err
-		}
-		return d, nil
-	})
+	database, err := cfg.Database().Wait(ctx, st, migrations.Set, logger)
 	if err != nil {
 		cancel()
 		serveErr := <-serveDone
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if service.Stopped(ctx, err) {
 			return serveErr // stopped while waiting
 		}
 		return errors.Join(err, serveErr)

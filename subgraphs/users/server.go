@@ -20,15 +20,13 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
-	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/subgraphs/users/generated"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
-
-const defaultDSN = ".run/users.db"
 
 // DefaultGroup is the consumer group of the OrderCreated counter: its own,
 // so it sees every event independently of the notifier's group.
@@ -67,14 +65,13 @@ type Config struct {
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
+	addr := v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on")
+	d := service.LoadDatabase(v, "users")
 	cfg := Config{
-		HTTPAddr: v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on"),
-		DBDriver: v.Enum("HERALD_DB_DRIVER", db.SQLite, "users database driver", db.SQLite, db.Postgres),
-		DBDSN: v.Required("HERALD_DB_DSN", defaultDSN,
-			"users database: an SQLite file path or a PostgreSQL DSN"),
-		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
-			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `users migrate` first)",
-			migrate.ModeAuto, migrate.ModeOff),
+		HTTPAddr: addr,
+		DBDriver: d.Driver,
+		DBDSN:    d.DSN,
+		Migrate:  d.Mode,
 		TopicOrderCreated: v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated,
 			"topic carrying OrderCreated events, counted into User.orderCount"),
 		Group: v.String("HERALD_USERS_GROUP", DefaultGroup, "consumer group of the users service on the OrderCreated topic"),
@@ -88,8 +85,6 @@ func LoadConfig(v *config.Vars) Config {
 			"shared secret the router (and services calling this subgraph) must send; empty accepts any caller"),
 		Edge: gqlserver.LoadEdge(v),
 	}
-	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
-		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
 	v.Check(cfg.TopicOrderCreated != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
 	v.Check(cfg.Group != "", "HERALD_USERS_GROUP: must not be empty")
 	if slices.Equal(cfg.CriticalCategories, []string{"none"}) {
@@ -131,25 +126,14 @@ type Deps struct {
 }
 
 // Migrate applies the users service's pending schema migrations: the
-// `users migrate` subcommand and HERALD_DB_MIGRATE=auto.
+// `users migrate` subcommand.
 func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-	if err != nil {
-		return fmt.Errorf("users: open database: %w", err)
-	}
-	defer d.Close()
-	return migrateDB(ctx, d, migrate.ModeAuto, logger)
+	return cfg.Database().Migrate(ctx, migrations.Set, logger)
 }
 
-func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) error {
-	fsys, err := migrations.FS(d.Dialect)
-	if err != nil {
-		return err
-	}
-	if err := migrate.Ensure(ctx, d.SQL, d.Dialect, mode, fsys, logger); err != nil {
-		return fmt.Errorf("users: %w", err)
-	}
-	return nil
+// Database is the service's database settings, for the service kit.
+func (cfg Config) Database() service.Database {
+	return service.Database{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate}
 }
 
 // Run serves health at once and GraphQL once the database is reached: it
@@ -179,21 +163,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	st.Set("database", "connecting to the database")
 	srv := gqlserver.Serve(ctx, cancel, logger, cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge, st)
 
-	d, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
-		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-		if err != nil {
-			return nil, fmt.Errorf("users: open database: %w", err)
-		}
-		if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
-			_ = d.Close()
-			return nil, err
-		}
-		return d, nil
-	})
+	d, err := cfg.Database().Wait(ctx, st, migrations.Set, logger)
 	if err != nil {
 		cancel()
 		serveErr := <-srv.Done()
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if service.Stopped(ctx, err) {
 			err = nil // stopped while waiting
 		}
 		if err := errors.Join(err, serveErr); err != nil {

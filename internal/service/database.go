@@ -1,0 +1,92 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/startup"
+)
+
+// Database is a service's database settings: HERALD_DB_DRIVER,
+// HERALD_DB_DSN and HERALD_DB_MIGRATE.
+type Database struct {
+	Driver string // db.SQLite or db.Postgres
+	DSN    string // an SQLite file path or a PostgreSQL DSN
+	// Mode is migrate.ModeAuto (apply pending migrations at start-up; also
+	// when empty) or migrate.ModeOff (refuse to start unless the schema is
+	// current: production runs the migrate subcommand first).
+	Mode string
+}
+
+// LoadDatabase declares the database variables of the service name, whose
+// embedded default is the SQLite file .run/<name>.db, and checks them
+// together: PostgreSQL needs a DSN of its own.
+func LoadDatabase(v *config.Vars, name string) Database {
+	def := ".run/" + name + ".db"
+	d := Database{
+		Driver: v.Enum("HERALD_DB_DRIVER", db.SQLite, name+" database driver", db.SQLite, db.Postgres),
+		DSN:    v.String("HERALD_DB_DSN", def, name+" database: an SQLite file path or a PostgreSQL DSN"),
+		Mode: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
+			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `"+name+" migrate` first)",
+			migrate.ModeAuto, migrate.ModeOff),
+	}
+	v.Check(d.Driver != db.Postgres || d.DSN != def,
+		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
+	return d
+}
+
+// Open connects to the database and brings its schema up to date from the
+// service's embedded migrations (Mode auto), or checks that it is (off).
+// Errors name the service (set.Service).
+func (d Database) Open(ctx context.Context, set migrate.Set, logger *slog.Logger) (*db.DB, error) {
+	conn, err := db.Open(ctx, d.Driver, d.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open database: %w", set.Service, err)
+	}
+	if err := Schema(ctx, conn, d.Mode, set, logger); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// Schema brings the schema of an open database up to date (mode auto) or
+// checks that it is (off); goose's lines are logged as component=migrate.
+func Schema(ctx context.Context, conn *db.DB, mode string, set migrate.Set, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	fsys, err := set.FS(conn.Dialect)
+	if err != nil {
+		return err
+	}
+	if err := migrate.Ensure(ctx, conn.SQL, conn.Dialect, mode, fsys, logger.With("component", "migrate")); err != nil {
+		return fmt.Errorf("%s: %w", set.Service, err)
+	}
+	return nil
+}
+
+// Migrate applies the pending migrations and closes the database: the
+// migrate subcommand (a release step), whatever Mode says.
+func (d Database) Migrate(ctx context.Context, set migrate.Set, logger *slog.Logger) error {
+	d.Mode = migrate.ModeAuto
+	conn, err := d.Open(ctx, set, logger)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// Wait is Open at start-up, while health already answers: an unreachable
+// database is waited for with backoff (st reports check "database" not
+// ready meanwhile); a schema the build refuses, or bad credentials, end the
+// wait with the error.
+func (d Database) Wait(ctx context.Context, st *startup.Status, set migrate.Set, logger *slog.Logger) (*db.DB, error) {
+	return startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
+		return d.Open(ctx, set, logger)
+	})
+}
