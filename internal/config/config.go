@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -120,6 +121,15 @@ func (v *Vars) Enum(name, def, help string, allowed ...string) string {
 	}
 	v.errs = append(v.errs, fmt.Errorf("%s: %q is not one of %s", name, s, strings.Join(allowed, ", ")))
 	return def
+}
+
+// Defaults returns a function giving what load reads from an empty
+// environment: a configuration's defaults exactly as its declarations (and
+// so its --help) give them, computed once. Code that builds a
+// configuration by hand and leaves a setting at its zero value takes the
+// default from there instead of writing it a second time.
+func Defaults[T any](load func(*Vars) T) func() T {
+	return sync.OnceValue(func() T { return load(New(nil)) })
 }
 
 // Check records a problem found while validating values together.

@@ -5,6 +5,7 @@
 package orders
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,10 @@ type Config struct {
 	// without SubgraphSecret (internal/gqlserver).
 	Edge gqlserver.Edge
 }
+
+// defaults is the configuration of an empty environment, for the settings a
+// hand-built Config leaves at zero.
+var defaults = config.Defaults(LoadConfig)
 
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
@@ -160,10 +165,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	}
 	defer d.Close()
 	client := entorders.NewClient(entorders.Driver(d.Driver))
-	topicCancelled := cfg.TopicOrderCancelled
-	if topicCancelled == "" {
-		topicCancelled = events.TopicOrderCancelled
-	}
+	topicCancelled := cmp.Or(cfg.TopicOrderCancelled, defaults().TopicOrderCancelled)
 	pub, err := deps.Broker.Publisher()
 	if err != nil {
 		cancel()

@@ -5,6 +5,7 @@
 package users
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,10 @@ type Config struct {
 	// without SubgraphSecret (internal/gqlserver).
 	Edge gqlserver.Edge
 }
+
+// defaults is the configuration of an empty environment, for the settings a
+// hand-built Config leaves at zero.
+var defaults = config.Defaults(LoadConfig)
 
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
@@ -181,13 +186,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	consumed := make(chan error, 1)
 	if deps.Broker != nil {
-		topic, group := cfg.TopicOrderCreated, cfg.Group
-		if topic == "" {
-			topic = events.TopicOrderCreated
-		}
-		if group == "" {
-			group = DefaultGroup
-		}
+		topic, group := cmp.Or(cfg.TopicOrderCreated, defaults().TopicOrderCreated), cmp.Or(cfg.Group, defaults().Group)
 		sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 		if err != nil {
 			cancel()
