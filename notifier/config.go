@@ -3,6 +3,7 @@ package notifier
 import (
 	"time"
 
+	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/service"
@@ -52,7 +53,7 @@ type Config struct {
 // Problems are collected in v (see v.Err).
 func LoadConfig(v *config.Vars) Config {
 	addr := v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics")
-	d := service.LoadDatabase(v, "notifier")
+	d := service.LoadDatabase(v, migrations.Set)
 	c := Config{
 		HTTPAddr:        addr,
 		DBDriver:        d.Driver,

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
-	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/outbox"
@@ -111,7 +110,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		cancel() // a server that could not listen ends the rest too
 		serveDone <- err
 	}()
-	database, err := cfg.Database().Wait(ctx, st, migrations.Set, logger)
+	database, err := cfg.Database().Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
 		serveErr := <-serveDone

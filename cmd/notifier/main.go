@@ -15,10 +15,8 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/service"
-	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/notifier"
 )
 
@@ -27,13 +25,11 @@ func main() { service.Main(cmd) }
 var cmd = service.Command{
 	Name:    "notifier",
 	Summary: "consumes OrderCreated and delivers Herald's notifications",
+	Stream:  true,
 	Load: func(v *config.Vars) service.Plan {
-		streamCfg := backend.LoadConfig(v)
 		cfg := notifier.LoadConfig(v) // with the channels' variables (cfg.Channels)
 		return service.Plan{
-			Database:   cfg.Database(),
-			Migrations: migrations.Set,
-			Stream:     &streamCfg,
+			Database: cfg.Database(),
 			// Run builds the channel senders (and closes them after the workers).
 			Serve: func(ctx context.Context, rt service.Runtime) error {
 				return notifier.Run(ctx, cfg, notifier.Deps{Logger: rt.Logger, Broker: rt.Broker})
@@ -43,7 +39,7 @@ var cmd = service.Command{
 				Synopsis: "dlq replay [-topic T] [-limit N] [-group G]",
 				Help:     "republish the dead letters present at its start (see: notifier dlq replay --help)",
 				Run: func(ctx context.Context, c service.Call) int {
-					return replayDLQ(ctx, c, streamCfg, cfg)
+					return replayDLQ(ctx, c, cfg)
 				},
 			}},
 		}
@@ -53,7 +49,7 @@ var cmd = service.Command{
 // replayDLQ implements `notifier dlq replay`: it reads <topic>.dlq with its
 // own consumer group and republishes each message to the topic it came
 // from, without the dead-letter headers.
-func replayDLQ(ctx context.Context, c service.Call, streamCfg backend.Config, cfg notifier.Config) int {
+func replayDLQ(ctx context.Context, c service.Call, cfg notifier.Config) int {
 	if len(c.Args) == 0 || c.Args[0] != "replay" {
 		fmt.Fprintln(c.Stdout, "usage: notifier dlq replay [-topic T] [-limit N] [-group G]")
 		return 2
@@ -82,9 +78,8 @@ func replayDLQ(ctx context.Context, c service.Call, streamCfg backend.Config, cf
 		return code
 	}
 	logger := c.Logger("notifier-dlq")
-	broker, err := backend.Open(ctx, streamCfg, logger)
-	if err != nil {
-		logger.Error("stream broker unavailable", "err", err.Error())
+	broker, ok := service.OpenBroker(ctx, c.Stream, logger)
+	if !ok {
 		return 1
 	}
 	defer broker.Close()

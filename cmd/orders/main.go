@@ -8,11 +8,9 @@ package main
 import (
 	"context"
 
-	"github.com/heraldhq/herald/ent/orders/migrations"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/service"
-	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/subgraphs/orders"
 )
 
@@ -21,14 +19,12 @@ func main() { service.Main(cmd) }
 var cmd = service.Command{
 	Name:    "orders",
 	Summary: "the Herald orders subgraph (GraphQL federation v2) and its outbox relay",
+	Stream:  true,
 	Load: func(v *config.Vars) service.Plan {
 		cfg := orders.LoadConfig(v)
-		streamCfg := backend.LoadConfig(v)
 		return service.Plan{
-			Database:   cfg.Database(),
-			Migrations: migrations.Set,
-			Stream:     &streamCfg,
-			ListenErr:  gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge),
+			Database:  cfg.Database(),
+			ListenErr: gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge),
 			Serve: func(ctx context.Context, rt service.Runtime) error {
 				return orders.Run(ctx, cfg, orders.Deps{Logger: rt.Logger, Broker: rt.Broker})
 			},

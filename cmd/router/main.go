@@ -15,7 +15,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/service"
-	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/router"
 )
 
@@ -24,13 +23,12 @@ func main() { service.Main(cmd) }
 var cmd = service.Command{
 	Name:    "router",
 	Summary: "Herald's GraphQL federation router (GraphiQL at /, GraphQL at /graphql)",
+	// The broker feeds the notificationStatus subscription; every router
+	// instance reads the whole status topic itself.
+	Stream: true,
 	Load: func(v *config.Vars) service.Plan {
 		cfg := router.LoadConfig(v)
-		// The broker feeds the notificationStatus subscription; every router
-		// instance reads the whole status topic itself.
-		streamCfg := backend.LoadConfig(v)
 		return service.Plan{
-			Stream: &streamCfg,
 			Serve: func(ctx context.Context, rt service.Runtime) error {
 				// SIGHUP re-reads the subgraphs' SDL (or HERALD_ROUTER_CONFIG)
 				// and swaps in a changed composition without dropping requests.

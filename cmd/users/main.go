@@ -9,11 +9,9 @@ package main
 import (
 	"context"
 
-	"github.com/heraldhq/herald/ent/users/migrations"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/service"
-	"github.com/heraldhq/herald/internal/stream/backend"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
 
@@ -22,22 +20,18 @@ func main() { service.Main(cmd) }
 var cmd = service.Command{
 	Name:    "users",
 	Summary: "the Herald users subgraph (GraphQL federation v2)",
+	Stream:  true,
 	Load: func(v *config.Vars) service.Plan {
 		cfg := users.LoadConfig(v)
 		consume := v.Bool("HERALD_USERS_CONSUMER", true,
 			"count orders from the OrderCreated topic (needs the stream backend below)")
-		streamCfg := backend.LoadConfig(v)
-		p := service.Plan{
-			Database:   cfg.Database(),
-			Migrations: migrations.Set,
-			ListenErr:  gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge),
+		return service.Plan{
+			Database:      cfg.Database(),
+			ListenErr:     gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge),
+			WithoutBroker: !consume,
 			Serve: func(ctx context.Context, rt service.Runtime) error {
 				return users.Run(ctx, cfg, users.Deps{Logger: rt.Logger, Broker: rt.Broker})
 			},
 		}
-		if consume {
-			p.Stream = &streamCfg
-		}
-		return p
 	},
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/heraldhq/herald/internal/startup"
 )
 
-// Database is a service's database settings: HERALD_DB_DRIVER,
-// HERALD_DB_DSN and HERALD_DB_MIGRATE.
+// Database is a service's database: its settings (HERALD_DB_DRIVER,
+// HERALD_DB_DSN, HERALD_DB_MIGRATE) and its embedded migrations.
 type Database struct {
 	Driver string // db.SQLite or db.Postgres
 	DSN    string // an SQLite file path or a PostgreSQL DSN
@@ -20,16 +20,22 @@ type Database struct {
 	// when empty) or migrate.ModeOff (refuse to start unless the schema is
 	// current: production runs the migrate subcommand first).
 	Mode string
+	// Migrations are the service's (ent/<service>/migrations.Set); their
+	// Service names it in errors.
+	Migrations migrate.Set
 }
 
-// LoadDatabase declares the database variables of the service name, whose
-// embedded default is the SQLite file .run/<name>.db, and checks them
-// together: PostgreSQL needs a DSN of its own.
-func LoadDatabase(v *config.Vars, name string) Database {
+// LoadDatabase declares the database variables of the service whose
+// migrations are set (its name is set.Service; its embedded default is the
+// SQLite file .run/<name>.db) and checks them together: PostgreSQL needs a
+// DSN of its own.
+func LoadDatabase(v *config.Vars, set migrate.Set) Database {
+	name := set.Service
 	def := ".run/" + name + ".db"
 	d := Database{
-		Driver: v.Enum("HERALD_DB_DRIVER", db.SQLite, name+" database driver", db.SQLite, db.Postgres),
-		DSN:    v.String("HERALD_DB_DSN", def, name+" database: an SQLite file path or a PostgreSQL DSN"),
+		Migrations: set,
+		Driver:     v.Enum("HERALD_DB_DRIVER", db.SQLite, name+" database driver", db.SQLite, db.Postgres),
+		DSN:        v.String("HERALD_DB_DSN", def, name+" database: an SQLite file path or a PostgreSQL DSN"),
 		Mode: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
 			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `"+name+" migrate` first)",
 			migrate.ModeAuto, migrate.ModeOff),
@@ -41,13 +47,13 @@ func LoadDatabase(v *config.Vars, name string) Database {
 
 // Open connects to the database and brings its schema up to date from the
 // service's embedded migrations (Mode auto), or checks that it is (off).
-// Errors name the service (set.Service).
-func (d Database) Open(ctx context.Context, set migrate.Set, logger *slog.Logger) (*db.DB, error) {
+// Errors name the service.
+func (d Database) Open(ctx context.Context, logger *slog.Logger) (*db.DB, error) {
 	conn, err := db.Open(ctx, d.Driver, d.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("%s: open database: %w", set.Service, err)
+		return nil, fmt.Errorf("%s: open database: %w", d.Migrations.Service, err)
 	}
-	if err := Schema(ctx, conn, d.Mode, set, logger); err != nil {
+	if err := Schema(ctx, conn, d.Mode, d.Migrations, logger); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
@@ -72,9 +78,9 @@ func Schema(ctx context.Context, conn *db.DB, mode string, set migrate.Set, logg
 
 // Migrate applies the pending migrations and closes the database: the
 // migrate subcommand (a release step), whatever Mode says.
-func (d Database) Migrate(ctx context.Context, set migrate.Set, logger *slog.Logger) error {
+func (d Database) Migrate(ctx context.Context, logger *slog.Logger) error {
 	d.Mode = migrate.ModeAuto
-	conn, err := d.Open(ctx, set, logger)
+	conn, err := d.Open(ctx, logger)
 	if err != nil {
 		return err
 	}
@@ -85,8 +91,8 @@ func (d Database) Migrate(ctx context.Context, set migrate.Set, logger *slog.Log
 // database is waited for with backoff (st reports check "database" not
 // ready meanwhile); a schema the build refuses, or bad credentials, end the
 // wait with the error.
-func (d Database) Wait(ctx context.Context, st *startup.Status, set migrate.Set, logger *slog.Logger) (*db.DB, error) {
+func (d Database) Wait(ctx context.Context, st *startup.Status, logger *slog.Logger) (*db.DB, error) {
 	return startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
-		return d.Open(ctx, set, logger)
+		return d.Open(ctx, logger)
 	})
 }

@@ -29,7 +29,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/logging"
-	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/backend"
 )
@@ -41,6 +40,10 @@ type Command struct {
 	Name string
 	// Summary is what the binary is, the first line of --help.
 	Summary string
+	// Stream: the binary uses a stream backend. The kit declares its
+	// variables (after Load's), opens the broker before Serve and closes it
+	// after.
+	Stream bool
 	// Load declares the binary's variables (after HERALD_LOG_LEVEL, which
 	// the kit declares) in the order --help lists them, records their
 	// problems in v, and says what the binary does with them.
@@ -49,12 +52,12 @@ type Command struct {
 
 // Plan is what a loaded binary can do.
 type Plan struct {
-	// Database and Migrations, when Migrations.Files is set, give the
-	// binary the migrate subcommand.
-	Database   Database
-	Migrations migrate.Set
-	// Stream, when set, is opened before Serve and closed after it.
-	Stream *backend.Config
+	// Database, when it has migrations, gives the binary the migrate
+	// subcommand.
+	Database Database
+	// WithoutBroker serves without opening the Command's stream (users with
+	// its order counter off).
+	WithoutBroker bool
 	// ListenErr is why the service would refuse its listen address
 	// (HERALD_HTTP_ADDR), if it would: its Run refuses it as well, but
 	// checked here it is reported with the other problems, and by
@@ -69,7 +72,7 @@ type Plan struct {
 // Runtime is what the kit hands to Plan.Serve.
 type Runtime struct {
 	Logger *slog.Logger
-	Broker stream.Broker // nil unless Plan.Stream is set
+	Broker stream.Broker // nil without Command.Stream, or WithoutBroker
 }
 
 // Subcommand is one more verb of a binary (router compose, notifier dlq).
@@ -86,7 +89,8 @@ type Call struct {
 	Check  bool     // --check-config was given
 	Vars   *config.Vars
 	Stdout io.Writer
-	Level  string // HERALD_LOG_LEVEL
+	Level  string         // HERALD_LOG_LEVEL
+	Stream backend.Config // with Command.Stream
 }
 
 // Validated reports the configuration's problems, or that it is valid when
@@ -114,14 +118,18 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 	v := config.New(getenv)
 	level := logging.LoadLevel(v)
 	p := cmd.Load(v)
+	var streamCfg backend.Config
+	if cmd.Stream {
+		streamCfg = backend.LoadConfig(v)
+	}
 	if len(args) > 0 {
 		for _, sub := range p.Subcommands {
 			if args[0] == sub.Name {
-				return sub.Run(ctx, Call{Args: args[1:], Check: checkOnly, Vars: v, Stdout: stdout, Level: level})
+				return sub.Run(ctx, Call{Args: args[1:], Check: checkOnly, Vars: v, Stdout: stdout, Level: level, Stream: streamCfg})
 			}
 		}
 	}
-	hasDB := p.Migrations.Files != nil
+	hasDB := p.Database.Migrations.Files != nil
 	if config.WantsHelp(args) {
 		v.Usage(stdout, cmd.Name, cmd.help(p))
 		return 0
@@ -144,7 +152,7 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 	logger := logging.New(stdout, level, cmd.Name)
 	if migrateOnly {
 		// Needs only the database: no broker is opened.
-		if err := p.Database.Migrate(ctx, p.Migrations, logger); err != nil {
+		if err := p.Database.Migrate(ctx, logger); err != nil {
 			logger.Error("migration failed", "err", err.Error())
 			return 1
 		}
@@ -152,10 +160,9 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 		return 0
 	}
 	rt := Runtime{Logger: logger}
-	if p.Stream != nil {
-		broker, err := backend.Open(ctx, *p.Stream, logger)
-		if err != nil {
-			logger.Error("stream broker unavailable", "err", err.Error())
+	if cmd.Stream && !p.WithoutBroker {
+		broker, ok := OpenBroker(ctx, streamCfg, logger)
+		if !ok {
 			return 1
 		}
 		defer broker.Close()
@@ -167,6 +174,16 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 	}
 	logger.Info(cmd.Name + " stopped cleanly")
 	return 0
+}
+
+// OpenBroker opens the stream backend, or logs why it cannot.
+func OpenBroker(ctx context.Context, cfg backend.Config, logger *slog.Logger) (stream.Broker, bool) {
+	broker, err := backend.Open(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("stream broker unavailable", "err", err.Error())
+		return nil, false
+	}
+	return broker, true
 }
 
 // validated prints the configuration's problems (code 2) or, for a check
@@ -189,7 +206,7 @@ func (cmd Command) help(p Plan) string {
 	type line struct{ call, help string }
 	lines := []line{{"", "serve"}}
 	check := ""
-	if p.Migrations.Files != nil {
+	if p.Database.Migrations.Files != nil {
 		lines = append(lines, line{"migrate", "apply pending database migrations and exit"})
 		check = "[migrate] "
 	}
@@ -216,7 +233,7 @@ func (cmd Command) help(p Plan) string {
 // verbs are the accepted first arguments, for the unknown-arguments message.
 func (cmd Command) verbs(p Plan) []string {
 	out := []string{"no arguments"}
-	if p.Migrations.Files != nil {
+	if p.Database.Migrations.Files != nil {
 		out = append(out, "migrate")
 	}
 	for _, sub := range p.Subcommands {

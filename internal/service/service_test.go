@@ -26,13 +26,12 @@ var command = service.Command{
 	Name:    "notes",
 	Summary: "a test service",
 	Load: func(v *config.Vars) service.Plan {
-		d := service.LoadDatabase(v, "notes")
+		d := service.LoadDatabase(v, notes)
 		addr := v.String("HERALD_HTTP_ADDR", ":4009", "listen address")
 		p := service.Plan{
-			Database:   d,
-			Migrations: notes,
+			Database: d,
 			Serve: func(ctx context.Context, rt service.Runtime) error {
-				conn, err := d.Wait(ctx, &startup.Status{}, notes, rt.Logger)
+				conn, err := d.Wait(ctx, &startup.Status{}, rt.Logger)
 				if err != nil {
 					return err
 				}
@@ -90,8 +89,8 @@ func TestCommand(t *testing.T) {
 func TestStoppedWhileWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	d := service.Database{Driver: "postgres", DSN: "postgres://herald@127.0.0.1:1/notes?connect_timeout=1"}
-	_, err := d.Wait(ctx, &startup.Status{}, notes, nil)
+	d := service.Database{Driver: "postgres", DSN: "postgres://herald@127.0.0.1:1/notes?connect_timeout=1", Migrations: notes}
+	_, err := d.Wait(ctx, &startup.Status{}, nil)
 	if err == nil || !service.Stopped(ctx, err) {
 		t.Fatalf("Wait after cancel = %v, want an error Stopped recognises", err)
 	}

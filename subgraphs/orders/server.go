@@ -66,7 +66,7 @@ var defaults = config.Defaults(LoadConfig)
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
 	addr := v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on")
-	d := service.LoadDatabase(v, "orders")
+	d := service.LoadDatabase(v, migrations.Set)
 	cfg := Config{
 		HTTPAddr: addr,
 		DBDriver: d.Driver,
@@ -114,12 +114,12 @@ type Deps struct {
 // Migrate applies the orders service's pending schema migrations: the
 // `orders migrate` subcommand.
 func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	return cfg.Database().Migrate(ctx, migrations.Set, logger)
+	return cfg.Database().Migrate(ctx, logger)
 }
 
 // Database is the service's database settings, for the service kit.
 func (cfg Config) Database() service.Database {
-	return service.Database{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate}
+	return service.Database{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
 }
 
 // Run serves health at once and GraphQL once the database is reached: it
@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return nil
 	}
 
-	d, err := cfg.Database().Wait(ctx, st, migrations.Set, logger)
+	d, err := cfg.Database().Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
 		if service.Stopped(ctx, err) {

@@ -71,7 +71,7 @@ var defaults = config.Defaults(LoadConfig)
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
 	addr := v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on")
-	d := service.LoadDatabase(v, "users")
+	d := service.LoadDatabase(v, migrations.Set)
 	cfg := Config{
 		HTTPAddr: addr,
 		DBDriver: d.Driver,
@@ -130,15 +130,9 @@ type Deps struct {
 	Ready func(net.Addr)
 }
 
-// Migrate applies the users service's pending schema migrations: the
-// `users migrate` subcommand.
-func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	return cfg.Database().Migrate(ctx, migrations.Set, logger)
-}
-
 // Database is the service's database settings, for the service kit.
 func (cfg Config) Database() service.Database {
-	return service.Database{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate}
+	return service.Database{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
 }
 
 // Run serves health at once and GraphQL once the database is reached: it
@@ -168,7 +162,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	st.Set("database", "connecting to the database")
 	srv := gqlserver.Serve(ctx, cancel, logger, cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge, st)
 
-	d, err := cfg.Database().Wait(ctx, st, migrations.Set, logger)
+	d, err := cfg.Database().Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
 		serveErr := <-srv.Done()
