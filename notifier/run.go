@@ -219,14 +219,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error { return cleaner.Run(gctx) })
 	g.Go(func() error {
 		st.Set("consumer", "waiting for the broker")
-		if _, err := startup.WaitAny(gctx, logger, st, "broker", "broker unreachable", func(ctx context.Context) (struct{}, error) {
-			for _, t := range topics {
-				if err := deps.Broker.EnsureTopic(ctx, t); err != nil {
-					return struct{}{}, fmt.Errorf("ensure topic %s: %w", t, err)
-				}
-			}
-			return struct{}{}, nil
-		}); err != nil {
+		if err := startup.EnsureTopics(gctx, logger, st, "broker", "broker unreachable", deps.Broker, topics...); err != nil {
 			return nil // stopped before the broker came
 		}
 		st.Set("consumer", "")

@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/migrate/migratetest"
 	"github.com/heraldhq/herald/internal/service/servicetest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier"
@@ -33,19 +31,17 @@ func TestRunHelpAndConfig(t *testing.T) {
 		{Name: "dlq without replay", Args: []string{"dlq"}, Code: 2, Out: []string{"usage: notifier dlq replay"}},
 		{Name: "dlq replay bad flag", Args: []string{"dlq", "replay", "-limit", "x"}, Code: 2, Out: []string{"invalid value"}},
 		{Name: "unknown argument", Args: []string{"serve"}, Code: 2, Out: []string{"unknown arguments"}},
-		{Name: "migrate takes no arguments", Args: []string{"migrate", "now"}, Code: 2, Out: []string{"unknown arguments"}},
 		{Name: "lease shorter than the webhook timeout", Env: map[string]string{"HERALD_WEBHOOK_TIMEOUT": "3m"}, Code: 2, Out: []string{"HERALD_DELIVERY_LEASE", "HERALD_WEBHOOK_TIMEOUT"}},
 		{Name: "lease shorter than the SMS timeout", Env: map[string]string{"HERALD_SMS_TIMEOUT": "5m"}, Code: 2, Out: []string{"HERALD_DELIVERY_LEASE", "5m0s"}},
 		{Name: "check-config valid", Args: []string{"--check-config"}, Out: []string{"configuration is valid"}},
-		{Name: "migrate check-config opens no database", Args: []string{"migrate", "--check-config"}, Env: map[string]string{"HERALD_DB_DRIVER": "postgres", "HERALD_DB_DSN": "postgres://herald@127.0.0.1:1/notifier"}, Out: []string{"configuration is valid"}},
 		{Name: "dlq replay check-config", Args: []string{"dlq", "replay", "--check-config", "-limit", "3"}, Out: []string{"configuration is valid"}},
 		{Name: "check-config invalid", Args: []string{"--check-config"}, Env: map[string]string{"HERALD_SMTP_TLS": "sometimes"}, Code: 2, Out: []string{"HERALD_SMTP_TLS"}},
-		{Name: "unknown migrate mode", Env: map[string]string{"HERALD_DB_MIGRATE": "sometimes"}, Code: 2, Out: []string{"HERALD_DB_MIGRATE"}},
 		{Name: "invalid secret key reported with the others", Env: map[string]string{
 			"HERALD_NOTIFIER_SECRET_KEY": "not-32-bytes",
 			"HERALD_DB_MIGRATE":          "sometimes",
 		}, Code: 2, Out: []string{"HERALD_NOTIFIER_SECRET_KEY: must be the standard base64 encoding of 32 random bytes", "HERALD_DB_MIGRATE"}},
 	})
+	servicetest.Run(t, cmd.Run, servicetest.DatabaseCases("notifier"))
 }
 
 // With the default configuration main wires email and webhook senders; SMS
@@ -83,37 +79,25 @@ func TestSendersFromConfig(t *testing.T) {
 // exits; the service then starts with HERALD_DB_MIGRATE=off over it (it
 // would refuse an unmigrated one: see TestMigrateOffRefusesEmptyDatabase).
 func TestMigrateSubcommand(t *testing.T) {
-	for _, tc := range []struct {
-		driver string
-		dsn    func(t *testing.T) string
-	}{
-		{db.SQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "notifier.db") }},
-		{db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
-	} {
-		t.Run(tc.driver, func(t *testing.T) {
-			env := map[string]string{"HERALD_DB_DRIVER": tc.driver, "HERALD_DB_DSN": tc.dsn(t)}
-			getenv := func(k string) string { return env[k] }
+	for _, driver := range migratetest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			cfg := notifier.Config{DBDriver: driver, DBDSN: migratetest.DSN(t, driver), Migrate: migrate.ModeOff}
+			env := map[string]string{"HERALD_DB_DRIVER": cfg.DBDriver, "HERALD_DB_DSN": cfg.DBDSN}
 			for i := range 2 { // the second run finds nothing to do
 				var out bytes.Buffer
-				if code := cmd.Run(t.Context(), []string{"migrate"}, getenv, &out); code != 0 {
+				if code := cmd.Run(t.Context(), []string{"migrate"}, servicetest.Env(env), &out); code != 0 {
 					t.Fatalf("notifier migrate #%d: exit %d\n%s", i+1, code, out.String())
 				}
 				if !strings.Contains(out.String(), "database schema is current") {
 					t.Errorf("notifier migrate #%d output:\n%s", i+1, out.String())
 				}
 			}
-			d, err := db.Open(t.Context(), tc.driver, env["HERALD_DB_DSN"])
+			// With migrations off, opening checks the schema is current.
+			d, err := cfg.Database().Open(t.Context(), nil)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("after notifier migrate: %v", err)
 			}
-			defer d.Close()
-			fsys, err := migrations.FS(d.Dialect)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := migrate.RequireCurrent(t.Context(), d.SQL, d.Dialect, fsys); err != nil {
-				t.Errorf("after notifier migrate: %v", err)
-			}
+			_ = d.Close()
 		})
 	}
 }

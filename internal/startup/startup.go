@@ -8,6 +8,7 @@ package startup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -75,6 +76,26 @@ func Wait[T any](ctx context.Context, logger *slog.Logger, s *Status, name, reas
 // the dependency's, such as creating a topic on a broker).
 func WaitAny[T any](ctx context.Context, logger *slog.Logger, s *Status, name, reason string, op func(context.Context) (T, error)) (T, error) {
 	return wait(ctx, logger, s, name, reason, op, func(error) bool { return true })
+}
+
+// TopicMaker makes sure a topic exists (stream.Broker does).
+type TopicMaker interface {
+	EnsureTopic(ctx context.Context, topic string) error
+}
+
+// EnsureTopics waits until broker has every topic, creating those missing:
+// WaitAny under check name (every failure there is the broker's). It
+// returns an error only when ctx ended first.
+func EnsureTopics(ctx context.Context, logger *slog.Logger, s *Status, name, reason string, broker TopicMaker, topics ...string) error {
+	_, err := WaitAny(ctx, logger, s, name, reason, func(ctx context.Context) (struct{}, error) {
+		for _, t := range topics {
+			if err := broker.EnsureTopic(ctx, t); err != nil {
+				return struct{}{}, fmt.Errorf("ensure topic %s: %w", t, err)
+			}
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 func wait[T any](ctx context.Context, logger *slog.Logger, s *Status, name, reason string, op func(context.Context) (T, error), retryable func(error) bool) (T, error) {

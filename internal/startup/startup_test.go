@@ -89,3 +89,30 @@ func TestWaitEndsWithItsContext(t *testing.T) {
 		t.Fatalf("Wait after cancel = %v, want context.Canceled", err)
 	}
 }
+
+// topics fails its first EnsureTopic with an outage, then records the
+// topics it was asked for.
+type topics struct {
+	down error
+	made []string
+}
+
+func (b *topics) EnsureTopic(_ context.Context, topic string) error {
+	if b.down != nil {
+		err := b.down
+		b.down = nil
+		return err
+	}
+	b.made = append(b.made, topic)
+	return nil
+}
+
+// TestEnsureTopicsWaitsForTheBroker: a broker that fails is asked again
+// until every topic exists.
+func TestEnsureTopicsWaitsForTheBroker(t *testing.T) {
+	b := &topics{down: refused(t)}
+	err := startup.EnsureTopics(t.Context(), slog.New(slog.DiscardHandler), &startup.Status{}, "broker", "broker unreachable", b, "A", "B")
+	if err != nil || len(b.made) != 2 || b.made[0] != "A" || b.made[1] != "B" {
+		t.Fatalf("EnsureTopics = %v, made %v; want A and B after one retry", err, b.made)
+	}
+}

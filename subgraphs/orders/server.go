@@ -190,15 +190,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		topics := []string{cfg.TopicOrderCreated, topicCancelled}
-		if _, err := startup.WaitAny(relayCtx, logger, st, "broker", "broker unreachable: orders wait in the outbox", func(ctx context.Context) (struct{}, error) {
-			for _, topic := range topics {
-				if err := deps.Broker.EnsureTopic(ctx, topic); err != nil {
-					return struct{}{}, fmt.Errorf("orders: ensure topic %s: %w", topic, err)
-				}
-			}
-			return struct{}{}, nil
-		}); err != nil {
+		if err := startup.EnsureTopics(relayCtx, logger, st, "broker", "broker unreachable: orders wait in the outbox",
+			deps.Broker, cfg.TopicOrderCreated, topicCancelled); err != nil {
 			return // stopped before the broker came
 		}
 		_ = relay.Run(relayCtx)

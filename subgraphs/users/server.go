@@ -193,9 +193,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		go func() {
 			// The API does not need the broker: the counter starts when the
 			// topic can be made sure of.
-			_, err := startup.WaitAny(ctx, logger, st, "stream", "broker unreachable", func(ctx context.Context) (struct{}, error) {
-				return struct{}{}, deps.Broker.EnsureTopic(ctx, topic)
-			})
+			err := startup.EnsureTopics(ctx, logger, st, "stream", "broker unreachable", deps.Broker, topic)
 			if err == nil {
 				err = sub.Consume(ctx, counter.Handle)
 			}

@@ -22,15 +22,20 @@ var Drivers = []string{db.SQLite, db.Postgres}
 // its schema (an ent client's Schema.WriteTo).
 type DryRun func(ctx context.Context, d *db.DB, w io.Writer) error
 
-// Open returns an empty database of driver, closed when the test ends: an
-// SQLite file in a temporary folder, or a PostgreSQL database of testenv.
+// DSN names an empty database of driver for the test: an SQLite file in a
+// temporary folder, or a PostgreSQL database of testenv.
+func DSN(t *testing.T, driver string) string {
+	t.Helper()
+	if driver == db.Postgres {
+		return testenv.Postgres(t)
+	}
+	return filepath.Join(t.TempDir(), "migratetest.db")
+}
+
+// Open returns an empty database of driver (DSN), closed when the test ends.
 func Open(t *testing.T, driver string) *db.DB {
 	t.Helper()
-	dsn := filepath.Join(t.TempDir(), "migratetest.db")
-	if driver == db.Postgres {
-		dsn = testenv.Postgres(t)
-	}
-	d, err := db.Open(t.Context(), driver, dsn)
+	d, err := db.Open(t.Context(), driver, DSN(t, driver))
 	if err != nil {
 		t.Fatal(err)
 	}

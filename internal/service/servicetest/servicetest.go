@@ -61,6 +61,56 @@ func Run(t *testing.T, run RunFunc, cases []Case) {
 	}
 }
 
+// DatabaseCases are what every binary of a service with a database does
+// with its database settings and migrate subcommand, without opening a
+// database.
+func DatabaseCases(name string) []Case {
+	return []Case{
+		{Name: "postgres needs a DSN", Env: map[string]string{"HERALD_DB_DRIVER": "postgres"}, Code: 2, Out: []string{"HERALD_DB_DSN: must be a PostgreSQL DSN"}},
+		{Name: "unknown migrate mode", Env: map[string]string{"HERALD_DB_MIGRATE": "sometimes"}, Code: 2, Out: []string{"HERALD_DB_MIGRATE"}},
+		{Name: "migrate --check-config opens no database", Args: []string{"migrate", "--check-config"},
+			Env: map[string]string{"HERALD_DB_DRIVER": "postgres", "HERALD_DB_DSN": "postgres://herald@127.0.0.1:1/" + name}, Out: []string{"configuration is valid"}},
+		{Name: "migrate takes no arguments", Args: []string{"migrate", "down"}, Code: 2, Out: []string{name + ": unknown arguments"}},
+	}
+}
+
+// SubgraphCases are what a subgraph's binary does with a public listen
+// address (addr, such as ":4001"): refused without the subgraph secret,
+// reported with the other problems by --check-config, accepted with it.
+func SubgraphCases(addr string) []Case {
+	return []Case{
+		{Name: "--check-config accepts a valid environment", Args: []string{"--check-config"},
+			Env: map[string]string{"HERALD_HTTP_ADDR": addr, "HERALD_SUBGRAPH_SECRET": "a-secret-of-16-chars-or-more"}, Out: []string{"configuration is valid"}},
+		{Name: "--check-config reports every problem", Args: []string{"--check-config"},
+			Env: map[string]string{"HERALD_HTTP_ADDR": addr, "HERALD_DB_DRIVER": "postgres"}, Code: 2,
+			Out: []string{"HERALD_DB_DSN", "HERALD_HTTP_ADDR", "without HERALD_SUBGRAPH_SECRET"}},
+	}
+}
+
+// Lifecycle is a service's database life, on an SQLite file: with
+// HERALD_DB_MIGRATE=off an empty database is refused; the migrate
+// subcommand applies the migrations and exits; then the service, with
+// migrations still off, serves (with the variables serve adds) until it
+// writes until, and stops cleanly, having written out too.
+func Lifecycle(t *testing.T, name string, serve map[string]string, until string, out ...string) []Case {
+	dir := t.TempDir()
+	env := func(dsn string, more map[string]string) map[string]string {
+		m := map[string]string{"HERALD_DB_MIGRATE": "off", "HERALD_DB_DSN": filepath.Join(dir, dsn)}
+		for k, v := range more {
+			m[k] = v
+		}
+		return m
+	}
+	return []Case{
+		{Name: "with migrations off an empty database is refused", Env: env("empty.db", serve), Code: 1,
+			Out: []string{`"msg":"` + name + ` stopped"`, "version 0, the code needs", "run the migrate subcommand"}},
+		{Name: "migrate applies the migrations and exits", Args: []string{"migrate"}, Env: env(name+".db", nil),
+			Out: []string{`"msg":"database migrated"`, `"applied_versions":[1`, `"msg":"database schema is current"`}},
+		{Name: "serves over the migrated database until stopped", Env: env(name+".db", serve), Until: until,
+			Out: append([]string{until, `"service":"` + name + `"`, `"msg":"` + name + ` stopped cleanly"`}, out...)},
+	}
+}
+
 // Output collects what a binary writes. It is written by the service's
 // goroutines and read by the test, hence the mutex.
 type Output struct {
