@@ -17,6 +17,7 @@ import (
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/startup"
@@ -56,10 +57,7 @@ const StatusSource = "/herald/notifier"
 // workers and the status outbox relay, and serves /healthz, /readyz and
 // /metrics, then drains and returns.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(deps.Logger)
 	if deps.Broker == nil {
 		return errors.New("notifier: Deps.Broker is required")
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/db"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/startup"
 )
@@ -63,9 +64,7 @@ func (d Database) Open(ctx context.Context, logger *slog.Logger) (*db.DB, error)
 // Schema brings the schema of an open database up to date (mode auto) or
 // checks that it is (off); goose's lines are logged as component=migrate.
 func Schema(ctx context.Context, conn *db.DB, mode string, set migrate.Set, logger *slog.Logger) error {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	fsys, err := set.FS(conn.Dialect)
 	if err != nil {
 		return err

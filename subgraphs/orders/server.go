@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/identity"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/startup"
@@ -132,10 +133,7 @@ func (cfg Config) Database() service.Database {
 // requests in flight and stops the relay; rows it had not published yet stay
 // pending and go out on the next start.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(deps.Logger)
 	if deps.Broker == nil {
 		return errors.New("orders: Deps.Broker is required")
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
@@ -142,10 +143,7 @@ func (cfg Config) Database() service.Database {
 // sure of the topic in the background, with backoff), until ctx ends; then
 // it drains requests in flight, stops consuming and closes the database.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(deps.Logger)
 	if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
