@@ -5,8 +5,8 @@ import (
 
 	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
-	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 )
 
@@ -53,7 +53,7 @@ type Config struct {
 // Problems are collected in v (see v.Err).
 func LoadConfig(v *config.Vars) Config {
 	addr := v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics")
-	d := service.LoadDatabase(v, migrations.Set)
+	d := db.LoadSettings(v, migrations.Set)
 	c := Config{
 		HTTPAddr:        addr,
 		DBDriver:        d.Driver,

@@ -6,7 +6,6 @@ import (
 
 	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/db"
-	"github.com/heraldhq/herald/internal/service"
 )
 
 // Migrate applies the notifier's pending schema migrations and returns: the
@@ -16,12 +15,12 @@ func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
 }
 
 // Database is the notifier's database settings, for the service kit.
-func (c Config) Database() service.Database {
-	return service.Database{Driver: c.DBDriver, DSN: c.DBDSN, Mode: c.Migrate, Migrations: migrations.Set}
+func (c Config) Database() db.Settings {
+	return db.Settings{Driver: c.DBDriver, DSN: c.DBDSN, Mode: c.Migrate, Migrations: migrations.Set}
 }
 
 // migrateDB brings the schema of an open database up to date (auto) or
 // checks that it is (off), as Run does.
 func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) error {
-	return service.Schema(ctx, d, mode, migrations.Set, logger)
+	return db.EnsureSchema(ctx, d, mode, migrations.Set, logger)
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/outbox"
-	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
@@ -112,7 +111,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		cancel()
 		serveErr := <-serveDone
-		if service.Stopped(ctx, err) {
+		if startup.Stopped(ctx, err) {
 			return serveErr // stopped while waiting
 		}
 		return errors.Join(err, serveErr)

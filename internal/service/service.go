@@ -11,14 +11,14 @@
 // subcommand or --help, 2 for invalid configuration or arguments, and 1
 // when the service fails.
 //
-// A service's Run uses the rest of the kit: Database (its HERALD_DB_*
-// settings, opened and migrated from the embedded migrations of
-// ent/<service>/migrations) and Stopped.
+// A service's Run uses the rest of the kit, in packages light enough for
+// the service's own: db.Settings (its HERALD_DB_* settings, opened and
+// migrated from the embedded migrations of ent/<service>/migrations, waited
+// for at start-up), startup.EnsureTopics and startup.Stopped.
 package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +28,7 @@ import (
 	"syscall"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/backend"
@@ -54,7 +55,7 @@ type Command struct {
 type Plan struct {
 	// Database, when it has migrations, gives the binary the migrate
 	// subcommand.
-	Database Database
+	Database db.Settings
 	// WithoutBroker serves without opening the Command's stream (users with
 	// its order counter off).
 	WithoutBroker bool
@@ -240,10 +241,4 @@ func (cmd Command) verbs(p Plan) []string {
 		out = append(out, sub.Name)
 	}
 	return append(out, "--help")
-}
-
-// Stopped reports whether err only says that ctx ended: a service stopped
-// while it waited for a dependency, which is a clean stop.
-func Stopped(ctx context.Context, err error) bool {
-	return errors.Is(err, context.Canceled) && ctx.Err() != nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/service/servicetest"
@@ -26,7 +27,7 @@ var command = service.Command{
 	Name:    "notes",
 	Summary: "a test service",
 	Load: func(v *config.Vars) service.Plan {
-		d := service.LoadDatabase(v, notes)
+		d := db.LoadSettings(v, notes)
 		addr := v.String("HERALD_HTTP_ADDR", ":4009", "listen address")
 		p := service.Plan{
 			Database: d,
@@ -89,12 +90,12 @@ func TestCommand(t *testing.T) {
 func TestStoppedWhileWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	d := service.Database{Driver: "postgres", DSN: "postgres://herald@127.0.0.1:1/notes?connect_timeout=1", Migrations: notes}
+	d := db.Settings{Driver: "postgres", DSN: "postgres://herald@127.0.0.1:1/notes?connect_timeout=1", Migrations: notes}
 	_, err := d.Wait(ctx, &startup.Status{}, nil)
-	if err == nil || !service.Stopped(ctx, err) {
+	if err == nil || !startup.Stopped(ctx, err) {
 		t.Fatalf("Wait after cancel = %v, want an error Stopped recognises", err)
 	}
-	if service.Stopped(t.Context(), errors.New("schema refused")) {
+	if startup.Stopped(t.Context(), errors.New("schema refused")) {
 		t.Fatal("Stopped recognises any error")
 	}
 }

@@ -129,3 +129,9 @@ func wait[T any](ctx context.Context, logger *slog.Logger, s *Status, name, reas
 	s.Set(name, "")
 	return v, nil
 }
+
+// Stopped reports whether err only says that ctx ended: a service stopped
+// while it waited for a dependency, which is a clean stop.
+func Stopped(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && ctx.Err() != nil
+}

@@ -21,13 +21,13 @@ import (
 	entorders "github.com/heraldhq/herald/ent/orders"
 	"github.com/heraldhq/herald/ent/orders/migrations"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/outbox"
-	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
@@ -67,7 +67,7 @@ var defaults = config.Defaults(LoadConfig)
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
 	addr := v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on")
-	d := service.LoadDatabase(v, migrations.Set)
+	d := db.LoadSettings(v, migrations.Set)
 	cfg := Config{
 		HTTPAddr: addr,
 		DBDriver: d.Driver,
@@ -119,8 +119,8 @@ func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
 }
 
 // Database is the service's database settings, for the service kit.
-func (cfg Config) Database() service.Database {
-	return service.Database{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
+func (cfg Config) Database() db.Settings {
+	return db.Settings{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
 }
 
 // Run serves health at once and GraphQL once the database is reached: it
@@ -156,7 +156,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	d, err := cfg.Database().Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
-		if service.Stopped(ctx, err) {
+		if startup.Stopped(ctx, err) {
 			return serveErr() // stopped while waiting
 		}
 		return errors.Join(err, serveErr())

@@ -22,7 +22,6 @@ import (
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/logging"
-	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
@@ -72,7 +71,7 @@ var defaults = config.Defaults(LoadConfig)
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
 	addr := v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on")
-	d := service.LoadDatabase(v, migrations.Set)
+	d := db.LoadSettings(v, migrations.Set)
 	cfg := Config{
 		HTTPAddr: addr,
 		DBDriver: d.Driver,
@@ -132,8 +131,8 @@ type Deps struct {
 }
 
 // Database is the service's database settings, for the service kit.
-func (cfg Config) Database() service.Database {
-	return service.Database{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
+func (cfg Config) Database() db.Settings {
+	return db.Settings{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
 }
 
 // Run serves health at once and GraphQL once the database is reached: it
@@ -164,7 +163,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	if err != nil {
 		cancel()
 		serveErr := <-srv.Done()
-		if service.Stopped(ctx, err) {
+		if startup.Stopped(ctx, err) {
 			err = nil // stopped while waiting
 		}
 		if err := errors.Join(err, serveErr); err != nil {

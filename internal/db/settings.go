@@ -1,4 +1,4 @@
-package service
+package db
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"log/slog"
 
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/startup"
 )
 
-// Database is a service's database: its settings (HERALD_DB_DRIVER,
-// HERALD_DB_DSN, HERALD_DB_MIGRATE) and its embedded migrations.
-type Database struct {
-	Driver string // db.SQLite or db.Postgres
+// Settings are a service's database settings (HERALD_DB_DRIVER,
+// HERALD_DB_DSN, HERALD_DB_MIGRATE) with its embedded migrations: what a
+// service opens at start-up and its migrate subcommand applies.
+type Settings struct {
+	Driver string // SQLite or Postgres
 	DSN    string // an SQLite file path or a PostgreSQL DSN
 	// Mode is migrate.ModeAuto (apply pending migrations at start-up; also
 	// when empty) or migrate.ModeOff (refuse to start unless the schema is
@@ -26,44 +26,44 @@ type Database struct {
 	Migrations migrate.Set
 }
 
-// LoadDatabase declares the database variables of the service whose
+// LoadSettings declares the database variables of the service whose
 // migrations are set (its name is set.Service; its embedded default is the
 // SQLite file .run/<name>.db) and checks them together: PostgreSQL needs a
 // DSN of its own.
-func LoadDatabase(v *config.Vars, set migrate.Set) Database {
+func LoadSettings(v *config.Vars, set migrate.Set) Settings {
 	name := set.Service
 	def := ".run/" + name + ".db"
-	d := Database{
+	d := Settings{
 		Migrations: set,
-		Driver:     v.Enum("HERALD_DB_DRIVER", db.SQLite, name+" database driver", db.SQLite, db.Postgres),
+		Driver:     v.Enum("HERALD_DB_DRIVER", SQLite, name+" database driver", SQLite, Postgres),
 		DSN:        v.String("HERALD_DB_DSN", def, name+" database: an SQLite file path or a PostgreSQL DSN"),
 		Mode: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
 			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `"+name+" migrate` first)",
 			migrate.ModeAuto, migrate.ModeOff),
 	}
-	v.Check(d.Driver != db.Postgres || d.DSN != def,
-		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
+	v.Check(d.Driver != Postgres || d.DSN != def,
+		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", Postgres)
 	return d
 }
 
 // Open connects to the database and brings its schema up to date from the
 // service's embedded migrations (Mode auto), or checks that it is (off).
 // Errors name the service.
-func (d Database) Open(ctx context.Context, logger *slog.Logger) (*db.DB, error) {
-	conn, err := db.Open(ctx, d.Driver, d.DSN)
+func (d Settings) Open(ctx context.Context, logger *slog.Logger) (*DB, error) {
+	conn, err := Open(ctx, d.Driver, d.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("%s: open database: %w", d.Migrations.Service, err)
 	}
-	if err := Schema(ctx, conn, d.Mode, d.Migrations, logger); err != nil {
+	if err := EnsureSchema(ctx, conn, d.Mode, d.Migrations, logger); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
 	return conn, nil
 }
 
-// Schema brings the schema of an open database up to date (mode auto) or
+// EnsureSchema brings the schema of an open database up to date (mode auto) or
 // checks that it is (off); goose's lines are logged as component=migrate.
-func Schema(ctx context.Context, conn *db.DB, mode string, set migrate.Set, logger *slog.Logger) error {
+func EnsureSchema(ctx context.Context, conn *DB, mode string, set migrate.Set, logger *slog.Logger) error {
 	logger = logging.OrDiscard(logger)
 	fsys, err := set.FS(conn.Dialect)
 	if err != nil {
@@ -77,7 +77,7 @@ func Schema(ctx context.Context, conn *db.DB, mode string, set migrate.Set, logg
 
 // Migrate applies the pending migrations and closes the database: the
 // migrate subcommand (a release step), whatever Mode says.
-func (d Database) Migrate(ctx context.Context, logger *slog.Logger) error {
+func (d Settings) Migrate(ctx context.Context, logger *slog.Logger) error {
 	d.Mode = migrate.ModeAuto
 	conn, err := d.Open(ctx, logger)
 	if err != nil {
@@ -90,8 +90,8 @@ func (d Database) Migrate(ctx context.Context, logger *slog.Logger) error {
 // database is waited for with backoff (st reports check "database" not
 // ready meanwhile); a schema the build refuses, or bad credentials, end the
 // wait with the error.
-func (d Database) Wait(ctx context.Context, st *startup.Status, logger *slog.Logger) (*db.DB, error) {
-	return startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
+func (d Settings) Wait(ctx context.Context, st *startup.Status, logger *slog.Logger) (*DB, error) {
+	return startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*DB, error) {
 		return d.Open(ctx, logger)
 	})
 }
