@@ -3,10 +3,10 @@ package notifier
 import (
 	"time"
 
+	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
-	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 )
 
@@ -52,21 +52,21 @@ type Config struct {
 // LoadConfig declares and reads the notifier's environment variables.
 // Problems are collected in v (see v.Err).
 func LoadConfig(v *config.Vars) Config {
+	addr := v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics")
+	d := db.LoadSettings(v, migrations.Set)
 	c := Config{
-		HTTPAddr:       v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics"),
-		DBDriver:       v.Enum("HERALD_DB_DRIVER", db.SQLite, "notifier database driver", db.SQLite, db.Postgres),
-		DBDSN:          v.String("HERALD_DB_DSN", ".run/notifier.db", "notifier database: SQLite file path or PostgreSQL DSN"),
-		UsersURL:       v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
-		UsersTimeout:   v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),
-		SubgraphSecret: v.String(subgraphauth.EnvVar, "", "shared secret sent to the users subgraph (set when the subgraphs require it)"),
-		SecretKey:      v.String(SecretKeyVar, "", "base64 of 32 random bytes encrypting webhook signing secrets on delivery rows (empty: stored unencrypted, development only)"),
-		Topic:          v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
-		TopicCancelled: v.String("HERALD_TOPIC_ORDER_CANCELLED", events.TopicOrderCancelled, "topic carrying OrderCancelled events (dead letters go to <topic>"+events.DeadLetterSuffix+"); read by the group <HERALD_NOTIFIER_GROUP>"+CancelledGroupSuffix),
-		StatusTopic:    v.String("HERALD_TOPIC_NOTIFICATION_STATUS", events.TopicNotificationStatus, "topic the notifier publishes delivery status events to"),
-		Group:          v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
-		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
-			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `notifier migrate` first)",
-			migrate.ModeAuto, migrate.ModeOff),
+		HTTPAddr:        addr,
+		DBDriver:        d.Driver,
+		DBDSN:           d.DSN,
+		Migrate:         d.Mode,
+		UsersURL:        v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
+		UsersTimeout:    v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),
+		SubgraphSecret:  v.String(subgraphauth.EnvVar, "", "shared secret sent to the users subgraph (set when the subgraphs require it)"),
+		SecretKey:       v.String(SecretKeyVar, "", "base64 of 32 random bytes encrypting webhook signing secrets on delivery rows (empty: stored unencrypted, development only)"),
+		Topic:           v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated, "topic carrying OrderCreated events (dead letters go to <topic>"+events.DeadLetterSuffix+")"),
+		TopicCancelled:  v.String("HERALD_TOPIC_ORDER_CANCELLED", events.TopicOrderCancelled, "topic carrying OrderCancelled events (dead letters go to <topic>"+events.DeadLetterSuffix+"); read by the group <HERALD_NOTIFIER_GROUP>"+CancelledGroupSuffix),
+		StatusTopic:     v.String("HERALD_TOPIC_NOTIFICATION_STATUS", events.TopicNotificationStatus, "topic the notifier publishes delivery status events to"),
+		Group:           v.String("HERALD_NOTIFIER_GROUP", "herald-notifier", "consumer group of the notifier"),
 		StatusRetention: v.Duration("HERALD_STATUS_RETENTION", DefaultStatusRetention, "status history rows and published status outbox rows older than this are deleted"),
 		Workers:         v.Int("HERALD_DELIVERY_WORKERS", 2, "delivery workers (PostgreSQL; SQLite always uses one)"),
 		Poll:            v.Duration("HERALD_DELIVERY_POLL", 2*time.Second, "how often workers look for due deliveries besides wake-ups"),
@@ -84,7 +84,6 @@ func LoadConfig(v *config.Vars) Config {
 		},
 	}
 	c.Channels = LoadChannels(v)
-	v.Check(c.DBDriver != db.Postgres || c.DBDSN != ".run/notifier.db", "HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
 	if _, err := NewSecretBox(c.SecretKey); err != nil {
 		v.Check(false, "%s: %v", SecretKeyVar, err)
 	}

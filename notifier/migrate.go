@@ -2,37 +2,25 @@ package notifier
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/db"
-	"github.com/heraldhq/herald/internal/migrate"
 )
 
 // Migrate applies the notifier's pending schema migrations and returns: the
-// `notifier migrate` subcommand (a release step) and what Run does with
-// HERALD_DB_MIGRATE=auto.
+// `notifier migrate` subcommand (a release step).
 func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-	if err != nil {
-		return fmt.Errorf("notifier database: %w", err)
-	}
-	defer d.Close()
-	return migrateDB(ctx, d, migrate.ModeAuto, logger)
+	return cfg.Database().Migrate(ctx, logger)
 }
 
-// migrateDB brings the schema up to date (auto) or checks that it is (off).
+// Database is the notifier's database settings, for the service kit.
+func (c Config) Database() db.Settings {
+	return db.Settings{Driver: c.DBDriver, DSN: c.DBDSN, Mode: c.Migrate, Migrations: migrations.Set}
+}
+
+// migrateDB brings the schema of an open database up to date (auto) or
+// checks that it is (off), as Run does.
 func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) error {
-	fsys, err := migrations.FS(d.Dialect)
-	if err != nil {
-		return err
-	}
-	if err := migrate.Ensure(ctx, d.SQL, d.Dialect, mode, fsys, logger); err != nil {
-		return fmt.Errorf("notifier: %w", err)
-	}
-	return nil
+	return db.EnsureSchema(ctx, d, mode, migrations.Set, logger)
 }

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
-	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
@@ -57,10 +57,7 @@ const StatusSource = "/herald/notifier"
 // workers and the status outbox relay, and serves /healthz, /readyz and
 // /metrics, then drains and returns.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(deps.Logger)
 	if deps.Broker == nil {
 		return errors.New("notifier: Deps.Broker is required")
 	}
@@ -111,21 +108,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		cancel() // a server that could not listen ends the rest too
 		serveDone <- err
 	}()
-	database, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
-		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-		if err != nil {
-			return nil, fmt.Errorf("notifier database: %w", err)
-		}
-		if err := migrateDB(ctx, d, cfg.Migrate, logger.With("component", "migrate")); err != nil {
-			_ = d.Close()
-			return nil, err
-		}
-		return d, nil
-	})
+	database, err := cfg.Database().Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
 		serveErr := <-serveDone
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if startup.Stopped(ctx, err) {
 			return serveErr // stopped while waiting
 		}
 		return errors.Join(err, serveErr)
@@ -230,14 +217,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	g.Go(func() error { return cleaner.Run(gctx) })
 	g.Go(func() error {
 		st.Set("consumer", "waiting for the broker")
-		if _, err := startup.WaitAny(gctx, logger, st, "broker", "broker unreachable", func(ctx context.Context) (struct{}, error) {
-			for _, t := range topics {
-				if err := deps.Broker.EnsureTopic(ctx, t); err != nil {
-					return struct{}{}, fmt.Errorf("ensure topic %s: %w", t, err)
-				}
-			}
-			return struct{}{}, nil
-		}); err != nil {
+		if err := startup.EnsureTopics(gctx, logger, st, "broker", "broker unreachable", deps.Broker, topics...); err != nil {
 			return nil // stopped before the broker came
 		}
 		st.Set("consumer", "")

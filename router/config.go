@@ -3,12 +3,14 @@ package router
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/router/auth"
+	"github.com/heraldhq/herald/router/internal/defaults"
 	"github.com/heraldhq/herald/router/subscription"
 )
 
@@ -97,7 +99,8 @@ type Config struct {
 	Reload ReloadConfig
 }
 
-// Defaults of the settings a zero Config leaves out.
+// Defaults of the settings a zero Config leaves out (LoadConfig declares
+// them; withDefaults takes them from there).
 const (
 	DefaultRequestTimeout       = 60 * time.Second
 	DefaultAPQCacheBytes        = 16 << 20
@@ -107,20 +110,21 @@ const (
 	DefaultForwardHeaders = "traceparent,tracestate"
 )
 
-// withDefaults fills the settings left at their zero value (tests and
-// in-process callers build a Config by hand).
+// defaults is the configuration of an empty environment: the router's
+// defaults exactly as LoadConfig declares them (and --help shows them), so
+// that they are written once.
+var loadedDefaults = config.Defaults(LoadConfig)
+
+// withDefaults gives the settings whose zero value means "the default"
+// their defaults, taken from LoadConfig's declarations (tests and in-process
+// callers build a Config by hand).
 func (c Config) withDefaults() Config {
-	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = DefaultRequestTimeout
-	}
-	if c.APQCacheBytes <= 0 {
-		c.APQCacheBytes = DefaultAPQCacheBytes
-	}
-	if c.MetricsMaxOperations <= 0 {
-		c.MetricsMaxOperations = DefaultMetricsMaxOperations
-	}
+	d := loadedDefaults()
+	c.RequestTimeout = defaults.Positive(c.RequestTimeout, d.RequestTimeout)
+	c.APQCacheBytes = defaults.Positive(c.APQCacheBytes, d.APQCacheBytes)
+	c.MetricsMaxOperations = defaults.Positive(c.MetricsMaxOperations, d.MetricsMaxOperations)
 	if c.ForwardHeaders == nil {
-		c.ForwardHeaders = strings.Split(DefaultForwardHeaders, ",")
+		c.ForwardHeaders = slices.Clone(d.ForwardHeaders)
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c

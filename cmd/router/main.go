@@ -10,70 +10,39 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/heraldhq/herald/internal/config"
-	"github.com/heraldhq/herald/internal/logging"
-	"github.com/heraldhq/herald/internal/stream/backend"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/router"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
-	stop()
-	os.Exit(code)
-}
+func main() { service.Main(cmd) }
 
-// run returns the process exit code: 0 after a clean shutdown or --help,
-// 2 for invalid configuration or usage, 1 when the router fails.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
-	if len(args) > 0 && args[0] == "compose" {
-		return compose(ctx, args[1:], stdout)
-	}
-	args, checkOnly := config.WantsCheck(args)
-	v := config.New(getenv)
-	level := logging.LoadLevel(v)
-	cfg := router.LoadConfig(v)
-	streamCfg := backend.LoadConfig(v)
-	if config.WantsHelp(args) {
-		v.Usage(stdout, "router", "Herald's GraphQL federation router (GraphiQL at /, GraphQL at /graphql)")
-		fmt.Fprintln(stdout, "\nSubcommands:\n  compose    compose schema/*.graphqls into schema/supergraph.json (see router compose --help)")
-		fmt.Fprintln(stdout, "\nWith "+config.CheckFlag+" the router validates the environment and exits.")
-		return 0
-	}
-	if len(args) > 0 {
-		fmt.Fprintf(stdout, "router: unknown argument %q (try --help)\n", args[0])
-		return 2
-	}
-	if err := v.Err(); err != nil {
-		fmt.Fprintln(stdout, err)
-		return 2
-	}
-	if checkOnly {
-		fmt.Fprintln(stdout, "configuration is valid")
-		return 0
-	}
-	logger := logging.New(stdout, level, "router")
-	// SIGHUP re-reads the subgraphs' SDL (or HERALD_ROUTER_CONFIG) and swaps
-	// in a changed composition without dropping requests.
-	cfg.Reload.Trigger = router.NotifyReload(ctx)
+var cmd = service.Command{
+	Name:    "router",
+	Summary: "Herald's GraphQL federation router (GraphiQL at /, GraphQL at /graphql)",
 	// The broker feeds the notificationStatus subscription; every router
 	// instance reads the whole status topic itself.
-	broker, err := backend.Open(ctx, streamCfg, logger)
-	if err != nil {
-		logger.Error("open stream backend", "err", err.Error())
-		return 1
-	}
-	defer broker.Close()
-	if err := router.Run(ctx, cfg, router.Deps{Logger: logger, Broker: broker}); err != nil {
-		logger.Error("router stopped", "err", err.Error())
-		return 1
-	}
-	return 0
+	Stream: true,
+	Load: func(v *config.Vars) service.Plan {
+		cfg := router.LoadConfig(v)
+		return service.Plan{
+			Serve: func(ctx context.Context, rt service.Runtime) error {
+				// SIGHUP re-reads the subgraphs' SDL (or HERALD_ROUTER_CONFIG)
+				// and swaps in a changed composition without dropping requests.
+				cfg.Reload.Trigger = router.NotifyReload(ctx)
+				return router.Run(ctx, cfg, router.Deps{Logger: rt.Logger, Broker: rt.Broker})
+			},
+			Subcommands: []service.Subcommand{{
+				Name:     "compose",
+				Synopsis: "compose [flags]",
+				Help:     "compose schema/*.graphqls into schema/supergraph.json (see router compose --help)",
+				Run:      func(ctx context.Context, c service.Call) int { return compose(ctx, c.Args, c.Stdout) },
+			}},
+		}
+	},
 }
 
 // compose writes the supergraph from SDL files. It reads no environment, so

@@ -7,52 +7,32 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/service/servicetest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/router/auth/authtest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+func TestHelp(t *testing.T) { servicetest.Help(t, cmd.Run) }
+
 func TestRun(t *testing.T) {
 	// A key set address is all --check-config needs (it fetches nothing).
 	jwks := map[string]string{"HERALD_AUTH_JWKS_URLS": "https://id.example.com/.well-known/jwks.json"}
-	tests := []struct {
-		name     string
-		args     []string
-		env      map[string]string
-		wantCode int
-		wantOut  []string
-	}{
-		{"help", []string{"--help"}, nil, 0, []string{"HERALD_SUBGRAPHS", "HERALD_ROUTER_CONFIG", "HERALD_HTTP_ADDR", "compose"}},
-		{"invalid config", nil, map[string]string{"HERALD_SUBGRAPHS": "users", "HERALD_ROUTER_MAX_REQUEST_BYTES": "x"}, 2,
-			[]string{"HERALD_SUBGRAPHS", "HERALD_ROUTER_MAX_REQUEST_BYTES"}},
-		{"unknown argument", []string{"serve"}, nil, 2, []string{`unknown argument "serve"`}},
-		{"check-config valid", []string{"--check-config"}, jwks, 0, []string{"configuration is valid"}},
-		{"check-config invalid", []string{"--check-config"}, map[string]string{"HERALD_ROUTER_MAX_DEPTH": "0"}, 2, []string{"HERALD_ROUTER_MAX_DEPTH"}},
-		{"no token verification", []string{"--check-config"}, nil, 2, []string{"HERALD_AUTH_JWKS_URLS", "HERALD_AUTH_PUBLIC_KEY_FILE"}},
-		{"HS256 secret too short", []string{"--check-config"}, map[string]string{"HERALD_AUTH_DEV_HS256_SECRET": "short"}, 2, []string{"at least 32 bytes"}},
-		{"compose check", []string{"compose", "-check", "-schema-dir", filepath.Join("..", "..", "schema"), "-out", filepath.Join("..", "..", "schema", "supergraph.json")}, nil, 0, nil},
-		{"compose missing SDL", []string{"compose", "-schema-dir", t.TempDir(), "-out", filepath.Join(t.TempDir(), "x.json")}, nil, 2, []string{"subgraph users"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			code := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &out)
-			if code != tt.wantCode {
-				t.Errorf("exit code = %d, want %d; output:\n%s", code, tt.wantCode, out.String())
-			}
-			for _, w := range tt.wantOut {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("output does not mention %q:\n%s", w, out.String())
-				}
-			}
-		})
-	}
+	servicetest.Run(t, cmd.Run, []servicetest.Case{
+		{Name: "invalid config", Env: map[string]string{"HERALD_SUBGRAPHS": "users", "HERALD_ROUTER_MAX_REQUEST_BYTES": "x"}, Code: 2, Out: []string{"HERALD_SUBGRAPHS", "HERALD_ROUTER_MAX_REQUEST_BYTES"}},
+		{Name: "unknown argument", Args: []string{"serve"}, Code: 2, Out: []string{`unknown arguments ["serve"]`}},
+		{Name: "check-config valid", Args: []string{"--check-config"}, Env: jwks, Out: []string{"configuration is valid"}},
+		{Name: "check-config invalid", Args: []string{"--check-config"}, Env: map[string]string{"HERALD_ROUTER_MAX_DEPTH": "0"}, Code: 2, Out: []string{"HERALD_ROUTER_MAX_DEPTH"}},
+		{Name: "no token verification", Args: []string{"--check-config"}, Code: 2, Out: []string{"HERALD_AUTH_JWKS_URLS", "HERALD_AUTH_PUBLIC_KEY_FILE"}},
+		{Name: "HS256 secret too short", Args: []string{"--check-config"}, Env: map[string]string{"HERALD_AUTH_DEV_HS256_SECRET": "short"}, Code: 2, Out: []string{"at least 32 bytes"}},
+		{Name: "compose check", Args: []string{"compose", "-check", "-schema-dir", filepath.Join("..", "..", "schema"), "-out", filepath.Join("..", "..", "schema", "supergraph.json")}},
+		{Name: "compose missing SDL", Args: []string{"compose", "-schema-dir", t.TempDir(), "-out", filepath.Join(t.TempDir(), "x.json")}, Code: 2, Out: []string{"subgraph users"}},
+	})
 }
 
 func TestComposeWritesDeterministically(t *testing.T) {
@@ -62,7 +42,7 @@ func TestComposeWritesDeterministically(t *testing.T) {
 	for i := range outs {
 		path := filepath.Join(dir, "supergraph.json")
 		var log bytes.Buffer
-		if code := run(context.Background(), []string{"compose", "-schema-dir", schema, "-out", path}, nil, &log); code != 0 {
+		if code := cmd.Run(context.Background(), []string{"compose", "-schema-dir", schema, "-out", path}, nil, &log); code != 0 {
 			t.Fatalf("compose exit %d: %s", code, log.String())
 		}
 		b, err := os.ReadFile(path)
@@ -78,24 +58,6 @@ func TestComposeWritesDeterministically(t *testing.T) {
 	if !bytes.Equal(outs[0], outs[1]) || !bytes.Equal(outs[0], committed) {
 		t.Error("compose output differs between runs or from the committed schema/supergraph.json")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the router's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // SIGHUP reloads the composition: main wires router.NotifyReload into the
@@ -123,9 +85,9 @@ func TestSIGHUPReloadsTheSupergraph(t *testing.T) {
 		"HERALD_TOPIC_NOTIFICATION_STATUS": "RouterSIGHUPTest" + strconv.FormatInt(time.Now().UnixNano(), 10),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &servicetest.Output{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, out) }()
+	go func() { done <- cmd.Run(ctx, nil, func(k string) string { return env[k] }, out) }()
 	exited := false
 	defer func() {
 		cancel()

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -70,44 +71,38 @@ func (v *Vars) List(name, def, help string) []string {
 
 // Int declares an integer variable.
 func (v *Vars) Int(name string, def int, help string) int {
-	s, set := v.raw(name, strconv.Itoa(def), help)
-	if !set {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		v.errs = append(v.errs, fmt.Errorf("%s: %q is not an integer", name, s))
-		return def
-	}
-	return n
+	return parsed(v, name, def, strconv.Itoa(def), help, "an integer", strconv.Atoi)
 }
 
 // Bool declares a boolean variable (true/false/1/0).
 func (v *Vars) Bool(name string, def bool, help string) bool {
-	s, set := v.raw(name, strconv.FormatBool(def), help)
-	if !set {
-		return def
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		v.errs = append(v.errs, fmt.Errorf("%s: %q is not a boolean", name, s))
-		return def
-	}
-	return b
+	return parsed(v, name, def, strconv.FormatBool(def), help, "a boolean", strconv.ParseBool)
 }
 
 // Duration declares a duration variable such as "5s".
 func (v *Vars) Duration(name string, def time.Duration, help string) time.Duration {
-	s, set := v.raw(name, def.String(), help)
+	return parsed(v, name, def, def.String(), help, "a duration such as 5s", func(s string) (time.Duration, error) {
+		d, err := time.ParseDuration(s)
+		if err == nil && d < 0 {
+			err = errors.New("negative")
+		}
+		return d, err
+	})
+}
+
+// parsed declares a variable read with parse, whose default shows in the
+// usage as defText; a value parse refuses is reported as not being what.
+func parsed[T any](v *Vars, name string, def T, defText, help, what string, parse func(string) (T, error)) T {
+	s, set := v.raw(name, defText, help)
 	if !set {
 		return def
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		v.errs = append(v.errs, fmt.Errorf("%s: %q is not a duration such as 5s", name, s))
+	x, err := parse(s)
+	if err != nil {
+		v.errs = append(v.errs, fmt.Errorf("%s: %q is not %s", name, s, what))
 		return def
 	}
-	return d
+	return x
 }
 
 // Enum declares a variable restricted to the allowed values.
@@ -120,6 +115,15 @@ func (v *Vars) Enum(name, def, help string, allowed ...string) string {
 	}
 	v.errs = append(v.errs, fmt.Errorf("%s: %q is not one of %s", name, s, strings.Join(allowed, ", ")))
 	return def
+}
+
+// Defaults returns a function giving what load reads from an empty
+// environment: a configuration's defaults exactly as its declarations (and
+// so its --help) give them, computed once. Code that builds a
+// configuration by hand and leaves a setting at its zero value takes the
+// default from there instead of writing it a second time.
+func Defaults[T any](load func(*Vars) T) func() T {
+	return sync.OnceValue(func() T { return load(New(nil)) })
 }
 
 // Check records a problem found while validating values together.

@@ -41,3 +41,20 @@ func TestWantsCheck(t *testing.T) {
 		}
 	}
 }
+
+// A value that does not parse is reported with the variable's name and the
+// default is used meanwhile; a good value is read.
+func TestTypedValues(t *testing.T) {
+	env := map[string]string{"I": "x", "B": "maybe", "D": "-1s", "I2": "7", "B2": "false", "D2": "2m"}
+	v := New(func(k string) string { return env[k] })
+	i, b, d := v.Int("I", 3, ""), v.Bool("B", true, ""), v.Duration("D", time.Second, "")
+	i2, b2, d2 := v.Int("I2", 3, ""), v.Bool("B2", true, ""), v.Duration("D2", time.Second, "")
+	if i != 3 || !b || d != time.Second || i2 != 7 || b2 || d2 != 2*time.Minute {
+		t.Errorf("values = %d %v %v %d %v %v", i, b, d, i2, b2, d2)
+	}
+	for _, want := range []string{`I: "x" is not an integer`, `B: "maybe" is not a boolean`, `D: "-1s" is not a duration such as 5s`} {
+		if err := v.Err(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Err() = %v, want it to contain %q", err, want)
+		}
+	}
+}

@@ -1,5 +1,8 @@
 // Package db opens a service's own database: PostgreSQL in production and
-// tests, an SQLite file (pure Go driver) as the embedded default.
+// tests, an SQLite file (pure Go driver) as the embedded default. Settings
+// are the one declaration of a service's HERALD_DB_* variables, and open the
+// database with its schema brought up to date from the service's embedded
+// migrations (internal/migrate).
 package db
 
 import (

@@ -24,6 +24,15 @@ func New(w io.Writer, level, service string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("service", service)
 }
 
+// OrDiscard is l, or a logger that discards everything when l is nil (the
+// zero value of a Deps.Logger).
+func OrDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
 // MaskEmail keeps the first character of the local part and the domain:
 // enough to tell recipients apart in a log, not enough to contact them.
 func MaskEmail(email string) string {

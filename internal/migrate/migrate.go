@@ -29,6 +29,27 @@ const (
 	SQLite   = "sqlite"
 )
 
+// Set is one service's migrations, embedded in its binary: a folder of
+// numbered goose *.sql files per dialect (postgres/ and sqlite/) in Files.
+// Every ent/<service>/migrations package exposes one.
+type Set struct {
+	Service string // names the service in errors
+	Files   fs.FS
+}
+
+// FS returns the migrations for a dialect: "postgres", or "sqlite" (also
+// spelt "sqlite3", ent's name).
+func (s Set) FS(dialect string) (fs.FS, error) {
+	dir := dialect
+	if dialect == "sqlite3" {
+		dir = SQLite
+	}
+	if dir != Postgres && dir != SQLite {
+		return nil, fmt.Errorf("%s migrations: no migrations for dialect %q", s.Service, dialect)
+	}
+	return fs.Sub(s.Files, dir)
+}
+
 // Modes of HERALD_DB_MIGRATE.
 const (
 	// ModeAuto applies pending migrations at start-up (development, tests,

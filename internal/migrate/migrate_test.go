@@ -2,7 +2,7 @@ package migrate_test
 
 import (
 	"context"
-	"path/filepath"
+	"io/fs"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/migrate/migratetest"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -35,20 +36,6 @@ var broken = fstest.MapFS{
 	"00002_bad.sql":   file("CREATE TABLE half (id integer);\nSELECT * FROM no_such_table;", "DROP TABLE half;"),
 }
 
-func open(t *testing.T, driver string) *db.DB {
-	t.Helper()
-	dsn := filepath.Join(t.TempDir(), "m.db")
-	if driver == db.Postgres {
-		dsn = testenv.Postgres(t)
-	}
-	d, err := db.Open(t.Context(), driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	return d
-}
-
 func tableExists(t *testing.T, d *db.DB, name string) bool {
 	t.Helper()
 	q := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
@@ -63,10 +50,10 @@ func tableExists(t *testing.T, d *db.DB, name string) bool {
 }
 
 func TestUp(t *testing.T) {
-	for _, driver := range []string{db.SQLite, db.Postgres} {
+	for _, driver := range migratetest.Drivers {
 		t.Run(driver, func(t *testing.T) {
 			ctx := t.Context()
-			d := open(t, driver)
+			d := migratetest.Open(t, driver)
 			if err := migrate.RequireCurrent(ctx, d.SQL, driver, v1); err == nil ||
 				!strings.Contains(err.Error(), "version 0, the code needs 1") {
 				t.Fatalf("RequireCurrent on an empty database: %v, want a pending-migrations error", err)
@@ -101,10 +88,10 @@ func TestUp(t *testing.T) {
 }
 
 func TestFailedMigrationIsRolledBack(t *testing.T) {
-	for _, driver := range []string{db.SQLite, db.Postgres} {
+	for _, driver := range migratetest.Drivers {
 		t.Run(driver, func(t *testing.T) {
 			ctx := t.Context()
-			d := open(t, driver)
+			d := migratetest.Open(t, driver)
 			err := migrate.Up(ctx, d.SQL, driver, broken)
 			if err == nil || !strings.Contains(err.Error(), "00002_bad.sql") {
 				t.Fatalf("Up = %v, want an error naming 00002_bad.sql", err)
@@ -147,8 +134,29 @@ func TestConcurrentUp(t *testing.T) {
 }
 
 func TestUnknownDialect(t *testing.T) {
-	d := open(t, db.SQLite)
+	d := migratetest.Open(t, db.SQLite)
 	if err := migrate.Up(context.Background(), d.SQL, "mysql", v1); err == nil {
 		t.Fatal("Up with dialect mysql succeeded")
+	}
+}
+
+// TestSetFS: a service's Set serves each dialect's folder, under Herald's
+// and ent's spelling, and refuses other dialects.
+func TestSetFS(t *testing.T) {
+	set := migrate.Set{Service: "notes", Files: fstest.MapFS{
+		"postgres/00001_notes.sql": v1["00001_notes.sql"],
+		"sqlite/00001_notes.sql":   v1["00001_notes.sql"],
+	}}
+	for _, d := range []string{"postgres", "sqlite", "sqlite3"} {
+		fsys, err := set.FS(d)
+		if err != nil {
+			t.Fatalf("FS(%q): %v", d, err)
+		}
+		if _, err := fs.Stat(fsys, "00001_notes.sql"); err != nil {
+			t.Errorf("FS(%q): %v", d, err)
+		}
+	}
+	if _, err := set.FS("mysql"); err == nil || !strings.Contains(err.Error(), "notes migrations") {
+		t.Errorf("FS(mysql) = %v, want an error naming the service", err)
 	}
 }

@@ -8,6 +8,7 @@ package startup
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -77,6 +78,26 @@ func WaitAny[T any](ctx context.Context, logger *slog.Logger, s *Status, name, r
 	return wait(ctx, logger, s, name, reason, op, func(error) bool { return true })
 }
 
+// TopicMaker makes sure a topic exists (stream.Broker does).
+type TopicMaker interface {
+	EnsureTopic(ctx context.Context, topic string) error
+}
+
+// EnsureTopics waits until broker has every topic, creating those missing:
+// WaitAny under check name (every failure there is the broker's). It
+// returns an error only when ctx ended first.
+func EnsureTopics(ctx context.Context, logger *slog.Logger, s *Status, name, reason string, broker TopicMaker, topics ...string) error {
+	_, err := WaitAny(ctx, logger, s, name, reason, func(ctx context.Context) (struct{}, error) {
+		for _, t := range topics {
+			if err := broker.EnsureTopic(ctx, t); err != nil {
+				return struct{}{}, fmt.Errorf("ensure topic %s: %w", t, err)
+			}
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
 func wait[T any](ctx context.Context, logger *slog.Logger, s *Status, name, reason string, op func(context.Context) (T, error), retryable func(error) bool) (T, error) {
 	s.Set(name, reason)
 	bo := backoff.NewExponentialBackOff()
@@ -107,4 +128,10 @@ func wait[T any](ctx context.Context, logger *slog.Logger, s *Status, name, reas
 	}
 	s.Set(name, "")
 	return v, nil
+}
+
+// Stopped reports whether err only says that ctx ended: a service stopped
+// while it waited for a dependency, which is a clean stop.
+func Stopped(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && ctx.Err() != nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,20 +14,9 @@ import (
 	"github.com/heraldhq/herald/internal/startup"
 )
 
-func refused(t *testing.T) error {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	_, err = net.Dial("tcp", addr)
-	if err == nil {
-		t.Fatal("dial to a closed port succeeded")
-	}
-	return err
-}
+// refused is how a dependency that is down answers a dial (apperr's tests
+// check that a real refused dial is classified so).
+var refused error = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 
 // TestWaitRetriesAnOutage: an unreachable dependency is waited for (and
 // reported as the check's reason meanwhile); once op succeeds the check
@@ -36,7 +26,6 @@ func TestWaitRetriesAnOutage(t *testing.T) {
 	defer cancel()
 	st := &startup.Status{}
 	check := st.Check("database", func(context.Context) error { return errors.New("next check") })
-	down := refused(t)
 	attempts := 0
 	seen := make(chan error, 1)
 	v, err := startup.Wait(ctx, slog.New(slog.DiscardHandler), st, "database", "database unreachable", func(context.Context) (int, error) {
@@ -45,7 +34,7 @@ func TestWaitRetriesAnOutage(t *testing.T) {
 			seen <- check(ctx) // while waiting
 		}
 		if attempts < 3 {
-			return 0, fmt.Errorf("open: %w", down)
+			return 0, fmt.Errorf("open: %w", refused)
 		}
 		return 42, nil
 	})
@@ -80,12 +69,38 @@ func TestWaitStopsOnAPermanentError(t *testing.T) {
 func TestWaitEndsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	st := &startup.Status{}
-	down := refused(t)
 	_, err := startup.WaitAny(ctx, slog.New(slog.DiscardHandler), st, "broker", "broker unreachable", func(context.Context) (int, error) {
 		cancel()
-		return 0, down
+		return 0, refused
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel = %v, want context.Canceled", err)
+	}
+}
+
+// topics fails its first EnsureTopic with an outage, then records the
+// topics it was asked for.
+type topics struct {
+	down error
+	made []string
+}
+
+func (b *topics) EnsureTopic(_ context.Context, topic string) error {
+	if b.down != nil {
+		err := b.down
+		b.down = nil
+		return err
+	}
+	b.made = append(b.made, topic)
+	return nil
+}
+
+// TestEnsureTopicsWaitsForTheBroker: a broker that fails is asked again
+// until every topic exists.
+func TestEnsureTopicsWaitsForTheBroker(t *testing.T) {
+	b := &topics{down: refused}
+	err := startup.EnsureTopics(t.Context(), slog.New(slog.DiscardHandler), &startup.Status{}, "broker", "broker unreachable", b, "A", "B")
+	if err != nil || len(b.made) != 2 || b.made[0] != "A" || b.made[1] != "B" {
+		t.Fatalf("EnsureTopics = %v, made %v; want A and B after one retry", err, b.made)
 	}
 }

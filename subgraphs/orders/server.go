@@ -5,6 +5,7 @@
 package orders
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,7 @@ import (
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/identity"
-	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/outbox"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
@@ -34,8 +35,6 @@ import (
 )
 
 //go:generate go tool gqlgen generate --config gqlgen.yml
-
-const defaultDSN = ".run/orders.db"
 
 // Config is the orders service's configuration.
 type Config struct {
@@ -60,17 +59,20 @@ type Config struct {
 	Edge gqlserver.Edge
 }
 
+// defaults is the configuration of an empty environment, for the settings a
+// hand-built Config leaves at zero.
+var defaults = config.Defaults(LoadConfig)
+
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
+	addr := v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on")
+	d := db.LoadSettings(v, migrations.Set)
 	cfg := Config{
-		HTTPAddr: v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on"),
-		DBDriver: v.Enum("HERALD_DB_DRIVER", db.SQLite, "orders database driver", db.SQLite, db.Postgres),
-		DBDSN: v.Required("HERALD_DB_DSN", defaultDSN,
-			"orders database: an SQLite file path or a PostgreSQL DSN"),
-		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
-			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `orders migrate` first)",
-			migrate.ModeAuto, migrate.ModeOff),
+		HTTPAddr: addr,
+		DBDriver: d.Driver,
+		DBDSN:    d.DSN,
+		Migrate:  d.Mode,
 		UsersURL: v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql",
 			"GraphQL endpoint of the users subgraph (orders checks the buyer exists)"),
 		UsersTimeout: v.Duration("HERALD_USERS_TIMEOUT", 5*time.Second,
@@ -87,8 +89,6 @@ func LoadConfig(v *config.Vars) Config {
 			"shared secret required from callers of this subgraph and sent to the users subgraph; empty turns the check off"),
 		Edge: gqlserver.LoadEdge(v),
 	}
-	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
-		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
 	u, err := url.Parse(cfg.UsersURL)
 	v.Check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "",
 		"HERALD_USERS_URL: %q is not an http(s) URL", cfg.UsersURL)
@@ -113,28 +113,14 @@ type Deps struct {
 }
 
 // Migrate applies the orders service's pending schema migrations: the
-// `orders migrate` subcommand and HERALD_DB_MIGRATE=auto.
+// `orders migrate` subcommand.
 func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-	if err != nil {
-		return fmt.Errorf("orders: open database: %w", err)
-	}
-	defer d.Close()
-	return migrateDB(ctx, d, migrate.ModeAuto, logger)
+	return cfg.Database().Migrate(ctx, logger)
 }
 
-func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) error {
-	fsys, err := migrations.FS(d.Dialect)
-	if err != nil {
-		return err
-	}
-	if err := migrate.Ensure(ctx, d.SQL, d.Dialect, mode, fsys, logger); err != nil {
-		return fmt.Errorf("orders: %w", err)
-	}
-	return nil
+// Database is the service's database settings, for the service kit.
+func (cfg Config) Database() db.Settings {
+	return db.Settings{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
 }
 
 // Run serves health at once and GraphQL once the database is reached: it
@@ -147,10 +133,7 @@ func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) 
 // requests in flight and stops the relay; rows it had not published yet stay
 // pending and go out on the next start.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(deps.Logger)
 	if deps.Broker == nil {
 		return errors.New("orders: Deps.Broker is required")
 	}
@@ -170,30 +153,17 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return nil
 	}
 
-	d, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
-		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-		if err != nil {
-			return nil, fmt.Errorf("orders: open database: %w", err)
-		}
-		if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
-			_ = d.Close()
-			return nil, err
-		}
-		return d, nil
-	})
+	d, err := cfg.Database().Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if startup.Stopped(ctx, err) {
 			return serveErr() // stopped while waiting
 		}
 		return errors.Join(err, serveErr())
 	}
 	defer d.Close()
 	client := entorders.NewClient(entorders.Driver(d.Driver))
-	topicCancelled := cfg.TopicOrderCancelled
-	if topicCancelled == "" {
-		topicCancelled = events.TopicOrderCancelled
-	}
+	topicCancelled := cmp.Or(cfg.TopicOrderCancelled, defaults().TopicOrderCancelled)
 	pub, err := deps.Broker.Publisher()
 	if err != nil {
 		cancel()
@@ -218,15 +188,8 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		topics := []string{cfg.TopicOrderCreated, topicCancelled}
-		if _, err := startup.WaitAny(relayCtx, logger, st, "broker", "broker unreachable: orders wait in the outbox", func(ctx context.Context) (struct{}, error) {
-			for _, topic := range topics {
-				if err := deps.Broker.EnsureTopic(ctx, topic); err != nil {
-					return struct{}{}, fmt.Errorf("orders: ensure topic %s: %w", topic, err)
-				}
-			}
-			return struct{}{}, nil
-		}); err != nil {
+		if err := startup.EnsureTopics(relayCtx, logger, st, "broker", "broker unreachable: orders wait in the outbox",
+			deps.Broker, cfg.TopicOrderCreated, topicCancelled); err != nil {
 			return // stopped before the broker came
 		}
 		_ = relay.Run(relayCtx)

@@ -5,6 +5,7 @@
 package users
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,15 +21,13 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/gqlserver"
 	"github.com/heraldhq/herald/internal/httpserver"
-	"github.com/heraldhq/herald/internal/migrate"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/startup"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/subgraphauth"
 	"github.com/heraldhq/herald/subgraphs/users/generated"
 	"github.com/heraldhq/herald/subgraphs/users/model"
 )
-
-const defaultDSN = ".run/users.db"
 
 // DefaultGroup is the consumer group of the OrderCreated counter: its own,
 // so it sees every event independently of the notifier's group.
@@ -64,17 +63,20 @@ type Config struct {
 	Edge gqlserver.Edge
 }
 
+// defaults is the configuration of an empty environment, for the settings a
+// hand-built Config leaves at zero.
+var defaults = config.Defaults(LoadConfig)
+
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
+	addr := v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on")
+	d := db.LoadSettings(v, migrations.Set)
 	cfg := Config{
-		HTTPAddr: v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on"),
-		DBDriver: v.Enum("HERALD_DB_DRIVER", db.SQLite, "users database driver", db.SQLite, db.Postgres),
-		DBDSN: v.Required("HERALD_DB_DSN", defaultDSN,
-			"users database: an SQLite file path or a PostgreSQL DSN"),
-		Migrate: v.Enum("HERALD_DB_MIGRATE", migrate.ModeAuto,
-			"apply pending schema migrations at start-up (auto), or only check the schema is current (off; run `users migrate` first)",
-			migrate.ModeAuto, migrate.ModeOff),
+		HTTPAddr: addr,
+		DBDriver: d.Driver,
+		DBDSN:    d.DSN,
+		Migrate:  d.Mode,
 		TopicOrderCreated: v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated,
 			"topic carrying OrderCreated events, counted into User.orderCount"),
 		Group: v.String("HERALD_USERS_GROUP", DefaultGroup, "consumer group of the users service on the OrderCreated topic"),
@@ -88,8 +90,6 @@ func LoadConfig(v *config.Vars) Config {
 			"shared secret the router (and services calling this subgraph) must send; empty accepts any caller"),
 		Edge: gqlserver.LoadEdge(v),
 	}
-	v.Check(cfg.DBDriver != db.Postgres || cfg.DBDSN != defaultDSN,
-		"HERALD_DB_DSN: must be a PostgreSQL DSN when HERALD_DB_DRIVER=%s", db.Postgres)
 	v.Check(cfg.TopicOrderCreated != "", "HERALD_TOPIC_ORDER_CREATED: must not be empty")
 	v.Check(cfg.Group != "", "HERALD_USERS_GROUP: must not be empty")
 	if slices.Equal(cfg.CriticalCategories, []string{"none"}) {
@@ -130,26 +130,9 @@ type Deps struct {
 	Ready func(net.Addr)
 }
 
-// Migrate applies the users service's pending schema migrations: the
-// `users migrate` subcommand and HERALD_DB_MIGRATE=auto.
-func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-	if err != nil {
-		return fmt.Errorf("users: open database: %w", err)
-	}
-	defer d.Close()
-	return migrateDB(ctx, d, migrate.ModeAuto, logger)
-}
-
-func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) error {
-	fsys, err := migrations.FS(d.Dialect)
-	if err != nil {
-		return err
-	}
-	if err := migrate.Ensure(ctx, d.SQL, d.Dialect, mode, fsys, logger); err != nil {
-		return fmt.Errorf("users: %w", err)
-	}
-	return nil
+// Database is the service's database settings, for the service kit.
+func (cfg Config) Database() db.Settings {
+	return db.Settings{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
 }
 
 // Run serves health at once and GraphQL once the database is reached: it
@@ -159,10 +142,7 @@ func migrateDB(ctx context.Context, d *db.DB, mode string, logger *slog.Logger) 
 // sure of the topic in the background, with backoff), until ctx ends; then
 // it drains requests in flight, stops consuming and closes the database.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(deps.Logger)
 	if err := gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge); err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
@@ -179,21 +159,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	st.Set("database", "connecting to the database")
 	srv := gqlserver.Serve(ctx, cancel, logger, cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge, st)
 
-	d, err := startup.Wait(ctx, logger, st, "database", "database unreachable", func(ctx context.Context) (*db.DB, error) {
-		d, err := db.Open(ctx, cfg.DBDriver, cfg.DBDSN)
-		if err != nil {
-			return nil, fmt.Errorf("users: open database: %w", err)
-		}
-		if err := migrateDB(ctx, d, cfg.Migrate, logger); err != nil {
-			_ = d.Close()
-			return nil, err
-		}
-		return d, nil
-	})
+	d, err := cfg.Database().Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
 		serveErr := <-srv.Done()
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if startup.Stopped(ctx, err) {
 			err = nil // stopped while waiting
 		}
 		if err := errors.Join(err, serveErr); err != nil {
@@ -207,13 +177,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 
 	consumed := make(chan error, 1)
 	if deps.Broker != nil {
-		topic, group := cfg.TopicOrderCreated, cfg.Group
-		if topic == "" {
-			topic = events.TopicOrderCreated
-		}
-		if group == "" {
-			group = DefaultGroup
-		}
+		topic, group := cmp.Or(cfg.TopicOrderCreated, defaults().TopicOrderCreated), cmp.Or(cfg.Group, defaults().Group)
 		sub, err := deps.Broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 		if err != nil {
 			cancel()
@@ -226,9 +190,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		go func() {
 			// The API does not need the broker: the counter starts when the
 			// topic can be made sure of.
-			_, err := startup.WaitAny(ctx, logger, st, "stream", "broker unreachable", func(ctx context.Context) (struct{}, error) {
-				return struct{}{}, deps.Broker.EnsureTopic(ctx, topic)
-			})
+			err := startup.EnsureTopics(ctx, logger, st, "stream", "broker unreachable", deps.Broker, topic)
 			if err == nil {
 				err = sub.Consume(ctx, counter.Handle)
 			}

@@ -1,32 +1,26 @@
 // Package migrations holds the notifier's versioned SQL migrations, one
 // folder of goose files per dialect, embedded in the binary and applied by
-// internal/migrate (at start-up with HERALD_DB_MIGRATE=auto, or by
-// `notifier migrate`).
+// internal/migrate (through internal/service: at start-up with
+// HERALD_DB_MIGRATE=auto, or by `notifier migrate`).
 //
-// To change the schema: edit ent/notifier/schema, run `go generate
-// ./ent/notifier`, then add the next numbered file to both folders. `go test
+// To change the schema: edit ent/notifier/schema, run `go generate ./ent/notifier`,
+// then add the next numbered file to both folders. `go test
 // ./ent/notifier/migrations` fails until the files match the ent schema and
 // prints the statements still missing, per dialect.
 package migrations
 
 import (
 	"embed"
-	"fmt"
-	"io/fs"
+
+	"github.com/heraldhq/herald/internal/migrate"
 )
 
 //go:embed postgres/*.sql sqlite/*.sql
 var files embed.FS
 
+// Set is the notifier service's migrations.
+var Set = migrate.Set{Service: "notifier", Files: files}
+
 // FS returns the migrations for a dialect: "postgres", or "sqlite"
 // (also spelt "sqlite3", ent's name).
-func FS(dialect string) (fs.FS, error) {
-	dir := dialect
-	if dialect == "sqlite3" {
-		dir = "sqlite"
-	}
-	if dir != "postgres" && dir != "sqlite" {
-		return nil, fmt.Errorf("notifier migrations: no migrations for dialect %q", dialect)
-	}
-	return fs.Sub(files, dir)
-}
+var FS = Set.FS

@@ -1,6 +1,7 @@
 // Package migrations holds the users service's versioned SQL migrations,
 // one folder of goose files per dialect, embedded in the binary and applied
-// by internal/migrate.
+// by internal/migrate (through internal/service: at start-up with
+// HERALD_DB_MIGRATE=auto, or by `users migrate`).
 //
 // To change the schema: edit ent/users/schema, run `go generate ./ent/users`,
 // then add the next numbered file to both folders. `go test
@@ -10,22 +11,16 @@ package migrations
 
 import (
 	"embed"
-	"fmt"
-	"io/fs"
+
+	"github.com/heraldhq/herald/internal/migrate"
 )
 
 //go:embed postgres/*.sql sqlite/*.sql
 var files embed.FS
 
+// Set is the users service's migrations.
+var Set = migrate.Set{Service: "users", Files: files}
+
 // FS returns the migrations for a dialect: "postgres", or "sqlite"
 // (also spelt "sqlite3", ent's name).
-func FS(dialect string) (fs.FS, error) {
-	dir := dialect
-	if dialect == "sqlite3" {
-		dir = "sqlite"
-	}
-	if dir != "postgres" && dir != "sqlite" {
-		return nil, fmt.Errorf("users migrations: no migrations for dialect %q", dialect)
-	}
-	return fs.Sub(files, dir)
-}
+var FS = Set.FS
