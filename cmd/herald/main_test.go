@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/service/servicetest"
 )
 
 // The all-in-one binary reads each service's variables through the same
@@ -48,3 +50,7 @@ func TestRunHelpAndConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestHelp keeps --help (every service's variables and defaults, as the dev
+// stack sets them) in testdata/help.golden; -update rewrites it.
+func TestHelp(t *testing.T) { servicetest.Help(t, run) }
