@@ -1,7 +1,8 @@
 // Package outboxschema is the ent schema of a transactional outbox table:
 // the columns internal/outbox.Relay reads, declared once for every service
-// that publishes through it (orders, notifier), whose schema packages name
-// it by an alias. Keep the names in step with that package.
+// that publishes through it (orders, notifier), whose schema packages
+// embed it in their own OutboxEvent (ent wants a struct declared in the
+// schema package itself). Keep the names in step with that package.
 package outboxschema
 
 import (
