@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -299,7 +300,7 @@ func cancelMessage(t testing.TB, topic, userID, orderID string) stream.Message {
 type recordingPublisher struct {
 	mu   sync.Mutex
 	msgs []stream.Message
-	err  error
+	err  error // when set, Publish fails with it (a dead-letter topic that is down)
 }
 
 func (p *recordingPublisher) Publish(_ context.Context, msgs ...stream.Message) error {
@@ -317,7 +318,7 @@ func (p *recordingPublisher) Close() error { return nil }
 func (p *recordingPublisher) published() []stream.Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]stream.Message(nil), p.msgs...)
+	return slices.Clone(p.msgs)
 }
 
 // refusedAddr returns a 127.0.0.1 address where connections are refused,

@@ -119,27 +119,24 @@ func init() {
 	inboxeventDescReceivedAt := inboxeventFields[2].Descriptor()
 	// inboxevent.DefaultReceivedAt holds the default value on creation for the received_at field.
 	inboxevent.DefaultReceivedAt = inboxeventDescReceivedAt.Default.(func() time.Time)
-	outboxeventMixin := schema.OutboxEvent{}.Mixin()
-	outboxeventMixinFields0 := outboxeventMixin[0].Fields()
-	_ = outboxeventMixinFields0
 	outboxeventFields := schema.OutboxEvent{}.Fields()
 	_ = outboxeventFields
 	// outboxeventDescTopic is the schema descriptor for topic field.
-	outboxeventDescTopic := outboxeventMixinFields0[1].Descriptor()
+	outboxeventDescTopic := outboxeventFields[1].Descriptor()
 	// outboxevent.TopicValidator is a validator for the "topic" field. It is called by the builders before save.
 	outboxevent.TopicValidator = outboxeventDescTopic.Validators[0].(func(string) error)
 	// outboxeventDescCreatedAt is the schema descriptor for created_at field.
-	outboxeventDescCreatedAt := outboxeventMixinFields0[6].Descriptor()
+	outboxeventDescCreatedAt := outboxeventFields[6].Descriptor()
 	// outboxevent.DefaultCreatedAt holds the default value on creation for the created_at field.
 	outboxevent.DefaultCreatedAt = outboxeventDescCreatedAt.Default.(func() time.Time)
 	// outboxeventDescAttempts is the schema descriptor for attempts field.
-	outboxeventDescAttempts := outboxeventMixinFields0[8].Descriptor()
+	outboxeventDescAttempts := outboxeventFields[8].Descriptor()
 	// outboxevent.DefaultAttempts holds the default value on creation for the attempts field.
 	outboxevent.DefaultAttempts = outboxeventDescAttempts.Default.(int)
 	// outboxevent.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
 	outboxevent.AttemptsValidator = outboxeventDescAttempts.Validators[0].(func(int) error)
 	// outboxeventDescID is the schema descriptor for id field.
-	outboxeventDescID := outboxeventMixinFields0[0].Descriptor()
+	outboxeventDescID := outboxeventFields[0].Descriptor()
 	// outboxevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	outboxevent.IDValidator = func() func(string) error {
 		validators := outboxeventDescID.Validators

@@ -1,7 +1,8 @@
-// Package outboxschema is the ent mixin of a transactional outbox table:
+// Package outboxschema is the ent schema of a transactional outbox table:
 // the columns internal/outbox.Relay reads, declared once for every service
-// that publishes through it (orders, notifier). Keep the names in step with
-// that package.
+// that publishes through it (orders, notifier), whose schema packages
+// embed it in their own OutboxEvent (ent wants a struct declared in the
+// schema package itself). Keep the names in step with that package.
 package outboxschema
 
 import (
@@ -10,18 +11,18 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
-	"entgo.io/ent/schema/mixin"
 
 	"github.com/heraldhq/herald/internal/stream"
 )
 
-// Mixin holds an outbox row's fields and index.
-type Mixin struct {
-	mixin.Schema
+// OutboxEvent is a message waiting to be published, written in the same
+// transaction as the change it announces.
+type OutboxEvent struct {
+	ent.Schema
 }
 
 // Fields of an outbox row.
-func (Mixin) Fields() []ent.Field {
+func (OutboxEvent) Fields() []ent.Field {
 	return []ent.Field{
 		// The CloudEvent id (ce_id), so a published message can be traced
 		// back to its row.
@@ -39,7 +40,7 @@ func (Mixin) Fields() []ent.Field {
 }
 
 // Indexes of an outbox row.
-func (Mixin) Indexes() []ent.Index {
+func (OutboxEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		// The relay claims pending rows oldest first and deletes old
 		// published ones: both walk this index.

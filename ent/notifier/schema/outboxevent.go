@@ -1,20 +1,11 @@
 package schema
 
-import (
-	"entgo.io/ent"
-
-	"github.com/heraldhq/herald/ent/outboxschema"
-)
+import "github.com/heraldhq/herald/ent/outboxschema"
 
 // OutboxEvent is a NotificationStatus message waiting to be published,
 // written in the same transaction as the status change it announces (its
 // columns: outboxschema). Its id, the CloudEvent id, is the status history
 // row id.
 type OutboxEvent struct {
-	ent.Schema
-}
-
-// Mixin of the OutboxEvent.
-func (OutboxEvent) Mixin() []ent.Mixin {
-	return []ent.Mixin{outboxschema.Mixin{}}
+	outboxschema.OutboxEvent
 }

@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
-	"net/http"
 	"net/mail"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -196,25 +193,6 @@ func waitMail(t *testing.T, mp *testenv.MailpitServer, to string, want int) []te
 		func(msgs []testenv.MailMessage) bool { return len(msgs) >= want })
 }
 
-// mailHeaders reads a stored message's headers through mailpit's API.
-func mailHeaders(t *testing.T, mp *testenv.MailpitServer, id string) http.Header {
-	t.Helper()
-	resp, err := http.Get(mp.APIURL + "/api/v1/message/" + url.PathEscape(id) + "/headers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("mailpit headers: %s: %s", resp.Status, b)
-	}
-	var h http.Header
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 // Over real SMTP with STARTTLS required: a German order confirmation
 // (rendered from the payload) and a critical message arrive with the
 // expected headers.
@@ -248,7 +226,10 @@ func TestSendMailpit(t *testing.T) {
 		!strings.Contains(got[0].Text, "Summe: EUR 2.024,99") || !strings.Contains(got[0].HTML, `<html lang="de">`) {
 		t.Errorf("received %+v", got[0])
 	}
-	h := mailHeaders(t, mp, got[0].ID)
+	h, err := mp.Headers(context.Background(), got[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, want := range map[string]string{
 		"List-Unsubscribe":      "<https://herald.example.com/unsubscribe?user=usr+42&category=ORDER_UPDATES>, <mailto:unsubscribe@herald.example.com?subject=unsubscribe%20ORDER_UPDATES>",
 		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -267,7 +248,9 @@ func TestSendMailpit(t *testing.T) {
 	if got[0].Subject != "Commande ord_01HX7 confirmée" {
 		t.Errorf("critical subject = %q", got[0].Subject)
 	}
-	h = mailHeaders(t, mp, got[0].ID)
+	if h, err = mp.Headers(context.Background(), got[0].ID); err != nil {
+		t.Fatal(err)
+	}
 	if h.Get("List-Unsubscribe") != "" || h.Get("List-Unsubscribe-Post") != "" {
 		t.Errorf("critical mail carries unsubscribe headers: %v", h)
 	}

@@ -336,19 +336,16 @@ func TestSendRendersFromPayload(t *testing.T) {
 }
 
 func TestAnalyze(t *testing.T) {
-	tests := []struct {
+	type test struct {
 		name     string
 		text     string
 		enc      sms.Encoding
 		units    int
 		segments int
-	}{
+	}
+	tests := []test{
 		{"empty", "", sms.GSM7, 0, 0},
 		{"ascii", "hello", sms.GSM7, 5, 1},
-		{"160 gsm", strings.Repeat("a", 160), sms.GSM7, 160, 1},
-		{"161 gsm", strings.Repeat("a", 161), sms.GSM7, 161, 2},
-		{"306 gsm", strings.Repeat("a", 306), sms.GSM7, 306, 2},
-		{"307 gsm", strings.Repeat("a", 307), sms.GSM7, 307, 3},
 		{"gsm accents stay gsm", "Bestätigt: ÄÖÜ äöü ß é è à ñ", sms.GSM7, 28, 1},
 		{"euro is an escape", "€", sms.GSM7, 2, 1},
 		{"80 escapes fill one", strings.Repeat("€", 80), sms.GSM7, 160, 1},
@@ -357,14 +354,24 @@ func TestAnalyze(t *testing.T) {
 		// one septet short.
 		{"escape pushes a part", strings.Repeat("a", 152) + "€" + strings.Repeat("a", 152), sms.GSM7, 306, 3},
 		{"one cyrillic letter", "hello д", sms.UCS2, 7, 1},
-		{"70 ucs2", strings.Repeat("ж", 70), sms.UCS2, 70, 1},
-		{"71 ucs2", strings.Repeat("ж", 71), sms.UCS2, 71, 2},
-		{"134 ucs2", strings.Repeat("ж", 134), sms.UCS2, 134, 2},
-		{"135 ucs2", strings.Repeat("ж", 135), sms.UCS2, 135, 3},
 		{"emoji is a surrogate pair", "ok 👍", sms.UCS2, 5, 1},
 		{"surrogate pair not split", strings.Repeat("ж", 66) + "👍" + "ж", sms.UCS2, 69, 1},
 		{"surrogate pushes a part", strings.Repeat("ж", 66) + "👍" + strings.Repeat("ж", 66), sms.UCS2, 134, 3},
 		{"curly quote is ucs2", "it’s", sms.UCS2, 4, 1},
+	}
+	// Both encodings' part boundaries: one part holds 160 GSM-7 septets or
+	// 70 UCS-2 units; a longer text is split into parts of 153 or 67 (the
+	// rest of each part carries the concatenation header).
+	for _, b := range []struct {
+		char         string
+		enc          sms.Encoding
+		single, part int
+	}{{"a", sms.GSM7, 160, 153}, {"ж", sms.UCS2, 70, 67}} {
+		for _, c := range []struct{ units, segments int }{
+			{b.single, 1}, {b.single + 1, 2}, {2 * b.part, 2}, {2*b.part + 1, 3},
+		} {
+			tests = append(tests, test{fmt.Sprintf("%d %s", c.units, b.enc), strings.Repeat(b.char, c.units), b.enc, c.units, c.segments})
+		}
 	}
 	for _, tc := range tests {
 		got := sms.Analyze(tc.text)
