@@ -279,13 +279,14 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 			return []newDelivery{{row: &entnotifier.Delivery{ID: uuid.New(), EventID: "evt-concurrent", OrderID: order.OrderID, UserID: order.UserID,
 				Channel: delivery.ChannelEmail, Recipient: "x@example.com", Status: delivery.StatusPENDING, NextAttemptAt: time.Now().UTC()}}}
 		}
-		ok, _, err := f.c.record(ctx, topic, "evt-concurrent", plans(), time.Now().UTC())
-		if err != nil || !ok {
-			t.Fatalf("first record = %v, %v; want true, nil", ok, err)
+		item := func() []batchItem {
+			return []batchItem{{m: stream.Message{Topic: topic}, ev: orderEvent{env: events.Envelope{ID: "evt-concurrent"}}, rows: plans()}}
 		}
-		ok, _, err = f.c.record(ctx, topic, "evt-concurrent", plans(), time.Now().UTC())
-		if err != nil || ok {
-			t.Fatalf("second record = %v, %v; want false, nil", ok, err)
+		if err := f.c.recordAll(ctx, item(), time.Now().UTC()); err != nil {
+			t.Fatalf("first record = %v; want nil", err)
+		}
+		if err := f.c.recordAll(ctx, item(), time.Now().UTC()); !errors.Is(err, errRecorded) {
+			t.Fatalf("second record = %v; want errRecorded", err)
 		}
 		if n := len(f.deliveries(t, "evt-concurrent")); n != 1 {
 			t.Errorf("%d deliveries, want 1", n)

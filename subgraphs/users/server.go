@@ -230,7 +230,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 				return struct{}{}, deps.Broker.EnsureTopic(ctx, topic)
 			})
 			if err == nil {
-				err = sub.Consume(ctx, counter.Handle)
+				err = stream.ConsumeBatches(ctx, sub, counter.HandleBatch)
 			}
 			if ctx.Err() != nil {
 				err = nil
