@@ -26,11 +26,38 @@ type OrderCounter struct {
 	LockRows bool
 }
 
-// Handle is a stream.Handler (HandleBatch its batch form). It returns an error only for failures worth
-// retrying (the database); a malformed event is logged and acknowledged,
-// because retrying cannot fix it and the notifier, which consumes the same
-// topic, already dead-letters it with the reason.
+// Handle is a stream.Handler (HandleBatch its batch form). It returns an
+// error only for failures worth retrying (the database); a malformed event
+// is logged and acknowledged, because retrying cannot fix it and the
+// notifier, which consumes the same topic, already dead-letters it with the
+// reason.
 func (c *OrderCounter) Handle(ctx context.Context, m stream.Message) error {
+	ev, ok := c.decode(ctx, m)
+	if !ok {
+		return nil
+	}
+	id, o := ev.id, ev.order
+	applied, err := c.apply(ctx, id, o)
+	if err != nil {
+		return fmt.Errorf("count order %s: %w", o.OrderID, err)
+	}
+	if applied {
+		c.Logger.DebugContext(ctx, "order counted", "event_id", id, "user_id", o.UserID, "order_id", o.OrderID)
+	} else {
+		c.Logger.DebugContext(ctx, "duplicate OrderCreated ignored", "event_id", id)
+	}
+	return nil
+}
+
+// counted is one decoded OrderCreated.
+type counted struct {
+	id    string
+	order events.OrderCreated
+}
+
+// decode reads an OrderCreated; a malformed one is logged and reported not
+// ok.
+func (c *OrderCounter) decode(ctx context.Context, m stream.Message) (counted, bool) {
 	var o events.OrderCreated
 	env, err := events.Decode(m, events.TypeOrderCreated, &o)
 	if err == nil {
@@ -38,24 +65,9 @@ func (c *OrderCounter) Handle(ctx context.Context, m stream.Message) error {
 	}
 	if err != nil {
 		c.Logger.WarnContext(ctx, "skipping malformed OrderCreated", "event_id", env.ID, "topic", m.Topic, "reason", err.Error())
-		return nil
+		return counted{}, false
 	}
-	applied, err := c.apply(ctx, env.ID, o)
-	if err != nil {
-		return fmt.Errorf("count order %s: %w", o.OrderID, err)
-	}
-	if applied {
-		c.Logger.DebugContext(ctx, "order counted", "event_id", env.ID, "user_id", o.UserID, "order_id", o.OrderID)
-	} else {
-		c.Logger.DebugContext(ctx, "duplicate OrderCreated ignored", "event_id", env.ID)
-	}
-	return nil
-}
-
-// counted is one decoded OrderCreated of a batch.
-type counted struct {
-	id    string
-	order events.OrderCreated
+	return counted{env.ID, o}, true
 }
 
 // HandleBatch is a stream.BatchHandler: it counts the OrderCreated events of
@@ -68,18 +80,10 @@ func (c *OrderCounter) HandleBatch(ctx context.Context, msgs []stream.Message) (
 	var batch []counted
 	seen := map[string]bool{}
 	for _, m := range msgs {
-		var o events.OrderCreated
-		env, err := events.Decode(m, events.TypeOrderCreated, &o)
-		if err == nil {
-			err = o.Validate()
-		}
-		if err != nil {
-			c.Logger.WarnContext(ctx, "skipping malformed OrderCreated", "event_id", env.ID, "topic", m.Topic, "reason", err.Error())
-			continue
-		}
-		if !seen[env.ID] { // a relay that published it twice
-			seen[env.ID] = true
-			batch = append(batch, counted{env.ID, o})
+		ev, ok := c.decode(ctx, m)
+		if ok && !seen[ev.id] { // not seen: a relay may have published it twice
+			seen[ev.id] = true
+			batch = append(batch, ev)
 		}
 	}
 	if len(batch) < 2 {
