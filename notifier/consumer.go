@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -90,77 +91,291 @@ func decodeOrderEvent(m stream.Message) (orderEvent, error) {
 	return ev, err
 }
 
-// Handle processes one OrderCreated or OrderCancelled message.
+// Handle processes one OrderCreated or OrderCancelled message: a batch of
+// one.
 func (c *Consumer) Handle(ctx context.Context, m stream.Message) error {
-	ev, err := decodeOrderEvent(m)
-	if err != nil {
-		return c.deadLetter(ctx, m, err)
-	}
-	env := ev.env
-	tp := traceParent(env.TraceParent)
-	log := c.Logger.With("event_id", env.ID, "event", events.EventKind(env.Type), "order_id", ev.orderID, "user_id", ev.userID, "traceparent", tp)
-	ctx = withTraceParent(ctx, tp)
+	_, err := c.HandleBatch(ctx, []stream.Message{m})
+	return err
+}
 
-	// A cheap check before asking the users service; the unique inbox row
-	// below is what actually guarantees exactly one set of deliveries.
-	seen, err := c.DB.InboxEvent.Query().Where(inboxevent.EventID(env.ID)).Exist(ctx)
-	if err != nil {
-		return fmt.Errorf("check inbox for %s: %w", env.ID, err)
-	}
-	if seen {
-		log.Info("duplicate event ignored")
-		c.Metrics.consumed("duplicate")
-		return nil
-	}
+// batchItem is one message of a batch on its way to the database.
+type batchItem struct {
+	m         stream.Message
+	ev        orderEvent
+	log       *slog.Logger
+	poison    error  // dead-lettered with this reason instead of recorded
+	dup       string // why it is a duplicate ("" when it is not)
+	policy    Policy
+	decisions []Decision
+	rows      []newDelivery
+	pub       []published // set once recorded
+}
 
-	const category = CategoryOrderUpdates
-	policy, err := c.Users.Policy(ctx, ev.userID, category)
-	if err != nil {
-		return fmt.Errorf("look up user %s: %w", ev.userID, err)
-	}
+// HandleBatch is a stream.BatchHandler: it records the events of msgs (the
+// records one poll returned for a partition) in one transaction — their
+// inbox rows, deliveries and first status events — and returns only after
+// it committed, so the offsets move past them only then. The users service
+// is asked once per distinct user of the batch. Poison messages are
+// dead-lettered one by one after that commit, never failing the others.
+// When an event cannot be prepared for a reason worth retrying (the users
+// service, the secrets box), the events before it are still recorded and
+// its index is returned with the error; if the batch's transaction fails,
+// each event is recorded in a transaction of its own, so one that keeps
+// failing holds back only itself and what follows it on its partition.
+func (c *Consumer) HandleBatch(ctx context.Context, msgs []stream.Message) (int, error) {
 	now := c.now()
-	decisions := Decide(policy, category, now, c.Available)
-	if policy.Status != UserActive {
-		log.Warn("user not active: event recorded without deliveries", "user_status", policy.Status)
+	items, err := c.prepare(ctx, msgs, now)
+	// items covers msgs[:len(items)]; err, if any, is msgs[len(items)]'s.
+	if rerr := c.recordAll(ctx, items, now); rerr != nil {
+		if ctx.Err() != nil {
+			return 0, rerr
+		}
+		n := 0
+		for i := range items {
+			if items[i].recordable() {
+				n++
+			}
+		}
+		if n > 1 {
+			c.Logger.Warn("batch not recorded; recording its events one by one", "events", n, "err", rerr)
+		}
+		for i := range items {
+			if !items[i].recordable() {
+				continue
+			}
+			err := rerr // a batch of one has had its try
+			if n > 1 {
+				err = c.recordAll(ctx, items[i:i+1], now)
+			}
+			if errors.Is(err, errRecorded) {
+				items[i].dup = "recorded concurrently"
+			} else if err != nil {
+				if ferr := c.finish(ctx, items[:i]); ferr != nil {
+					return ferr.index, ferr.err
+				}
+				return i, err
+			}
+		}
 	}
-	rows, err := c.plan(ev, m.Value, policy, category, decisions)
-	if err != nil {
-		// Rendering is deterministic: retrying cannot help. Dead-letter it
-		// so the rest flows on; replay once the template is fixed.
-		return c.deadLetter(ctx, m, err)
+	if ferr := c.finish(ctx, items); ferr != nil {
+		return ferr.index, ferr.err
 	}
-	if err := c.sealSecrets(rows); err != nil {
-		return err // not the event's fault: retried
-	}
+	return len(items), err
+}
 
-	inserted, pub, err := c.record(ctx, m.Topic, env.ID, rows, now)
-	if err != nil {
-		return err
-	}
-	if !inserted {
-		log.Info("duplicate event ignored (recorded concurrently)")
-		c.Metrics.consumed("duplicate")
-		return nil
-	}
-	c.Metrics.consumed("recorded")
-	c.Metrics.transitions(pub)
-	log.Info("event recorded", "deliveries", len(rows))
-	due := 0
-	for _, d := range decisions {
-		if d.Status == "" {
-			log.Debug("no delivery", "channel", d.Channel, "reason", d.Reason)
+// prepare decodes msgs, drops those the inbox already holds, asks the users
+// service and plans the rows. It stops at the first message that hit an
+// error worth retrying and returns the items before it with that error.
+func (c *Consumer) prepare(ctx context.Context, msgs []stream.Message, now time.Time) ([]batchItem, error) {
+	items := make([]batchItem, len(msgs))
+	var ids []string
+	for i, m := range msgs {
+		it := &items[i]
+		it.m = m
+		it.ev, it.poison = decodeOrderEvent(m)
+		if it.poison != nil {
 			continue
 		}
-		log.Info("delivery planned", "channel", d.Channel, "status", d.Status, "recipient", maskRecipient(d.Channel, d.Recipient), "reason", d.Reason, "due_at", d.DueAt)
-		if d.Status == events.StatusPending {
-			due++
+		env := it.ev.env
+		it.log = c.Logger.With("event_id", env.ID, "event", events.EventKind(env.Type), "order_id", it.ev.orderID,
+			"user_id", it.ev.userID, "traceparent", traceParent(env.TraceParent))
+		ids = append(ids, env.ID)
+	}
+	if len(ids) == 0 {
+		return items, nil
+	}
+	// A cheap check before asking the users service; the unique inbox rows
+	// are what actually guarantee exactly one set of deliveries.
+	seen, err := c.DB.InboxEvent.Query().Where(inboxevent.EventIDIn(ids...)).Select(inboxevent.FieldEventID).Strings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("check inbox for %d events: %w", len(ids), err)
+	}
+	inBatch := make(map[string]string, len(ids))
+	for _, id := range seen {
+		inBatch[id] = "already in the inbox"
+	}
+	const category = CategoryOrderUpdates
+	policies := map[string]Policy{}
+	for i := range items {
+		it := &items[i]
+		if it.poison != nil {
+			continue
+		}
+		id := it.ev.env.ID
+		if why, ok := inBatch[id]; ok {
+			it.dup = why
+			continue
+		}
+		inBatch[id] = "twice in one batch" // a relay that published it again
+		p, ok := policies[it.ev.userID]
+		if !ok {
+			// Once per user and batch: its events are being handled at
+			// the same moment, so they see the same preferences.
+			tctx := withTraceParent(ctx, traceParent(it.ev.env.TraceParent))
+			if p, err = c.Users.Policy(tctx, it.ev.userID, category); err != nil {
+				return items[:i], fmt.Errorf("look up user %s: %w", it.ev.userID, err)
+			}
+			policies[it.ev.userID] = p
+		}
+		it.policy = p
+		it.decisions = Decide(p, category, now, c.Available)
+		if it.rows, err = c.plan(it.ev, it.m.Value, p, category, it.decisions); err != nil {
+			// Rendering is deterministic: retrying cannot help. Dead-letter
+			// it so the rest flows on; replay once the template is fixed.
+			it.poison = err
+			continue
+		}
+		if err := c.sealSecrets(it.rows); err != nil {
+			return items[:i], err // not the event's fault: retried
 		}
 	}
-	if len(pub) > 0 && c.Published != nil {
-		c.Published()
+	return items, nil
+}
+
+func (it *batchItem) recordable() bool { return it.poison == nil && it.dup == "" }
+
+// errRecorded means an inbox row already existed: the event was recorded
+// concurrently (another member during a rebalance).
+var errRecorded = errors.New("event already in the inbox")
+
+// recordAll inserts the inbox rows, the deliveries and their first status
+// events (history + outbox) of the recordable items in one transaction, a
+// statement for each table. A single item whose inbox row exists already
+// returns errRecorded.
+func (c *Consumer) recordAll(ctx context.Context, items []batchItem, now time.Time) error {
+	var todo []*batchItem
+	for i := range items {
+		if items[i].recordable() {
+			todo = append(todo, &items[i])
+		}
 	}
-	if due > 0 && c.Wake != nil {
-		c.Wake()
+	if len(todo) == 0 {
+		return nil
+	}
+	tx, err := c.DB.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	rollback := func(err error) error {
+		_ = tx.Rollback()
+		return err
+	}
+	inbox := make([]*entnotifier.InboxEventCreate, len(todo))
+	var creates []*entnotifier.DeliveryCreate
+	at := eventTime(time.Time{}, now)
+	for i, it := range todo {
+		inbox[i] = tx.InboxEvent.Create().SetEventID(it.ev.env.ID).SetTopic(it.m.Topic).SetReceivedAt(now)
+		for _, nd := range it.rows {
+			d := nd.row
+			d.PublicStatus, d.StatusAt, d.CreatedAt = delivery.PublicStatus(d.Status), at, now
+			creates = append(creates, tx.Delivery.Create().
+				SetID(d.ID).SetEventID(d.EventID).SetEventType(d.EventType).SetOrderID(d.OrderID).SetUserID(d.UserID).
+				SetChannel(d.Channel).SetCategory(d.Category).SetCritical(d.Critical).SetLocale(d.Locale).
+				SetRecipient(d.Recipient).SetSecret(d.Secret).
+				SetStatus(d.Status).SetPublicStatus(d.PublicStatus).SetStatusAt(at).
+				SetLastError(nd.reason).SetSubject(d.Subject).SetBody(d.Body).SetHTMLBody(d.HTMLBody).
+				SetPayload(d.Payload).SetTraceparent(d.Traceparent).SetNextAttemptAt(d.NextAttemptAt).SetCreatedAt(now))
+		}
+	}
+	if err := tx.InboxEvent.CreateBulk(inbox...).Exec(ctx); err != nil {
+		if len(todo) == 1 && entnotifier.IsConstraintError(err) {
+			return rollback(errRecorded)
+		}
+		return rollback(fmt.Errorf("insert %d inbox rows: %w", len(todo), err))
+	}
+	if len(creates) > 0 {
+		if err := tx.Delivery.CreateBulk(creates...).Exec(ctx); err != nil {
+			return rollback(fmt.Errorf("insert %d deliveries: %w", len(creates), err))
+		}
+	}
+	var history []*entnotifier.StatusEventCreate
+	var outbox []*entnotifier.OutboxEventCreate
+	pubs := make([][]published, len(todo))
+	for i, it := range todo {
+		for _, nd := range it.rows {
+			d := nd.row
+			if !CanTransition("", string(d.Status)) {
+				return rollback(fmt.Errorf("delivery %s: cannot start as %s", d.ID, d.Status))
+			}
+			ch := change{To: d.Status, Reason: nd.reason}
+			if d.Status == delivery.StatusDEFERRED {
+				ch.Next = &d.NextAttemptAt
+			}
+			ev, ob, err := c.Status.rows(tx, d, "", ch, at)
+			if err != nil {
+				return rollback(err)
+			}
+			history, outbox = append(history, ev), append(outbox, ob)
+			pubs[i] = append(pubs[i], published{Channel: d.Channel, Status: string(d.Status)})
+		}
+	}
+	if len(history) > 0 {
+		if err := tx.StatusEvent.CreateBulk(history...).Exec(ctx); err != nil {
+			return rollback(fmt.Errorf("insert %d status events: %w", len(history), err))
+		}
+		if err := tx.OutboxEvent.CreateBulk(outbox...).Exec(ctx); err != nil {
+			return rollback(fmt.Errorf("insert %d outbox rows: %w", len(outbox), err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit %d events: %w", len(todo), err)
+	}
+	for i, it := range todo {
+		it.pub = pubs[i]
+		if it.pub == nil {
+			it.pub = []published{} // recorded, with no deliveries
+		}
+	}
+	return nil
+}
+
+// finishError is a dead-letter publish that failed at index.
+type finishError struct {
+	index int
+	err   error
+}
+
+// finish dead-letters the poison items in order, then logs and counts what
+// happened to the others and wakes the workers and the status relay once.
+func (c *Consumer) finish(ctx context.Context, items []batchItem) *finishError {
+	due, published := 0, 0
+	defer func() {
+		if published > 0 && c.Published != nil {
+			c.Published()
+		}
+		if due > 0 && c.Wake != nil {
+			c.Wake()
+		}
+	}()
+	for i := range items {
+		it := &items[i]
+		switch {
+		case it.poison != nil:
+			if err := c.deadLetter(ctx, it.m, it.poison); err != nil {
+				return &finishError{i, err}
+			}
+		case it.dup != "":
+			it.log.Info("duplicate event ignored", "why", it.dup)
+			c.Metrics.consumed("duplicate")
+		case it.pub != nil:
+			if it.policy.Status != UserActive {
+				it.log.Warn("user not active: event recorded without deliveries", "user_status", it.policy.Status)
+			}
+			c.Metrics.consumed("recorded")
+			c.Metrics.transitions(it.pub)
+			published += len(it.pub)
+			it.log.Info("event recorded", "deliveries", len(it.rows))
+			for _, d := range it.decisions {
+				if d.Status == "" {
+					it.log.Debug("no delivery", "channel", d.Channel, "reason", d.Reason)
+					continue
+				}
+				it.log.Info("delivery planned", "channel", d.Channel, "status", d.Status, "recipient", maskRecipient(d.Channel, d.Recipient), "reason", d.Reason, "due_at", d.DueAt)
+				if d.Status == events.StatusPending {
+					due++
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -211,64 +426,6 @@ func (c *Consumer) sealSecrets(rows []newDelivery) error {
 		d.Secret = sealed
 	}
 	return nil
-}
-
-// record inserts the inbox row, the deliveries and their first status
-// events (history + outbox) in one transaction. It reports false when the
-// inbox row already existed (a concurrent duplicate).
-func (c *Consumer) record(ctx context.Context, topic, eventID string, rows []newDelivery, now time.Time) (bool, []published, error) {
-	tx, err := c.DB.Tx(ctx)
-	if err != nil {
-		return false, nil, fmt.Errorf("begin: %w", err)
-	}
-	rollback := func(err error) (bool, []published, error) {
-		_ = tx.Rollback()
-		return false, nil, err
-	}
-	if err := tx.InboxEvent.Create().SetEventID(eventID).SetTopic(topic).SetReceivedAt(now).Exec(ctx); err != nil {
-		if entnotifier.IsConstraintError(err) {
-			_ = tx.Rollback()
-			return false, nil, nil
-		}
-		return rollback(fmt.Errorf("insert inbox %s: %w", eventID, err))
-	}
-	var pub []published
-	if len(rows) > 0 {
-		at := eventTime(time.Time{}, now)
-		creates := make([]*entnotifier.DeliveryCreate, 0, len(rows))
-		for _, nd := range rows {
-			d := nd.row
-			d.PublicStatus, d.StatusAt, d.CreatedAt = delivery.PublicStatus(d.Status), at, now
-			creates = append(creates, tx.Delivery.Create().
-				SetID(d.ID).SetEventID(d.EventID).SetEventType(d.EventType).SetOrderID(d.OrderID).SetUserID(d.UserID).
-				SetChannel(d.Channel).SetCategory(d.Category).SetCritical(d.Critical).SetLocale(d.Locale).
-				SetRecipient(d.Recipient).SetSecret(d.Secret).
-				SetStatus(d.Status).SetPublicStatus(d.PublicStatus).SetStatusAt(at).
-				SetLastError(nd.reason).SetSubject(d.Subject).SetBody(d.Body).SetHTMLBody(d.HTMLBody).
-				SetPayload(d.Payload).SetTraceparent(d.Traceparent).SetNextAttemptAt(d.NextAttemptAt).SetCreatedAt(now))
-		}
-		if err := tx.Delivery.CreateBulk(creates...).Exec(ctx); err != nil {
-			return rollback(fmt.Errorf("insert deliveries for %s: %w", eventID, err))
-		}
-		for _, nd := range rows {
-			d := nd.row
-			if !CanTransition("", string(d.Status)) {
-				return rollback(fmt.Errorf("delivery %s: cannot start as %s", d.ID, d.Status))
-			}
-			ch := change{To: d.Status, Reason: nd.reason}
-			if d.Status == delivery.StatusDEFERRED {
-				ch.Next = &d.NextAttemptAt
-			}
-			if err := c.Status.write(ctx, tx, d, "", ch, at); err != nil {
-				return rollback(err)
-			}
-			pub = append(pub, published{Channel: d.Channel, Status: string(d.Status)})
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return false, nil, fmt.Errorf("commit %s: %w", eventID, err)
-	}
-	return true, pub, nil
 }
 
 // deadLetter publishes m unchanged to <topic>.dlq with the reason, the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/ent/notifier/delivery"
 	"github.com/heraldhq/herald/ent/notifier/inboxevent"
+	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel/email"
 	"github.com/heraldhq/herald/notifier/channel/sms"
 	"github.com/heraldhq/herald/subgraphs/users"
@@ -281,13 +284,14 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 			return []newDelivery{{row: &entnotifier.Delivery{ID: uuid.New(), EventID: "evt-concurrent", OrderID: order.OrderID, UserID: order.UserID,
 				Channel: email.Name, Recipient: "x@example.com", Status: delivery.StatusPENDING, NextAttemptAt: time.Now().UTC()}}}
 		}
-		ok, _, err := f.c.record(ctx, topic, "evt-concurrent", plans(), time.Now().UTC())
-		if err != nil || !ok {
-			t.Fatalf("first record = %v, %v; want true, nil", ok, err)
+		item := func() []batchItem {
+			return []batchItem{{m: stream.Message{Topic: topic}, ev: orderEvent{env: events.Envelope{ID: "evt-concurrent"}}, rows: plans()}}
 		}
-		ok, _, err = f.c.record(ctx, topic, "evt-concurrent", plans(), time.Now().UTC())
-		if err != nil || ok {
-			t.Fatalf("second record = %v, %v; want false, nil", ok, err)
+		if err := f.c.recordAll(ctx, item(), time.Now().UTC()); err != nil {
+			t.Fatalf("first record = %v; want nil", err)
+		}
+		if err := f.c.recordAll(ctx, item(), time.Now().UTC()); !errors.Is(err, errRecorded) {
+			t.Fatalf("second record = %v; want errRecorded", err)
 		}
 		if n := len(f.deliveries(t, "evt-concurrent")); n != 1 {
 			t.Errorf("%d deliveries, want 1", n)
@@ -370,4 +374,256 @@ func testConsumer(t *testing.T, client *entnotifier.Client) {
 			t.Error("Handle returned nil although the dead letter was not published")
 		}
 	})
+}
+
+// directoryProbe counts the lookups per user of the directory it wraps and
+// runs before, when set, ahead of each: an error from it fails the lookup.
+type directoryProbe struct {
+	UserDirectory
+	mu     sync.Mutex
+	calls  map[string]int
+	before func(ctx context.Context, userID string) error
+}
+
+func (p *directoryProbe) Policy(ctx context.Context, userID, category string) (Policy, error) {
+	p.mu.Lock()
+	p.calls[userID]++
+	before := p.before
+	p.mu.Unlock()
+	if before != nil {
+		if err := before(ctx, userID); err != nil {
+			return Policy{}, err
+		}
+	}
+	return p.UserDirectory.Policy(ctx, userID, category)
+}
+
+func (p *directoryProbe) count(userID string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[userID]
+}
+
+// TestConsumerBatchPostgres drives HandleBatch directly: one transaction
+// for the batch, one users lookup per user, poison dead-lettered alone, and
+// the index of the first event that must be retried.
+func TestConsumerBatchPostgres(t *testing.T) {
+	client, _ := openDB(t, db.Postgres, testenv.Postgres(t))
+	f := newConsumerFixture(t, client)
+	probe := &directoryProbe{UserDirectory: f.c.Users, calls: map[string]int{}}
+	c := *f.c
+	c.Users = probe
+	ctx := t.Context()
+	const topic = "OrderCreated"
+	ada := f.users.register(t, "Ada", "ada.batch@example.com", "", true, false)
+	bob := f.users.register(t, "Bob", "bob.batch@example.com", "", true, false)
+	wantDeliveries := func(t *testing.T, want int, msgs ...stream.Message) {
+		t.Helper()
+		for _, m := range msgs {
+			id := m.Header(events.HeaderID)
+			if n := len(f.deliveries(t, id)); n != want {
+				t.Errorf("event %s: %d deliveries, want %d", id, n, want)
+			}
+			if f.inboxed(t, id) != (want > 0) {
+				t.Errorf("event %s: inboxed %v, want %v", id, !(want > 0), want > 0)
+			}
+		}
+	}
+
+	t.Run("one lookup per user, a duplicate and a poison message in the middle", func(t *testing.T) {
+		e1, e2, e3 := orderMessage(t, topic, ada, "b-1"), orderMessage(t, topic, bob, "b-2"), orderMessage(t, topic, ada, "b-3")
+		poison := stream.Message{Topic: topic, Key: ada, Headers: e1.Headers, Value: []byte("garbage")}
+		batch := []stream.Message{e1, e2, poison, e3, e1}
+		dlqBefore := len(f.dlq.published())
+		if done, err := c.HandleBatch(ctx, batch); done != len(batch) || err != nil {
+			t.Fatalf("HandleBatch = %d, %v; want %d, nil", done, err, len(batch))
+		}
+		wantDeliveries(t, 1, e1, e2, e3)
+		if got := probe.count(ada); got != 1 {
+			t.Errorf("%d lookups of a user with two events in the batch, want 1", got)
+		}
+		dl := f.dlq.published()[dlqBefore:]
+		if len(dl) != 1 || string(dl[0].Value) != "garbage" {
+			t.Errorf("dead letters %v, want the poison message once", dl)
+		}
+		// Redelivered (a crash before the offsets were committed): nothing
+		// new, and the users service is not asked again.
+		if done, err := c.HandleBatch(ctx, batch); done != len(batch) || err != nil {
+			t.Fatalf("redelivered HandleBatch = %d, %v; want %d, nil", done, err, len(batch))
+		}
+		wantDeliveries(t, 1, e1, e2, e3)
+		if got := probe.count(ada); got != 1 {
+			t.Errorf("%d lookups after a redelivery of recorded events, want still 1", got)
+		}
+	})
+
+	t.Run("a failed lookup: the events before it are recorded, its index returned", func(t *testing.T) {
+		carl := f.users.register(t, "Carl", "carl.batch@example.com", "", true, false)
+		probe.before = func(_ context.Context, userID string) error {
+			if userID == carl {
+				return errors.New("users service unavailable")
+			}
+			return nil
+		}
+		defer func() { probe.before = nil }()
+		batch := []stream.Message{orderMessage(t, topic, ada, "f-1"), orderMessage(t, topic, carl, "f-2"), orderMessage(t, topic, ada, "f-3")}
+		if done, err := c.HandleBatch(ctx, batch); done != 1 || err == nil {
+			t.Fatalf("HandleBatch = %d, %v; want 1 and the lookup error", done, err)
+		}
+		wantDeliveries(t, 1, batch[0])
+		wantDeliveries(t, 0, batch[1:]...)
+		probe.before = nil
+		if done, err := c.HandleBatch(ctx, batch[1:]); done != 2 || err != nil {
+			t.Fatalf("retried HandleBatch = %d, %v; want 2, nil", done, err)
+		}
+		wantDeliveries(t, 1, batch...)
+	})
+
+	t.Run("a batch transaction that fails is recorded event by event", func(t *testing.T) {
+		dan := f.users.register(t, "Dan", "dan.batch@example.com", "", true, false)
+		batch := []stream.Message{orderMessage(t, topic, ada, "c-1"), orderMessage(t, topic, dan, "c-2"), orderMessage(t, topic, ada, "c-3")}
+		// Another member records c-2 between the inbox check and the
+		// insert (as during a rebalance): the batch's insert fails on the
+		// unique inbox row.
+		probe.before = func(ctx context.Context, userID string) error {
+			if userID != dan {
+				return nil
+			}
+			return client.InboxEvent.Create().SetEventID(batch[1].Header(events.HeaderID)).SetTopic(topic).
+				SetReceivedAt(time.Now().UTC()).Exec(ctx)
+		}
+		defer func() { probe.before = nil }()
+		if done, err := c.HandleBatch(ctx, batch); done != len(batch) || err != nil {
+			t.Fatalf("HandleBatch = %d, %v; want %d, nil", done, err, len(batch))
+		}
+		wantDeliveries(t, 1, batch[0], batch[2])
+		if n := len(f.deliveries(t, batch[1].Header(events.HeaderID))); n != 0 {
+			t.Errorf("the event recorded elsewhere got %d deliveries here, want 0", n)
+		}
+	})
+}
+
+// TestConsumerBatchCrashKafka consumes in batches from real Kafka, crashes
+// after the first batch's transaction committed and before its offsets
+// were, and checks that the next member records every event exactly once.
+func TestConsumerBatchCrashKafka(t *testing.T) {
+	broker := kafkaBroker(t)
+	client, _ := openDB(t, db.Postgres, testenv.Postgres(t))
+	f := newConsumerFixture(t, client)
+	f.c.Wake = nil // partitions are handled concurrently; f.wakes is not guarded
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	topic, group := uniqueName("OrderCreated"), uniqueName("notifier-batch")
+	if err := broker.EnsureTopic(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []stream.Message
+	ids := map[string]bool{}
+	for i := range 3 {
+		uid := f.users.register(t, fmt.Sprintf("User %d", i), fmt.Sprintf("crash%d.%s@example.com", i, uuid.NewString()[:6]), "", true, false)
+		for j := range 4 {
+			m := orderMessage(t, topic, uid, fmt.Sprintf("k-%d-%d", i, j))
+			if j == 2 {
+				m.Value = []byte("garbage") // poison in the middle of its partition
+			}
+			msgs = append(msgs, m)
+			ids[m.Header(events.HeaderID)] = true
+		}
+	}
+	pub, err := broker.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Publish(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	consume := func(h stream.BatchHandler) (stop func()) {
+		sub, err := broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cctx, ccancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- sub.ConsumeBatches(cctx, h) }()
+		return func() {
+			ccancel()
+			if err := <-done; err != nil {
+				t.Errorf("Consume: %v", err)
+			}
+			_ = sub.Close()
+		}
+	}
+
+	// First member: the first batch commits its transaction, then the
+	// member dies before acknowledging anything.
+	crashed := make(chan int, 1)
+	stop := consume(func(ctx context.Context, batch []stream.Message) (int, error) {
+		if _, err := f.c.HandleBatch(ctx, batch); err != nil {
+			return 0, err
+		}
+		select {
+		case crashed <- len(batch):
+		default:
+		}
+		return 0, errors.New("simulated crash after the commit, before the offsets")
+	})
+	var first int
+	select {
+	case first = <-crashed:
+	case <-ctx.Done():
+		t.Fatal("no batch handled before the deadline")
+	}
+	stop()
+	if first < 2 {
+		t.Errorf("the first batch held %d message(s); the records were all published before consuming, want several", first)
+	}
+
+	// Second member of the same group: everything again from the start.
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	all := make(chan struct{})
+	stop = consume(func(ctx context.Context, batch []stream.Message) (int, error) {
+		done, err := f.c.HandleBatch(ctx, batch)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range batch[:done] {
+			seen[m.Header(events.HeaderID)] = true
+		}
+		if len(seen) == len(ids) {
+			select {
+			case <-all:
+			default:
+				close(all)
+			}
+		}
+		return done, err
+	})
+	select {
+	case <-all:
+	case <-ctx.Done():
+		t.Fatal("the second member did not handle every message before the deadline")
+	}
+	stop()
+
+	for i, m := range msgs {
+		id := m.Header(events.HeaderID)
+		want := 1
+		if i%4 == 2 {
+			want = 0 // the poison message
+		}
+		if n := len(f.deliveries(t, id)); n != want {
+			t.Errorf("message %d: %d deliveries, want %d", i, n, want)
+		}
+	}
+	dead := map[string]bool{}
+	for _, dl := range f.dlq.published() {
+		dead[dl.Header(events.HeaderID)] = true
+	}
+	for i := 2; i < len(msgs); i += 4 {
+		if !dead[msgs[i].Header(events.HeaderID)] {
+			t.Errorf("poison message %d was not dead-lettered", i)
+		}
+	}
 }

@@ -28,6 +28,11 @@
 //     (history + outbox). Only then does it return nil and the stream layer
 //     commit the offset.
 //
+// HandleBatch does the same for the messages one Kafka poll returned for a
+// partition: one inbox check, one users lookup per user, one transaction
+// for all of them (falling back to one per event if it fails), poison
+// messages dead-lettered one by one after the commit.
+//
 // # Delivering (worker.go)
 //
 // Workers claim due rows (PENDING, DEFERRED, RETRYING, or SENDING whose

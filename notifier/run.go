@@ -225,7 +225,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		g.Go(func() error { return relay.Run(gctx) })
 		for i, sub := range subs {
 			g.Go(func() error {
-				err := sub.Consume(gctx, consumer.Handle)
+				err := sub.ConsumeBatches(gctx, consumer.HandleBatch)
 				if err != nil && gctx.Err() == nil {
 					return fmt.Errorf("consume %s: %w", inputs[i].Topic, err)
 				}

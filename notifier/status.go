@@ -181,9 +181,25 @@ func eventTime(last, now time.Time) time.Time {
 // write inserts the history row and the outbox row for one public status.
 // from is the previously published status ("" for a new delivery).
 func (s statusEvents) write(ctx context.Context, tx *entnotifier.Tx, d *entnotifier.Delivery, from string, c change, at time.Time) error {
+	ev, ob, err := s.rows(tx, d, from, c, at)
+	if err != nil {
+		return err
+	}
+	if err := ev.Exec(ctx); err != nil {
+		return fmt.Errorf("insert status event for %s: %w", d.ID, err)
+	}
+	if err := ob.Exec(ctx); err != nil {
+		return fmt.Errorf("insert outbox row for %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// rows builds what write inserts, so that the consumer can insert a batch's
+// rows in two statements.
+func (s statusEvents) rows(tx *entnotifier.Tx, d *entnotifier.Delivery, from string, c change, at time.Time) (*entnotifier.StatusEventCreate, *entnotifier.OutboxEventCreate, error) {
 	id, err := uuid.NewV7() // time-ordered: ties on created_at still sort in order
 	if err != nil {
-		return fmt.Errorf("status event id: %w", err)
+		return nil, nil, fmt.Errorf("status event id: %w", err)
 	}
 	fromStatus := statusevent.FromStatus(from)
 	if from == "" {
@@ -200,9 +216,6 @@ func (s statusEvents) write(ctx context.Context, tx *entnotifier.Tx, d *entnotif
 		next = &t
 		ev.SetNextAttemptAt(t)
 	}
-	if err := ev.Exec(ctx); err != nil {
-		return fmt.Errorf("insert status event for %s: %w", d.ID, err)
-	}
 	msg, err := events.Encode(s.Topic, d.OrderID, events.Envelope{
 		ID: id.String(), Source: s.Source, Type: events.TypeNotificationStatus, Subject: d.ID.String(), Time: at,
 		TraceParent: d.Traceparent, // the consumed OrderCreated's: one trace from the order to its statuses
@@ -212,14 +225,12 @@ func (s statusEvents) write(ctx context.Context, tx *entnotifier.Tx, d *entnotif
 		Reason: reason, NextAttemptAt: next, Time: at,
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := tx.OutboxEvent.Create().
+	ob := tx.OutboxEvent.Create().
 		SetID(id.String()).SetTopic(msg.Topic).SetKey(msg.Key).SetHeaders(msg.Headers).
-		SetPayload(msg.Value).SetCreatedAt(at).Exec(ctx); err != nil {
-		return fmt.Errorf("insert outbox row for %s: %w", d.ID, err)
-	}
-	return nil
+		SetPayload(msg.Value).SetCreatedAt(at)
+	return ev, ob, nil
 }
 
 // StatusHistory returns the status events of a delivery, oldest first (for

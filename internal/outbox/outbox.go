@@ -22,10 +22,11 @@
 //	attempts     int      publish attempts so far
 //	last_error   text     the last publish error, for operators
 //
-// On PostgreSQL each batch is claimed in a transaction that first takes
-// pg_try_advisory_xact_lock(LockKey) — so only one relay publishes at a time
-// and batches cannot overtake one another — and then selects rows with
-// FOR UPDATE SKIP LOCKED. The transaction-scoped lock is released by
+// On PostgreSQL each batch is claimed in a transaction whose claiming
+// statement first takes pg_try_advisory_xact_lock(LockKey) — so only one
+// relay publishes at a time and batches cannot overtake one another — and
+// then selects rows with FOR UPDATE SKIP LOCKED; the rows are marked
+// published with one UPDATE. The transaction-scoped lock is released by
 // PostgreSQL when the transaction or its connection ends, so a crashed relay
 // never leaves a stale lock behind. On SQLite (one connection, one process)
 // a single relay goroutine is the only publisher and no transaction is held
@@ -35,7 +36,9 @@
 // PostgreSQL the relay also LISTENs on NotifyChannel (default
 // "herald_outbox") on one dedicated connection, so rows committed by any
 // process wake it at once; the table needs a trigger that NOTIFYs that
-// channel on insert (ent/orders/migrations has one). Notifications sent
+// channel on insert (ent/orders/migrations has one). While that LISTEN
+// holds, Notify does nothing: each commit would otherwise wake the relay
+// twice, and the second round would find nothing to publish. Notifications sent
 // while the listener is disconnected are lost, so a fallback poll
 // (PollInterval) stays beside it, and the listener wakes the relay each time
 // it (re)subscribes.
@@ -52,6 +55,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -97,10 +101,13 @@ type Relay struct {
 	postgres bool
 	wake     chan struct{}
 	q        queries
+	// listening is set while the listener holds its LISTEN: the table's
+	// trigger then wakes the relay for every commit, Notify's included.
+	listening atomic.Bool
 }
 
 type queries struct {
-	lock, claim, fail, done, cleanup string
+	claim, fail, done, cleanup string
 }
 
 var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -166,10 +173,14 @@ func (r *Relay) buildQueries() queries {
 	claim := `SELECT "id", "topic", "key", "headers", "payload" FROM ` + t +
 		` WHERE "status" = '` + StatusPending + `' ORDER BY "created_at", "id" LIMIT ` + p(1)
 	if r.postgres {
-		claim += ` FOR UPDATE SKIP LOCKED`
+		// The advisory lock is taken in the same round trip, before any row
+		// is read: the uncorrelated subquery runs once, first, and a lock
+		// held by another relay makes the batch empty.
+		claim = `WITH "relay_lock" AS (SELECT pg_try_advisory_xact_lock($2) AS "held") ` +
+			strings.Replace(claim, ` WHERE `, ` WHERE (SELECT "held" FROM "relay_lock") AND `, 1) +
+			` FOR UPDATE SKIP LOCKED`
 	}
 	return queries{
-		lock:  `SELECT pg_try_advisory_xact_lock($1)`,
 		claim: claim,
 		// The id list is appended per batch (see inList).
 		fail: `UPDATE ` + t + ` SET "attempts" = "attempts" + 1, "last_error" = ` + p(1) + ` WHERE "id" IN `,
@@ -197,8 +208,17 @@ func (r *Relay) inList(n int) string {
 	return b.String()
 }
 
-// Notify wakes the relay; call it after committing outbox rows. It never blocks.
+// Notify wakes the relay; call it after committing outbox rows. It never
+// blocks. While the relay LISTENs on PostgreSQL it does nothing: the
+// trigger's notification of the same commit wakes the relay anyway, and a
+// second wake-up would cost a round that finds the rows already published.
 func (r *Relay) Notify() {
+	if !r.listening.Load() {
+		r.poke()
+	}
+}
+
+func (r *Relay) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -293,14 +313,16 @@ func (r *Relay) listenOnce(ctx context.Context) error {
 			}
 		}()
 		r.cfg.Logger.InfoContext(ctx, "outbox listening for notifications", "channel", r.cfg.NotifyChannel)
+		r.listening.Store(true)
+		defer r.listening.Store(false)
 		// Rows committed while no one listened would otherwise wait for
 		// the poll.
-		r.Notify()
+		r.poke()
 		for {
 			if _, err := pc.WaitForNotification(ctx); err != nil {
 				return fmt.Errorf("outbox: wait for notification: %w", err)
 			}
-			r.Notify()
+			r.poke()
 		}
 	})
 }
@@ -340,13 +362,8 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("outbox: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	var locked bool
-	if err := tx.QueryRowContext(ctx, r.q.lock, r.cfg.LockKey).Scan(&locked); err != nil {
-		return 0, fmt.Errorf("outbox: advisory lock: %w", err)
-	}
-	if !locked {
-		return 0, nil // another relay is publishing; the poll retries
-	}
+	// No rows: nothing pending, or another relay is publishing (the poll
+	// retries).
 	rows, err := r.claim(ctx, tx)
 	if err != nil || len(rows) == 0 {
 		return 0, err
@@ -366,7 +383,11 @@ type querier interface {
 }
 
 func (r *Relay) claim(ctx context.Context, q querier) ([]row, error) {
-	rs, err := q.QueryContext(ctx, r.q.claim, r.cfg.BatchSize)
+	args := []any{r.cfg.BatchSize}
+	if r.postgres {
+		args = append(args, r.cfg.LockKey)
+	}
+	rs, err := q.QueryContext(ctx, r.q.claim, args...)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: claim: %w", err)
 	}

@@ -103,6 +103,12 @@ type Subscriber interface {
 	// Consume blocks, calling h for each message, until ctx is done or a
 	// non-retryable backend error occurs.
 	Consume(ctx context.Context, h Handler) error
+	// ConsumeBatches is Consume with a handler that gets consecutive
+	// messages of one partition at once: what one poll returned on Kafka;
+	// always one on JetStream, which holds one unacknowledged message per
+	// partition to keep the order across members. The guarantees are
+	// Consume's, per message.
+	ConsumeBatches(ctx context.Context, h BatchHandler) error
 	Close() error
 }
 

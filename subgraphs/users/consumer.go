@@ -4,18 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	entusers "github.com/heraldhq/herald/ent/users"
+	"github.com/heraldhq/herald/ent/users/processedevent"
 	"github.com/heraldhq/herald/ent/users/user"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
 )
 
 // OrderCounter consumes OrderCreated to keep User.orderCount and
-// User.lastOrderAt current. Each event is applied in one transaction that
+// User.lastOrderAt current. An event is applied in the transaction that
 // also inserts its id into processed_events (primary key): a redelivered
-// event hits the key, rolls back and changes nothing, so delivery at least
-// once counts exactly once.
+// event is found there (or hits the key, rolls back and changes nothing), so
+// delivery at least once counts exactly once. HandleBatch applies the
+// events of one poll in one such transaction.
 type OrderCounter struct {
 	Client *entusers.Client
 	Logger *slog.Logger
@@ -23,11 +26,38 @@ type OrderCounter struct {
 	LockRows bool
 }
 
-// Handle is a stream.Handler. It returns an error only for failures worth
-// retrying (the database); a malformed event is logged and acknowledged,
-// because retrying cannot fix it and the notifier, which consumes the same
-// topic, already dead-letters it with the reason.
+// Handle is a stream.Handler (HandleBatch its batch form). It returns an
+// error only for failures worth retrying (the database); a malformed event
+// is logged and acknowledged, because retrying cannot fix it and the
+// notifier, which consumes the same topic, already dead-letters it with the
+// reason.
 func (c *OrderCounter) Handle(ctx context.Context, m stream.Message) error {
+	ev, ok := c.decode(ctx, m)
+	if !ok {
+		return nil
+	}
+	id, o := ev.id, ev.order
+	applied, err := c.apply(ctx, id, o)
+	if err != nil {
+		return fmt.Errorf("count order %s: %w", o.OrderID, err)
+	}
+	if applied {
+		c.Logger.DebugContext(ctx, "order counted", "event_id", id, "user_id", o.UserID, "order_id", o.OrderID)
+	} else {
+		c.Logger.DebugContext(ctx, "duplicate OrderCreated ignored", "event_id", id)
+	}
+	return nil
+}
+
+// counted is one decoded OrderCreated.
+type counted struct {
+	id    string
+	order events.OrderCreated
+}
+
+// decode reads an OrderCreated; a malformed one is logged and reported not
+// ok.
+func (c *OrderCounter) decode(ctx context.Context, m stream.Message) (counted, bool) {
 	var o events.OrderCreated
 	env, err := events.Decode(m, events.TypeOrderCreated, &o)
 	if err == nil {
@@ -35,17 +65,120 @@ func (c *OrderCounter) Handle(ctx context.Context, m stream.Message) error {
 	}
 	if err != nil {
 		c.Logger.WarnContext(ctx, "skipping malformed OrderCreated", "event_id", env.ID, "topic", m.Topic, "reason", err.Error())
+		return counted{}, false
+	}
+	return counted{env.ID, o}, true
+}
+
+// HandleBatch is a stream.BatchHandler: it counts the OrderCreated events of
+// msgs (what one poll returned for a partition) in one transaction — their
+// processed_events rows, then one update per user — so their offsets move
+// on only after it committed. Malformed events are skipped as in Handle. If
+// that transaction fails, each event is applied on its own (Handle), so an
+// event that keeps failing holds back only itself and what follows it.
+func (c *OrderCounter) HandleBatch(ctx context.Context, msgs []stream.Message) (int, error) {
+	var batch []counted
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		ev, ok := c.decode(ctx, m)
+		if ok && !seen[ev.id] { // not seen: a relay may have published it twice
+			seen[ev.id] = true
+			batch = append(batch, ev)
+		}
+	}
+	if len(batch) < 2 {
+		return stream.OneAtATime(c.Handle)(ctx, msgs)
+	}
+	err := c.applyAll(ctx, batch)
+	if err == nil {
+		return len(msgs), nil
+	}
+	if ctx.Err() != nil {
+		return 0, err
+	}
+	c.Logger.WarnContext(ctx, "batch not counted; counting its events one by one", "events", len(batch), "err", err)
+	return stream.OneAtATime(c.Handle)(ctx, msgs)
+}
+
+// applyAll is apply for several events in one transaction: the events not
+// processed before are recorded with one insert, and each of their users is
+// locked (in id order, so two batches cannot deadlock) and updated once.
+func (c *OrderCounter) applyAll(ctx context.Context, batch []counted) error {
+	tx, err := c.Client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	ids := make([]string, len(batch))
+	for i, b := range batch {
+		ids[i] = b.id
+	}
+	done, err := tx.ProcessedEvent.Query().Where(processedevent.IDIn(ids...)).IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("read processed events: %w", err)
+	}
+	old := make(map[string]bool, len(done))
+	for _, id := range done {
+		old[id] = true
+	}
+	type tally struct {
+		n    int64
+		last time.Time
+	}
+	perUser := map[string]*tally{}
+	var creates []*entusers.ProcessedEventCreate
+	for _, b := range batch {
+		if old[b.id] {
+			c.Logger.DebugContext(ctx, "duplicate OrderCreated ignored", "event_id", b.id)
+			continue
+		}
+		creates = append(creates, tx.ProcessedEvent.Create().SetID(b.id).SetType(events.TypeOrderCreated))
+		t := perUser[b.order.UserID]
+		if t == nil {
+			t = &tally{}
+			perUser[b.order.UserID] = t
+		}
+		t.n++
+		if created := b.order.CreatedAt.UTC().Truncate(1000); created.After(t.last) { // microseconds, as stored
+			t.last = created
+		}
+	}
+	if len(creates) == 0 {
 		return nil
 	}
-	applied, err := c.apply(ctx, env.ID, o)
+	if err := tx.ProcessedEvent.CreateBulk(creates...).Exec(ctx); err != nil {
+		return fmt.Errorf("record %d events: %w", len(creates), err)
+	}
+	userIDs := make([]string, 0, len(perUser))
+	for id := range perUser {
+		userIDs = append(userIDs, id)
+	}
+	q := tx.User.Query().Where(user.IDIn(userIDs...)).Order(entusers.Asc(user.FieldID))
+	if c.LockRows {
+		q.ForUpdate()
+	}
+	us, err := q.All(ctx)
 	if err != nil {
-		return fmt.Errorf("count order %s: %w", o.OrderID, err)
+		return fmt.Errorf("get users: %w", err)
 	}
-	if applied {
-		c.Logger.DebugContext(ctx, "order counted", "event_id", env.ID, "user_id", o.UserID, "order_id", o.OrderID)
-	} else {
-		c.Logger.DebugContext(ctx, "duplicate OrderCreated ignored", "event_id", env.ID)
+	for _, u := range us {
+		t := perUser[u.ID]
+		delete(perUser, u.ID)
+		upd := tx.User.UpdateOne(u).AddOrderCount(t.n)
+		if !t.last.IsZero() && (u.LastOrderAt == nil || t.last.After(*u.LastOrderAt)) {
+			upd.SetLastOrderAt(t.last)
+		}
+		if err := upd.Exec(ctx); err != nil {
+			return fmt.Errorf("update counters of %s: %w", u.ID, err)
+		}
 	}
+	for id := range perUser {
+		c.Logger.WarnContext(ctx, "OrderCreated for an unknown user", "user_id", id)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	c.Logger.DebugContext(ctx, "orders counted", "events", len(creates), "users", len(us))
 	return nil
 }
 

@@ -38,6 +38,15 @@ func migratedClient(t *testing.T, driver, dsn string) *entusers.Client {
 	return entusers.NewClient(entusers.Driver(d.Driver))
 }
 
+func kafkaBroker(t *testing.T) stream.Broker {
+	b, err := kafka.New(t.Context(), kafka.Config{Brokers: testenv.Kafka(t).Brokers,
+		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func orderCreated(t *testing.T, topic, eventID, userID string, at time.Time) stream.Message {
 	t.Helper()
 	m, err := events.Encode(topic, userID, events.Envelope{
@@ -55,10 +64,13 @@ func orderCreated(t *testing.T, topic, eventID, userID string, at time.Time) str
 // TestOrderCounterRedelivery runs the counter on a real broker and makes
 // every first delivery fail after its transaction committed, as a consumer
 // crashing before its acknowledgement would: the broker redelivers each
-// event, and each is still counted once.
+// event, and each is still counted once. The batch cases do the same with
+// HandleBatch: a batch (the malformed event in its middle) commits, fails
+// before its offsets move, and comes again.
 func TestOrderCounterRedelivery(t *testing.T) {
 	tests := []struct {
-		name string
+		name  string
+		batch bool
 		// dupPublish publishes e1 twice, as an outbox relay that crashed
 		// after publishing may (JetStream drops such a duplicate itself by
 		// Nats-Msg-Id, so only Kafka delivers it).
@@ -67,21 +79,16 @@ func TestOrderCounterRedelivery(t *testing.T) {
 		driver     string
 		dsn        func(t *testing.T) string
 	}{
-		{"nats+sqlite", false, func(t *testing.T) stream.Broker {
+		{"nats+sqlite", false, false, func(t *testing.T) stream.Broker {
 			b, err := heraldnats.New(t.Context(), heraldnats.Config{URL: testenv.NATS(t)}, testLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return b
 		}, db.SQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "users.db") }},
-		{"kafka+postgres", true, func(t *testing.T) stream.Broker {
-			b, err := kafka.New(t.Context(), kafka.Config{Brokers: testenv.Kafka(t).Brokers,
-				RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}, testLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		}, db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
+		{"kafka+postgres", false, true, kafkaBroker, db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
+		{"kafka+postgres batches", true, true, kafkaBroker, db.Postgres, func(t *testing.T) string { return testenv.Postgres(t) }},
+		{"kafka+sqlite batches", true, true, kafkaBroker, db.SQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "users.db") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,23 +129,44 @@ func TestOrderCounterRedelivery(t *testing.T) {
 			counter := &users.OrderCounter{Client: client, Logger: testLogger(t), LockRows: tt.driver == db.Postgres}
 			var mu sync.Mutex
 			deliveries := map[string]int{}
-			acked := 0
+			acked, largest := 0, 0
 			done := make(chan struct{})
-			handler := func(ctx context.Context, m stream.Message) error {
-				if err := counter.Handle(ctx, m); err != nil {
-					return err
-				}
-				id := m.Header(events.HeaderID) + string(m.Value[:min(5, len(m.Value))])
+			// handled counts the deliveries of batch, which the counter
+			// committed: the first delivery of any of them fails.
+			handled := func(batch []stream.Message) error {
 				mu.Lock()
 				defer mu.Unlock()
-				deliveries[id]++
-				if deliveries[id] == 1 {
+				largest = max(largest, len(batch))
+				first := false
+				for _, m := range batch {
+					id := m.Header(events.HeaderID) + string(m.Value[:min(5, len(m.Value))])
+					deliveries[id]++
+					first = first || deliveries[id] == 1
+				}
+				if first {
 					return errors.New("simulated crash after commit, before the acknowledgement")
 				}
-				if acked++; acked == len(msgs) {
+				if acked += len(batch); acked == len(msgs) {
 					close(done)
 				}
 				return nil
+			}
+			handler := func(ctx context.Context, batch []stream.Message) (int, error) {
+				if n, err := counter.HandleBatch(ctx, batch); err != nil {
+					return n, err
+				}
+				if err := handled(batch); err != nil {
+					return 0, err
+				}
+				return len(batch), nil
+			}
+			if !tt.batch {
+				handler = stream.OneAtATime(func(ctx context.Context, m stream.Message) error {
+					if err := counter.Handle(ctx, m); err != nil {
+						return err
+					}
+					return handled([]stream.Message{m})
+				})
 			}
 			// A group of its own: a Kafka group spans topics, so the
 			// service's default group name would be shared with any other
@@ -151,7 +179,7 @@ func TestOrderCounterRedelivery(t *testing.T) {
 			}
 			consumeCtx, stop := context.WithCancel(ctx)
 			consumed := make(chan error, 1)
-			go func() { consumed <- sub.Consume(consumeCtx, handler) }()
+			go func() { consumed <- sub.ConsumeBatches(consumeCtx, handler) }()
 			select {
 			case <-done:
 			case err := <-consumed:
@@ -176,6 +204,9 @@ func TestOrderCounterRedelivery(t *testing.T) {
 			}
 			if n, err := client.ProcessedEvent.Query().Count(ctx); err != nil || n != 4 {
 				t.Fatalf("processed events %d (%v), want e1..e4 once each (the malformed one is not recorded)", n, err)
+			}
+			if tt.batch && largest < 2 {
+				t.Errorf("largest batch %d; the events were all published before consuming, want several in one", largest)
 			}
 		})
 	}

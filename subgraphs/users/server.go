@@ -192,7 +192,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 			// topic can be made sure of.
 			err := startup.EnsureTopics(ctx, logger, st, "stream", "broker unreachable", deps.Broker, topic)
 			if err == nil {
-				err = sub.Consume(ctx, counter.Handle)
+				err = sub.ConsumeBatches(ctx, counter.HandleBatch)
 			}
 			if ctx.Err() != nil {
 				err = nil

@@ -59,7 +59,7 @@ type worker struct {
 // consumer is one Consume call: one group member.
 type consumer struct {
 	s   *subscriber
-	h   stream.Handler
+	h   stream.BatchHandler
 	log *slog.Logger
 	cl  *kgo.Client
 	ctx context.Context // the Consume context: workers derive from it
@@ -69,11 +69,25 @@ type consumer struct {
 	fenced  atomic.Pointer[error] // set when a newer member took our instance id
 }
 
+// maxBatch bounds the records one BatchHandler call gets: what a poll
+// returned for the partition, up to this many.
+const maxBatch = 256
+
 // Consume joins the group and handles records until ctx ends (then it
 // returns nil after committing what was processed) or the subscriber is
 // closed. Handlers run concurrently for different partitions, one record at
 // a time per partition, and must return once their context ends.
 func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
+	return s.consume(ctx, stream.OneAtATime(h))
+}
+
+// ConsumeBatches is Consume with a handler that gets a partition's queued
+// records (up to maxBatch) at once.
+func (s *subscriber) ConsumeBatches(ctx context.Context, h stream.BatchHandler) error {
+	return s.consume(ctx, h)
+}
+
+func (s *subscriber) consume(ctx context.Context, h stream.BatchHandler) error {
 	if s.Closed() || s.b.closed.Load() {
 		return stream.ErrClosed
 	}
@@ -377,18 +391,17 @@ func (c *consumer) run(w *worker) {
 	defer close(w.done)
 	for {
 		w.mu.Lock()
-		var r *kgo.Record
-		if len(w.queue) > 0 {
-			r = w.queue[0]
-			w.queue[0] = nil
-			w.queue = w.queue[1:]
-		}
+		n := min(len(w.queue), maxBatch)
+		batch := make([]*kgo.Record, n)
+		copy(batch, w.queue)
+		clear(w.queue[:n])
+		w.queue = w.queue[n:]
 		if w.paused && len(w.queue) <= c.s.b.cfg.MaxQueued/2 {
 			w.paused = false
 			c.cl.ResumeFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
 		}
 		w.mu.Unlock()
-		if r == nil {
+		if n == 0 {
 			select {
 			case <-w.ctx.Done():
 				return
@@ -396,30 +409,46 @@ func (c *consumer) run(w *worker) {
 				continue
 			}
 		}
-		if !c.handle(w, r) {
+		if !c.handle(w, batch) {
 			return
 		}
-		w.mu.Lock()
-		w.processed = r
-		w.mu.Unlock()
 	}
 }
 
-// handle calls the handler until it returns nil (true) or the worker stops
-// (false). Nothing behind r on its partition runs meanwhile.
-func (c *consumer) handle(w *worker, r *kgo.Record) bool {
-	m := toMessage(r)
+// handle calls the handler until it has done every record of batch (true)
+// or the worker stops (false), marking each done record processed. Nothing
+// behind a failed record on its partition runs meanwhile: it and the rest
+// of the batch are retried.
+func (c *consumer) handle(w *worker, batch []*kgo.Record) bool {
+	msgs := make([]stream.Message, len(batch))
+	for i, r := range batch {
+		msgs[i] = toMessage(r)
+	}
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = c.s.b.cfg.RetryMin
 	bo.MaxInterval = c.s.b.cfg.RetryMax
 	for attempt := 1; ; attempt++ {
-		err := c.h(w.ctx, m)
+		done, err := c.h(w.ctx, msgs)
+		if err == nil {
+			done = len(msgs)
+		} else {
+			done = max(0, min(done, len(msgs)-1)) // the failed record is not done
+		}
+		if done > 0 {
+			w.mu.Lock()
+			w.processed = batch[done-1]
+			w.mu.Unlock()
+			batch, msgs = batch[done:], msgs[done:]
+			attempt = 1
+			bo.Reset()
+		}
 		if err == nil {
 			return true
 		}
 		if w.ctx.Err() != nil {
 			return false
 		}
+		r := batch[0]
 		delay := bo.NextBackOff()
 		c.log.Warn("handler failed, retrying", "partition", r.Partition, "offset", r.Offset,
 			"attempt", attempt, "retry_in", delay.String(), "err", err)

@@ -64,6 +64,14 @@ func durable(group string, partition int) string {
 	return clean + "_p" + strconv.Itoa(partition)
 }
 
+// ConsumeBatches is Consume with batches of one (see stream.Subscriber).
+func (s *subscriber) ConsumeBatches(ctx context.Context, h stream.BatchHandler) error {
+	return s.Consume(ctx, func(ctx context.Context, m stream.Message) error {
+		_, err := h(ctx, []stream.Message{m})
+		return err
+	})
+}
+
 // Consume joins the group and handles messages until ctx ends (then it
 // returns nil) or the subscriber is closed. Handlers run concurrently for
 // different partitions, one at a time per partition.

@@ -55,6 +55,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) stream.Broker, opts ...Optio
 		{"RepublishWithDedupHeader", s.republishWithDedupHeader},
 		{"PerKeyOrder", s.perKeyOrder},
 		{"RetryDoesNotSkip", s.retryDoesNotSkip},
+		{"BatchPartialProgress", s.batchPartialProgress},
 		{"RedeliveryAfterCrash", s.redeliveryAfterCrash},
 		{"LoadSharing", s.loadSharing},
 		{"GroupsAreIndependent", s.groupsAreIndependent},
@@ -422,6 +423,59 @@ func (s *suite) retryDoesNotSkip(t *testing.T) {
 	want := []int{0, 1, 2, 2, 2, 2, 3, 4, 5}
 	if !slices.Equal(calls, want) {
 		t.Errorf("handler calls %v, want %v: a failing message must hold back the ones behind it", calls, want)
+	}
+}
+
+// batchPartialProgress: a BatchHandler that reports part of its batch done
+// and fails the next message keeps the done part (never handed again) and
+// gets the failed message and everything behind it again, in order.
+func (s *suite) batchPartialProgress(t *testing.T) {
+	b, topic, p := s.setup(t)
+	ctx := s.ctx(t)
+	const n, failing = 8, 3
+	var msgs []stream.Message
+	for i := range n {
+		msgs = append(msgs, msg(topic, "batch-key", i))
+	}
+	if err := p.Publish(ctx, msgs...); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: Unique("g")})
+	if err != nil {
+		t.Fatalf("Subscriber: %v", err)
+	}
+	var (
+		mu     sync.Mutex
+		failed bool
+		acked  []int
+	)
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &consumer{cancel: cancel, done: make(chan error, 1), sub: sub}
+	go func() {
+		c.done <- sub.ConsumeBatches(cctx, func(_ context.Context, batch []stream.Message) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i, m := range batch {
+				if seq := seqOf(t, m); seq == failing && !failed {
+					failed = true
+					return i, fmt.Errorf("dependency down at %d", seq)
+				}
+				acked = append(acked, seqOf(t, m))
+			}
+			return len(batch), nil
+		})
+	}()
+	t.Cleanup(func() { c.stop(t) })
+	s.waitFor(t, "all messages acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= n
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []int{0, 1, 2, 3, 4, 5, 6, 7}
+	if !failed || !slices.Equal(acked, want) {
+		t.Errorf("acknowledged %v (failure injected: %v), want %v: the done part kept once, the rest again in order", acked, failed, want)
 	}
 }
 
