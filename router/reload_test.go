@@ -35,7 +35,7 @@ func reloadGraph(t *testing.T) (catalog, stock *fedSubgraph, slowStarted <-chan 
 	catalog = startFedSubgraph(t, fedSpec{name: "catalog", sdl: reloadCatalogSDL,
 		root: map[string]resolver{
 			"products": listOf(obj("Product", "id", "p1", "name", "Lamp", "color", "red")),
-			"slow":     func(map[string]any) (any, *fakeError) { return "finished on the old engine", nil },
+			"slow":     one("finished on the old engine"),
 		},
 		before: func(q string) {
 			if strings.Contains(q, "slow") {
@@ -48,9 +48,7 @@ func reloadGraph(t *testing.T) (catalog, stock *fedSubgraph, slowStarted <-chan 
 			}
 		}})
 	stock = startFedSubgraph(t, fedSpec{name: "stock", sdl: reloadStockSDL,
-		entities: map[string]resolver{"Product": func(rep map[string]any) (any, *fakeError) {
-			return obj("Product", "id", rep["id"], "inStock", 3), nil
-		}}})
+		entities: map[string]resolver{"Product": withID("Product", "inStock", 3)}})
 	return catalog, stock, started, release
 }
 

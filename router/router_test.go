@@ -302,16 +302,21 @@ var httpCases = []routerCase{
 		body:       "query=" + url.QueryEscape(`mutation { createOrder(input: { userId: "u1", items: [], currency: "EUR" }) { id } }`),
 		wantStatus: http.StatusMethodNotAllowed,
 		wantBody:   `{"errors":[{"message":"mutations must be sent with POST","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "not JSON", body: `{"query": `, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"the request body is not valid JSON","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "no query", body: `{"variables":{}}`, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"query is required","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "query not a string", body: `{"query":5}`, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"query must be a string","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "variables not an object", body: `{"query":"{ user(id: \"u1\") { id } }","variables":[1]}`, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"variables must be an object","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "subscription over plain HTTP", body: `{"query":"subscription { x }"}`, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"subscriptions are not served over a plain HTTP request","extensions":{"code":"BAD_USER_INPUT"}}]}`},
+	refused("not JSON", `{"query": `, "BAD_USER_INPUT", "the request body is not valid JSON"),
+	refused("no query", `{"variables":{}}`, "BAD_USER_INPUT", "query is required"),
+	refused("query not a string", `{"query":5}`, "BAD_USER_INPUT", "query must be a string"),
+	refused("variables not an object", `{"query":"{ user(id: \"u1\") { id } }","variables":[1]}`, "BAD_USER_INPUT", "variables must be an object"),
+	refused("subscription over plain HTTP", `{"query":"subscription { x }"}`, "BAD_USER_INPUT", "subscriptions are not served over a plain HTTP request"),
+}
+
+// errorBody is the router's answer carrying one error, message and code.
+func errorBody(code, message string) string {
+	return `{"errors":[{"message":"` + message + `","extensions":{"code":"` + code + `"}}]}`
+}
+
+// refused is a request the router answers with 400 and one error.
+func refused(name, body, code, message string) routerCase {
+	return routerCase{name: name, body: body, wantStatus: http.StatusBadRequest, wantBody: errorBody(code, message)}
 }
 
 func (c routerCase) run(t *testing.T, base string) {
