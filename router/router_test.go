@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/testwait"
 )
 
 func TestParseSubgraphs(t *testing.T) {
@@ -484,7 +485,7 @@ func TestStartupWaitsForSubgraphs(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, `"code":"UNAVAILABLE"`) {
 		t.Errorf("graphql while composing = %d %s, want 503 UNAVAILABLE", r.status, r.body)
 	}
-	waitFor(t, func() bool { return strings.Contains(tr.logs.String(), `"subgraph":"users"`) })
+	waitLogged(t, tr, `"subgraph":"users"`)
 	users.setDown(false)
 	tr.waitReady(t)
 	routerCase{body: `{"query":"{ user(id: \"u1\") { name } }"}`, wantBody: `{"data":{"user":{"name":"Ada Lovelace"}}}`}.run(t, tr.url)
@@ -581,24 +582,13 @@ func mustRequest(t testing.TB, method, u string) *http.Request {
 	return req
 }
 
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Shutting down while still waiting for subgraphs is a clean stop, not a
 // failure (startRouter's cleanup fails the test when Run returns an error).
 func TestShutdownWhileWaitingIsClean(t *testing.T) {
 	users, orders := newUsersFake(t), newOrdersFake(t)
 	users.setDown(true)
 	tr := startRouter(t, testConfig(Subgraph{Name: "users", URL: users.URL()}, Subgraph{Name: "orders", URL: orders.URL()}))
-	waitFor(t, func() bool { return strings.Count(tr.logs.String(), "subgraph SDL not available yet") >= 2 })
+	testwait.For(t, "two failed SDL fetches logged", func() bool { return strings.Count(tr.logs.String(), "subgraph SDL not available yet") >= 2 })
 }
 
 // withAuthEnv reads env, with the test issuer's JWKS when env configures no
