@@ -45,20 +45,19 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	cases := []routerCase{
 		{name: "unknown hash", body: `{` + ext("1", hash) + `}`, wantBody: notFound},
 		{name: "unknown hash over GET", method: http.MethodGet, body: getURL, wantBody: notFound},
-		{name: "hash with a query that does not match", body: `{"query":"{ user(id: \"u2\") { name } }",` + ext("1", hash) + `}`,
-			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"provided sha does not match query","extensions":{"code":"PERSISTED_QUERY_HASH_MISMATCH"}}]}`},
+		refused("hash with a query that does not match", `{"query":"{ user(id: \"u2\") { name } }",`+ext("1", hash)+`}`,
+			"PERSISTED_QUERY_HASH_MISMATCH", "provided sha does not match query"),
 		{name: "still unknown after the mismatch", body: `{` + ext("1", hash) + `}`, wantBody: notFound},
 		{name: "query with its hash is stored", body: `{"query":"{ user(id: \"u1\") { name } }",` + ext("1", hash) + `}`, wantBody: served},
 		{name: "hash alone now runs it", body: `{` + ext("1", hash) + `}`, wantBody: served},
 		{name: "upper-case hash alone", body: `{` + ext("1", strings.ToUpper(hash)) + `}`, wantBody: served},
 		{name: "hash alone over GET", method: http.MethodGet, body: getURL, wantBody: served},
-		{name: "unsupported version", body: `{` + ext("2", hash) + `}`, wantStatus: http.StatusBadRequest,
-			wantBody: `{"errors":[{"message":"PersistedQueryNotSupported: only version 1 is supported","extensions":{"code":"PERSISTED_QUERY_NOT_SUPPORTED"}}]}`},
-		{name: "not a hash", body: `{` + ext("1", "abc") + `}`, wantStatus: http.StatusBadRequest,
-			wantBody: `{"errors":[{"message":"persistedQuery.sha256Hash must be a hex SHA-256 hash","extensions":{"code":"PERSISTED_QUERY_HASH_MISMATCH"}}]}`},
-		{name: "version not a number", body: `{"extensions":{"persistedQuery":{"version":"1","sha256Hash":"` + hash + `"}}}`, wantStatus: http.StatusBadRequest,
-			wantBody: `{"errors":[{"message":"extensions.persistedQuery.version must be a number","extensions":{"code":"BAD_USER_INPUT"}}]}`},
+		refused("unsupported version", `{`+ext("2", hash)+`}`,
+			"PERSISTED_QUERY_NOT_SUPPORTED", "PersistedQueryNotSupported: only version 1 is supported"),
+		refused("not a hash", `{`+ext("1", "abc")+`}`,
+			"PERSISTED_QUERY_HASH_MISMATCH", "persistedQuery.sha256Hash must be a hex SHA-256 hash"),
+		refused("version not a number", `{"extensions":{"persistedQuery":{"version":"1","sha256Hash":"`+hash+`"}}}`,
+			"BAD_USER_INPUT", "extensions.persistedQuery.version must be a number"),
 		{name: "persisted queries in a batch", body: `[{` + ext("1", hash) + `},{` + ext("1", sha256Hex("{ __typename }")) + `}]`,
 			wantBody: `[` + served + `,` + notFound + `]`},
 	}
@@ -68,8 +67,8 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 
 	off := limitsRouter(t, func(c *Config) { c.DisableAPQ = true })
 	for _, c := range []routerCase{
-		{name: "off: hash alone", body: `{` + ext("1", hash) + `}`, wantStatus: http.StatusBadRequest,
-			wantBody: `{"errors":[{"message":"PersistedQueryNotSupported","extensions":{"code":"PERSISTED_QUERY_NOT_SUPPORTED"}}]}`},
+		refused("off: hash alone", `{`+ext("1", hash)+`}`,
+			"PERSISTED_QUERY_NOT_SUPPORTED", "PersistedQueryNotSupported"),
 		{name: "off: query with hash runs", body: `{"query":"{ user(id: \"u1\") { name } }",` + ext("1", hash) + `}`, wantBody: served},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, off.url) })

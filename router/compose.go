@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/wundergraph/cosmo/composition-go"
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -254,34 +255,36 @@ func FetchSDL(ctx context.Context, client *http.Client, sg Subgraph) (string, er
 
 // FetchAllSDL fetches every subgraph's SDL, retrying each until it answers or
 // wait has passed. Subgraphs commonly start beside the router, so a refused
-// connection at first is expected; each retry is logged naming the subgraph.
+// connection at first is expected; each failed attempt is logged naming the
+// subgraph. Retries wait 100 ms, doubling up to 2 s, without jitter: one
+// router waits for its own subgraphs, there is no herd to spread.
 func FetchAllSDL(parent context.Context, client *http.Client, logger *slog.Logger, subgraphs []Subgraph, wait time.Duration) ([]Subgraph, error) {
 	ctx, cancel := context.WithTimeout(parent, wait)
 	defer cancel()
 	out := make([]Subgraph, len(subgraphs))
 	for i, sg := range subgraphs {
-		backoff := 100 * time.Millisecond
-		for attempt := 1; ; attempt++ {
+		attempt := 0
+		var last error // the subgraph's own failure, not the deadline's
+		sdl, err := backoff.Retry(ctx, func() (string, error) {
+			attempt++
 			sdl, err := FetchSDL(ctx, client, sg)
-			if err == nil {
-				sg.SDL = sdl
-				out[i] = sg
-				logger.Info("fetched subgraph SDL", "subgraph", sg.Name, "url", sg.URL, "attempts", attempt)
-				break
+			if err != nil {
+				last = err
+				logger.Warn("subgraph SDL not available yet", "subgraph", sg.Name, "url", sg.URL, "attempt", attempt, "err", err)
 			}
-			logger.Warn("subgraph SDL not available yet", "subgraph", sg.Name, "url", sg.URL, "attempt", attempt, "err", err)
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				if parent.Err() != nil {
-					return nil, parent.Err() // shutting down, not a failure
-				}
-				return nil, fmt.Errorf("subgraph %s (%s) did not serve its SDL within %s: %w", sg.Name, sg.URL, wait, err)
-			case <-t.C:
+			return sdl, err
+		},
+			backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, Multiplier: 2, MaxInterval: 2 * time.Second}),
+			backoff.WithMaxElapsedTime(0)) // wait, through ctx, is the only limit
+		if err != nil {
+			if parent.Err() != nil {
+				return nil, parent.Err() // shutting down, not a failure
 			}
-			backoff = min(backoff*2, 2*time.Second)
+			return nil, fmt.Errorf("subgraph %s (%s) did not serve its SDL within %s: %w", sg.Name, sg.URL, wait, last)
 		}
+		sg.SDL = sdl
+		out[i] = sg
+		logger.Info("fetched subgraph SDL", "subgraph", sg.Name, "url", sg.URL, "attempts", attempt)
 	}
 	return out, nil
 }

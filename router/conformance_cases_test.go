@@ -154,11 +154,7 @@ type Bot @key(fields: "id") { id: ID! name: String! @external }
 // answers "WRONG ..." when asked for a name it does not have. The schemas
 // say what type author is.
 func providesAuthorCase(name, peopleSDL, postsSDL string) confCase {
-	notProvided := func(typename string) resolver {
-		return func(rep map[string]any) (any, *fakeError) {
-			return obj(typename, "id", rep["id"], "name", "WRONG: not provided here"), nil
-		}
-	}
+	notProvided := func(typename string) resolver { return withID(typename, "name", "WRONG: not provided here") }
 	return confCase{
 		name: name,
 		subgraphs: []fedSpec{
@@ -198,9 +194,7 @@ type Query { shelf: Shelf! }
 type Shelf { name: String! items: [Media!]! }
 type Media @key(fields: "id", resolvable: false) @interfaceObject { id: ID! }
 `,
-				root: map[string]resolver{"shelf": func(map[string]any) (any, *fakeError) {
-					return obj("Shelf", "name", "favourites", "items", []any{obj("Media", "id", "m2"), obj("Media", "id", "m1")}), nil
-				}},
+				root: map[string]resolver{"shelf": one(obj("Shelf", "name", "favourites", "items", []any{obj("Media", "id", "m2"), obj("Media", "id", "m1")}))},
 			},
 		},
 	}
@@ -232,7 +226,7 @@ type Post implements Entry @key(fields: "id") { id: ID! likes: Int! }
 `,
 				root: map[string]resolver{
 					"pinned": listOf(obj("Post", "id", "p2", "likes", 7)),
-					"latest": func(map[string]any) (any, *fakeError) { return obj("Post", "id", "p1", "likes", 3), nil },
+					"latest": one(obj("Post", "id", "p1", "likes", 3)),
 				},
 				entities: map[string]resolver{"Post": byID("id", obj("Post", "id", "p1", "likes", 3), obj("Post", "id", "p2", "likes", 7))},
 			},
@@ -508,8 +502,8 @@ union Hit = Product | Note
 				root: map[string]resolver{
 					"products": listOf(obj("Product", "id", "p1", "status", "ACTIVE"), obj("Product", "id", "p2", "status", "SECRET")),
 					"search":   listOf(obj("Product", "id", "p1", "status", "ACTIVE"), obj("Note", "id", "n1")),
-					"featured": func(map[string]any) (any, *fakeError) { return obj("Product", "id", "p2", "status", "SECRET"), nil },
-					"latest":   func(map[string]any) (any, *fakeError) { return obj("Note", "id", "n1"), nil },
+					"featured": one(obj("Product", "id", "p2", "status", "SECRET")),
+					"latest":   one(obj("Note", "id", "n1")),
 				},
 			},
 		},
@@ -533,24 +527,15 @@ type Person implements Node @key(fields: "id") { id: ID! name: String! }
 type Team implements Node @key(fields: "id") { id: ID! @external lead: Person! }
 `,
 				root: map[string]resolver{
-					"node": func(args map[string]any) (any, *fakeError) {
-						switch args["id"] {
-						case "p1":
-							return obj("Person", "id", "p1", "name", "Ada"), nil
-						case "t1":
-							return obj("Team", "id", "WRONG: external Team.id from people", "lead", obj("Person", "id", "p1", "name", "Ada")), nil
-						}
-						return nil, nil
-					},
-					"person": func(args map[string]any) (any, *fakeError) {
-						return obj("Person", "id", "p1", "name", "Ada"), nil
-					},
+					"node": byArg("id", map[string]map[string]any{
+						"p1": obj("Person", "id", "p1", "name", "Ada"),
+						"t1": obj("Team", "id", "WRONG: external Team.id from people", "lead", obj("Person", "id", "p1", "name", "Ada")),
+					}),
+					"person": one(obj("Person", "id", "p1", "name", "Ada")),
 				},
 				entities: map[string]resolver{
 					"Person": byID("id", obj("Person", "id", "p1", "name", "Ada")),
-					"Team": func(rep map[string]any) (any, *fakeError) {
-						return obj("Team", "id", rep["id"], "lead", obj("Person", "id", "p1", "name", "Ada")), nil
-					},
+					"Team":   withID("Team", "lead", obj("Person", "id", "p1", "name", "Ada")),
 				},
 			},
 			{name: "teams", sdl: fedLink("@key", "@shareable", "@external") + `
@@ -560,24 +545,15 @@ type Person implements Node @key(fields: "id") { id: ID! @external teams: [Team!
 type Team implements Node @key(fields: "id") { id: ID! title: String! }
 `,
 				root: map[string]resolver{
-					"node": func(args map[string]any) (any, *fakeError) {
-						switch args["id"] {
-						case "t1":
-							return obj("Team", "id", "t1", "title", "Core"), nil
-						case "p1":
-							return obj("Person", "id", "WRONG: external Person.id from teams", "teams", []any{obj("Team", "id", "t1", "title", "Core")}), nil
-						}
-						return nil, nil
-					},
-					"team": func(args map[string]any) (any, *fakeError) {
-						return obj("Team", "id", "t1", "title", "Core"), nil
-					},
+					"node": byArg("id", map[string]map[string]any{
+						"t1": obj("Team", "id", "t1", "title", "Core"),
+						"p1": obj("Person", "id", "WRONG: external Person.id from teams", "teams", []any{obj("Team", "id", "t1", "title", "Core")}),
+					}),
+					"team": one(obj("Team", "id", "t1", "title", "Core")),
 				},
 				entities: map[string]resolver{
-					"Team": byID("id", obj("Team", "id", "t1", "title", "Core")),
-					"Person": func(rep map[string]any) (any, *fakeError) {
-						return obj("Person", "id", rep["id"], "teams", []any{obj("Team", "id", "t1", "title", "Core")}), nil
-					},
+					"Team":   byID("id", obj("Team", "id", "t1", "title", "Core")),
+					"Person": withID("Person", "teams", []any{obj("Team", "id", "t1", "title", "Core")}),
 				},
 			},
 		},
@@ -605,7 +581,7 @@ type Query { ownerGadget: Gadget }
 type Gadget @key(fields: "id") { id: ID! part: Part }
 type Battery implements Part & Powered @shareable { serial: String! volts: Int! mah: Int! }
 ` + parts,
-				root:     map[string]resolver{"ownerGadget": func(map[string]any) (any, *fakeError) { return gadgets[1], nil }},
+				root:     map[string]resolver{"ownerGadget": one(gadgets[1])},
 				entities: map[string]resolver{"Gadget": byID("id", gadgets...)},
 			},
 			{name: "requirer", sdl: fedLink("@key", "@shareable", "@external", "@requires", "@inaccessible") + `
@@ -617,7 +593,7 @@ type Gadget @key(fields: "id") {
 }
 type Battery implements Part & Powered @shareable @inaccessible { serial: String! volts: Int! mah: Int! }
 ` + parts,
-				root: map[string]resolver{"requirerGadget": func(map[string]any) (any, *fakeError) { return obj("Gadget", "id", "g1"), nil }},
+				root: map[string]resolver{"requirerGadget": one(obj("Gadget", "id", "g1"))},
 				entities: map[string]resolver{"Gadget": func(rep map[string]any) (any, *fakeError) {
 					out := obj("Gadget", "id", rep["id"])
 					out["summary"] = func(map[string]any) (any, *fakeError) {
@@ -669,9 +645,7 @@ type Cage implements Exhibit { id: ID! @shareable animals: [Animal] @external }
 type Lion implements Animal { id: ID! @external name: String @external }
 type Owl implements Animal { id: ID! @external name: String @external }
 ` + interfaces,
-				root: map[string]resolver{"featured": func(map[string]any) (any, *fakeError) {
-					return obj("Cage", "id", "c1", "animals", []any{obj("Lion", "id", "l1", "name", "Leo"), obj("Owl", "id", "o1", "name", "Hoot")}), nil
-				}},
+				root: map[string]resolver{"featured": one(obj("Cage", "id", "c1", "animals", []any{obj("Lion", "id", "l1", "name", "Leo"), obj("Owl", "id", "o1", "name", "Hoot")}))},
 			},
 		},
 		checks: map[string]confCheck{"provided list of interface objects": askedNothing("zoo")},
@@ -694,9 +668,7 @@ type Query { topPicks: Pick! }
 type Pick @key(fields: "items { id }") { items: [Item!]! }
 type Item @key(fields: "id") { id: ID! }
 `,
-				root: map[string]resolver{"topPicks": func(map[string]any) (any, *fakeError) {
-					return obj("Pick", "items", []any{obj("Item", "id", "i1"), obj("Item", "id", "i2")}), nil
-				}},
+				root:     map[string]resolver{"topPicks": one(obj("Pick", "items", []any{obj("Item", "id", "i1"), obj("Item", "id", "i2")}))},
 				entities: map[string]resolver{"Item": byID("id", obj("Item", "id", "i1"), obj("Item", "id", "i2"))},
 			},
 			{name: "link", sdl: fedLink("@key") + `
@@ -743,9 +715,7 @@ extend type Product @key(fields: "upc") {
   name: String!
 }
 `),
-				root: map[string]resolver{"productInNames": func(map[string]any) (any, *fakeError) {
-					return obj("Product", "upc", "1", "name", "Lamp"), nil
-				}},
+				root:     map[string]resolver{"productInNames": one(obj("Product", "upc", "1", "name", "Lamp"))},
 				entities: map[string]resolver{"Product": byID("upc", obj("Product", "upc", "1", "name", "Lamp"), obj("Product", "upc", "2", "name", "Desk"))},
 			},
 			{name: "prices", sdl: strings.TrimSpace(`
@@ -755,9 +725,7 @@ extend type Product @key(fields: "upc") {
   price: Int!
 }
 `),
-				root: map[string]resolver{"productInPrices": func(map[string]any) (any, *fakeError) {
-					return obj("Product", "upc", "2", "price", 250), nil
-				}},
+				root:     map[string]resolver{"productInPrices": one(obj("Product", "upc", "2", "price", 250))},
 				entities: map[string]resolver{"Product": byID("upc", obj("Product", "upc", "1", "price", 100), obj("Product", "upc", "2", "price", 250))},
 			},
 		},

@@ -61,6 +61,31 @@ func byKeys(keys []string, objs ...map[string]any) resolver {
 	}
 }
 
+// one answers a root field with v, whatever its arguments.
+func one(v any) resolver {
+	return func(map[string]any) (any, *fakeError) { return v, nil }
+}
+
+// byArg answers a root field with the object answers holds for the value
+// of its argument arg, or null.
+func byArg(arg string, answers map[string]map[string]any) resolver {
+	return func(args map[string]any) (any, *fakeError) {
+		v, _ := args[arg].(string)
+		if o, ok := answers[v]; ok {
+			return o, nil
+		}
+		return nil, nil
+	}
+}
+
+// withID resolves every representation to an object of typename with the
+// representation's id and the fixed fields kv (pairs, as obj takes them).
+func withID(typename string, kv ...any) resolver {
+	return func(rep map[string]any) (any, *fakeError) {
+		return obj(typename, append([]any{"id", rep["id"]}, kv...)...), nil
+	}
+}
+
 func obj(typename string, kv ...any) map[string]any {
 	m := map[string]any{"__typename": typename}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -275,7 +300,7 @@ func providesExternalCase() fedCase {
 type Query { me: User }
 type User @key(fields: "id") { id: ID! username: String! email: String! }
 `,
-				root:     map[string]resolver{"me": func(map[string]any) (any, *fakeError) { return users[0], nil }},
+				root:     map[string]resolver{"me": one(users[0])},
 				entities: map[string]resolver{"User": byID("id", users...)},
 			},
 			{name: "reviews", sdl: fedLink("@key", "@external", "@provides") + `
@@ -500,9 +525,7 @@ type User @key(fields: "id") { id: ID! level: Int! }
 					"Product": func(rep map[string]any) (any, *fakeError) {
 						return obj("Product", "id", rep["id"], "rating", len(fmt.Sprint(rep["id"]))), nil
 					},
-					"User": func(rep map[string]any) (any, *fakeError) {
-						return obj("User", "id", rep["id"], "level", 7), nil
-					},
+					"User": withID("User", "level", 7),
 				},
 			},
 		},
@@ -529,22 +552,18 @@ func unresolvableKeyCase() fedCase {
 type Query { ref: Thing }
 type Thing @key(fields: "id", resolvable: false) { id: ID! label: String @shareable }
 `,
-				root: map[string]resolver{"ref": func(map[string]any) (any, *fakeError) {
-					return obj("Thing", "id", "t1", "label", "from refs"), nil
-				}},
+				root: map[string]resolver{"ref": one(obj("Thing", "id", "t1", "label", "from refs"))},
 			},
 			{name: "things", sdl: fedLink("@key", "@shareable") + `
 type Thing @key(fields: "id") { id: ID! label: String @shareable }
 `,
-				entities: map[string]resolver{"Thing": func(rep map[string]any) (any, *fakeError) {
-					return obj("Thing", "id", rep["id"], "label", "from things"), nil
-				}},
+				entities: map[string]resolver{"Thing": withID("Thing", "label", "from things")},
 			},
 			{name: "lists", sdl: fedLink("@key") + `
 type Query { top: Thing }
 type Thing @key(fields: "id") { id: ID! }
 `,
-				root: map[string]resolver{"top": func(map[string]any) (any, *fakeError) { return obj("Thing", "id", "t1"), nil }},
+				root: map[string]resolver{"top": one(obj("Thing", "id", "t1"))},
 			},
 		},
 		ops: []fedOp{
@@ -590,9 +609,7 @@ type Customer @key(fields: "id") { id: ID! name: String }
 			{name: "loyalty", sdl: fedLink("@key") + `
 type Customer @key(fields: "id") { id: ID! points: Int }
 `,
-				entities: map[string]resolver{"Customer": func(rep map[string]any) (any, *fakeError) {
-					return obj("Customer", "id", rep["id"], "points", 10), nil
-				}},
+				entities: map[string]resolver{"Customer": withID("Customer", "points", 10)},
 			},
 		},
 		setup: func(t *testing.T, sgs map[string]*fedSubgraph) { sgs["loyalty"].setDown(true) },

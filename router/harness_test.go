@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/testwait"
 )
 
 // Fixed data of the fake subgraphs.
@@ -238,32 +240,28 @@ func allStacks() []byte {
 // waitReady polls /healthz until the supergraph is composed.
 func (tr *testRouter) waitReady(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var last error // a refused connection is expected while the router starts
+	ready := testwait.Value(t, func() (bool, error) {
 		resp, err := http.Get(tr.url + "/healthz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if last = err; err != nil {
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("router not ready within 60s (last: %v); logs:\n%s", err, tr.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	}, func(ok bool) bool { return ok })
+	if !ready {
+		t.Fatalf("router not ready within %s (last: %v); logs:\n%s", testwait.Patience, last, tr.logs.String())
 	}
 }
 
 // waitLogged polls the router's logs until they contain want.
 func waitLogged(t testing.TB, tr *testRouter, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(tr.logs.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s logged within 30s; logs:\n%s", want, tr.logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	logs := testwait.Value(t, func() (string, error) { return tr.logs.String(), nil },
+		func(logs string) bool { return strings.Contains(logs, want) })
+	if !strings.Contains(logs, want) {
+		t.Fatalf("no %s logged within %s; logs:\n%s", want, testwait.Patience, logs)
 	}
 }
 

@@ -93,9 +93,7 @@ func TestRefusedTokensReachNoSubgraph(t *testing.T) {
 // of the operation is served. Client-sent identity headers are ignored.
 func TestSchemaRulesBeforeFetch(t *testing.T) {
 	fake := newUsersFake(t)
-	fake.root["users"] = func(map[string]any) (any, *fakeError) {
-		return map[string]any{"count": 0}, nil
-	}
+	fake.root["users"] = one(map[string]any{"count": 0})
 	users := recordHeaders(t, fake)
 	tr := startRouter(t, testConfig(Subgraph{Name: "users", URL: users.URL()}))
 	tr.waitReady(t)

@@ -99,33 +99,23 @@ func TestLimits(t *testing.T) {
 		{name: "depth at the limit is served",
 			body:     `{"query":"{ user(id: \"u2\") { orders { user { name } } } }"}`,
 			wantBody: `{"data":{"user":{"orders":[{"user":{"name":"Bob Babbage"}}]}}}`},
-		{name: "one level deeper is refused",
-			body:       `{"query":"{ user(id: \"u2\") { orders { user { orders { id } } } } }"}`,
-			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the operation is nested more than 4 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]}`},
-		{name: "depth through fragments is refused",
-			body:       `{"query":"{ user(id: \"u2\") { ...A } } fragment A on User { orders { ...B } } fragment B on Order { user { orders { id } } }"}`,
-			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the operation is nested 5 levels deep; the limit is 4","extensions":{"code":"QUERY_TOO_DEEP"}}]}`},
+		refused("one level deeper is refused", `{"query":"{ user(id: \"u2\") { orders { user { orders { id } } } } }"}`,
+			"QUERY_TOO_DEEP", "the operation is nested more than 4 levels deep; the limit is 4"),
+		refused("depth through fragments is refused", `{"query":"{ user(id: \"u2\") { ...A } } fragment A on User { orders { ...B } } fragment B on Order { user { orders { id } } }"}`,
+			"QUERY_TOO_DEEP", "the operation is nested 5 levels deep; the limit is 4"),
 		{name: "fields at the limit are served",
 			body:     `{"query":"{ user(id: \"u1\") { id name email phone createdAt preferences { email sms } orders { id totalMinor } } }"}`,
 			wantBody: `{"data":{"user":{"id":"u1","name":"Ada Lovelace","email":"ada@example.com","phone":"+442071234567","createdAt":"2024-01-02T03:04:05Z","preferences":{"email":true,"sms":false},"orders":[{"id":"o2","totalMinor":1250},{"id":"o1","totalMinor":4200}]}}}`},
-		{name: "fields expanded from a repeated fragment are refused",
-			body:       `{"query":"{ a: user(id: \"u1\") { ...U } b: user(id: \"u2\") { ...U } } fragment U on User { __typename id name email phone createdAt }"}`,
-			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the operation selects 14 fields (fragments expanded); the limit is 12","extensions":{"code":"QUERY_TOO_COMPLEX"}}]}`},
-		{name: "a fragment bomb is refused without expanding it",
-			body:       `{"query":"` + fragmentBomb(60) + `"}`,
-			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the operation selects more than 1099511627776 fields (fragments expanded); the limit is 12","extensions":{"code":"QUERY_TOO_COMPLEX"}}]}`},
-		{name: "aliases over the limit are refused",
-			body:       `{"query":"{ a: user(id: \"u1\") { id } b: user(id: \"u1\") { id } c: user(id: \"u1\") { id } }"}`,
-			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the operation has 3 aliases (fragments expanded); the limit is 2","extensions":{"code":"QUERY_TOO_COMPLEX"}}]}`},
+		refused("fields expanded from a repeated fragment are refused", `{"query":"{ a: user(id: \"u1\") { ...U } b: user(id: \"u2\") { ...U } } fragment U on User { __typename id name email phone createdAt }"}`,
+			"QUERY_TOO_COMPLEX", "the operation selects 14 fields (fragments expanded); the limit is 12"),
+		refused("a fragment bomb is refused without expanding it", `{"query":"`+fragmentBomb(60)+`"}`,
+			"QUERY_TOO_COMPLEX", "the operation selects more than 1099511627776 fields (fragments expanded); the limit is 12"),
+		refused("aliases over the limit are refused", `{"query":"{ a: user(id: \"u1\") { id } b: user(id: \"u1\") { id } c: user(id: \"u1\") { id } }"}`,
+			"QUERY_TOO_COMPLEX", "the operation has 3 aliases (fragments expanded); the limit is 2"),
 		{name: "limits apply to GET", method: http.MethodGet,
 			body:       "query=" + strings.ReplaceAll(`{ a: user(id: "u1") { id } b: user(id: "u1") { id } c: user(id: "u1") { id } }`, " ", "+"),
 			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the operation has 3 aliases (fragments expanded); the limit is 2","extensions":{"code":"QUERY_TOO_COMPLEX"}}]}`},
+			wantBody:   errorBody("QUERY_TOO_COMPLEX", "the operation has 3 aliases (fragments expanded); the limit is 2")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, tr.url) })
@@ -154,11 +144,13 @@ func TestDefaultLimitsServeIntrospection(t *testing.T) {
 
 func TestIntrospectionAndPlaygroundOff(t *testing.T) {
 	tr := limitsRouter(t, func(c *Config) { c.DisableIntrospection, c.DisablePlayground = true, true })
-	const refused = `{"errors":[{"message":"introspection is disabled on this router","extensions":{"code":"INTROSPECTION_DISABLED"}}]}`
+	disabled := func(name, body string) routerCase {
+		return refused(name, body, "INTROSPECTION_DISABLED", "introspection is disabled on this router")
+	}
 	cases := []routerCase{
-		{name: "__schema", body: `{"query":"{ __schema { queryType { name } } }"}`, wantStatus: http.StatusBadRequest, wantBody: refused},
-		{name: "__type", body: `{"query":"{ __type(name: \"User\") { name } }"}`, wantStatus: http.StatusBadRequest, wantBody: refused},
-		{name: "__type in a fragment", body: `{"query":"{ ...I } fragment I on Query { __type(name: \"User\") { name } }"}`, wantStatus: http.StatusBadRequest, wantBody: refused},
+		disabled("__schema", `{"query":"{ __schema { queryType { name } } }"}`),
+		disabled("__type", `{"query":"{ __type(name: \"User\") { name } }"}`),
+		disabled("__type in a fragment", `{"query":"{ ...I } fragment I on Query { __type(name: \"User\") { name } }"}`),
 		{name: "__typename still works", body: `{"query":"{ user(id: \"u1\") { __typename } }"}`, wantBody: `{"data":{"user":{"__typename":"User"}}}`},
 	}
 	for _, c := range cases {
@@ -189,12 +181,9 @@ func TestBatch(t *testing.T) {
 		{name: "each operation gets its own errors",
 			body:     `[{"query":"{ user(id: \"u1\") { name } }"},{"query":"{ a: user(id: \"u1\") { id } b: user(id: \"u1\") { id } c: user(id: \"u1\") { id } }"},7]`,
 			wantBody: `[{"data":{"user":{"name":"Ada Lovelace"}}},{"errors":[{"message":"the operation has 3 aliases (fragments expanded); the limit is 2","extensions":{"code":"QUERY_TOO_COMPLEX"}}]},{"errors":[{"message":"each operation of a batch must be a JSON object","extensions":{"code":"BAD_USER_INPUT"}}]}]`},
-		{name: "over the batch limit",
-			body:       `[{"query":"{ __typename }"},{"query":"{ __typename }"},{"query":"{ __typename }"},{"query":"{ __typename }"}]`,
-			wantStatus: http.StatusBadRequest,
-			wantBody:   `{"errors":[{"message":"the batch holds 4 operations; the limit is 3","extensions":{"code":"BATCH_TOO_LARGE"}}]}`},
-		{name: "empty batch", body: `[]`, wantStatus: http.StatusBadRequest,
-			wantBody: `{"errors":[{"message":"a batch must hold at least one operation","extensions":{"code":"BAD_USER_INPUT"}}]}`},
+		refused("over the batch limit", `[{"query":"{ __typename }"},{"query":"{ __typename }"},{"query":"{ __typename }"},{"query":"{ __typename }"}]`,
+			"BATCH_TOO_LARGE", "the batch holds 4 operations; the limit is 3"),
+		refused("empty batch", `[]`, "BAD_USER_INPUT", "a batch must hold at least one operation"),
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, tr.url) })

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/testwait"
 )
 
 // startReloadRouter is startRouter with a ReloadConfig.
@@ -35,7 +36,7 @@ func reloadGraph(t *testing.T) (catalog, stock *fedSubgraph, slowStarted <-chan 
 	catalog = startFedSubgraph(t, fedSpec{name: "catalog", sdl: reloadCatalogSDL,
 		root: map[string]resolver{
 			"products": listOf(obj("Product", "id", "p1", "name", "Lamp", "color", "red")),
-			"slow":     func(map[string]any) (any, *fakeError) { return "finished on the old engine", nil },
+			"slow":     one("finished on the old engine"),
 		},
 		before: func(q string) {
 			if strings.Contains(q, "slow") {
@@ -48,9 +49,7 @@ func reloadGraph(t *testing.T) (catalog, stock *fedSubgraph, slowStarted <-chan 
 			}
 		}})
 	stock = startFedSubgraph(t, fedSpec{name: "stock", sdl: reloadStockSDL,
-		entities: map[string]resolver{"Product": func(rep map[string]any) (any, *fakeError) {
-			return obj("Product", "id", rep["id"], "inStock", 3), nil
-		}}})
+		entities: map[string]resolver{"Product": withID("Product", "inStock", 3)}})
 	return catalog, stock, started, release
 }
 
@@ -58,16 +57,11 @@ func reloadGraph(t *testing.T) (catalog, stock *fedSubgraph, slowStarted <-chan 
 // request, so it sees whichever engine is current).
 func waitBody(t *testing.T, tr *testRouter, body, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		last = postJSON(t, tr.url+"/graphql", body).body
-		if last == want {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	last := testwait.Value(t, func() (string, error) { return postJSON(t, tr.url+"/graphql", body).body, nil },
+		func(got string) bool { return got == want })
+	if last != want {
+		t.Fatalf("no reload within %s: %s answers\n%s\nwant\n%s\nlogs:\n%s", testwait.Patience, body, last, want, tr.logs.String())
 	}
-	t.Fatalf("no reload within 30s: %s answers\n%s\nwant\n%s\nlogs:\n%s", body, last, want, tr.logs.String())
 }
 
 const (
@@ -144,7 +138,7 @@ func TestReloadCompositionFailureKeepsCurrentEngine(t *testing.T) {
 	// stock now disagrees with catalog on the type of Product.id.
 	stock.setSDL(strings.Replace(reloadStockSDL, "id: ID!", "id: Int!", 1))
 	trigger <- struct{}{}
-	waitFor(t, func() bool { return strings.Contains(tr.logs.String(), "supergraph reload failed") })
+	waitLogged(t, tr, "supergraph reload failed")
 	logs := tr.logs.String()
 	for _, part := range []string{`\"Product.id\"`, `subgraph: \"stock\"`, `subgraph: \"catalog\"`} {
 		if !strings.Contains(logs, part) {
@@ -162,7 +156,7 @@ func TestReloadCompositionFailureKeepsCurrentEngine(t *testing.T) {
 	stock.setSDL(reloadStockSDL)
 	catalog.srv.Close()
 	trigger <- struct{}{}
-	waitFor(t, func() bool { return strings.Contains(tr.logs.String(), "subgraph catalog") })
+	waitLogged(t, tr, "subgraph catalog")
 	if strings.Contains(tr.logs.String(), `"msg":"supergraph reloaded"`) {
 		t.Errorf("a reload without catalog's SDL swapped the engine:\n%s", tr.logs.String())
 	}

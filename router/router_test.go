@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/testwait"
 )
 
 func TestParseSubgraphs(t *testing.T) {
@@ -302,16 +303,21 @@ var httpCases = []routerCase{
 		body:       "query=" + url.QueryEscape(`mutation { createOrder(input: { userId: "u1", items: [], currency: "EUR" }) { id } }`),
 		wantStatus: http.StatusMethodNotAllowed,
 		wantBody:   `{"errors":[{"message":"mutations must be sent with POST","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "not JSON", body: `{"query": `, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"the request body is not valid JSON","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "no query", body: `{"variables":{}}`, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"query is required","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "query not a string", body: `{"query":5}`, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"query must be a string","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "variables not an object", body: `{"query":"{ user(id: \"u1\") { id } }","variables":[1]}`, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"variables must be an object","extensions":{"code":"BAD_USER_INPUT"}}]}`},
-	{name: "subscription over plain HTTP", body: `{"query":"subscription { x }"}`, wantStatus: http.StatusBadRequest,
-		wantBody: `{"errors":[{"message":"subscriptions are not served over a plain HTTP request","extensions":{"code":"BAD_USER_INPUT"}}]}`},
+	refused("not JSON", `{"query": `, "BAD_USER_INPUT", "the request body is not valid JSON"),
+	refused("no query", `{"variables":{}}`, "BAD_USER_INPUT", "query is required"),
+	refused("query not a string", `{"query":5}`, "BAD_USER_INPUT", "query must be a string"),
+	refused("variables not an object", `{"query":"{ user(id: \"u1\") { id } }","variables":[1]}`, "BAD_USER_INPUT", "variables must be an object"),
+	refused("subscription over plain HTTP", `{"query":"subscription { x }"}`, "BAD_USER_INPUT", "subscriptions are not served over a plain HTTP request"),
+}
+
+// errorBody is the router's answer carrying one error, message and code.
+func errorBody(code, message string) string {
+	return `{"errors":[{"message":"` + message + `","extensions":{"code":"` + code + `"}}]}`
+}
+
+// refused is a request the router answers with 400 and one error.
+func refused(name, body, code, message string) routerCase {
+	return routerCase{name: name, body: body, wantStatus: http.StatusBadRequest, wantBody: errorBody(code, message)}
 }
 
 func (c routerCase) run(t *testing.T, base string) {
@@ -479,7 +485,7 @@ func TestStartupWaitsForSubgraphs(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, `"code":"UNAVAILABLE"`) {
 		t.Errorf("graphql while composing = %d %s, want 503 UNAVAILABLE", r.status, r.body)
 	}
-	waitFor(t, func() bool { return strings.Contains(tr.logs.String(), `"subgraph":"users"`) })
+	waitLogged(t, tr, `"subgraph":"users"`)
 	users.setDown(false)
 	tr.waitReady(t)
 	routerCase{body: `{"query":"{ user(id: \"u1\") { name } }"}`, wantBody: `{"data":{"user":{"name":"Ada Lovelace"}}}`}.run(t, tr.url)
@@ -576,24 +582,13 @@ func mustRequest(t testing.TB, method, u string) *http.Request {
 	return req
 }
 
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Shutting down while still waiting for subgraphs is a clean stop, not a
 // failure (startRouter's cleanup fails the test when Run returns an error).
 func TestShutdownWhileWaitingIsClean(t *testing.T) {
 	users, orders := newUsersFake(t), newOrdersFake(t)
 	users.setDown(true)
 	tr := startRouter(t, testConfig(Subgraph{Name: "users", URL: users.URL()}, Subgraph{Name: "orders", URL: orders.URL()}))
-	waitFor(t, func() bool { return strings.Count(tr.logs.String(), "subgraph SDL not available yet") >= 2 })
+	testwait.For(t, "two failed SDL fetches logged", func() bool { return strings.Count(tr.logs.String(), "subgraph SDL not available yet") >= 2 })
 }
 
 // withAuthEnv reads env, with the test issuer's JWKS when env configures no

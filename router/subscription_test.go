@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/stream/kafka"
 	"github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/router/auth/authtest"
 	"github.com/heraldhq/herald/router/subscription"
 )
@@ -144,23 +145,17 @@ func builtinNotifications() Subgraph {
 // subscription of the test reached the stream.
 func waitWatchers(t *testing.T, srv *subscription.Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for srv.Hub().Watchers() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub watches %d filters, want %d", srv.Hub().Watchers(), n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	got := testwait.Value(t, func() (int, error) { return srv.Hub().Watchers(), nil }, func(w int) bool { return w == n })
+	if got != n {
+		t.Fatalf("hub watches %d filters, want %d", got, n)
 	}
 }
 
 func waitReceived(t *testing.T, srv *subscription.Server, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for srv.Stats().Received < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub received %d events, want %d", srv.Stats().Received, n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	got := testwait.Value(t, func() (uint64, error) { return srv.Stats().Received, nil }, func(r uint64) bool { return r >= n })
+	if got < n {
+		t.Fatalf("hub received %d events, want %d", got, n)
 	}
 }
 

@@ -47,6 +47,13 @@ func Serve(ctx context.Context, logger *slog.Logger, addr string, h http.Handler
 	return nil
 }
 
+// Off is the listen address that turns an optional server off (the
+// development stack's mail viewer and web app).
+const Off = "off"
+
+// Enabled reports whether addr asks for a server: neither empty nor Off.
+func Enabled(addr string) bool { return addr != "" && addr != Off }
+
 // NotReady is a check's failure with a reason fit to show in the health
 // answer (a fixed text: no addresses, no raw errors).
 type NotReady struct{ Reason string }

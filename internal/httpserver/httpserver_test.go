@@ -45,3 +45,11 @@ func TestHealth(t *testing.T) {
 		})
 	}
 }
+
+func TestEnabled(t *testing.T) {
+	for addr, want := range map[string]bool{"": false, httpserver.Off: false, "127.0.0.1:8080": true, ":0": true} {
+		if got := httpserver.Enabled(addr); got != want {
+			t.Errorf("Enabled(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

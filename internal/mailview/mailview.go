@@ -27,19 +27,16 @@ import (
 //go:embed static
 var static embed.FS
 
-// Off is the address value that turns the viewer off.
-const Off = "off"
-
 // Config is where the viewer listens and which mailpit it reads.
 type Config struct {
-	Addr       string // listen address; Off: not served
+	Addr       string // listen address; httpserver.Off: not served
 	MailpitURL string // base URL of mailpit's HTTP server (its API is below /api/v1)
 }
 
 // LoadConfig declares and reads the viewer's variables.
 func LoadConfig(v *config.Vars) Config {
 	c := Config{
-		Addr:       v.String("HERALD_HTTP_ADDR", "127.0.0.1:8025", "address of the mail viewer page ("+Off+": not served)"),
+		Addr:       v.String("HERALD_HTTP_ADDR", "127.0.0.1:8025", "address of the mail viewer page ("+httpserver.Off+": not served)"),
 		MailpitURL: v.String("HERALD_MAILPIT_URL", "http://127.0.0.1:8026", "base URL of the mailpit HTTP API the mail viewer reads"),
 	}
 	if c.Enabled() {
@@ -50,7 +47,7 @@ func LoadConfig(v *config.Vars) Config {
 }
 
 // Enabled reports whether the viewer is to be served.
-func (c Config) Enabled() bool { return c.Addr != "" && c.Addr != Off }
+func (c Config) Enabled() bool { return httpserver.Enabled(c.Addr) }
 
 // Handler serves the page at / and proxies /api/ to mailpit.
 func Handler(c Config, logger *slog.Logger) (http.Handler, error) {

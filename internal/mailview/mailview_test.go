@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -113,9 +114,9 @@ func TestLoadConfig(t *testing.T) {
 		bad     bool
 	}{
 		{nil, true, false},
-		{map[string]string{"HERALD_HTTP_ADDR": Off}, false, false},
+		{map[string]string{"HERALD_HTTP_ADDR": httpserver.Off}, false, false},
 		{map[string]string{"HERALD_MAILPIT_URL": "127.0.0.1:8026"}, true, true},
-		{map[string]string{"HERALD_HTTP_ADDR": Off, "HERALD_MAILPIT_URL": "not checked when off"}, false, false},
+		{map[string]string{"HERALD_HTTP_ADDR": httpserver.Off, "HERALD_MAILPIT_URL": "not checked when off"}, false, false},
 	}
 	for _, tc := range tests {
 		v := config.New(func(k string) string { return tc.env[k] })

@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/identity"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/router/auth"
 	"github.com/heraldhq/herald/router/auth/authtest"
 )
@@ -142,16 +143,10 @@ func TestJWKSRotation(t *testing.T) {
 	fresh := is.Token("alice")
 	// The first token with the new key id may meet the limiter right after
 	// start-up's fetch: it is refused, and a later one passes.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, _, err := v.Verify(t.Context(), fresh)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("token signed with the rotated key still refused: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var err error
+	verified := func() (bool, error) { _, _, err = v.Verify(t.Context(), fresh); return err == nil, nil }
+	if !testwait.Value(t, verified, func(ok bool) bool { return ok }) {
+		t.Fatalf("token signed with the rotated key still refused: %v", err)
 	}
 	if is.Fetches() == before {
 		t.Fatal("the key set was not fetched again")
@@ -268,13 +263,7 @@ func TestVerifyCacheAnswersLikeVerification(t *testing.T) {
 	if a := ask(cached, short); a.err != "" {
 		t.Fatalf("fresh short token: %+v", a)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for ask(plain, short).err == "" {
-		if time.Now().After(deadline) {
-			t.Fatal("short token never expired")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.For(t, "the short token to expire", func() bool { return ask(plain, short).err != "" })
 	if a := ask(cached, short); a.err != "expired" {
 		t.Fatalf("expired token from the cache: %+v, want refused as expired", a)
 	}

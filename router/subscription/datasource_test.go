@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/identity"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 )
 
@@ -80,11 +81,5 @@ func TestTriggerFallingBehindEndsTooSlow(t *testing.T) {
 	if len(errs) != 1 || string(errs[0]) != string(tooSlowResponse) {
 		t.Errorf("errors %q, want one %s", errs, tooSlowResponse)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for hub.Watchers() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the watcher was not removed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, "the watcher to be removed", func() bool { return hub.Watchers() == 0 })
 }

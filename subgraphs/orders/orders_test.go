@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/subgraphs/orders"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
@@ -396,7 +397,7 @@ func TestCreateOrder(t *testing.T) {
 			if !reflect.DeepEqual(ev, want) {
 				t.Fatalf("payload %+v, want %+v", ev, want)
 			}
-			waitFor(t, "outbox row marked published", func() bool {
+			testwait.For(t, "outbox row marked published", func() bool {
 				r := s.client.OutboxEvent.GetX(context.Background(), row.ID)
 				return r.Status == outboxevent.StatusPublished && r.PublishedAt != nil
 			})
@@ -457,7 +458,7 @@ func TestCreateOrderUsersUnavailable(t *testing.T) {
 	}
 	// The topics are made sure of in the background; the service answers
 	// 200 once they exist, whatever the users service does.
-	waitFor(t, "/healthz 200 (database and broker are up)", func() bool {
+	testwait.For(t, "/healthz 200 (database and broker are up)", func() bool {
 		resp, err := http.Get(s.ordersURL[:len(s.ordersURL)-len("/graphql")] + "/healthz")
 		if err != nil {
 			t.Fatal(err)
@@ -468,14 +469,3 @@ func TestCreateOrderUsersUnavailable(t *testing.T) {
 }
 
 func item(in map[string]any, i int) map[string]any { return in["items"].([]any)[i].(map[string]any) }
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

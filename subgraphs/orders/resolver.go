@@ -19,6 +19,7 @@ import (
 	entorders "github.com/heraldhq/herald/ent/orders"
 	"github.com/heraldhq/herald/ent/orders/order"
 	"github.com/heraldhq/herald/ent/orders/orderitem"
+	"github.com/heraldhq/herald/ent/orders/predicate"
 	"github.com/heraldhq/herald/internal/apperr"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/identity"
@@ -174,15 +175,12 @@ func (r *Resolver) createOrder(ctx context.Context, input model.CreateOrderInput
 // user and idempotency key: the same order when the payload hashes alike,
 // CONFLICT when it does not, and nil when the key is unused.
 func (r *Resolver) replay(ctx context.Context, d Draft, hash string) (*model.Order, error) {
-	o, err := r.Client.Order.Query().
-		Where(order.UserID(d.UserID), order.IdempotencyKey(d.IdempotencyKey)).
-		WithItems(itemsInOrder).
-		Only(ctx)
-	if entorders.IsNotFound(err) {
-		return nil, nil
-	}
+	o, err := findOrder(ctx, r.Client.Order, order.UserID(d.UserID), order.IdempotencyKey(d.IdempotencyKey))
 	if err != nil {
 		return nil, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if o == nil {
+		return nil, nil
 	}
 	if o.RequestHash == nil || *o.RequestHash != hash {
 		return nil, &apperr.Error{Code: apperr.Conflict, Field: "input.idempotencyKey",
@@ -233,15 +231,12 @@ func (r *Resolver) cancelOrder(ctx context.Context, id string, reason *string) (
 		if err != nil {
 			return fmt.Errorf("cancel order: %w", err)
 		}
-		o, err := tx.Order.Query().
-			Where(order.ID(id)).
-			WithItems(itemsInOrder).
-			Only(ctx)
-		if entorders.IsNotFound(err) {
-			return &apperr.Error{Code: apperr.NotFound, Field: "id", Message: "no order with this id"}
-		}
+		o, err := findOrder(ctx, tx.Order, order.ID(id))
 		if err != nil {
 			return fmt.Errorf("read order: %w", err)
+		}
+		if o == nil {
+			return &apperr.Error{Code: apperr.NotFound, Field: "id", Message: "no order with this id"}
 		}
 		if n == 0 {
 			msg := fmt.Sprintf("order is %s; only CREATED orders can be cancelled", o.Status)
@@ -364,16 +359,24 @@ func rejectsID(errs gqlerror.List) bool {
 	return true
 }
 
-func (r *Resolver) orderByID(ctx context.Context, id string) (*model.Order, error) {
-	o, err := r.Client.Order.Query().
-		Where(order.ID(id)).
-		WithItems(itemsInOrder).
-		Only(ctx)
+// findOrder reads the one order matching where, with its items in order;
+// nil, and no error, when there is none. c is the client's or a
+// transaction's, so a read inside a transaction sees its own writes.
+func findOrder(ctx context.Context, c *entorders.OrderClient, where ...predicate.Order) (*entorders.Order, error) {
+	o, err := c.Query().Where(where...).WithItems(itemsInOrder).Only(ctx)
 	if entorders.IsNotFound(err) {
 		return nil, nil
 	}
+	return o, err
+}
+
+func (r *Resolver) orderByID(ctx context.Context, id string) (*model.Order, error) {
+	o, err := findOrder(ctx, r.Client.Order, order.ID(id))
 	if err != nil {
 		return nil, fmt.Errorf("get order: %w", err)
+	}
+	if o == nil {
+		return nil, nil
 	}
 	if err := identity.From(ctx).RequireUserOwner(o.UserID); err != nil {
 		return nil, err

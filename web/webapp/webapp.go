@@ -20,23 +20,20 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
-// Off is the address value that turns the web app off.
-const Off = "off"
-
 // Config is where the web app listens.
 type Config struct {
-	Addr string // listen address; Off: not served
+	Addr string // listen address; httpserver.Off: not served
 }
 
 // LoadConfig declares and reads the web app's variables.
 func LoadConfig(v *config.Vars) Config {
 	return Config{
-		Addr: v.String("HERALD_HTTP_ADDR", "127.0.0.1:8080", "address of the web app ("+Off+": not served); it proxies /graphql to the router"),
+		Addr: v.String("HERALD_HTTP_ADDR", "127.0.0.1:8080", "address of the web app ("+httpserver.Off+": not served); it proxies /graphql to the router"),
 	}
 }
 
 // Enabled reports whether the web app is to be served.
-func (c Config) Enabled() bool { return c.Addr != "" && c.Addr != Off }
+func (c Config) Enabled() bool { return httpserver.Enabled(c.Addr) }
 
 // Handler serves the app at / and proxies /graphql and /healthz to the
 // router at routerURL. extra, when not nil, takes POST /dev/… (the
