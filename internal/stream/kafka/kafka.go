@@ -41,6 +41,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
 )
 
@@ -181,10 +182,8 @@ func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
 				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !pause.For(ctx, 100*time.Millisecond) {
 			return fmt.Errorf("kafka: topic %s not ready: %w", topic, context.Cause(ctx))
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -64,14 +64,7 @@ func TestStaticMemberResumesAtOnce(t *testing.T) {
 	ctx, brokers, topic, group := staticCase(t, "static")
 	id := streamtest.Unique("notifier")
 	b := staticBroker(t, brokers, id)
-	if err := b.EnsureTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := b.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := streamtest.Publisher(t, ctx, b, topic)
 
 	sub1, _ := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	if err := sub1.(stream.Consuming).Consuming(ctx); err == nil {
@@ -84,9 +77,7 @@ func TestStaticMemberResumesAtOnce(t *testing.T) {
 	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("before")}); err != nil {
 		t.Fatal(err)
 	}
-	if v := <-got; v != "before" {
-		t.Fatalf("got %q, want before", v)
-	}
+	streamtest.Expect(t, ctx, got, "before", "the first member did not consume")
 	// A static member does not leave the group when it stops: to the group
 	// this is a crash.
 	stop1()
@@ -147,9 +138,7 @@ func TestStaticMemberTwinIsFenced(t *testing.T) {
 	ctx, brokers, topic, group := staticCase(t, "twin")
 	id := streamtest.Unique("notifier")
 	b1 := staticBroker(t, brokers, id)
-	if err := b1.EnsureTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
+	pub := streamtest.Publisher(t, ctx, b1, topic)
 	sub1, _ := b1.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	got := make(chan string, 16)
 	done1 := streamtest.Consume(ctx, sub1, got)
@@ -174,19 +163,10 @@ func TestStaticMemberTwinIsFenced(t *testing.T) {
 		t.Fatal("a fenced member reports consuming")
 	}
 	waitConsuming(t, ctx, sub2)
-	pub, _ := b2.Publisher()
-	defer pub.Close()
 	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("to the twin")}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case v := <-got:
-		if v != "to the twin" {
-			t.Fatalf("got %q", v)
-		}
-	case <-ctx.Done():
-		t.Fatal("the twin did not consume")
-	}
+	streamtest.Expect(t, ctx, got, "to the twin", "the twin did not consume")
 }
 
 // TestNotConsumingBehindAStaleMember: a member that joins while the group

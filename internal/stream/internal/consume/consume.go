@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/internal/pause"
 )
 
 // Calls tracks the running Consume calls of one subscriber, so that its
@@ -67,10 +69,8 @@ func Retry(ctx context.Context, log *slog.Logger, msg string, try func() error) 
 			return false
 		}
 		log.Warn(msg, "err", err)
-		select {
-		case <-ctx.Done():
+		if !pause.For(ctx, wait) {
 			return false
-		case <-time.After(wait):
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
