@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -43,6 +42,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 // Config configures the Kafka backend. Zero values take the defaults.
@@ -125,7 +125,7 @@ type broker struct {
 	log    *slog.Logger
 	client *kgo.Client // admin and ping
 	admin  *kadm.Client
-	closed atomic.Bool
+	closed consume.Closed
 }
 
 // New returns a broker for cfg.Brokers. It does not wait for Kafka: while the
@@ -233,13 +233,7 @@ func (b *broker) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (b *broker) Close() error {
-	if b.closed.Swap(true) {
-		return nil
-	}
-	b.client.Close()
-	return nil
-}
+func (b *broker) Close() error { return b.closed.Close(b.client.Close) }
 
 func (b *broker) Publisher() (stream.Publisher, error) {
 	if b.closed.Load() {
@@ -264,7 +258,7 @@ func (b *broker) Publisher() (stream.Publisher, error) {
 type publisher struct {
 	b      *broker
 	cl     *kgo.Client
-	closed atomic.Bool
+	closed consume.Closed
 }
 
 // Publish produces msgs and waits for every result. It returns when all are
@@ -310,10 +304,4 @@ func (p *publisher) Publish(ctx context.Context, msgs ...stream.Message) error {
 	return nil
 }
 
-func (p *publisher) Close() error {
-	if p.closed.Swap(true) {
-		return nil
-	}
-	p.cl.Close()
-	return nil
-}
+func (p *publisher) Close() error { return p.closed.Close(p.cl.Close) }

@@ -1,6 +1,7 @@
-// Package consume holds what the Kafka and NATS backends share when they
-// read: the registry of running Consume calls that a subscriber's Close
-// ends, and the wait of a reader whose topic is not there yet.
+// Package consume holds what the Kafka and NATS backends share: the
+// registry of running Consume calls that a subscriber's Close ends, the
+// wait of a reader whose topic is not there yet, and the closed flag of a
+// broker or publisher.
 package consume
 
 import (
@@ -74,4 +75,18 @@ func Retry(ctx context.Context, log *slog.Logger, msg string, try func() error) 
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
+}
+
+// Closed is the closed flag of a broker or publisher: Load reports it, and
+// Close sets it and releases what it holds once, however often it is
+// called.
+type Closed struct{ atomic.Bool }
+
+// Close sets the flag and calls release the first time only. It returns
+// nil, as closing twice is harmless.
+func (c *Closed) Close(release func()) error {
+	if !c.Swap(true) {
+		release()
+	}
+	return nil
 }
