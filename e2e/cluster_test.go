@@ -59,7 +59,7 @@ func startKafkaClusterProof(t *testing.T, ctx context.Context, phases int) *clus
 	t.Helper()
 	c := testenv.NewKafkaCluster(t, 3)
 	p := startProof(t, ctx, c.Brokers, nil, stackOptions{})
-	cp := newClusterProof(t, p, kafkaBroker(t, ctx, c.Brokers), phases)
+	cp := newClusterProof(t, p, kafkaBroker(t, c.Brokers), phases)
 	cp.kafka = c
 	for _, topic := range []string{p.stack.TopicOrderCreated, p.stack.TopicNotificationStatus} {
 		ps, err := c.Partitions(ctx, topic)
@@ -79,7 +79,7 @@ func startNATSClusterProof(t *testing.T, ctx context.Context, phases int) *clust
 	t.Helper()
 	c := testenv.NewNATSCluster(t, 3)
 	p := startProof(t, ctx, nil, nil, stackOptions{Stream: map[string]string{"HERALD_STREAM": "nats", "HERALD_NATS_URL": c.URL}})
-	cp := newClusterProof(t, p, natsBroker(t, ctx, c.URL), phases)
+	cp := newClusterProof(t, p, natsBroker(t, c.URL), phases)
 	cp.nats = c
 	for _, stream := range cp.natsStreams() {
 		ci, err := c.StreamCluster(ctx, stream)
@@ -396,7 +396,7 @@ func TestProof12TwoOfEverything(t *testing.T) {
 	defer cancel()
 	c := testenv.NewKafkaCluster(t, 3)
 	p := startProof(t, ctx, c.Brokers, nil, stackOptions{})
-	cp := newClusterProof(t, p, kafkaBroker(t, ctx, c.Brokers), 4)
+	cp := newClusterProof(t, p, kafkaBroker(t, c.Brokers), 4)
 	pairs := twoOfEach(t, ctx, p.stack)
 	routers := []*client{p.stack.Router, p.stack.Router.at(pairs["router"][1].proc.HTTP + "/graphql")}
 	waitGroupShared(t, ctx, c.Brokers, p.stack.NotifierGroup, 2, 2*time.Minute)

@@ -29,12 +29,14 @@ func TestMain(m *testing.M) {
 	testenv.Main(m)
 }
 
-func TestOrderConfirmationKafka(t *testing.T) {
-	runOrderScenario(t, testenv.StreamEnv(t, "kafka"))
-}
+func TestOrderConfirmation(t *testing.T) { onEachStream(t, runOrderScenario) }
 
-func TestOrderConfirmationNATS(t *testing.T) {
-	runOrderScenario(t, testenv.StreamEnv(t, "nats"))
+// onEachStream runs scenario once on each stream backend, as the subtests
+// kafka and nats, with the services' settings for the shared broker.
+func onEachStream(t *testing.T, scenario func(t *testing.T, streamEnv map[string]string)) {
+	for _, kind := range []string{"kafka", "nats"} {
+		t.Run(kind, func(t *testing.T) { scenario(t, testenv.StreamEnv(t, kind)) })
+	}
 }
 
 // runOrderScenario starts the four services on the given stream backend and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/kafka"
 	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -443,26 +443,16 @@ func createOrders(ctx context.Context, c *client, cs []customer, workers int, bo
 
 // kafkaBroker opens Herald's stream layer on a Kafka broker, as a test
 // client beside the services.
-func kafkaBroker(t *testing.T, ctx context.Context, brokers []string) stream.Broker {
+func kafkaBroker(t *testing.T, brokers []string) stream.Broker {
 	t.Helper()
-	b, err := kafka.New(ctx, kafka.Config{Brokers: brokers, ClientID: "herald-e2e"}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("kafka client: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return streamtest.Open(t, kafka.New, kafka.Config{Brokers: brokers, ClientID: "herald-e2e"})
 }
 
 // natsBroker opens Herald's stream layer on NATS JetStream (url may list
 // several servers), as a test client beside the services.
-func natsBroker(t *testing.T, ctx context.Context, url string) stream.Broker {
+func natsBroker(t *testing.T, url string) stream.Broker {
 	t.Helper()
-	b, err := heraldnats.New(ctx, heraldnats.Config{URL: url, Name: "herald-e2e"}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("nats client: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return streamtest.Open(t, heraldnats.New, heraldnats.Config{URL: url, Name: "herald-e2e"})
 }
 
 // collector consumes a topic with a group of its own (from the start) and

@@ -178,7 +178,7 @@ func TestProof3SMTPRefusing(t *testing.T) {
 
 	var statuses *collector
 	if p.feats.Statuses {
-		b := kafkaBroker(t, ctx, p.brokers)
+		b := kafkaBroker(t, p.brokers)
 		statuses = collect(t, ctx, b, p.stack.TopicNotificationStatus, "e2e-status-"+uuid.NewString())
 	} else {
 		t.Log("INTERIM: the notifier does not publish NotificationStatus yet (no HERALD_TOPIC_NOTIFICATION_STATUS in --help); " +
@@ -447,7 +447,7 @@ func TestProof6PoisonToDeadLetter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	p := startProof(t, ctx, testenv.Kafka(t).Brokers, nil, stackOptions{})
-	b := kafkaBroker(t, ctx, p.brokers)
+	b := kafkaBroker(t, p.brokers)
 	dlqTopic := p.stack.TopicOrderCreated + events.DeadLetterSuffix
 	dlq := collect(t, ctx, b, dlqTopic, "e2e-dlq-"+uuid.NewString())
 	pub, err := b.Publisher()

@@ -67,21 +67,11 @@ func kafkaFloor(ctx context.Context, brokers []string, topic string, asHerald bo
 			})
 		}
 	}()
-	one := func(i int) (ack, trip time.Duration, err error) {
-		v := strconv.Itoa(i)
-		t0 := time.Now()
+	return measureRoundTrips(ctx, rt, d, got, "record", func(v string) error {
 		acked := make(chan error, 1)
 		prod.Produce(ctx, &kgo.Record{Topic: topic, Value: []byte(v)}, func(_ *kgo.Record, err error) { acked <- err })
-		if err := <-acked; err != nil {
-			return 0, 0, err
-		}
-		ack = time.Since(t0)
-		if err := consumed(ctx, got, v, "record"); err != nil {
-			return 0, 0, err
-		}
-		return ack, time.Since(t0), nil
-	}
-	return measureRoundTrips(ctx, rt, d, one)
+		return <-acked
+	})
 }
 
 // natsFloor is the same over JetStream: a synchronous publish (waits for
@@ -120,19 +110,10 @@ func natsFloor(ctx context.Context, url, name string, d time.Duration) (roundTri
 		return rt, err
 	}
 	defer func() { cancel(); cc.Stop() }()
-	one := func(i int) (ack, trip time.Duration, err error) {
-		v := strconv.Itoa(i)
-		t0 := time.Now()
-		if _, err := js.Publish(ctx, subject, []byte(v)); err != nil {
-			return 0, 0, err
-		}
-		ack = time.Since(t0)
-		if err := consumed(ctx, got, v, "message"); err != nil {
-			return 0, 0, err
-		}
-		return ack, time.Since(t0), nil
-	}
-	return measureRoundTrips(ctx, rt, d, one)
+	return measureRoundTrips(ctx, rt, d, got, "message", func(v string) error {
+		_, err := js.Publish(ctx, subject, []byte(v))
+		return err
+	})
 }
 
 // consumed waits until the consumer feeding got has read v (what names it
@@ -155,8 +136,22 @@ func consumed(ctx context.Context, got <-chan string, v, what string) error {
 }
 
 // measureRoundTrips warms up with 20 round trips, then runs them serially
-// for d (at most 20,000).
-func measureRoundTrips(ctx context.Context, rt roundTrip, d time.Duration, one func(int) (time.Duration, time.Duration, error)) (roundTrip, error) {
+// for d (at most 20,000). A round trip publishes a numbered value (publish
+// returns once the broker acknowledged it: the ack time) and waits until
+// the consumer feeding got has read it (what names it in errors).
+func measureRoundTrips(ctx context.Context, rt roundTrip, d time.Duration, got <-chan string, what string, publish func(v string) error) (roundTrip, error) {
+	one := func(i int) (ack, trip time.Duration, err error) {
+		v := strconv.Itoa(i)
+		t0 := time.Now()
+		if err := publish(v); err != nil {
+			return 0, 0, err
+		}
+		ack = time.Since(t0)
+		if err := consumed(ctx, got, v, what); err != nil {
+			return 0, 0, err
+		}
+		return ack, time.Since(t0), nil
+	}
 	i := 0
 	for ; i < 20; i++ {
 		if _, _, err := one(i); err != nil {

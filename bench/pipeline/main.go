@@ -27,24 +27,18 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/heraldhq/herald/bench/internal/benchcmd"
 	"github.com/heraldhq/herald/bench/internal/proc"
 	table "github.com/heraldhq/herald/internal/stack"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { benchcmd.Main(run) }
 
 type options struct {
 	rates         []float64
@@ -237,14 +231,7 @@ func bench(ctx context.Context, o options, getenv func(string) string, stdout, l
 		fmt.Fprintf(log, "pipeline: last mailpit poll error: %v\n", err)
 	}
 	rep.loadAfter = proc.LoadAverage()
-	text := rep.markdown()
-	fmt.Fprint(stdout, text)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return benchcmd.Report(stdout, rep.markdown(), o.out)
 }
 
 func measureFloors(ctx context.Context, o options, inf *infra, floorDSN, runID string, rep *report) error {

@@ -15,18 +15,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/heraldhq/herald/bench/internal/benchcmd"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	benchcmd.Main(func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+		return run(ctx, args, stdout, stderr)
+	})
 }
 
 // options are the command's flags.
@@ -59,11 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.token, "token", false, "send a bearer token (Ed25519, verified by the router with its public key) on every router request")
 	fs.BoolVar(&o.tokenCache, "token-cache", true, "with -token: keep the router's verified-token cache on (off: every request's signature is checked)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, exit := benchcmd.Parse(fs, args); exit {
+		return code
 	}
 	o.queries = strings.Split(queries, ",")
 	if err := o.validate(); err != nil {
@@ -71,16 +66,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	report, err := benchmark(ctx, o, stderr)
+	if err == nil {
+		err = benchcmd.Report(stdout, report, o.out)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "bench/router:", err)
 		return 1
-	}
-	fmt.Fprint(stdout, report)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
-			fmt.Fprintln(stderr, "bench/router:", err)
-			return 1
-		}
 	}
 	return 0
 }

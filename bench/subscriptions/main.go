@@ -25,20 +25,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/heraldhq/herald/bench/internal/benchcmd"
 )
 
 func main() {
 	if os.Getenv(floorEnv) == "1" {
 		os.Exit(floorMain(os.Stdout, os.Stderr))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	benchcmd.Main(run)
 }
 
 // options are the command's flags.
@@ -83,11 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&o.registerTimeout, "register-timeout", 3*time.Minute, "longest wait for all subscribers to connect and be registered")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", 64, "connections being opened at once")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, exit := benchcmd.Parse(fs, args); exit {
+		return code
 	}
 	if err := o.validate(); err != nil {
 		fmt.Fprintln(stderr, "bench/subscriptions:", err)
@@ -98,13 +92,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "bench/subscriptions:", err)
 		return 1
 	}
-	report := render(o, res)
-	fmt.Fprint(stdout, report)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
-			fmt.Fprintln(stderr, "bench/subscriptions:", err)
-			return 1
-		}
+	if err := benchcmd.Report(stdout, render(o, res), o.out); err != nil {
+		fmt.Fprintln(stderr, "bench/subscriptions:", err)
+		return 1
 	}
 	if !res.complete() {
 		fmt.Fprintln(stderr, "bench/subscriptions: not every subscriber received every event (see the report)")

@@ -97,14 +97,7 @@ func roundTrip(t *testing.T, b stream.Broker) {
 		t.Fatalf("Ping: %v", err)
 	}
 	topic := streamtest.Unique("backend")
-	if err := b.EnsureTopic(ctx, topic); err != nil {
-		t.Fatalf("EnsureTopic: %v", err)
-	}
-	p, err := b.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := streamtest.Publisher(t, ctx, b, topic)
 	if err := p.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("hello")}); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
@@ -116,14 +109,7 @@ func roundTrip(t *testing.T, b stream.Broker) {
 	got := make(chan string, 1)
 	cctx, ccancel := context.WithCancel(ctx)
 	done := streamtest.Consume(cctx, sub, got)
-	select {
-	case v := <-got:
-		if v != "hello" {
-			t.Errorf("got %q, want hello", v)
-		}
-	case <-ctx.Done():
-		t.Fatal("no message within 60s")
-	}
+	streamtest.Expect(t, ctx, got, "hello", "no message within 60s")
 	ccancel()
 	<-done
 }

@@ -34,14 +34,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 // Config configures the Kafka backend. Zero values take the defaults.
@@ -124,7 +125,7 @@ type broker struct {
 	log    *slog.Logger
 	client *kgo.Client // admin and ping
 	admin  *kadm.Client
-	closed atomic.Bool
+	closed consume.Closed
 }
 
 // New returns a broker for cfg.Brokers. It does not wait for Kafka: while the
@@ -181,10 +182,8 @@ func (b *broker) EnsureTopic(ctx context.Context, topic string) error {
 				return nil
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !pause.For(ctx, 100*time.Millisecond) {
 			return fmt.Errorf("kafka: topic %s not ready: %w", topic, context.Cause(ctx))
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -234,13 +233,7 @@ func (b *broker) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (b *broker) Close() error {
-	if b.closed.Swap(true) {
-		return nil
-	}
-	b.client.Close()
-	return nil
-}
+func (b *broker) Close() error { return b.closed.Close(b.client.Close) }
 
 func (b *broker) Publisher() (stream.Publisher, error) {
 	if b.closed.Load() {
@@ -265,7 +258,7 @@ func (b *broker) Publisher() (stream.Publisher, error) {
 type publisher struct {
 	b      *broker
 	cl     *kgo.Client
-	closed atomic.Bool
+	closed consume.Closed
 }
 
 // Publish produces msgs and waits for every result. It returns when all are
@@ -311,10 +304,4 @@ func (p *publisher) Publish(ctx context.Context, msgs ...stream.Message) error {
 	return nil
 }
 
-func (p *publisher) Close() error {
-	if p.closed.Swap(true) {
-		return nil
-	}
-	p.cl.Close()
-	return nil
-}
+func (p *publisher) Close() error { return p.closed.Close(p.cl.Close) }

@@ -15,16 +15,10 @@ import (
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
-// staticBroker is a broker whose consumers are static members under id,
-// with a session timeout far longer than the test may take: a member that
-// had to wait for its predecessor's session to expire would fail the test.
-func staticBroker(t *testing.T, brokers []string, id string) stream.Broker {
-	t.Helper()
-	cfg := testConfig(brokers)
-	cfg.InstanceID = id
-	cfg.SessionTimeout = 5 * time.Minute
-	return streamtest.Open(t, kafka.New, cfg)
-}
+// longSession is a session timeout far longer than a test may take: a
+// member that had to wait for its predecessor's session to expire would
+// fail the test.
+const longSession = 5 * time.Minute
 
 // waitConsuming waits until sub reports it holds its partitions.
 func waitConsuming(t *testing.T, ctx context.Context, sub stream.Subscriber) {
@@ -46,14 +40,40 @@ func waitConsuming(t *testing.T, ctx context.Context, sub stream.Subscriber) {
 	}
 }
 
-// staticCase returns what each static membership test starts from: a
-// context bounding it, the shared broker's addresses, and a topic and a
-// group of its own named after prefix.
-func staticCase(t *testing.T, prefix string) (ctx context.Context, brokers []string, topic, group string) {
+// staticCase is what each static membership test has of its own: a topic,
+// a group and a static instance id, on the shared broker.
+type staticCase struct {
+	brokers          []string
+	topic, group, id string
+}
+
+// newStaticCase returns a context bounding the test and a case named after
+// prefix.
+func newStaticCase(t *testing.T, prefix string) (context.Context, staticCase) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	t.Cleanup(cancel)
-	return ctx, testenv.Kafka(t).Brokers, streamtest.Unique(prefix), streamtest.Unique(prefix)
+	return ctx, staticCase{
+		brokers: testenv.Kafka(t).Brokers,
+		topic:   streamtest.Unique(prefix),
+		group:   streamtest.Unique(prefix),
+		id:      streamtest.Unique("notifier"),
+	}
+}
+
+// member opens a broker whose consumers are static members under the
+// case's id with session as their session timeout, and a subscriber of the
+// case's topic and group on it.
+func (c staticCase) member(t *testing.T, session time.Duration) (stream.Broker, stream.Subscriber) {
+	t.Helper()
+	cfg := testConfig(c.brokers)
+	cfg.InstanceID, cfg.SessionTimeout = c.id, session
+	b := streamtest.Open(t, kafka.New, cfg)
+	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: c.topic, Group: c.group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, sub
 }
 
 // TestStaticMemberResumesAtOnce: a consumer stopped without leaving its
@@ -61,19 +81,9 @@ func staticCase(t *testing.T, prefix string) (ctx context.Context, brokers []str
 // instance id gets its partitions back without waiting for its session to
 // expire (five minutes here, longer than the test's deadline).
 func TestStaticMemberResumesAtOnce(t *testing.T) {
-	ctx, brokers, topic, group := staticCase(t, "static")
-	id := streamtest.Unique("notifier")
-	b := staticBroker(t, brokers, id)
-	if err := b.EnsureTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := b.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-
-	sub1, _ := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	ctx, c := newStaticCase(t, "static")
+	b, sub1 := c.member(t, longSession)
+	pub := streamtest.Publisher(t, ctx, b, c.topic)
 	if err := sub1.(stream.Consuming).Consuming(ctx); err == nil {
 		t.Fatal("Consuming before Consume ran: nil, want not consuming")
 	}
@@ -81,26 +91,23 @@ func TestStaticMemberResumesAtOnce(t *testing.T) {
 	ctx1, stop1 := context.WithCancel(ctx)
 	done1 := streamtest.Consume(ctx1, sub1, got)
 	waitConsuming(t, ctx, sub1)
-	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("before")}); err != nil {
+	if err := pub.Publish(ctx, stream.Message{Topic: c.topic, Key: "k", Value: []byte("before")}); err != nil {
 		t.Fatal(err)
 	}
-	if v := <-got; v != "before" {
-		t.Fatalf("got %q, want before", v)
-	}
+	streamtest.Expect(t, ctx, got, "before", "the first member did not consume")
 	// A static member does not leave the group when it stops: to the group
 	// this is a crash.
 	stop1()
 	if err := <-done1; err != nil {
 		t.Fatalf("first Consume: %v", err)
 	}
-	requireMember(t, ctx, brokers, group, id)
-	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("after")}); err != nil {
+	c.requireMember(t, ctx)
+	if err := pub.Publish(ctx, stream.Message{Topic: c.topic, Key: "k", Value: []byte("after")}); err != nil {
 		t.Fatal(err)
 	}
 
 	restarted := time.Now()
-	b2 := staticBroker(t, brokers, id)
-	sub2, _ := b2.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	_, sub2 := c.member(t, longSession)
 	done2 := streamtest.Consume(ctx, sub2, got)
 	select {
 	case v := <-got:
@@ -118,9 +125,10 @@ func TestStaticMemberResumesAtOnce(t *testing.T) {
 
 // requireMember fails unless the group still counts a member with the
 // static instance id: it stopped without leaving, as a killed process does.
-func requireMember(t *testing.T, ctx context.Context, brokers []string, group, id string) {
+func (c staticCase) requireMember(t *testing.T, ctx context.Context) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	group, id := c.group, c.id
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,19 +152,14 @@ func requireMember(t *testing.T, ctx context.Context, brokers []string, group, i
 // instance id takes the place of the first, whose Consume returns
 // stream.ErrFenced instead of fighting it for the partitions.
 func TestStaticMemberTwinIsFenced(t *testing.T) {
-	ctx, brokers, topic, group := staticCase(t, "twin")
-	id := streamtest.Unique("notifier")
-	b1 := staticBroker(t, brokers, id)
-	if err := b1.EnsureTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
-	sub1, _ := b1.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	ctx, c := newStaticCase(t, "twin")
+	b1, sub1 := c.member(t, longSession)
+	pub := streamtest.Publisher(t, ctx, b1, c.topic)
 	got := make(chan string, 16)
 	done1 := streamtest.Consume(ctx, sub1, got)
 	waitConsuming(t, ctx, sub1)
 
-	b2 := staticBroker(t, brokers, id)
-	sub2, _ := b2.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	_, sub2 := c.member(t, longSession)
 	twin := time.Now()
 	done2 := streamtest.Consume(ctx, sub2, got)
 	select {
@@ -174,34 +177,22 @@ func TestStaticMemberTwinIsFenced(t *testing.T) {
 		t.Fatal("a fenced member reports consuming")
 	}
 	waitConsuming(t, ctx, sub2)
-	pub, _ := b2.Publisher()
-	defer pub.Close()
-	if err := pub.Publish(ctx, stream.Message{Topic: topic, Key: "k", Value: []byte("to the twin")}); err != nil {
+	if err := pub.Publish(ctx, stream.Message{Topic: c.topic, Key: "k", Value: []byte("to the twin")}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case v := <-got:
-		if v != "to the twin" {
-			t.Fatalf("got %q", v)
-		}
-	case <-ctx.Done():
-		t.Fatal("the twin did not consume")
-	}
+	streamtest.Expect(t, ctx, got, "to the twin", "the twin did not consume")
 }
 
 // TestNotConsumingBehindAStaleMember: a member that joins while the group
 // still counts one that stopped without leaving holds no partitions until
 // that member's session expires, and says so; then it consumes.
 func TestNotConsumingBehindAStaleMember(t *testing.T) {
-	ctx, brokers, topic, group := staticCase(t, "stale")
+	ctx, c := newStaticCase(t, "stale")
 	const session = 12 * time.Second
-	cfg := testConfig(brokers)
-	cfg.InstanceID, cfg.SessionTimeout = streamtest.Unique("stale"), session
-	staleBroker := streamtest.Open(t, kafka.New, cfg)
-	if err := staleBroker.EnsureTopic(ctx, topic); err != nil {
+	staleBroker, stale := c.member(t, session)
+	if err := staleBroker.EnsureTopic(ctx, c.topic); err != nil {
 		t.Fatal(err)
 	}
-	stale, _ := staleBroker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	sctx, stopStale := context.WithCancel(ctx)
 	staleDone := streamtest.Consume(sctx, stale, make(chan string, 16))
 	waitConsuming(t, ctx, stale)
@@ -210,9 +201,9 @@ func TestNotConsumingBehindAStaleMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	requireMember(t, ctx, brokers, group, cfg.InstanceID)
+	c.requireMember(t, ctx)
 
-	fresh, _ := newBroker(t, brokers).Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
+	fresh, _ := newBroker(t, c.brokers).Subscriber(stream.SubscribeOptions{Topic: c.topic, Group: c.group})
 	freshDone := streamtest.Consume(ctx, fresh, make(chan string, 16))
 	sawNotConsuming := false
 	for {

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
@@ -452,12 +453,8 @@ func (c *consumer) handle(w *worker, batch []*kgo.Record) bool {
 		delay := bo.NextBackOff()
 		c.log.Warn("handler failed, retrying", "partition", r.Partition, "offset", r.Offset,
 			"attempt", attempt, "retry_in", delay.String(), "err", err)
-		t := time.NewTimer(delay)
-		select {
-		case <-w.ctx.Done():
-			t.Stop()
+		if !pause.For(w.ctx, delay) {
 			return false
-		case <-t.C:
 		}
 	}
 }

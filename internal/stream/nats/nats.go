@@ -59,6 +59,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 // KeyHeader carries stream.Message.Key.
@@ -131,7 +132,7 @@ type broker struct {
 	log    *slog.Logger
 	nc     *natsgo.Conn
 	js     jetstream.JetStream
-	closed atomic.Bool
+	closed consume.Closed
 
 	mu    sync.Mutex
 	parts map[string]int // topic → partition count, read from the stream
@@ -317,13 +318,7 @@ func (b *broker) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (b *broker) Close() error {
-	if b.closed.Swap(true) {
-		return nil
-	}
-	b.nc.Close()
-	return nil
-}
+func (b *broker) Close() error { return b.closed.Close(b.nc.Close) }
 
 func (b *broker) Publisher() (stream.Publisher, error) {
 	if b.closed.Load() {

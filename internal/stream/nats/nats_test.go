@@ -129,14 +129,7 @@ func TestRedeliveryAfterConnectionLoss(t *testing.T) {
 	cctx, ccancel := context.WithCancel(ctx)
 	defer ccancel()
 	streamtest.Consume(cctx, subB, got)
-	select {
-	case v := <-got:
-		if v != "held" {
-			t.Errorf("second member got %q, want %q", v, "held")
-		}
-	case <-ctx.Done():
-		t.Fatal("the held message was never redelivered to the group")
-	}
+	streamtest.Expect(t, ctx, got, "held", "the held message was never redelivered to the group")
 }
 
 func TestStreamName(t *testing.T) {

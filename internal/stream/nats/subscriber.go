@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
@@ -97,7 +98,7 @@ func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
 			return nil
 		}
 		log.Warn("waiting for topic", "err", err)
-		if !sleep(ctx, s.b.retryDelay(attempt)) {
+		if !pause.For(ctx, s.b.retryDelay(attempt)) {
 			return nil
 		}
 	}
@@ -133,13 +134,13 @@ func (s *subscriber) partitionLoop(ctx context.Context, p int, h stream.Handler,
 			if ctx.Err() == nil {
 				log.Warn("create consumer failed", "err", err)
 			}
-			sleep(ctx, s.b.retryDelay(attempt))
+			pause.For(ctx, s.b.retryDelay(attempt))
 			continue
 		}
 		it, err := cons.Messages(jetstream.PullMaxMessages(1))
 		if err != nil {
 			log.Warn("pull failed", "err", err)
-			sleep(ctx, s.b.retryDelay(attempt))
+			pause.For(ctx, s.b.retryDelay(attempt))
 			continue
 		}
 		for {
@@ -162,7 +163,7 @@ func (s *subscriber) partitionLoop(ctx context.Context, p int, h stream.Handler,
 			attempt = 0
 			s.handle(ctx, p, m, h, log)
 		}
-		sleep(ctx, s.b.retryDelay(attempt+1))
+		pause.For(ctx, s.b.retryDelay(attempt+1))
 	}
 }
 
@@ -219,15 +220,4 @@ func (b *broker) retryDelay(attempt int) time.Duration {
 	}
 	d = min(d, b.cfg.RetryMax)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -47,3 +47,34 @@ func Consume(ctx context.Context, sub stream.Subscriber, got chan<- string) <-ch
 	}()
 	return done
 }
+
+// Publisher ensures topics on b and returns a publisher of b that is closed
+// when t ends.
+func Publisher(t testing.TB, ctx context.Context, b stream.Broker, topics ...string) stream.Publisher {
+	t.Helper()
+	for _, topic := range topics {
+		if err := b.EnsureTopic(ctx, topic); err != nil {
+			t.Fatalf("EnsureTopic(%s): %v", topic, err)
+		}
+	}
+	p, err := b.Publisher()
+	if err != nil {
+		t.Fatalf("Publisher: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// Expect waits for the next value on got (as Consume sends them) and fails
+// t unless it is want; none says what did not happen when ctx ends first.
+func Expect(t testing.TB, ctx context.Context, got <-chan string, want, none string) {
+	t.Helper()
+	select {
+	case v := <-got:
+		if v != want {
+			t.Fatalf("got %q, want %q", v, want)
+		}
+	case <-ctx.Done():
+		t.Fatal(none)
+	}
+}

@@ -85,16 +85,9 @@ func (s *suite) setup(t *testing.T) (stream.Broker, string, stream.Publisher) {
 	if err := b.EnsureTopic(ctx, topic); err != nil {
 		t.Fatalf("EnsureTopic(%s): %v", topic, err)
 	}
-	// EnsureTopic must be idempotent: services call it on every start.
-	if err := b.EnsureTopic(ctx, topic); err != nil {
-		t.Fatalf("second EnsureTopic(%s): %v", topic, err)
-	}
-	p, err := b.Publisher()
-	if err != nil {
-		t.Fatalf("Publisher: %v", err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return b, topic, p
+	// Publisher ensures it again: EnsureTopic must be idempotent, services
+	// call it on every start.
+	return b, topic, Publisher(t, ctx, b, topic)
 }
 
 func (s *suite) ctx(t *testing.T) context.Context {

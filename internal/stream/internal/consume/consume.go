@@ -1,6 +1,7 @@
-// Package consume holds what the Kafka and NATS backends share when they
-// read: the registry of running Consume calls that a subscriber's Close
-// ends, and the wait of a reader whose topic is not there yet.
+// Package consume holds what the Kafka and NATS backends share: the
+// registry of running Consume calls that a subscriber's Close ends, the
+// wait of a reader whose topic is not there yet, and the closed flag of a
+// broker or publisher.
 package consume
 
 import (
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldhq/herald/internal/pause"
 )
 
 // Calls tracks the running Consume calls of one subscriber, so that its
@@ -67,11 +70,23 @@ func Retry(ctx context.Context, log *slog.Logger, msg string, try func() error) 
 			return false
 		}
 		log.Warn(msg, "err", err)
-		select {
-		case <-ctx.Done():
+		if !pause.For(ctx, wait) {
 			return false
-		case <-time.After(wait):
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
+}
+
+// Closed is the closed flag of a broker or publisher: Load reports it, and
+// Close sets it and releases what it holds once, however often it is
+// called.
+type Closed struct{ atomic.Bool }
+
+// Close sets the flag and calls release the first time only. It returns
+// nil, as closing twice is harmless.
+func (c *Closed) Close(release func()) error {
+	if !c.Swap(true) {
+		release()
+	}
+	return nil
 }
