@@ -58,8 +58,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
 )
 
@@ -225,10 +227,16 @@ func (r *Relay) poke() {
 	}
 }
 
+// newBackoff is the doubling wait between failed attempts, from MinBackoff
+// up to MaxBackoff, without jitter.
+func (r *Relay) newBackoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: r.cfg.MinBackoff, Multiplier: 2, MaxInterval: r.cfg.MaxBackoff}
+}
+
 // Run publishes until ctx ends. It returns nil on cancellation; every other
 // problem (database, broker) is logged and retried with backoff.
 func (r *Relay) Run(ctx context.Context) error {
-	backoff := r.cfg.MinBackoff
+	bo := r.newBackoff()
 	cleanupEvery := min(r.cfg.Retention, time.Minute)
 	nextCleanup := time.Now()
 	if r.postgres && !r.cfg.NoListen {
@@ -245,14 +253,14 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			r.cfg.Logger.WarnContext(ctx, "outbox relay failed; retrying", "table", r.cfg.Table, "err", err, "backoff", backoff)
-			if !sleep(ctx, backoff) {
+			wait := bo.NextBackOff()
+			r.cfg.Logger.WarnContext(ctx, "outbox relay failed; retrying", "table", r.cfg.Table, "err", err, "backoff", wait)
+			if !pause.For(ctx, wait) {
 				return nil
 			}
-			backoff = min(backoff*2, r.cfg.MaxBackoff)
 			continue
 		}
-		backoff = r.cfg.MinBackoff
+		bo.Reset()
 		if n >= r.cfg.BatchSize {
 			continue // more may be waiting
 		}
@@ -275,18 +283,18 @@ func (r *Relay) Run(ctx context.Context) error {
 // listen holds one connection LISTENing on NotifyChannel and turns each
 // notification into Notify, reconnecting with backoff until ctx ends.
 func (r *Relay) listen(ctx context.Context) {
-	backoff := r.cfg.MinBackoff
+	bo := r.newBackoff()
 	for {
 		err := r.listenOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
+		wait := bo.NextBackOff()
 		r.cfg.Logger.WarnContext(ctx, "outbox listener lost; the poll covers until it is back",
-			"channel", r.cfg.NotifyChannel, "err", err, "backoff", backoff)
-		if !sleep(ctx, backoff) {
+			"channel", r.cfg.NotifyChannel, "err", err, "backoff", wait)
+		if !pause.For(ctx, wait) {
 			return
 		}
-		backoff = min(backoff*2, r.cfg.MaxBackoff)
 	}
 }
 
@@ -325,17 +333,6 @@ func (r *Relay) listenOnce(ctx context.Context) error {
 			r.poke()
 		}
 	})
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // row is one claimed outbox row.
