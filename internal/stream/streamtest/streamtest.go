@@ -132,13 +132,20 @@ type consumer struct {
 
 func startConsumer(t *testing.T, b stream.Broker, topic, group string, h stream.Handler) *consumer {
 	t.Helper()
+	return startConsuming(t, b, topic, group, func(ctx context.Context, sub stream.Subscriber) error { return sub.Consume(ctx, h) })
+}
+
+// startConsuming runs consume (Consume or ConsumeBatches on a new
+// subscriber of group) in a goroutine until stop or the end of the test.
+func startConsuming(t *testing.T, b stream.Broker, topic, group string, consume func(context.Context, stream.Subscriber) error) *consumer {
+	t.Helper()
 	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	if err != nil {
 		t.Fatalf("Subscriber(%s, %s): %v", topic, group, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &consumer{cancel: cancel, done: make(chan error, 1), sub: sub}
-	go func() { c.done <- sub.Consume(ctx, h) }()
+	go func() { c.done <- consume(ctx, sub) }()
 	t.Cleanup(func() { c.stop(t) })
 	return c
 }
@@ -153,6 +160,18 @@ func record(t *testing.T, b stream.Broker, topic, group string) (*recorder, *con
 		return nil
 	})
 	return rec, c
+}
+
+// publishOnKey publishes n messages with sequence numbers from 0 on key.
+func publishOnKey(ctx context.Context, t *testing.T, p stream.Publisher, topic, key string, n int) {
+	t.Helper()
+	var msgs []stream.Message
+	for i := range n {
+		msgs = append(msgs, msg(topic, key, i))
+	}
+	if err := p.Publish(ctx, msgs...); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
 }
 
 // publishSeq publishes n messages with sequence numbers from first on,
@@ -378,13 +397,7 @@ func (s *suite) retryDoesNotSkip(t *testing.T) {
 	b, topic, p := s.setup(t)
 	ctx := s.ctx(t)
 	const n, failing, failures = 6, 2, 3
-	var msgs []stream.Message
-	for i := range n {
-		msgs = append(msgs, msg(topic, "retry-key", i))
-	}
-	if err := p.Publish(ctx, msgs...); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
+	publishOnKey(ctx, t, p, topic, "retry-key", n)
 	var (
 		mu       sync.Mutex
 		attempts = map[int]int{}
@@ -426,26 +439,14 @@ func (s *suite) batchPartialProgress(t *testing.T) {
 	b, topic, p := s.setup(t)
 	ctx := s.ctx(t)
 	const n, failing = 8, 3
-	var msgs []stream.Message
-	for i := range n {
-		msgs = append(msgs, msg(topic, "batch-key", i))
-	}
-	if err := p.Publish(ctx, msgs...); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: Unique("g")})
-	if err != nil {
-		t.Fatalf("Subscriber: %v", err)
-	}
+	publishOnKey(ctx, t, p, topic, "batch-key", n)
 	var (
 		mu     sync.Mutex
 		failed bool
 		acked  []int
 	)
-	cctx, cancel := context.WithCancel(context.Background())
-	c := &consumer{cancel: cancel, done: make(chan error, 1), sub: sub}
-	go func() {
-		c.done <- sub.ConsumeBatches(cctx, func(_ context.Context, batch []stream.Message) (int, error) {
+	startConsuming(t, b, topic, Unique("g"), func(ctx context.Context, sub stream.Subscriber) error {
+		return sub.ConsumeBatches(ctx, func(_ context.Context, batch []stream.Message) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			for i, m := range batch {
@@ -457,8 +458,7 @@ func (s *suite) batchPartialProgress(t *testing.T) {
 			}
 			return len(batch), nil
 		})
-	}()
-	t.Cleanup(func() { c.stop(t) })
+	})
 	s.waitFor(t, "all messages acknowledged", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
