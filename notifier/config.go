@@ -102,7 +102,7 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(c.Backoff.Base > 0 && c.Backoff.Max >= c.Backoff.Base, "HERALD_DELIVERY_BACKOFF_BASE/MAX: need 0 < base <= max")
 	v.Check(c.StatusRetention > 0, "HERALD_STATUS_RETENTION: must be positive")
 	v.Check(c.Lease > c.Channels.MaxTimeout(),
-		"HERALD_DELIVERY_LEASE: %s must exceed the longest send timeout of the channels (each channel's *_TIMEOUT), %s: a send must end before its claim does",
+		"HERALD_DELIVERY_LEASE: %s must exceed the longest channel timeout, %s (HERALD_SMTP_TIMEOUT, HERALD_SMS_TIMEOUT, HERALD_WEBHOOK_TIMEOUT): a send must end before its claim does",
 		c.Lease, c.Channels.MaxTimeout())
 	return c
 }
