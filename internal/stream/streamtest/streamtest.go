@@ -235,6 +235,16 @@ func (r *recorder) len() int {
 	return len(r.msgs)
 }
 
+// waitAcked waits until *acked, guarded by mu, holds at least n entries.
+func (s *suite) waitAcked(t *testing.T, mu *sync.Mutex, acked *[]int, n int) {
+	t.Helper()
+	s.waitFor(t, "all messages acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(*acked) >= n
+	})
+}
+
 // waitFor polls cond until it holds or the suite's deadline passes.
 func (s *suite) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -416,11 +426,7 @@ func (s *suite) retryDoesNotSkip(t *testing.T) {
 		acked = append(acked, seq)
 		return nil
 	})
-	s.waitFor(t, "all messages acknowledged", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(acked) >= n
-	})
+	s.waitAcked(t, &mu, &acked, n)
 	mu.Lock()
 	defer mu.Unlock()
 	if attempts[failing] != failures+1 {
@@ -459,11 +465,7 @@ func (s *suite) batchPartialProgress(t *testing.T) {
 			return len(batch), nil
 		})
 	})
-	s.waitFor(t, "all messages acknowledged", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(acked) >= n
-	})
+	s.waitAcked(t, &mu, &acked, n)
 	mu.Lock()
 	defer mu.Unlock()
 	want := []int{0, 1, 2, 3, 4, 5, 6, 7}
