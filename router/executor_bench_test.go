@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 
 	"github.com/heraldhq/herald/bench/router/subgraphs"
-	"github.com/heraldhq/herald/router/subscription"
 )
 
 // uncachedQuery turns a benchmark query into one the operation cache cannot
@@ -57,9 +55,7 @@ func BenchmarkWebSocketOperation(b *testing.B) {
 	env := loadBenchEnv(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logger := slog.New(slog.DiscardHandler)
-	h := newHandler(logger, env.cfg.MaxRequestBytes, subscription.NewServer(ctx, env.cfg.Subscriptions, nil, logger))
-	h.engine.Store(env.eng)
+	h := benchHandler(ctx, env.cfg, env.eng)
 	for _, name := range benchQueries {
 		for _, cached := range []bool{true, false} {
 			q, vars, label := subgraphs.Queries[name].Router, json.RawMessage(nil), name+"/cached"

@@ -20,5 +20,11 @@ $has_pkg || args+=(./...)
 [[ -x .bin/gotestsum ]] || GOBIN="$PWD/.bin" GOFLAGS= go install gotest.tools/gotestsum@v1.13.0
 mkdir -p .cache
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
-exec .bin/testinfra run -- .bin/gotestsum --format testname --jsonfile .cache/test-output.json \
+.bin/testinfra run -- .bin/gotestsum --format testname --jsonfile .cache/test-output.json \
 	-- -count=1 -timeout 30m ${GOTESTFLAGS:-} "${args[@]}"
+
+# The Go benchmarks (they need no infrastructure) run once each, so one that
+# stops working fails the suite instead of waiting for the next measurement.
+if ! $has_pkg; then
+	go test -count=1 -run '^$' -bench . -benchtime 1x ./...
+fi
