@@ -32,7 +32,7 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 type subscriber struct {
 	b             *broker
 	opts          stream.SubscribeOptions
-	consume.Calls // Close, Closed
+	consume.Calls // Start, Close, Closed
 
 	active atomic.Pointer[consumer] // the running Consume, for Consuming
 }

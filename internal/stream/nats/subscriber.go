@@ -35,7 +35,7 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 type subscriber struct {
 	b             *broker
 	opts          stream.SubscribeOptions
-	consume.Calls // Close, Closed
+	consume.Calls // Start, Close, Closed
 
 	running atomic.Int32 // Consume calls past waiting for the topic
 }
