@@ -10,12 +10,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/testrun"
 	"github.com/heraldhq/herald/internal/testwait"
 )
 
@@ -130,11 +129,8 @@ func newOrdersFake(t testing.TB) *fakeSubgraph {
 // testRouter is a router.Run in a goroutine on a free port.
 type testRouter struct {
 	url  string
-	done chan error
-	stop context.CancelFunc
+	run  *testrun.Run
 	logs *syncBuffer
-
-	stopOnce sync.Once
 }
 
 type syncBuffer struct {
@@ -174,67 +170,24 @@ func startRouter(t testing.TB, cfg Config) *testRouter {
 }
 
 // startRouterWith runs Run with deps (its Logger and Ready are the
-// harness's), waits until it listens, and stops it when the test ends.
+// harness's), waits until it listens, and stops it when the test ends,
+// showing its logs when the test failed.
 func startRouterWith(t testing.TB, cfg Config, deps Deps) *testRouter {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan net.Addr, 1)
-	tr := &testRouter{done: make(chan error, 1), stop: cancel, logs: newSyncBuffer()}
+	tr := &testRouter{logs: newSyncBuffer()}
 	deps.Logger = slog.New(slog.NewJSONHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	deps.Ready = func(a net.Addr) { addrs <- a }
-	go func() { tr.done <- Run(ctx, cfg, deps) }()
-	select {
-	case a := <-addrs:
-		tr.url = "http://" + a.String()
-	case err := <-tr.done:
-		cancel()
-		t.Fatalf("router stopped before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("router did not listen within 30s")
-	}
+	tr.run = testrun.Start(t, "router", func(ctx context.Context, ready func(net.Addr)) error {
+		deps.Ready = ready
+		return Run(ctx, cfg, deps)
+	})
+	tr.url = tr.run.URL()
 	t.Cleanup(func() {
-		tr.shutdown(t)
+		tr.run.Stop(t)
 		if t.Failed() {
 			t.Logf("router logs:\n%s", tr.logs.String())
 		}
 	})
 	return tr
-}
-
-// stopWithin bounds the wait for Run to return once its context is
-// canceled.
-const stopWithin = 30 * time.Second
-
-// shutdown cancels Run and waits for it to return; it reports Run's error,
-// or, when Run does not return within stopWithin, every goroutine's stack
-// (so a hang shows where it hangs). A second call does nothing: a test may
-// stop the router itself before its cleanup runs.
-func (tr *testRouter) shutdown(t testing.TB) {
-	t.Helper()
-	tr.stopOnce.Do(func() {
-		tr.stop()
-		select {
-		case err := <-tr.done:
-			if err != nil {
-				t.Errorf("router.Run: %v", err)
-			}
-		case <-time.After(stopWithin):
-			t.Errorf("router did not stop within %s; goroutines:\n%s", stopWithin, allStacks())
-		}
-	})
-}
-
-// allStacks returns the stacks of all goroutines.
-func allStacks() []byte {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return buf[:n]
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }
 
 // waitReady polls /healthz until the supergraph is composed.

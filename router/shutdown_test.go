@@ -74,7 +74,7 @@ func TestRunStopsWhileSubscribersLeave(t *testing.T) {
 				}
 				runtime.Gosched()
 			}
-			tr.shutdown(t)
+			tr.run.Stop(t)
 		})
 		if t.Failed() {
 			return
@@ -109,7 +109,7 @@ func TestShutdownClosesSubscribersCleanly(t *testing.T) {
 	sse := sseSubscribe(t, ctx, http.MethodPost, tr.url, statusQuery, map[string]any{"orderId": "o1"})
 	waitWatchers(t, srv, 2)
 
-	tr.shutdown(t)
+	tr.run.Stop(t)
 	select {
 	case err := <-closed:
 		if websocket.CloseStatus(err) != websocket.StatusGoingAway {

@@ -121,8 +121,8 @@ func startSubscriptionRouter(t *testing.T, cfg Config, broker stream.Broker) (*t
 	var srv *subscription.Server
 	select {
 	case srv = <-servers:
-	case err := <-tr.done:
-		t.Fatalf("router stopped before serving: %v", err)
+	case <-tr.run.Done():
+		t.Fatalf("router stopped before serving: %v", tr.run.Err())
 	}
 	tr.waitReady(t) // the supergraph is composed
 	// /healthz evaluates its checks in map order: it can pass the stream

@@ -15,6 +15,8 @@ import (
 
 	"github.com/heraldhq/herald/bench/internal/load"
 	"github.com/heraldhq/herald/bench/router/subgraphs"
+	"github.com/heraldhq/herald/internal/testrun"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/router"
 )
 
@@ -83,9 +85,6 @@ func startInProcessRouter(t *testing.T, set *subgraphs.Set) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan net.Addr, 1)
-	done := make(chan error, 1)
 	cfg := router.Config{
 		Addr: "127.0.0.1:0", Subgraphs: sgs, MaxRequestBytes: 1 << 20,
 		SubgraphTimeout: 10 * time.Second, StartupWait: 30 * time.Second,
@@ -94,42 +93,20 @@ func startInProcessRouter(t *testing.T, set *subgraphs.Set) string {
 		// about 5 million values; the workload is not about the cost limit.
 		Limits: router.Limits{MaxCost: 10_000_000},
 	}
-	go func() { done <- router.Run(ctx, cfg, router.Deps{Ready: func(a net.Addr) { addrs <- a }}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("router.Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("router did not stop within 20s")
-		}
+	run := testrun.Start(t, "router", func(ctx context.Context, ready func(net.Addr)) error {
+		return router.Run(ctx, cfg, router.Deps{Ready: ready})
 	})
-	var base string
-	select {
-	case a := <-addrs:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("router stopped before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("router did not listen within 30s")
-	}
 	// Ready once a query answers without errors: composition runs after listening.
-	tg := load.Target{URL: base + "/graphql", Body: []byte(`{"query":"{ __typename }"}`)}
+	tg := load.Target{URL: run.URL() + "/graphql", Body: []byte(`{"query":"{ __typename }"}`)}
 	client := load.NewClient(1, 5*time.Second)
-	deadline := time.Now().Add(60 * time.Second)
-	var buf bytes.Buffer
-	for {
-		err := load.Do(ctx, client, tg, &buf)
-		if err == nil {
-			return tg.URL
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("router not ready within 60s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	answer := func() (error, error) {
+		var buf bytes.Buffer
+		return load.Do(t.Context(), client, tg, &buf), nil
 	}
+	if err := testwait.Value(t, answer, func(err error) bool { return err == nil }); err != nil {
+		t.Fatalf("router not ready within %s: %v", testwait.Patience, err)
+	}
+	return tg.URL
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {

@@ -27,6 +27,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Header is one message header. CloudEvents attributes travel as ce_* headers.
@@ -130,6 +131,16 @@ var ErrFenced = errors.New("stream: fenced by another member with the same insta
 type SubscribeOptions struct {
 	Topic string
 	Group string
+}
+
+// Check reports options no backend can subscribe with: a topic and a group
+// are always needed. A backend adds its own rules on top (JetStream's on
+// subject names).
+func (o SubscribeOptions) Check() error {
+	if o.Topic == "" || o.Group == "" {
+		return fmt.Errorf("stream: subscriber needs a topic and a group (topic %q, group %q)", o.Topic, o.Group)
+	}
+	return nil
 }
 
 // Broker opens publishers and subscribers on one backend.

@@ -4,9 +4,10 @@
 // HERALD_DB_MIGRATE=auto, or by `orders migrate`).
 //
 // To change the schema: edit ent/orders/schema, run `go generate ./ent/orders`,
-// then add the next numbered file to both folders. `go test
-// ./ent/orders/migrations` fails until the files match the ent schema and
-// prints the statements still missing, per dialect.
+// then add the next numbered file to both folders. `go test ./ent -run
+// TestMigrationsMatchEntSchema/orders` (ent/migrations_test.go) fails until
+// the files match the ent schema and prints the statements still missing,
+// per dialect.
 package migrations
 
 import (

@@ -3,7 +3,7 @@
 // The database schema itself is created by the versioned SQL migrations in
 // ent/users/migrations (applied by internal/migrate); this ent schema must
 // describe exactly the same tables, which TestMigrationsMatchEntSchema in
-// ent/users/migrations checks on PostgreSQL and SQLite.
+// ent/migrations_test.go checks on PostgreSQL and SQLite.
 package schema
 
 import (

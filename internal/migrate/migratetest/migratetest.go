@@ -1,6 +1,6 @@
 // Package migratetest checks a service's embedded migrations against its ent
-// schema, on SQLite and on PostgreSQL: the one test every
-// ent/<service>/migrations package runs.
+// schema, on SQLite and on PostgreSQL: the one test ent/migrations_test.go
+// runs for every service's migrations.Set.
 package migratetest
 
 import (

@@ -23,8 +23,8 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 	if b.closed.Load() {
 		return nil, stream.ErrClosed
 	}
-	if opts.Topic == "" || opts.Group == "" {
-		return nil, errors.New("kafka: subscriber needs a topic and a group")
+	if err := opts.Check(); err != nil {
+		return nil, err
 	}
 	return &subscriber{b: b, opts: opts}, nil
 }
@@ -32,7 +32,7 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 type subscriber struct {
 	b             *broker
 	opts          stream.SubscribeOptions
-	consume.Calls // Close, Closed
+	consume.Calls // Start, Close, Closed
 
 	active atomic.Pointer[consumer] // the running Consume, for Consuming
 }
@@ -89,10 +89,10 @@ func (s *subscriber) ConsumeBatches(ctx context.Context, h stream.BatchHandler) 
 }
 
 func (s *subscriber) consume(ctx context.Context, h stream.BatchHandler) error {
-	if s.Closed() || s.b.closed.Load() {
-		return stream.ErrClosed
+	ctx, end, err := s.Start(ctx, &s.b.closed)
+	if err != nil {
+		return err
 	}
-	ctx, end := s.Start(ctx)
 	defer end()
 	// A fenced member ends its own call.
 	ctx, cancel := context.WithCancel(ctx)

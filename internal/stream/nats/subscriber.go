@@ -23,11 +23,11 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 	if b.closed.Load() {
 		return nil, stream.ErrClosed
 	}
-	if err := validTopic(opts.Topic); err != nil {
+	if err := opts.Check(); err != nil {
 		return nil, err
 	}
-	if opts.Group == "" {
-		return nil, errors.New("nats: subscriber group is required")
+	if err := validTopic(opts.Topic); err != nil {
+		return nil, err
 	}
 	return &subscriber{b: b, opts: opts}, nil
 }
@@ -35,7 +35,7 @@ func (b *broker) Subscriber(opts stream.SubscribeOptions) (stream.Subscriber, er
 type subscriber struct {
 	b             *broker
 	opts          stream.SubscribeOptions
-	consume.Calls // Close, Closed
+	consume.Calls // Start, Close, Closed
 
 	running atomic.Int32 // Consume calls past waiting for the topic
 }
@@ -77,10 +77,10 @@ func (s *subscriber) ConsumeBatches(ctx context.Context, h stream.BatchHandler) 
 // returns nil) or the subscriber is closed. Handlers run concurrently for
 // different partitions, one at a time per partition.
 func (s *subscriber) Consume(ctx context.Context, h stream.Handler) error {
-	if s.Closed() || s.b.closed.Load() {
-		return stream.ErrClosed
+	ctx, end, err := s.Start(ctx, &s.b.closed)
+	if err != nil {
+		return err
 	}
-	ctx, end := s.Start(ctx)
 	defer end()
 
 	log := s.b.log.With("topic", s.opts.Topic, "group", s.opts.Group)

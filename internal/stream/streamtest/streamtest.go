@@ -61,6 +61,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) stream.Broker, opts ...Optio
 		{"GroupsAreIndependent", s.groupsAreIndependent},
 		{"PublishAfterClose", s.publishAfterClose},
 		{"CloseEndsConsume", s.closeEndsConsume},
+		{"SubscriberNeedsTopicAndGroup", s.subscriberNeedsTopicAndGroup},
 		{"PublishWhileDown", s.publishWhileDown},
 		{"TailFromTheEnd", s.tailFromTheEnd},
 		{"Lag", s.lag},
@@ -645,6 +646,19 @@ func (s *suite) closeEndsConsume(t *testing.T) {
 	}
 	if err := sub.Consume(ctx, func(context.Context, stream.Message) error { return nil }); !errors.Is(err, stream.ErrClosed) {
 		t.Errorf("Consume on a closed subscriber = %v, want stream.ErrClosed", err)
+	}
+}
+
+// subscriberNeedsTopicAndGroup: no backend opens a subscriber without a
+// topic or a group (stream.SubscribeOptions.Check).
+func (s *suite) subscriberNeedsTopicAndGroup(t *testing.T) {
+	b := s.newBroker(t)
+	t.Cleanup(func() { _ = b.Close() })
+	for _, opts := range []stream.SubscribeOptions{{Group: Unique("g")}, {Topic: Unique("topic")}, {}} {
+		if sub, err := b.Subscriber(opts); err == nil {
+			_ = sub.Close()
+			t.Errorf("Subscriber(%+v) succeeded, want an error", opts)
+		}
 	}
 }
 

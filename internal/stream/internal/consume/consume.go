@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/pause"
+	"github.com/heraldhq/herald/internal/stream"
 )
 
 // Calls tracks the running Consume calls of one subscriber, so that its
@@ -37,22 +38,28 @@ func (c *Calls) Close() error {
 // Closed reports whether Close was called.
 func (c *Calls) Closed() bool { return c.closed.Load() }
 
-// Start derives the context of one Consume call from ctx. The call must run
-// end when it returns.
-func (c *Calls) Start(ctx context.Context) (_ context.Context, end func()) {
-	ctx, cancel := context.WithCancel(ctx)
+// Start derives the context of one Consume call from ctx, or returns
+// stream.ErrClosed when the subscriber or its broker is closed. The call
+// must run end when it returns. The subscriber's flag is read under the
+// lock Close takes, so a Close racing with Start either refuses the call
+// or ends it.
+func (c *Calls) Start(ctx context.Context, broker *Closed) (_ context.Context, end func(), _ error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() || broker.Load() {
+		return nil, nil, stream.ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	if c.cancels == nil {
 		c.cancels = map[*context.CancelFunc]struct{}{}
 	}
 	c.cancels[&cancel] = struct{}{}
-	c.mu.Unlock()
 	return ctx, func() {
 		c.mu.Lock()
 		delete(c.cancels, &cancel)
 		c.mu.Unlock()
 		cancel()
-	}
+	}, nil
 }
 
 // Retry calls try until it succeeds (true) or ctx ends (false), logging each
