@@ -140,7 +140,9 @@ func (c *KafkaCluster) eachNode(f func(*KafkaBroker) error) error {
 	return errors.Join(errs...)
 }
 
-// waitBrokers waits until metadata lists want live brokers.
+// waitBrokers waits until metadata lists want live brokers. A node whose
+// process ends fails the wait at once; one still missing at the deadline is
+// named, with the end of its log (a fenced broker says why there).
 func (c *KafkaCluster) waitBrokers(ctx context.Context, want int) error {
 	adm, err := c.adminClient()
 	if err != nil {
@@ -148,16 +150,47 @@ func (c *KafkaCluster) waitBrokers(ctx context.Context, want int) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, kafkaReadyTimeout)
 	defer cancel()
-	return poll(ctx, nil, func(ctx context.Context) error {
+	var missing []*KafkaBroker
+	var exited error // ends the wait: a node's process is gone
+	err = poll(ctx, nil, func(ctx context.Context) error {
+		for _, k := range c.Nodes {
+			if p := k.process(); p != nil {
+				gone, why := p.exited()
+				if !gone {
+					continue
+				}
+				exited = fmt.Errorf("node %d exited: %v\n%s", k.NodeID, why, logTail(filepath.Join(k.LogDir, "server.log"), 15))
+				return nil
+			}
+		}
 		md, err := adm.BrokerMetadata(ctx)
 		if err != nil {
 			return err
+		}
+		listed := map[int32]bool{}
+		for _, b := range md.Brokers {
+			listed[b.NodeID] = true
+		}
+		missing = missing[:0]
+		for _, k := range c.Nodes {
+			if !listed[k.NodeID] {
+				missing = append(missing, k)
+			}
 		}
 		if len(md.Brokers) < want {
 			return fmt.Errorf("metadata lists %d of %d brokers", len(md.Brokers), want)
 		}
 		return nil
 	})
+	if exited != nil {
+		return exited
+	}
+	if err != nil {
+		for _, k := range missing {
+			err = fmt.Errorf("%w\nnode %d is not listed; its log ends:\n%s", err, k.NodeID, logTail(filepath.Join(k.LogDir, "server.log"), 15))
+		}
+	}
+	return err
 }
 
 // Node returns the node with the given id (1..n); it fails the test for an unknown id.
