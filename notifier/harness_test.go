@@ -65,7 +65,7 @@ func startUsersWith(t testing.TB, configure func(*users.Config)) *usersService {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db")}
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")}}
 	if configure != nil {
 		configure(&cfg)
 	}

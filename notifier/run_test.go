@@ -38,7 +38,7 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 	users := startUsers(t)
 	topic := uniqueName("OrderCreated")
 	cfg := Config{
-		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
+		HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: driver, DSN: dsn},
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: topic, StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
 		Channels: Channels{email.Name: mailpitEmail(mp)},

@@ -86,7 +86,7 @@ func serve(t *testing.T, name string, fn func(ctx context.Context, ready func(ne
 }
 
 func startUsers(t *testing.T) string {
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db")}
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")}}
 	return serve(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
 		return users.Run(ctx, cfg, users.Deps{Logger: logger(t), Ready: ready})
 	})
@@ -112,7 +112,7 @@ func startOrdersOn(t *testing.T, driver, dsn, usersURL string, b stream.Broker) 
 	suffix := uuid.NewString()[:8]
 	s := &stack{usersURL: usersURL, topic: "OrderCreated-" + suffix, topicCancelled: "OrderCancelled-" + suffix, broker: b}
 	cfg := orders.Config{
-		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
+		HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: driver, DSN: dsn},
 		UsersURL: usersURL, UsersTimeout: 5 * time.Second,
 		TopicOrderCreated: s.topic, TopicOrderCancelled: s.topicCancelled,
 		OutboxPoll: 500 * time.Millisecond, OutboxRetention: 10 * time.Minute,

@@ -224,7 +224,7 @@ func TestRunCountsOrders(t *testing.T) {
 	defer b.Close()
 	topic := fmt.Sprintf("users-run-%d.OrderCreated", time.Now().UnixNano())
 	addrc := make(chan net.Addr, 1)
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db"),
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")},
 		TopicOrderCreated: topic}
 	done := make(chan error, 1)
 	go func() {

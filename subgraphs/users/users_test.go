@@ -439,7 +439,7 @@ func testEntities(t *testing.T, e *env) {
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "run", "users.db")}
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "run", "users.db")}}
 	url, done := startRun(t, ctx, cfg)
 
 	resp, err := http.Get(url + "/healthz")
@@ -480,7 +480,7 @@ func TestRunRefusesUnusableDatabase(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(blocker, "users.db")}
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(blocker, "users.db")}}
 	if err := users.Run(t.Context(), cfg, users.Deps{}); err == nil {
 		t.Fatal("Run succeeded on an unusable database path")
 	}
