@@ -24,11 +24,11 @@ func TestHelp(t *testing.T) { servicetest.Help(t, cmd.Run) }
 
 func TestRunHelpAndConfig(t *testing.T) {
 	servicetest.Run(t, cmd.Run, []servicetest.Case{
-		{Name: "all problems reported together", Env: map[string]string{
+		servicetest.AllProblems(map[string]string{
 			"HERALD_SMTP_TLS":         "sometimes",
 			"HERALD_MAIL_FROM":        "not an address",
 			"HERALD_DELIVERY_WORKERS": "many",
-		}, Code: 2, Out: []string{"HERALD_SMTP_TLS", "HERALD_MAIL_FROM", "HERALD_DELIVERY_WORKERS"}},
+		}),
 		{Name: "dlq replay help lists its flags", Args: []string{"dlq", "replay", "-h"}, Out: []string{"-limit", "-topic", "-group", "HERALD_KAFKA_BROKERS"}},
 		{Name: "dlq without replay", Args: []string{"dlq"}, Code: 2, Out: []string{"usage: notifier dlq replay"}},
 		{Name: "dlq replay bad flag", Args: []string{"dlq", "replay", "-limit", "x"}, Code: 2, Out: []string{"invalid value"}},
