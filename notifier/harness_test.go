@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/stream"
 	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
 	natsstream "github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel/email"
@@ -209,15 +210,14 @@ func historyOf(t testing.TB, client *entnotifier.Client, d *entnotifier.Delivery
 	return out
 }
 
-// publisher publishes through broker until the test ends; a message that
-// cannot be published within 30s fails the test.
-func publisher(t *testing.T, broker stream.Broker) func(ms ...stream.Message) {
+// publisher publishes through broker until the test ends, once topics
+// exist; a topic or a message that cannot be had within its deadline fails
+// the test.
+func publisher(t *testing.T, broker stream.Broker, topics ...string) func(ms ...stream.Message) {
 	t.Helper()
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	pub := streamtest.Publisher(t, ctx, broker, topics...)
+	cancel()
 	return func(ms ...stream.Message) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
