@@ -50,9 +50,8 @@ type Config struct {
 // LoadConfig declares and reads the notifier's environment variables.
 // Problems are collected in v (see v.Err).
 func LoadConfig(v *config.Vars) Config {
-	addr := v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics")
 	c := Config{
-		HTTPAddr:        addr,
+		HTTPAddr:        v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics"),
 		DB:              db.LoadSettings(v, migrations.Set),
 		UsersURL:        v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
 		UsersTimeout:    v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),

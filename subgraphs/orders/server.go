@@ -63,9 +63,8 @@ var defaults = config.Defaults(LoadConfig)
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
-	addr := v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on")
 	cfg := Config{
-		HTTPAddr: addr,
+		HTTPAddr: v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on"),
 		DB:       db.LoadSettings(v, migrations.Set),
 		UsersURL: v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql",
 			"GraphQL endpoint of the users subgraph (orders checks the buyer exists)"),

@@ -68,9 +68,8 @@ var defaults = config.Defaults(LoadConfig)
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
-	addr := v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on")
 	cfg := Config{
-		HTTPAddr: addr,
+		HTTPAddr: v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on"),
 		DB:       db.LoadSettings(v, migrations.Set),
 		TopicOrderCreated: v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated,
 			"topic carrying OrderCreated events, counted into User.orderCount"),
