@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -215,22 +214,12 @@ func TestRunCountsOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { _ = b.Close() }) // after the service stops
 	topic := fmt.Sprintf("users-run-%d.OrderCreated", time.Now().UnixNano())
-	addrc := make(chan net.Addr, 1)
 	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")},
 		TopicOrderCreated: topic}
-	done := make(chan error, 1)
-	go func() {
-		done <- users.Run(ctx, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Broker: b, Ready: func(a net.Addr) { addrc <- a }})
-	}()
-	var e *env
-	select {
-	case a := <-addrc:
-		e = &env{url: "http://" + a.String()}
-	case err := <-done:
-		t.Fatalf("Run returned before serving: %v", err)
-	}
+	s := startRun(t, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Broker: b})
+	e := &env{url: s.URL("")}
 	// The counter starts in the background (the API does not wait for the
 	// broker): /healthz answers 200 once it consumes.
 	testwait.For(t, "/healthz 200 once the counter consumes", func() bool {
@@ -254,8 +243,5 @@ func TestRunCountsOrders(t *testing.T) {
 	if got.LastOrderAt == nil || !got.LastOrderAt.Equal(at) {
 		t.Fatalf("lastOrderAt %v, want %v", got.LastOrderAt, at)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run after cancel: %v", err)
-	}
+	s.Stop() // Run must return nil
 }
