@@ -12,9 +12,11 @@ import (
 
 // Config is the notifier's configuration.
 type Config struct {
-	HTTPAddr     string
-	DBDriver     string
-	DBDSN        string
+	HTTPAddr string
+	// DB is the database (HERALD_DB_*; its Mode off makes production run
+	// `notifier migrate` as a release step). Migrations left zero are the
+	// notifier's own.
+	DB           db.Settings
 	UsersURL     string
 	UsersTimeout time.Duration
 	// SubgraphSecret is sent to the users subgraph when it requires one
@@ -33,10 +35,6 @@ type Config struct {
 	// Channels are the channels' configurations (declared by the channel
 	// packages); Run builds its senders from them unless Deps.Senders is set.
 	Channels Channels
-	// Migrate is migrate.ModeAuto (apply pending schema migrations at
-	// start-up) or migrate.ModeOff (refuse to start unless the schema is
-	// current: production runs `notifier migrate` as a release step).
-	Migrate string
 	// StatusRetention is how long status history rows and published status
 	// outbox rows are kept.
 	StatusRetention time.Duration
@@ -52,13 +50,9 @@ type Config struct {
 // LoadConfig declares and reads the notifier's environment variables.
 // Problems are collected in v (see v.Err).
 func LoadConfig(v *config.Vars) Config {
-	addr := v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics")
-	d := db.LoadSettings(v, migrations.Set)
 	c := Config{
-		HTTPAddr:        addr,
-		DBDriver:        d.Driver,
-		DBDSN:           d.DSN,
-		Migrate:         d.Mode,
+		HTTPAddr:        v.String("HERALD_HTTP_ADDR", ":4003", "address for /healthz, /readyz and /metrics"),
+		DB:              db.LoadSettings(v, migrations.Set),
 		UsersURL:        v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql", "users subgraph GraphQL endpoint"),
 		UsersTimeout:    v.Duration("HERALD_USERS_TIMEOUT", 10*time.Second, "timeout of one users-service request"),
 		SubgraphSecret:  v.String(subgraphauth.EnvVar, "", "shared secret sent to the users subgraph (set when the subgraphs require it)"),

@@ -20,8 +20,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	checks := []struct{ name, got, want string }{
 		{"http", c.HTTPAddr, ":4003"},
-		{"driver", c.DBDriver, "sqlite"},
-		{"dsn", c.DBDSN, ".run/notifier.db"},
+		{"driver", c.DB.Driver, "sqlite"},
+		{"dsn", c.DB.DSN, ".run/notifier.db"},
 		{"users", c.UsersURL, "http://127.0.0.1:4001/graphql"},
 		{"topic", c.Topic, "OrderCreated"},
 		{"group", c.Group, "herald-notifier"},
@@ -30,7 +30,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"from", c.Channels[email.Name].(email.Config).From, "Herald <notifications@herald.local>"},
 		{"webhook timeout", c.Channels[webhook.Name].(webhook.Config).Timeout.String(), "10s"},
 		{"sms off", fmt.Sprint(c.Channels[sms.Name].(sms.Config).Enabled()), "false"},
-		{"migrate", c.Migrate, "auto"},
+		{"migrate", c.DB.Mode, "auto"},
+		{"migrations", c.DB.Migrations.Service, "notifier"},
 		{"retention", c.StatusRetention.String(), "168h0m0s"},
 		{"longest channel timeout", c.Channels.MaxTimeout().String(), "30s"},
 		{"status topic", c.StatusTopic, "NotificationStatus"},

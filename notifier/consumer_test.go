@@ -514,9 +514,6 @@ func TestConsumerBatchCrashKafka(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	topic, group := uniqueName("OrderCreated"), uniqueName("notifier-batch")
-	if err := broker.EnsureTopic(ctx, topic); err != nil {
-		t.Fatal(err)
-	}
 	var msgs []stream.Message
 	ids := map[string]bool{}
 	for i := range 3 {
@@ -530,14 +527,7 @@ func TestConsumerBatchCrashKafka(t *testing.T) {
 			ids[m.Header(events.HeaderID)] = true
 		}
 	}
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := pub.Publish(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
+	publisher(t, broker, topic)(msgs...)
 
 	consume := func(h stream.BatchHandler) (stop func()) {
 		sub, err := broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})

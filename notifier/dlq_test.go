@@ -10,6 +10,7 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
 	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 )
 
@@ -18,16 +19,7 @@ import (
 func deadLetters(t *testing.T, ctx context.Context, b stream.Broker, topic string, n int) []string {
 	t.Helper()
 	dlq := topic + events.DeadLetterSuffix
-	for _, tp := range []string{topic, dlq} {
-		if err := b.EnsureTopic(ctx, tp); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pub, err := b.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := streamtest.Publisher(t, ctx, b, topic, dlq)
 	var ids []string
 	for i := range n {
 		id := uniqueName(fmt.Sprintf("dl%d", i))

@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/stream"
 	kafkastream "github.com/heraldhq/herald/internal/stream/kafka"
 	natsstream "github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel/email"
@@ -62,31 +63,14 @@ func startUsers(t testing.TB) *usersService { return startUsersWith(t, nil) }
 // example which categories are critical).
 func startUsersWith(t testing.TB, configure func(*users.Config)) *usersService {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db")}
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")}}
 	if configure != nil {
 		configure(&cfg)
 	}
-	go func() {
-		done <- users.Run(ctx, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Ready: func(a net.Addr) { addrc <- a }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("users service: %v", err)
-		}
+	s := testenv.Serve(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
+		return users.Run(ctx, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Ready: ready})
 	})
-	select {
-	case a := <-addrc:
-		return &usersService{URL: "http://" + a.String() + "/graphql"}
-	case err := <-done:
-		t.Fatalf("users service did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("users service did not start within 30s")
-	}
-	return nil
+	return &usersService{URL: s.URL("/graphql")}
 }
 
 func (u *usersService) do(t testing.TB, query string, vars map[string]any, out any) {
@@ -209,15 +193,14 @@ func historyOf(t testing.TB, client *entnotifier.Client, d *entnotifier.Delivery
 	return out
 }
 
-// publisher publishes through broker until the test ends; a message that
-// cannot be published within 30s fails the test.
-func publisher(t *testing.T, broker stream.Broker) func(ms ...stream.Message) {
+// publisher publishes through broker until the test ends, once topics
+// exist; a topic or a message that cannot be had within its deadline fails
+// the test.
+func publisher(t *testing.T, broker stream.Broker, topics ...string) func(ms ...stream.Message) {
 	t.Helper()
-	pub, err := broker.Publisher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	pub := streamtest.Publisher(t, ctx, broker, topics...)
+	cancel()
 	return func(ms ...stream.Message) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -11,12 +11,7 @@ import (
 // Migrate applies the notifier's pending schema migrations and returns: the
 // `notifier migrate` subcommand (a release step).
 func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	return cfg.Database().Migrate(ctx, logger)
-}
-
-// Database is the notifier's database settings, for the service kit.
-func (c Config) Database() db.Settings {
-	return db.Settings{Driver: c.DBDriver, DSN: c.DBDSN, Mode: c.Migrate, Migrations: migrations.Set}
+	return cfg.DB.OrMigrations(migrations.Set).Migrate(ctx, logger)
 }
 
 // migrateDB brings the schema of an open database up to date (auto) or

@@ -24,7 +24,7 @@ import (
 
 func pipelineConfig(users *usersService, mp *testenv.MailpitServer, driver, dsn string) Config {
 	return Config{
-		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
+		HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: driver, DSN: dsn},
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: uniqueName("OrderCreated"), TopicCancelled: uniqueName("OrderCancelled"),
 		StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),

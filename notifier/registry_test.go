@@ -121,7 +121,7 @@ func TestRegisteredChannelRoutedKafka(t *testing.T) {
 			t.Errorf("status event %+v: want channel PUSH for delivery %s", s, sent.DeliveryID)
 		}
 	}
-	client, _ := openDB(t, cfg.DBDriver, cfg.DBDSN)
+	client, _ := openDB(t, cfg.DB.Driver, cfg.DB.DSN)
 	rows, err := client.Delivery.Query().Where(delivery.OrderID("ord-push")).All(context.Background())
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("deliveries of ord-push = %d (err %v), want 1: no row for the channels the user has off", len(rows), err)

@@ -105,14 +105,14 @@ func (nopPublisher) Close() error                                     { return n
 // is not current (and says how to fix it); after `notifier migrate`
 // (Migrate) it accepts it.
 func TestMigrateOffRefusesEmptyDatabase(t *testing.T) {
-	cfg := Config{DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "notifier.db"), Migrate: migrate.ModeOff}
+	cfg := Config{DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "notifier.db"), Mode: migrate.ModeOff}}
 	check := func() error {
-		d, err := db.Open(t.Context(), cfg.DBDriver, cfg.DBDSN)
+		d, err := db.Open(t.Context(), cfg.DB.Driver, cfg.DB.DSN)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer d.Close()
-		return migrateDB(t.Context(), d, cfg.Migrate, testLogger(t))
+		return migrateDB(t.Context(), d, cfg.DB.Mode, testLogger(t))
 	}
 	if err := check(); err == nil || !strings.Contains(err.Error(), "migrate") {
 		t.Fatalf("mode off on an empty database: %v, want an error naming the migrate subcommand", err)

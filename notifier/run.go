@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
+	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/httpserver"
 	"github.com/heraldhq/herald/internal/logging"
@@ -108,7 +109,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		cancel() // a server that could not listen ends the rest too
 		serveDone <- err
 	}()
-	database, err := cfg.Database().Wait(ctx, st, logger)
+	database, err := cfg.DB.OrMigrations(migrations.Set).Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
 		serveErr := <-serveDone
@@ -207,7 +208,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	mux.Handle("GET /metrics", metrics.Handler())
 	sw.Set(mux)
 
-	logger.Info("notifier starting", "consumed", inputs, "status_topic", cfg.StatusTopic, "db", cfg.DBDriver,
+	logger.Info("notifier starting", "consumed", inputs, "status_topic", cfg.StatusTopic, "db", cfg.DB.Driver,
 		"workers", workers, "channels", keys(available), "channel_config", cfg.Channels)
 	g, gctx := errgroup.WithContext(ctx)
 	// Workers send what the database holds: they need no broker.

@@ -38,7 +38,7 @@ func testRun(t *testing.T, broker stream.Broker, driver, dsn string) {
 	users := startUsers(t)
 	topic := uniqueName("OrderCreated")
 	cfg := Config{
-		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
+		HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: driver, DSN: dsn},
 		UsersURL: users.URL, UsersTimeout: 5 * time.Second,
 		Topic: topic, StatusTopic: uniqueName("NotificationStatus"), Group: uniqueName("herald-notifier"),
 		Channels: Channels{email.Name: mailpitEmail(mp)},
@@ -155,41 +155,13 @@ func startRun(t *testing.T, cfg Config, broker stream.Broker) (stop func()) {
 // of the notifier's HTTP server.
 func startRunDeps(t *testing.T, cfg Config, deps Deps) (stop func(), baseURL string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
 	deps.Logger = testLogger(t)
-	deps.HTTPReady = func(a net.Addr) { addrc <- a }
-	go func() {
-		done <- Run(ctx, cfg, deps)
-	}()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after shutdown, want nil", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return within 30s of shutdown")
-		}
-	}
-	t.Cleanup(stop)
-	select {
-	case addr := <-addrc:
-		baseURL = "http://" + addr.String()
-		waitHealthy(t, baseURL+"/healthz")
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("notifier did not start within 60s")
-	}
-	return stop, baseURL
+	s := testenv.Serve(t, "notifier", func(ctx context.Context, ready func(net.Addr)) error {
+		deps.HTTPReady = ready
+		return Run(ctx, cfg, deps)
+	})
+	waitHealthy(t, s.URL("/healthz"))
+	return s.Stop, s.URL("")
 }
 
 // readOne consumes the first message of topic with a fresh group.

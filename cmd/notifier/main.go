@@ -29,7 +29,7 @@ var cmd = service.Command{
 	Load: func(v *config.Vars) service.Plan {
 		cfg := notifier.LoadConfig(v) // with the channels' variables (cfg.Channels)
 		return service.Plan{
-			Database: cfg.Database(),
+			Database: cfg.DB,
 			// Run builds the channel senders (and closes them after the workers).
 			Serve: func(ctx context.Context, rt service.Runtime) error {
 				return notifier.Run(ctx, cfg, notifier.Deps{Logger: rt.Logger, Broker: rt.Broker})

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/migrate/migratetest"
 	"github.com/heraldhq/herald/internal/service/servicetest"
@@ -22,11 +24,11 @@ func TestHelp(t *testing.T) { servicetest.Help(t, cmd.Run) }
 
 func TestRunHelpAndConfig(t *testing.T) {
 	servicetest.Run(t, cmd.Run, []servicetest.Case{
-		{Name: "all problems reported together", Env: map[string]string{
+		servicetest.AllProblems(map[string]string{
 			"HERALD_SMTP_TLS":         "sometimes",
 			"HERALD_MAIL_FROM":        "not an address",
 			"HERALD_DELIVERY_WORKERS": "many",
-		}, Code: 2, Out: []string{"HERALD_SMTP_TLS", "HERALD_MAIL_FROM", "HERALD_DELIVERY_WORKERS"}},
+		}),
 		{Name: "dlq replay help lists its flags", Args: []string{"dlq", "replay", "-h"}, Out: []string{"-limit", "-topic", "-group", "HERALD_KAFKA_BROKERS"}},
 		{Name: "dlq without replay", Args: []string{"dlq"}, Code: 2, Out: []string{"usage: notifier dlq replay"}},
 		{Name: "dlq replay bad flag", Args: []string{"dlq", "replay", "-limit", "x"}, Code: 2, Out: []string{"invalid value"}},
@@ -81,8 +83,8 @@ func TestSendersFromConfig(t *testing.T) {
 func TestMigrateSubcommand(t *testing.T) {
 	for _, driver := range migratetest.Drivers {
 		t.Run(driver, func(t *testing.T) {
-			cfg := notifier.Config{DBDriver: driver, DBDSN: migratetest.DSN(t, driver), Migrate: migrate.ModeOff}
-			env := map[string]string{"HERALD_DB_DRIVER": cfg.DBDriver, "HERALD_DB_DSN": cfg.DBDSN}
+			d := db.Settings{Driver: driver, DSN: migratetest.DSN(t, driver), Mode: migrate.ModeOff, Migrations: migrations.Set}
+			env := map[string]string{"HERALD_DB_DRIVER": d.Driver, "HERALD_DB_DSN": d.DSN}
 			for i := range 2 { // the second run finds nothing to do
 				var out bytes.Buffer
 				if code := cmd.Run(t.Context(), []string{"migrate"}, servicetest.Env(env), &out); code != 0 {
@@ -93,11 +95,11 @@ func TestMigrateSubcommand(t *testing.T) {
 				}
 			}
 			// With migrations off, opening checks the schema is current.
-			d, err := cfg.Database().Open(t.Context(), nil)
+			conn, err := d.Open(t.Context(), nil)
 			if err != nil {
 				t.Fatalf("after notifier migrate: %v", err)
 			}
-			_ = d.Close()
+			_ = conn.Close()
 		})
 	}
 }

@@ -23,7 +23,7 @@ var cmd = service.Command{
 	Load: func(v *config.Vars) service.Plan {
 		cfg := orders.LoadConfig(v)
 		return service.Plan{
-			Database:  cfg.Database(),
+			Database:  cfg.DB,
 			ListenErr: gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge),
 			Serve: func(ctx context.Context, rt service.Runtime) error {
 				return orders.Run(ctx, cfg, orders.Deps{Logger: rt.Logger, Broker: rt.Broker})

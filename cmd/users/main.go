@@ -26,7 +26,7 @@ var cmd = service.Command{
 		consume := v.Bool("HERALD_USERS_CONSUMER", true,
 			"count orders from the OrderCreated topic (needs the stream backend below)")
 		return service.Plan{
-			Database:      cfg.Database(),
+			Database:      cfg.DB,
 			ListenErr:     gqlserver.CheckListen(cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge),
 			WithoutBroker: !consume,
 			Serve: func(ctx context.Context, rt service.Runtime) error {

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -22,8 +23,20 @@ type Settings struct {
 	// current: production runs the migrate subcommand first).
 	Mode string
 	// Migrations are the service's (ent/<service>/migrations.Set); their
-	// Service names it in errors.
+	// Service names it in errors. A service's Run and Migrate give a
+	// hand-built Settings that leaves them zero the service's own (see
+	// OrMigrations); opening without any is an error.
 	Migrations migrate.Set
+}
+
+// OrMigrations is d with set as its Migrations when d has none: a Settings
+// built by hand (tests name only the driver and DSN) still brings its
+// service's schema up to date, as one from LoadSettings does.
+func (d Settings) OrMigrations(set migrate.Set) Settings {
+	if d.Migrations.Files == nil {
+		d.Migrations = set
+	}
+	return d
 }
 
 // LoadSettings declares the database variables of the service whose
@@ -65,6 +78,11 @@ func (d Settings) Open(ctx context.Context, logger *slog.Logger) (*DB, error) {
 // checks that it is (off); goose's lines are logged as component=migrate.
 func EnsureSchema(ctx context.Context, conn *DB, mode string, set migrate.Set, logger *slog.Logger) error {
 	logger = logging.OrDiscard(logger)
+	if set.Files == nil {
+		// Without migrations the schema could be neither applied nor
+		// checked: refuse rather than open a database of unknown shape.
+		return errors.New("db: no migrations to bring the schema up to date with (Settings.Migrations is zero)")
+	}
 	fsys, err := set.FS(conn.Dialect)
 	if err != nil {
 		return err

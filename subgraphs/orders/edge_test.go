@@ -17,7 +17,7 @@ type unusedBroker struct{ stream.Broker }
 // A standalone orders subgraph on a public address without the subgraph
 // secret refuses to start and names the settings that fix it.
 func TestRunRefusesPublicAddressWithoutSecret(t *testing.T) {
-	cfg := orders.Config{HTTPAddr: "0.0.0.0:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "orders.db")}
+	cfg := orders.Config{HTTPAddr: "0.0.0.0:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "orders.db")}}
 	err := orders.Run(t.Context(), cfg, orders.Deps{Logger: logger(t), Broker: unusedBroker{}, Ready: func(a net.Addr) {
 		t.Errorf("serving on %s without a secret", a)
 	}})

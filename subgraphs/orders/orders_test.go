@@ -59,37 +59,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// serve runs fn (a service's Run) until the test ends and returns the
-// address it listens on.
-func serve(t *testing.T, name string, fn func(ctx context.Context, ready func(net.Addr)) error) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx, func(a net.Addr) { addrc <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("%s: Run: %v", name, err)
-		}
-	})
-	select {
-	case a := <-addrc:
-		return "http://" + a.String() + "/graphql"
-	case err := <-done:
-		done <- err
-		t.Fatalf("%s did not start: %v", name, err)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("%s did not start in time", name)
-	}
-	return ""
-}
-
 func startUsers(t *testing.T) string {
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db")}
-	return serve(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")}}
+	return testenv.Serve(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
 		return users.Run(ctx, cfg, users.Deps{Logger: logger(t), Ready: ready})
-	})
+	}).URL("/graphql")
 }
 
 func startOrders(t *testing.T, driver, dsn, usersURL string) *stack {
@@ -112,14 +86,14 @@ func startOrdersOn(t *testing.T, driver, dsn, usersURL string, b stream.Broker) 
 	suffix := uuid.NewString()[:8]
 	s := &stack{usersURL: usersURL, topic: "OrderCreated-" + suffix, topicCancelled: "OrderCancelled-" + suffix, broker: b}
 	cfg := orders.Config{
-		HTTPAddr: "127.0.0.1:0", DBDriver: driver, DBDSN: dsn,
+		HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: driver, DSN: dsn},
 		UsersURL: usersURL, UsersTimeout: 5 * time.Second,
 		TopicOrderCreated: s.topic, TopicOrderCancelled: s.topicCancelled,
 		OutboxPoll: 500 * time.Millisecond, OutboxRetention: 10 * time.Minute,
 	}
-	s.ordersURL = serve(t, "orders", func(ctx context.Context, ready func(net.Addr)) error {
+	s.ordersURL = testenv.Serve(t, "orders", func(ctx context.Context, ready func(net.Addr)) error {
 		return orders.Run(ctx, cfg, orders.Deps{Logger: logger(t), Broker: b, Ready: ready})
-	})
+	}).URL("/graphql")
 	conn, err := db.Open(context.Background(), driver, dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -39,12 +39,9 @@ import (
 // Config is the orders service's configuration.
 type Config struct {
 	HTTPAddr string
-	DBDriver string
-	DBDSN    string
-	// Migrate is migrate.ModeAuto (apply pending migrations at start-up;
-	// also when empty) or migrate.ModeOff (refuse to start unless the
-	// schema is current: production runs `orders migrate` first).
-	Migrate             string
+	// DB is the database (HERALD_DB_*; its Mode off makes production run
+	// `orders migrate` first). Migrations left zero are the service's own.
+	DB                  db.Settings
 	UsersURL            string
 	UsersTimeout        time.Duration
 	TopicOrderCreated   string
@@ -66,13 +63,9 @@ var defaults = config.Defaults(LoadConfig)
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
-	addr := v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on")
-	d := db.LoadSettings(v, migrations.Set)
 	cfg := Config{
-		HTTPAddr: addr,
-		DBDriver: d.Driver,
-		DBDSN:    d.DSN,
-		Migrate:  d.Mode,
+		HTTPAddr: v.String("HERALD_HTTP_ADDR", ":4002", "address the orders subgraph listens on"),
+		DB:       db.LoadSettings(v, migrations.Set),
 		UsersURL: v.String("HERALD_USERS_URL", "http://127.0.0.1:4001/graphql",
 			"GraphQL endpoint of the users subgraph (orders checks the buyer exists)"),
 		UsersTimeout: v.Duration("HERALD_USERS_TIMEOUT", 5*time.Second,
@@ -115,12 +108,7 @@ type Deps struct {
 // Migrate applies the orders service's pending schema migrations: the
 // `orders migrate` subcommand.
 func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	return cfg.Database().Migrate(ctx, logger)
-}
-
-// Database is the service's database settings, for the service kit.
-func (cfg Config) Database() db.Settings {
-	return db.Settings{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
+	return cfg.DB.OrMigrations(migrations.Set).Migrate(ctx, logger)
 }
 
 // Run serves health at once and GraphQL once the database is reached: it
@@ -153,7 +141,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 		return nil
 	}
 
-	d, err := cfg.Database().Wait(ctx, st, logger)
+	d, err := cfg.DB.OrMigrations(migrations.Set).Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
 		if startup.Stopped(ctx, err) {

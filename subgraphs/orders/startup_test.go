@@ -91,7 +91,7 @@ func runOrders(t *testing.T, cfg orders.Config, b stream.Broker) (string, <-chan
 func ordersConfig(driver, dsn, usersURL string) orders.Config {
 	suffix := uuid.NewString()[:8]
 	return orders.Config{
-		DBDriver: driver, DBDSN: dsn, UsersURL: usersURL, UsersTimeout: 5 * time.Second,
+		DB: db.Settings{Driver: driver, DSN: dsn}, UsersURL: usersURL, UsersTimeout: 5 * time.Second,
 		TopicOrderCreated: "OrderCreated-" + suffix, TopicOrderCancelled: "OrderCancelled-" + suffix,
 		OutboxPoll: 500 * time.Millisecond, OutboxRetention: 10 * time.Minute,
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -20,7 +19,9 @@ import (
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/kafka"
 	heraldnats "github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
 
@@ -102,9 +103,6 @@ func TestOrderCounterRedelivery(t *testing.T) {
 				t.Fatal(err)
 			}
 			topic := fmt.Sprintf("users-test-%d.OrderCreated", time.Now().UnixNano())
-			if err := b.EnsureTopic(ctx, topic); err != nil {
-				t.Fatal(err)
-			}
 			base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 			bad := stream.Message{Topic: topic, Key: u.ID, Value: []byte("not an event")}
 			msgs := []stream.Message{
@@ -117,12 +115,7 @@ func TestOrderCounterRedelivery(t *testing.T) {
 			if tt.dupPublish {
 				msgs = append(msgs, msgs[0])
 			}
-			pub, err := b.Publisher()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pub.Close()
-			if err := pub.Publish(ctx, msgs...); err != nil {
+			if err := streamtest.Publisher(t, ctx, b, topic).Publish(ctx, msgs...); err != nil {
 				t.Fatal(err)
 			}
 
@@ -221,70 +214,34 @@ func TestRunCountsOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { _ = b.Close() }) // after the service stops
 	topic := fmt.Sprintf("users-run-%d.OrderCreated", time.Now().UnixNano())
-	addrc := make(chan net.Addr, 1)
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db"),
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")},
 		TopicOrderCreated: topic}
-	done := make(chan error, 1)
-	go func() {
-		done <- users.Run(ctx, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Broker: b, Ready: func(a net.Addr) { addrc <- a }})
-	}()
-	var e *env
-	select {
-	case a := <-addrc:
-		e = &env{url: "http://" + a.String()}
-	case err := <-done:
-		t.Fatalf("Run returned before serving: %v", err)
-	}
+	s := startRun(t, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Broker: b})
+	e := &env{url: s.URL("")}
 	// The counter starts in the background (the API does not wait for the
 	// broker): /healthz answers 200 once it consumes.
-	for {
+	testwait.For(t, "/healthz 200 once the counter consumes", func() bool {
 		resp, err := http.Get(e.url + "/healthz")
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("/healthz still %d when the test's time ran out", resp.StatusCode)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return resp.StatusCode == http.StatusOK
+	})
 	u := e.registerFull(t, map[string]any{"name": "Counted", "email": "counted@example.com"})
 	at := time.Date(2026, 4, 1, 9, 30, 0, 0, time.UTC)
-	pub, err := b.Publisher()
-	if err != nil {
+	if err := streamtest.Publisher(t, ctx, b).Publish(ctx, orderCreated(t, topic, "r1", u.ID, at), orderCreated(t, topic, "r2", u.ID, at)); err != nil {
 		t.Fatal(err)
 	}
-	defer pub.Close()
-	if err := pub.Publish(ctx, orderCreated(t, topic, "r1", u.ID, at), orderCreated(t, topic, "r2", u.ID, at)); err != nil {
-		t.Fatal(err)
+	got := testwait.Value(t, func() (*fullUser, error) { return e.fullUser(t, u.ID), nil },
+		func(u *fullUser) bool { return u.OrderCount >= 2 })
+	if got.OrderCount != 2 {
+		t.Fatalf("orderCount %d, want 2", got.OrderCount)
 	}
-	// Poll until both are counted (readiness, not timing: the deadline is
-	// the test's context).
-	for {
-		got := e.fullUser(t, u.ID)
-		if got.OrderCount == 2 {
-			if got.LastOrderAt == nil || !got.LastOrderAt.Equal(at) {
-				t.Fatalf("lastOrderAt %v, want %v", got.LastOrderAt, at)
-			}
-			break
-		}
-		if got.OrderCount > 2 {
-			t.Fatalf("orderCount %d, want 2", got.OrderCount)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("orderCount still %d", got.OrderCount)
-		case <-time.After(20 * time.Millisecond):
-		}
+	if got.LastOrderAt == nil || !got.LastOrderAt.Equal(at) {
+		t.Fatalf("lastOrderAt %v, want %v", got.LastOrderAt, at)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run after cancel: %v", err)
-	}
+	s.Stop() // Run must return nil
 }

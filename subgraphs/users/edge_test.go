@@ -20,7 +20,7 @@ import (
 // secret, or the explicit insecure setting let it start.
 func TestRunRefusesPublicAddressWithoutSecret(t *testing.T) {
 	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0"} {
-		cfg := users.Config{HTTPAddr: addr, DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db")}
+		cfg := users.Config{HTTPAddr: addr, DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")}}
 		err := users.Run(t.Context(), cfg, users.Deps{Logger: testLogger(t), Ready: func(a net.Addr) {
 			t.Errorf("%s: serving on %s without a secret", addr, a)
 		}})
@@ -51,9 +51,9 @@ func TestRunRefusesPublicAddressWithoutSecret(t *testing.T) {
 
 // The subgraph enforces its own body-size and depth limits.
 func TestRunEnforcesLimits(t *testing.T) {
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "users.db"),
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")},
 		Edge: gqlserver.Edge{MaxDepth: 15}}
-	url, _ := startRun(t, t.Context(), cfg)
+	url := startRun(t, cfg, users.Deps{}).URL("")
 
 	// 10 MB declared: 413 before the body is read.
 	big, _ := json.Marshal(map[string]any{"query": "{__typename}", "variables": map[string]any{"pad": strings.Repeat("x", 10<<20)}})

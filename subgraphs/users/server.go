@@ -34,16 +34,14 @@ import (
 const DefaultGroup = "herald-users"
 
 // Config is the users service's configuration. The zero value of every
-// field after DBDSN means its documented default, so callers that build a
-// Config by hand (tests, the all-in-one binary) keep working.
+// field after DB (and of DB's Mode and Migrations) means its documented
+// default, so callers that build a Config by hand (tests, the all-in-one
+// binary) keep working.
 type Config struct {
 	HTTPAddr string
-	DBDriver string
-	DBDSN    string
-	// Migrate is migrate.ModeAuto (apply pending migrations at start-up;
-	// also when empty) or migrate.ModeOff (refuse to start unless the
-	// schema is current: production runs `users migrate` first).
-	Migrate string
+	// DB is the database (HERALD_DB_*; its Mode off makes production run
+	// `users migrate` first). Migrations left zero are the service's own.
+	DB db.Settings
 	// TopicOrderCreated and Group name what the order counter consumes.
 	TopicOrderCreated string
 	Group             string
@@ -70,13 +68,9 @@ var defaults = config.Defaults(LoadConfig)
 // LoadConfig declares and reads the service's environment variables.
 // Problems are recorded in v; check v.Err() once every part has loaded.
 func LoadConfig(v *config.Vars) Config {
-	addr := v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on")
-	d := db.LoadSettings(v, migrations.Set)
 	cfg := Config{
-		HTTPAddr: addr,
-		DBDriver: d.Driver,
-		DBDSN:    d.DSN,
-		Migrate:  d.Mode,
+		HTTPAddr: v.String("HERALD_HTTP_ADDR", ":4001", "address the users subgraph listens on"),
+		DB:       db.LoadSettings(v, migrations.Set),
 		TopicOrderCreated: v.String("HERALD_TOPIC_ORDER_CREATED", events.TopicOrderCreated,
 			"topic carrying OrderCreated events, counted into User.orderCount"),
 		Group: v.String("HERALD_USERS_GROUP", DefaultGroup, "consumer group of the users service on the OrderCreated topic"),
@@ -130,11 +124,6 @@ type Deps struct {
 	Ready func(net.Addr)
 }
 
-// Database is the service's database settings, for the service kit.
-func (cfg Config) Database() db.Settings {
-	return db.Settings{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Mode: cfg.Migrate, Migrations: migrations.Set}
-}
-
 // Run serves health at once and GraphQL once the database is reached: it
 // opens the database (waiting with backoff while it is down), brings its
 // schema up to date (or checks it is), serves GraphQL on /graphql and health
@@ -159,7 +148,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 	st.Set("database", "connecting to the database")
 	srv := gqlserver.Serve(ctx, cancel, logger, cfg.HTTPAddr, cfg.SubgraphSecret, cfg.Edge, st)
 
-	d, err := cfg.Database().Wait(ctx, st, logger)
+	d, err := cfg.DB.OrMigrations(migrations.Set).Wait(ctx, st, logger)
 	if err != nil {
 		cancel()
 		serveErr := <-srv.Done()

@@ -64,22 +64,18 @@ func (e *env) owner(id string) []identity.Identity {
 	return nil
 }
 
-// startRun runs the service as main does until ctx ends, and returns its
-// URL once it serves and a channel with Run's result.
-func startRun(t *testing.T, ctx context.Context, cfg users.Config) (string, <-chan error) {
+// startRun runs the service as main does, with deps (and the test's
+// logger unless deps has one), until the test ends or it is stopped, and
+// returns it once it serves.
+func startRun(t *testing.T, cfg users.Config, deps users.Deps) *testenv.Served {
 	t.Helper()
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- users.Run(ctx, cfg, users.Deps{Logger: testLogger(t), Ready: func(a net.Addr) { addrc <- a }})
-	}()
-	select {
-	case a := <-addrc:
-		return "http://" + a.String(), done
-	case err := <-done:
-		t.Fatalf("Run returned before serving: %v", err)
-		return "", nil
+	if deps.Logger == nil {
+		deps.Logger = testLogger(t)
 	}
+	return testenv.Serve(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
+		deps.Ready = ready
+		return users.Run(ctx, cfg, deps)
+	})
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -437,10 +433,9 @@ func testEntities(t *testing.T, e *env) {
 // TestRun starts the service the way main does and checks it serves, is
 // healthy, and stops cleanly when its context ends.
 func TestRun(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(t.TempDir(), "run", "users.db")}
-	url, done := startRun(t, ctx, cfg)
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "run", "users.db")}}
+	s := startRun(t, cfg, users.Deps{})
+	url := s.URL("")
 
 	resp, err := http.Get(url + "/healthz")
 	if err != nil {
@@ -465,10 +460,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("GET /graphql status %d", resp.StatusCode)
 	}
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run after cancel: %v", err)
-	}
+	s.Stop() // Run must return nil
 	if _, err := http.Get(url + "/healthz"); err == nil {
 		t.Fatal("server still answering after Run returned")
 	}
@@ -480,7 +472,7 @@ func TestRunRefusesUnusableDatabase(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DBDriver: db.SQLite, DBDSN: filepath.Join(blocker, "users.db")}
+	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(blocker, "users.db")}}
 	if err := users.Run(t.Context(), cfg, users.Deps{}); err == nil {
 		t.Fatal("Run succeeded on an unusable database path")
 	}

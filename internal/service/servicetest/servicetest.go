@@ -8,8 +8,10 @@ import (
 	"context"
 	"flag"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +63,25 @@ func Run(t *testing.T, run RunFunc, cases []Case) {
 	}
 }
 
+// AllProblems is the case of an environment with a bad value in each of
+// bad's variables and in HERALD_LOG_LEVEL, which every binary declares:
+// the binary exits 2 having named every one of them, not only the first.
+func AllProblems(bad map[string]string) Case {
+	env := map[string]string{"HERALD_LOG_LEVEL": "loud"}
+	maps.Copy(env, bad)
+	return Case{Name: "all problems reported together", Env: env, Code: 2, Out: slices.Sorted(maps.Keys(env))}
+}
+
+// Serving is the environment a binary serves with in a test: a free
+// loopback port, and an embedded NATS server of its own (in a temporary
+// folder) as its stream.
+func Serving(t *testing.T) map[string]string {
+	return map[string]string{
+		"HERALD_HTTP_ADDR": "127.0.0.1:0",
+		"HERALD_STREAM":    "nats", "HERALD_NATS_URL": "nats://127.0.0.1:0", "HERALD_NATS_EMBEDDED_DIR": t.TempDir(),
+	}
+}
+
 // DatabaseCases are what every binary of a service with a database does
 // with its database settings and migrate subcommand, without opening a
 // database.
@@ -96,9 +117,7 @@ func Lifecycle(t *testing.T, name string, serve map[string]string, until string,
 	dir := t.TempDir()
 	env := func(dsn string, more map[string]string) map[string]string {
 		m := map[string]string{"HERALD_DB_MIGRATE": "off", "HERALD_DB_DSN": filepath.Join(dir, dsn)}
-		for k, v := range more {
-			m[k] = v
-		}
+		maps.Copy(m, more)
 		return m
 	}
 	return []Case{
