@@ -30,6 +30,7 @@ import (
 	natsstream "github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testrun"
 	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel/email"
 	"github.com/heraldhq/herald/subgraphs/users"
@@ -67,10 +68,10 @@ func startUsersWith(t testing.TB, configure func(*users.Config)) *usersService {
 	if configure != nil {
 		configure(&cfg)
 	}
-	s := testenv.Serve(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
+	s := testrun.Start(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
 		return users.Run(ctx, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Ready: ready})
 	})
-	return &usersService{URL: s.URL("/graphql")}
+	return &usersService{URL: s.URL() + "/graphql"}
 }
 
 func (u *usersService) do(t testing.TB, query string, vars map[string]any, out any) {

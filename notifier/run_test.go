@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testrun"
 	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel/email"
 )
@@ -156,12 +157,12 @@ func startRun(t *testing.T, cfg Config, broker stream.Broker) (stop func()) {
 func startRunDeps(t *testing.T, cfg Config, deps Deps) (stop func(), baseURL string) {
 	t.Helper()
 	deps.Logger = testLogger(t)
-	s := testenv.Serve(t, "notifier", func(ctx context.Context, ready func(net.Addr)) error {
+	s := testrun.Start(t, "notifier", func(ctx context.Context, ready func(net.Addr)) error {
 		deps.HTTPReady = ready
 		return Run(ctx, cfg, deps)
 	})
-	waitHealthy(t, s.URL("/healthz"))
-	return s.Stop, s.URL("")
+	waitHealthy(t, s.URL()+"/healthz")
+	return func() { s.Stop(t) }, s.URL()
 }
 
 // readOne consumes the first message of topic with a fresh group.

@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/nats"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testrun"
 	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/subgraphs/orders"
 	"github.com/heraldhq/herald/subgraphs/users"
@@ -61,9 +62,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func startUsers(t *testing.T) string {
 	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")}}
-	return testenv.Serve(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
+	return testrun.Start(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
 		return users.Run(ctx, cfg, users.Deps{Logger: logger(t), Ready: ready})
-	}).URL("/graphql")
+	}).URL() + "/graphql"
 }
 
 func startOrders(t *testing.T, driver, dsn, usersURL string) *stack {
@@ -91,9 +92,9 @@ func startOrdersOn(t *testing.T, driver, dsn, usersURL string, b stream.Broker) 
 		TopicOrderCreated: s.topic, TopicOrderCancelled: s.topicCancelled,
 		OutboxPoll: 500 * time.Millisecond, OutboxRetention: 10 * time.Minute,
 	}
-	s.ordersURL = testenv.Serve(t, "orders", func(ctx context.Context, ready func(net.Addr)) error {
+	s.ordersURL = testrun.Start(t, "orders", func(ctx context.Context, ready func(net.Addr)) error {
 		return orders.Run(ctx, cfg, orders.Deps{Logger: logger(t), Broker: b, Ready: ready})
-	}).URL("/graphql")
+	}).URL() + "/graphql"
 	conn, err := db.Open(context.Background(), driver, dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -219,7 +219,7 @@ func TestRunCountsOrders(t *testing.T) {
 	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")},
 		TopicOrderCreated: topic}
 	s := startRun(t, cfg, users.Deps{Logger: slog.New(slog.DiscardHandler), Broker: b})
-	e := &env{url: s.URL("")}
+	e := &env{url: s.URL()}
 	// The counter starts in the background (the API does not wait for the
 	// broker): /healthz answers 200 once it consumes.
 	testwait.For(t, "/healthz 200 once the counter consumes", func() bool {
@@ -243,5 +243,5 @@ func TestRunCountsOrders(t *testing.T) {
 	if got.LastOrderAt == nil || !got.LastOrderAt.Equal(at) {
 		t.Fatalf("lastOrderAt %v, want %v", got.LastOrderAt, at)
 	}
-	s.Stop() // Run must return nil
+	s.Stop(t) // Run must return nil
 }

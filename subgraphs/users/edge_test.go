@@ -53,7 +53,7 @@ func TestRunRefusesPublicAddressWithoutSecret(t *testing.T) {
 func TestRunEnforcesLimits(t *testing.T) {
 	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "users.db")},
 		Edge: gqlserver.Edge{MaxDepth: 15}}
-	url := startRun(t, cfg, users.Deps{}).URL("")
+	url := startRun(t, cfg, users.Deps{}).URL()
 
 	// 10 MB declared: 413 before the body is read.
 	big, _ := json.Marshal(map[string]any{"query": "{__typename}", "variables": map[string]any{"pad": strings.Repeat("x", 10<<20)}})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	entusers "github.com/heraldhq/herald/ent/users"
 	"github.com/heraldhq/herald/ent/users/migrations"
 	"github.com/heraldhq/herald/ent/users/user"
@@ -23,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/migrate"
 	"github.com/heraldhq/herald/internal/testenv"
+	"github.com/heraldhq/herald/internal/testrun"
 	"github.com/heraldhq/herald/subgraphs/users"
 )
 
@@ -67,12 +69,12 @@ func (e *env) owner(id string) []identity.Identity {
 // startRun runs the service as main does, with deps (and the test's
 // logger unless deps has one), until the test ends or it is stopped, and
 // returns it once it serves.
-func startRun(t *testing.T, cfg users.Config, deps users.Deps) *testenv.Served {
+func startRun(t *testing.T, cfg users.Config, deps users.Deps) *testrun.Run {
 	t.Helper()
 	if deps.Logger == nil {
 		deps.Logger = testLogger(t)
 	}
-	return testenv.Serve(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
+	return testrun.Start(t, "users", func(ctx context.Context, ready func(net.Addr)) error {
 		deps.Ready = ready
 		return users.Run(ctx, cfg, deps)
 	})
@@ -435,7 +437,7 @@ func testEntities(t *testing.T, e *env) {
 func TestRun(t *testing.T) {
 	cfg := users.Config{HTTPAddr: "127.0.0.1:0", DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "run", "users.db")}}
 	s := startRun(t, cfg, users.Deps{})
-	url := s.URL("")
+	url := s.URL()
 
 	resp, err := http.Get(url + "/healthz")
 	if err != nil {
@@ -460,7 +462,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("GET /graphql status %d", resp.StatusCode)
 	}
 
-	s.Stop() // Run must return nil
+	s.Stop(t) // Run must return nil
 	if _, err := http.Get(url + "/healthz"); err == nil {
 		t.Fatal("server still answering after Run returned")
 	}
