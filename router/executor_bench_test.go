@@ -53,8 +53,7 @@ func BenchmarkExecuteUncached(b *testing.B) {
 // cache and not.
 func BenchmarkWebSocketOperation(b *testing.B) {
 	env := loadBenchEnv(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := b.Context() // ends the subscription server with the benchmark
 	h := benchHandler(ctx, env.cfg, env.eng)
 	for _, name := range benchQueries {
 		for _, cached := range []bool{true, false} {

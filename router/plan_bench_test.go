@@ -380,8 +380,7 @@ func (env *benchEnv) benchAnswer(b *testing.B, label, name string, op func(out *
 // decoding, pooled buffers, response writing), without the network.
 func BenchmarkServeHTTP(b *testing.B) {
 	env := loadBenchEnv(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := b.Context() // ends the subscription server with the benchmark
 	h := benchHandler(ctx, env.cfg, env.eng)
 	for _, name := range benchQueries {
 		b.Run(name, func(b *testing.B) {
