@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/notifier/channel/email"
 	"github.com/heraldhq/herald/notifier/channel/sms"
@@ -530,20 +531,10 @@ func TestConsumerBatchCrashKafka(t *testing.T) {
 	publisher(t, broker, topic)(msgs...)
 
 	consume := func(h stream.BatchHandler) (stop func()) {
-		sub, err := broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cctx, ccancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- sub.ConsumeBatches(cctx, h) }()
-		return func() {
-			ccancel()
-			if err := <-done; err != nil {
-				t.Errorf("Consume: %v", err)
-			}
-			_ = sub.Close()
-		}
+		c := streamtest.StartConsuming(t, broker, topic, group, func(ctx context.Context, sub stream.Subscriber) error {
+			return sub.ConsumeBatches(ctx, h)
+		})
+		return func() { c.Stop(t) }
 	}
 
 	// First member: the first batch commits its transaction, then the

@@ -166,24 +166,18 @@ func TestOrderCounterRedelivery(t *testing.T) {
 			// package consuming with it on the one test broker (rebalances,
 			// redeliveries this test would count).
 			group := fmt.Sprintf("%s-test-%d", users.DefaultGroup, time.Now().UnixNano())
-			sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
-			if err != nil {
-				t.Fatal(err)
-			}
-			consumeCtx, stop := context.WithCancel(ctx)
-			consumed := make(chan error, 1)
-			go func() { consumed <- sub.ConsumeBatches(consumeCtx, handler) }()
+			c := streamtest.StartConsuming(t, b, topic, group, func(ctx context.Context, sub stream.Subscriber) error {
+				return sub.ConsumeBatches(ctx, handler)
+			})
 			select {
 			case <-done:
-			case err := <-consumed:
-				t.Fatalf("Consume returned early: %v", err)
+			case <-c.Returned():
+				t.Fatalf("Consume returned early: %v", c.Err())
 			case <-ctx.Done():
 				mu.Lock()
 				t.Fatalf("timed out; deliveries so far %v", deliveries)
 			}
-			stop()
-			<-consumed
-			_ = sub.Close()
+			c.Stop(t)
 
 			got, err := client.User.Get(ctx, u.ID)
 			if err != nil {

@@ -37,11 +37,6 @@ func TestConsumeBatchesRetriesFromTheFailedMessage(t *testing.T) {
 	if err := pub.Publish(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: streamtest.Unique("g")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
 
 	var (
 		mu      sync.Mutex
@@ -50,10 +45,8 @@ func TestConsumeBatchesRetriesFromTheFailedMessage(t *testing.T) {
 		failed  bool
 	)
 	all := make(chan struct{})
-	cctx, stop := context.WithCancel(ctx)
-	consumed := make(chan error, 1)
-	go func() {
-		consumed <- sub.ConsumeBatches(cctx, func(_ context.Context, batch []stream.Message) (int, error) {
+	c := streamtest.StartConsuming(t, b, topic, streamtest.Unique("g"), func(ctx context.Context, sub stream.Subscriber) error {
+		return sub.ConsumeBatches(ctx, func(_ context.Context, batch []stream.Message) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			largest = max(largest, len(batch))
@@ -70,19 +63,16 @@ func TestConsumeBatchesRetriesFromTheFailedMessage(t *testing.T) {
 			}
 			return k, err
 		})
-	}()
+	})
 	select {
 	case <-all:
-	case err := <-consumed:
-		t.Fatalf("ConsumeBatches returned early: %v", err)
+	case <-c.Returned():
+		t.Fatalf("ConsumeBatches returned early: %v", c.Err())
 	case <-ctx.Done():
 		mu.Lock()
 		t.Fatalf("timed out; done so far %v", done)
 	}
-	stop()
-	if err := <-consumed; err != nil {
-		t.Fatalf("ConsumeBatches: %v", err)
-	}
+	c.Stop(t)
 	mu.Lock()
 	defer mu.Unlock()
 	if !failed {

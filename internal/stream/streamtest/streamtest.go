@@ -124,36 +124,49 @@ func seqOf(t *testing.T, m stream.Message) int {
 	return n
 }
 
-// consumer runs Consume in a goroutine until stop is called or the test ends.
-type consumer struct {
-	cancel context.CancelFunc
-	done   chan error
-	sub    stream.Subscriber
+// Consumer is a subscriber consuming in a goroutine until Stop is called or
+// the test ends (StartConsuming).
+type Consumer struct {
+	cancel  context.CancelFunc
+	done    chan struct{} // closed once consume has returned
+	err     error         // what consume returned, set before done closes
+	sub     stream.Subscriber
+	stopped bool
 }
 
-func startConsumer(t *testing.T, b stream.Broker, topic, group string, h stream.Handler) *consumer {
+func startConsumer(t *testing.T, b stream.Broker, topic, group string, h stream.Handler) *Consumer {
 	t.Helper()
-	return startConsuming(t, b, topic, group, func(ctx context.Context, sub stream.Subscriber) error { return sub.Consume(ctx, h) })
+	return StartConsuming(t, b, topic, group, func(ctx context.Context, sub stream.Subscriber) error { return sub.Consume(ctx, h) })
 }
 
-// startConsuming runs consume (Consume or ConsumeBatches on a new
-// subscriber of group) in a goroutine until stop or the end of the test.
-func startConsuming(t *testing.T, b stream.Broker, topic, group string, consume func(context.Context, stream.Subscriber) error) *consumer {
+// StartConsuming runs consume (Consume or ConsumeBatches on a new
+// subscriber of group) in a goroutine until Stop or the end of the test.
+func StartConsuming(t testing.TB, b stream.Broker, topic, group string, consume func(context.Context, stream.Subscriber) error) *Consumer {
 	t.Helper()
 	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: topic, Group: group})
 	if err != nil {
 		t.Fatalf("Subscriber(%s, %s): %v", topic, group, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &consumer{cancel: cancel, done: make(chan error, 1), sub: sub}
-	go func() { c.done <- consume(ctx, sub) }()
-	t.Cleanup(func() { c.stop(t) })
+	c := &Consumer{cancel: cancel, done: make(chan struct{}), sub: sub}
+	go func() {
+		defer close(c.done)
+		c.err = consume(ctx, sub)
+	}()
+	t.Cleanup(func() { c.Stop(t) })
 	return c
 }
 
+// Returned is closed when consume returns; before Stop, that is early, and
+// Err says why.
+func (c *Consumer) Returned() <-chan struct{} { return c.done }
+
+// Err is what consume returned, once Returned is closed.
+func (c *Consumer) Err() error { return c.err }
+
 // record starts a consumer in group that records every message it is given
 // and acknowledges it.
-func record(t *testing.T, b stream.Broker, topic, group string) (*recorder, *consumer) {
+func record(t *testing.T, b stream.Broker, topic, group string) (*recorder, *Consumer) {
 	t.Helper()
 	rec := &recorder{}
 	c := startConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
@@ -188,25 +201,24 @@ func publishSeq(ctx context.Context, t *testing.T, p stream.Publisher, topic str
 	}
 }
 
-// stop cancels the consumer and waits for Consume to return.
-func (c *consumer) stop(t *testing.T) {
-	c.cancel()
-	c.wait(t)
-}
-
-func (c *consumer) wait(t *testing.T) {
-	if c.done == nil {
+// Stop ends the consumption, waits for consume to return (nil or
+// context.Canceled; anything else fails the test) and closes the
+// subscriber. Later calls do nothing.
+func (c *Consumer) Stop(t testing.TB) {
+	t.Helper()
+	if c.stopped {
 		return
 	}
+	c.stopped = true
+	c.cancel()
 	select {
-	case err := <-c.done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("Consume returned %v, want nil or context.Canceled once its context ended", err)
+	case <-c.done:
+		if c.err != nil && !errors.Is(c.err, context.Canceled) {
+			t.Errorf("Consume returned %v, want nil or context.Canceled once its context ended", c.err)
 		}
 	case <-time.After(60 * time.Second):
 		t.Errorf("Consume did not return within 60s of its context ending")
 	}
-	c.done = nil
 	if err := c.sub.Close(); err != nil && !errors.Is(err, stream.ErrClosed) {
 		t.Errorf("Subscriber.Close: %v", err)
 	}
@@ -452,7 +464,7 @@ func (s *suite) batchPartialProgress(t *testing.T) {
 		failed bool
 		acked  []int
 	)
-	startConsuming(t, b, topic, Unique("g"), func(ctx context.Context, sub stream.Subscriber) error {
+	StartConsuming(t, b, topic, Unique("g"), func(ctx context.Context, sub stream.Subscriber) error {
 		return sub.ConsumeBatches(ctx, func(_ context.Context, batch []stream.Message) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -502,7 +514,7 @@ func (s *suite) redeliveryAfterCrash(t *testing.T) {
 		return nil
 	})
 	s.waitFor(t, "the first member to reach the crash point", crashed.Load)
-	c1.stop(t)
+	c1.Stop(t)
 
 	var second recorder
 	startConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
@@ -803,7 +815,7 @@ func (s *suite) lag(t *testing.T) {
 	rec, c := record(t, b, topic, group)
 	s.waitFor(t, "the group to read every message", func() bool { return rec.len() >= read })
 	s.waitForLag(t, b, topic, group, 0)
-	c.stop(t)
+	c.Stop(t)
 	publishSeq(ctx, t, p, topic, read, behind)
 	s.waitForLag(t, b, topic, group, behind)
 }
