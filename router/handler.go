@@ -47,11 +47,6 @@ type handler struct {
 	gate    *gate    // who calls, and how often (gate.go)
 }
 
-// newHandler serves with default settings and the given body limit.
-func newHandler(logger *slog.Logger, maxBody int64, subs *subscription.Server) *handler {
-	return newRouterHandler(logger, Config{MaxRequestBytes: maxBody}, subs, nil)
-}
-
 // newRouterHandler serves with cfg; m may be nil (the handler then makes its
 // own metrics).
 func newRouterHandler(logger *slog.Logger, cfg Config, subs *subscription.Server, m *metrics) *handler {
