@@ -81,20 +81,13 @@ func TestReplayWaitsForASlowGroup(t *testing.T) {
 	var mu sync.Mutex
 	replayed := map[string]int{}
 	collected := make(chan struct{}, 64)
-	out, err := broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: uniqueName("check")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	go func() {
-		_ = out.Consume(ctx, func(_ context.Context, m stream.Message) error {
-			mu.Lock()
-			replayed[m.Header(events.HeaderID)]++
-			mu.Unlock()
-			collected <- struct{}{}
-			return nil
-		})
-	}()
+	streamtest.StartConsumer(t, broker, topic, uniqueName("check"), func(_ context.Context, m stream.Message) error {
+		mu.Lock()
+		replayed[m.Header(events.HeaderID)]++
+		mu.Unlock()
+		collected <- struct{}{}
+		return nil
+	})
 
 	began := time.Now()
 	res, err := ReplayDLQ(ctx, broker, ReplayOptions{Topic: topic, Group: group}, testLogger(t))

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/internal/testwait"
 	"github.com/heraldhq/herald/notifier/channel"
@@ -57,32 +58,22 @@ type statusCollector struct {
 func collectStatuses(t *testing.T, broker stream.Broker, topic string) *statusCollector {
 	t.Helper()
 	c := &statusCollector{}
-	sub, err := broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: uniqueName("status-reader")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = sub.Consume(ctx, func(_ context.Context, m stream.Message) error {
-			var st events.NotificationStatus
-			env, err := events.Decode(m, events.TypeNotificationStatus, &st)
-			if err != nil {
-				t.Errorf("status event does not decode: %v", err)
-				return nil
-			}
-			if m.Key != st.OrderID {
-				t.Errorf("status event key %q, want the order id %q", m.Key, st.OrderID)
-			}
-			c.mu.Lock()
-			c.msgs = append(c.msgs, st)
-			c.ids = append(c.ids, env.ID)
-			c.mu.Unlock()
+	streamtest.StartConsumer(t, broker, topic, uniqueName("status-reader"), func(_ context.Context, m stream.Message) error {
+		var st events.NotificationStatus
+		env, err := events.Decode(m, events.TypeNotificationStatus, &st)
+		if err != nil {
+			t.Errorf("status event does not decode: %v", err)
 			return nil
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done; _ = sub.Close() })
+		}
+		if m.Key != st.OrderID {
+			t.Errorf("status event key %q, want the order id %q", m.Key, st.OrderID)
+		}
+		c.mu.Lock()
+		c.msgs = append(c.msgs, st)
+		c.ids = append(c.ids, env.ID)
+		c.mu.Unlock()
+		return nil
+	})
 	return c
 }
 

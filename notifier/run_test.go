@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/stream"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/internal/testrun"
 	"github.com/heraldhq/herald/internal/testwait"
@@ -168,28 +169,19 @@ func startRunDeps(t *testing.T, cfg Config, deps Deps) (stop func(), baseURL str
 // readOne consumes the first message of topic with a fresh group.
 func readOne(t *testing.T, broker stream.Broker, topic string) stream.Message {
 	t.Helper()
-	sub, err := broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: uniqueName("dlq-reader")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	got := make(chan stream.Message, 1)
-	go func() {
-		_ = sub.Consume(ctx, func(_ context.Context, m stream.Message) error {
-			select {
-			case got <- m:
-				cancel()
-			default:
-			}
-			return nil
-		})
-	}()
+	c := streamtest.StartConsumer(t, broker, topic, uniqueName("dlq-reader"), func(_ context.Context, m stream.Message) error {
+		select {
+		case got <- m:
+		default:
+		}
+		return nil
+	})
+	defer c.Stop(t)
 	select {
 	case m := <-got:
 		return m
-	case <-ctx.Done():
+	case <-time.After(60 * time.Second):
 		t.Fatalf("no message on %s within 60s", topic)
 	}
 	return stream.Message{}

@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/identity"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/internal/testrun"
 	"github.com/heraldhq/herald/internal/testwait"
@@ -230,25 +231,15 @@ func (s *stack) consume(t *testing.T) <-chan stream.Message {
 // channel until the test ends.
 func (s *stack) consumeTopic(t *testing.T, topic string) <-chan stream.Message {
 	t.Helper()
-	sub, err := s.broker.Subscriber(stream.SubscribeOptions{Topic: topic, Group: "test-" + uuid.NewString()[:8]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
 	msgs := make(chan stream.Message, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = sub.Consume(ctx, func(ctx context.Context, m stream.Message) error {
-			select {
-			case msgs <- m:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done; _ = sub.Close() })
+	streamtest.StartConsumer(t, s.broker, topic, "test-"+uuid.NewString()[:8], func(ctx context.Context, m stream.Message) error {
+		select {
+		case msgs <- m:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 	return msgs
 }
 

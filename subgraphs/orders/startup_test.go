@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/internal/stream/kafka"
 	"github.com/heraldhq/herald/internal/stream/nats"
+	"github.com/heraldhq/herald/internal/stream/streamtest"
 	"github.com/heraldhq/herald/internal/testenv"
 	"github.com/heraldhq/herald/subgraphs/orders"
 )
@@ -178,25 +179,16 @@ func TestTakesOrdersWithoutItsBroker(t *testing.T) {
 
 	k.Start(t)
 	waitHealth(t, ctx, base, "/healthz 200 once Kafka is back", func(h health) bool { return h.code == http.StatusOK })
-	sub, err := b.Subscriber(stream.SubscribeOptions{Topic: cfg.TopicOrderCreated, Group: "startup-test-" + uuid.NewString()[:8]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	cctx, stop := context.WithCancel(ctx)
-	defer stop()
 	seen := make(chan string, 1)
-	go func() {
-		_ = sub.Consume(cctx, func(_ context.Context, m stream.Message) error {
-			if strings.Contains(string(m.Value), d.CreateOrder.ID) {
-				select {
-				case seen <- d.CreateOrder.ID:
-				default:
-				}
+	streamtest.StartConsumer(t, b, cfg.TopicOrderCreated, "startup-test-"+uuid.NewString()[:8], func(_ context.Context, m stream.Message) error {
+		if strings.Contains(string(m.Value), d.CreateOrder.ID) {
+			select {
+			case seen <- d.CreateOrder.ID:
+			default:
 			}
-			return nil
-		})
-	}()
+		}
+		return nil
+	})
 	select {
 	case <-seen:
 	case <-ctx.Done():

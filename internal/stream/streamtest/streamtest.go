@@ -134,7 +134,8 @@ type Consumer struct {
 	stopped bool
 }
 
-func startConsumer(t *testing.T, b stream.Broker, topic, group string, h stream.Handler) *Consumer {
+// StartConsumer is StartConsuming with Consume(h).
+func StartConsumer(t testing.TB, b stream.Broker, topic, group string, h stream.Handler) *Consumer {
 	t.Helper()
 	return StartConsuming(t, b, topic, group, func(ctx context.Context, sub stream.Subscriber) error { return sub.Consume(ctx, h) })
 }
@@ -169,7 +170,7 @@ func (c *Consumer) Err() error { return c.err }
 func record(t *testing.T, b stream.Broker, topic, group string) (*recorder, *Consumer) {
 	t.Helper()
 	rec := &recorder{}
-	c := startConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
+	c := StartConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
 		rec.add(m)
 		return nil
 	})
@@ -427,7 +428,7 @@ func (s *suite) retryDoesNotSkip(t *testing.T) {
 		calls    []int // every handler call, in call order
 		acked    []int
 	)
-	startConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
+	StartConsumer(t, b, topic, Unique("g"), func(_ context.Context, m stream.Message) error {
 		seq := seqOf(t, m)
 		mu.Lock()
 		defer mu.Unlock()
@@ -504,7 +505,7 @@ func (s *suite) redeliveryAfterCrash(t *testing.T) {
 	// while handling crashAt: it stops its own consumer without acknowledging.
 	var first recorder
 	var crashed atomic.Bool
-	c1 := startConsumer(t, b, topic, group, func(ctx context.Context, m stream.Message) error {
+	c1 := StartConsumer(t, b, topic, group, func(ctx context.Context, m stream.Message) error {
 		if seqOf(t, m) >= crashAt {
 			crashed.Store(true)
 			<-ctx.Done() // hold the message until the member is stopped
@@ -517,7 +518,7 @@ func (s *suite) redeliveryAfterCrash(t *testing.T) {
 	c1.Stop(t)
 
 	var second recorder
-	startConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
+	StartConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
 		second.add(m)
 		return nil
 	})
@@ -551,7 +552,7 @@ func (s *suite) loadSharing(t *testing.T) {
 	var recs [2]recorder
 	for i := range recs {
 		r := &recs[i]
-		startConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
+		StartConsumer(t, b, topic, group, func(_ context.Context, m stream.Message) error {
 			r.add(m)
 			return nil
 		})
