@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/ent/notifier/migrations"
@@ -8,6 +9,7 @@ import (
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/subgraphauth"
+	"github.com/heraldhq/herald/notifier/channel"
 )
 
 // Config is the notifier's configuration.
@@ -95,9 +97,15 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(c.Poll > 0, "HERALD_DELIVERY_POLL: must be positive")
 	v.Check(c.Backoff.Base > 0 && c.Backoff.Max >= c.Backoff.Base, "HERALD_DELIVERY_BACKOFF_BASE/MAX: need 0 < base <= max")
 	v.Check(c.StatusRetention > 0, "HERALD_STATUS_RETENTION: must be positive")
+	var timeouts []string // the channels' timeout variables, for the message
+	for _, k := range channel.Kinds() {
+		if k.TimeoutVar != "" {
+			timeouts = append(timeouts, k.TimeoutVar)
+		}
+	}
 	v.Check(c.Lease > c.Channels.MaxTimeout(),
-		"HERALD_DELIVERY_LEASE: %s must exceed the longest channel timeout, %s (HERALD_SMTP_TIMEOUT, HERALD_SMS_TIMEOUT, HERALD_WEBHOOK_TIMEOUT): a send must end before its claim does",
-		c.Lease, c.Channels.MaxTimeout())
+		"HERALD_DELIVERY_LEASE: %s must exceed the longest channel timeout, %s (%s): a send must end before its claim does",
+		c.Lease, c.Channels.MaxTimeout(), strings.Join(timeouts, ", "))
 	return c
 }
 

@@ -45,12 +45,15 @@ func (pushSender) Send(ctx context.Context, m channel.Message) (channel.Result, 
 	}
 }
 
+const pushTimeoutVar = "HERALD_PUSH_TIMEOUT"
+
 func init() {
 	channel.Register(channel.Kind{
 		Name: pushName, Address: "device token", Provider: "push service",
 		Configure: func(v *config.Vars) channel.Config {
-			return pushConfig{timeout: v.Duration("HERALD_PUSH_TIMEOUT", 5*time.Second, "timeout of one push (test channel)")}
+			return pushConfig{timeout: v.Duration(pushTimeoutVar, 5*time.Second, "timeout of one push (test channel)")}
 		},
+		TimeoutVar: pushTimeoutVar,
 		Render: func(event any, name, _ string) (channel.Content, error) {
 			o, ok := event.(events.OrderCreated)
 			if !ok {

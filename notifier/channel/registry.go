@@ -32,6 +32,10 @@ type Kind struct {
 	// Configure declares the channel's environment variables in v and
 	// returns its configuration; problems go to v (v.Check).
 	Configure func(v *config.Vars) Config
+	// TimeoutVar is the variable that sets the channel's send timeout
+	// (Config.SendTimeout), named when the delivery lease is too short.
+	// Required.
+	TimeoutVar string
 	// Render makes what the delivery row stores, at consume time, from the
 	// event data (events.OrderCreated, events.OrderCancelled) for a user's
 	// name and locale (BCP 47). nil: nothing is rendered (the channel sends
@@ -99,8 +103,8 @@ func Register(kinds ...Kind) {
 	regMu.Lock()
 	defer regMu.Unlock()
 	for _, k := range kinds {
-		if !validName(k.Name) || k.Address == "" || k.Configure == nil {
-			panic(fmt.Sprintf("channel.Register: kind %q needs a lower-case name, an Address and Configure", k.Name))
+		if !validName(k.Name) || k.Address == "" || k.Configure == nil || k.TimeoutVar == "" {
+			panic(fmt.Sprintf("channel.Register: kind %q needs a lower-case name, an Address, Configure and TimeoutVar", k.Name))
 		}
 		if _, dup := reg[k.Name]; dup {
 			panic(fmt.Sprintf("channel.Register: channel %q registered twice", k.Name))

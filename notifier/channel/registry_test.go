@@ -52,12 +52,13 @@ func TestRegisterRefuses(t *testing.T) {
 		name string
 		kind channel.Kind
 	}{
-		{"taken", channel.Kind{Name: email.Name, Address: "x", Configure: configure}},
-		{"no name", channel.Kind{Address: "x", Configure: configure}},
-		{"upper case", channel.Kind{Name: "Push", Address: "x", Configure: configure}},
-		{"underscore", channel.Kind{Name: "in_app", Address: "x", Configure: configure}},
-		{"no address", channel.Kind{Name: "push", Configure: configure}},
-		{"no configuration", channel.Kind{Name: "push", Address: "device token"}},
+		{"taken", channel.Kind{Name: email.Name, Address: "x", Configure: configure, TimeoutVar: "HERALD_PUSH_TIMEOUT"}},
+		{"no name", channel.Kind{Address: "x", Configure: configure, TimeoutVar: "HERALD_PUSH_TIMEOUT"}},
+		{"upper case", channel.Kind{Name: "Push", Address: "x", Configure: configure, TimeoutVar: "HERALD_PUSH_TIMEOUT"}},
+		{"underscore", channel.Kind{Name: "in_app", Address: "x", Configure: configure, TimeoutVar: "HERALD_PUSH_TIMEOUT"}},
+		{"no address", channel.Kind{Name: "push", Configure: configure, TimeoutVar: "HERALD_PUSH_TIMEOUT"}},
+		{"no configuration", channel.Kind{Name: "push", Address: "device token", TimeoutVar: "HERALD_PUSH_TIMEOUT"}},
+		{"no timeout variable", channel.Kind{Name: "push", Address: "x", Configure: configure}},
 	} {
 		func() {
 			defer func() {

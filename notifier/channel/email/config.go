@@ -66,7 +66,7 @@ func LoadConfig(v *config.Vars) Config {
 		Username:          v.String("HERALD_SMTP_USERNAME", "", "SMTP user (authentication is off when empty)"),
 		Password:          v.String("HERALD_SMTP_PASSWORD", "", "SMTP password"),
 		From:              v.String("HERALD_MAIL_FROM", "Herald <notifications@herald.local>", "From header of notification emails"),
-		Timeout:           v.Duration("HERALD_SMTP_TIMEOUT", DefaultTimeout, "timeout of one SMTP conversation"),
+		Timeout:           v.Duration(TimeoutVar, DefaultTimeout, "timeout of one SMTP conversation"),
 		IdleTimeout:       v.Duration("HERALD_SMTP_IDLE_TIMEOUT", DefaultIdleTimeout, "relay connections are reused for the next email and closed after this long unused; 0 opens a connection per email"),
 		UnsubscribeURL:    v.String("HERALD_MAIL_UNSUBSCRIBE_URL", "", "https one-click unsubscribe URL for non-critical mail; {user_id}, {category}, {delivery_id} are substituted"),
 		UnsubscribeMailto: v.String("HERALD_MAIL_UNSUBSCRIBE_MAILTO", "", "address for mailto: unsubscribe requests in non-critical mail"),

@@ -93,7 +93,7 @@ func LoadConfig(v *config.Vars) Config {
 		MaxSegments:        v.Int("HERALD_SMS_MAX_SEGMENTS", 3, "most parts one SMS may take (160/153 GSM-7 or 70/67 UCS-2 characters each)"),
 		Overflow:           v.Enum("HERALD_SMS_OVERFLOW", OverflowTruncate, "what to do with a longer text", OverflowTruncate, OverflowRefuse),
 		IdempotencyHeader:  v.String("HERALD_SMS_IDEMPOTENCY_HEADER", "Idempotency-Key", "request header carrying the delivery id as idempotency key"),
-		Timeout:            v.Duration("HERALD_SMS_TIMEOUT", DefaultTimeout, "timeout of one SMS API call"),
+		Timeout:            v.Duration(TimeoutVar, DefaultTimeout, "timeout of one SMS API call"),
 	}
 	if c.Enabled() {
 		if err := c.validate(); err != nil {

@@ -56,7 +56,7 @@ func (c Config) SendTimeout() time.Duration { return channel.TimeoutOr(c.Timeout
 // LoadConfig declares and reads the HERALD_WEBHOOK_* variables.
 func LoadConfig(v *config.Vars) Config {
 	c := Config{
-		Timeout:           v.Duration("HERALD_WEBHOOK_TIMEOUT", DefaultTimeout, "timeout of one webhook request (a timeout is retried)"),
+		Timeout:           v.Duration(TimeoutVar, DefaultTimeout, "timeout of one webhook request (a timeout is retried)"),
 		AllowLoopbackHTTP: v.Bool("HERALD_WEBHOOK_ALLOW_LOOPBACK_HTTP", false, "allow webhooks to loopback hosts and addresses, plain http:// too (development only)"),
 		CAFile:            v.String("HERALD_WEBHOOK_CA_FILE", "", "PEM file of extra CA(s) trusted for webhook receivers, besides the system roots"),
 	}
