@@ -7,6 +7,7 @@ import (
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/notifier/channel"
 
 	// The channels this notifier sends through. Each registers its
@@ -52,9 +53,7 @@ func (c Channels) MaxTimeout() time.Duration {
 // configured with HERALD_SMS_BASE_URL). A channel without a sender is
 // SKIPPED by the policy gate ("channel not configured").
 func (c Channels) Senders(logger *slog.Logger) (map[string]channel.Sender, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	out := map[string]channel.Sender{}
 	for _, k := range channel.Kinds() {
 		cfg, ok := c[k.Name]

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream"
 )
 
@@ -67,9 +68,7 @@ func ReplayDLQ(ctx context.Context, broker stream.Broker, opts ReplayOptions, lo
 	if opts.Group == "" {
 		opts.Group = "herald-notifier-dlq-replay"
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	positions, ok := broker.(stream.Positions)
 	if !ok {
 		return res, fmt.Errorf("dlq replay: broker %T cannot say where a topic ends", broker)

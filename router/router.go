@@ -14,6 +14,7 @@ import (
 	nodev1 "github.com/wundergraph/cosmo/router/gen/proto/wg/cosmo/node/v1"
 
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream"
 	"github.com/heraldhq/herald/router/auth"
 	"github.com/heraldhq/herald/router/internal/gqlwire"
@@ -44,9 +45,7 @@ type Deps struct {
 // A supergraph that cannot be loaded or composed stops Run with the error.
 func Run(ctx context.Context, cfg Config, deps Deps) error {
 	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

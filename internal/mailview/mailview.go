@@ -22,6 +22,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/logging"
 )
 
 //go:embed static
@@ -51,9 +52,7 @@ func (c Config) Enabled() bool { return httpserver.Enabled(c.Addr) }
 
 // Handler serves the page at / and proxies /api/ to mailpit.
 func Handler(c Config, logger *slog.Logger) (http.Handler, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	target, err := httpserver.BaseURL(c.MailpitURL)
 	if err != nil {
 		return nil, fmt.Errorf("mailview: HERALD_MAILPIT_URL: %w", err)

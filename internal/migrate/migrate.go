@@ -20,6 +20,8 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/heraldhq/herald/internal/logging"
 )
 
 // Dialects accepted by Up, in both Herald's spelling (internal/db) and
@@ -197,9 +199,7 @@ func newProvider(db *sql.DB, dialect string, fsys fs.FS, opts ...Option) (*goose
 // instances of the previous build still run (migrations expand before they
 // contract).
 func Ensure(ctx context.Context, db *sql.DB, dialect, mode string, fsys fs.FS, logger *slog.Logger) error {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	if mode == ModeOff {
 		v, err := Status(ctx, db, dialect, fsys)
 		if err != nil {

@@ -61,6 +61,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
 )
@@ -125,9 +126,7 @@ func New(cfg Config) (*Relay, error) {
 	if !tableName.MatchString(cfg.Table) {
 		return nil, fmt.Errorf("outbox: table name %q is not a plain identifier", cfg.Table)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.Logger = logging.OrDiscard(cfg.Logger)
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v

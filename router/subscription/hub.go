@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/events"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/stream"
 )
 
@@ -49,9 +50,7 @@ type Hub struct {
 
 // NewHub returns a hub over cfg.Topic of broker; Run starts reading.
 func NewHub(broker stream.Broker, cfg Config, logger *slog.Logger) (*Hub, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	cfg = cfg.withDefaults()
 	topic := cfg.Topic
 	return &Hub{

@@ -13,6 +13,7 @@ import (
 	"github.com/wundergraph/graphql-go-tools/execution/graphql"
 	"github.com/wundergraph/graphql-go-tools/v2/pkg/engine/resolve"
 
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/router/internal/gqlwire"
 )
 
@@ -84,9 +85,7 @@ type Server struct {
 // NewServer returns a server whose streams last at most as long as ctx. hub
 // may be nil (no stream configured).
 func NewServer(ctx context.Context, cfg Config, hub *Hub, logger *slog.Logger, opts ...Option) *Server {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	s := &Server{ctx: ctx, cfg: cfg.withDefaults(), log: logger.With("component", "subscription"), hub: hub}
 	for _, o := range opts {
 		o(s)

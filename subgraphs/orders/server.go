@@ -216,9 +216,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) error {
 // NewHandler serves the subgraph: GET and POST /graphql, and GET /healthz
 // running checks.
 func NewHandler(res *Resolver, checks map[string]func(context.Context) error) http.Handler {
-	if res.Logger == nil {
-		res.Logger = slog.New(slog.DiscardHandler)
-	}
+	res.Logger = logging.OrDiscard(res.Logger)
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: res})
 	gql := withTraceParent(gqlserver.New(es, res.Logger))
 	mux := http.NewServeMux()

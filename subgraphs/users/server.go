@@ -257,9 +257,7 @@ func NewHandler(client *entusers.Client, d *db.DB, logger *slog.Logger, opts Opt
 }
 
 func newHandler(client *entusers.Client, checks map[string]func(context.Context) error, logger *slog.Logger, opts Options) http.Handler {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	if opts.Secrets == nil {
 		opts.Secrets = plainSecrets()
 	}

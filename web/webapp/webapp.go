@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/httpserver"
+	"github.com/heraldhq/herald/internal/logging"
 )
 
 //go:embed all:dist
@@ -39,9 +40,7 @@ func (c Config) Enabled() bool { return httpserver.Enabled(c.Addr) }
 // router at routerURL. extra, when not nil, takes POST /dev/… (the
 // development stack's sign-in; production leaves it out).
 func Handler(routerURL string, extra http.Handler, logger *slog.Logger) (http.Handler, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	target, err := httpserver.BaseURL(routerURL)
 	if err != nil {
 		return nil, fmt.Errorf("webapp: router URL: %w", err)

@@ -65,9 +65,7 @@ func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 		return nil, fmt.Errorf("smtp port %q: %w", portStr, err)
 	}
 	from, _ := mail.ParseAddress(cfg.From)
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	s := &Sender{cfg: cfg, from: from.String(), host: host, port: port, logger: logger, now: time.Now}
 	s.domain = from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	serverName := cfg.ServerName

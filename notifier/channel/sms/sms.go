@@ -223,9 +223,7 @@ func New(cfg Config, client *http.Client, logger *slog.Logger) (*Sender, error) 
 	if client == nil {
 		client = guardedClient(cfg)
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	path := strings.ReplaceAll(cfg.MessagesPath, "{AccountID}", url.PathEscape(cfg.AccountID))
 	return &Sender{cfg: cfg, endpoint: base + path, client: client, logger: logger, now: time.Now}, nil

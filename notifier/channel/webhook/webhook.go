@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/logging"
 	"github.com/heraldhq/herald/internal/netguard"
 	"github.com/heraldhq/herald/notifier/channel"
 )
@@ -99,9 +100,7 @@ var _ channel.Sender = (*Sender)(nil)
 // cannot bounce a signed request to another host or to plain http.
 func New(cfg Config, logger *slog.Logger) (*Sender, error) {
 	cfg.Timeout = cfg.SendTimeout()
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
 		pool, err := loadCAs(cfg.CAFile)
