@@ -62,7 +62,7 @@ func TestNotifierAdoptsAutoMigratedDatabase(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			ctx := t.Context()
 			d := migratetest.Open(t, driver)
-			fsys, err := notifiermigrations.FS(driver)
+			fsys, err := notifiermigrations.Set.FS(driver)
 			if err != nil {
 				t.Fatal(err)
 			}

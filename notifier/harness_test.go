@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
+	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/events/eventstest"
@@ -242,7 +243,7 @@ func openDB(t testing.TB, driver, dsn string) (*entnotifier.Client, *db.DB) {
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	// The versioned migrations, as Run applies them (HERALD_DB_MIGRATE=auto).
-	if err := migrateDB(ctx, d, migrate.ModeAuto, slog.New(slog.DiscardHandler)); err != nil {
+	if err := db.EnsureSchema(ctx, d, migrate.ModeAuto, migrations.Set, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	return entnotifier.NewClient(entnotifier.Driver(d.Driver)), d

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	entnotifier "github.com/heraldhq/herald/ent/notifier"
+	"github.com/heraldhq/herald/ent/notifier/migrations"
 	"github.com/heraldhq/herald/ent/notifier/outboxevent"
 	"github.com/heraldhq/herald/ent/notifier/statusevent"
 	"github.com/heraldhq/herald/internal/db"
@@ -112,7 +113,7 @@ func TestMigrateOffRefusesEmptyDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.Close()
-		return migrateDB(t.Context(), d, cfg.DB.Mode, testLogger(t))
+		return db.EnsureSchema(t.Context(), d, cfg.DB.Mode, migrations.Set, testLogger(t))
 	}
 	if err := check(); err == nil || !strings.Contains(err.Error(), "migrate") {
 		t.Fatalf("mode off on an empty database: %v, want an error naming the migrate subcommand", err)

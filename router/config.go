@@ -3,7 +3,6 @@ package router
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -110,21 +109,15 @@ const (
 	DefaultForwardHeaders = "traceparent,tracestate"
 )
 
-// defaults is the configuration of an empty environment: the router's
-// defaults exactly as LoadConfig declares them (and --help shows them), so
-// that they are written once.
-var loadedDefaults = config.Defaults(LoadConfig)
-
 // withDefaults gives the settings whose zero value means "the default"
-// their defaults, taken from LoadConfig's declarations (tests and in-process
-// callers build a Config by hand).
+// their defaults, the constants LoadConfig declares them with (tests and
+// in-process callers build a Config by hand).
 func (c Config) withDefaults() Config {
-	d := loadedDefaults()
-	c.RequestTimeout = defaults.Positive(c.RequestTimeout, d.RequestTimeout)
-	c.APQCacheBytes = defaults.Positive(c.APQCacheBytes, d.APQCacheBytes)
-	c.MetricsMaxOperations = defaults.Positive(c.MetricsMaxOperations, d.MetricsMaxOperations)
+	c.RequestTimeout = defaults.Positive(c.RequestTimeout, DefaultRequestTimeout)
+	c.APQCacheBytes = defaults.Positive(c.APQCacheBytes, DefaultAPQCacheBytes)
+	c.MetricsMaxOperations = defaults.Positive(c.MetricsMaxOperations, DefaultMetricsMaxOperations)
 	if c.ForwardHeaders == nil {
-		c.ForwardHeaders = slices.Clone(d.ForwardHeaders)
+		c.ForwardHeaders = strings.Split(DefaultForwardHeaders, ",")
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c

@@ -76,9 +76,8 @@ func newMetrics(maxOperations int, subs *subscription.Server) *metrics {
 			{"herald_router_notification_events_malformed_total", "Notification status events read from the stream that could not be decoded.",
 				func(s subscription.Stats) uint64 { return s.Malformed }},
 		} {
-			value := c.value
 			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
-				func() float64 { return float64(value(subs.Stats())) }))
+				func() float64 { return float64(c.value(subs.Stats())) }))
 		}
 	}
 	return m

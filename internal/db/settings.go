@@ -29,11 +29,15 @@ type Settings struct {
 	Migrations migrate.Set
 }
 
+// HasMigrations reports whether d names a service's migrations: a service
+// with a database has them, one without leaves Settings zero.
+func (d Settings) HasMigrations() bool { return d.Migrations.Files != nil }
+
 // OrMigrations is d with set as its Migrations when d has none: a Settings
 // built by hand (tests name only the driver and DSN) still brings its
 // service's schema up to date, as one from LoadSettings does.
 func (d Settings) OrMigrations(set migrate.Set) Settings {
-	if d.Migrations.Files == nil {
+	if !d.HasMigrations() {
 		d.Migrations = set
 	}
 	return d

@@ -109,7 +109,7 @@ func open(t *testing.T, d database) (*db.DB, *entorders.Client) {
 	t.Cleanup(func() { _ = conn.Close() })
 	// The orders service's real schema, from its versioned migrations
 	// (on PostgreSQL with the NOTIFY trigger the listener relies on).
-	fsys, err := migrations.FS(conn.Dialect)
+	fsys, err := migrations.Set.FS(conn.Dialect)
 	if err != nil {
 		t.Fatal(err)
 	}

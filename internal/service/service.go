@@ -130,7 +130,7 @@ func (cmd Command) Run(ctx context.Context, args []string, getenv func(string) s
 			}
 		}
 	}
-	hasDB := p.Database.Migrations.Files != nil
+	hasDB := p.Database.HasMigrations()
 	if config.WantsHelp(args) {
 		v.Usage(stdout, cmd.Name, cmd.help(p))
 		return 0
@@ -207,7 +207,7 @@ func (cmd Command) help(p Plan) string {
 	type line struct{ call, help string }
 	lines := []line{{"", "serve"}}
 	check := ""
-	if p.Database.Migrations.Files != nil {
+	if p.Database.HasMigrations() {
 		lines = append(lines, line{"migrate", "apply pending database migrations and exit"})
 		check = "[migrate] "
 	}
@@ -234,7 +234,7 @@ func (cmd Command) help(p Plan) string {
 // verbs are the accepted first arguments, for the unknown-arguments message.
 func (cmd Command) verbs(p Plan) []string {
 	out := []string{"no arguments"}
-	if p.Database.Migrations.Files != nil {
+	if p.Database.HasMigrations() {
 		out = append(out, "migrate")
 	}
 	for _, sub := range p.Subcommands {

@@ -135,6 +135,16 @@ type Wiring struct {
 	Extra  map[string]map[string]string
 }
 
+// WithOwnAddrs is w with a copy of its Addr map (never nil), for a
+// launcher that records the addresses its services bind.
+func (w Wiring) WithOwnAddrs() Wiring {
+	w.Addr = maps.Clone(w.Addr)
+	if w.Addr == nil {
+		w.Addr = map[string]string{}
+	}
+	return w
+}
+
 // GraphQL is the GraphQL endpoint of a service of the stack.
 func (w Wiring) GraphQL(name string) string { return BaseURL(w.Addr[name]) + "/graphql" }
 

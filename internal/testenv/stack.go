@@ -56,11 +56,7 @@ const startWait = 90 * time.Second
 // StartStack starts the table's services (but c.Without) in start order, each once the
 // ones before it answer their health path. On error it stops what it started.
 func StartStack(ctx context.Context, c StackConfig) (*Stack, error) {
-	s := &Stack{Wiring: c.Wiring, bin: c.BinDir, logDir: c.LogDir, runs: map[string]int{}}
-	s.Wiring.Addr = maps.Clone(c.Wiring.Addr)
-	if s.Wiring.Addr == nil {
-		s.Wiring.Addr = map[string]string{}
-	}
+	s := &Stack{Wiring: c.Wiring.WithOwnAddrs(), bin: c.BinDir, logDir: c.LogDir, runs: map[string]int{}}
 	for _, svc := range stack.Services {
 		if s.Wiring.Addr[svc.Name] != "" {
 			continue

@@ -150,7 +150,7 @@ func TestUserOrdersBatchedPerEntitiesCall(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
 			dsn := d.dsn(t)
-			if err := orders.Migrate(ctx, orders.Config{DB: db.Settings{Driver: d.driver, DSN: dsn}}, logger(t)); err != nil {
+			if err := db.Settings{Driver: d.driver, DSN: dsn, Migrations: migrations.Set}.Migrate(ctx, logger(t)); err != nil {
 				t.Fatal(err)
 			}
 			conn, err := db.Open(ctx, d.driver, dsn)

@@ -105,12 +105,6 @@ type Deps struct {
 	Ready func(net.Addr)
 }
 
-// Migrate applies the orders service's pending schema migrations: the
-// `orders migrate` subcommand.
-func Migrate(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	return cfg.DB.OrMigrations(migrations.Set).Migrate(ctx, logger)
-}
-
 // Run serves health at once and GraphQL once the database is reached: it
 // opens the database (waiting with backoff while it is down), brings its
 // schema up to date (or, with HERALD_DB_MIGRATE=off, checks that it is),

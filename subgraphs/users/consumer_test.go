@@ -32,7 +32,7 @@ func migratedClient(t *testing.T, driver, dsn string) *entusers.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	fsys, _ := migrations.FS(d.Dialect)
+	fsys, _ := migrations.Set.FS(d.Dialect)
 	if err := migrate.Up(t.Context(), d.SQL, d.Dialect, fsys); err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func newEnv(t *testing.T, driver, dsn string) *env {
 		t.Fatalf("open %s: %v", driver, err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	fsys, err := migrations.FS(d.Dialect)
+	fsys, err := migrations.Set.FS(d.Dialect)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,3 @@ var files embed.FS
 
 // Set is the notifier service's migrations.
 var Set = migrate.Set{Service: "notifier", Files: files}
-
-// FS returns the migrations for a dialect: "postgres", or "sqlite"
-// (also spelt "sqlite3", ent's name).
-var FS = Set.FS

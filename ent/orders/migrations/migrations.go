@@ -21,7 +21,3 @@ var files embed.FS
 
 // Set is the orders service's migrations.
 var Set = migrate.Set{Service: "orders", Files: files}
-
-// FS returns the migrations for a dialect: "postgres", or "sqlite"
-// (also spelt "sqlite3", ent's name).
-var FS = Set.FS

@@ -21,7 +21,3 @@ var files embed.FS
 
 // Set is the users service's migrations.
 var Set = migrate.Set{Service: "users", Files: files}
-
-// FS returns the migrations for a dialect: "postgres", or "sqlite"
-// (also spelt "sqlite3", ent's name).
-var FS = Set.FS

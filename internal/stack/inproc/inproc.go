@@ -107,11 +107,7 @@ func (r *Running) Wait() error {
 // wired to: w.Addr may say "127.0.0.1:0". A service that fails before it is
 // ready ends Start with its error; the ones already running stop with ctx.
 func Start(ctx context.Context, w stack.Wiring, names []string, d Deps) (*Running, error) {
-	r := &Running{Wiring: w, done: make(chan error, len(names))}
-	r.Wiring.Addr = map[string]string{}
-	for k, v := range w.Addr {
-		r.Wiring.Addr[k] = v
-	}
+	r := &Running{Wiring: w.WithOwnAddrs(), done: make(chan error, len(names))}
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
