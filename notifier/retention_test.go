@@ -104,7 +104,7 @@ func (nopPublisher) Close() error                                     { return n
 
 // With HERALD_DB_MIGRATE=off the notifier refuses a database whose schema
 // is not current (and says how to fix it); after `notifier migrate`
-// (Migrate) it accepts it.
+// (db.Settings.Migrate, which the service kit runs) it accepts it.
 func TestMigrateOffRefusesEmptyDatabase(t *testing.T) {
 	cfg := Config{DB: db.Settings{Driver: db.SQLite, DSN: filepath.Join(t.TempDir(), "notifier.db"), Mode: migrate.ModeOff}}
 	check := func() error {
@@ -118,7 +118,7 @@ func TestMigrateOffRefusesEmptyDatabase(t *testing.T) {
 	if err := check(); err == nil || !strings.Contains(err.Error(), "migrate") {
 		t.Fatalf("mode off on an empty database: %v, want an error naming the migrate subcommand", err)
 	}
-	if err := Migrate(t.Context(), cfg, testLogger(t)); err != nil {
+	if err := cfg.DB.OrMigrations(migrations.Set).Migrate(t.Context(), testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
 	if err := check(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	entorders "github.com/heraldhq/herald/ent/orders"
+	"github.com/heraldhq/herald/ent/orders/migrations"
 	"github.com/heraldhq/herald/ent/orders/order"
 	"github.com/heraldhq/herald/internal/db"
 	"github.com/heraldhq/herald/internal/identity"
@@ -150,7 +151,7 @@ func TestUserOrdersBatchedPerEntitiesCall(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
 			dsn := d.dsn(t)
-			if err := db.Settings{Driver: d.driver, DSN: dsn, Migrations: migrations.Set}.Migrate(ctx, logger(t)); err != nil {
+			if err := (db.Settings{Driver: d.driver, DSN: dsn, Migrations: migrations.Set}).Migrate(ctx, logger(t)); err != nil {
 				t.Fatal(err)
 			}
 			conn, err := db.Open(ctx, d.driver, dsn)
