@@ -38,7 +38,6 @@ type stack struct {
 	TopicOrderCancelled     string
 	TopicNotificationStatus string
 	NotifierGroup           string
-	DSN                     map[string]string
 
 	st *testenv.Stack
 }
@@ -74,12 +73,12 @@ func startStack(t *testing.T, ctx context.Context, o stackOptions) *stack {
 		Common:   map[string]string{"HERALD_LOG_LEVEL": "debug"},
 		Extra:    o.Env,
 	}
+	env := w.Env("notifier") // the wiring names the stack's topics and group
 	s := &stack{
-		TopicOrderCreated:       name + ".OrderCreated",
-		TopicOrderCancelled:     name + ".OrderCancelled",
-		TopicNotificationStatus: name + ".NotificationStatus",
-		NotifierGroup:           name + "-notifier",
-		DSN:                     o.DSN,
+		TopicOrderCreated:       env["HERALD_TOPIC_ORDER_CREATED"],
+		TopicOrderCancelled:     env["HERALD_TOPIC_ORDER_CANCELLED"],
+		TopicNotificationStatus: env["HERALD_TOPIC_NOTIFICATION_STATUS"],
+		NotifierGroup:           env["HERALD_NOTIFIER_GROUP"],
 	}
 	var started *testenv.Stack
 	t.Cleanup(func() {

@@ -99,9 +99,7 @@ func LoadConfig(v *config.Vars) Config {
 	v.Check(c.StatusRetention > 0, "HERALD_STATUS_RETENTION: must be positive")
 	var timeouts []string // the channels' timeout variables, for the message
 	for _, k := range channel.Kinds() {
-		if k.TimeoutVar != "" {
-			timeouts = append(timeouts, k.TimeoutVar)
-		}
+		timeouts = append(timeouts, k.TimeoutVar)
 	}
 	v.Check(c.Lease > c.Channels.MaxTimeout(),
 		"HERALD_DELIVERY_LEASE: %s must exceed the longest channel timeout, %s (%s): a send must end before its claim does",

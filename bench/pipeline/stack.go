@@ -74,5 +74,5 @@ func startStack(ctx context.Context, c stackConfig) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stack{Stack: st, RouterURL: st.URL("router", "/graphql"), TopicOrderCreated: name + ".OrderCreated", Token: token}, nil
+	return &stack{Stack: st, RouterURL: st.URL("router", "/graphql"), TopicOrderCreated: st.Wiring.Env("orders")["HERALD_TOPIC_ORDER_CREATED"], Token: token}, nil
 }

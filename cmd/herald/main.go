@@ -196,7 +196,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	var webApp http.Handler // nil: the web app is off
 	if webappCfg.Enabled() {
 		var err error
-		if webApp, err = webapp.Handler(baseURL(routerCfg.Addr), devSignIn, logger.With("part", "webapp")); err != nil {
+		if webApp, err = webapp.Handler(stack.BaseURL(routerCfg.Addr), devSignIn, logger.With("part", "webapp")); err != nil {
 			logger.Error("web app", "err", err.Error())
 			return 1
 		}
@@ -246,7 +246,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	appAt := ""
 	if webApp != nil {
-		appAt = baseURL(webappCfg.Addr) + "/"
+		appAt = stack.BaseURL(webappCfg.Addr) + "/"
 		start("webapp", func(ctx context.Context) error {
 			return httpserver.Serve(ctx, logger.With("part", "webapp"), webappCfg.Addr, webApp, nil)
 		})
@@ -265,7 +265,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // person knows when the stack is usable, and the mail viewer's when it is
 // served.
 func announce(ctx context.Context, w io.Writer, addr, mailAt, appAt, token string) {
-	base := baseURL(addr)
+	base := stack.BaseURL(addr)
 	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
@@ -297,8 +297,6 @@ func announce(ctx context.Context, w io.Writer, addr, mailAt, appAt, token strin
 }
 
 // baseURL is the http URL of a listen address.
-func baseURL(addr string) string { return stack.BaseURL(addr) }
-
 // withVars is getenv with vars in front.
 func withVars(getenv func(string) string, vars map[string]string) func(string) string {
 	return func(k string) string {

@@ -116,22 +116,6 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
-// Restart runs the same command again, logging to the same file. The process must have
-// ended.
-func (p *Proc) Restart() (*Proc, error) {
-	if !p.Exited() {
-		return nil, fmt.Errorf("restart %s: still running", p.Name)
-	}
-	old := p.cmd
-	cmd := exec.Command(old.Path, old.Args[1:]...)
-	cmd.Dir, cmd.Env = old.Dir, old.Env
-	var cred *syscall.Credential
-	if old.SysProcAttr != nil {
-		cred = old.SysProcAttr.Credential
-	}
-	return StartProc(p.Name, cmd, p.LogPath, cred)
-}
-
 // Tail is the end of the process's log, at most n bytes, for error messages.
 func (p *Proc) Tail(n int) string { return tailFile(p.LogPath, n) }
 

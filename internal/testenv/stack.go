@@ -137,11 +137,6 @@ func (p *ServiceProc) WaitHealthy(ctx context.Context) error {
 	return p.WaitPath(ctx, p.Service.Health)
 }
 
-// WaitReady waits until the process answers its readiness path with 200.
-func (p *ServiceProc) WaitReady(ctx context.Context) error {
-	return p.WaitPath(ctx, p.Service.Ready)
-}
-
 // WaitPath waits (at most 90 s) until the process answers path with 200.
 func (p *ServiceProc) WaitPath(ctx context.Context, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, startWait)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/testenv"
-	"github.com/heraldhq/herald/router"
 	"github.com/heraldhq/herald/router/auth"
 )
 
@@ -54,12 +52,6 @@ func Compose(ctx context.Context, bin, dir, subgraphs string, sdl map[string]str
 		return "", fmt.Errorf("router compose: %w: %s", err, msg)
 	}
 	return out, nil
-}
-
-// FetchSDL asks a federation subgraph for its SDL (`_service { sdl }`), as
-// the router does at start-up.
-func FetchSDL(ctx context.Context, url string) (string, error) {
-	return router.FetchSDL(ctx, http.DefaultClient, router.Subgraph{Name: "bench", URL: url})
 }
 
 // BaseEnv is the environment of child processes: the parent's, less any
