@@ -88,10 +88,7 @@ func waitServed(ctx context.Context, u string) (int, string, error) {
 // base URL the binary then serves on.
 func localEnv(t *testing.T, c container) (map[string]string, string) {
 	t.Helper()
-	ports, err := testenv.FreePorts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := testenv.Ports(t, 2)
 	dir := t.TempDir()
 	vars := declared(t, c.Binary)
 	env := map[string]string{}

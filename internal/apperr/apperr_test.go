@@ -19,10 +19,7 @@ import (
 // closedAddr returns a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	ports, err := testenv.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := testenv.Ports(t, 1)
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 }
 

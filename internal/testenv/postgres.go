@@ -234,12 +234,16 @@ func (s *PostgresServer) start(ctx context.Context) error {
 // Kill ends the postmaster at once (SIGKILL), as a crash would; its
 // backends notice and exit. Start brings the cluster back.
 func (s *PostgresServer) Kill() {
-	s.mu.Lock()
-	p := s.proc
-	s.mu.Unlock()
-	if p != nil {
+	if p := s.process(); p != nil {
 		p.Kill()
 	}
+}
+
+// process is the running postmaster, or nil.
+func (s *PostgresServer) process() *Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
 }
 
 // Start runs a killed cluster again on the same port and data folder (crash
@@ -265,10 +269,7 @@ func (s *PostgresServer) Start(ctx context.Context) error {
 
 // Close stops the cluster (fast shutdown) and removes its folder.
 func (s *PostgresServer) Close() error {
-	s.mu.Lock()
-	p := s.proc
-	s.mu.Unlock()
-	if p != nil {
+	if p := s.process(); p != nil {
 		p.Signal(syscall.SIGINT, 30*time.Second)
 	}
 	return removeDir(s.Dir)

@@ -69,10 +69,7 @@ func waitHealth(t *testing.T, ctx context.Context, base, what string, match func
 // and a channel that is closed when it is ready.
 func runOrders(t *testing.T, cfg orders.Config, b stream.Broker) (string, <-chan struct{}) {
 	t.Helper()
-	ports, err := testenv.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := testenv.Ports(t, 1)
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
