@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/heraldhq/herald/internal/events"
 	"github.com/heraldhq/herald/internal/logging"
+	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
 )
 
@@ -82,22 +82,10 @@ func (h *Hub) Started() bool { return h.started.Load() }
 // Run ensures the topic exists and reads it from its end until ctx ends.
 // A broker that is down delays it (retrying); it is not an error.
 func (h *Hub) Run(ctx context.Context) error {
-	wait := 100 * time.Millisecond
-	for {
-		err := h.broker.EnsureTopic(ctx, h.topic)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		h.log.Warn("notification status topic not available yet", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
+	if !pause.Retry(ctx, h.log, "notification status topic not available yet", func() error {
+		return h.broker.EnsureTopic(ctx, h.topic)
+	}) {
+		return nil // ctx ended
 	}
 	err := h.broker.Tail(ctx, h.topic, h.markReady, h.dispatch)
 	if err != nil && ctx.Err() == nil {

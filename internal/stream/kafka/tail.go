@@ -7,8 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
-	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 // Tail (stream.Broker) reads with a client of its own, without a consumer
@@ -20,7 +20,7 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 	}
 	log := b.log.With("topic", topic, "mode", "tail")
 	var offsets map[string]map[int32]kgo.Offset
-	found := consume.Retry(ctx, log, "kafka tail: end offsets not available yet", func() error {
+	found := pause.Retry(ctx, log, "kafka tail: end offsets not available yet", func() error {
 		ends, err := b.admin.ListEndOffsets(ctx, topic)
 		if err == nil {
 			err = ends.Error()

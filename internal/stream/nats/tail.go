@@ -8,8 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
-	"github.com/heraldhq/herald/internal/stream/internal/consume"
 )
 
 // Tail (stream.Broker) reads through an ordered ephemeral consumer (no
@@ -25,7 +25,7 @@ func (b *broker) Tail(ctx context.Context, topic string, ready func(), h func(st
 	}
 	log := b.log.With("topic", topic, "mode", "tail")
 	var cc jetstream.ConsumeContext
-	found := consume.Retry(ctx, log, "nats tail: stream not available yet", func() error {
+	found := pause.Retry(ctx, log, "nats tail: stream not available yet", func() error {
 		cons, err := b.js.OrderedConsumer(ctx, StreamName(topic), jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{topic + ".*"},
 			DeliverPolicy:  jetstream.DeliverNewPolicy,

@@ -6,12 +6,9 @@ package consume
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/heraldhq/herald/internal/pause"
 	"github.com/heraldhq/herald/internal/stream"
 )
 
@@ -60,28 +57,6 @@ func (c *Calls) Start(ctx context.Context, broker *Closed) (_ context.Context, e
 		c.mu.Unlock()
 		cancel()
 	}, nil
-}
-
-// Retry calls try until it succeeds (true) or ctx ends (false), logging each
-// failure as msg and waiting between attempts from 100ms, doubling up to 5s:
-// a broker that is down or a topic not created yet delays a reader, it does
-// not fail it.
-func Retry(ctx context.Context, log *slog.Logger, msg string, try func() error) bool {
-	wait := 100 * time.Millisecond
-	for {
-		err := try()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		log.Warn(msg, "err", err)
-		if !pause.For(ctx, wait) {
-			return false
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
 }
 
 // Closed is the closed flag of a broker or publisher: Load reports it, and
