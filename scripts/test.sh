@@ -13,18 +13,16 @@ has_pkg=false
 for a in "${args[@]}"; do
 	[[ $a == ./* ]] && has_pkg=true
 done
-$has_pkg || args+=(./...)
+# The whole suite also runs every Go benchmark once, in the same test
+# binaries after their tests, so a benchmark that stops working fails it
+# instead of waiting for the next measurement.
+$has_pkg || args+=(-bench . -benchtime 1x ./...)
 
 # gotestsum prints one line per test (PASS/FAIL/SKIP), so a run shows which
 # suites executed; the full JSON stream is kept for digging.
 [[ -x .bin/gotestsum ]] || GOBIN="$PWD/.bin" GOFLAGS= go install gotest.tools/gotestsum@v1.13.0
 mkdir -p .cache
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
-.bin/testinfra run -- .bin/gotestsum --format testname --jsonfile .cache/test-output.json \
+exec .bin/testinfra run -- .bin/gotestsum --format testname --jsonfile .cache/test-output.json \
 	-- -count=1 -timeout 30m ${GOTESTFLAGS:-} "${args[@]}"
 
-# The Go benchmarks (they need no infrastructure) run once each, so one that
-# stops working fails the suite instead of waiting for the next measurement.
-if ! $has_pkg; then
-	go test -count=1 -run '^$' -bench . -benchtime 1x ./...
-fi

@@ -50,6 +50,8 @@ type worker struct {
 	done   chan struct{}
 	wake   chan struct{}
 
+	batch []*kgo.Record // run's buffer: the records handed to one handle call
+
 	mu        sync.Mutex
 	queue     []*kgo.Record
 	paused    bool
@@ -393,8 +395,8 @@ func (c *consumer) run(w *worker) {
 	for {
 		w.mu.Lock()
 		n := min(len(w.queue), maxBatch)
-		batch := make([]*kgo.Record, n)
-		copy(batch, w.queue)
+		batch := append(w.batch[:0], w.queue[:n]...)
+		w.batch = batch
 		clear(w.queue[:n])
 		w.queue = w.queue[n:]
 		if w.paused && len(w.queue) <= c.s.b.cfg.MaxQueued/2 {
@@ -425,9 +427,7 @@ func (c *consumer) handle(w *worker, batch []*kgo.Record) bool {
 	for i, r := range batch {
 		msgs[i] = toMessage(r)
 	}
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = c.s.b.cfg.RetryMin
-	bo.MaxInterval = c.s.b.cfg.RetryMax
+	var bo *backoff.ExponentialBackOff // made on the first failure
 	for attempt := 1; ; attempt++ {
 		done, err := c.h(w.ctx, msgs)
 		if err == nil {
@@ -441,13 +441,18 @@ func (c *consumer) handle(w *worker, batch []*kgo.Record) bool {
 			w.mu.Unlock()
 			batch, msgs = batch[done:], msgs[done:]
 			attempt = 1
-			bo.Reset()
+			bo = nil
 		}
 		if err == nil {
 			return true
 		}
 		if w.ctx.Err() != nil {
 			return false
+		}
+		if bo == nil {
+			bo = backoff.NewExponentialBackOff()
+			bo.InitialInterval = c.s.b.cfg.RetryMin
+			bo.MaxInterval = c.s.b.cfg.RetryMax
 		}
 		r := batch[0]
 		delay := bo.NextBackOff()
