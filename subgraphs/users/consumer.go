@@ -36,6 +36,11 @@ func (c *OrderCounter) Handle(ctx context.Context, m stream.Message) error {
 	if !ok {
 		return nil
 	}
+	return c.count(ctx, ev)
+}
+
+// count applies one decoded event in a transaction of its own.
+func (c *OrderCounter) count(ctx context.Context, ev counted) error {
 	id, o := ev.id, ev.order
 	applied, err := c.apply(ctx, id, o)
 	if err != nil {
@@ -77,27 +82,43 @@ func (c *OrderCounter) decode(ctx context.Context, m stream.Message) (counted, b
 // that transaction fails, each event is applied on its own (Handle), so an
 // event that keeps failing holds back only itself and what follows it.
 func (c *OrderCounter) HandleBatch(ctx context.Context, msgs []stream.Message) (int, error) {
+	decoded := make([]*counted, len(msgs)) // nil: malformed, logged and skipped
 	var batch []counted
 	seen := map[string]bool{}
-	for _, m := range msgs {
+	for i, m := range msgs {
 		ev, ok := c.decode(ctx, m)
-		if ok && !seen[ev.id] { // not seen: a relay may have published it twice
+		if !ok {
+			continue
+		}
+		decoded[i] = &ev
+		if !seen[ev.id] { // not seen: a relay may have published it twice
 			seen[ev.id] = true
 			batch = append(batch, ev)
 		}
 	}
-	if len(batch) < 2 {
-		return stream.OneAtATime(c.Handle)(ctx, msgs)
+	if len(batch) >= 2 {
+		err := c.applyAll(ctx, batch)
+		if err == nil {
+			return len(msgs), nil
+		}
+		if ctx.Err() != nil {
+			return 0, err
+		}
+		c.Logger.WarnContext(ctx, "batch not counted; counting its events one by one", "events", len(batch), "err", err)
 	}
-	err := c.applyAll(ctx, batch)
-	if err == nil {
-		return len(msgs), nil
+	// One by one, as Handle, from the events decoded above.
+	for i, ev := range decoded {
+		if err := ctx.Err(); err != nil {
+			return i, err // stopping: the rest go to the next owner
+		}
+		if ev == nil {
+			continue
+		}
+		if err := c.count(ctx, *ev); err != nil {
+			return i, err
+		}
 	}
-	if ctx.Err() != nil {
-		return 0, err
-	}
-	c.Logger.WarnContext(ctx, "batch not counted; counting its events one by one", "events", len(batch), "err", err)
-	return stream.OneAtATime(c.Handle)(ctx, msgs)
+	return len(msgs), nil
 }
 
 // applyAll is apply for several events in one transaction: the events not
